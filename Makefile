@@ -1,0 +1,72 @@
+# telemed — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+HOST ?= 127.0.0.1
+PORT ?= 8000
+NAME ?=
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install install-test messages migrate demo bench chromium clean help
+
+help:
+	@echo "make run    - set up everything and start telemed with demo data"
+	@echo "make test   - install what the tests need and run the whole suite"
+	@echo "make bench NAME=<name> - run bench/<name>.py"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+# Translations are compiled from the committed .po files (gettext's msgfmt).
+messages: $(STAMP)
+	cd telemed && ../$(PY) ../manage.py compilemessages --verbosity 0
+
+migrate: $(STAMP) messages
+	mkdir -p var
+	$(PY) manage.py migrate --no-input --verbosity 0
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+run: demo
+	@echo ""
+	@echo "  telemed: http://$(HOST):$(PORT)/"
+	@echo "  Demo logins, password demo-telemed-2026:"
+	@echo "    patients   paziente@demo.telemed.test, paziente2@demo.telemed.test"
+	@echo "    doctors    medico@demo.telemed.test, medico2@demo.telemed.test (TOTP secret ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW)"
+	@echo "    secretary  segreteria@demo.telemed.test"
+	@echo "    structure  struttura@demo.telemed.test"
+	@echo "    staff      staff@demo.telemed.test (back office at /admin/)"
+	@echo ""
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's Chromium; install it when it is missing.
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+test: $(TEST_STAMP) messages chromium
+	mkdir -p var
+	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup $(PYTEST_ARGS)
+
+bench: $(TEST_STAMP) messages
+	@test -n "$(NAME)" || { echo "usage: make bench NAME=<name>"; exit 2; }
+	$(PY) bench/$(NAME).py
+
+clean:
+	rm -rf var/test-* .pytest_cache

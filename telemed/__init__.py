@@ -1,0 +1,1 @@
+"""telemed: an open-source telemedicine platform for doctors and patients in Italy."""

@@ -1,0 +1,99 @@
+"""Back office for platform staff: accounts, and the verification of doctors' certifications."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from telemed.accounts import services
+from telemed.accounts.models import (
+    Certification,
+    DoctorProfile,
+    Invitation,
+    Language,
+    PatientProfile,
+    SecretaryProfile,
+    Specialty,
+    Structure,
+    StructureManagerProfile,
+    User,
+)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "role", "is_active", "email_verified_at", "date_joined"]
+    list_filter = ["role", "is_active", "is_staff"]
+    search_fields = ["email", "first_name", "last_name"]
+    readonly_fields = ["date_joined", "last_login", "email_verified_at"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (_("Person"), {"fields": ["first_name", "last_name", "role", "language"]}),
+        (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        (_("Dates"), {"fields": ["date_joined", "last_login", "email_verified_at"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name", "last_name", "role", "password1", "password2"]})]
+
+
+class CertificationInline(admin.TabularInline):
+    model = Certification
+    extra = 0
+    fields = ["kind", "original_name", "status", "reviewed_by", "reviewed_at", "uploaded_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(DoctorProfile)
+class DoctorProfileAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "slug", "ordine_province", "ordine_number", "practice_city", "structure", "created_at"]
+    list_filter = ["ordine_province", "specialties", "structure"]
+    search_fields = ["user__email", "user__last_name", "codice_fiscale", "ordine_number"]
+    raw_id_fields = ["user"]
+    inlines = [CertificationInline]
+
+
+@admin.action(description=_("Mark as verified"))
+def verify_certifications(modeladmin, request, queryset):
+    for certification in queryset:
+        services.certification_review(actor=request.user, certification=certification, approve=True)
+    messages.success(request, _("%(count)d certification(s) verified.") % {"count": queryset.count()})
+
+
+@admin.action(description=_("Mark as rejected"))
+def reject_certifications(modeladmin, request, queryset):
+    for certification in queryset:
+        services.certification_review(actor=request.user, certification=certification, approve=False)
+    messages.success(request, _("%(count)d certification(s) rejected.") % {"count": queryset.count()})
+
+
+@admin.register(Certification)
+class CertificationAdmin(admin.ModelAdmin):
+    list_display = ["doctor", "kind", "status", "original_name", "uploaded_at", "reviewed_by"]
+    list_filter = ["status", "kind"]
+    search_fields = ["doctor__user__last_name", "doctor__user__email"]
+    readonly_fields = ["doctor", "kind", "document", "original_name", "content_type", "size", "uploaded_at", "status", "reviewed_by", "reviewed_at"]
+    fields = readonly_fields + ["review_note"]
+    actions = [verify_certifications, reject_certifications]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("document"))
+    def document(self, obj):
+        # Served by the access-checked view: the storage has no public URL.
+        return format_html('<a href="{}">{}</a>', reverse("accounts:certification_file", args=[obj.pk]), obj.original_name)
+
+
+admin.site.register(PatientProfile, search_fields=["user__email", "codice_fiscale"], raw_id_fields=["user"])
+admin.site.register(SecretaryProfile, raw_id_fields=["user"])
+admin.site.register(StructureManagerProfile, raw_id_fields=["user"])
+admin.site.register(Structure, list_display=["name", "city", "province"], search_fields=["name"])
+admin.site.register(Specialty, list_display=["code", "name_it", "name_en"])
+admin.site.register(Language, list_display=["code", "name_it", "name_en"])
+admin.site.register(Invitation, list_display=["kind", "email", "invited_by", "created_at", "accepted_at"])
+
+admin.site.site_header = _("telemed back office")
+admin.site.site_title = _("telemed back office")

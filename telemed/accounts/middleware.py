@@ -1,0 +1,34 @@
+"""Doctors must pass their second factor before any page but the ones that let them do so."""
+
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+# Views a doctor may reach between password and TOTP code.
+OPEN_BEFORE_SECOND_FACTOR = frozenset(
+    {
+        "accounts:totp_setup",
+        "accounts:totp_verify",
+        "accounts:logout",
+        "accounts:verify_email",
+        "set_language",
+        "healthz",
+    }
+)
+
+
+class DoctorTwoFactorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = request.user
+        if not (user.is_authenticated and getattr(user, "is_doctor", False)) or user.is_verified():
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in OPEN_BEFORE_SECOND_FACTOR:
+            return None
+        return redirect(reverse("accounts:totp_verify") + "?" + urlencode({"next": request.get_full_path()}))

@@ -1,0 +1,324 @@
+"""Users, their roles and the profiles that go with each role."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from telemed.lib.italy import PROVINCE_CHOICES
+
+
+class Role(models.TextChoices):
+    PATIENT = "patient", _("Patient")
+    DOCTOR = "doctor", _("Doctor")
+    SECRETARY = "secretary", _("Secretary")
+    STRUCTURE_MANAGER = "structure_manager", _("Health-structure manager")
+    STAFF = "staff", _("Platform staff")
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields):
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields):
+        fields.update(is_staff=True, is_superuser=True, role=Role.STAFF)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone who logs in. Login is by e-mail; the role decides what they see."""
+
+    email = models.EmailField(_("e-mail"), unique=True)
+    first_name = models.CharField(_("first name"), max_length=80)
+    last_name = models.CharField(_("last name"), max_length=80)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES, default="it")
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("staff"), default=False)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    email_verified_at = models.DateTimeField(_("e-mail verified at"), null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["first_name", "last_name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_full_name()} <{self.email}>"
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT
+
+    @property
+    def is_doctor(self) -> bool:
+        return self.role == Role.DOCTOR
+
+    @property
+    def is_secretary(self) -> bool:
+        return self.role == Role.SECRETARY
+
+    @property
+    def is_structure_manager(self) -> bool:
+        return self.role == Role.STRUCTURE_MANAGER
+
+
+class PersonalData(models.Model):
+    """The identity fields that Italian invoices and prescriptions need."""
+
+    codice_fiscale = models.CharField(_("codice fiscale"), max_length=16, unique=True)
+    birth_date = models.DateField(_("birth date"))
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    phone = models.CharField(_("phone"), max_length=32)
+
+    class Meta:
+        abstract = True
+
+
+class PatientProfile(PersonalData):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="patient_profile")
+
+    class Meta:
+        verbose_name = _("patient profile")
+        verbose_name_plural = _("patient profiles")
+
+    def __str__(self) -> str:
+        return self.user.get_full_name()
+
+
+class TranslatedName(models.Model):
+    """Reference rows named in Italian and English; ``name`` follows the active language."""
+
+    name_it = models.CharField(max_length=120)
+    name_en = models.CharField(max_length=120)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "it").startswith("en") else self.name_it
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Specialty(TranslatedName):
+    """A medical specialty from the controlled list (loaded by a data migration)."""
+
+    code = models.SlugField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name_it"]
+        verbose_name = _("specialty")
+        verbose_name_plural = _("specialties")
+
+
+class Language(TranslatedName):
+    """A language a doctor speaks (ISO 639-1 code)."""
+
+    code = models.CharField(max_length=3, unique=True)
+
+    class Meta:
+        ordering = ["name_it"]
+        verbose_name = _("language")
+        verbose_name_plural = _("languages")
+
+
+class Structure(models.Model):
+    """A health structure (clinic, poliambulatorio) that groups doctors and may set their tariffs."""
+
+    name = models.CharField(_("name"), max_length=160)
+    slug = models.SlugField(max_length=180, unique=True)
+    partita_iva = models.CharField(_("partita IVA"), max_length=11, unique=True)
+    address = models.CharField(_("address"), max_length=200)
+    city = models.CharField(_("city"), max_length=100)
+    province = models.CharField(_("province"), max_length=2, choices=PROVINCE_CHOICES)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("health structure")
+        verbose_name_plural = _("health structures")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DoctorProfile(PersonalData):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="doctor_profile")
+    slug = models.SlugField(max_length=120, unique=True)
+    ordine_province = models.CharField(_("Ordine dei Medici province"), max_length=2, choices=PROVINCE_CHOICES)
+    ordine_number = models.CharField(_("Ordine registration number"), max_length=20)
+    partita_iva = models.CharField(_("partita IVA"), max_length=11)
+    iban = models.CharField(_("IBAN"), max_length=34)
+    practice_address = models.CharField(_("practice address"), max_length=200)
+    practice_city = models.CharField(_("city"), max_length=100)
+    practice_postcode = models.CharField(_("postcode"), max_length=5)
+    practice_province = models.CharField(_("province"), max_length=2, choices=PROVINCE_CHOICES)
+    specialties = models.ManyToManyField(Specialty, related_name="doctors", verbose_name=_("specialties"))
+    languages = models.ManyToManyField(Language, related_name="doctors", verbose_name=_("languages spoken"))
+    presentation = models.TextField(_("presentation"), blank=True, max_length=4000)
+    available_for_second_opinion = models.BooleanField(_("available for second opinions"), default=True)
+    structure = models.ForeignKey(
+        Structure, null=True, blank=True, on_delete=models.SET_NULL, related_name="doctors", verbose_name=_("structure")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("doctor profile")
+        verbose_name_plural = _("doctor profiles")
+        constraints = [
+            models.UniqueConstraint(fields=["ordine_province", "ordine_number"], name="accounts_doctor_ordine_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Dr. {self.user.get_full_name()}"
+
+
+class CertificationKind(models.TextChoices):
+    DEGREE_ALBO = "degree_albo", _("Degree and registration in the Albo dei Medici")
+    INSURANCE = "insurance", _("Professional liability insurance")
+
+
+class VerificationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending verification")
+    VERIFIED = "verified", _("Verified")
+    REJECTED = "rejected", _("Rejected")
+
+
+def certification_upload_path(instance: "Certification", filename: str) -> str:
+    # The stored name never reuses the user's file name: it is not trusted.
+    return f"private/certifications/{instance.doctor_id}/{uuid.uuid4().hex}"
+
+
+class Certification(models.Model):
+    """A document the law asks of a doctor, checked by platform staff."""
+
+    doctor = models.ForeignKey(DoctorProfile, on_delete=models.CASCADE, related_name="certifications")
+    kind = models.CharField(_("kind"), max_length=20, choices=CertificationKind.choices)
+    file = models.FileField(upload_to=certification_upload_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    status = models.CharField(
+        _("status"), max_length=10, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
+    )
+    reviewed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(_("review note"), max_length=300, blank=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "-uploaded_at"]
+        verbose_name = _("certification")
+        verbose_name_plural = _("certifications")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.doctor}"
+
+
+class SecretaryProfile(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="secretary_profile")
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    doctors = models.ManyToManyField(DoctorProfile, through="SecretaryAssignment", related_name="secretaries")
+
+    class Meta:
+        verbose_name = _("secretary profile")
+        verbose_name_plural = _("secretary profiles")
+
+    def __str__(self) -> str:
+        return self.user.get_full_name()
+
+
+class SecretaryAssignment(models.Model):
+    """A secretary works for a doctor from ``created_at`` on, until the doctor removes them."""
+
+    secretary = models.ForeignKey(SecretaryProfile, on_delete=models.CASCADE, related_name="assignments")
+    doctor = models.ForeignKey(DoctorProfile, on_delete=models.CASCADE, related_name="secretary_assignments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["secretary", "doctor"], name="accounts_secretary_doctor_unique")
+        ]
+
+
+class StructureManagerProfile(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="structure_manager_profile")
+    structure = models.ForeignKey(Structure, on_delete=models.CASCADE, related_name="managers")
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("structure manager profile")
+        verbose_name_plural = _("structure manager profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user.get_full_name()} ({self.structure})"
+
+
+class InvitationKind(models.TextChoices):
+    SECRETARY = "secretary", _("A doctor invites a secretary")
+    STRUCTURE_DOCTOR = "structure_doctor", _("A structure invites a doctor")
+
+
+class Invitation(models.Model):
+    """An e-mailed invitation; it binds nothing until the invitee accepts it."""
+
+    kind = models.CharField(max_length=20, choices=InvitationKind.choices)
+    email = models.EmailField(_("e-mail"))
+    token = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations_sent")
+    doctor = models.ForeignKey(DoctorProfile, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    structure = models.ForeignKey(Structure, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="secretary", doctor__isnull=False))
+                | (models.Q(kind="structure_doctor", structure__isnull=False)),
+                name="accounts_invitation_target",
+            )
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,52 @@
+"""Background work of accounts: the e-mails that registration and invitations send."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django_tasks import task
+
+
+def send_templated_mail(*, to: str, template: str, context: dict, language: str) -> None:
+    """Render ``<template>_subject.txt`` and ``<template>_body.txt`` in the recipient's language and send."""
+    with translation.override(language):
+        context = {**context, "base_url": settings.BASE_URL}
+        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        body = render_to_string(f"{template}_body.txt", context)
+    EmailMultiAlternatives(subject=subject, body=body, to=[to]).send()
+
+
+@task()
+def send_email_verification(*, user_id: int) -> None:
+    from telemed.accounts.models import User
+    from telemed.accounts.services import email_verification_token
+
+    user = User.objects.filter(pk=user_id, email_verified_at__isnull=True).first()
+    if user is None:
+        return  # verified meanwhile, or deleted: nothing to send
+    link = settings.BASE_URL + reverse("accounts:verify_email", args=[email_verification_token(user)])
+    send_templated_mail(
+        to=user.email,
+        template="accounts/email/verify",
+        context={"user": user, "link": link},
+        language=user.language,
+    )
+
+
+@task()
+def send_invitation(*, invitation_id: int) -> None:
+    from telemed.accounts.models import Invitation
+
+    invitation = Invitation.objects.select_related("invited_by", "doctor__user", "structure").filter(
+        pk=invitation_id
+    ).first()
+    if invitation is None or not invitation.is_open:
+        return
+    link = settings.BASE_URL + reverse("accounts:invitation", args=[invitation.token])
+    send_templated_mail(
+        to=invitation.email,
+        template=f"accounts/email/invitation_{invitation.kind}",
+        context={"invitation": invitation, "link": link},
+        language=invitation.invited_by.language,
+    )

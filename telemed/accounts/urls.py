@@ -1,0 +1,25 @@
+from django.urls import path
+
+from telemed.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("register/", views.register_choice, name="register"),
+    path("register/patient/", views.register_patient, name="register_patient"),
+    path("register/doctor/", views.register_doctor, name="register_doctor"),
+    path("register/structure/", views.register_structure, name="register_structure"),
+    path("verify-email/resend/", views.verify_email_resend, name="verify_email_resend"),
+    path("verify-email/<str:token>/", views.verify_email, name="verify_email"),
+    path("two-factor/setup/", views.totp_setup, name="totp_setup"),
+    path("two-factor/verify/", views.totp_verify, name="totp_verify"),
+    path("invitation/<str:token>/", views.invitation, name="invitation"),
+    path("certifications/upload/", views.certification_upload, name="certification_upload"),
+    path("certifications/<int:certification_id>/file/", views.certification_file, name="certification_file"),
+    path("secretaries/invite/", views.secretary_invite, name="secretary_invite"),
+    path("secretaries/<int:secretary_id>/remove/", views.secretary_remove, name="secretary_remove"),
+    path("structure/invite/", views.structure_doctor_invite, name="structure_doctor_invite"),
+    path("structure/doctors/<int:doctor_id>/detach/", views.structure_doctor_detach, name="structure_doctor_detach"),
+]

@@ -1,0 +1,291 @@
+"""Thin HTTP layer of accounts: parse, call a service or a selector, render."""
+
+import base64
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from telemed.accounts import forms, selectors, services
+from telemed.accounts.models import InvitationKind
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def add_service_errors(form, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form, on the field it names when the form has it."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = forms.LoginForm
+    redirect_authenticated_user = True
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    return auth_views.LogoutView.as_view()(request)
+
+
+def register_choice(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/register_choice.html")
+
+
+def _register(request, form_class, template: str, register, next_url: str) -> HttpResponse:
+    """Shared flow of every public registration: validate, call the service, log in, move on."""
+    if request.user.is_authenticated:
+        return redirect("portal:dashboard")
+    form = form_class(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = register(form)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            login(request, user, backend=MODEL_BACKEND)
+            messages.success(request, _("Welcome to telemed! We have sent you an e-mail to confirm your address."))
+            return redirect(next_url)
+    return render(request, template, {"form": form}, status=400 if form.errors else 200)
+
+
+def register_patient(request: HttpRequest) -> HttpResponse:
+    return _register(
+        request,
+        forms.PatientRegistrationForm,
+        "accounts/register_patient.html",
+        lambda form: services.patient_register(
+            person=form.person(language=get_language()[:2]), identity=form.identity()
+        ),
+        reverse("portal:dashboard"),
+    )
+
+
+def register_doctor(request: HttpRequest) -> HttpResponse:
+    def register(form):
+        data = form.cleaned_data
+        return services.doctor_register(
+            person=form.person(language=get_language()[:2]),
+            identity=form.identity(),
+            ordine_province=data["ordine_province"],
+            ordine_number=data["ordine_number"],
+            partita_iva=data["partita_iva"],
+            iban=data["iban"],
+            practice_address=data["practice_address"],
+            practice_city=data["practice_city"],
+            practice_postcode=data["practice_postcode"],
+            practice_province=data["practice_province"],
+            specialties=list(data["specialties"]),
+            languages=list(data["languages"]),
+            certifications=form.certifications(),
+            presentation=data["presentation"],
+        )
+
+    return _register(
+        request, forms.DoctorRegistrationForm, "accounts/register_doctor.html", register, reverse("accounts:totp_setup")
+    )
+
+
+def register_structure(request: HttpRequest) -> HttpResponse:
+    def register(form):
+        data = form.cleaned_data
+        return services.structure_manager_register(
+            person=form.person(language=get_language()[:2]),
+            phone=data["phone"],
+            structure_name=data["structure_name"],
+            partita_iva=data["partita_iva"],
+            address=data["address"],
+            city=data["city"],
+            province=data["province"],
+        )
+
+    return _register(
+        request, forms.StructureRegistrationForm, "accounts/register_structure.html", register, reverse("portal:dashboard")
+    )
+
+
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        services.email_verify(token=token)
+    except ValidationError as error:
+        return render(request, "accounts/verify_email.html", {"error": error.messages[0]}, status=400)
+    return render(request, "accounts/verify_email.html", {"verified": True})
+
+
+@login_required
+@require_POST
+def verify_email_resend(request: HttpRequest) -> HttpResponse:
+    services.email_verification_resend(actor=request.user)
+    messages.info(request, _("We have sent you a new confirmation e-mail."))
+    return redirect("portal:dashboard")
+
+
+def _qr_data_uri(text: str) -> str:
+    svg = segno.make(text, error="m").svg_inline(scale=5, dark="#111")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+@login_required
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: mandatory for doctors, before anything else."""
+    device = services.totp_enrolment_start(actor=request.user)
+    form = forms.TOTPCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.totp_enrolment_confirm(request=request, device=device, code=form.cleaned_data["code"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Two-factor authentication is active."))
+            return redirect(_safe_next(request, reverse("portal:dashboard")))
+    secret = base64.b32encode(device.bin_key).decode()
+    return render(
+        request,
+        "accounts/totp_setup.html",
+        {"form": form, "qr": _qr_data_uri(device.config_url), "secret": secret},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def totp_verify(request: HttpRequest) -> HttpResponse:
+    if not TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect("accounts:totp_setup")
+    form = forms.TOTPCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.totp_login_verify(request=request, code=form.cleaned_data["code"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return redirect(_safe_next(request, reverse("portal:dashboard")))
+    return render(request, "accounts/totp_verify.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """Landing page of an invitation link: register (new secretary), or log in and accept."""
+    invitation = selectors.invitation_by_token(token)
+    context = {"invitation": invitation, "open": invitation.is_open}
+    if not invitation.is_open:
+        return render(request, "accounts/invitation.html", context, status=410)
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                services.invitation_accept(actor=request.user, token=token)
+            except ValidationError as error:
+                messages.error(request, error.messages[0])
+            else:
+                messages.success(request, _("Invitation accepted."))
+                return redirect("portal:dashboard")
+        return render(request, "accounts/invitation.html", context)
+    if invitation.kind == InvitationKind.SECRETARY and not selectors.email_is_registered(invitation.email):
+        form = forms.SecretaryRegistrationForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                user = services.secretary_register_from_invitation(
+                    token=token, person=form.person(email=invitation.email, language=get_language()[:2]), phone=form.cleaned_data["phone"]
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                login(request, user, backend=MODEL_BACKEND)
+                messages.success(request, _("Welcome to telemed!"))
+                return redirect("portal:dashboard")
+        context["form"] = form
+        return render(request, "accounts/invitation.html", context, status=400 if form.errors else 200)
+    return render(request, "accounts/invitation.html", context)
+
+
+@login_required
+def certification_file(request: HttpRequest, certification_id: int) -> HttpResponse:
+    certification = selectors.certification_get_for_user(request.user, certification_id)
+    response = FileResponse(certification.file.open("rb"), content_type=certification.content_type)
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def certification_upload(request: HttpRequest) -> HttpResponse:
+    form = forms.CertificationUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.doctor_certification_add(actor=request.user, upload=form.upload())
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Certification uploaded: it is now pending verification."))
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def secretary_invite(request: HttpRequest) -> HttpResponse:
+    form = forms.InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.secretary_invite(actor=request.user, email=form.cleaned_data["email"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+    else:
+        messages.error(request, _("Enter a valid e-mail address."))
+    return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def secretary_remove(request: HttpRequest, secretary_id: int) -> HttpResponse:
+    services.secretary_remove(actor=request.user, secretary_id=secretary_id)
+    messages.success(request, _("The secretary no longer works for you."))
+    return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def structure_doctor_invite(request: HttpRequest) -> HttpResponse:
+    form = forms.InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.structure_doctor_invite(actor=request.user, email=form.cleaned_data["email"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+    else:
+        messages.error(request, _("Enter a valid e-mail address."))
+    return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def structure_doctor_detach(request: HttpRequest, doctor_id: int) -> HttpResponse:
+    services.structure_doctor_detach(actor=request.user, doctor_id=doctor_id)
+    messages.success(request, _("The doctor is no longer part of the structure."))
+    return redirect("portal:dashboard")

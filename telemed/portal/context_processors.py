@@ -1,0 +1,26 @@
+"""What the base layout needs on every page: the role-aware navigation."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from telemed.accounts.models import Role
+
+# Each role sees the links of its own work; later apps add their entries here.
+NAVIGATION = {
+    Role.PATIENT: [("portal:dashboard", _("My page")), ("directory:search", _("Find a doctor"))],
+    Role.DOCTOR: [("portal:dashboard", _("My page")), ("directory:search", _("Colleagues"))],
+    Role.SECRETARY: [("portal:dashboard", _("My page"))],
+    Role.STRUCTURE_MANAGER: [("portal:dashboard", _("My structure")), ("directory:search", _("Directory"))],
+    Role.STAFF: [("portal:dashboard", _("My page")), ("admin:index", _("Back office"))],
+}
+ANONYMOUS = [("directory:search", _("Find a doctor"))]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    entries = NAVIGATION.get(user.role, []) if user is not None and user.is_authenticated else ANONYMOUS
+    items = []
+    for name, label in entries:
+        url = reverse(name)
+        items.append({"url": url, "label": label, "current": request.path.startswith(url)})
+    return {"nav_items": items}

@@ -1,0 +1,51 @@
+"""The platform's front door: the home page, each role's dashboard, and /healthz."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from telemed.accounts import forms as account_forms
+from telemed.accounts import selectors as accounts
+from telemed.accounts.models import Role
+from telemed.portal.health import platform_health
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"specialties": accounts.specialty_list()})
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context: dict = {}
+    if user.role == Role.DOCTOR:
+        doctor = user.doctor_profile
+        context = {
+            "doctor": doctor,
+            "certifications": accounts.certification_summary(doctor),
+            "secretaries": accounts.secretaries_of_doctor(doctor),
+            "invitations": accounts.invitations_sent_by(user),
+            "invite_form": account_forms.InviteForm(),
+            "certification_form": account_forms.CertificationUploadForm(),
+        }
+    elif user.role == Role.SECRETARY:
+        context = {"doctors": accounts.doctors_of_secretary(user)}
+    elif user.role == Role.STRUCTURE_MANAGER:
+        context = {
+            "structure": user.structure_manager_profile.structure,
+            "doctors": accounts.doctors_of_structure_manager(user),
+            "invitations": accounts.invitations_sent_by(user),
+            "invite_form": account_forms.InviteForm(),
+        }
+    elif user.role == Role.STAFF or user.is_staff:
+        if user.role != Role.STAFF:
+            return redirect("admin:index")
+        context = {"pending_certifications": accounts.pending_certification_count()}
+    return render(request, f"portal/dashboard_{user.role}.html", context)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = platform_health()
+    return JsonResponse(report, status=200 if report["ok"] else 503)

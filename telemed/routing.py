@@ -1,0 +1,3 @@
+"""WebSocket routes of every app (each app's consumers are added here as they come)."""
+
+websocket_urlpatterns: list = []

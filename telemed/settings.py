@@ -1,0 +1,330 @@
+"""Settings for telemed, driven entirely by environment variables.
+
+The embedded default (nothing set) runs on one machine: SQLite in WAL mode, files
+under ``var/``, local-memory cache and the in-memory channel layer. Setting
+``DATABASE_URL``, ``REDIS_URL`` and ``STORAGE_URL`` moves each piece to its
+scalable counterpart. ``TELEMED_ENV=production`` turns on every deployment
+safeguard; README.md lists every variable.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("TELEMED_VAR_DIR", BASE_DIR / "var"))
+
+ENV = os.environ.get("TELEMED_ENV", "development")
+if ENV not in {"development", "production"}:
+    raise ImproperlyConfigured("TELEMED_ENV must be 'development' or 'production'")
+PRODUCTION = ENV == "production"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("TELEMED_DEBUG", not PRODUCTION)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY must be set when TELEMED_ENV=production")
+    SECRET_KEY = "development-only-key-never-used-in-production-telemed-2026"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
+BASE_URL = os.environ.get("TELEMED_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", BASE_URL)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "django_tasks",
+    "django_tasks_db",
+    "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
+    "telemed.lib",
+    "telemed.accounts",
+    "telemed.directory",
+    "telemed.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "telemed.accounts.middleware.DoctorTwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Axes must come last: it inspects the outcome of the login view.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "telemed.urls"
+ASGI_APPLICATION = "telemed.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "telemed" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "telemed.portal.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- database --------------------------------------------------------------
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+else:
+    default_db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "telemed.sqlite3")}
+
+if default_db["ENGINE"] == "django.db.backends.sqlite3":
+    default_db.setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets readers proceed while the task worker writes; IMMEDIATE
+            # takes the write lock up front so concurrent writers queue instead
+            # of failing with "database is locked" half-way through.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+    # A file, not ":memory:", so that the server and worker processes started by
+    # the browser tests see the same test database.
+    default_db["TEST"] = {"NAME": str(VAR_DIR / "test-telemed.sqlite3")}
+elif default_db["ENGINE"] == "django.db.backends.postgresql":
+    if env_bool("DATABASE_POOL", True):
+        default_db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("DATABASE_POOL_MAX", "10")),
+            "timeout": 10,
+        }
+DATABASES = {"default": default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache, channel layer ------------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- background tasks -------------------------------------------------------
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+WORKER_INTERVAL = float(os.environ.get("TELEMED_WORKER_INTERVAL", "1"))
+
+# --- files ---------------------------------------------------------------------
+
+MEDIA_ROOT = VAR_DIR / "media"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_URL = "/static/"
+STORAGE_URL = os.environ.get("STORAGE_URL", "")
+
+
+def storage_from_url(url: str) -> dict:
+    """``s3://KEY:SECRET@host:port/bucket?region=…`` → django-storages S3 options.
+
+    Private files are never served from a public URL: querystring auth gives
+    short-lived signed links only.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"s3", "s3+http", "s3+https"}:
+        raise ImproperlyConfigured("STORAGE_URL must start with s3://, s3+http:// or s3+https://")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    scheme = "http" if parts.scheme == "s3+http" else "https"
+    options = {
+        "bucket_name": parts.path.lstrip("/"),
+        "access_key": unquote(parts.username or ""),
+        "secret_key": unquote(parts.password or ""),
+        "querystring_auth": True,
+        "querystring_expire": 300,
+        "default_acl": None,
+        "file_overwrite": False,
+    }
+    if parts.hostname:
+        port = f":{parts.port}" if parts.port else ""
+        options["endpoint_url"] = f"{scheme}://{parts.hostname}{port}"
+    if "region" in query:
+        options["region_name"] = query["region"]
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES = {
+    "default": storage_from_url(STORAGE_URL)
+    if STORAGE_URL
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# In development static files come straight from the apps, no collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+CERTIFICATION_MAX_BYTES = 10 * 1024 * 1024
+
+# --- authentication and security -------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "portal:home"
+
+# Login throttling: after 5 failures for the same e-mail from the same address
+# the pair is locked out for 15 minutes.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TELEMED_PROXY_COUNT", "0")) or None
+AXES_VERBOSE = False
+
+OTP_TOTP_ISSUER = "telemed"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 60 * 60 * 8
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# No inline scripts or styles anywhere: every script is a static ES module.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'", "ws:", "wss:"] if not PRODUCTION else ["'self'", "wss:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- e-mail ----------------------------------------------------------------------
+
+EMAIL_URL = os.environ.get("EMAIL_URL", "" if PRODUCTION else "console:")
+
+
+def email_from_url(url: str) -> dict:
+    """``smtp://user:pass@host:port`` (``smtps://`` for TLS, ``console:`` to print)."""
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in {"smtp", "smtps", "smtp+tls"}:
+        raise ImproperlyConfigured("EMAIL_URL must be smtp://, smtps://, smtp+tls:// or console:")
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": parts.scheme == "smtp+tls",
+        "EMAIL_TIMEOUT": 20,
+    }
+
+
+if not EMAIL_URL:
+    raise ImproperlyConfigured("EMAIL_URL must be set when TELEMED_ENV=production")
+globals().update(email_from_url(EMAIL_URL))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "telemed <noreply@telemed.test>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- language and time ---------------------------------------------------------
+
+LANGUAGE_CODE = "it"
+LANGUAGES = [("it", _("Italian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "telemed" / "locale"]
+TIME_ZONE = "Europe/Rome"
+USE_I18N = True
+USE_TZ = True
+
+# --- logging ---------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TELEMED_LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
