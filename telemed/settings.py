@@ -163,6 +163,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_URL = "/static/"
 STORAGE_URL = os.environ.get("STORAGE_URL", "")
+STATICFILES_DIRS = [BASE_DIR / "telemed" / "static"]
 
 
 def storage_from_url(url: str) -> dict:

@@ -200,6 +200,7 @@ class DoctorRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField
     specialties = forms.ModelMultipleChoiceField(
         label=_("Specialties"),
         queryset=Specialty.objects.all(),
+        to_field_name="code",
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one specialty.")},
     )
@@ -220,6 +221,7 @@ class DoctorRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField
     languages = forms.ModelMultipleChoiceField(
         label=_("Languages spoken"),
         queryset=Language.objects.all(),
+        to_field_name="code",
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one language.")},
     )

@@ -37,6 +37,10 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str):
+        # E-mail addresses are unique regardless of case, and people type them both ways.
+        return self.get(email__iexact=username)
+
     def create_superuser(self, email: str, password: str | None = None, **fields):
         fields.update(is_staff=True, is_superuser=True, role=Role.STAFF)
         return self.create_user(email, password, **fields)

@@ -112,14 +112,16 @@ def _unique_slug(base: str, model) -> str:
 
 def _check_certification(upload: UploadedCertification) -> str:
     """The sniffed MIME type of an acceptable certification, or a ValidationError."""
+    field = f"certification_{upload.kind}"
     if upload.size > settings.CERTIFICATION_MAX_BYTES:
-        raise ValidationError(
-            _("“%(name)s” is larger than %(limit)d MB.")
-            % {"name": upload.name, "limit": settings.CERTIFICATION_MAX_BYTES // (1024 * 1024)}
-        )
+        message = _("“%(name)s” is larger than %(limit)d MB.") % {
+            "name": upload.name,
+            "limit": settings.CERTIFICATION_MAX_BYTES // (1024 * 1024),
+        }
+        raise ValidationError({field: message})
     mime = filetypes.identify_document_or_image(upload.stream)
     if mime is None:
-        raise ValidationError(_("“%(name)s” is not a readable PDF or image.") % {"name": upload.name})
+        raise ValidationError({field: _("“%(name)s” is not a readable PDF or image.") % {"name": upload.name}})
     return mime
 
 

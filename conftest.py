@@ -1,0 +1,198 @@
+"""Fixtures shared by every test: people created through the real registration services,
+the task queue drained by the real worker, and a real SMTP server."""
+
+import datetime
+import io
+import itertools
+import time
+
+import pytest
+from django.db import connection
+
+from telemed.accounts import services
+from telemed.accounts.models import Language, Sex, Specialty
+from telemed.portal.management.commands.load_demo import (
+    demo_codice_fiscale,
+    demo_iban,
+    demo_partita_iva,
+    demo_pdf,
+)
+
+PASSWORD = "a-Long-enough-passw0rd"
+_sequence = itertools.count(1)
+
+
+@pytest.fixture
+def reference_data(django_db_blocker):
+    """Specialties and languages: a transactional test's flush removes the migration's rows."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    if not Specialty.objects.exists():
+        import_module("telemed.accounts.migrations.0002_reference_data").load(apps, connection.schema_editor())
+
+
+def person(**overrides) -> services.Person:
+    n = next(_sequence)
+    return services.Person(
+        email=overrides.pop("email", f"person{n}@example.test"),
+        password=overrides.pop("password", PASSWORD),
+        first_name=overrides.pop("first_name", "Mario"),
+        last_name=overrides.pop("last_name", f"Rossi{chr(65 + n % 26)}"),
+        language=overrides.pop("language", "it"),
+    )
+
+
+def identity(first="Mario", last="Rossi", sex="M", birth=datetime.date(1980, 1, 15), comune="F205") -> services.Identity:
+    n = next(_sequence)
+    # Vary the birth day so that codici fiscali stay unique across a test's people.
+    birth = birth + datetime.timedelta(days=n)
+    return services.Identity(
+        codice_fiscale=demo_codice_fiscale(last, first, birth, sex, comune),
+        birth_date=birth,
+        sex=Sex(sex),
+        phone="+39 333 000 0000",
+    )
+
+
+def certification_uploads() -> list[services.UploadedCertification]:
+    uploads = []
+    for kind in services.CertificationKind:
+        pdf = demo_pdf(kind.label)
+        uploads.append(services.UploadedCertification(kind=kind, name=f"{kind.value}.pdf", stream=pdf, size=len(pdf.getvalue())))
+    return uploads
+
+
+@pytest.fixture
+def make_patient(db):
+    def make(**overrides):
+        return services.patient_register(person=person(**overrides), identity=identity())
+
+    return make
+
+
+@pytest.fixture
+def make_doctor(db, reference_data):
+    def make(specialty="cardiologia", city="Milano", province="MI", **overrides):
+        n = next(_sequence)
+        return services.doctor_register(
+            person=person(**overrides),
+            identity=identity(),
+            ordine_province=province,
+            ordine_number=str(50000 + n),
+            partita_iva=demo_partita_iva(200000 + n),
+            iban=demo_iban(n),
+            practice_address="Via Verdi 1",
+            practice_city=city,
+            practice_postcode="20121",
+            practice_province=province,
+            specialties=list(Specialty.objects.filter(code=specialty)),
+            languages=list(Language.objects.filter(code="it")),
+            certifications=certification_uploads(),
+        )
+
+    return make
+
+
+@pytest.fixture
+def run_tasks(db):
+    """Drain the task queue with the real database worker's task runner.
+
+    The worker's own loop closes database connections between tasks, which would
+    end the test's transaction; so claim and run each ready task here instead.
+    """
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id="pytest", excluded_queue_names=[],
+    )  # fmt: skip
+
+    def run() -> int:
+        count = 0
+        while (result := DBTaskResult.objects.ready().order_by("enqueued_at").first()) is not None:
+            result.claim(worker.worker_id)
+            worker.run_task(result)
+            result.refresh_from_db()
+            assert result.status == "SUCCESSFUL", result.traceback
+            count += 1
+        return count
+
+    return run
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import email
+                from email import policy
+
+                sink.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def wait_for(self, recipient: str, timeout: float = 20) -> "email.message.EmailMessage":  # noqa: F821
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if recipient in message["To"]:
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"no e-mail to {recipient} within {timeout}s; got {[m['To'] for m in self.messages]}")
+
+
+@pytest.fixture
+def smtp_server():
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_settings(settings, smtp_server):
+    """Send this test's e-mails to the real SMTP server through Django's SMTP backend."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    return smtp_server
+
+
+def image_bytes(fmt: str = "PNG") -> io.BytesIO:
+    from PIL import Image
+
+    stream = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(stream, fmt)
+    stream.seek(0)
+    return stream

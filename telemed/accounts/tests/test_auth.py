@@ -1,0 +1,144 @@
+"""Login, throttling, two-factor authentication for doctors, and e-mail verification."""
+
+import re
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from conftest import PASSWORD
+from telemed.accounts import services
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, email, password=PASSWORD):
+    return client.post(reverse("accounts:login"), {"username": email, "password": password})
+
+
+def current_code(device: TOTPDevice, offset: int = 0) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset):06d}"
+
+
+def test_patient_logs_in_by_email_case_insensitively(client, make_patient):
+    user = make_patient(email="anna@example.test")
+    response = login(client, "ANNA@example.test")
+    assert response.status_code == 302
+    assert client.get(reverse("portal:dashboard")).context["user"] == user
+
+
+def test_wrong_password_gives_a_translated_message(client, make_patient):
+    make_patient(email="anna@example.test")
+    response = login(client, "anna@example.test", "wrong-password")
+    assert response.status_code == 200
+    assert "La e-mail o la password non sono corrette" in response.content.decode()
+
+
+def test_login_is_locked_after_five_failures(client, make_patient):
+    make_patient(email="anna@example.test")
+    for _ in range(5):
+        login(client, "anna@example.test", "wrong-password")
+    locked = login(client, "anna@example.test", PASSWORD)
+    assert locked.status_code == 429
+    assert "15 minuti" in locked.content.decode()
+    assert client.get(reverse("portal:dashboard")).status_code == 302  # still not logged in
+
+
+def test_doctor_must_enrol_totp_before_anything_else(client, make_doctor):
+    doctor = make_doctor(email="doc@example.test")
+    login(client, "doc@example.test")
+    response = client.get(reverse("portal:dashboard"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:totp_verify"))
+    assert client.get(response["Location"])["Location"] == reverse("accounts:totp_setup")
+
+    setup = client.get(reverse("accounts:totp_setup"))
+    assert setup.status_code == 200
+    assert setup.context["qr"].startswith("data:image/svg+xml;base64,")
+    device = TOTPDevice.objects.get(user=doctor, confirmed=False)
+
+    wrong = client.post(reverse("accounts:totp_setup"), {"code": "000000" if current_code(device) != "000000" else "111111"})
+    assert wrong.status_code == 400 and "Il codice non è corretto" in wrong.content.decode()
+    bad_shape = client.post(reverse("accounts:totp_setup"), {"code": "12ab"})
+    assert bad_shape.status_code == 400 and "6 cifre" in bad_shape.content.decode()
+
+    ok = client.post(reverse("accounts:totp_setup"), {"code": current_code(device)})
+    assert ok.status_code == 302
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get(reverse("portal:dashboard")).status_code == 200
+
+
+def test_doctor_with_device_is_asked_for_the_code_at_each_login(client, make_doctor):
+    doctor = make_doctor(email="doc@example.test")
+    device = TOTPDevice.objects.create(user=doctor, name="phone", confirmed=True)
+    login(client, "doc@example.test")
+    gate = client.get(reverse("portal:dashboard"))
+    assert gate["Location"].startswith(reverse("accounts:totp_verify"))
+    refused = client.post(reverse("accounts:totp_verify"), {"code": "123456" if current_code(device) != "123456" else "654321"})
+    assert refused.status_code == 400
+    ok = client.post(reverse("accounts:totp_verify") + "?next=/dashboard/", {"code": current_code(device), "next": "/dashboard/"})
+    assert ok.status_code == 302 and ok["Location"] == "/dashboard/"
+    assert client.get(reverse("portal:dashboard")).status_code == 200
+
+
+def test_totp_verify_does_not_redirect_off_site(client, make_doctor):
+    doctor = make_doctor(email="doc@example.test")
+    device = TOTPDevice.objects.create(user=doctor, name="phone", confirmed=True)
+    login(client, "doc@example.test")
+    response = client.post(reverse("accounts:totp_verify"), {"code": current_code(device), "next": "https://evil.example/"})
+    assert response["Location"] == reverse("portal:dashboard")
+
+
+def test_patients_are_not_asked_for_a_second_factor(client, make_patient):
+    make_patient(email="anna@example.test")
+    login(client, "anna@example.test")
+    assert client.get(reverse("portal:dashboard")).status_code == 200
+
+
+def test_verification_email_reaches_a_real_smtp_server_and_verifies(client, make_patient, run_tasks, smtp_settings):
+    user = make_patient(email="anna@example.test")
+    run_tasks()
+    message = smtp_settings.wait_for("anna@example.test")
+    assert "Conferma il tuo indirizzo e-mail" in message["Subject"]
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://\S+/account/verify-email/\S+/", body).group(0)
+    response = client.get(link[link.index("/account/"):])
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert user.email_verified
+
+
+@pytest.mark.parametrize("token", ["nonsense", "a" * 3000, "../../etc/passwd"])
+def test_bad_verification_tokens_are_refused_cleanly(client, token):
+    response = client.get(reverse("accounts:verify_email", args=[token]))
+    assert response.status_code == 400
+    assert "non è valido" in response.content.decode()
+
+
+def test_verification_token_for_a_changed_email_is_refused(client, make_patient):
+    user = make_patient(email="anna@example.test")
+    token = services.email_verification_token(user)
+    user.email = "new@example.test"
+    user.save()
+    assert client.get(reverse("accounts:verify_email", args=[token])).status_code == 400
+    user.refresh_from_db()
+    assert not user.email_verified
+
+
+def test_expired_verification_token(client, make_patient, monkeypatch):
+    user = make_patient(email="anna@example.test")
+    token = services.email_verification_token(user)
+    real_loads = signing.loads
+    monkeypatch.setattr(signing, "loads", lambda *a, **k: real_loads(*a, **{**k, "max_age": -1}))
+    response = client.get(reverse("accounts:verify_email", args=[token]))
+    assert response.status_code == 400 and "scaduto" in response.content.decode()
+
+
+def test_logout_needs_post(client, make_patient):
+    make_patient(email="anna@example.test")
+    login(client, "anna@example.test")
+    assert client.get(reverse("accounts:logout")).status_code == 405
+    assert client.post(reverse("accounts:logout")).status_code == 302
+    assert client.get(reverse("portal:dashboard")).status_code == 302

@@ -1,0 +1,171 @@
+"""The platform as a whole: health check, production settings, demo data, pages and headers."""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from telemed.accounts.models import Role, User
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.django_db
+def test_healthz_reports_every_component(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert set(body["components"]) == {"database", "cache", "channel_layer", "task_queue"}
+    assert all(component["ok"] for component in body["components"].values())
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_cache_is_down(client, monkeypatch):
+    from django.core.cache.backends.redis import RedisCache
+
+    from telemed.portal import health
+
+    # Nothing listens on port 1: the cache is down.
+    monkeypatch.setattr(health, "cache", RedisCache("redis://127.0.0.1:1/0", {}))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["components"]["cache"]["ok"] is False and body["components"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_channel_layer_is_down(client, settings):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
+    channel_layers.backends.clear()
+    try:
+        response = client.get("/healthz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    assert response.json()["components"]["channel_layer"]["ok"] is False
+
+
+def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
+    env = {
+        **os.environ,
+        "TELEMED_ENV": "production",
+        "SECRET_KEY": "k3Jd9-vQ2mZr7!xLp0aW4sYbT6nE1cHu8gF5oR_iKqV-tPz-Lm3Nb8Xc",
+        "ALLOWED_HOSTS": "telemed.example.org",
+        "TELEMED_BASE_URL": "https://telemed.example.org",
+        "EMAIL_URL": "smtp://mail.example.org:587",
+        "TELEMED_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {**os.environ, "TELEMED_ENV": "production", "TELEMED_VAR_DIR": str(tmp_path)}
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_demo_data_is_complete_and_loading_twice_changes_nothing():
+    call_command("load_demo", verbosity=0)
+    snapshot = sorted(User.objects.values_list("email", "role", "password"))
+    call_command("load_demo", verbosity=0)
+    assert sorted(User.objects.values_list("email", "role", "password")) == snapshot
+    roles = {email.split("@")[0]: role for email, role, _ in snapshot}
+    assert roles["paziente"] == roles["paziente2"] == Role.PATIENT
+    assert roles["medico"] == roles["medico2"] == Role.DOCTOR
+    assert roles["segreteria"] == Role.SECRETARY
+    assert roles["struttura"] == Role.STRUCTURE_MANAGER
+    assert roles["staff"] == Role.STAFF
+    doctors = User.objects.filter(role=Role.DOCTOR).select_related("doctor_profile")
+    assert len({d.doctor_profile.practice_city for d in doctors}) >= 5
+    assert doctors.filter(doctor_profile__structure__isnull=False).exists()
+    assert User.objects.get(email="segreteria@demo.telemed.test").secretary_profile.doctors.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("email", ["paziente", "medico", "segreteria", "struttura", "staff"])
+def test_each_role_has_its_dashboard(email):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    call_command("load_demo", verbosity=0)
+    user = User.objects.get(email=f"{email}@demo.telemed.test")
+    client = Client()
+    client.force_login(user)
+    if user.is_doctor:
+        session = client.session
+        session["otp_device_id"] = TOTPDevice.objects.get(user=user).persistent_id
+        session.save()
+    response = client.get(reverse("portal:dashboard"))
+    assert response.status_code == 200
+    assert response.templates[0].name == f"portal/dashboard_{user.role}.html"
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_csp_without_inline_scripts(client):
+    response = client.get("/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy
+    html = response.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script found"
+
+
+def test_no_template_has_inline_scripts_styles_or_handlers():
+    offenders = []
+    for path in (ROOT / "telemed").rglob("templates/**/*.html"):
+        text = path.read_text()
+        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(r"\sstyle=\"|<style|\son[a-z]+=\"", text):
+            if "500.html" not in path.name:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+@pytest.mark.django_db
+def test_italian_by_default_and_english_on_request(client):
+    assert 'lang="it"' in client.get("/").content.decode()
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    assert 'lang="en"' in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/medici/?q=" + "x" * 10000,
+        "/medici/?q=%27%3B+DROP+TABLE+accounts_user%3B--&city=%00",
+        "/medici/?page=99999999999999999999",
+        "/medici/?page=-1&specialty=%3Cscript%3E",
+        "/medici/no-such-doctor/",
+        "/account/invitation/%2e%2e%2f/",
+    ],
+)
+def test_nonsense_in_urls_never_gives_a_server_error(client, url):
+    assert client.get(url).status_code in {200, 404}
+
+
+def test_readme_documents_every_environment_variable():
+    settings_source = (ROOT / "telemed" / "settings.py").read_text()
+    serve_source = (ROOT / "telemed" / "portal" / "management" / "commands" / "serve.py").read_text()
+    names = set(re.findall(r"""(?:environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""", settings_source + serve_source))
+    readme = (ROOT / "README.md").read_text()
+    assert names, "no variable found: the pattern no longer matches settings.py"
+    names.discard("DJANGO_SETTINGS_MODULE")  # Django's own, not a telemed setting
+    assert sorted(name for name in names if f"`{name}`" not in readme) == []

@@ -1,0 +1,120 @@
+"""A new doctor and a new patient go through registration as real people would."""
+
+import base64
+import re
+
+from django_otp.oath import totp
+
+from conftest import PASSWORD, image_bytes
+from telemed.accounts.models import User
+from telemed.portal.management.commands.load_demo import demo_codice_fiscale, demo_iban, demo_partita_iva, demo_pdf
+from tests.browser.conftest import screenshot
+
+
+def code_for(secret_base32: str, offset: int = 0) -> str:
+    return f"{totp(base64.b32decode(secret_base32), drift=offset):06d}"
+
+
+def fill_person(page, first, last, birth, sex, comune, email):
+    page.get_by_label("Nome", exact=True).fill(first)
+    page.get_by_label("Cognome").fill(last)
+    page.get_by_label("Codice fiscale").fill(demo_codice_fiscale(last, first, birth, sex, comune).lower())
+    page.get_by_label("Data di nascita").fill(birth.isoformat())
+    page.get_by_label("Femmina" if sex == "F" else "Maschio").check()
+    page.get_by_label("Telefono").fill("+39 333 765 4321")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Ripeti la password").fill(PASSWORD)
+    page.get_by_label("Ho letto l'informativa").check()
+
+
+def test_new_doctor_registers_enrols_totp_and_logs_in(page, tmp_path):
+    import datetime
+
+    degree = tmp_path / "laurea.pdf"
+    degree.write_bytes(demo_pdf("Laurea").getvalue())
+    insurance = tmp_path / "polizza.jpg"
+    insurance.write_bytes(image_bytes("JPEG").getvalue())
+
+    page.goto("/")
+    page.get_by_role("link", name="Registrati gratis").first.click()
+    page.get_by_role("link", name="Registrati come medico").click()
+    page.wait_for_url("**/account/register/doctor/")
+    fill_person(page, "Elisa", "Martini", datetime.date(1980, 4, 2), "F", "F205", "elisa.martini@example.test")
+    page.get_by_label("Cardiologia").check()
+    page.get_by_label("Ordine dei Medici (provincia)").select_option("MI")
+    page.get_by_label("Numero di iscrizione all'Ordine").fill("40404")
+    page.get_by_label("Partita IVA").fill(demo_partita_iva(8080))
+    page.get_by_label("IBAN per i tuoi pagamenti").fill(demo_iban(8080))
+    page.get_by_label("Indirizzo dello studio").fill("Corso Buenos Aires 10")
+    page.get_by_label("Città").fill("Milano")
+    page.get_by_label("CAP").fill("20124")
+    page.get_by_label("Provincia", exact=True).select_option("MI")
+    page.get_by_label("Italiano").check()
+    page.get_by_label("Inglese").check()
+    page.locator("input[name=certification_degree_albo]").set_input_files(str(degree))
+    page.locator("input[name=certification_insurance]").set_input_files(str(insurance))
+
+    # A wrong IBAN first: a clear message, nothing stored, the form keeps what was typed.
+    page.get_by_label("IBAN per i tuoi pagamenti").fill("IT00X0000000000000000000000")
+    page.get_by_role("button", name="Crea il mio account").click()
+    assert "IBAN non è valido" in page.content()
+    assert not User.objects.filter(email="elisa.martini@example.test").exists()
+    page.get_by_label("IBAN per i tuoi pagamenti").fill(demo_iban(8080))
+    page.locator("input[name=certification_degree_albo]").set_input_files(str(degree))
+    page.locator("input[name=certification_insurance]").set_input_files(str(insurance))
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Ripeti la password").fill(PASSWORD)
+    page.get_by_role("button", name="Crea il mio account").click()
+
+    # Straight to the two-factor enrolment: a QR code and the key to type.
+    page.wait_for_url("**/account/two-factor/setup/")
+    screenshot(page, "doctor-totp-setup")
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    page.get_by_label("Codice di 6 cifre").fill(code_for(secret))
+    page.get_by_role("button", name="Attiva").click()
+    page.wait_for_url("**/dashboard/")
+    assert page.get_by_text("Autenticazione a due fattori attiva").is_visible()
+    assert page.get_by_text("In attesa di verifica").first.is_visible()
+    screenshot(page, "doctor-dashboard")
+
+    # The public profile is online at once and honest about the verification.
+    page.get_by_role("link", name="Vedi il mio profilo pubblico").click()
+    assert page.get_by_role("heading", name="Elisa Martini").is_visible()
+    assert page.get_by_text("In attesa di verifica").first.is_visible()
+
+    # First real login: password, then the code from the phone.
+    page.get_by_role("button", name="Esci").click()
+    page.get_by_role("link", name="Accedi").click()
+    page.get_by_label("E-mail").fill("Elisa.Martini@example.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Accedi").click()
+    page.wait_for_url("**/account/two-factor/verify/**")
+    page.get_by_label("Codice di 6 cifre").fill("000000" if code_for(secret) != "000000" else "111111")
+    page.get_by_role("button", name="Continua").click()
+    assert "Il codice non è corretto" in page.content()
+    page.get_by_label("Codice di 6 cifre").fill(code_for(secret))
+    page.get_by_role("button", name="Continua").click()
+    page.wait_for_url("**/dashboard/")
+    assert page.get_by_role("heading", name=re.compile("Elisa Martini")).is_visible()
+
+
+def test_new_patient_registers_and_verifies_the_email(page, mailbox):
+    import datetime
+
+    page.goto("/account/register/")
+    page.get_by_role("link", name="Registrati come paziente").click()
+    fill_person(page, "Paolo", "Serra", datetime.date(1975, 8, 30), "M", "H501", "paolo.serra@example.test")
+    page.get_by_role("button", name="Crea il mio account").click()
+    page.wait_for_url("**/dashboard/")
+    assert page.get_by_text("Conferma il tuo indirizzo e-mail").first.is_visible() or page.get_by_text("paolo.serra@example.test").is_visible()
+    screenshot(page, "patient-dashboard-unverified")
+
+    message = mailbox.wait_for("paolo.serra@example.test")
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"http://\S+/account/verify-email/\S+/", body).group(0)
+    page.goto(link)
+    assert page.get_by_role("heading", name="Il tuo indirizzo e-mail è confermato").is_visible()
+    assert User.objects.get(email="paolo.serra@example.test").email_verified
+    page.get_by_role("link", name="Vai alla mia pagina").click()
+    assert "Invia di nuovo il link" not in page.content()
