@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "csp",
     "telemed.lib",
     "telemed.accounts",
+    "telemed.billing",
     "telemed.directory",
     "telemed.portal",
 ]

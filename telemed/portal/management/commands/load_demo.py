@@ -1,12 +1,16 @@
 """Load the demo data: doctors across specialties and cities (some in a structure),
-patients, a secretary, a structure manager and a staff member.
+patients, a secretary, a structure manager and a staff member, and the doctors'
+tariffs (the structure's doctors' set by its manager) and one donation.
 
-Idempotent: every account is looked up by e-mail first, so a second run changes
-nothing. Accounts are created through the same services that registration uses.
+Idempotent: every account is looked up by e-mail first, and a doctor who already
+has tariffs is left alone, so a second run changes nothing. Accounts and tariffs
+are created through the same services that registration and the tariff pages use.
 """
 
 import datetime
 import io
+
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -17,6 +21,8 @@ from stdnum import luhn
 from stdnum.it import codicefiscale
 
 from telemed.accounts import services
+from telemed.billing import selectors as billing_selectors
+from telemed.billing import services as billing_services
 from telemed.accounts.models import (
     Certification,
     CertificationKind,
@@ -87,6 +93,26 @@ DOCTORS = [
     ("medico10", "Elena", "Bruno", "F", (1983, 7, 30), "A662", "Bari", "BA", "70121", ["endocrinologia", "diabetologia"], ["it"], False, True),
 ]
 
+# email local part, base consult, consult with images, priority consult (None: not offered),
+# video visits {minutes: fee}. Every doctor answers Info requests (free) within 2 working days.
+# Some fees are above 77.47 EUR so that the stamp duty shows; the structure's doctors'
+# (medico, medico3, medico6) are set by the structure's manager.
+TARIFFS = [
+    ("medico", "45.00", "70.00", "85.00", {30: "60.00", 60: "100.00"}),
+    ("medico2", "35.00", None, "60.00", {15: "25.00", 30: "45.00"}),
+    ("medico3", "50.00", "75.00", None, {30: "55.00"}),
+    ("medico4", "30.00", None, "50.00", {15: "20.00", 30: "35.00", 45: "50.00"}),
+    ("medico5", "60.00", "90.00", "95.00", {30: "70.00", 60: "120.00"}),
+    ("medico6", "40.00", "80.00", None, {}),
+    ("medico7", "55.00", "74.47", "85.00", {45: "75.00"}),
+    ("medico8", "25.00", None, "45.00", {15: "20.00", 30: "35.00"}),
+    ("medico9", "38.00", "58.00", "68.00", {30: "50.00", 60: "90.00"}),
+    ("medico10", "42.00", "62.00", None, {30: "55.00", 45: "70.00"}),
+]
+RESPONSE_TIMES = {"info": (2, "working_days"), "base": (72, "hours"), "imaging": (5, "working_days"), "priority": (24, "hours")}
+# medico@ donates this share of each fee to the first charity of the list.
+DEMO_DONATION_PERCENT = Decimal("10")
+
 PATIENTS = [
     ("paziente", "Anna", "Conti", "F", (1990, 5, 21), "F205", "+39 333 100 0001"),
     ("paziente2", "Giorgio", "De Luca", "M", (1958, 10, 3), "H501", "+39 333 100 0002"),
@@ -106,7 +132,10 @@ class Command(BaseCommand):
             for row in PATIENTS:
                 created += self._patient(*row)
             created += self._secretary()
+            priced = sum(self._tariffs(*row) for row in TARIFFS)
+            self._donation()
         self.stdout.write(f"Demo data: {created} account(s) created, the rest already present.")
+        self.stdout.write(f"Demo tariffs: set for {priced} doctor(s).")
         self.stdout.write(
             "Demo logins (password %s): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, staff@ %s"
             % (PASSWORD, DOMAIN)
@@ -216,3 +245,28 @@ class Command(BaseCommand):
             phone="+39 02 9876 5432",
         )
         return 1 if user.role == Role.SECRETARY else 0
+
+    def _tariffs(self, local, base, imaging, priority, videos) -> int:
+        doctor = User.objects.get(email=self._email(local)).doctor_profile
+        if billing_selectors.tariffs_current_of(doctor).exists():
+            return 0
+        actor = doctor.user
+        if doctor.structure is not None:
+            actor = doctor.structure.managers.select_related("user").first().user
+        consults = {"info": "0.00", "base": base, "imaging": imaging, "priority": priority}
+        for kind, fee in consults.items():
+            if fee is not None:
+                value, unit = RESPONSE_TIMES[kind]
+                billing_services.tariff_set(
+                    actor=actor, doctor=doctor, kind=kind, fee=Decimal(fee), response_value=value, response_unit=unit
+                )
+        for minutes, fee in videos.items():
+            billing_services.tariff_set(actor=actor, doctor=doctor, kind="video", duration_minutes=minutes, fee=Decimal(fee))
+        return 1
+
+    def _donation(self) -> None:
+        doctor = User.objects.get(email=self._email("medico"))
+        settings = billing_selectors.billing_settings_of(doctor.doctor_profile)
+        charity = billing_selectors.charity_list().first()
+        if charity is not None and (settings is None or settings.charity_id is None):
+            billing_services.donation_set(actor=doctor, percent=DEMO_DONATION_PERCENT, charity=charity)

@@ -1,0 +1,31 @@
+"""The demo data sets tariffs for every demo doctor, once."""
+
+from decimal import Decimal as D
+
+import pytest
+from django.core.management import call_command
+
+from telemed.accounts.models import User
+from telemed.billing import pricing, selectors
+from telemed.billing.models import Tariff
+
+
+@pytest.mark.django_db
+def test_demo_tariffs_and_donation():
+    call_command("load_demo", verbosity=0)
+    versions = sorted(Tariff.objects.values_list("pk", "fee"))
+    call_command("load_demo", verbosity=0)
+    assert sorted(Tariff.objects.values_list("pk", "fee")) == versions
+
+    medico = User.objects.get(email="medico@demo.telemed.test").doctor_profile
+    base = selectors.tariff_current_for(medico, "base")
+    assert base.set_by_structure == medico.structure and base.set_by.is_structure_manager
+    settings = selectors.billing_settings_of(medico)
+    assert settings.donation_percent == D("10.00") and settings.charity is not None
+
+    medico2 = User.objects.get(email="medico2@demo.telemed.test").doctor_profile
+    assert selectors.tariff_current_for(medico2, "base").set_by == medico2.user
+
+    doctors = User.objects.filter(role="doctor")
+    assert all(selectors.tariffs_offered_by(user.doctor_profile).exists() for user in doctors)
+    assert any(item.breakdown.has_stamp_duty for user in doctors for item in pricing.price_list(user.doctor_profile))
