@@ -313,8 +313,7 @@ def totp_enrolment_start(*, actor: User) -> TOTPDevice:
 def totp_enrolment_confirm(*, request, device: TOTPDevice, code: str) -> None:
     if device.user_id != request.user.pk or device.confirmed:
         raise PermissionDenied
-    if not device.verify_token(code.strip()):
-        raise ValidationError({"code": _("The code is not right. Check the time on your phone and try again.")})
+    _verify_code(device, code)
     # One confirmed authenticator per account: enrolling again replaces the old one.
     TOTPDevice.objects.filter(user=device.user, confirmed=True).delete()
     device.confirmed = True
@@ -324,11 +323,22 @@ def totp_enrolment_confirm(*, request, device: TOTPDevice, code: str) -> None:
 
 def totp_login_verify(*, request, code: str) -> None:
     """Second step of a doctor's login: the code from the authenticator app."""
-    for device in TOTPDevice.objects.filter(user=request.user, confirmed=True):
-        if device.verify_is_allowed()[0] and device.verify_token(code.strip()):
-            otp_login(request, device)
-            return
-    raise ValidationError({"code": _("The code is not right. Check the time on your phone and try again.")})
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    if device is None:
+        raise PermissionDenied
+    _verify_code(device, code)
+    otp_login(request, device)
+
+
+def _verify_code(device: TOTPDevice, code: str) -> None:
+    # django-otp doubles the wait after each wrong code (1 s, 2 s, 4 s…): guessing is hopeless.
+    allowed, detail = device.verify_is_allowed()
+    if not allowed:
+        raise ValidationError(
+            {"code": _("Too many wrong codes. Wait a few seconds, then type the code your app shows now.")}
+        )
+    if not device.verify_token(code.strip()):
+        raise ValidationError({"code": _("The code is not right. Check the time on your phone and try again.")})
 
 
 # --- invitations: secretaries and structures ------------------------------------------

@@ -143,8 +143,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
 
 
 def _qr_data_uri(text: str) -> str:
-    svg = segno.make(text, error="m").svg_inline(scale=5, dark="#111")
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return segno.make(text, error="m").svg_data_uri(scale=5, dark="#111", border=2)
 
 
 @login_required

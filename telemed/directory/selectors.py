@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile
+from telemed.lib.text import clean_search_text
 
 MAX_QUERY_LENGTH = 200
 
@@ -19,15 +20,14 @@ class DoctorSearch:
 
 def doctor_search(search: DoctorSearch) -> QuerySet[DoctorProfile]:
     doctors = accounts.public_doctors().prefetch_related("specialties")
-    text = search.text.strip()[:MAX_QUERY_LENGTH]
+    text = clean_search_text(search.text, MAX_QUERY_LENGTH)
     for word in text.split()[:8]:
         doctors = doctors.filter(
             Q(user__first_name__icontains=word) | Q(user__last_name__icontains=word) | Q(specialties__name_it__icontains=word)
         )
-    if search.specialty:
-        doctors = doctors.filter(specialties__code=search.specialty)
-    if search.city.strip():
-        city = search.city.strip()[:MAX_QUERY_LENGTH]
+    if specialty := clean_search_text(search.specialty, 60):
+        doctors = doctors.filter(specialties__code=specialty)
+    if city := clean_search_text(search.city, MAX_QUERY_LENGTH):
         doctors = doctors.filter(Q(practice_city__iexact=city) | Q(practice_province__iexact=city))
     return doctors.distinct().order_by("user__last_name", "user__first_name", "pk")
 

@@ -8,9 +8,17 @@ from telemed.accounts.models import Role
 # Each role sees the links of its own work; later apps add their entries here.
 NAVIGATION = {
     Role.PATIENT: [("portal:dashboard", _("My page")), ("directory:search", _("Find a doctor"))],
-    Role.DOCTOR: [("portal:dashboard", _("My page")), ("directory:search", _("Colleagues"))],
+    Role.DOCTOR: [
+        ("portal:dashboard", _("My page")),
+        ("billing:tariffs", _("Services and tariffs")),
+        ("directory:search", _("Colleagues")),
+    ],
     Role.SECRETARY: [("portal:dashboard", _("My page"))],
-    Role.STRUCTURE_MANAGER: [("portal:dashboard", _("My structure")), ("directory:search", _("Directory"))],
+    Role.STRUCTURE_MANAGER: [
+        ("portal:dashboard", _("My structure")),
+        ("billing:structure_tariffs", _("Tariffs")),
+        ("directory:search", _("Directory")),
+    ],
     Role.STAFF: [("portal:dashboard", _("My page")), ("admin:index", _("Back office"))],
 }
 ANONYMOUS = [("directory:search", _("Find a doctor"))]

@@ -45,8 +45,8 @@ def test_forms_with_errors_and_dashboards_have_no_serious_accessibility_violatio
     for email in ["paziente", "segreteria", "struttura", "staff"]:
         page.context.clear_cookies()
         page.goto("/account/login/")
-        page.get_by_label("E-mail").fill(f"{email}@demo.telemed.test")
-        page.get_by_label("Password").fill("demo-telemed-2026")
+        page.get_by_label("E-mail:", exact=True).fill(f"{email}@demo.telemed.test")
+        page.get_by_label("Password:", exact=True).fill("demo-telemed-2026")
         page.get_by_role("button", name="Accedi").click()
         page.wait_for_url("**/dashboard/")
         screenshot(page, f"dashboard-{email}")
@@ -55,15 +55,15 @@ def test_forms_with_errors_and_dashboards_have_no_serious_accessibility_violatio
 
     page.context.clear_cookies()
     page.goto("/account/login/")
-    page.get_by_label("E-mail").fill("medico@demo.telemed.test")
-    page.get_by_label("Password").fill("demo-telemed-2026")
+    page.get_by_label("E-mail:", exact=True).fill("medico@demo.telemed.test")
+    page.get_by_label("Password:", exact=True).fill("demo-telemed-2026")
     page.get_by_role("button", name="Accedi").click()
     page.wait_for_url("**/two-factor/verify/**")
     if found := blocking_violations(page):
         problems["two-factor verify"] = found
     from tests.browser.test_registration_flows import code_for
 
-    page.get_by_label("Codice di 6 cifre").fill(code_for("ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW"))
+    page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for("ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW"))
     page.get_by_role("button", name="Continua").click()
     page.wait_for_url("**/dashboard/")
     screenshot(page, "dashboard-medico")

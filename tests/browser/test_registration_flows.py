@@ -2,6 +2,7 @@
 
 import base64
 import re
+import time
 
 from django_otp.oath import totp
 
@@ -16,15 +17,15 @@ def code_for(secret_base32: str, offset: int = 0) -> str:
 
 
 def fill_person(page, first, last, birth, sex, comune, email):
-    page.get_by_label("Nome", exact=True).fill(first)
-    page.get_by_label("Cognome").fill(last)
-    page.get_by_label("Codice fiscale").fill(demo_codice_fiscale(last, first, birth, sex, comune).lower())
-    page.get_by_label("Data di nascita").fill(birth.isoformat())
+    page.get_by_label("Nome:", exact=True).fill(first)
+    page.get_by_label("Cognome:", exact=True).fill(last)
+    page.get_by_label("Codice fiscale:", exact=True).fill(demo_codice_fiscale(last, first, birth, sex, comune).lower())
+    page.get_by_label("Data di nascita:", exact=True).fill(birth.isoformat())
     page.get_by_label("Femmina" if sex == "F" else "Maschio").check()
-    page.get_by_label("Telefono").fill("+39 333 765 4321")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Ripeti la password").fill(PASSWORD)
+    page.get_by_label("Telefono:", exact=True).fill("+39 333 765 4321")
+    page.get_by_label("E-mail:", exact=True).fill(email)
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Ripeti la password:", exact=True).fill(PASSWORD)
     page.get_by_label("Ho letto l'informativa").check()
 
 
@@ -41,40 +42,40 @@ def test_new_doctor_registers_enrols_totp_and_logs_in(page, tmp_path):
     page.get_by_role("link", name="Registrati come medico").click()
     page.wait_for_url("**/account/register/doctor/")
     fill_person(page, "Elisa", "Martini", datetime.date(1980, 4, 2), "F", "F205", "elisa.martini@example.test")
-    page.get_by_label("Cardiologia").check()
-    page.get_by_label("Ordine dei Medici (provincia)").select_option("MI")
-    page.get_by_label("Numero di iscrizione all'Ordine").fill("40404")
-    page.get_by_label("Partita IVA").fill(demo_partita_iva(8080))
-    page.get_by_label("IBAN per i tuoi pagamenti").fill(demo_iban(8080))
-    page.get_by_label("Indirizzo dello studio").fill("Corso Buenos Aires 10")
-    page.get_by_label("Città").fill("Milano")
-    page.get_by_label("CAP").fill("20124")
-    page.get_by_label("Provincia", exact=True).select_option("MI")
-    page.get_by_label("Italiano").check()
-    page.get_by_label("Inglese").check()
+    page.get_by_label("Cardiologia", exact=True).check()
+    page.get_by_label("Ordine dei Medici (provincia):", exact=True).select_option("MI")
+    page.get_by_label("Numero di iscrizione all'Ordine:", exact=True).fill("40404")
+    page.get_by_label("Partita IVA:", exact=True).fill(demo_partita_iva(8080))
+    page.get_by_label("IBAN per ricevere i pagamenti:", exact=True).fill(demo_iban(8080))
+    page.get_by_label("Indirizzo dello studio:", exact=True).fill("Corso Buenos Aires 10")
+    page.get_by_label("Città:", exact=True).fill("Milano")
+    page.get_by_label("CAP:", exact=True).fill("20124")
+    page.get_by_label("Provincia:", exact=True).select_option("MI")
+    page.get_by_label("Italiano", exact=True).check()
+    page.get_by_label("Inglese", exact=True).check()
     page.locator("input[name=certification_degree_albo]").set_input_files(str(degree))
     page.locator("input[name=certification_insurance]").set_input_files(str(insurance))
 
     # A wrong IBAN first: a clear message, nothing stored, the form keeps what was typed.
-    page.get_by_label("IBAN per i tuoi pagamenti").fill("IT00X0000000000000000000000")
+    page.get_by_label("IBAN per ricevere i pagamenti:", exact=True).fill("IT00X0000000000000000000000")
     page.get_by_role("button", name="Crea il mio account").click()
     assert "IBAN non è valido" in page.content()
     assert not User.objects.filter(email="elisa.martini@example.test").exists()
-    page.get_by_label("IBAN per i tuoi pagamenti").fill(demo_iban(8080))
+    page.get_by_label("IBAN per ricevere i pagamenti:", exact=True).fill(demo_iban(8080))
     page.locator("input[name=certification_degree_albo]").set_input_files(str(degree))
     page.locator("input[name=certification_insurance]").set_input_files(str(insurance))
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Ripeti la password").fill(PASSWORD)
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Ripeti la password:", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Crea il mio account").click()
 
     # Straight to the two-factor enrolment: a QR code and the key to type.
     page.wait_for_url("**/account/two-factor/setup/")
     screenshot(page, "doctor-totp-setup")
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
-    page.get_by_label("Codice di 6 cifre").fill(code_for(secret))
+    page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for(secret))
     page.get_by_role("button", name="Attiva").click()
     page.wait_for_url("**/dashboard/")
-    assert page.get_by_text("Autenticazione a due fattori attiva").is_visible()
+    assert page.get_by_text("L'autenticazione a due fattori è attiva.").is_visible()
     assert page.get_by_text("In attesa di verifica").first.is_visible()
     screenshot(page, "doctor-dashboard")
 
@@ -86,14 +87,16 @@ def test_new_doctor_registers_enrols_totp_and_logs_in(page, tmp_path):
     # First real login: password, then the code from the phone.
     page.get_by_role("button", name="Esci").click()
     page.get_by_role("link", name="Accedi").click()
-    page.get_by_label("E-mail").fill("Elisa.Martini@example.test")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("E-mail:", exact=True).fill("Elisa.Martini@example.test")
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
     page.wait_for_url("**/account/two-factor/verify/**")
-    page.get_by_label("Codice di 6 cifre").fill("000000" if code_for(secret) != "000000" else "111111")
+    page.get_by_label("Codice a 6 cifre:", exact=True).fill("000000" if code_for(secret) != "000000" else "111111")
     page.get_by_role("button", name="Continua").click()
     assert "Il codice non è corretto" in page.content()
-    page.get_by_label("Codice di 6 cifre").fill(code_for(secret))
+    time.sleep(1.1)  # the authenticator back-off after a wrong code
+    # The enrolment code cannot be replayed; the next one (one step ahead) is accepted.
+    page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for(secret, offset=1))
     page.get_by_role("button", name="Continua").click()
     page.wait_for_url("**/dashboard/")
     assert page.get_by_role("heading", name=re.compile("Elisa Martini")).is_visible()
@@ -106,6 +109,7 @@ def test_new_patient_registers_and_verifies_the_email(page, mailbox):
     page.get_by_role("link", name="Registrati come paziente").click()
     fill_person(page, "Paolo", "Serra", datetime.date(1975, 8, 30), "M", "H501", "paolo.serra@example.test")
     page.get_by_role("button", name="Crea il mio account").click()
+    screenshot(page, "patient-after-submit")
     page.wait_for_url("**/dashboard/")
     assert page.get_by_text("Conferma il tuo indirizzo e-mail").first.is_visible() or page.get_by_text("paolo.serra@example.test").is_visible()
     screenshot(page, "patient-dashboard-unverified")

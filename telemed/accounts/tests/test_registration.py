@@ -109,7 +109,7 @@ def test_patient_registers_and_is_logged_in_at_once(client):
         ({"birth_date": "30/02/1985"}, "birth_date", "data valida"),
         ({"email": "not-an-email"}, "email", "indirizzo email valido"),
         ({"phone": "call me"}, "phone", "numero di telefono"),
-        ({"codice_fiscale": "x" * 5000}, "codice_fiscale", "al massimo"),
+        ({"codice_fiscale": "x" * 5000}, "codice_fiscale", "più di 20 caratteri"),
     ],
 )
 def test_bad_patient_input_gets_a_translated_message_and_stores_nothing(client, overrides, field, message):
