@@ -169,3 +169,59 @@ def test_readme_documents_every_environment_variable():
     assert names, "no variable found: the pattern no longer matches settings.py"
     names.discard("DJANGO_SETTINGS_MODULE")  # Django's own, not a telemed setting
     assert sorted(name for name in names if f"`{name}`" not in readme) == []
+
+
+def test_italian_catalogue_is_complete():
+    po = ROOT / "telemed" / "locale" / "it" / "LC_MESSAGES" / "django.po"
+    result = subprocess.run(
+        ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(po)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_runs_server_and_worker_and_ctrl_c_stops_both(tmp_path):
+    import signal
+    import time
+    import urllib.request
+
+    from django.db import connection
+
+    from conftest import free_port
+
+    port = free_port()
+    db = connection.settings_dict
+    database_url = (
+        f"sqlite:///{db['NAME']}"
+        if connection.vendor == "sqlite"
+        else f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "DATABASE_POOL": "false", "TELEMED_VAR_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+                time.sleep(0.2)
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        commands = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children]
+        assert any("uvicorn" in c for c in commands) and any("db_worker" in c for c in commands), commands
+        # Ctrl-C in a terminal signals the whole foreground process group.
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        output = process.stdout.read()
+        assert "telemed stopped." in output
+        time.sleep(0.5)
+        assert [pid for pid in children if os.path.exists(f"/proc/{pid}")] == []
+    finally:
+        if process.poll() is None:
+            process.kill()
