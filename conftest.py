@@ -162,11 +162,11 @@ class SmtpSink:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
-    def wait_for(self, recipient: str, timeout: float = 20) -> "email.message.EmailMessage":  # noqa: F821
+    def wait_for(self, recipient: str, subject: str = "", timeout: float = 20) -> "email.message.EmailMessage":  # noqa: F821
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.messages:
-                if recipient in message["To"]:
+                if recipient in message["To"] and subject in message["Subject"]:
                     return message
             time.sleep(0.1)
         raise AssertionError(f"no e-mail to {recipient} within {timeout}s; got {[m['To'] for m in self.messages]}")

@@ -283,6 +283,10 @@ class TOTPCodeForm(forms.Form):
     )
 
 
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+
+
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"))
 

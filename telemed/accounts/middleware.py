@@ -11,6 +11,7 @@ OPEN_BEFORE_SECOND_FACTOR = frozenset(
         "accounts:totp_verify",
         "accounts:logout",
         "accounts:verify_email",
+        "accounts:password_reset_confirm",
         "set_language",
         "healthz",
     }

@@ -200,6 +200,8 @@ class DoctorProfile(PersonalData):
         Structure, null=True, blank=True, on_delete=models.SET_NULL, related_name="doctors", verbose_name=_("structure")
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moves on every save() of the profile: the directory reindexes what changed since its last sweep.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("doctor profile")

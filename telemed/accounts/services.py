@@ -298,6 +298,17 @@ def email_verify(*, token: str) -> User:
     return user
 
 
+def password_reset_request(*, email: str) -> None:
+    """E-mail a reset link to the account with this address, if there is one.
+
+    The caller says the same thing whatever happens, so that the form does not
+    reveal which addresses have an account.
+    """
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is not None and user.has_usable_password():
+        tasks.send_password_reset.enqueue(user_id=user.pk)
+
+
 # --- two-factor authentication -----------------------------------------------------
 
 

@@ -50,3 +50,24 @@ def send_invitation(*, invitation_id: int) -> None:
         context={"invitation": invitation, "link": link},
         language=invitation.invited_by.language,
     )
+
+
+@task()
+def send_password_reset(*, user_id: int) -> None:
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from telemed.accounts.models import User
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return
+    # The token is derived from the password hash and last login: it dies once used.
+    link = settings.BASE_URL + reverse(
+        "accounts:password_reset_confirm",
+        args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
+    )
+    send_templated_mail(
+        to=user.email, template="accounts/email/password_reset", context={"user": user, "link": link}, language=user.language
+    )

@@ -149,3 +149,28 @@ def test_logout_needs_post(client, make_patient):
     assert client.get(reverse("accounts:logout")).status_code == 405
     assert client.post(reverse("accounts:logout")).status_code == 302
     assert client.get(reverse("portal:dashboard")).status_code == 302
+
+
+def test_password_reset_by_email_through_a_real_smtp_server(client, make_patient, run_tasks, smtp_settings):
+    make_patient(email="anna@example.test")
+    response = client.post(reverse("accounts:password_reset"), {"email": "ANNA@example.test"})
+    assert response.status_code == 200
+    # The same answer for an address without an account: no way to probe who is registered.
+    unknown = client.post(reverse("accounts:password_reset"), {"email": "nobody@example.test"})
+
+    def page_text(r, email):
+        return re.sub(r'value="[^"]+"', "", r.content.decode()).replace(email, "EMAIL")
+
+    assert page_text(unknown, "nobody@example.test") == page_text(response, "ANNA@example.test")
+    run_tasks()
+    body = smtp_settings.wait_for("anna@example.test", subject="nuova password").get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://\S+(/account/password-reset/\S+/)", body).group(1)
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200 and form_page.context["validlink"]
+    new_password = "another-Long-passw0rd"
+    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": new_password, "new_password2": new_password})
+    assert done.status_code == 302
+    assert login(client, "anna@example.test", new_password).status_code == 302
+    # The link works once.
+    client.post(reverse("accounts:logout"))
+    assert not client.get(link, follow=True).context["validlink"]
