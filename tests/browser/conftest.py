@@ -72,6 +72,7 @@ def live_platform(django_db_setup, django_db_blocker, mailbox, tmp_path_factory)
         "TELEMED_VAR_DIR": str(ROOT / "var"),
         "AXES_FAILURE_LIMIT": "50",
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
     log = open(tmp_path_factory.mktemp("platform") / "serve.log", "w+")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

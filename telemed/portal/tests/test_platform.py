@@ -66,6 +66,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
         "EMAIL_URL": "smtp://mail.example.org:587",
         "TELEMED_VAR_DIR": str(tmp_path),
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests' own process only
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
