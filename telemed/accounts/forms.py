@@ -283,6 +283,47 @@ class TOTPCodeForm(forms.Form):
     )
 
 
+class DoctorProfileForm(Sectioned, forms.Form):
+    """The part of a doctor's profile the doctor edits alone (fields shared with registration)."""
+
+    SECTIONS = [
+        (_("Public profile"), ["presentation", "specialties", "languages", "available_for_second_opinion"]),
+        (_("Practice"), ["practice_address", "practice_city", "practice_postcode", "practice_province", "phone"]),
+        (_("Payouts"), ["iban"]),
+    ]
+    presentation = DoctorRegistrationForm.base_fields["presentation"]
+    specialties = DoctorRegistrationForm.base_fields["specialties"]
+    languages = DoctorRegistrationForm.base_fields["languages"]
+    available_for_second_opinion = forms.BooleanField(label=_("Available for second opinions"), required=False)
+    practice_address = DoctorRegistrationForm.base_fields["practice_address"]
+    practice_city = DoctorRegistrationForm.base_fields["practice_city"]
+    practice_postcode = DoctorRegistrationForm.base_fields["practice_postcode"]
+    practice_province = DoctorRegistrationForm.base_fields["practice_province"]
+    phone = _phone_field()
+    iban = DoctorRegistrationForm.base_fields["iban"]
+
+    clean_iban = DoctorRegistrationForm.clean_iban
+
+    @classmethod
+    def initial_for(cls, profile) -> dict:
+        return {
+            "presentation": profile.presentation,
+            "specialties": [s.code for s in profile.specialties.all()],
+            "languages": [lang.code for lang in profile.languages.all()],
+            "available_for_second_opinion": profile.available_for_second_opinion,
+            "practice_address": profile.practice_address,
+            "practice_city": profile.practice_city,
+            "practice_postcode": profile.practice_postcode,
+            "practice_province": profile.practice_province,
+            "phone": profile.phone,
+            "iban": profile.iban,
+        }
+
+
+class PatientProfileForm(forms.Form):
+    phone = _phone_field()
+
+
 class PasswordResetRequestForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
 

@@ -462,6 +462,53 @@ def structure_doctor_detach(*, actor: User, doctor_id: int) -> None:
         raise PermissionDenied
 
 
+@transaction.atomic
+def doctor_profile_update(
+    *,
+    actor: User,
+    presentation: str,
+    specialties: list[Specialty],
+    languages: list[Language],
+    phone: str,
+    practice_address: str,
+    practice_city: str,
+    practice_postcode: str,
+    practice_province: str,
+    iban: str,
+    available_for_second_opinion: bool,
+) -> DoctorProfile:
+    """What a doctor may change alone. Identity and Ordine data change only through staff."""
+    if not actor.is_doctor:
+        raise PermissionDenied
+    if not specialties:
+        raise ValidationError({"specialties": _("Choose at least one specialty.")})
+    if not languages:
+        raise ValidationError({"languages": _("Choose at least one language.")})
+    profile = DoctorProfile.objects.select_for_update().get(user=actor)
+    profile.presentation = presentation.strip()
+    profile.phone = phone.strip()
+    profile.practice_address = practice_address.strip()
+    profile.practice_city = practice_city.strip()
+    profile.practice_postcode = practice_postcode.strip()
+    profile.practice_province = practice_province
+    profile.iban = iban
+    profile.available_for_second_opinion = available_for_second_opinion
+    profile.save()
+    profile.specialties.set(specialties)
+    profile.languages.set(languages)
+    return profile
+
+
+@transaction.atomic
+def patient_profile_update(*, actor: User, phone: str) -> PatientProfile:
+    if not actor.is_patient:
+        raise PermissionDenied
+    profile = PatientProfile.objects.select_for_update().get(user=actor)
+    profile.phone = phone.strip()
+    profile.save(update_fields=["phone"])
+    return profile
+
+
 def user_set_language(*, actor: User, language: str) -> None:
     if language in dict(settings.LANGUAGES) and actor.language != language:
         actor.language = language

@@ -12,6 +12,7 @@ urlpatterns = [
         "password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
     ),
     path("register/", views.register_choice, name="register"),
+    path("profile/", views.profile_edit, name="profile_edit"),
     path("register/patient/", views.register_patient, name="register_patient"),
     path("register/doctor/", views.register_doctor, name="register_doctor"),
     path("register/structure/", views.register_structure, name="register_structure"),

@@ -235,6 +235,34 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    """A doctor edits their public profile and practice data; a patient their phone number."""
+    user = request.user
+    if user.is_doctor:
+        form_class, initial = forms.DoctorProfileForm, forms.DoctorProfileForm.initial_for(user.doctor_profile)
+        update = lambda data: services.doctor_profile_update(actor=user, **data)  # noqa: E731
+    elif user.is_patient:
+        form_class, initial = forms.PatientProfileForm, {"phone": user.patient_profile.phone}
+        update = lambda data: services.patient_profile_update(actor=user, **data)  # noqa: E731
+    else:
+        return redirect("portal:dashboard")
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        for many in ("specialties", "languages"):
+            if many in data:
+                data[many] = list(data[many])
+        try:
+            update(data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Your profile has been saved."))
+            return redirect("accounts:profile_edit")
+    return render(request, "accounts/profile_edit.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
 def certification_file(request: HttpRequest, certification_id: int) -> HttpResponse:
     certification = selectors.certification_get_for_user(request.user, certification_id)
     response = FileResponse(certification.file.open("rb"), content_type=certification.content_type)

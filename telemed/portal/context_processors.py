@@ -7,10 +7,15 @@ from telemed.accounts.models import Role
 
 # Each role sees the links of its own work; later apps add their entries here.
 NAVIGATION = {
-    Role.PATIENT: [("portal:dashboard", _("My page")), ("directory:search", _("Find a doctor"))],
+    Role.PATIENT: [
+        ("portal:dashboard", _("My page")),
+        ("directory:search", _("Find a doctor")),
+        ("accounts:profile_edit", _("My profile")),
+    ],
     Role.DOCTOR: [
         ("portal:dashboard", _("My page")),
         ("billing:tariffs", _("Services and tariffs")),
+        ("accounts:profile_edit", _("My profile")),
         ("directory:search", _("Colleagues")),
     ],
     Role.SECRETARY: [("portal:dashboard", _("My page"))],

@@ -4,9 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from telemed.accounts import forms as account_forms
 from telemed.accounts import selectors as accounts
+from telemed.accounts import services as account_services
 from telemed.accounts.models import Role
 from telemed.portal.health import platform_health
 
@@ -43,6 +46,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             return redirect("admin:index")
         context = {"pending_certifications": accounts.pending_certification_count()}
     return render(request, f"portal/dashboard_{user.role}.html", context)
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Switch the interface language; a logged-in user's e-mails follow the same choice."""
+    response = set_language(request)
+    if request.user.is_authenticated:
+        account_services.user_set_language(actor=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 @never_cache

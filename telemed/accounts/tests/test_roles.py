@@ -149,3 +149,41 @@ def test_staff_verifies_certifications_in_the_admin_and_the_profile_says_so(make
     assert selectors.doctor_is_verified(doctor.doctor_profile)
     page = Client().get(reverse("directory:profile", args=[doctor.doctor_profile.slug])).content.decode()
     assert "Verificato da telemed" in page and "In attesa di verifica" not in page
+
+
+def test_doctor_edits_the_public_profile(make_doctor):
+    doctor = make_doctor()
+    client = verified_client(doctor)
+    page = client.get(reverse("accounts:profile_edit"))
+    assert page.status_code == 200 and page.context["form"].initial["specialties"] == ["cardiologia"]
+    data = {
+        "presentation": "Cardiologo, ecocardiografia.",
+        "specialties": ["cardiologia", "medicina-interna"],
+        "languages": ["it", "en"],
+        "practice_address": "Via Dante 5",
+        "practice_city": "Monza",
+        "practice_postcode": "20900",
+        "practice_province": "MB",
+        "phone": "+39 039 123456",
+        "iban": doctor.doctor_profile.iban,
+    }
+    assert client.post(reverse("accounts:profile_edit"), data).status_code == 302
+    profile = doctor.doctor_profile
+    profile.refresh_from_db()
+    assert profile.practice_city == "Monza" and not profile.available_for_second_opinion
+    assert sorted(profile.specialties.values_list("code", flat=True)) == ["cardiologia", "medicina-interna"]
+    bad = client.post(reverse("accounts:profile_edit"), {**data, "iban": "IT00X", "specialties": []})
+    assert bad.status_code == 400
+    assert set(bad.context["form"].errors) == {"iban", "specialties"}
+    profile.refresh_from_db()
+    assert profile.iban == doctor.doctor_profile.iban and profile.specialties.count() == 2
+
+
+def test_patient_edits_the_phone_and_other_roles_are_sent_home(make_patient, manager):
+    patient = make_patient()
+    client = verified_client(patient)
+    assert client.post(reverse("accounts:profile_edit"), {"phone": "+39 347 000 1111"}).status_code == 302
+    patient.patient_profile.refresh_from_db()
+    assert patient.patient_profile.phone == "+39 347 000 1111"
+    assert client.post(reverse("accounts:profile_edit"), {"phone": "x"}).status_code == 400
+    assert verified_client(manager).get(reverse("accounts:profile_edit")).status_code == 302

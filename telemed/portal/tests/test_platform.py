@@ -147,6 +147,18 @@ def test_italian_by_default_and_english_on_request(client):
 
 
 @pytest.mark.django_db
+def test_a_users_language_choice_is_kept_for_their_emails(client, make_patient):
+    user = make_patient()
+    client.force_login(user)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    user.refresh_from_db()
+    assert user.language == "en"
+    client.post(reverse("set_language"), {"language": "xx", "next": "/"})
+    user.refresh_from_db()
+    assert user.language == "en"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "url",
     [
