@@ -67,6 +67,12 @@ INSTALLED_APPS = [
     "telemed.accounts",
     "telemed.billing",
     "telemed.directory",
+    "telemed.audit",
+    "telemed.notifications",
+    "telemed.care",
+    "telemed.signatures",
+    "telemed.boxes",
+    "telemed.dicom",
     "telemed.portal",
 ]
 
