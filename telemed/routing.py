@@ -1,3 +1,5 @@
-"""WebSocket routes of every app (each app's consumers are added here as they come)."""
+"""WebSocket routes of every app, gathered here for the ASGI application."""
 
-websocket_urlpatterns: list = []
+from telemed.notifications.routing import websocket_urlpatterns as notification_routes
+
+websocket_urlpatterns: list = [*notification_routes]

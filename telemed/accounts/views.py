@@ -84,7 +84,8 @@ def _register(request, form_class, template: str, register, next_url: str) -> Ht
         else:
             login(request, user, backend=MODEL_BACKEND)
             messages.success(request, _("Welcome to telemed! We have sent you an e-mail to confirm your address."))
-            return redirect(next_url)
+            # A patient who came from an invitation goes back to it; a doctor enrols TOTP first.
+            return redirect(_safe_next(request, next_url) if next_url == reverse("portal:dashboard") else next_url)
     return render(request, template, {"form": form}, status=400 if form.errors else 200)
 
 

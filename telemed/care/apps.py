@@ -6,3 +6,8 @@ class CareConfig(AppConfig):
     name = "telemed.care"
     label = "care"
     verbose_name = _("Care links")
+
+    def ready(self):
+        from telemed.notifications import kinds
+
+        kinds.register("care_link", _("Links with doctors and patients"))

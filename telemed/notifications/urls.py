@@ -1,3 +1,12 @@
+from django.urls import path
+
+from telemed.notifications import views
+
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.centre, name="centre"),
+    path("read/", views.mark_read, name="mark_read"),
+    path("<int:notification_id>/open/", views.open_notification, name="open"),
+    path("preferences/", views.preferences, name="preferences"),
+]

@@ -4,16 +4,19 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from telemed.accounts.models import Role
+from telemed.notifications.selectors import unread_count
 
 # Each role sees the links of its own work; later apps add their entries here.
 NAVIGATION = {
     Role.PATIENT: [
         ("portal:dashboard", _("My page")),
         ("directory:search", _("Find a doctor")),
+        ("care:links", _("My doctors")),
         ("accounts:profile_edit", _("My profile")),
     ],
     Role.DOCTOR: [
         ("portal:dashboard", _("My page")),
+        ("care:links", _("My patients")),
         ("billing:tariffs", _("Services and tariffs")),
         ("accounts:profile_edit", _("My profile")),
         ("directory:search", _("Colleagues")),
@@ -36,4 +39,5 @@ def navigation(request):
     for name, label in entries:
         url = reverse(name)
         items.append({"url": url, "label": label, "current": request.path.startswith(url)})
-    return {"nav_items": items}
+    unread = unread_count(user) if user is not None and user.is_authenticated else 0
+    return {"nav_items": items, "unread_notifications": unread}

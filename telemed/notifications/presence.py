@@ -1,0 +1,30 @@
+"""Who is online right now: the notification WebSocket keeps a short-lived mark in the cache.
+
+An e-mail is only worth sending to someone who is not looking at the platform; with
+REDIS_URL the cache is shared by every process, so the mark is seen everywhere.
+"""
+
+from django.core.cache import cache
+
+ONLINE_TTL_SECONDS = 90
+
+
+def _key(user_id: int) -> str:
+    return f"presence:{user_id}"
+
+
+def mark_online(user_id: int) -> None:
+    cache.set(_key(user_id), 1, ONLINE_TTL_SECONDS)
+
+
+def mark_offline(user_id: int) -> None:
+    cache.delete(_key(user_id))
+
+
+def is_online(user_id: int) -> bool:
+    return cache.get(_key(user_id)) is not None
+
+
+def group_name(user_id: int) -> str:
+    """The Channels group that reaches every open page of one user."""
+    return f"user.{user_id}"

@@ -1,0 +1,56 @@
+"""notify(): the one entry point every app uses to tell a user that something happened."""
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from telemed.notifications import kinds, presence, selectors, tasks
+from telemed.notifications.models import EmailPreference, Notification
+
+
+def _push(notification: Notification, unread: int) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        presence.group_name(notification.recipient_id),
+        {
+            "type": "notification.created",
+            "id": notification.pk,
+            "title": notification.title,
+            "url": notification.url,
+            "unread": unread,
+        },
+    )
+
+
+def notify(*, recipient, kind: str, title: str, url: str = "") -> Notification:
+    """Record a notification, push it live to the recipient's open pages, and e-mail them
+    (only that something arrived, with a link) if they want e-mails of this kind.
+
+    Runs inside the caller's transaction: the e-mail task is enqueued with it, and the live
+    push happens only once the transaction has committed.
+    """
+    notification = Notification.objects.create(recipient=recipient, kind=kind, title=title[:200], url=url[:500])
+    if selectors.email_wanted(recipient, kind):
+        tasks.send_notification_email.enqueue(notification_id=notification.pk)
+    unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True).count()
+    transaction.on_commit(lambda: _push(notification, unread))
+    return notification
+
+
+def notification_mark_read(*, actor, notification_ids: list[int] | None = None) -> int:
+    """Mark the actor's notifications read (all of them when no ids are given)."""
+    unread = Notification.objects.filter(recipient=actor, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def email_preferences_set(*, actor, choices: dict[str, bool]) -> None:
+    known = {kind.code for kind in kinds.all_kinds()}
+    for kind, email in choices.items():
+        if kind in known:
+            EmailPreference.objects.update_or_create(user=actor, kind=kind, defaults={"email": bool(email)})
