@@ -1,10 +1,17 @@
 """Fixtures shared by every test: people created through the real registration services,
 the task queue drained by the real worker, and a real SMTP server."""
 
+import contextlib
 import datetime
 import io
 import itertools
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
 
 import pytest
 from django.db import connection
@@ -196,3 +203,48 @@ def image_bytes(fmt: str = "PNG") -> io.BytesIO:
     Image.new("RGB", (40, 30), "white").save(stream, fmt)
     stream.seek(0)
     return stream
+
+
+ROOT = pathlib.Path(__file__).resolve().parent
+
+
+def database_url_for_subprocesses() -> str:
+    """The URL of the test database this process uses, for servers started as subprocesses."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def platform_process(*, port: int, env: dict, args: tuple = (), timeout: float = 60):
+    """`manage.py serve` as a subprocess until the block ends; yields its base URL once /healthz is up."""
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_POOL": "false", "TELEMED_BASE_URL": base_url, **env}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port), *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the platform did not start:\n{log.read()}")
+                time.sleep(0.2)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

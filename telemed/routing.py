@@ -1,5 +1,6 @@
 """WebSocket routes of every app, gathered here for the ASGI application."""
 
+from telemed.messaging.routing import websocket_urlpatterns as messaging_routes
 from telemed.notifications.routing import websocket_urlpatterns as notification_routes
 
-websocket_urlpatterns: list = [*notification_routes]
+websocket_urlpatterns: list = [*notification_routes, *messaging_routes]

@@ -12,11 +12,13 @@ NAVIGATION = {
         ("portal:dashboard", _("My page")),
         ("directory:search", _("Find a doctor")),
         ("care:links", _("My doctors")),
+        ("messaging:inbox", _("Messages")),
         ("accounts:profile_edit", _("My profile")),
     ],
     Role.DOCTOR: [
         ("portal:dashboard", _("My page")),
         ("care:links", _("My patients")),
+        ("messaging:inbox", _("Messages")),
         ("billing:tariffs", _("Services and tariffs")),
         ("accounts:profile_edit", _("My profile")),
         ("directory:search", _("Colleagues")),

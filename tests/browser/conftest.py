@@ -3,21 +3,15 @@ subprocess on the test database, a real SMTP server, and Debian's Chromium drive
 
 import os
 import pathlib
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
-from django.db import connection
 
-from conftest import SmtpSink, free_port
+from conftest import ROOT, SmtpSink, free_port, platform_process, database_url_for_subprocesses
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls that the
 # tests make between page actions are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = [
@@ -40,15 +34,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def mailbox():
     with SmtpSink() as sink:
@@ -56,46 +41,19 @@ def mailbox():
 
 
 @pytest.fixture(scope="session")
-def live_platform(django_db_setup, django_db_blocker, mailbox, tmp_path_factory):
+def live_platform(django_db_setup, django_db_blocker, mailbox):
     """The platform as `make run` starts it, on the test database, until the session ends."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = database_url_for_subprocesses()
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
-        "DATABASE_POOL": "false",
         "EMAIL_URL": mailbox.url,
-        "TELEMED_BASE_URL": base_url,
         "TELEMED_WORKER_INTERVAL": "0.2",
         "TELEMED_VAR_DIR": str(ROOT / "var"),
         "AXES_FAILURE_LIMIT": "50",
     }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
-    log = open(tmp_path_factory.mktemp("platform") / "serve.log", "w+")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            raise RuntimeError(f"the platform did not start:\n{log.read()}")
-        time.sleep(0.2)
-    yield base_url
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with platform_process(port=free_port(), env=env) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")

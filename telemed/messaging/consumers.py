@@ -1,0 +1,85 @@
+"""One conversation, live: only its participants may join; every frame goes through the services."""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from telemed.messaging import selectors, services
+from telemed.messaging.models import MAX_MESSAGE_LENGTH
+
+# A frame is JSON; anything far bigger than the longest message is refused before parsing.
+MAX_FRAME_CHARS = MAX_MESSAGE_LENGTH * 2 + 1000
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        try:
+            self.conversation = await database_sync_to_async(selectors.conversation_get_for_user)(
+                user, self.scope["url_route"]["kwargs"]["conversation_id"]
+            )
+        except Exception:  # noqa: BLE001 - not a participant (404) or a bad id: the door stays shut
+            await self.close(code=4403)
+            return
+        self.user = user
+        self.group = services.group_name(self.conversation.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self._error(_("This message is too long."))
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error(_("The frame is not valid JSON."))
+            return
+        if not isinstance(content, dict):
+            await self._error(_("The frame is not valid JSON."))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type")
+        try:
+            if kind == "send":
+                text = content.get("text")
+                if not isinstance(text, str):
+                    raise ValidationError(_("Write something before sending."))
+                await database_sync_to_async(services.message_send)(actor=self.user, conversation=self.conversation, text=text)
+            elif kind == "read":
+                up_to = content.get("up_to")
+                if not isinstance(up_to, int) or isinstance(up_to, bool):
+                    raise ValidationError(_("Unknown request."))
+                await database_sync_to_async(services.conversation_mark_read)(
+                    actor=self.user, conversation=self.conversation, up_to_message_id=up_to
+                )
+            else:
+                raise ValidationError(_("Unknown request."))
+        except ValidationError as error:
+            await self._error(" ".join(error.messages))
+        except PermissionDenied:
+            await self._error(_("You cannot write in this conversation."))
+
+    async def _error(self, text: str):
+        # Errors come in the user's language; the connection stays open.
+        with override(getattr(getattr(self, "user", None), "language", None) or "it"):
+            await self.send_json({"type": "error", "error": str(text)})
+
+    async def message_new(self, event):
+        await self.send_json({"type": "message", **event["message"]})
+
+    async def message_read(self, event):
+        await self.send_json({"type": "read", "user": event["user"], "up_to": event["up_to"]})

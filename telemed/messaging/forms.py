@@ -1,0 +1,38 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from telemed.messaging.models import MAX_MESSAGE_LENGTH
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(
+        label=_("Message"),
+        max_length=MAX_MESSAGE_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Write something before sending.")},
+    )
+
+
+class PatientConversationForm(MessageForm):
+    patient = forms.ModelChoiceField(label=_("Patient"), queryset=None, empty_label="—")
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
+    allow_replies = forms.BooleanField(label=_("Let the patient reply in this conversation"), required=False)
+
+    field_order = ["patient", "subject", "text", "allow_replies"]
+
+    def __init__(self, *args, patients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = patients
+        self.fields["patient"].label_from_instance = lambda user: f"{user.get_full_name()} ({user.email})"
+
+
+class IntramedForm(MessageForm):
+    doctors = forms.ModelMultipleChoiceField(label=_("Colleagues"), queryset=None, widget=forms.CheckboxSelectMultiple)
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
+
+    field_order = ["doctors", "subject", "text"]
+
+    def __init__(self, *args, doctors, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["doctors"].queryset = doctors
+        self.fields["doctors"].label_from_instance = lambda user: f"Dr. {user.get_full_name()}"

@@ -1,0 +1,56 @@
+"""Conversations: Intramed (doctor to doctor) and doctor to patient."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+MAX_MESSAGE_LENGTH = 20_000
+MAX_INTRAMED_PARTICIPANTS = 10
+
+
+class ConversationKind(models.TextChoices):
+    INTRAMED = "intramed", _("Intramed (between doctors)")
+    DOCTOR_PATIENT = "doctor_patient", _("Doctor and patient")
+
+
+class Conversation(models.Model):
+    kind = models.CharField(max_length=20, choices=ConversationKind.choices)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Doctor-to-patient only: free replies are off by default (the paid consult is the
+    # patient's way to ask for advice); the doctor may allow them in a conversation.
+    patient_replies_allowed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject or f"{self.get_kind_display()} #{self.pk}"
+
+
+class Participant(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_memberships")
+    joined_at = models.DateTimeField(auto_now_add=True)
+    # Read receipts: the newest message this participant has seen (ids grow with time).
+    last_read_message_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="messaging_one_membership")]
+        indexes = [models.Index(fields=["user", "conversation"])]
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages_sent")
+    text = models.TextField(max_length=MAX_MESSAGE_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["conversation", "id"]), models.Index(fields=["sender", "id"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]

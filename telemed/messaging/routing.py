@@ -1,0 +1,5 @@
+from django.urls import path
+
+from telemed.messaging.consumers import ConversationConsumer
+
+websocket_urlpatterns = [path("ws/conversations/<int:conversation_id>/", ConversationConsumer.as_asgi())]

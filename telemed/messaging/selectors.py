@@ -1,0 +1,73 @@
+"""Reads of conversations, always limited to the asking user's own."""
+
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from telemed.messaging.models import Conversation, Message, Participant
+
+PAGE_SIZE = 30
+
+
+def conversations_for(user) -> QuerySet[Conversation]:
+    """The user's conversations, newest activity first, each with ``unread`` (messages of others not yet read)."""
+    last_read = Participant.objects.filter(conversation=OuterRef("pk"), user=user).values("last_read_message_id")[:1]
+    unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), id__gt=OuterRef("my_last_read"))
+        .exclude(sender=user)
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        Conversation.objects.filter(participants__user=user)
+        .annotate(my_last_read=Subquery(last_read))
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
+        .prefetch_related("participants__user")
+        .order_by("-last_message_at", "-id")
+    )
+
+
+def unread_total(user) -> int:
+    return sum(c.unread for c in conversations_for(user).only("id"))
+
+
+def conversation_get_for_user(user, conversation_id) -> Conversation:
+    conversation = Conversation.objects.filter(pk=conversation_id, participants__user=user).first()
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def messages_page(conversation: Conversation, *, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
+    """One page of history, oldest first, ending just before ``before_id`` (the newest page without it)."""
+    messages = conversation.messages.select_related("sender")
+    if before_id:
+        messages = messages.filter(id__lt=before_id)
+    return list(reversed(messages.order_by("-id")[:limit]))
+
+
+def read_positions(conversation: Conversation) -> dict[int, int]:
+    """For read receipts: each participant's newest seen message id."""
+    return dict(conversation.participants.values_list("user_id", "last_read_message_id"))
+
+
+def messages_sent_by(user) -> QuerySet[Message]:
+    return Message.objects.filter(sender=user).select_related("conversation").order_by("-id")
+
+
+def message_search(user, text: str) -> QuerySet[Message]:
+    text = text.strip()[:200]
+    if not text:
+        return Message.objects.none()
+    return (
+        Message.objects.filter(conversation__participants__user=user)
+        .filter(Q(text__icontains=text) | Q(conversation__subject__icontains=text))
+        .select_related("conversation", "sender")
+        .order_by("-id")
+    )
+
+
+def other_participants(conversation: Conversation, user) -> list:
+    return [p.user for p in conversation.participants.all() if p.user_id != user.pk]

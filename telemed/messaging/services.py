@@ -1,0 +1,162 @@
+"""Sending messages and reading them. Who may write to whom is decided here, for every channel
+(pages and WebSocket frames go through the same functions)."""
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from telemed.care.selectors import care_link_is_active
+from telemed.messaging.models import (
+    MAX_INTRAMED_PARTICIPANTS,
+    MAX_MESSAGE_LENGTH,
+    Conversation,
+    ConversationKind,
+    Message,
+    Participant,
+)
+from telemed.notifications.services import notify
+
+NOTIFICATION_KIND = "message"
+
+
+def group_name(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "sender": message.sender_id,
+        "sender_name": message.sender.get_full_name(),
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def _broadcast(conversation_id: int, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group_name(conversation_id), event)
+
+
+def _clean_text(text: str) -> str:
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise ValidationError(_("Write something before sending."))
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise ValidationError(
+            _("A message can be at most %(max)d characters long; this one has %(n)d.") % {"max": MAX_MESSAGE_LENGTH, "n": len(text)}
+        )
+    return text
+
+
+def _doctor_and_patient(conversation: Conversation):
+    users = [p.user for p in conversation.participants.select_related("user")]
+    doctor = next((u for u in users if u.is_doctor), None)
+    patient = next((u for u in users if u.is_patient), None)
+    return doctor, patient
+
+
+def _check_can_send(actor, conversation: Conversation) -> None:
+    if not conversation.participants.filter(user=actor).exists():
+        raise PermissionDenied
+    if conversation.kind == ConversationKind.INTRAMED:
+        if not actor.is_doctor:
+            raise PermissionDenied
+        return
+    doctor, patient = _doctor_and_patient(conversation)
+    if not care_link_is_active(doctor=doctor, patient=patient):
+        raise ValidationError(_("You are no longer linked: no new messages can be sent in this conversation."))
+    if actor.is_patient and not conversation.patient_replies_allowed:
+        raise ValidationError(
+            _("The doctor has not enabled replies here. To ask for medical advice, request a consult.")
+        )
+
+
+def _append(actor, conversation: Conversation, text: str) -> Message:
+    message = Message.objects.create(conversation=conversation, sender=actor, text=text)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+    # The sender has read their own message.
+    Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
+    url = reverse("messaging:conversation", args=[conversation.pk])
+    for participant in conversation.participants.exclude(user=actor).select_related("user"):
+        # The title names the sender, never the content: it may reach an e-mail inbox.
+        notify(
+            recipient=participant.user,
+            kind=NOTIFICATION_KIND,
+            title=_("New message from %(name)s") % {"name": actor.get_full_name()},
+            url=url,
+        )
+    payload = message_payload(message)
+    transaction.on_commit(lambda: _broadcast(conversation.pk, {"type": "message.new", "message": payload}))
+    return message
+
+
+@transaction.atomic
+def message_send(*, actor, conversation: Conversation, text: str) -> Message:
+    text = _clean_text(text)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    _check_can_send(actor, conversation)
+    return _append(actor, conversation, text)
+
+
+@transaction.atomic
+def conversation_start_with_patient(*, actor, patient, text: str, subject: str = "", allow_replies: bool = False) -> Conversation:
+    """A doctor writes to a linked patient, free of charge, at any time."""
+    if not actor.is_doctor:
+        raise PermissionDenied
+    text = _clean_text(text)
+    if not care_link_is_active(doctor=actor, patient=patient):
+        raise ValidationError(_("You can write only to patients linked to you."))
+    conversation = Conversation.objects.create(
+        kind=ConversationKind.DOCTOR_PATIENT, subject=subject.strip()[:200], created_by=actor, patient_replies_allowed=allow_replies
+    )
+    Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, patient)])
+    _append(actor, conversation, text)
+    return conversation
+
+
+@transaction.atomic
+def conversation_start_intramed(*, actor, doctors: list, text: str, subject: str = "") -> Conversation:
+    """Intramed: any registered doctor may start a conversation with any others (small groups)."""
+    if not actor.is_doctor:
+        raise PermissionDenied
+    text = _clean_text(text)
+    others = {d.pk: d for d in doctors if d.pk != actor.pk}
+    if not others:
+        raise ValidationError(_("Choose at least one colleague."))
+    if len(others) + 1 > MAX_INTRAMED_PARTICIPANTS:
+        raise ValidationError(_("A conversation can have at most %(n)d doctors.") % {"n": MAX_INTRAMED_PARTICIPANTS})
+    if any(not d.is_doctor or not d.is_active for d in others.values()):
+        raise ValidationError(_("Intramed is only between registered doctors."))
+    conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
+    Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
+    _append(actor, conversation, text)
+    return conversation
+
+
+@transaction.atomic
+def conversation_mark_read(*, actor, conversation: Conversation, up_to_message_id: int | None = None) -> int:
+    """Move the actor's read position forward (never back); tell the others, for their receipts."""
+    newest = conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0
+    target = min(up_to_message_id or newest, newest)
+    updated = Participant.objects.filter(conversation=conversation, user=actor, last_read_message_id__lt=target).update(
+        last_read_message_id=target
+    )
+    if updated:
+        event = {"type": "message.read", "user": actor.pk, "up_to": target}
+        transaction.on_commit(lambda: _broadcast(conversation.pk, event))
+    return target
+
+
+@transaction.atomic
+def conversation_set_replies(*, actor, conversation: Conversation, allowed: bool) -> None:
+    if conversation.kind != ConversationKind.DOCTOR_PATIENT or not actor.is_doctor:
+        raise PermissionDenied
+    if not conversation.participants.filter(user=actor).exists():
+        raise PermissionDenied
+    Conversation.objects.filter(pk=conversation.pk).update(patient_replies_allowed=allowed)

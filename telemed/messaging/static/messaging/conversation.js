@@ -1,0 +1,121 @@
+// A conversation, live: new messages appear without reloading, the form sends over the
+// WebSocket (falling back to a normal POST when it is closed), and read receipts update.
+
+const list = document.querySelector("[data-conversation]");
+const form = document.querySelector("[data-testid=message-form]");
+const errorBox = document.querySelector("[data-testid=live-error]");
+const receipt = document.querySelector("[data-testid=read-receipt]");
+const me = Number(list?.dataset.me);
+const readBy = new Map(); // other user id -> newest message id they have read
+let socket;
+let delay = 1000;
+
+const URL_PATTERN = /(https?:\/\/[^\s<]+)/g;
+
+function renderText(container, text) {
+  // Text nodes and anchors only: nothing a message says can become markup.
+  for (const [index, line] of text.split("\n").entries()) {
+    if (index) container.append(document.createElement("br"));
+    for (const part of line.split(URL_PATTERN)) {
+      if (URL_PATTERN.test(part)) {
+        const link = document.createElement("a");
+        link.href = part;
+        link.rel = "nofollow noopener noreferrer";
+        link.target = "_blank";
+        link.textContent = part;
+        container.append(link);
+      } else if (part) {
+        container.append(document.createTextNode(part));
+      }
+      URL_PATTERN.lastIndex = 0;
+    }
+  }
+}
+
+function appendMessage(message) {
+  if (list.querySelector(`[data-message-id="${message.id}"]`)) return;
+  const item = document.createElement("li");
+  item.className = "message-item" + (message.sender === me ? " mine" : "");
+  item.dataset.messageId = message.id;
+  const meta = document.createElement("div");
+  meta.className = "message-meta";
+  const who = document.createElement("strong");
+  who.textContent = message.sender_name;
+  const when = document.createElement("time");
+  when.dateTime = message.created_at;
+  when.textContent = new Date(message.created_at).toLocaleString(document.documentElement.lang);
+  meta.append(who, " ", when);
+  const body = document.createElement("div");
+  body.className = "message-text";
+  renderText(body, message.text);
+  item.append(meta, body);
+  list.append(item);
+  item.scrollIntoView({ block: "end" });
+}
+
+function newestId() {
+  const items = list.querySelectorAll("[data-message-id]");
+  return items.length ? Number(items[items.length - 1].dataset.messageId) : 0;
+}
+
+function updateReceipt() {
+  const mine = [...list.querySelectorAll(".message-item.mine")];
+  if (!mine.length || !readBy.size) return;
+  const last = Number(mine[mine.length - 1].dataset.messageId);
+  const everyone = [...readBy.values()].every((upTo) => upTo >= last);
+  receipt.textContent = everyone ? `✓✓ ${receipt.dataset.labelRead}` : "";
+}
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = !text;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/conversations/${list.dataset.conversation}/`);
+  socket.addEventListener("open", () => {
+    delay = 1000;
+    socket.send(JSON.stringify({ type: "read", up_to: newestId() }));
+  });
+  socket.addEventListener("message", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.type === "message") {
+      appendMessage(data);
+      showError("");
+      if (data.sender !== me && document.visibilityState === "visible") {
+        socket.send(JSON.stringify({ type: "read", up_to: data.id }));
+      }
+      updateReceipt();
+    } else if (data.type === "read" && data.user !== me) {
+      readBy.set(data.user, data.up_to);
+      updateReceipt();
+    } else if (data.type === "error") {
+      showError(data.error);
+    }
+  });
+  socket.addEventListener("close", (event) => {
+    if (event.code === 4401 || event.code === 4403) return;
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 30000);
+  });
+}
+
+if (list) {
+  const initial = Number(list.dataset.readByAll);
+  if (initial) readBy.set(0, initial);
+  updateReceipt();
+  connect();
+  form?.addEventListener("submit", (event) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return; // the normal POST works too
+    event.preventDefault();
+    const field = form.querySelector("textarea[name=text]");
+    socket.send(JSON.stringify({ type: "send", text: field.value }));
+    field.value = "";
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && socket?.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "read", up_to: newestId() }));
+    }
+  });
+}

@@ -1,0 +1,61 @@
+"""The WebSocket consumer: frames go through the same rules as the pages."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from telemed.asgi import application
+from telemed.messaging import services
+from telemed.messaging.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def socket_for(user, conversation_id):
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    return WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers=headers)
+
+
+def test_live_delivery_receipts_and_refused_frames(linked, make_doctor):
+    doctor, patient = linked
+    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Ciao")
+    outsider = make_doctor()
+
+    async def scenario():
+        intruder = await socket_for(outsider, conversation.pk)
+        connected, code = await intruder.connect()
+        assert not connected and code == 4403
+
+        doctor_socket = await socket_for(doctor, conversation.pk)
+        patient_socket = await socket_for(patient, conversation.pk)
+        assert (await doctor_socket.connect())[0] and (await patient_socket.connect())[0]
+
+        await doctor_socket.send_json_to({"type": "send", "text": "Come sta?"})
+        for socket in (doctor_socket, patient_socket):
+            event = await socket.receive_json_from(timeout=5)
+            assert event["type"] == "message" and event["text"] == "Come sta?"
+
+        await patient_socket.send_json_to({"type": "read", "up_to": event["id"]})
+        receipt = await doctor_socket.receive_json_from(timeout=5)
+        assert receipt == {"type": "read", "user": patient.pk, "up_to": event["id"]}
+        await patient_socket.receive_json_from(timeout=5)  # their own receipt echo
+
+        # The patient may not reply (replies are off): a clear error, the socket stays open.
+        await patient_socket.send_json_to({"type": "send", "text": "Bene"})
+        assert (await patient_socket.receive_json_from(timeout=5))["type"] == "error"
+        for frame in ["{oops", "[1,2]", '{"type": "nonsense"}', '{"type": "send", "text": 42}', '{"type": "read", "up_to": "x"}']:
+            await doctor_socket.send_to(text_data=frame)
+            assert (await doctor_socket.receive_json_from(timeout=5))["type"] == "error"
+        await doctor_socket.send_to(text_data='{"type": "send", "text": "' + "x" * 20_001 + '"}')
+        assert (await doctor_socket.receive_json_from(timeout=5))["type"] == "error"
+        await doctor_socket.send_json_to({"type": "send", "text": "Ancora qui"})
+        assert (await doctor_socket.receive_json_from(timeout=5))["text"] == "Ancora qui"
+        await doctor_socket.disconnect()
+        await patient_socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert list(Message.objects.values_list("text", flat=True)) == ["Ciao", "Come sta?", "Ancora qui"]

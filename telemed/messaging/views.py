@@ -1,0 +1,132 @@
+from django.contrib import messages as flash
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from telemed.care.selectors import linked_patients
+from telemed.lib.text import clean_search_text
+from telemed.messaging import selectors, services
+from telemed.messaging.forms import IntramedForm, MessageForm, PatientConversationForm
+from telemed.messaging.models import ConversationKind
+
+
+def _service_errors(form, error: ValidationError) -> None:
+    for message in error.messages:
+        form.add_error(None, message)
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    query = clean_search_text(request.GET.get("q", ""))
+    context = {"query": query}
+    if query:
+        context["results"] = Paginator(selectors.message_search(request.user, query), 30).get_page(request.GET.get("page"))
+    else:
+        context["page"] = Paginator(selectors.conversations_for(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "messaging/inbox.html", context)
+
+
+@login_required
+def sent(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.messages_sent_by(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "messaging/sent.html", {"page": page})
+
+
+@login_required
+def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = selectors.conversation_get_for_user(request.user, conversation_id)
+    form = MessageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.message_send(actor=request.user, conversation=conversation, text=form.cleaned_data["text"])
+        except ValidationError as error:
+            _service_errors(form, error)
+        except PermissionDenied:
+            form.add_error(None, _("You cannot write in this conversation."))
+        else:
+            return redirect("messaging:conversation", conversation.pk)
+    before = request.GET.get("before", "")
+    history = selectors.messages_page(conversation, before_id=int(before) if before.isdigit() else None)
+    if history and not before:
+        services.conversation_mark_read(actor=request.user, conversation=conversation, up_to_message_id=history[-1].pk)
+    positions = selectors.read_positions(conversation)
+    others = selectors.other_participants(conversation, request.user)
+    read_by_all = min((positions.get(u.pk, 0) for u in others), default=0)
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": conversation,
+            "history": history,
+            "older": history[0].pk if len(history) == selectors.PAGE_SIZE else None,
+            "others": others,
+            "read_by_all": read_by_all,
+            "form": form,
+            "can_toggle_replies": request.user.is_doctor and conversation.kind == ConversationKind.DOCTOR_PATIENT,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def toggle_replies(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = selectors.conversation_get_for_user(request.user, conversation_id)
+    services.conversation_set_replies(actor=request.user, conversation=conversation, allowed=request.POST.get("allowed") == "1")
+    return redirect("messaging:conversation", conversation.pk)
+
+
+@login_required
+def new_to_patient(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_doctor:
+        raise PermissionDenied
+    form = PatientConversationForm(request.POST or None, patients=linked_patients(request.user), initial={"patient": request.GET.get("patient")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            conversation = services.conversation_start_with_patient(
+                actor=request.user, patient=data["patient"], text=data["text"], subject=data["subject"], allow_replies=data["allow_replies"]
+            )
+        except ValidationError as error:
+            _service_errors(form, error)
+        else:
+            flash.success(request, _("Message sent."))
+            return redirect("messaging:conversation", conversation.pk)
+    return render(request, "messaging/new_to_patient.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def new_intramed(request: HttpRequest) -> HttpResponse:
+    """Write to colleagues: find them by name (any registered doctor), tick, write."""
+    if not request.user.is_doctor:
+        raise PermissionDenied
+    colleagues = get_user_model().objects.filter(role="doctor", is_active=True).exclude(pk=request.user.pk)
+    query = clean_search_text(request.GET.get("q", ""))
+    chosen = [int(i) for i in request.POST.getlist("doctors") + request.GET.getlist("to") if str(i).isdigit()]
+    # The checkboxes offered: those already chosen, then up to 20 colleagues matching the name typed.
+    candidates = list(colleagues.filter(pk__in=chosen).order_by("last_name"))
+    if query:
+        matching = colleagues
+        for word in query.split()[:4]:
+            matching = matching.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+        candidates += [d for d in matching.order_by("last_name", "first_name")[:20] if d not in candidates]
+    form = IntramedForm(request.POST or None, doctors=colleagues, initial={"doctors": chosen})
+    form.fields["doctors"].widget.choices = [(d.pk, f"Dr. {d.get_full_name()}") for d in candidates]
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            conversation = services.conversation_start_intramed(
+                actor=request.user, doctors=list(data["doctors"]), text=data["text"], subject=data["subject"]
+            )
+        except ValidationError as error:
+            _service_errors(form, error)
+        else:
+            flash.success(request, _("Message sent."))
+            return redirect("messaging:conversation", conversation.pk)
+    return render(request, "messaging/new_intramed.html", {"form": form, "query": query}, status=400 if form.errors else 200)
