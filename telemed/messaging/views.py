@@ -14,6 +14,7 @@ from telemed.lib.text import clean_search_text
 from telemed.messaging import selectors, services
 from telemed.messaging.forms import IntramedForm, MessageForm, PatientConversationForm
 from telemed.messaging.models import ConversationKind
+from telemed.notifications.services import notification_mark_read_for_url
 
 
 def _service_errors(form, error: ValidationError) -> None:
@@ -55,9 +56,11 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     history = selectors.messages_page(conversation, before_id=int(before) if before.isdigit() else None)
     if history and not before:
         services.conversation_mark_read(actor=request.user, conversation=conversation, up_to_message_id=history[-1].pk)
+        notification_mark_read_for_url(actor=request.user, url=request.path)
     positions = selectors.read_positions(conversation)
     others = selectors.other_participants(conversation, request.user)
-    read_by_all = min((positions.get(u.pk, 0) for u in others), default=0)
+    # "user:position" pairs of the others, for the page's read receipts.
+    read_positions = ",".join(f"{u.pk}:{positions.get(u.pk, 0)}" for u in others)
     return render(
         request,
         "messaging/conversation.html",
@@ -66,7 +69,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
             "history": history,
             "older": history[0].pk if len(history) == selectors.PAGE_SIZE else None,
             "others": others,
-            "read_by_all": read_by_all,
+            "read_positions": read_positions,
             "form": form,
             "can_toggle_replies": request.user.is_doctor and conversation.kind == ConversationKind.DOCTOR_PATIENT,
         },

@@ -48,6 +48,11 @@ def notification_mark_read(*, actor, notification_ids: list[int] | None = None) 
     return unread.update(read_at=timezone.now())
 
 
+def notification_mark_read_for_url(*, actor, url: str) -> int:
+    """Seeing the thing a notification points to (a conversation, a consult) counts as reading it."""
+    return Notification.objects.filter(recipient=actor, url=url, read_at__isnull=True).update(read_at=timezone.now())
+
+
 @transaction.atomic
 def email_preferences_set(*, actor, choices: dict[str, bool]) -> None:
     known = {kind.code for kind in kinds.all_kinds()}

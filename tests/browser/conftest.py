@@ -92,3 +92,20 @@ def screenshot(page, name: str) -> pathlib.Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def off_the_loop(function, *args, **kwargs):
+    """Run ``function`` in a plain thread. Services push to the channel layer with async_to_sync,
+    which refuses to run in this thread, where Playwright keeps its event loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import close_old_connections
+
+    def call():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()

@@ -43,7 +43,9 @@ function appendMessage(message) {
   who.textContent = message.sender_name;
   const when = document.createElement("time");
   when.dateTime = message.created_at;
-  when.textContent = new Date(message.created_at).toLocaleString(document.documentElement.lang);
+  when.textContent = new Date(message.created_at).toLocaleString(document.documentElement.lang, {
+    day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit",
+  });
   meta.append(who, " ", when);
   const body = document.createElement("div");
   body.className = "message-text";
@@ -102,8 +104,10 @@ function connect() {
 }
 
 if (list) {
-  const initial = Number(list.dataset.readByAll);
-  if (initial) readBy.set(0, initial);
+  for (const pair of (list.dataset.readPositions || "").split(",").filter(Boolean)) {
+    const [user, upTo] = pair.split(":").map(Number);
+    readBy.set(user, upTo);
+  }
   updateReceipt();
   connect();
   form?.addEventListener("submit", (event) => {

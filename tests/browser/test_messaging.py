@@ -1,0 +1,88 @@
+"""Messages arrive live: a doctor writes to a linked patient, who sees it without reloading;
+two doctors talk on Intramed."""
+
+import re
+
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from conftest import PASSWORD
+from telemed.care import services as care
+from telemed.messaging import services
+from tests.browser.conftest import off_the_loop, screenshot
+from tests.browser.test_registration_flows import code_for
+
+DEMO_KEY = "ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW"
+
+
+def log_in(page, user):
+    page.goto("/account/login/")
+    page.locator("input[name=username]").fill(user.email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    if user.is_doctor:
+        page.wait_for_url("**/two-factor/verify/**")
+        page.locator("input[name=code]").fill(code_for(DEMO_KEY))
+        page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/dashboard/")
+
+
+def doctor_with_demo_authenticator(make_doctor, **kwargs):
+    import base64
+
+    doctor = make_doctor(**kwargs)
+    TOTPDevice.objects.create(user=doctor, name="phone", confirmed=True, key=base64.b32decode(DEMO_KEY).hex())
+    return doctor
+
+
+def test_doctor_writes_and_the_linked_patient_sees_it_live(new_page, make_doctor, make_patient):
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.verdi@example.test", first_name="Luigi", last_name="Verdi")
+    patient = make_patient(email="anna@example.test", first_name="Anna")
+    off_the_loop(lambda: care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor)))
+    conversation = off_the_loop(
+        services.conversation_start_with_patient, actor=doctor, patient=patient, text="Buongiorno Anna", allow_replies=True
+    )
+
+    patient_page, doctor_page = new_page(), new_page()
+    log_in(patient_page, patient)
+    patient_page.goto(f"/messages/{conversation.pk}/")
+    assert patient_page.get_by_text("Buongiorno Anna").is_visible()
+
+    log_in(doctor_page, doctor)
+    doctor_page.goto(f"/messages/{conversation.pk}/")
+    doctor_page.locator("textarea[name=text]").fill("I risultati sono buoni: https://example.org/esami <b>non html</b>")
+    doctor_page.locator("button[name=send]").click()
+
+    # The patient sees it without reloading; the text is text, the link a safe link.
+    message = patient_page.locator(".message-item", has_text="I risultati sono buoni")
+    message.wait_for()
+    assert message.locator("a[href='https://example.org/esami']").count() == 1
+    assert message.locator("b").count() == 0 and "<b>non html</b>" in message.inner_text()
+    # The doctor sees the read receipt once the patient's page has read it.
+    doctor_page.get_by_test_id("read-receipt").filter(has_text=re.compile("✓✓")).wait_for()
+    screenshot(patient_page, "messaging-patient-live")
+
+    patient_page.locator("textarea[name=text]").fill("Grazie dottore")
+    patient_page.locator("button[name=send]").click()
+    doctor_page.locator(".message-item", has_text="Grazie dottore").wait_for()
+
+
+def test_two_doctors_talk_on_intramed(new_page, make_doctor):
+    first = doctor_with_demo_authenticator(make_doctor, email="a@example.test", first_name="Aldo", last_name="Neri")
+    second = doctor_with_demo_authenticator(make_doctor, email="b@example.test", first_name="Bice", last_name="Gallo")
+    first_page, second_page = new_page(), new_page()
+    log_in(first_page, first)
+    first_page.goto("/messages/new/intramed/?q=Gallo")
+    first_page.get_by_label(re.compile("Bice Gallo")).check()
+    first_page.locator("input[name=subject]").fill("Parere ECG")
+    first_page.locator("textarea[name=text]").fill("Mi dai un parere su questo tracciato?")
+    first_page.locator("form.card button[type=submit]").click()
+    first_page.wait_for_url(re.compile(r"/messages/\d+/$"))
+
+    log_in(second_page, second)
+    assert second_page.get_by_test_id("unread-badge").inner_text().strip() == "1"
+    second_page.goto("/messages/")
+    second_page.get_by_role("link", name="Parere ECG").click()
+    second_page.locator("textarea[name=text]").fill("Ritmo sinusale, nulla di preoccupante.")
+    second_page.locator("button[name=send]").click()
+    first_page.locator(".message-item", has_text="Ritmo sinusale").wait_for()
+    screenshot(first_page, "messaging-intramed")
