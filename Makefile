@@ -54,11 +54,11 @@ run: demo
 	@echo ""
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's Chromium; install it when it is missing.
+# Browser tests drive Debian's Chromium; the signature tests check PDFs with poppler's pdfsig.
 chromium:
-	@test -x $(CHROMIUM) || { \
+	@{ test -x $(CHROMIUM) && test -x /usr/bin/pdfsig; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium poppler-utils fonts-dejavu-core >/dev/null; }
 
 test: $(TEST_STAMP) messages chromium
 	mkdir -p var

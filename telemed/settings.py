@@ -224,6 +224,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CERTIFICATION_MAX_BYTES = 10 * 1024 * 1024
 
+# --- digital signatures ------------------------------------------------------------
+
+# Encrypts the doctors' signing keys, the platform CA's key and the signing TOTP seeds at rest.
+# Keep it out of the database backups: a copy of the database alone must sign nothing.
+# Required in production: without it nothing can be signed there (the signing code refuses).
+SIGNING_KEY_SECRET = os.environ.get(
+    "TELEMED_SIGNING_KEY", "" if PRODUCTION else "development-only-signing-key-never-used-in-production-telemed-2026"
+)
+# An RFC 3161 time-stamping authority: signatures become PAdES B-T instead of B-B.
+SIGNING_TSA_URL = os.environ.get("TELEMED_TSA_URL", "")
+# The public verification page refuses larger uploads before reading them.
+SIGNATURE_VERIFY_MAX_BYTES = 20 * 1024 * 1024
+
 # --- authentication and security -------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
@@ -341,5 +354,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TELEMED_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # fontTools logs every table it subsets (WeasyPrint and pyHanko embed fonts in each PDF).
+    "loggers": {"axes": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
