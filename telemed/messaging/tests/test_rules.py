@@ -97,7 +97,7 @@ def test_pages(linked, make_doctor):
     page = patient_client.get(reverse("messaging:conversation", args=[conversation.pk])).content.decode()
     assert "&lt;b&gt;ciao&lt;/b&gt;" in page and '<a href="https://example.org"' in page
     assert selectors.conversations_for(patient).get().unread == 0  # opening it read it
-    assert not patient.notifications.filter(read_at__isnull=True).exists()  # and its notification
+    assert not patient.notifications.filter(kind="message", read_at__isnull=True).exists()  # and its notification
     refused = patient_client.post(reverse("messaging:conversation", args=[conversation.pk]), {"text": "posso?"})
     assert refused.status_code == 400 and Message.objects.count() == 1
     outsider = verified_client(make_doctor())
