@@ -1,3 +1,9 @@
+from django.urls import path
+
+from telemed.audit import views
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.my_access_log, name="my_access_log"),
+]

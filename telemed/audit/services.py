@@ -1,0 +1,130 @@
+"""Writes of the audit trail: recording an access, and the retention purge.
+
+Other apps (boxes, dicom, reports, consults…) call ``audit_record`` whenever a
+clinical record is read or changed; it is the only way entries are created.
+"""
+
+import datetime
+import ipaddress
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks.exceptions import TaskException
+
+from telemed.accounts.models import User
+from telemed.audit import tasks
+from telemed.audit.models import AuditAction, AuditEntry, AuditRetention
+
+# The law asks that access logs to health records be kept at least 24 months; a
+# setting may lengthen that, never shorten it.
+AUDIT_RETENTION_FLOOR_MONTHS = 24
+RETENTION_INTERVAL = datetime.timedelta(days=1)
+USER_AGENT_MAX = 300
+
+
+def audit_retention_months() -> int:
+    return max(AUDIT_RETENTION_FLOOR_MONTHS, int(getattr(settings, "AUDIT_RETENTION_MONTHS", AUDIT_RETENTION_FLOOR_MONTHS)))
+
+
+def _client_address(request: HttpRequest | None) -> str | None:
+    # REMOTE_ADDR is the peer as the ASGI server saw it (uvicorn's --proxy-headers
+    # already replaced it with the forwarded client when the proxy is trusted).
+    if request is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
+
+
+def _actor_label(actor: User | None) -> str:
+    if actor is None:
+        return "telemed"
+    # The name only: the patient's page shows it, and a colleague's e-mail is not theirs to see.
+    return (actor.get_full_name() or actor.email)[:300]
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    actor: User | None,
+    action: AuditAction | str,
+    target: models.Model,
+    patient: User | None,
+    request: HttpRequest | None = None,
+) -> AuditEntry:
+    """Append one entry: ``actor`` did ``action`` on ``target``, whose data belongs to ``patient``.
+
+    ``actor`` None means the platform itself (a background task); ``patient`` None
+    means the record is not linked to a patient account (a doctor's own notes).
+    """
+    action = AuditAction(action)  # an unknown verb is a programming error, not user input
+    user_agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_label=_actor_label(actor),
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        target_label=str(target)[:255],
+        patient=patient,
+        ip_address=_client_address(request),
+        # A header is user input: keep it printable and bounded.
+        user_agent="".join(ch for ch in user_agent if ch.isprintable())[:USER_AGENT_MAX],
+    )
+
+
+def audit_retention_purge(*, now: datetime.datetime | None = None) -> int:
+    """Delete the entries older than the retention period (never less than 24 months)."""
+    cutoff = (now or timezone.now()) - relativedelta(months=audit_retention_months())
+    # A bulk DELETE on the queryset (the row-level delete() refuses on purpose).
+    deleted, _ = AuditEntry.objects.filter(at__lt=cutoff).delete()
+    return deleted
+
+
+def _retention_state() -> AuditRetention:
+    AuditRetention.objects.get_or_create(pk=1)
+    return AuditRetention.objects.select_for_update().get(pk=1)
+
+
+def _pending(state: AuditRetention) -> bool:
+    if not state.task_id:
+        return False
+    try:
+        status = tasks.audit_retention_purge_task.get_result(state.task_id).status
+    except TaskException:  # pruned from the queue, or not ours
+        return False
+    return status in {TaskResultStatus.READY, TaskResultStatus.RUNNING}
+
+
+def _schedule(state: AuditRetention, run_at: datetime.datetime) -> None:
+    result = tasks.audit_retention_purge_task.using(run_after=run_at).enqueue()
+    state.task_id = str(result.id)
+    state.next_run_at = run_at
+
+
+@transaction.atomic
+def audit_retention_schedule() -> bool:
+    """Start the daily purge chain unless one is waiting; True when one was enqueued (idempotent)."""
+    state = _retention_state()
+    if _pending(state):
+        return False
+    _schedule(state, timezone.now())
+    state.save(update_fields=["task_id", "next_run_at"])
+    return True
+
+
+@transaction.atomic
+def audit_retention_run() -> int:
+    """Run by the task: purge, then schedule tomorrow's purge in the same transaction."""
+    state = _retention_state()
+    count = audit_retention_purge()
+    state.last_purged_at = timezone.now()
+    state.last_purged_count = count
+    _schedule(state, state.last_purged_at + RETENTION_INTERVAL)
+    state.save()
+    return count

@@ -1,0 +1,11 @@
+"""Background work of audit: the daily retention purge."""
+
+from django_tasks import task
+
+
+@task()
+def audit_retention_purge_task() -> None:
+    """One purge; it schedules the next one itself."""
+    from telemed.audit.services import audit_retention_run
+
+    audit_retention_run()
