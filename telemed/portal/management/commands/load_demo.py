@@ -33,6 +33,8 @@ from telemed.accounts.models import (
     User,
     VerificationStatus,
 )
+from telemed.boxes import selectors as box_selectors
+from telemed.boxes import services as box_services
 
 DOMAIN = "demo.telemed.test"
 PASSWORD = "demo-telemed-2026"
@@ -140,6 +142,9 @@ class Command(BaseCommand):
             "Demo logins (password %s): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, staff@ %s"
             % (PASSWORD, DOMAIN)
         )
+        # Boxes (a step of its own, idempotent): a few documents in the demo patient's Welbox,
+        # one shared with medico@, whose Medbox has the patient's folder with a visit note.
+        self.stdout.write(f"Boxes: {self._boxes()} demo document(s) added.")
 
     @staticmethod
     def _email(local: str) -> str:
@@ -270,3 +275,63 @@ class Command(BaseCommand):
         charity = billing_selectors.charity_list().first()
         if charity is not None and (settings is None or settings.charity_id is None):
             billing_services.donation_set(actor=doctor, percent=DEMO_DONATION_PERCENT, charity=charity)
+
+    def _boxes(self) -> int:
+        patient = User.objects.get(email=self._email("paziente"))
+        doctor = User.objects.get(email=self._email("medico"))
+        welbox, medbox = box_services.box_for(patient), box_services.box_for(doctor)
+        if welbox.documents.exists() or medbox.documents.exists():
+            return 0
+        added = []
+        for name, category, title, lines in DEMO_WELBOX:
+            added.append(_demo_upload(patient, name, category, demo_text_pdf(title, lines)))
+        box_services.document_share(actor=patient, document=added[0], doctor=doctor)
+        folder = box_services.folder_create(actor=doctor, name="Conti Anna", patient=patient)
+        note = "Prima visita cardiologica: pressione 130/85, ECG nella norma. Controllo tra 6 mesi.\n"
+        added.append(_demo_upload(doctor, "Anamnesi e visita.txt", "report", note.encode(), folder=folder))
+        box_services.folder_create(actor=doctor, name="De Luca Giorgio")
+        return len(added) if box_selectors.document_list_for_user(patient).exists() else 0
+
+
+# name, category, PDF title, PDF lines: the demo patient's Welbox.
+DEMO_WELBOX = [
+    ("Referto ECG 2026.pdf", "report", "Referto elettrocardiogramma", ["Ritmo sinusale, FC 68 bpm.", "Nessuna alterazione della ripolarizzazione.", "Dr. Marco Bianchi, cardiologo"]),
+    ("Ricetta ramipril.pdf", "prescription", "Prescrizione", ["Ramipril 5 mg, 1 compressa al mattino.", "Durata: 3 mesi."]),
+    ("Esami del sangue marzo 2026.pdf", "exam", "Esami ematochimici", ["Emoglobina 13,8 g/dL", "Colesterolo totale 182 mg/dL", "Glicemia 92 mg/dL"]),
+]
+
+
+def _demo_upload(user: User, name: str, category: str, content: bytes, folder=None):
+    """Through the same resumable-upload services as the page (one chunk)."""
+    upload = box_services.upload_start(actor=user, name=name, size=len(content), category=category, folder=folder)
+    box_services.upload_append(actor=user, upload=upload, offset=0, stream=io.BytesIO(content), length=len(content))
+    upload.refresh_from_db()
+    return upload.document
+
+
+def demo_text_pdf(title: str, lines: list[str]) -> bytes:
+    """A one-page PDF with a title and a few lines of text (Helvetica, WinAnsi), for demo documents."""
+
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    shown = " ".join(f"({escape(line)}) '" for line in lines)
+    content = f"BT /F1 20 Tf 72 770 Td ({escape(title)}) Tj /F1 12 Tf 16 TL 0 -14 Td {shown} ET".encode("cp1252")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
+    pdf = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        pdf += b"%010d 00000 n \n" % offset
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(pdf)
