@@ -10,6 +10,7 @@ from telemed.notifications.selectors import unread_count
 NAVIGATION = {
     Role.PATIENT: [
         ("portal:dashboard", _("My page")),
+        ("boxes:home", _("Welbox")),
         ("directory:search", _("Find a doctor")),
         ("care:links", _("My doctors")),
         ("messaging:inbox", _("Messages")),
@@ -18,6 +19,7 @@ NAVIGATION = {
     Role.DOCTOR: [
         ("portal:dashboard", _("My page")),
         ("care:links", _("My patients")),
+        ("boxes:home", _("Medbox")),
         ("messaging:inbox", _("Messages")),
         ("billing:tariffs", _("Services and tariffs")),
         ("accounts:profile_edit", _("My profile")),
