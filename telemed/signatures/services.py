@@ -411,6 +411,9 @@ def signing_authorize(*, actor, code: str, documents: int) -> SigningAuthorizati
         raise ValidationError(_("Choose at least one document to sign."))
     if documents > BATCH_LIMIT:
         raise ValidationError(_("At most %(limit)d documents can be signed at once.") % {"limit": BATCH_LIMIT})
+    if not (code or "").strip():
+        # Not an attempt: an empty field neither counts towards the lockout nor reaches a provider.
+        raise ValidationError({"code": _("Type the code your signing app shows now.")})
     credential = selectors.remote_credential(actor)
     if credential is not None:
         return _authorize_remote_signer(actor, credential, code, documents)

@@ -1,0 +1,48 @@
+"""Forms only parse: the rules live in services."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from telemed.reports.models import ReportKind
+
+THERAPY_ROWS = 5
+
+
+class NewReportForm(forms.Form):
+    patient = forms.ModelChoiceField(label=_("Patient"), queryset=None, empty_label=None)
+    kind = forms.ChoiceField(label=_("Document"), choices=ReportKind.choices)
+
+    def __init__(self, *args, patients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = patients
+        self.fields["patient"].label_from_instance = lambda user: user.get_full_name()
+
+
+class ReportContentForm(forms.Form):
+    diagnosis = forms.CharField(label=_("Diagnosis"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    findings = forms.CharField(label=_("Findings"), required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 6}))
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    nre = forms.CharField(label=_("NRE / NRBE number (from Sistema TS)"), required=False, max_length=20)
+    nre_pin = forms.CharField(label=_("PIN"), required=False, max_length=10)
+
+
+class TherapyForm(forms.Form):
+    drug = forms.CharField(label=_("Drug"), required=False, max_length=200)
+    dose = forms.CharField(label=_("Dose"), required=False, max_length=100)
+    schedule = forms.CharField(label=_("Schedule"), required=False, max_length=200)
+    duration = forms.CharField(label=_("Duration"), required=False, max_length=100)
+
+
+TherapyFormSet = forms.formset_factory(TherapyForm, extra=0, max_num=20, absolute_max=20)
+
+
+class BatchSignForm(forms.Form):
+    reports = forms.TypedMultipleChoiceField(label=_("Documents"), choices=(), coerce=str)
+    code = forms.CharField(
+        label=_("Code from your signing app"), max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )  # fmt: skip
+
+    def __init__(self, *args, drafts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reports"].choices = [(str(r.public_id), str(r.public_id)) for r in drafts]
