@@ -16,6 +16,7 @@ from telemed.accounts.models import User
 from telemed.accounts.selectors import public_doctors
 from telemed.boxes.models import Box, BoxKind, Document, Folder, Share, UploadSession
 from telemed.boxes.services import box_settings
+from telemed.care.selectors import linked_patients
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,16 @@ def patients_sharing_with(doctor: User) -> QuerySet[User]:
     return User.objects.filter(
         Q(box__documents__shares__in=shares) | Q(box__folders__shares__in=shares), role="patient"
     ).distinct().order_by("last_name", "first_name")
+
+
+def patients_for_folders(doctor: User) -> QuerySet[User]:
+    """The patient accounts a doctor may link to a Medbox folder: those in an active care link
+    (accepted by the patient) and those who share documents with the doctor."""
+    if not doctor.is_authenticated or not doctor.is_doctor:
+        return User.objects.none()
+    linked = linked_patients(doctor).values("pk")
+    sharing = patients_sharing_with(doctor).values("pk")
+    return User.objects.filter(Q(pk__in=linked) | Q(pk__in=sharing)).order_by("last_name", "first_name")
 
 
 def upload_get_for_user(user: User, upload_id) -> UploadSession:

@@ -173,13 +173,13 @@ def _folder_in(box: Box, folder: Folder | None) -> Folder | None:
 
 @transaction.atomic
 def folder_create(*, actor: User, name: str, patient: User | None = None) -> Folder:
-    """A new folder; in a Medbox it may be linked to a patient who shares documents with the doctor."""
+    """A new folder; in a Medbox it may be linked to a patient of the doctor's (care link or shared documents)."""
     box = box_for(actor)
     name = clean_name(name, max_length=FOLDER_NAME_MAX)
     if patient is not None:
-        from telemed.boxes.selectors import patients_sharing_with
+        from telemed.boxes.selectors import patients_for_folders
 
-        if box.kind != BoxKind.MEDBOX or not patients_sharing_with(actor).filter(pk=patient.pk).exists():
+        if box.kind != BoxKind.MEDBOX or not patients_for_folders(actor).filter(pk=patient.pk).exists():
             raise ValidationError(_("This patient cannot be linked to a folder."), code="patient")
     if Folder.objects.filter(box=box, name=name).exists():
         raise ValidationError(_("A folder with this name already exists."), code="name")
@@ -252,7 +252,14 @@ def _refuse(message: str, code: str, upload: UploadSession) -> UploadConflict:
 
 
 def upload_append(
-    *, actor: User, upload: UploadSession, offset: int, stream: BinaryIO, length: int, sha256: str | None = None
+    *,
+    actor: User,
+    upload: UploadSession,
+    offset: int,
+    stream: BinaryIO,
+    length: int,
+    sha256: str | None = None,
+    request: HttpRequest | None = None,
 ) -> UploadSession:
     """Append one chunk of ``length`` bytes at ``offset``; the last chunk completes the upload.
 
@@ -301,7 +308,7 @@ def upload_append(
     finally:
         os.close(fd)  # also releases the lock
     if upload.offset == upload.size:
-        _upload_complete(upload)
+        _upload_complete(upload, request)
     return upload
 
 
@@ -387,7 +394,7 @@ def _upload_end(upload: UploadSession, to: UploadState, error: str = "") -> bool
     return True
 
 
-def _upload_complete(upload: UploadSession) -> Document:
+def _upload_complete(upload: UploadSession, request: HttpRequest | None) -> Document:
     path = part_path(upload)
     with open(path, "rb") as part:
         if os.fstat(part.fileno()).st_size != upload.size:
@@ -415,7 +422,7 @@ def _upload_complete(upload: UploadSession) -> Document:
             Box.objects.filter(pk=upload.box_id, reserved_bytes__gte=upload.size).update(
                 reserved_bytes=F("reserved_bytes") - upload.size, used_bytes=F("used_bytes") + upload.size
             )
-            _audit(upload.owner, AuditAction.UPLOAD, document, None)
+            _audit(upload.owner, AuditAction.UPLOAD, document, request)
     except BaseException:
         default_storage.delete(stored)
         raise

@@ -60,7 +60,7 @@ def _box_context(request: HttpRequest, box) -> dict:
 def box_home(request: HttpRequest) -> HttpResponse:
     box = _box_or_403(request)
     folders = selectors.folder_list_for_user(request.user).annotate(document_count=Count("documents"))
-    search = forms.SearchForm(request.GET or None, folders=folders)
+    search = forms.SearchForm(request.GET or None, folders=folders, auto_id="search_%s")
     filters = search.filters()
     documents = selectors.document_list_for_user(request.user, **filters).select_related("folder")
     context = {
@@ -69,8 +69,8 @@ def box_home(request: HttpRequest) -> HttpResponse:
         "search": search,
         "documents": documents[:500],
         "filtered": any(filters.values()),
-        "upload_form": forms.UploadForm(folders=folders, initial={"folder": filters["folder"]}),
-        "folder_form": forms.FolderForm(patients=selectors.patients_sharing_with(request.user)),
+        "upload_form": forms.UploadForm(folders=folders, initial={"folder": filters["folder"]}, auto_id="upload_%s"),
+        "folder_form": forms.FolderForm(patients=selectors.patients_for_folders(request.user), auto_id="folder_%s"),
         "shared_count": selectors.documents_shared_with(request.user).count() if request.user.is_doctor else 0,
         "categories": Category.choices,
     }
@@ -263,7 +263,7 @@ def share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
 @require_POST
 def folder_create(request: HttpRequest) -> HttpResponse:
     _box_or_403(request)
-    form = forms.FolderForm(request.POST, patients=selectors.patients_sharing_with(request.user))
+    form = forms.FolderForm(request.POST, patients=selectors.patients_for_folders(request.user))
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return _back(request)
@@ -433,8 +433,9 @@ def _upload_patch(request: HttpRequest, upload) -> HttpResponse:
         return _with_offset(JsonResponse({"error": _("The chunk must declare its length."), "code": "length"}, status=411), upload)
     try:
         upload = services.upload_append(
-            actor=request.user, upload=upload, offset=offset, stream=request, length=length, sha256=_checksum(request)
-        )
+            actor=request.user, upload=upload, offset=offset, stream=request, length=length,
+            sha256=_checksum(request), request=request,
+        )  # fmt: skip
     except services.UploadConflict as error:
         return _with_offset(_json_error(error, 409), error.upload)
     except ValidationError as error:
@@ -462,7 +463,9 @@ def upload_form(request: HttpRequest) -> HttpResponse:
             actor=request.user, name=uploaded.name, size=uploaded.size,
             category=form.cleaned_data["category"], folder=form.cleaned_data["folder"],
         )  # fmt: skip
-        services.upload_append(actor=request.user, upload=upload, offset=0, stream=uploaded, length=uploaded.size)
+        services.upload_append(
+            actor=request.user, upload=upload, offset=0, stream=uploaded, length=uploaded.size, request=request
+        )
     except ValidationError as error:
         messages.error(request, _error_message(error))
         return _back(request)
