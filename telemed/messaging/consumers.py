@@ -11,6 +11,13 @@ from django.utils.translation import override
 from telemed.messaging import selectors, services
 from telemed.messaging.models import MAX_MESSAGE_LENGTH
 
+def in_pool(function):
+    """Run a service in the thread pool, not in the one thread Channels shares by default:
+    each call has its own transaction and database connection, so many conversations can
+    write at once instead of queueing behind each other."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
 # A frame is JSON; anything far bigger than the longest message is refused before parsing.
 MAX_FRAME_CHARS = MAX_MESSAGE_LENGTH * 2 + 1000
 
@@ -58,12 +65,12 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 text = content.get("text")
                 if not isinstance(text, str):
                     raise ValidationError(_("Write something before sending."))
-                await database_sync_to_async(services.message_send)(actor=self.user, conversation=self.conversation, text=text)
+                await in_pool(services.message_send)(actor=self.user, conversation=self.conversation, text=text)
             elif kind == "read":
                 up_to = content.get("up_to")
                 if not isinstance(up_to, int) or isinstance(up_to, bool):
                     raise ValidationError(_("Unknown request."))
-                await database_sync_to_async(services.conversation_mark_read)(
+                await in_pool(services.conversation_mark_read)(
                     actor=self.user, conversation=self.conversation, up_to_message_id=up_to
                 )
             else:

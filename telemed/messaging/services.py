@@ -1,8 +1,6 @@
 """Sending messages and reading them. Who may write to whom is decided here, for every channel
 (pages and WebSocket frames go through the same functions)."""
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -17,6 +15,7 @@ from telemed.messaging.models import (
     Message,
     Participant,
 )
+from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
 
 NOTIFICATION_KIND = "message"
@@ -35,12 +34,6 @@ def message_payload(message: Message) -> dict:
         "text": message.text,
         "created_at": message.created_at.isoformat(),
     }
-
-
-def _broadcast(conversation_id: int, event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group_name(conversation_id), event)
 
 
 def _clean_text(text: str) -> str:
@@ -92,7 +85,7 @@ def _append(actor, conversation: Conversation, text: str) -> Message:
             url=url,
         )
     payload = message_payload(message)
-    transaction.on_commit(lambda: _broadcast(conversation.pk, {"type": "message.new", "message": payload}))
+    push_on_commit(group_name(conversation.pk), {"type": "message.new", "message": payload})
     return message
 
 
@@ -148,8 +141,7 @@ def conversation_mark_read(*, actor, conversation: Conversation, up_to_message_i
         last_read_message_id=target
     )
     if updated:
-        event = {"type": "message.read", "user": actor.pk, "up_to": target}
-        transaction.on_commit(lambda: _broadcast(conversation.pk, event))
+        push_on_commit(group_name(conversation.pk), {"type": "message.read", "user": actor.pk, "up_to": target})
     return target
 
 

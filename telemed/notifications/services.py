@@ -1,28 +1,11 @@
 """notify(): the one entry point every app uses to tell a user that something happened."""
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from telemed.notifications import kinds, presence, selectors, tasks
 from telemed.notifications.models import EmailPreference, Notification
-
-
-def _push(notification: Notification, unread: int) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(
-        presence.group_name(notification.recipient_id),
-        {
-            "type": "notification.created",
-            "id": notification.pk,
-            "title": notification.title,
-            "url": notification.url,
-            "unread": unread,
-        },
-    )
+from telemed.notifications.realtime import push_on_commit
 
 
 def notify(*, recipient, kind: str, title: str, url: str = "") -> Notification:
@@ -33,10 +16,15 @@ def notify(*, recipient, kind: str, title: str, url: str = "") -> Notification:
     push happens only once the transaction has committed.
     """
     notification = Notification.objects.create(recipient=recipient, kind=kind, title=title[:200], url=url[:500])
-    if selectors.email_wanted(recipient, kind):
+    # Someone looking at the platform gets the live notification; the e-mail task would find
+    # them online and send nothing, so it is not even enqueued (the task checks again anyway).
+    if not presence.is_online(recipient.pk) and selectors.email_wanted(recipient, kind):
         tasks.send_notification_email.enqueue(notification_id=notification.pk)
     unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True).count()
-    transaction.on_commit(lambda: _push(notification, unread))
+    push_on_commit(
+        presence.group_name(recipient.pk),
+        {"type": "notification.created", "id": notification.pk, "title": notification.title, "url": notification.url, "unread": unread},
+    )
     return notification
 
 
