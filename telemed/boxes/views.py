@@ -126,7 +126,7 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
     return render(request, "boxes/document.html", context)
 
 
-def _file_response(document, *, inline: bool) -> HttpResponse:
+def document_file_response(document, *, inline: bool) -> HttpResponse:
     disposition = content_disposition_header(not inline, document.name)
     if not inline and not isinstance(default_storage, FileSystemStorage):
         # Object storage: a short-lived signed link; the bytes never pass through here.
@@ -151,7 +151,7 @@ def _file_response(document, *, inline: bool) -> HttpResponse:
 def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, document_id)
     services.document_opened(actor=request.user, document=document, action=AuditAction.DOWNLOAD, request=request)
-    return _file_response(document, inline=False)
+    return document_file_response(document, inline=False)
 
 
 @login_required
@@ -164,7 +164,7 @@ def document_preview(request: HttpRequest, document_id: int) -> HttpResponse:
     if document.mime not in sniffing.PREVIEWABLE:
         raise Http404
     services.document_opened(actor=request.user, document=document, action=AuditAction.VIEW, request=request)
-    return _file_response(document, inline=True)
+    return document_file_response(document, inline=True)
 
 
 def _back(request: HttpRequest, document=None) -> HttpResponse:

@@ -11,6 +11,13 @@ class MessageForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": _("Write something before sending.")},
     )
+    documents = forms.TypedMultipleChoiceField(
+        label=_("Attach documents from your box"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, attachable=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["documents"].choices = [(d.pk, d.name) for d in attachable]
 
 
 class PatientConversationForm(MessageForm):
@@ -18,7 +25,7 @@ class PatientConversationForm(MessageForm):
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
     allow_replies = forms.BooleanField(label=_("Let the patient reply in this conversation"), required=False)
 
-    field_order = ["patient", "subject", "text", "allow_replies"]
+    field_order = ["patient", "subject", "text", "documents", "allow_replies"]
 
     def __init__(self, *args, patients, **kwargs):
         super().__init__(*args, **kwargs)
@@ -30,7 +37,7 @@ class IntramedForm(MessageForm):
     doctors = forms.ModelMultipleChoiceField(label=_("Colleagues"), queryset=None, widget=forms.CheckboxSelectMultiple)
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
 
-    field_order = ["doctors", "subject", "text"]
+    field_order = ["doctors", "subject", "text", "documents"]
 
     def __init__(self, *args, doctors, **kwargs):
         super().__init__(*args, **kwargs)

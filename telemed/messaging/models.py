@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 MAX_MESSAGE_LENGTH = 20_000
+MAX_ATTACHMENTS = 10
 MAX_INTRAMED_PARTICIPANTS = 10
 
 
@@ -54,3 +55,19 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class Attachment(models.Model):
+    """A document sent with a message, by reference to the sender's box. A doctor's attachment
+    to a patient is also filed into the patient's Welbox (``delivered_copy``): it stays theirs
+    even if the doctor later deletes the original or the link ends."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    document = models.ForeignKey("boxes.Document", null=True, on_delete=models.SET_NULL, related_name="+")
+    delivered_copy = models.ForeignKey("boxes.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    mime = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["id"]

@@ -4,7 +4,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from telemed.messaging.models import Conversation, Message, Participant
+from telemed.messaging.models import Attachment, Conversation, Message, Participant
 
 PAGE_SIZE = 30
 
@@ -42,7 +42,7 @@ def conversation_get_for_user(user, conversation_id) -> Conversation:
 
 def messages_page(conversation: Conversation, *, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
     """One page of history, oldest first, ending just before ``before_id`` (the newest page without it)."""
-    messages = conversation.messages.select_related("sender")
+    messages = conversation.messages.select_related("sender").prefetch_related("attachments")
     if before_id:
         messages = messages.filter(id__lt=before_id)
     return list(reversed(messages.order_by("-id")[:limit]))
@@ -71,3 +71,27 @@ def message_search(user, text: str) -> QuerySet[Message]:
 
 def other_participants(conversation: Conversation, user) -> list:
     return [p.user for p in conversation.participants.all() if p.user_id != user.pk]
+
+
+def attachment_file_for_user(user, attachment_id: int):
+    """The document to serve for an attachment: the patient's own Welbox copy when there is one,
+    else the sender's original, read through the conversation (participants only)."""
+    attachment = (
+        Attachment.objects.filter(pk=attachment_id, message__conversation__participants__user=user)
+        .select_related("document__box", "delivered_copy__box")
+        .first()
+    )
+    if attachment is None:
+        raise Http404
+    if attachment.delivered_copy is not None and attachment.delivered_copy.box.owner_id == user.pk:
+        return attachment.delivered_copy
+    if attachment.document is None:
+        raise Http404  # the sender deleted it from their box
+    return attachment.document
+
+
+def attachable_documents(user):
+    """The user's own box documents, newest first, to pick attachments from."""
+    from telemed.boxes.selectors import document_list_for_user
+
+    return document_list_for_user(user).order_by("-created_at")[:50]

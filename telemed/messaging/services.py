@@ -6,10 +6,17 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from django.http import Http404
+
+from telemed.boxes import selectors as boxes
+from telemed.boxes import services as box_services
+from telemed.boxes.models import Category
 from telemed.care.selectors import care_link_is_active
 from telemed.messaging.models import (
+    MAX_ATTACHMENTS,
     MAX_INTRAMED_PARTICIPANTS,
     MAX_MESSAGE_LENGTH,
+    Attachment,
     Conversation,
     ConversationKind,
     Message,
@@ -27,6 +34,9 @@ def group_name(conversation_id: int) -> str:
 
 def message_payload(message: Message) -> dict:
     return {
+        "attachments": [
+            {"id": a.pk, "name": a.name, "url": reverse("messaging:attachment", args=[a.pk])} for a in message.attachments.all()
+        ],
         "id": message.pk,
         "conversation": message.conversation_id,
         "sender": message.sender_id,
@@ -70,8 +80,46 @@ def _check_can_send(actor, conversation: Conversation) -> None:
         )
 
 
-def _append(actor, conversation: Conversation, text: str) -> Message:
+def _attachable(actor, conversation: Conversation, document_ids: list[int]) -> list:
+    """The sender's own box documents named by ``document_ids``; anything else is refused.
+
+    Only one's own documents travel: a patient's Welbox document that a doctor may read was
+    shared with that doctor alone, and is not forwarded to colleagues."""
+    if len(document_ids) > MAX_ATTACHMENTS:
+        raise ValidationError(_("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS})
+    documents = []
+    for document_id in dict.fromkeys(document_ids):
+        try:
+            documents.append(boxes.document_get_for_user(actor, document_id, owned=True))
+        except Http404:
+            raise ValidationError(_("One of the attachments is not a document of yours.")) from None
+    return documents
+
+
+def _attach(actor, conversation: Conversation, message: Message, documents: list) -> None:
+    doctor, patient = (
+        _doctor_and_patient(conversation) if conversation.kind == ConversationKind.DOCTOR_PATIENT else (None, None)
+    )
+    for document in documents:
+        copy = None
+        if patient is not None and actor.pk == doctor.pk:
+            # "Attachments reach the patient's Welbox": a copy that is the patient's from now on,
+            # filed outside their quota like every document the platform delivers.
+            with document.file.open("rb") as stream:
+                copy = box_services.document_store_system(
+                    box=box_services.box_for(patient), category=Category.OTHER, name=document.name, stream=stream, mime=document.mime
+                )
+        elif patient is not None and actor.pk == patient.pk:
+            # A patient's attachment is a share with the doctor, by reference, revocable in the Welbox.
+            box_services.document_share(actor=actor, document=document, doctor=doctor)
+        Attachment.objects.create(
+            message=message, document=document, delivered_copy=copy, name=document.name, size=document.size, mime=document.mime
+        )
+
+
+def _append(actor, conversation: Conversation, text: str, documents: list = ()) -> Message:
     message = Message.objects.create(conversation=conversation, sender=actor, text=text)
+    _attach(actor, conversation, message, list(documents))
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
     # The sender has read their own message.
     Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
@@ -90,35 +138,40 @@ def _append(actor, conversation: Conversation, text: str) -> Message:
 
 
 @transaction.atomic
-def message_send(*, actor, conversation: Conversation, text: str) -> Message:
+def message_send(*, actor, conversation: Conversation, text: str, document_ids: list[int] = ()) -> Message:
     text = _clean_text(text)
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     _check_can_send(actor, conversation)
-    return _append(actor, conversation, text)
+    documents = _attachable(actor, conversation, list(document_ids))
+    return _append(actor, conversation, text, documents)
 
 
 @transaction.atomic
-def conversation_start_with_patient(*, actor, patient, text: str, subject: str = "", allow_replies: bool = False) -> Conversation:
+def conversation_start_with_patient(
+    *, actor, patient, text: str, subject: str = "", allow_replies: bool = False, document_ids: list[int] = ()
+) -> Conversation:
     """A doctor writes to a linked patient, free of charge, at any time."""
     if not actor.is_doctor:
         raise PermissionDenied
     text = _clean_text(text)
     if not care_link_is_active(doctor=actor, patient=patient):
         raise ValidationError(_("You can write only to patients linked to you."))
+    documents = _attachable(actor, None, list(document_ids))
     conversation = Conversation.objects.create(
         kind=ConversationKind.DOCTOR_PATIENT, subject=subject.strip()[:200], created_by=actor, patient_replies_allowed=allow_replies
     )
     Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, patient)])
-    _append(actor, conversation, text)
+    _append(actor, conversation, text, documents)
     return conversation
 
 
 @transaction.atomic
-def conversation_start_intramed(*, actor, doctors: list, text: str, subject: str = "") -> Conversation:
+def conversation_start_intramed(*, actor, doctors: list, text: str, subject: str = "", document_ids: list[int] = ()) -> Conversation:
     """Intramed: any registered doctor may start a conversation with any others (small groups)."""
     if not actor.is_doctor:
         raise PermissionDenied
     text = _clean_text(text)
+    documents = _attachable(actor, None, list(document_ids))
     others = {d.pk: d for d in doctors if d.pk != actor.pk}
     if not others:
         raise ValidationError(_("Choose at least one colleague."))
@@ -128,7 +181,7 @@ def conversation_start_intramed(*, actor, doctors: list, text: str, subject: str
         raise ValidationError(_("Intramed is only between registered doctors."))
     conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
     Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
-    _append(actor, conversation, text)
+    _append(actor, conversation, text, documents)
     return conversation
 
 

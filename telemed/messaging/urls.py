@@ -11,4 +11,5 @@ urlpatterns = [
     path("new/intramed/", views.new_intramed, name="new_intramed"),
     path("<int:conversation_id>/", views.conversation, name="conversation"),
     path("<int:conversation_id>/replies/", views.toggle_replies, name="toggle_replies"),
+    path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

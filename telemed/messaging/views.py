@@ -9,6 +9,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from django.views.decorators.cache import never_cache
+
+from telemed.audit.models import AuditAction
+from telemed.boxes.services import document_opened
+from telemed.boxes.views import document_file_response
 from telemed.care.selectors import linked_patients
 from telemed.lib.text import clean_search_text
 from telemed.messaging import selectors, services
@@ -42,10 +47,12 @@ def sent(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = selectors.conversation_get_for_user(request.user, conversation_id)
-    form = MessageForm(request.POST or None)
+    form = MessageForm(request.POST or None, attachable=selectors.attachable_documents(request.user))
     if request.method == "POST" and form.is_valid():
         try:
-            services.message_send(actor=request.user, conversation=conversation, text=form.cleaned_data["text"])
+            services.message_send(
+                actor=request.user, conversation=conversation, text=form.cleaned_data["text"], document_ids=form.cleaned_data["documents"]
+            )
         except ValidationError as error:
             _service_errors(form, error)
         except PermissionDenied:
@@ -89,12 +96,22 @@ def toggle_replies(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def new_to_patient(request: HttpRequest) -> HttpResponse:
     if not request.user.is_doctor:
         raise PermissionDenied
-    form = PatientConversationForm(request.POST or None, patients=linked_patients(request.user), initial={"patient": request.GET.get("patient")})
+    form = PatientConversationForm(
+        request.POST or None,
+        patients=linked_patients(request.user),
+        attachable=selectors.attachable_documents(request.user),
+        initial={"patient": request.GET.get("patient")},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             conversation = services.conversation_start_with_patient(
-                actor=request.user, patient=data["patient"], text=data["text"], subject=data["subject"], allow_replies=data["allow_replies"]
+                actor=request.user,
+                patient=data["patient"],
+                text=data["text"],
+                subject=data["subject"],
+                allow_replies=data["allow_replies"],
+                document_ids=data["documents"],
             )
         except ValidationError as error:
             _service_errors(form, error)
@@ -119,13 +136,15 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
         for word in query.split()[:4]:
             matching = matching.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
         candidates += [d for d in matching.order_by("last_name", "first_name")[:20] if d not in candidates]
-    form = IntramedForm(request.POST or None, doctors=colleagues, initial={"doctors": chosen})
+    form = IntramedForm(
+        request.POST or None, doctors=colleagues, attachable=selectors.attachable_documents(request.user), initial={"doctors": chosen}
+    )
     form.fields["doctors"].widget.choices = [(d.pk, f"Dr. {d.get_full_name()}") for d in candidates]
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             conversation = services.conversation_start_intramed(
-                actor=request.user, doctors=list(data["doctors"]), text=data["text"], subject=data["subject"]
+                actor=request.user, doctors=list(data["doctors"]), text=data["text"], subject=data["subject"], document_ids=data["documents"]
             )
         except ValidationError as error:
             _service_errors(form, error)
@@ -133,3 +152,11 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
             flash.success(request, _("Message sent."))
             return redirect("messaging:conversation", conversation.pk)
     return render(request, "messaging/new_intramed.html", {"form": form, "query": query}, status=400 if form.errors else 200)
+
+
+@login_required
+@never_cache
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    document = selectors.attachment_file_for_user(request.user, attachment_id)
+    document_opened(actor=request.user, document=document, action=AuditAction.DOWNLOAD, request=request)
+    return document_file_response(document, inline=False)

@@ -51,6 +51,19 @@ function appendMessage(message) {
   body.className = "message-text";
   renderText(body, message.text);
   item.append(meta, body);
+  if (message.attachments?.length) {
+    const files = document.createElement("ul");
+    files.className = "attachments";
+    for (const attachment of message.attachments) {
+      const entry = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = attachment.url;
+      link.textContent = attachment.name;
+      entry.append(link);
+      files.append(entry);
+    }
+    item.append(files);
+  }
   list.append(item);
   item.scrollIntoView({ block: "end" });
 }
@@ -112,6 +125,7 @@ if (list) {
   connect();
   form?.addEventListener("submit", (event) => {
     if (!socket || socket.readyState !== WebSocket.OPEN) return; // the normal POST works too
+    if (form.querySelector("input[name=documents]:checked")) return; // attachments go by POST
     event.preventDefault();
     const field = form.querySelector("textarea[name=text]");
     socket.send(JSON.stringify({ type: "send", text: field.value }));
