@@ -449,13 +449,6 @@ def upload_expire_if_idle(*, upload_id: str) -> bool:
     return _upload_end(upload, UploadState.EXPIRED)
 
 
-def upload_sweep() -> int:
-    """Expire every idle upload now (a safety net besides each upload's own scheduled task)."""
-    cutoff = timezone.now() - _idle_limit()
-    ids = UploadSession.objects.filter(state=UploadState.OPEN, last_activity_at__lt=cutoff).values_list("pk", flat=True)
-    return sum(upload_expire_if_idle(upload_id=str(pk)) for pk in list(ids))
-
-
 # --- documents ------------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from telemed.accounts.models import (
     User,
     VerificationStatus,
 )
+from telemed.audit import services as audit_services
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 
@@ -145,6 +146,8 @@ class Command(BaseCommand):
         # Boxes (a step of its own, idempotent): a few documents in the demo patient's Welbox,
         # one shared with medico@, whose Medbox has the patient's folder with a visit note.
         self.stdout.write(f"Boxes: {self._boxes()} demo document(s) added.")
+        # The audit trail's daily retention purge (idempotent: one chain at a time).
+        audit_services.audit_retention_schedule()
 
     @staticmethod
     def _email(local: str) -> str:
