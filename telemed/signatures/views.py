@@ -106,13 +106,12 @@ def _too_large(request: HttpRequest) -> bool:
 
 
 def _verify(request: HttpRequest, expected) -> HttpResponse:
-    context = {"expected": expected, "limit_mb": settings.SIGNATURE_VERIFY_MAX_BYTES // (1024 * 1024)}
+    context = {"expected": expected, "limit_mb": max(1, settings.SIGNATURE_VERIFY_MAX_BYTES // (1024 * 1024))}
     if request.method != "POST":
         return render(request, "signatures/verify.html", {**context, "form": forms.VerifyForm()})
     if _too_large(request):
-        form = forms.VerifyForm()
-        form.add_error(None, _("The file is larger than %(limit)d MB.") % {"limit": context["limit_mb"]})
-        return render(request, "signatures/verify.html", {**context, "form": form}, status=413)
+        message = _("The file is larger than %(limit)d MB.") % {"limit": context["limit_mb"]}
+        return render(request, "signatures/verify.html", {**context, "form": forms.VerifyForm(), "upload_error": message}, status=413)
     form = forms.VerifyForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "signatures/verify.html", {**context, "form": form}, status=400)

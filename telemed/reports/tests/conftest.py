@@ -3,6 +3,7 @@ import pytest
 from telemed.care import services as care
 from telemed.signatures.tests.conftest import (  # noqa: F401 - fixtures shared with the signatures tests
     clock,
+    english,
     csc_server,
     next_code,
     signing_ca,
@@ -41,3 +42,4 @@ def login(client, user):
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
     return client
+

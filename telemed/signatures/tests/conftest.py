@@ -85,3 +85,13 @@ def csc_server():
 def tsa_server():
     with TsaTestServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """Assertions read the English msgids: the Italian catalogue for these strings comes later."""
+    from django.utils import translation
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
