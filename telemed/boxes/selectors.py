@@ -225,3 +225,12 @@ def upload_get_for_user(user: User, upload_id) -> UploadSession:
     if upload is None:
         raise Http404
     return upload
+
+
+def folders_shared_with(doctor: User) -> QuerySet[Folder]:
+    """The Welbox folders patients share with this doctor right now (for apps that file things in folders)."""
+    if not doctor.is_authenticated or not doctor.is_doctor:
+        return Folder.objects.none()
+    return Folder.objects.filter(
+        box__kind=BoxKind.WELBOX, pk__in=_live_shares(doctor).filter(folder__isnull=False).values("folder_id")
+    )

@@ -592,3 +592,45 @@ def share_revoke(*, actor: User, share: Share, request: HttpRequest | None = Non
     share.save(update_fields=["revoked_at"])
     if share.document_id:
         _audit(actor, AuditAction.UNSHARE, share.document, request)
+
+
+# --- space taken by files that another app keeps -----------------------------------------------
+# The DICOM instances of an imported CD are stored by the dicom app, not as Documents, but they
+# count against the box's quota like any document: reserved with the same conditional UPDATE
+# before their bytes are written, moved to ``used_bytes`` once stored, released when refused,
+# and freed when deleted. The caller keeps its own tally of what it reserved and stored.
+
+
+def _bytes(size: int) -> int:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"a number of bytes, not {size!r}")
+    return size
+
+
+def box_space_reserve(*, box: Box, size: int) -> None:
+    """Reserve ``size`` bytes before writing them; QuotaExceeded (nothing reserved) when they do not fit."""
+    if _bytes(size):
+        _reserve(box, size)
+
+
+def box_space_release(*, box: Box, size: int) -> None:
+    """Give back reserved bytes that were not stored after all."""
+    if _bytes(size):
+        _release(box.pk, size)
+
+
+def box_space_commit(*, box: Box, size: int) -> None:
+    """Reserved bytes that are now stored: they move from ``reserved_bytes`` to ``used_bytes``."""
+    if not _bytes(size):
+        return
+    moved = Box.objects.filter(pk=box.pk, reserved_bytes__gte=size).update(
+        reserved_bytes=F("reserved_bytes") - size, used_bytes=F("used_bytes") + size
+    )
+    if not moved:
+        raise ValueError("committing bytes that were never reserved")
+
+
+def box_space_free(*, box: Box, size: int) -> None:
+    """Stored bytes that were deleted: their space is free at once."""
+    if _bytes(size):
+        Box.objects.filter(pk=box.pk, used_bytes__gte=size).update(used_bytes=F("used_bytes") - size)
