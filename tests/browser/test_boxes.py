@@ -12,6 +12,7 @@ from conftest import PASSWORD
 from telemed.boxes.models import Box, BoxSettings, Document
 from telemed.portal.management.commands.load_demo import demo_text_pdf
 from tests.browser.conftest import screenshot
+from tests.browser.test_accessibility import blocking_violations
 
 CHUNK = 512 * 1024
 
@@ -62,6 +63,7 @@ def test_a_patient_uploads_sees_previews_renames_and_checks_the_audit(patient_pa
     row = page.locator('[data-testid="document-row"]', has_text="Referto ECG.pdf")
     row.wait_for()
     screenshot(page, "boxes-welbox-after-upload")
+    assert blocking_violations(page) == []
     document = Document.objects.get(box__owner=page.user)
     assert document.sha256 == hashlib.sha256(content).hexdigest() and document.size == len(content)
 
@@ -71,6 +73,7 @@ def test_a_patient_uploads_sees_previews_renames_and_checks_the_audit(patient_pa
     assert page.locator('iframe[data-testid="document-preview"]').is_visible()
     page.wait_for_timeout(1500)  # let the PDF viewer paint for the screenshot
     screenshot(page, "boxes-document-preview")
+    assert blocking_violations(page) == []
 
     page.locator('[data-testid="rename-form"] input[name="name"]').fill("ECG marzo 2026.pdf")
     page.locator('[data-testid="rename-form"] button[type="submit"]').click()
@@ -84,6 +87,7 @@ def test_a_patient_uploads_sees_previews_renames_and_checks_the_audit(patient_pa
     assert any("viewed" in text and "Referto ECG.pdf" in text for text in actions), actions
     assert any("renamed" in text for text in actions) and any("uploaded" in text for text in actions)
     screenshot(page, "boxes-audit-page")
+    assert blocking_violations(page) == []
 
 
 def test_an_interrupted_upload_resumes_after_a_drop_and_after_a_reload(patient_page, tmp_path):
