@@ -2,6 +2,7 @@
 (platform-issued: outside both quotas), and a notification to the patient. Runs in the task
 worker, enqueued in the signing transaction; running it twice delivers once."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -22,8 +23,14 @@ def _file_name(report: Report) -> str:
 
 
 def _medbox_folder(report: Report):
-    """The doctor's folder for this patient when there is one; the Medbox's root otherwise."""
-    return box_selectors.folder_list_for_user(report.doctor).filter(patient=report.patient).first()
+    """The doctor's folder for this patient, made on first need; the Medbox's root if it cannot be."""
+    folder = box_selectors.folder_list_for_user(report.doctor).filter(patient=report.patient).first()
+    if folder is not None:
+        return folder
+    try:
+        return boxes.folder_create(actor=report.doctor, name=report.patient.get_full_name(), patient=report.patient)
+    except ValidationError:  # a folder of another patient already has this name
+        return None
 
 
 def deliver(*, report_id: int) -> None:

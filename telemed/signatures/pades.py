@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from fontTools import subset
 from fontTools.ttLib import TTFont
+from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -42,6 +43,7 @@ class Appearance:
 
     signer_name: str
     reason: str
+    when: str  # the signing time as the reader expects it (Europe/Rome), written by the caller
     location: str = "Italia"
 
 
@@ -91,6 +93,9 @@ def _appearance_font() -> str:
     subsetter.populate(unicodes=latin)
     font = TTFont(str(FONT_PATH))
     subsetter.subset(font)
+    # pyHanko spaces glyphs as if the font had 1000 units per em (DejaVu has 2048): without this
+    # the appearance's letters drift apart.
+    scale_upem(font, 1000)
     handle, path = tempfile.mkstemp(prefix="telemed-signature-font-", suffix=".ttf")
     with os.fdopen(handle, "wb") as target:
         font.save(target)
@@ -99,8 +104,7 @@ def _appearance_font() -> str:
 
 def _stamp_style() -> TextStampStyle:
     return TextStampStyle(
-        stamp_text="%(label)s\n%(signer)s\n%(ts)s",
-        timestamp_format="%d/%m/%Y %H:%M:%S %Z",
+        stamp_text="%(label)s\n%(signer)s\n%(when)s",
         text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(_appearance_font()), font_size=9),
         border_width=1,
     )
@@ -135,7 +139,7 @@ async def sign_pdf(
     await pdf_signer.async_sign_pdf(
         writer,
         output=output,
-        appearance_text_params={"label": appearance.reason, "signer": appearance.signer_name},
+        appearance_text_params={"label": appearance.reason, "signer": appearance.signer_name, "when": appearance.when},
     )
 
 

@@ -456,13 +456,14 @@ async def _sign_all(authorization: SigningAuthorization, documents: list[Documen
                 private_key_der=authorization.private_key_der,
                 chain_der=authorization.chain_der,
             )
+        when = timezone.localtime().strftime("%d/%m/%Y %H:%M:%S %Z")
         for document, output in zip(documents, outputs, strict=True):
             document.pdf.seek(0)
             await pades.sign_pdf(
                 pdf=document.pdf,
                 output=output,
                 signer=signer,
-                appearance=pades.Appearance(signer_name=authorization.signer_name, reason=document.reason),
+                appearance=pades.Appearance(signer_name=authorization.signer_name, reason=document.reason, when=when),
                 timestamper=timestamper,
             )
 

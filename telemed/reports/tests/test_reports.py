@@ -118,6 +118,7 @@ def test_signing_locks_the_document_and_delivers_it(linked_pair, next_code, run_
     for box in (welbox, medbox):
         document = Document.objects.get(box=box)
         assert document.counts_against_quota is False and document.sha256 == report.pdf_sha256
+    assert Document.objects.get(box=medbox).folder.patient == patient  # under that patient
     welbox.refresh_from_db()
     assert welbox.used_bytes == 0 if hasattr(welbox, "used_bytes") else True
     assert Notification.objects.filter(recipient=patient, kind="report_signed").exists()

@@ -142,7 +142,7 @@ def test_a_pdf_signed_by_someone_else_is_not_valid_for_the_platform(client, sign
         chain_der=[other.der],
     )
     output = io.BytesIO()
-    asyncio.run(pades.sign_pdf(pdf=sample_pdf(), output=output, signer=signer, appearance=pades.Appearance("Mallory", "r")))
+    asyncio.run(pades.sign_pdf(pdf=sample_pdf(), output=output, signer=signer, appearance=pades.Appearance("Mallory", "r", "now")))
     response = _verify(client, output.getvalue())
     outcome = response.context["outcome"]
     assert response.status_code == 200 and not outcome.valid and outcome.untrusted
