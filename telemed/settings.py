@@ -237,6 +237,18 @@ SIGNING_TSA_URL = os.environ.get("TELEMED_TSA_URL", "")
 # The public verification page refuses larger uploads before reading them.
 SIGNATURE_VERIFY_MAX_BYTES = 20 * 1024 * 1024
 
+# --- billing: the platform's bank account, payment reminders, Sistema TS --------------------
+
+# Patients pay every request by SEPA transfer to this account; payouts leave from it.
+# The IBAN's checksum is verified at startup (system check billing.E001).
+BILLING_BENEFICIARY = os.environ.get("TELEMED_BANK_BENEFICIARY", "telemed S.r.l.")
+BILLING_IBAN = os.environ.get("TELEMED_BANK_IBAN", "" if PRODUCTION else "IT04T0306909606000000100000")
+BILLING_BIC = os.environ.get("TELEMED_BANK_BIC", "" if PRODUCTION else "BCITITMM")
+# Days after a payment request at which a reminder goes out while it is unpaid.
+BILLING_REMINDER_DAYS = os.environ.get("TELEMED_PAYMENT_REMINDER_DAYS", "7,14,30")
+# The Sanitel certificate (PEM or DER) that encrypts fiscal codes in the Sistema TS file.
+BILLING_STS_CERTIFICATE = os.environ.get("TELEMED_STS_CERTIFICATE", "")
+
 # --- authentication and security -------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"

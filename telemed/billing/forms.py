@@ -100,3 +100,77 @@ class BankFeeSettingAdminForm(_AdminRuleForm):
     class Meta:
         model = BankFeeSetting
         fields = ["fixed", "percent"]
+
+
+# --- billing: proformas, payments, reconciliation, payouts ----------------------------------------
+
+
+class PaymentDetailsForm(forms.Form):
+    payer_address = forms.CharField(
+        label=_("Your address for the invoice (optional)"), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+    )  # fmt: skip
+    sts_opposition = forms.BooleanField(
+        label=_("I oppose sending this expense to the Sistema Tessera Sanitaria (it will not appear in my pre-filled tax return)"),
+        required=False,
+    )
+
+
+class CreditNoteForm(forms.Form):
+    reason = forms.CharField(label=_("Why is the invoice corrected?"), max_length=300, widget=forms.TextInput(attrs={"size": 60}))
+
+
+class StampDutyForm(forms.Form):
+    stamp_duty_mode = forms.ChoiceField(label=_("How you pay the stamp duty"), choices=[])
+
+    def __init__(self, *args, **kwargs):
+        from telemed.billing.models import StampDutyMode
+
+        super().__init__(*args, **kwargs)
+        self.fields["stamp_duty_mode"].choices = StampDutyMode.choices
+
+
+class ExportForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To (included)"), widget=forms.DateInput(attrs={"type": "date"}))
+    format = forms.ChoiceField(label=_("Format"), choices=[("csv", "CSV"), ("xlsx", "XLSX")])
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            raise forms.ValidationError(_("The end of the period comes before its start."))
+        if start and end and (end - start).days > 366 * 5:
+            raise forms.ValidationError(_("Export at most five years at a time."))
+        return cleaned
+
+
+class StatementUploadForm(forms.Form):
+    statement = forms.FileField(label=_("Bank statement (camt.053 XML)"))
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=300)
+
+
+class TransferActionForm(NoteForm):
+    action = forms.ChoiceField(choices=[("apply", "apply"), ("refund", "refund")])
+    reference = forms.CharField(label=_("Payment reference (RF…) to apply it to"), max_length=40, required=False)
+
+
+class MarkPaidForm(forms.Form):
+    reason = forms.CharField(label=_("Why is it marked paid by hand?"), max_length=300)
+
+
+class PayoutRunForm(forms.Form):
+    cutoff = forms.DateField(
+        label=_("Pay what was received until (included)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    execution_date = forms.DateField(label=_("Execution date"), widget=forms.DateInput(attrs={"type": "date"}))
+    leave_out_invalid = forms.BooleanField(
+        label=_("Leave out payees without a valid IBAN (their money waits for the next batch)"), required=False
+    )
+
+
+class YearForm(forms.Form):
+    year = forms.IntegerField(min_value=2000, max_value=2100)

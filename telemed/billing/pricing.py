@@ -164,6 +164,8 @@ class Breakdown:
     doctor_net: Decimal = ZERO
     tariff_id: int | None = None
     priced_at: datetime.datetime | None = field(default=None, compare=False)
+    # The charity that receives the donation line, if any (its name is the line's detail).
+    charity_id: int | None = None
 
     @property
     def is_free(self) -> bool:
@@ -215,6 +217,25 @@ class Breakdown:
     def vat_exemption_note(self) -> str:
         return _vat_exemption_note()
 
+    def split(self) -> "Split":
+        """Where the patient's payment goes once received: every cent of ``patient_total`` once.
+
+        The doctor is owed their net plus the stamp duty (the invoice is theirs, so the
+        duty is theirs to pay to the State); the charity its donation; the platform its
+        fee with the VAT on it (the platform pays that VAT); the bank fees cover the bank.
+        """
+        platform = sum((line.total for line in self.lines if line.code == LineCode.PLATFORM_FEE), ZERO)
+        split = Split(
+            doctor=self.doctor_net + self.amount(LineCode.STAMP_DUTY),
+            charity=self.amount(LineCode.DONATION),
+            platform=platform,
+            bank_fees=self.amount(LineCode.BANK_FEE),
+            charity_id=self.charity_id if self.amount(LineCode.DONATION) > 0 else None,
+        )
+        if split.total != self.patient_total:
+            raise ValueError("the breakdown does not add up: its lines and its total disagree")
+        return split
+
     def to_dict(self) -> dict:
         """A JSON-ready copy to store with a request: amounts as strings, nothing lost."""
         return {
@@ -236,6 +257,7 @@ class Breakdown:
             "doctor_net": str(self.doctor_net),
             "tariff_id": self.tariff_id,
             "priced_at": self.priced_at.isoformat() if self.priced_at else None,
+            "charity_id": self.charity_id,
         }
 
     @classmethod
@@ -261,7 +283,29 @@ class Breakdown:
             doctor_net=Decimal(data["doctor_net"]),
             tariff_id=data.get("tariff_id"),
             priced_at=datetime.datetime.fromisoformat(priced_at) if priced_at else None,
+            charity_id=data.get("charity_id"),
         )
+
+
+@dataclass(frozen=True)
+class Split:
+    """A received payment divided among those it belongs to (see ``Breakdown.split``)."""
+
+    doctor: Decimal = ZERO
+    charity: Decimal = ZERO
+    platform: Decimal = ZERO
+    bank_fees: Decimal = ZERO
+    charity_id: int | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return self.doctor + self.charity + self.platform + self.bank_fees
+
+
+def platform_only_split(amount: Decimal) -> Split:
+    """A payment that is entirely the platform's (extra storage space): no doctor, no fees."""
+    _check_amount(amount, "amount")
+    return Split(platform=round_cents(amount))
 
 
 def _check_amount(value: Decimal, name: str) -> None:
@@ -324,6 +368,7 @@ def price(
         doctor_net=doctor_net,
         tariff_id=tariff_id,
         priced_at=priced_at,
+        charity_id=rules.charity_id if donation > 0 else None,
     )
 
 

@@ -1,20 +1,38 @@
 """Reads of billing data: tariffs now and at any past moment, the fee rules in force, charities."""
 
 import datetime
+from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
 from telemed.billing.models import (
+    LIVE_PROFORMA_STATES,
+    Account,
     BankFeeSetting,
+    BankStatement,
+    BillableService,
     Charity,
     DoctorBillingSettings,
+    IncomingTransfer,
+    Invoice,
+    InvoiceKind,
+    LedgerEntry,
+    PaymentRequest,
+    PaymentStatus,
+    PayoutBatch,
+    PayoutLine,
     PlatformFee,
+    Proforma,
+    ProformaStatus,
+    Refund,
     ServiceKind,
+    StoragePlan,
     Tariff,
+    TransferStatus,
     VatSetting,
 )
 
@@ -118,3 +136,204 @@ def charity_list() -> QuerySet[Charity]:
 
 def billing_settings_of(doctor: DoctorProfile) -> DoctorBillingSettings | None:
     return DoctorBillingSettings.objects.select_related("charity").filter(doctor=doctor).first()
+
+
+# --- what a doctor bills ----------------------------------------------------------------------------
+
+
+def services_to_bill(doctor: DoctorProfile) -> QuerySet[BillableService]:
+    """Delivered services of the doctor that no live proforma covers yet."""
+    live = Proforma.objects.filter(service=OuterRef("pk"), status__in=LIVE_PROFORMA_STATES)
+    return BillableService.objects.filter(doctor=doctor).exclude(Exists(live)).select_related("patient")
+
+
+def proformas_of(doctor: DoctorProfile, *statuses: str) -> QuerySet[Proforma]:
+    return (
+        Proforma.objects.filter(doctor=doctor, status__in=statuses)
+        .select_related("service", "patient", "payment_request")
+        .order_by("pk")
+    )
+
+
+def payment_requests_of_doctor(doctor: DoctorProfile) -> QuerySet[PaymentRequest]:
+    return PaymentRequest.objects.filter(doctor=doctor).select_related("payer", "proforma__service")
+
+
+def payment_request_of_doctor(user: User, request_id: int) -> PaymentRequest:
+    doctor = getattr(user, "doctor_profile", None) if user.is_doctor else None
+    request = payment_requests_of_doctor(doctor).filter(pk=request_id).first() if doctor else None
+    if request is None:
+        raise Http404
+    return request
+
+
+# --- what a payer pays ----------------------------------------------------------------------------------
+
+
+def payment_requests_of_payer(user: User) -> QuerySet[PaymentRequest]:
+    return PaymentRequest.objects.filter(payer=user).select_related("doctor__user", "proforma__service", "storage_purchase")
+
+
+def payment_request_for_payer(user: User, request_id: int) -> PaymentRequest:
+    request = payment_requests_of_payer(user).filter(pk=request_id).first()
+    if request is None:
+        raise Http404
+    return request
+
+
+def storage_plans_for(user: User) -> QuerySet[StoragePlan]:
+    kind = "medbox" if user.is_doctor else "welbox" if user.is_patient else None
+    if kind is None:
+        return StoragePlan.objects.none()
+    return StoragePlan.objects.filter(active=True, for_box__in=["any", kind])
+
+
+# --- invoices -------------------------------------------------------------------------------------------
+
+
+def invoices_of_doctor(
+    doctor: DoctorProfile, *, start: datetime.datetime | None = None, end: datetime.datetime | None = None
+) -> QuerySet[Invoice]:
+    invoices = Invoice.objects.filter(doctor=doctor).select_related("patient", "credits", "credit_note")
+    if start is not None:
+        invoices = invoices.filter(issued_at__gte=start)
+    if end is not None:
+        invoices = invoices.filter(issued_at__lt=end)
+    return invoices
+
+
+def invoices_of_patient(user: User) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(patient=user).select_related("doctor__user", "credits")
+
+
+def invoice_for_user(user: User, invoice_id: int) -> Invoice:
+    """An invoice its doctor or its patient may see; anyone else gets 404."""
+    query = Q(patient=user)
+    doctor = getattr(user, "doctor_profile", None) if user.is_doctor else None
+    if doctor is not None:
+        query |= Q(doctor=doctor)
+    invoice = Invoice.objects.filter(query, pk=invoice_id).select_related("doctor__user", "patient", "credits").first()
+    if invoice is None:
+        raise Http404
+    return invoice
+
+
+# --- payouts and donations ------------------------------------------------------------------------------
+
+
+def payout_lines_of_doctor(doctor: DoctorProfile) -> QuerySet[PayoutLine]:
+    return PayoutLine.objects.filter(doctor=doctor).select_related("batch").order_by("-batch__number")
+
+
+def payout_line_for_user(user: User, line_id: int) -> PayoutLine:
+    lines = PayoutLine.objects.select_related("batch", "doctor__user", "charity")
+    if not user.is_staff:
+        doctor = getattr(user, "doctor_profile", None) if user.is_doctor else None
+        lines = lines.filter(doctor=doctor) if doctor is not None else lines.none()
+    line = lines.filter(pk=line_id).first()
+    if line is None:
+        raise Http404
+    return line
+
+
+def payout_statement(line: PayoutLine) -> list[LedgerEntry]:
+    """What a payout line pays: the entries of the payee's account it settled, oldest first."""
+    return list(
+        LedgerEntry.objects.filter(settled_by=line)
+        .exclude(operation="payout")
+        .select_related("payment_request", "invoice")
+        .order_by("created_at", "pk")
+    )
+
+
+def held_for_doctor(doctor: DoctorProfile) -> Decimal:
+    """What the platform holds for the doctor, not yet paid out."""
+    return LedgerEntry.objects.filter(account=Account.DOCTOR, doctor=doctor, settled_by__isnull=True).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal("0.00")
+
+
+def donations_by_year_of_doctor(doctor: DoctorProfile) -> list[dict]:
+    """Per year and charity, what the doctor's invoices (net of credit notes) donated."""
+    rows: dict[tuple[int, str], Decimal] = {}
+    for invoice in Invoice.objects.filter(doctor=doctor).only("kind", "year", "breakdown"):
+        for line in invoice.breakdown.get("lines", []):
+            if line["code"] == "donation":
+                sign = -1 if invoice.kind == InvoiceKind.CREDIT_NOTE else 1
+                key = (invoice.year, line.get("detail", ""))
+                rows[key] = rows.get(key, Decimal("0.00")) + sign * Decimal(line["amount"])
+    return [{"year": year, "charity": charity, "amount": amount} for (year, charity), amount in sorted(rows.items(), reverse=True)]
+
+
+# --- staff: reconciliation and payouts -------------------------------------------------------------------
+
+
+def transfers_to_check() -> QuerySet[IncomingTransfer]:
+    return IncomingTransfer.objects.filter(status=TransferStatus.QUEUED).select_related("payment_request", "statement").order_by("booked_on", "pk")
+
+
+def transfer_for_staff(user: User, transfer_id: int) -> IncomingTransfer:
+    if not user.is_staff:
+        raise Http404
+    row = IncomingTransfer.objects.filter(pk=transfer_id).first()
+    if row is None:
+        raise Http404
+    return row
+
+
+def payment_request_by_reference(user: User, reference: str) -> PaymentRequest | None:
+    if not user.is_staff:
+        return None
+    return PaymentRequest.objects.filter(reference=(reference or "").replace(" ", "").upper()).select_related("payer").first()
+
+
+def payment_request_for_staff(user: User, request_id: int) -> PaymentRequest:
+    if not user.is_staff:
+        raise Http404
+    request = PaymentRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        raise Http404
+    return request
+
+
+def open_payment_requests() -> QuerySet[PaymentRequest]:
+    return PaymentRequest.objects.filter(status=PaymentStatus.OPEN).select_related("payer", "doctor__user").order_by("created_at")
+
+
+def statements_recent(limit: int = 20) -> QuerySet[BankStatement]:
+    return BankStatement.objects.select_related("imported_by")[:limit]
+
+
+def refunds_due() -> QuerySet[Refund]:
+    return Refund.objects.filter(done_at__isnull=True).select_related("patient", "credit_note")
+
+
+def refund_for_staff(user: User, refund_id: int) -> Refund:
+    refund = Refund.objects.filter(pk=refund_id).first() if user.is_staff else None
+    if refund is None:
+        raise Http404
+    return refund
+
+
+def payout_batches() -> QuerySet[PayoutBatch]:
+    return PayoutBatch.objects.select_related("created_by").prefetch_related("lines")
+
+
+def payout_batch_for_staff(user: User, batch_id: int) -> PayoutBatch:
+    batch = PayoutBatch.objects.filter(pk=batch_id).first() if user.is_staff else None
+    if batch is None:
+        raise Http404
+    return batch
+
+
+def donations_by_charity(year: int) -> list[dict]:
+    """Per charity, in a year: donations from paid invoices (net of credit notes) and paid out."""
+    totals: dict[str, dict] = {}
+    for invoice in Invoice.objects.filter(year=year).select_related("doctor__user").only("kind", "breakdown", "doctor"):
+        for line in invoice.breakdown.get("lines", []):
+            if line["code"] == "donation":
+                sign = -1 if invoice.kind == InvoiceKind.CREDIT_NOTE else 1
+                row = totals.setdefault(line.get("detail", ""), {"charity": line.get("detail", ""), "amount": Decimal("0.00"), "doctors": set()})
+                row["amount"] += sign * Decimal(line["amount"])
+                row["doctors"].add(invoice.doctor_id)
+    return [{**row, "doctors": len(row["doctors"])} for _name, row in sorted(totals.items())]

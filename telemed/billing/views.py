@@ -1,21 +1,34 @@
 """Thin HTTP layer of billing: a doctor's tariffs and donation, and the structure manager's version."""
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from telemed.accounts.models import DoctorProfile, User
-from telemed.billing import forms, pricing, selectors, services, validation
-from telemed.billing.models import CONSULT_KINDS, FREE_KINDS, SERVICES, ResponseUnit, ServiceKind, Tariff, service_label
+from telemed.billing import exports, forms, ledger, pricing, selectors, services, transfer, validation
+from telemed.billing.models import (
+    CONSULT_KINDS,
+    FREE_KINDS,
+    SERVICES,
+    PaymentStatus,
+    ProformaStatus,
+    ResponseUnit,
+    ServiceKind,
+    Tariff,
+    service_label,
+)
 
 # What a new service's form suggests, before the doctor has set it.
 SUGGESTED_RESPONSE = {
@@ -253,3 +266,447 @@ def tariff_preview(request: HttpRequest) -> HttpResponse:
         return render(request, "billing/_preview_error.html", {"error": " ".join(error.messages)}, status=400)
     breakdown = pricing.price(fee=fee, rules=pricing.fee_rules_for(doctor=doctor, kind=kind), kind=kind, duration_minutes=duration)
     return render(request, "billing/_breakdown.html", {"breakdown": breakdown})
+
+
+# =================================================================================================
+# Billing pages: the doctor's "Billing", the payer's "Payments", staff reconciliation and payouts.
+# =================================================================================================
+
+
+def _refusal(request: HttpRequest, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
+def _ids(values: list[str]) -> list[int] | None:
+    """Ids from a form's repeated field; None when one of them is not a number."""
+    if not all(value.isdigit() and len(value) < 19 for value in values):
+        return None
+    return [int(value) for value in values]
+
+
+def _staff(user: User) -> None:
+    if not (user.is_active and user.is_staff):
+        raise PermissionDenied
+
+
+# --- doctor --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def billing_home(request: HttpRequest) -> HttpResponse:
+    doctor = _doctor_of(request.user)
+    today = timezone.localdate()
+    settings_row = selectors.billing_settings_of(doctor)
+    return render(
+        request,
+        "billing/doctor_billing.html",
+        {
+            "doctor": doctor,
+            "to_bill": selectors.services_to_bill(doctor).order_by("delivered_at"),
+            "drafts": selectors.proformas_of(doctor, ProformaStatus.DRAFT),
+            "awaiting": selectors.payment_requests_of_doctor(doctor).filter(status=PaymentStatus.OPEN).order_by("-created_at")[:50],
+            "invoices": selectors.invoices_of_doctor(doctor)[:50],
+            "payout_lines": selectors.payout_lines_of_doctor(doctor)[:20],
+            "held": selectors.held_for_doctor(doctor),
+            "donations": selectors.donations_by_year_of_doctor(doctor),
+            "export_form": forms.ExportForm(initial={"start": today.replace(month=1, day=1), "end": today, "format": "csv"}),
+            "stamp_form": forms.StampDutyForm(initial={"stamp_duty_mode": settings_row.stamp_duty_mode if settings_row else "virtual"}),
+            "years": list(range(today.year, today.year - 5, -1)),
+            "sts_encrypted": exports.sts_encryptor().encrypted,
+        },
+    )
+
+
+@login_required
+@require_POST
+def issue(request: HttpRequest) -> HttpResponse:
+    """"Emetti fattura": draft a proforma for each service not billed yet (or the ones ticked)."""
+    _doctor_of(request.user)
+    service_ids = None
+    if request.POST.getlist("service"):
+        service_ids = _ids(request.POST.getlist("service"))
+        if service_ids is None:
+            messages.error(request, _("This service does not exist."))
+            return redirect("billing:home")
+    try:
+        drafted = services.proformas_draft(actor=request.user, service_ids=service_ids)
+    except ValidationError as error:
+        _refusal(request, error)
+        return redirect("billing:home")
+    if not drafted and not selectors.proformas_of(request.user.doctor_profile, ProformaStatus.DRAFT).exists():
+        messages.info(request, _("There is nothing to bill: every delivered service is already billed."))
+        return redirect("billing:home")
+    return redirect("billing:review")
+
+
+@login_required
+def review(request: HttpRequest) -> HttpResponse:
+    """The drafts, every line shown: the doctor unticks what to exclude and validates the rest."""
+    doctor = _doctor_of(request.user)
+    if request.method == "POST":
+        drafts, included = _ids(request.POST.getlist("draft")), _ids(request.POST.getlist("include"))
+        if drafts is None or included is None or not set(included) <= set(drafts):
+            messages.error(request, _("These proformas do not exist."))
+            return redirect("billing:review")
+        try:
+            sent = services.proformas_validate(actor=request.user, include=included, exclude=sorted(set(drafts) - set(included)))
+        except ValidationError as error:
+            _refusal(request, error)
+            return redirect("billing:review")
+        messages.success(
+            request, ngettext("%(count)d payment request sent.", "%(count)d payment requests sent.", len(sent)) % {"count": len(sent)}
+        )
+        return redirect("billing:home")
+    drafts = [
+        (proforma, pricing.Breakdown.from_dict(proforma.service.breakdown))
+        for proforma in selectors.proformas_of(doctor, ProformaStatus.DRAFT)
+    ]
+    return render(request, "billing/review.html", {"drafts": drafts})
+
+
+@login_required
+@require_POST
+def payment_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
+    payment_request = selectors.payment_request_of_doctor(request.user, request_id)
+    try:
+        services.payment_request_cancel(actor=request.user, payment_request=payment_request)
+    except ValidationError as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("The payment request is withdrawn; the service is back among those to bill."))
+    return redirect("billing:home")
+
+
+@login_required
+def credit_note(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    doctor = _doctor_of(request.user)
+    invoice = selectors.invoice_for_user(request.user, invoice_id)
+    if invoice.doctor_id != doctor.pk:
+        raise Http404
+    form = forms.CreditNoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            note = services.credit_note_issue(actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Credit note %(number)s issued.") % {"number": note.display_number})
+            return redirect("billing:home")
+    return render(request, "billing/credit_note.html", {"invoice": invoice, "form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def stamp_duty(request: HttpRequest) -> HttpResponse:
+    _doctor_of(request.user)
+    form = forms.StampDutyForm(request.POST)
+    if form.is_valid():
+        services.stamp_duty_mode_set(actor=request.user, mode=form.cleaned_data["stamp_duty_mode"])
+        messages.success(request, _("Saved: how you pay the stamp duty."))
+    else:
+        messages.error(request, _("Choose how you pay the stamp duty."))
+    return redirect(reverse("billing:home") + "#settings")
+
+
+@login_required
+@require_GET
+def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_user(request.user, invoice_id)
+    invoice = services.invoice_pdf_ensure(invoice=invoice)
+    name = f"{'nota-di-credito' if invoice.is_credit_note else 'fattura'}-{invoice.number}-{invoice.year}.pdf"
+    return FileResponse(invoice.pdf.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
+
+
+@login_required
+@require_GET
+def payout_statement(request: HttpRequest, line_id: int) -> HttpResponse:
+    line = selectors.payout_line_for_user(request.user, line_id)
+    return render(request, "billing/payout_statement.html", {"line": line, "entries": selectors.payout_statement(line)})
+
+
+def _year(value: str) -> int:
+    form = forms.YearForm({"year": value})
+    if not form.is_valid():
+        raise Http404
+    return form.cleaned_data["year"]
+
+
+def _csv_response(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
+def donations_csv(request: HttpRequest, year: str) -> HttpResponse:
+    doctor = _doctor_of(request.user)
+    year = _year(year)
+    start, end = exports.year_bounds(year)
+    invoices = selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk")
+    return _csv_response(exports.csv_lines(exports.donation_header(), exports.donation_rows(invoices.iterator())), f"donazioni-{year}.csv")
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    """The doctor's invoices of a period for their accountant, as CSV or XLSX."""
+    doctor = _doctor_of(request.user)
+    form = forms.ExportForm(request.GET)
+    if not form.is_valid():
+        for error in form.errors.get("__all__", []) or [_("Choose the period and the format of the export.")]:
+            messages.error(request, error)
+        return redirect(reverse("billing:home") + "#records")
+    zone = timezone.get_current_timezone()
+    start = datetime.datetime.combine(form.cleaned_data["start"], datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(form.cleaned_data["end"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    invoices = selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk")
+    name = f"fatture-{form.cleaned_data['start']}-{form.cleaned_data['end']}"
+    header, rows = exports.invoice_header(), exports.invoice_rows(invoices.iterator())
+    if form.cleaned_data["format"] == "xlsx":
+        spool = exports.xlsx_file(header, rows, title=_("Invoices"))
+        return FileResponse(
+            spool, as_attachment=True, filename=f"{name}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )  # fmt: skip
+    return _csv_response(exports.csv_lines(header, rows), f"{name}.csv")
+
+
+@login_required
+@require_GET
+def sts_export(request: HttpRequest, year: str) -> HttpResponse:
+    doctor = _doctor_of(request.user)
+    year = _year(year)
+    start, end = exports.year_bounds(year)
+    encrypt = exports.sts_encryptor()
+    xml = exports.sts_document(
+        doctor_codice_fiscale=doctor.codice_fiscale,
+        invoices=selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk").iterator(),
+        encrypt=encrypt,
+    )
+    suffix = "" if encrypt.encrypted else "-NON-CIFRATO"
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="sistema-ts-{year}{suffix}.xml"'
+    return response
+
+
+# --- payer ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def payments(request: HttpRequest) -> HttpResponse:
+    requests = selectors.payment_requests_of_payer(request.user)
+    return render(
+        request,
+        "billing/payments.html",
+        {
+            "open_requests": requests.filter(status=PaymentStatus.OPEN),
+            "paid_requests": requests.filter(status=PaymentStatus.PAID)[:50],
+            "invoices": selectors.invoices_of_patient(request.user)[:100],
+        },
+    )
+
+
+@login_required
+def payment(request: HttpRequest, request_id: int) -> HttpResponse:
+    payment_request = selectors.payment_request_for_payer(request.user, request_id)
+    form = forms.PaymentDetailsForm(
+        request.POST or None,
+        initial={"payer_address": payment_request.payer_address, "sts_opposition": payment_request.sts_opposition},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.payment_request_details_set(
+                actor=request.user, payment_request=payment_request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Saved: your details for the invoice."))
+            return redirect("billing:payment", request_id)
+    try:
+        account = transfer.platform_account()
+    except transfer.AccountMisconfigured:
+        account = None
+    context = {"payment_request": payment_request, "account": account, "form": form}
+    if payment_request.is_open and account is not None:
+        context["reference"] = transfer.format_reference(payment_request.reference)
+        context["qr"] = transfer.epc_qr_data_uri(
+            account=account, amount=payment_request.outstanding, reference=payment_request.reference
+        )
+    if payment_request.proforma_id is not None:
+        context["breakdown"] = pricing.Breakdown.from_dict(payment_request.proforma.service.breakdown)
+    return render(request, "billing/payment.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def storage(request: HttpRequest) -> HttpResponse:
+    """Extra space for one's box, paid like everything else by bank transfer."""
+    plans = selectors.storage_plans_for(request.user)
+    if request.method == "POST":
+        plan_id = request.POST.get("plan", "")
+        plan = plans.filter(pk=int(plan_id)).first() if plan_id.isdigit() and len(plan_id) < 19 else None
+        if plan is None:
+            messages.error(request, _("This storage plan is not on sale for your box."))
+            return redirect("billing:storage")
+        try:
+            payment_request = services.storage_purchase_start(actor=request.user, plan=plan)
+        except ValidationError as error:
+            _refusal(request, error)
+            return redirect("billing:storage")
+        return redirect("billing:payment", payment_request.pk)
+    return render(request, "billing/storage.html", {"plans": plans})
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+@login_required
+def staff_reconciliation(request: HttpRequest) -> HttpResponse:
+    _staff(request.user)
+    upload = forms.StatementUploadForm()
+    if request.method == "POST":
+        upload = forms.StatementUploadForm(request.POST, request.FILES)
+        if upload.is_valid():
+            stream = upload.cleaned_data["statement"]
+            try:
+                result = services.statement_import(actor=request.user, stream=stream, file_name=stream.name)
+            except ValidationError as error:
+                upload.add_error("statement", error)
+            else:
+                if result.already_imported:
+                    messages.info(request, _("This statement was already imported: nothing changed."))
+                else:
+                    messages.success(
+                        request,
+                        _("Statement imported: %(matched)d transfer(s) matched, %(queued)d to check, %(known)d already known.")
+                        % {"matched": result.matched, "queued": result.queued, "known": result.known},
+                    )
+                return redirect("billing:staff_reconciliation")
+    return render(
+        request,
+        "billing/staff_reconciliation.html",
+        {
+            "upload": upload,
+            "queue": selectors.transfers_to_check(),
+            "open_requests": selectors.open_payment_requests()[:200],
+            "refunds": selectors.refunds_due(),
+            "statements": selectors.statements_recent(),
+            "totals": ledger.totals(),
+        },
+        status=400 if upload.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def staff_transfer(request: HttpRequest, transfer_id: int) -> HttpResponse:
+    _staff(request.user)
+    row = selectors.transfer_for_staff(request.user, transfer_id)
+    form = forms.TransferActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Write a note and choose what to do with the transfer."))
+        return redirect("billing:staff_reconciliation")
+    data = form.cleaned_data
+    try:
+        if data["action"] == "apply":
+            target = selectors.payment_request_by_reference(request.user, data["reference"]) if data["reference"] else row.payment_request
+            if target is None:
+                raise ValidationError(_("No payment request has this reference."))
+            services.transfer_apply(actor=request.user, transfer_row=row, payment_request=target, note=data["note"])
+        else:
+            services.transfer_refund(actor=request.user, transfer_row=row, note=data["note"])
+    except ValidationError as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("Transfer updated."))
+    return redirect("billing:staff_reconciliation")
+
+
+@login_required
+@require_POST
+def staff_mark_paid(request: HttpRequest, request_id: int) -> HttpResponse:
+    _staff(request.user)
+    payment_request = selectors.payment_request_for_staff(request.user, request_id)
+    form = forms.MarkPaidForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Say why the payment is marked by hand (at least 5 characters)."))
+        services.payment_mark_paid(actor=request.user, payment_request=payment_request, reason=form.cleaned_data["reason"])
+    except ValidationError as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("Payment %(reference)s marked paid.") % {"reference": payment_request.reference})
+    return redirect("billing:staff_reconciliation")
+
+
+@login_required
+@require_POST
+def staff_refund_done(request: HttpRequest, refund_id: int) -> HttpResponse:
+    _staff(request.user)
+    refund = selectors.refund_for_staff(request.user, refund_id)
+    form = forms.NoteForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Write a short note on what you did and why (at least 5 characters)."))
+        services.refund_mark_done(actor=request.user, refund=refund, note=form.cleaned_data["note"])
+    except ValidationError as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("Refund recorded."))
+    return redirect("billing:staff_reconciliation")
+
+
+@login_required
+def staff_payouts(request: HttpRequest) -> HttpResponse:
+    _staff(request.user)
+    cutoff = services.default_payout_cutoff()
+    form = forms.PayoutRunForm(
+        request.POST or None,
+        initial={"cutoff": (cutoff - datetime.timedelta(days=1)).date(), "execution_date": timezone.localdate()},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        zone = timezone.get_current_timezone()
+        try:
+            batch = services.payout_batch_run(
+                actor=request.user,
+                cutoff=datetime.datetime.combine(data["cutoff"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+                - datetime.timedelta(microseconds=1),
+                execution_date=data["execution_date"],
+                leave_out_invalid=data["leave_out_invalid"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Payout batch %(number)s ready: download its file for the bank.") % {"number": batch.number})
+            return redirect("billing:staff_payouts")
+    today = timezone.localdate()
+    return render(
+        request,
+        "billing/staff_payouts.html",
+        {"form": form, "batches": selectors.payout_batches()[:30], "years": list(range(today.year, today.year - 5, -1))},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_GET
+def staff_payout_file(request: HttpRequest, batch_id: int) -> HttpResponse:
+    _staff(request.user)
+    batch = selectors.payout_batch_for_staff(request.user, batch_id)
+    response = HttpResponse(batch.xml.encode(), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="payout-{batch.number}-pain.001.001.09.xml"'
+    return response
+
+
+@login_required
+@require_GET
+def staff_donations_csv(request: HttpRequest, year: str) -> HttpResponse:
+    _staff(request.user)
+    year = _year(year)
+    summary = selectors.donations_by_charity(year)
+    return _csv_response(exports.csv_lines(exports.charity_header(), exports.charity_rows(summary)), f"donazioni-enti-{year}.csv")

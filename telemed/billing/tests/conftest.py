@@ -108,3 +108,115 @@ def _logged_in_doctor(client, doctor: DoctorProfile):
 @pytest.fixture
 def login_doctor():
     return _logged_in_doctor
+
+
+# --- the billing flow: services delivered, statements received -------------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+from lxml import etree  # noqa: E402
+
+from telemed.billing import pricing, services  # noqa: E402
+
+CAMT = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
+
+
+@pytest.fixture
+def make_patient_user(db):
+    def make(first: str = "Anna", last: str = "Conti", language: str = "it") -> User:
+        n = next(_numbers)
+        user = _user(Role.PATIENT, first, f"{last}{chr(65 + n % 26)}")
+        user.language = language
+        user.save(update_fields=["language"])
+        birth = datetime.date(1985, 1, 1) + datetime.timedelta(days=n)
+        PatientProfile.objects.create(
+            user=user, codice_fiscale=demo_codice_fiscale(user.last_name, first, birth, "F", "F205"),
+            birth_date=birth, sex="F", phone="+39 333 100 0001",
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def deliver(db):
+    """Register a delivered service the way consults and visits will: priced by the pricing module."""
+
+    def make(doctor: DoctorProfile, patient: User, *, fee: str = "45.00", kind: str = "base", duration=None, key=None):
+        if selectors_tariff(doctor, kind, duration) is None or selectors_tariff(doctor, kind, duration).fee != Decimal(fee):
+            response = {} if kind == "video" else {"response_value": 72, "response_unit": "hours"}
+            services.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration, **response)
+        breakdown = pricing.price_service(doctor=doctor, kind=kind, duration=duration)
+        return services.billable_service_register(
+            doctor=doctor, patient=patient, kind=kind, duration_minutes=duration, breakdown=breakdown,
+            accepted_at=timezone.now(), source_label=f"Consulto {next(_numbers)}", source_url="/consults/1/", source_key=key,
+        )
+
+    return make
+
+
+def selectors_tariff(doctor, kind, duration):
+    from telemed.billing import selectors
+
+    return selectors.tariff_current_for(doctor, kind, duration)
+
+
+@pytest.fixture
+def billed(deliver, make_patient_user):
+    """A validated proforma: (doctor, patient, payment request)."""
+
+    def make(doctor: DoctorProfile, patient: User | None = None, fee: str = "45.00"):
+        patient = patient or make_patient_user()
+        service = deliver(doctor, patient, fee=fee)
+        proforma = services.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
+        return services.proformas_validate(actor=doctor.user, include=[proforma.pk])[0]
+
+    return make
+
+
+def camt053(entries: list[dict], *, iban: str | None = None, statement_id: str = "STMT-1", version: str = CAMT) -> bytes:
+    """A camt.053 statement of the platform's account with the given credit entries.
+
+    Each entry: amount, reference (structured RF) or text (unstructured), currency, bank_ref, debtor, indicator.
+    """
+    from django.conf import settings
+
+    ns = {None: version}
+    root = etree.Element("Document", nsmap=ns)
+    message = etree.SubElement(root, "BkToCstmrStmt")
+    header = etree.SubElement(message, "GrpHdr")
+    etree.SubElement(header, "MsgId").text = f"MSG-{statement_id}"
+    etree.SubElement(header, "CreDtTm").text = "2026-03-02T08:00:00"
+    stmt = etree.SubElement(message, "Stmt")
+    etree.SubElement(stmt, "Id").text = statement_id
+    etree.SubElement(stmt, "CreDtTm").text = "2026-03-02T08:00:00"
+    account = etree.SubElement(etree.SubElement(etree.SubElement(stmt, "Acct"), "Id"), "IBAN")
+    account.text = iban or settings.BILLING_IBAN
+    for entry in entries:
+        node = etree.SubElement(stmt, "Ntry")
+        if entry.get("bank_ref"):
+            etree.SubElement(node, "NtryRef").text = entry["bank_ref"]
+        amount = etree.SubElement(node, "Amt", Ccy=entry.get("currency", "EUR"))
+        amount.text = str(entry["amount"])
+        etree.SubElement(node, "CdtDbtInd").text = entry.get("indicator", "CRDT")
+        etree.SubElement(node, "Sts").text = "BOOK"
+        etree.SubElement(etree.SubElement(node, "BookgDt"), "Dt").text = entry.get("date", "2026-03-01")
+        etree.SubElement(etree.SubElement(node, "ValDt"), "Dt").text = entry.get("date", "2026-03-01")
+        if entry.get("bank_ref"):
+            etree.SubElement(node, "AcctSvcrRef").text = entry["bank_ref"]
+        etree.SubElement(etree.SubElement(node, "BkTxCd"), "Prtry").append(etree.Element("Cd"))
+        node.find("BkTxCd/Prtry/Cd").text = "SCT"
+        details = etree.SubElement(etree.SubElement(node, "NtryDtls"), "TxDtls")
+        parties = etree.SubElement(details, "RltdPties")
+        etree.SubElement(etree.SubElement(parties, "Dbtr"), "Nm").text = entry.get("debtor", "Anna Conti")
+        etree.SubElement(etree.SubElement(etree.SubElement(parties, "DbtrAcct"), "Id"), "IBAN").text = "IT60X0542811101000000123456"
+        remittance = etree.SubElement(details, "RmtInf")
+        if entry.get("text"):
+            etree.SubElement(remittance, "Ustrd").text = entry["text"]
+        if entry.get("reference"):
+            strd = etree.SubElement(remittance, "Strd")
+            ref = etree.SubElement(strd, "CdtrRefInf")
+            etree.SubElement(etree.SubElement(etree.SubElement(ref, "Tp"), "CdOrPrtry"), "Cd").text = "SCOR"
+            etree.SubElement(ref, "Ref").text = entry["reference"]
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
