@@ -1,5 +1,6 @@
 """Render a report to PDF/A with WeasyPrint: identities, date, content and the verification QR code."""
 
+import functools
 import io
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def signature_reason(report: Report) -> str:
     return _("Prescription digitally signed") if report.kind == ReportKind.PRESCRIPTION else _("Medical report digitally signed")
 
 
+@functools.cache
+def _stylesheet() -> weasyprint.CSS:
+    return weasyprint.CSS(filename=str(STYLESHEET))
+
+
 def render_report_pdf(report: Report, *, issued_at=None) -> io.BytesIO:
     """The unsigned PDF/A of a report, in the patient's language."""
     language = report.patient.language or settings.LANGUAGE_CODE
@@ -56,7 +62,5 @@ def render_report_pdf(report: Report, *, issued_at=None) -> io.BytesIO:
     # Only the inline QR image may be loaded: the content is the doctor's text, and nothing in it
     # may make the renderer reach the network or the file system.
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, timeout=5)
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf(
-        stylesheets=[weasyprint.CSS(filename=str(STYLESHEET))], pdf_variant=PDF_VARIANT
-    )
+    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[_stylesheet()], pdf_variant=PDF_VARIANT)
     return io.BytesIO(pdf)

@@ -5,11 +5,7 @@ exactly as they were under the signature. The visible appearance is drawn with a
 DejaVu Sans (PDF/A forbids non-embedded fonts).
 """
 
-import functools
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import aiohttp
@@ -17,9 +13,6 @@ from asn1crypto import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from fontTools import subset
-from fontTools.ttLib import TTFont
-from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -29,8 +22,9 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from telemed.signatures import fonts
+
 FIELD_NAME = "telemed-signature"
-FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 # Where the appearance goes on the last page, in PDF points from the bottom-left corner of an
 # A4 page: the report template keeps this band free (see reports/pdf/report.css).
 APPEARANCE_BOX = (300, 40, 555, 105)
@@ -77,35 +71,10 @@ def local_signer(*, certificate_der: bytes, private_key_der: bytes, chain_der: l
     return LoadedKeySigner(certificate_der=certificate_der, private_key_der=private_key_der, chain_der=chain_der)
 
 
-@functools.cache
-def _appearance_font() -> str:
-    """A Latin subset of DejaVu Sans without layout tables, made once per process.
-
-    pyHanko subsets the font it embeds on every signature; starting from the full DejaVu Sans
-    (with its large GSUB/GPOS tables) that alone costs about 150 ms.
-    """
-    options = subset.Options()
-    options.layout_features = []
-    options.name_IDs = ["*"]
-    options.drop_tables += ["FFTM", "GSUB", "GPOS", "GDEF", "kern"]
-    subsetter = subset.Subsetter(options)
-    latin = [*range(0x20, 0x7F), *range(0xA0, 0x180), 0x2013, 0x2014, 0x2019, 0x201C, 0x201D, 0x20AC]
-    subsetter.populate(unicodes=latin)
-    font = TTFont(str(FONT_PATH))
-    subsetter.subset(font)
-    # pyHanko spaces glyphs as if the font had 1000 units per em (DejaVu has 2048): without this
-    # the appearance's letters drift apart.
-    scale_upem(font, 1000)
-    handle, path = tempfile.mkstemp(prefix="telemed-signature-font-", suffix=".ttf")
-    with os.fdopen(handle, "wb") as target:
-        font.save(target)
-    return path
-
-
 def _stamp_style() -> TextStampStyle:
     return TextStampStyle(
         stamp_text="%(label)s\n%(signer)s\n%(when)s",
-        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(_appearance_font()), font_size=9),
+        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(fonts.latin_font_file()), font_size=9),
         border_width=1,
     )
 
