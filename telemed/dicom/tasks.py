@@ -1,0 +1,19 @@
+"""Background work of the DICOM app: importing a CD, and cleaning up imports left half-sent."""
+
+from django_tasks import task
+
+
+@task()
+def cd_import_run(*, import_id: str) -> None:
+    """Enqueued when the last file of a CD has arrived: read the CD and store its instances."""
+    from telemed.dicom.services import cd_import_run as run
+
+    run(import_id=import_id)
+
+
+@task()
+def cd_import_expire(*, import_id: str) -> None:
+    """Scheduled when an import starts; cancels it if left idle too long, else looks again later."""
+    from telemed.dicom.services import cd_import_expire_if_idle
+
+    cd_import_expire_if_idle(import_id=import_id)
