@@ -52,6 +52,9 @@ class Report(models.Model):
         "signatures.SignatureRecord", null=True, blank=True, on_delete=models.PROTECT, related_name="report"
     )
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Why the doctor may write for a patient without a care link: set only by a higher app's
+    # service that verified the relationship itself (e.g. "consult:42"); empty means "care link".
+    engagement = models.CharField(max_length=40, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

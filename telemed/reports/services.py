@@ -57,7 +57,9 @@ def _own_draft(actor, report: Report) -> None:
         raise ValidationError(_("This document is signed: it cannot change any more. Write a correction instead."))
 
 
-def _check_patient(actor, patient) -> None:
+def _check_patient(actor, patient, engagement: str = "") -> None:
+    if engagement and patient is not None and patient.is_patient:
+        return  # the higher app that set the engagement verified the relationship
     if patient is None or not patient.is_patient or not care_link_is_active(doctor=actor, patient=patient):
         raise ValidationError(_("You can write only for patients who have accepted a link with you."))
 
@@ -142,14 +144,22 @@ def content_of(report: Report) -> ReportContent:
 
 
 @transaction.atomic
-def report_create(*, actor, patient, kind: str, content: ReportContent | None = None) -> Report:
-    """A new draft for a linked patient (``kind``: "report" or "prescription")."""
+def report_create(
+    *, actor, patient, kind: str, content: ReportContent | None = None, engagement: str = ""
+) -> Report:
+    """A new draft for a linked patient (``kind``: "report" or "prescription").
+
+    ``engagement`` is for a higher app's service only (e.g. ``"consult:42"``): the caller has
+    verified the relationship between doctor and patient itself, so no care link is asked,
+    now or when the report is signed or corrected. Views never pass it.
+    """
     _require_doctor(actor)
     if kind not in ReportKind.values:
         raise ValidationError({"kind": _("Choose a report or a prescription.")})
-    _check_patient(actor, patient)
+    engagement = (engagement or "").strip()[:40]
+    _check_patient(actor, patient, engagement)
     content = _clean_content(kind, content or ReportContent())
-    report = Report(kind=kind, doctor=actor, patient=patient)
+    report = Report(kind=kind, doctor=actor, patient=patient, engagement=engagement)
     _write_content(report, content)
     return report
 
@@ -189,8 +199,11 @@ def report_correct(*, actor, report: Report) -> Report:
             existing.delete()  # an abandoned correction: start afresh
         else:
             raise ValidationError(_("This document already has a correction: open that one."))
-    _check_patient(actor, report.patient)
-    correction = Report(kind=report.kind, doctor=actor, patient=report.patient, version=report.version + 1, replaces=report)
+    _check_patient(actor, report.patient, report.engagement)
+    correction = Report(
+        kind=report.kind, doctor=actor, patient=report.patient, version=report.version + 1, replaces=report,
+        engagement=report.engagement,
+    )
     _write_content(correction, content_of(report))
     return correction
 
@@ -233,7 +246,7 @@ def reports_sign_batch(*, actor, reports: list[Report], code: str) -> list[Repor
     for report in drafts:
         _own_draft(actor, report)
         _check_signable(report)
-        _check_patient(actor, report.patient)
+        _check_patient(actor, report.patient, report.engagement)
     issued_at = timezone.now()
     # Rendered before any lock is taken: WeasyPrint is the slow part.
     rendered = {report.pk: pdf.render_report_pdf(report, issued_at=issued_at) for report in drafts}

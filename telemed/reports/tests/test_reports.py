@@ -219,3 +219,24 @@ def test_the_verification_page_recognises_the_document(linked_pair, next_code, c
     assert finding.check.fiscal_code == doctor.doctor_profile.codice_fiscale
     assert finding.record.pk == report.signature.pk
     assert patient.last_name not in response.content.decode()  # the public page names no patient
+
+
+# --- an engagement verified by a higher app ------------------------------------------------------------
+
+
+def test_an_engagement_lets_a_doctor_write_and_sign_for_a_patient_without_a_link(signing_doctor, make_patient, next_code):
+    doctor, patient = signing_doctor(), make_patient()
+    with pytest.raises(ValidationError, match="accepted a link"):
+        _report(doctor, patient)  # the default check still holds
+    report = services.report_create(actor=doctor, patient=patient, kind="report", content=CONTENT, engagement="consult:42")
+    assert report.engagement == "consult:42"
+    signed = services.report_sign(actor=doctor, report=report, code=next_code(doctor))
+    assert signed.status == ReportStatus.SIGNED
+    correction = services.report_correct(actor=doctor, report=signed)
+    assert correction.engagement == "consult:42"
+
+
+def test_an_engagement_does_not_make_a_non_patient_a_patient(signing_doctor):
+    doctor, colleague = signing_doctor(), signing_doctor()
+    with pytest.raises(ValidationError, match="accepted a link"):
+        services.report_create(actor=doctor, patient=colleague, kind="report", engagement="consult:1")
