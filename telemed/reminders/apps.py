@@ -6,3 +6,8 @@ class RemindersConfig(AppConfig):
     name = "telemed.reminders"
     label = "reminders"
     verbose_name = _("Reminders")
+
+    def ready(self):
+        from telemed.notifications import kinds
+
+        kinds.register("reminder", _("Reminders"))

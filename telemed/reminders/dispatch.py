@@ -1,0 +1,218 @@
+"""The engine that delivers reminders. Any number of dispatcher processes, on any number of
+hosts, share the work (`manage.py reminders_dispatch`; `serve` starts one).
+
+Two steps, each a short transaction over a batch of rows claimed with
+``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that dispatchers never wait for each
+other nor take the same rows (on SQLite the IMMEDIATE transactions take turns instead):
+
+1. record — due reminders (``next_fire_at <= now``) become one ``Delivery`` row per
+   (reminder, occurrence), and ``next_fire_at`` moves on to the next occurrence. The unique
+   key of the delivery makes each occurrence happen once even if two dispatchers raced or one
+   died between its insert and its commit (then nothing of it was committed).
+2. send — pending deliveries get their in-app notification (and the e-mail it implies), in
+   the same transaction that marks them sent: a crash before the commit undoes both, and the
+   next dispatcher sends it again, once.
+
+Recording is cheap and batched, so a burst of reminders all due at 08:00 is recorded within
+a second or two; sending follows at the pace of notify().
+"""
+
+import datetime
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db.models import Min
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from telemed.care.selectors import care_link_is_active
+from telemed.notifications.services import notify
+from telemed.reminders import tasks
+from telemed.reminders.models import AgendaSettings, Delivery, DeliveryStatus, Reminder, StopReason
+from telemed.reminders.schedule import Series, to_local
+from telemed.reminders.services import NOTIFICATION_KIND, agenda_url
+
+logger = logging.getLogger(__name__)
+
+RECORD_BATCH = 500
+SEND_BATCH = 50
+# A test of crash safety asks a dispatcher to stop here ("record:30" or "send:30"), inside the
+# transaction, so that it can be killed there.
+PAUSE_ENV = "TELEMED_REMINDERS_TEST_PAUSE"
+
+
+def late_after() -> datetime.timedelta:
+    """Delivered later than this after its time, a reminder says it comes late."""
+    return getattr(settings, "REMINDERS_LATE_AFTER", datetime.timedelta(minutes=5))
+
+
+def max_lateness() -> datetime.timedelta:
+    """Older than this (the platform was down), a reminder is not sent any more: it is recorded as missed."""
+    return getattr(settings, "REMINDERS_MAX_LATENESS", datetime.timedelta(hours=12))
+
+
+def _pause_if_asked(step: str) -> None:
+    wanted = os.environ.get(PAUSE_ENV, "")
+    if wanted.startswith(f"{step}:"):
+        sys.stdout.write(f"paused at {step}\n")
+        sys.stdout.flush()
+        time.sleep(float(wanted.split(":", 1)[1]))
+
+
+def _claim(queryset, batch: int):
+    # skip_locked is ignored where the database has no row locks (SQLite): there the IMMEDIATE
+    # transaction already holds the only write lock.
+    return list(queryset.select_for_update(skip_locked=True, of=("self",))[:batch])
+
+
+def _advance_all(reminders: list[Reminder]) -> None:
+    if connection.vendor == "postgresql":
+        # One statement for the whole batch (bulk_update would build a CASE of 500 branches).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE reminders_reminder AS r SET next_fire_at = v.next_fire_at "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, next_fire_at) WHERE r.id = v.id",
+                [[r.pk for r in reminders], [r.next_fire_at for r in reminders]],
+            )
+    else:
+        Reminder.objects.bulk_update(reminders, ["next_fire_at"])
+
+
+def record_due(*, now: datetime.datetime | None = None, batch: int = RECORD_BATCH) -> int:
+    """Record the next due occurrence of up to ``batch`` reminders; returns how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = _claim(
+            Reminder.objects.filter(next_fire_at__lte=now)
+            .order_by("next_fire_at")
+            .only("id", "rrule", "times", "start_date", "starts_at", "ends_before", "next_fire_at"),
+            batch,
+        )
+        if not due:
+            return 0
+        too_old = now - max_lateness()
+        deliveries = []
+        for reminder in due:
+            occurrence = reminder.next_fire_at
+            missed = occurrence < too_old
+            deliveries.append(
+                Delivery(
+                    reminder_id=reminder.pk,
+                    occurrence=occurrence,
+                    status=DeliveryStatus.MISSED if missed else DeliveryStatus.PENDING,
+                    late=missed,
+                )
+            )
+            reminder.next_fire_at = Series.of(reminder).after(occurrence, anchor=to_local(occurrence).date())
+        recorded_at = timezone.now()
+        for delivery in deliveries:
+            delivery.created_at = recorded_at
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        _pause_if_asked("record")
+        _advance_all(due)
+    return len(due)
+
+
+def _notification_title(reminder: Reminder, late: bool) -> str:
+    # The title can reach an e-mail: it never says what the reminder is about.
+    if late:
+        return _("A reminder from your agenda, sent late")
+    if reminder.doctor_id is not None:
+        return _("A reminder from your doctor")
+    return _("A reminder from your agenda")
+
+
+def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATCH) -> int:
+    """Notify up to ``batch`` recorded occurrences; returns how many were handled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = _claim(
+            Delivery.objects.filter(status=DeliveryStatus.PENDING, occurrence__lte=now)
+            .order_by("occurrence")
+            .select_related("reminder__patient"),
+            batch,
+        )
+        if not pending:
+            return 0
+        patients = {d.reminder.patient_id for d in pending}
+        wants_details = set(
+            AgendaSettings.objects.filter(user_id__in=patients, email_details=True).values_list("user_id", flat=True)
+        )
+        links: dict[tuple[int, int], bool] = {}
+        too_old, late_from = now - max_lateness(), now - late_after()
+        for delivery in pending:
+            reminder = delivery.reminder
+            delivery.late = delivery.occurrence < late_from
+            if delivery.occurrence < too_old:
+                delivery.status = DeliveryStatus.MISSED
+                continue
+            if reminder.doctor_id is not None:
+                pair = (reminder.doctor_id, reminder.patient_id)
+                if pair not in links:
+                    links[pair] = care_link_is_active(doctor=reminder.doctor_id, patient=reminder.patient_id)
+                if not links[pair]:
+                    # Revoking the link stops that doctor's reminders; what was delivered stays.
+                    delivery.status = DeliveryStatus.SKIPPED
+                    Reminder.objects.filter(pk=reminder.pk, stopped_at__isnull=True).update(
+                        stopped_at=now, stop_reason=StopReason.LINK_ENDED, next_fire_at=None
+                    )
+                    continue
+            if reminder.muted_at is not None:
+                delivery.status = DeliveryStatus.MUTED
+                continue
+            patient = reminder.patient
+            with translation.override(patient.language):
+                notify(
+                    recipient=patient,
+                    kind=NOTIFICATION_KIND,
+                    title=_notification_title(reminder, delivery.late),
+                    url=agenda_url(to_local(delivery.occurrence).date()),
+                )
+            if patient.pk in wants_details:
+                tasks.send_reminder_details.enqueue(delivery_id=delivery.pk)
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, timezone.now()
+        _pause_if_asked("send")
+        Delivery.objects.bulk_update(pending, ["status", "late", "sent_at"])
+    return len(pending)
+
+
+def seconds_until_due(*, cap: float) -> float:
+    """How long the loop may sleep: until the earliest next occurrence, at most ``cap``."""
+    earliest = Reminder.objects.filter(next_fire_at__isnull=False).aggregate(at=Min("next_fire_at"))["at"]
+    if earliest is None:
+        return cap
+    return min(cap, max(0.0, (earliest - timezone.now()).total_seconds()))
+
+
+def run(*, should_stop: Callable[[], bool], max_sleep: float = 1.0, once: bool = False,
+        record_batch: int = RECORD_BATCH, send_batch: int = SEND_BATCH) -> int:  # fmt: skip
+    """Record and send until told to stop (``once``: until nothing is left to do). Returns how
+    many deliveries this process handled."""
+    handled = 0
+    while not should_stop():
+        try:
+            recorded = record_due(batch=record_batch)
+            # Recording comes first: a burst is recorded whole before sending starts.
+            sent = send_pending(batch=send_batch) if recorded < record_batch else 0
+            handled += sent
+        except (OperationalError, InterfaceError):
+            # The database went away (restart, failover): start again with a new connection.
+            logger.exception("reminders: database error, retrying")
+            close_old_connections()
+            connection.close()
+            time.sleep(1)
+            continue
+        if recorded or sent:
+            continue
+        if once:
+            break
+        pause = seconds_until_due(cap=max_sleep)
+        deadline = time.monotonic() + pause
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    return handled

@@ -1,0 +1,52 @@
+"""Fixtures of the reminders' tests: a patient linked to a doctor, logged-in clients, and a
+recurrence builder."""
+
+import datetime
+
+import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from telemed.care import services as care
+
+
+@pytest.fixture(autouse=True)
+def english():
+    from django.utils import translation
+
+    # The assertions read the English msgids, whatever the Italian catalogue says.
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def patient(make_patient):
+    return make_patient(email="anna@example.test", first_name="Anna", last_name="Conti", language="en")
+
+
+@pytest.fixture
+def doctor(make_doctor):
+    return make_doctor(email="doc@example.test", first_name="Marco", last_name="Bianchi")
+
+
+@pytest.fixture
+def linked(patient, doctor):
+    care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor))
+    return doctor, patient
+
+
+def logged_in(user) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    if user.is_doctor:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+def at(text: str) -> datetime.datetime:
+    """An instant written in UTC, e.g. at("2026-03-29T01:30")."""
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.UTC)
