@@ -228,6 +228,7 @@ def test_serve_runs_server_and_worker_and_ctrl_c_stops_both(tmp_path):
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
         commands = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children]
         assert any("uvicorn" in c for c in commands) and any("db_worker" in c for c in commands), commands
+        assert any("reminders_dispatch" in c for c in commands), commands
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == 0

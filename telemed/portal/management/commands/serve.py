@@ -1,7 +1,8 @@
-"""Run the whole platform in one command: the ASGI server and the background task worker.
+"""Run the whole platform in one command: the ASGI server, the background task worker and
+the reminder dispatcher.
 
-Both run as child processes of this one. Ctrl-C (SIGINT) or SIGTERM stops both
-cleanly; if either dies, the other is stopped too and the exit code says so.
+All run as child processes of this one. Ctrl-C (SIGINT) or SIGTERM stops them all
+cleanly; if one dies, the others are stopped too and the exit code says so.
 """
 
 import os
@@ -17,13 +18,15 @@ GRACE_SECONDS = 10
 
 
 class Command(BaseCommand):
-    help = "Start the ASGI server (uvicorn) and the task worker together."
+    help = "Start the ASGI server (uvicorn), the task worker and the reminder dispatcher together."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("TELEMED_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("TELEMED_PORT", "8000")))
         parser.add_argument("--workers", type=int, default=1, help="ASGI worker processes")
-        parser.add_argument("--no-worker", action="store_true", help="do not start the task worker")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not start the task worker nor the reminder dispatcher"
+        )
 
     def handle(self, *args, host, port, workers, no_worker, **options):
         server_cmd = [
@@ -35,6 +38,7 @@ class Command(BaseCommand):
             sys.executable, "-m", "django", "db_worker",
             "--interval", str(settings.WORKER_INTERVAL), "--no-startup-delay", "--no-reload",
         ]  # fmt: skip
+        dispatcher_cmd = [sys.executable, "-m", "django", "reminders_dispatch"]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "telemed.settings")}
         children: list[subprocess.Popen] = []
         stopping = False
@@ -50,6 +54,7 @@ class Command(BaseCommand):
         children.append(subprocess.Popen(server_cmd, env=env, start_new_session=True))
         if not no_worker:
             children.append(subprocess.Popen(worker_cmd, env=env, start_new_session=True))
+            children.append(subprocess.Popen(dispatcher_cmd, env=env, start_new_session=True))
         self.stdout.write(f"telemed is running at http://{host}:{port}/  (Ctrl-C to stop)", self.style.SUCCESS)
 
         exit_code = 0
