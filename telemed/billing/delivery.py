@@ -30,7 +30,7 @@ def _render(template: str, context: dict) -> tuple[str, str]:
 def payment_request_email(*, payment_request_id: int, reminder: bool) -> None:
     with transaction.atomic():
         request = (
-            PaymentRequest.objects.select_for_update().select_related("payer", "doctor__user")
+            PaymentRequest.objects.select_for_update(of=("self",)).select_related("payer", "doctor__user")
             .filter(pk=payment_request_id, status=PaymentStatus.OPEN).first()
         )  # fmt: skip
         if request is None:
@@ -76,7 +76,7 @@ def invoice_deliver(*, invoice_id: int) -> None:
         return
     invoice = services.invoice_pdf_ensure(invoice=invoice)
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("doctor__user", "patient").filter(
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("doctor__user", "patient").filter(
             pk=invoice_id, delivered_at__isnull=True
         ).first()
         if invoice is None:

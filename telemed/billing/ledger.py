@@ -25,7 +25,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from telemed.billing.models import HELD_ACCOUNTS, Account, LedgerEntry
-from telemed.billing.pricing import ZERO, Split
+from telemed.billing.pricing import ZERO, Split, round_cents
 
 
 @dataclass
@@ -81,8 +81,13 @@ class Journal:
         return LedgerEntry.objects.bulk_create(self.lines)
 
 
+def cents(total) -> Decimal:
+    """A database SUM as exact cents (SQLite sums decimals as floats: 0.1 + 0.2 comes back 0.30000000000000004)."""
+    return round_cents(Decimal(str(total))) if total is not None else ZERO
+
+
 def balance(account: str, **filters) -> Decimal:
-    return LedgerEntry.objects.filter(account=account, **filters).aggregate(total=Sum("amount"))["total"] or ZERO
+    return cents(LedgerEntry.objects.filter(account=account, **filters).aggregate(total=Sum("amount"))["total"])
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class Totals:
 
 def totals() -> Totals:
     sums = dict(LedgerEntry.objects.values_list("account").annotate(total=Sum("amount")).order_by())
-    get = lambda account: sums.get(account) or ZERO  # noqa: E731
+    get = lambda account: cents(sums.get(account))  # noqa: E731
     return Totals(
         payments_received=-get(Account.PAYERS),
         doctor_payouts=get(Account.DOCTOR_PAYOUTS),

@@ -248,9 +248,11 @@ def payout_statement(line: PayoutLine) -> list[LedgerEntry]:
 
 def held_for_doctor(doctor: DoctorProfile) -> Decimal:
     """What the platform holds for the doctor, not yet paid out."""
-    return LedgerEntry.objects.filter(account=Account.DOCTOR, doctor=doctor, settled_by__isnull=True).aggregate(
-        total=Sum("amount")
-    )["total"] or Decimal("0.00")
+    from telemed.billing.ledger import cents
+
+    return cents(
+        LedgerEntry.objects.filter(account=Account.DOCTOR, doctor=doctor, settled_by__isnull=True).aggregate(total=Sum("amount"))["total"]
+    )
 
 
 def donations_by_year_of_doctor(doctor: DoctorProfile) -> list[dict]:

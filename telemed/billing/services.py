@@ -350,7 +350,7 @@ def proformas_validate(*, actor: User, include: list[int], exclude: list[int] = 
         raise BillingError(_("Choose at least one proforma."))
     proformas = {
         proforma.pk: proforma
-        for proforma in Proforma.objects.select_for_update()
+        for proforma in Proforma.objects.select_for_update(of=("self",))
         .filter(pk__in=include | exclude, doctor=doctor)
         .select_related("service", "patient")
     }
@@ -423,7 +423,7 @@ def payment_transition(request: PaymentRequest, to: str) -> PaymentRequest:
 
 
 def _locked_request(request: PaymentRequest) -> PaymentRequest:
-    return PaymentRequest.objects.select_for_update().select_related("payer", "doctor__user", "proforma__service").get(pk=request.pk)
+    return PaymentRequest.objects.select_for_update(of=("self",)).select_related("payer", "doctor__user", "proforma__service").get(pk=request.pk)
 
 
 @transaction.atomic
@@ -845,13 +845,13 @@ def payout_batch_run(
     unsettled = LedgerEntry.objects.filter(settled_by__isnull=True, created_at__lte=cutoff)
     owed = []
     for row in unsettled.filter(account=ledger.Account.DOCTOR).values("doctor").annotate(total=Sum("amount")).order_by("doctor"):
-        if row["total"] > 0:
+        if (total := ledger.cents(row["total"])) > 0:
             doctor = DoctorProfile.objects.select_related("user").get(pk=row["doctor"])
-            owed.append(("doctor", doctor, doctor.user.get_full_name(), doctor.iban, row["total"]))
+            owed.append(("doctor", doctor, doctor.user.get_full_name(), doctor.iban, total))
     for row in unsettled.filter(account=ledger.Account.CHARITY).values("charity").annotate(total=Sum("amount")).order_by("charity"):
-        if row["total"] > 0:
+        if (total := ledger.cents(row["total"])) > 0:
             charity = Charity.objects.get(pk=row["charity"])
-            owed.append(("charity", charity, charity.name, charity.iban, row["total"]))
+            owed.append(("charity", charity, charity.name, charity.iban, total))
     invalid = [name for _kind, _payee, name, iban, _total in owed if _valid_iban(iban) is None]
     if invalid and not leave_out_invalid:
         raise BillingError(
