@@ -249,6 +249,15 @@ BILLING_REMINDER_DAYS = os.environ.get("TELEMED_PAYMENT_REMINDER_DAYS", "7,14,30
 # The Sanitel certificate (PEM or DER) that encrypts fiscal codes in the Sistema TS file.
 BILLING_STS_CERTIFICATE = os.environ.get("TELEMED_STS_CERTIFICATE", "")
 
+# --- visits: ICE servers for the video room ---------------------------------
+
+# STUN finds the browsers' public addresses; TURN relays media for patients behind strict NATs.
+# TURN credentials are minted per user in coturn's REST style (use-auth-secret), valid for TTL seconds.
+VISITS_STUN_URLS = env_list("TELEMED_STUN_URLS", "")
+VISITS_TURN_URLS = env_list("TELEMED_TURN_URLS", "")
+VISITS_TURN_SECRET = os.environ.get("TELEMED_TURN_SECRET", "")
+VISITS_TURN_TTL = int(os.environ.get("TELEMED_TURN_TTL", "3600"))
+
 # --- authentication and security -------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"

@@ -6,3 +6,14 @@ class VisitsConfig(AppConfig):
     name = "telemed.visits"
     label = "visits"
     verbose_name = _("Video visits")
+
+    def ready(self):
+        from telemed.notifications import kinds
+
+        kinds.register("visit_booked", _("Video visits booked"))
+        kinds.register("visit_cancelled", _("Video visits cancelled or moved"))
+        kinds.register("visit_moved", _("Video visits moved"))
+        kinds.register("visit_proposal", _("Requests for another visit date"))
+        kinds.register("visit_reminder", _("Reminders of video visits"))
+        kinds.register("visit_waiting", _("Patients waiting in the video room"), email_by_default=False)
+        kinds.register("visit_report", _("Reports of video visits"))

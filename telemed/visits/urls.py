@@ -1,3 +1,14 @@
+from django.urls import path
+
+from telemed.visits import views
+
 app_name = "visits"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.visit_list, name="list"),
+    path("agenda/", views.agenda, name="agenda"),
+    path("book/<slug:slug>/", views.book, name="book"),
+    path("<int:booking_id>/", views.booking, name="booking"),
+    path("proposals/<int:proposal_id>/", views.proposal, name="proposal"),
+    path("<int:booking_id>/room/", views.room, name="room"),
+]

@@ -1,0 +1,81 @@
+"""Reads of visits, scoped to the user who asks."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from telemed.visits.models import Booking, BookingStatus, DateProposal, RoomMessage
+
+# The room opens a few minutes before the start and closes a while after the planned end.
+ROOM_OPENS_BEFORE = datetime.timedelta(minutes=10)
+ROOM_CLOSES_AFTER = datetime.timedelta(minutes=30)
+
+
+class RoomClosed(ValidationError):
+    """The visit exists and the user takes part, but its room is not open now."""
+
+
+def bookings_of(user) -> QuerySet[Booking]:
+    return Booking.objects.filter(Q(doctor=user) | Q(patient=user)).select_related("doctor", "patient")
+
+
+def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
+    now = now or timezone.now()
+    return bookings_of(user).filter(
+        end__gte=now - ROOM_CLOSES_AFTER, status__in=[BookingStatus.BOOKED, BookingStatus.IN_PROGRESS]
+    )
+
+
+def past_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
+    now = now or timezone.now()
+    return bookings_of(user).exclude(pk__in=upcoming_bookings_of(user, now=now).values("pk")).order_by("-start")
+
+
+def booking_get_for_user(user, booking_id: int) -> Booking:
+    booking = bookings_of(user).filter(pk=booking_id).first()
+    if booking is None:
+        raise Http404
+    return booking
+
+
+def room_is_open(booking: Booking, *, now: datetime.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return (
+        booking.status in (BookingStatus.BOOKED, BookingStatus.IN_PROGRESS)
+        and booking.start - ROOM_OPENS_BEFORE <= now <= booking.end + ROOM_CLOSES_AFTER
+    )
+
+
+def room_get_for_user(user, booking_id: int, *, now: datetime.datetime | None = None) -> Booking:
+    """The visit whose room ``user`` may enter now: only its two participants, only in its window."""
+    booking = booking_get_for_user(user, booking_id)
+    now = now or timezone.now()
+    if booking.status == BookingStatus.CANCELLED:
+        raise RoomClosed(_("This visit was cancelled."))
+    if booking.status in (BookingStatus.ENDED, BookingStatus.DELIVERED) or now > booking.end + ROOM_CLOSES_AFTER:
+        raise RoomClosed(_("This visit has ended: its room is closed."))
+    if now < booking.start - ROOM_OPENS_BEFORE:
+        raise RoomClosed(
+            _("The room opens %(minutes)s minutes before the start of the visit.")
+            % {"minutes": int(ROOM_OPENS_BEFORE.total_seconds() // 60)}
+        )
+    return booking
+
+
+def room_messages(booking: Booking) -> QuerySet[RoomMessage]:
+    return booking.messages.select_related("author")
+
+
+def proposals_of(user) -> QuerySet[DateProposal]:
+    return DateProposal.objects.filter(Q(doctor=user) | Q(patient=user)).select_related("doctor", "patient")
+
+
+def proposal_get_for_user(user, proposal_id: int) -> DateProposal:
+    proposal = proposals_of(user).filter(pk=proposal_id).first()
+    if proposal is None:
+        raise Http404
+    return proposal

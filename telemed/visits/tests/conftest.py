@@ -1,0 +1,36 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from telemed.billing.services import tariff_set
+from telemed.visits import services
+from telemed.visits.slots import ROME
+
+
+@pytest.fixture
+def visit_doctor(make_doctor):
+    """A doctor who offers 30-minute video visits every day from 08:00 to 20:00 (Rome), 60 EUR."""
+    doctor = make_doctor(email="dottore@example.test")
+    tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("60.00"), duration_minutes=30)
+    services.agenda_update(
+        actor=doctor, slot_minutes=30, horizon_days=30, min_notice_hours=2, cancel_notice_hours=24, reschedule_notice_hours=24
+    )
+    for weekday in range(7):
+        services.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(8), end=datetime.time(20))
+    return doctor
+
+
+@pytest.fixture
+def visit_patient(make_patient):
+    return make_patient(email="paziente@example.test")
+
+
+def rome(days_ahead: int, hour: int, minute: int = 0) -> datetime.datetime:
+    day = timezone.now().astimezone(ROME).date() + datetime.timedelta(days=days_ahead)
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=ROME)
+
+
+def total_for(doctor) -> Decimal:
+    return services.visit_quote(doctor=doctor).patient_total

@@ -1,0 +1,216 @@
+"""Pages of video visits: thin, they parse, call a service or a selector, and render."""
+
+import itertools
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from telemed.accounts.selectors import doctor_public_profile
+from telemed.visits import ice, selectors, services, slots
+from telemed.visits.forms import AgendaForm, BookForm, ExceptionForm, ProposalForm, ReplyForm, RescheduleForm, RuleForm
+
+
+def _errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
+def _by_day(free: list[slots.Slot]) -> list[tuple]:
+    return [(day, list(group)) for day, group in itertools.groupby(free, key=lambda s: s.start.astimezone(slots.ROME).date())]
+
+
+@login_required
+def agenda(request: HttpRequest) -> HttpResponse:
+    """The doctor's agenda settings: length, horizon, notice, weekly availability and absences."""
+    if not request.user.is_doctor:
+        raise PermissionDenied
+    agenda = services.agenda_of(request.user)
+    which = request.POST.get("form") if request.method == "POST" else None
+    settings_form = AgendaForm(
+        request.POST if which == "settings" else None,
+        initial={f: getattr(agenda, f) for f in AgendaForm.base_fields},
+    )
+    rule_form = RuleForm(request.POST if which == "rule" else None)
+    exception_form = ExceptionForm(request.POST if which == "exception" else None)
+    try:
+        if which == "settings" and settings_form.is_valid():
+            services.agenda_update(actor=request.user, **settings_form.cleaned_data)
+            flash.success(request, _("Agenda saved."))
+            return redirect("visits:agenda")
+        if which == "rule" and rule_form.is_valid():
+            services.availability_rule_add(actor=request.user, **rule_form.cleaned_data)
+            flash.success(request, _("Availability added."))
+            return redirect("visits:agenda")
+        if which == "exception" and exception_form.is_valid():
+            services.agenda_exception_add(actor=request.user, **exception_form.cleaned_data)
+            flash.success(request, _("Absence added."))
+            return redirect("visits:agenda")
+        if which in ("remove_rule", "remove_exception"):
+            remove = services.availability_rule_remove if which == "remove_rule" else services.agenda_exception_remove
+            key = "rule_id" if which == "remove_rule" else "exception_id"
+            try:
+                object_id = int(request.POST.get("id", ""))
+            except ValueError:
+                raise ValidationError(_("Unknown request.")) from None
+            remove(actor=request.user, **{key: object_id})
+            flash.success(request, _("Removed."))
+            return redirect("visits:agenda")
+    except ValidationError as error:
+        form = {"settings": settings_form, "rule": rule_form, "exception": exception_form}.get(which)
+        if form is not None:
+            _errors(form, error)
+        else:
+            for message in error.messages:
+                flash.error(request, message)
+    context = {
+        "agenda": agenda,
+        "settings_form": settings_form,
+        "rule_form": rule_form,
+        "exception_form": exception_form,
+        "preview": _by_day(slots.free_slots(agenda, days=7)),
+        "upcoming": selectors.upcoming_bookings_of(request.user),
+    }
+    return render(request, "visits/agenda.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def book(request: HttpRequest, slug: str) -> HttpResponse:
+    """A patient books a free slot of a doctor, after seeing the cost, or proposes another date."""
+    doctor = doctor_public_profile(slug).user
+    if not request.user.is_patient:
+        flash.info(request, _("Only patients can book video visits."))
+        return redirect("directory:profile", slug=slug)
+    try:
+        breakdown = services.visit_quote(doctor=doctor)
+    except ValidationError as error:
+        return render(request, "visits/book.html", {"doctor": doctor, "unavailable": error.messages}, status=200)
+    which = request.POST.get("form") if request.method == "POST" else None
+    book_form = BookForm(request.POST if which == "book" else None, initial={"accepted_total": breakdown.patient_total})
+    proposal_form = ProposalForm(request.POST if which == "propose" else None, initial={"accepted_total": breakdown.patient_total})
+    try:
+        if which == "book" and book_form.is_valid():
+            start = slots.parse_slot_key(book_form.cleaned_data["slot"])
+            if start is None:
+                raise ValidationError(_("Choose one of the free slots."))
+            booking = services.booking_create(
+                actor=request.user, doctor=doctor, start=start, accepted_total=book_form.cleaned_data["accepted_total"]
+            )
+            flash.success(request, _("Your video visit is booked. A confirmation is on its way by e-mail."))
+            return redirect("visits:booking", booking_id=booking.pk)
+        if which == "propose" and proposal_form.is_valid():
+            proposal = services.proposal_create(
+                actor=request.user,
+                doctor=doctor,
+                start=proposal_form.start(),
+                message=proposal_form.cleaned_data["message"],
+                accepted_total=proposal_form.cleaned_data["accepted_total"],
+            )
+            flash.success(request, _("Your request was sent to the doctor."))
+            return redirect("visits:proposal", proposal_id=proposal.pk)
+        if which == "book" and not book_form.is_valid():
+            book_form.add_error(None, _("Choose one of the free slots."))
+    except ValidationError as error:
+        _errors(book_form if which == "book" else proposal_form, error)
+    context = {
+        "doctor": doctor,
+        "breakdown": breakdown,
+        "days": _by_day(slots.free_slots(services.agenda_of(doctor))),
+        "book_form": book_form,
+        "proposal_form": proposal_form,
+    }
+    return render(request, "visits/book.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def visit_list(request: HttpRequest) -> HttpResponse:
+    context = {
+        "upcoming": selectors.upcoming_bookings_of(request.user),
+        "past": selectors.past_bookings_of(request.user)[:50],
+        "proposals": selectors.proposals_of(request.user)[:50],
+    }
+    return render(request, "visits/list.html", context)
+
+
+@login_required
+def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
+    booking = selectors.booking_get_for_user(request.user, booking_id)
+    reschedule_form = RescheduleForm(request.POST if request.POST.get("form") == "reschedule" else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("form") == "cancel":
+                services.booking_cancel(actor=request.user, booking=booking)
+                flash.success(request, _("The visit was cancelled."))
+                return redirect("visits:booking", booking_id=booking.pk)
+            if reschedule_form.is_valid():
+                start = slots.parse_slot_key(reschedule_form.cleaned_data["slot"])
+                if start is None:
+                    raise ValidationError(_("Choose one of the free slots."))
+                services.booking_reschedule(actor=request.user, booking=booking, start=start)
+                flash.success(request, _("The visit was moved."))
+                return redirect("visits:booking", booking_id=booking.pk)
+            raise ValidationError(_("Unknown request."))
+        except (ValidationError, PermissionDenied) as error:
+            messages = error.messages if isinstance(error, ValidationError) else [_("You cannot do this on this visit.")]
+            for message in messages:
+                flash.error(request, message)
+            booking = selectors.booking_get_for_user(request.user, booking_id)
+    context = {
+        "booking": booking,
+        "room_open": selectors.room_is_open(booking),
+        "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14)) if request.user.pk == booking.patient_id and booking.status == "booked" else [],
+    }
+    return render(request, "visits/booking.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def proposal(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    proposal = selectors.proposal_get_for_user(request.user, proposal_id)
+    form = ReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            proposal = services.proposal_reply(
+                actor=request.user,
+                proposal=proposal,
+                action=form.cleaned_data["action"],
+                start=form.start(),
+                message=form.cleaned_data["message"],
+            )
+        except ValidationError as error:
+            _errors(form, error)
+        except PermissionDenied:
+            form.add_error(None, _("You cannot do this on this request."))
+        else:
+            flash.success(request, _("Your answer was sent."))
+            if proposal.booking_id:
+                return redirect("visits:booking", booking_id=proposal.booking_id)
+            return redirect("visits:proposal", proposal_id=proposal.pk)
+    proposal = selectors.proposal_get_for_user(request.user, proposal_id)
+    turn = proposal.doctor_id if proposal.status == "waiting_doctor" else proposal.patient_id if proposal.status == "waiting_patient" else None
+    context = {"proposal": proposal, "steps": proposal.steps.select_related("author"), "form": form, "my_turn": turn == request.user.pk}
+    return render(request, "visits/proposal.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def room(request: HttpRequest, booking_id: int) -> HttpResponse:
+    """The live room: device check, waiting, video, chat; the doctor's notes beside."""
+    try:
+        booking = selectors.room_get_for_user(request.user, booking_id)
+    except selectors.RoomClosed as closed:
+        booking = selectors.booking_get_for_user(request.user, booking_id)
+        return render(request, "visits/room_closed.html", {"booking": booking, "reason": closed.messages}, status=403)
+    context = {
+        "booking": booking,
+        "is_doctor": request.user.pk == booking.doctor_id,
+        "chat": selectors.room_messages(booking),
+        "ice_servers": ice.ice_servers_for(request.user),
+    }
+    return render(request, "visits/room.html", context)
