@@ -270,3 +270,25 @@ def test_an_unreachable_provider_gives_a_clear_message(make_doctor, signing_ca):
     provider = RemoteSignerProvider.objects.create(name="Down", base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ValidationError, match="cannot be reached"):
         services.remote_signer_configure(actor=make_doctor(), provider=provider, credential_id="x")
+
+
+def test_in_development_the_first_enrolment_creates_the_authority(make_doctor, clock, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    doctor = make_doctor()
+    device = services.signing_device_enrol_start(actor=doctor)
+    settings.PRODUCTION = True
+    with pytest.raises(ImproperlyConfigured, match="signing_ca_create"):
+        services.signing_device_confirm(actor=doctor, code=code_for(device, clock.now))
+    settings.PRODUCTION = False
+    services.signing_device_confirm(actor=doctor, code=code_for(device, clock.now))
+    assert CertificateAuthority.objects.count() == 1
+    assert selectors.usable_certificate(doctor) is not None
+
+
+def test_production_without_the_signing_key_signs_nothing(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.SIGNING_KEY_SECRET = ""
+    with pytest.raises(ImproperlyConfigured, match="TELEMED_SIGNING_KEY"):
+        seal(b"key", purpose="x")
