@@ -6,3 +6,11 @@ class ConsultsConfig(AppConfig):
     name = "telemed.consults"
     label = "consults"
     verbose_name = _("Consults")
+
+    def ready(self) -> None:
+        from telemed.consults import services
+        from telemed.notifications import kinds
+
+        kinds.register(services.NOTIFY_CONSULT, _("Consults"))
+        kinds.register(services.NOTIFY_DEADLINE, _("Consult deadlines"))
+        kinds.register(services.NOTIFY_INFO, _("Info requests"))

@@ -1,0 +1,45 @@
+"""Background and scheduled work of consults: deadline reminders, expiry, the Info rejection e-mail.
+
+Every task is enqueued in the transaction that caused it and checks the state again when it
+runs: a consult answered meanwhile makes the reminder a no-op.
+"""
+
+from django_tasks import task
+
+
+@task()
+def remind_doctor(*, consult_id: int) -> None:
+    from telemed.consults.services import consult_remind_doctor
+
+    consult_remind_doctor(consult_id=consult_id)
+
+
+@task()
+def deadline_passed(*, consult_id: int) -> None:
+    from telemed.consults.services import consult_deadline_passed
+
+    consult_deadline_passed(consult_id=consult_id)
+
+
+@task()
+def expire_if_untouched(*, consult_id: int) -> None:
+    from telemed.consults.services import consult_expire
+
+    consult_expire(consult_id=consult_id)
+
+
+@task()
+def send_info_rejected(*, info_id: int) -> None:
+    from telemed.accounts.tasks import send_templated_mail
+    from telemed.consults.models import InfoRequest
+    from telemed.consults.services import info_reformulation_link
+
+    info = InfoRequest.objects.select_related("doctor__user", "patient").filter(pk=info_id, status="rejected").first()
+    if info is None:
+        return
+    send_templated_mail(
+        to=info.patient.email,
+        template="consults/email/info_rejected",
+        context={"info": info, "patient": info.patient, "doctor": info.doctor.user, "link": info_reformulation_link(info)},
+        language=info.patient.language,
+    )

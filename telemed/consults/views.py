@@ -1,0 +1,368 @@
+"""Thin HTTP layer of consults: parse, call a service or a selector, render."""
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from telemed.accounts import selectors as accounts
+from telemed.audit.models import AuditAction
+from telemed.boxes import selectors as box_selectors
+from telemed.boxes.services import document_opened
+from telemed.boxes.views import document_file_response
+from telemed.consults import selectors, services
+from telemed.consults.forms import (
+    AnswerForm,
+    ConsultRequestForm,
+    DeclineForm,
+    InfoAnswerForm,
+    InfoRequestForm,
+    MessageForm,
+    ReportStartForm,
+)
+from telemed.consults.models import ConsultStatus, InfoStatus
+from telemed.dicom import selectors as dicom_selectors
+from telemed.notifications.services import notification_mark_read_for_url
+
+
+def _errors_into(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            for text in ValidationError(errors).messages:
+                form.add_error(name if name in form.fields else None, text)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
+def _flash(request: HttpRequest, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
+def _patient(request: HttpRequest) -> None:
+    if not request.user.is_patient:
+        raise PermissionDenied
+
+
+# --- patient ------------------------------------------------------------------------------------
+
+
+@login_required
+def mine(request: HttpRequest) -> HttpResponse:
+    if request.user.is_doctor:
+        return redirect("consults:queue")
+    if request.user.is_secretary:
+        return redirect("consults:info_inbox")
+    if request.user.is_staff:
+        return redirect("consults:overdue")
+    _patient(request)
+    page = Paginator(selectors.consult_list_for_user(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "consults/mine.html", {"page": page, "infos": selectors.info_list_for_patient(request.user)[:20]})
+
+
+def _request_form_context(request, doctor, form, offers, info=None) -> dict:
+    return {
+        "doctor": doctor,
+        "form": form,
+        "offers": offers,
+        "info": info,
+        "max_upload_mb": services.UPLOAD_MAX_BYTES // (1024 * 1024),
+    }
+
+
+@login_required
+def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
+    _patient(request)
+    doctor = accounts.doctor_public_profile(slug)
+    offers = services.consult_offers(doctor)
+    documents = box_selectors.document_list_for_user(request.user).order_by("-created_at")[:200]
+    studies = dicom_selectors.studies_owned_by(request.user)[:100]
+    kinds = [(offer.kind, offer.label) for offer in offers]
+    if request.method == "POST":
+        form = ConsultRequestForm(request.POST, kinds=kinds, documents=documents, studies=studies)
+        if form.is_valid():
+            data = form.cleaned_data
+            shown = request.POST.get(f"tariff_{data['kind']}", "")
+            uploads = tuple(
+                services.UploadedFile(name=f.name, stream=f, size=f.size) for f in request.FILES.getlist("uploads") if f.name
+            )
+            draft = services.ConsultDraft(
+                kind=data["kind"], question=data["question"], document_ids=tuple(data["documents"]),
+                study_ids=tuple(data["studies"]), uploads=uploads,
+                shown_tariff_id=int(shown) if shown.isdigit() else None, accepted_terms=data["accept"],
+                from_info_id=data.get("info"), idempotency_key=data["key"],
+            )  # fmt: skip
+            try:
+                consult, created = services.consult_request(actor=request.user, doctor=doctor, draft=draft)
+            except ValidationError as error:
+                _errors_into(form, error)
+            else:
+                if created:
+                    messages.success(request, _("Your consult was sent. The doctor will answer by the time shown."))
+                else:
+                    messages.info(request, _("This consult had already been sent: nothing was sent twice."))
+                return redirect("consults:detail", consult.pk)
+        return render(request, "consults/new.html", _request_form_context(request, doctor, form, offers), status=400)
+    info = selectors.info_get_for_patient(request.user, request.GET.get("info"))
+    initial = {"key": uuid.uuid4(), "kind": request.GET.get("kind") or (offers[0].kind if offers else "")}
+    if info is not None and info.doctor_id == doctor.pk:
+        initial.update(question=info.text, info=info.pk)
+    form = ConsultRequestForm(initial=initial, kinds=kinds, documents=documents, studies=studies)
+    return render(request, "consults/new.html", _request_form_context(request, doctor, form, offers, info))
+
+
+@login_required
+def info_new(request: HttpRequest, slug: str) -> HttpResponse:
+    _patient(request)
+    doctor = accounts.doctor_public_profile(slug)
+    if request.method == "POST":
+        form = InfoRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                services.info_request_send(
+                    actor=request.user, doctor=doctor, text=form.cleaned_data["text"], idempotency_key=form.cleaned_data["key"]
+                )
+            except ValidationError as error:
+                _errors_into(form, error)
+            else:
+                messages.success(request, _("Your Info request was sent to the doctor's office."))
+                return redirect("consults:mine")
+        status = 400
+    else:
+        form, status = InfoRequestForm(initial={"key": uuid.uuid4()}), 200
+    return render(request, "consults/info_new.html", {"doctor": doctor, "form": form, "offered": services.info_offered(doctor)}, status=status)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    try:
+        services.consult_cancel(actor=request.user, consult=consult)
+    except ValidationError as error:
+        _flash(request, error)
+    else:
+        messages.success(request, _("The consult is cancelled. Nothing will be charged."))
+    return redirect("consults:detail", consult.pk)
+
+
+# --- both parties -------------------------------------------------------------------------------
+
+
+def _own_documents(user):
+    return box_selectors.document_list_for_user(user).order_by("-created_at")[:100]
+
+
+def _detail(request, consult, *, message_form=None, decline_form=None, answer_form=None, status=200) -> HttpResponse:
+    is_doctor = request.user.pk == consult.doctor.user_id
+    context = {
+        "consult": consult,
+        "is_doctor": is_doctor,
+        "thread": selectors.consult_messages(consult),
+        "request_attachments": selectors.consult_request_attachments(consult),
+        "studies": selectors.consult_studies(consult),
+        "message_form": message_form or MessageForm(documents=_own_documents(request.user)),
+        "decline_form": decline_form or DeclineForm(),
+        "report_form": ReportStartForm(),
+        "answer_form": answer_form or AnswerForm(),
+        "can_cancel": not is_doctor
+        and (consult.status == ConsultStatus.REQUESTED or (consult.status == ConsultStatus.IN_PROGRESS and consult.is_overdue)),
+    }
+    return render(request, "consults/detail.html", context, status=status)
+
+
+@login_required
+def detail(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    notification_mark_read_for_url(actor=request.user, url=request.path)
+    return _detail(request, consult)
+
+
+@login_required
+@require_POST
+def message(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    form = MessageForm(request.POST, documents=_own_documents(request.user))
+    if form.is_valid():
+        try:
+            services.consult_message_send(
+                actor=request.user, consult=consult, text=form.cleaned_data["text"], document_ids=form.cleaned_data["documents"]
+            )
+        except ValidationError as error:
+            _errors_into(form, error)
+        else:
+            return redirect("consults:detail", consult.pk)
+    return _detail(request, consult, message_form=form, status=400)
+
+
+@login_required
+@require_POST
+def close(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    try:
+        services.consult_close(actor=request.user, consult=consult)
+    except ValidationError as error:
+        _flash(request, error)
+    return redirect("consults:detail", consult.pk)
+
+
+@login_required
+def attachment(request: HttpRequest, consult_id: int, attachment_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    document = selectors.attachment_for_user(request.user, consult, attachment_id)
+    document_opened(actor=request.user, document=document, action=AuditAction.DOWNLOAD, request=request)
+    return document_file_response(document, inline=False)
+
+
+# --- doctor -------------------------------------------------------------------------------------
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_doctor:
+        raise PermissionDenied
+    return render(
+        request,
+        "consults/queue.html",
+        {"queue": selectors.consult_queue_for_doctor(request.user), "recent": selectors.consults_recent_for_doctor(request.user)},
+    )
+
+
+def _doctor_action(request, consult_id, action, success: str) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    try:
+        action(consult)
+    except ValidationError as error:
+        _flash(request, error)
+    else:
+        messages.success(request, success)
+    return redirect("consults:detail", consult.pk)
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest, consult_id: int) -> HttpResponse:
+    return _doctor_action(
+        request, consult_id, lambda c: services.consult_start(actor=request.user, consult=c), _("You are working on this consult.")
+    )
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    form = DeclineForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consult_decline(actor=request.user, consult=consult, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            _errors_into(form, error)
+        else:
+            messages.success(request, _("The consult is declined; the patient was told why."))
+            return redirect("consults:detail", consult.pk)
+    return _detail(request, consult, decline_form=form, status=400)
+
+
+@login_required
+@require_POST
+def report_start(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    form = ReportStartForm(request.POST)
+    kind = form.cleaned_data["kind"] if form.is_valid() else "report"
+    try:
+        consult = services.consult_report_start(actor=request.user, consult=consult, kind=kind)
+    except ValidationError as error:
+        _flash(request, error)
+        return redirect("consults:detail", consult.pk)
+    return redirect("reports:edit", consult.report.public_id)
+
+
+@login_required
+@require_POST
+def answer(request: HttpRequest, consult_id: int) -> HttpResponse:
+    consult = selectors.consult_get_for_user(request.user, consult_id)
+    form = AnswerForm(request.POST)
+    code = form.cleaned_data["code"] if form.is_valid() else ""
+    try:
+        services.consult_answer(actor=request.user, consult=consult, code=code)
+    except ValidationError as error:
+        _errors_into(form, error)
+        return _detail(request, consult, answer_form=form, status=400)
+    messages.success(request, _("The consult is answered: the patient finds the signed document in their Welbox."))
+    return redirect("consults:detail", consult.pk)
+
+
+# --- secretary (or doctor without one): the Info inbox --------------------------------------------
+
+
+@login_required
+def info_inbox(request: HttpRequest) -> HttpResponse:
+    doctors = list(selectors.info_doctors_for(request.user))
+    if not doctors:
+        raise PermissionDenied
+    chosen = next((d for d in doctors if str(d.pk) == request.GET.get("doctor", "")), doctors[0])
+    return render(
+        request,
+        "consults/info_inbox.html",
+        {
+            "doctors": doctors,
+            "chosen": chosen,
+            "open_requests": selectors.info_inbox(request.user, chosen),
+            "handled": selectors.info_inbox(request.user, chosen, status=InfoStatus.ANSWERED).order_by("-handled_at")[:20],
+            "rejected": selectors.info_inbox(request.user, chosen, status=InfoStatus.REJECTED).order_by("-handled_at")[:20],
+            "answer_form": InfoAnswerForm(),
+        },
+    )
+
+
+def _back_to_inbox(info) -> HttpResponse:
+    response = redirect("consults:info_inbox")
+    response["Location"] += f"?doctor={info.doctor_id}"
+    return response
+
+
+@login_required
+@require_POST
+def info_answer(request: HttpRequest, info_id: int) -> HttpResponse:
+    info = selectors.info_get_for_handler(request.user, info_id)
+    form = InfoAnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Write the answer."))
+        return _back_to_inbox(info)
+    try:
+        services.info_request_answer(actor=request.user, info=info, answer=form.cleaned_data["answer"])
+    except ValidationError as error:
+        _flash(request, error)
+    else:
+        messages.success(request, _("Answer sent."))
+    return _back_to_inbox(info)
+
+
+@login_required
+@require_POST
+def info_reject(request: HttpRequest, info_id: int) -> HttpResponse:
+    info = selectors.info_get_for_handler(request.user, info_id)
+    try:
+        services.info_request_reject(actor=request.user, info=info)
+    except ValidationError as error:
+        _flash(request, error)
+    else:
+        messages.success(request, _("Rejected: the patient was e-mailed how to send it as a consult."))
+    return _back_to_inbox(info)
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+@login_required
+def overdue(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise Http404
+    return render(request, "consults/overdue.html", {"consults": selectors.consults_overdue(request.user)})
