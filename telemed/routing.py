@@ -2,5 +2,6 @@
 
 from telemed.messaging.routing import websocket_urlpatterns as messaging_routes
 from telemed.notifications.routing import websocket_urlpatterns as notification_routes
+from telemed.visits.routing import websocket_urlpatterns as visit_routes
 
-websocket_urlpatterns: list = [*notification_routes, *messaging_routes]
+websocket_urlpatterns: list = [*notification_routes, *messaging_routes, *visit_routes]

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from telemed.visits.models import SLOT_MINUTES, Weekday
+from telemed.visits.models import SLOT_MINUTES, ExamStatement, Weekday
 from telemed.visits.services import PROPOSAL_ACTIONS
 
 ROME = ZoneInfo("Europe/Rome")
@@ -74,3 +74,15 @@ class ReplyForm(forms.Form):
 
 class RescheduleForm(forms.Form):
     slot = forms.CharField(max_length=20)
+
+
+class VisitReportForm(forms.Form):
+    diagnosis = forms.CharField(label=_("Diagnosis"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    findings = forms.CharField(label=_("Findings"), required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 6}))
+    statement = forms.ChoiceField(
+        label=_("Remote examination"), required=False, choices=ExamStatement.choices, widget=forms.RadioSelect
+    )
+
+
+class SignForm(forms.Form):
+    code = forms.CharField(label=_("Code from the signing app"), max_length=10)

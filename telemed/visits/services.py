@@ -415,3 +415,290 @@ def proposal_reply(
     }
     notify(recipient=other, kind="visit_proposal", title=titles[action], url=proposal_url(proposal))
     return proposal
+
+
+# --- the room -----------------------------------------------------------------------------------
+
+MAX_CHAT = 4000
+MAX_NOTES = 20000
+
+
+def _room_booking(actor, booking: Booking) -> Booking:
+    """The visit locked for a change made from its room: participants only, room open only."""
+    from telemed.visits.selectors import room_get_for_user
+
+    room_get_for_user(actor, booking.pk)  # raises Http404 / RoomClosed
+    return _locked_booking(booking)
+
+
+@transaction.atomic
+def visit_patient_waiting(*, actor, booking: Booking) -> Booking:
+    """The patient passed the device check and waits to be admitted: the doctor is told."""
+    booking = _room_booking(actor, booking)
+    if actor.pk != booking.patient_id:
+        raise PermissionDenied
+    booking.patient_waiting_at = timezone.now()
+    booking.save(update_fields=["patient_waiting_at"])
+    if booking.status == BookingStatus.BOOKED:
+        notify(
+            recipient=booking.doctor,
+            kind="visit_waiting",
+            title=_("%(patient)s is waiting in the video room") % {"patient": booking.patient.get_full_name()},
+            url=reverse("visits:room", args=[booking.pk]),
+        )
+    return booking
+
+
+@transaction.atomic
+def visit_admit(*, actor, booking: Booking) -> Booking:
+    """The doctor lets the waiting patient in: the call starts (or starts again after a drop)."""
+    booking = _room_booking(actor, booking)
+    if actor.pk != booking.doctor_id:
+        raise PermissionDenied
+    if booking.status != BookingStatus.IN_PROGRESS:
+        _transition(booking, BookingStatus.IN_PROGRESS)
+    booking.admitted_at = booking.admitted_at or timezone.now()
+    booking.save(update_fields=["status", "admitted_at"])
+    push_on_commit(room_group(booking.pk), {"type": "room.admitted", "at": booking.admitted_at.isoformat()})
+    return booking
+
+
+@transaction.atomic
+def visit_end(*, actor, booking: Booking) -> Booking:
+    """The doctor closes the call; the report can still be written and signed afterwards."""
+    booking = _locked_booking(booking)
+    if actor.pk != booking.doctor_id:
+        raise PermissionDenied
+    _transition(booking, BookingStatus.ENDED)
+    booking.ended_at = timezone.now()
+    booking.save(update_fields=["status", "ended_at"])
+    push_on_commit(room_group(booking.pk), {"type": "room.ended"})
+    return booking
+
+
+def _chat_event(message) -> dict:
+    return {
+        "type": "room.chat",
+        "message": {
+            "id": message.pk,
+            "author": message.author_id,
+            "author_name": message.author.get_full_name(),
+            "text": message.text,
+            "document": message.document_name,
+            "at": message.created_at.isoformat(),
+        },
+    }
+
+
+@transaction.atomic
+def room_message_send(*, actor, booking: Booking, text: str):
+    from telemed.visits.models import RoomMessage
+
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if not text:
+        raise ValidationError(_("Write something before sending."))
+    if len(text) > MAX_CHAT:
+        raise ValidationError(_("This message is too long."))
+    booking = _room_booking(actor, booking)
+    message = RoomMessage.objects.create(booking=booking, author=actor, text=text)
+    push_on_commit(room_group(booking.pk), _chat_event(message))
+    return message
+
+
+@transaction.atomic
+def visit_notes_save(*, actor, booking: Booking, notes: str) -> Booking:
+    """The doctor's private notes, autosaved while they talk; the patient never sees them."""
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        raise ValidationError(_("The notes are too long."))
+    booking = _locked_booking(booking)
+    if actor.pk != booking.doctor_id:
+        raise PermissionDenied
+    if booking.status in (BookingStatus.CANCELLED, BookingStatus.DELIVERED):
+        raise ValidationError(_("This visit is closed: its notes cannot change any more."))
+    booking.doctor_notes = notes
+    booking.save(update_fields=["doctor_notes"])
+    return booking
+
+
+def _number(value, *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValidationError(_("The connection statistics are not valid."))
+    return float(value)
+
+
+@transaction.atomic
+def visit_stats_record(
+    *, actor, booking: Booking, rtt_ms: float, packet_loss: float, width: int, height: int
+) -> Booking:
+    """One sample of connection quality from a participant's browser (RTCPeerConnection.getStats):
+    round-trip time, fraction of packets lost, resolution received. Kept as a summary per side."""
+    rtt_ms = _number(rtt_ms, low=0, high=60_000)
+    packet_loss = _number(packet_loss, low=0, high=1)
+    width, height = int(_number(width, low=0, high=8192)), int(_number(height, low=0, high=8192))
+    booking = _room_booking(actor, booking)
+    if booking.status != BookingStatus.IN_PROGRESS:
+        raise ValidationError(_("The call has not started."))
+    side = "doctor" if actor.pk == booking.doctor_id else "patient"
+    quality = dict(booking.quality or {})
+    summary = dict(quality.get(side) or {"samples": 0, "rtt_sum": 0.0, "rtt_max": 0.0, "loss_max": 0.0})
+    summary["samples"] += 1
+    summary["rtt_sum"] += rtt_ms
+    summary["rtt_max"] = max(summary["rtt_max"], rtt_ms)
+    summary["loss_max"] = max(summary["loss_max"], packet_loss)
+    if width and height:
+        summary["width"], summary["height"] = width, height
+        summary["min_height"] = min(summary.get("min_height", height), height)
+    quality[side] = summary
+    booking.quality = quality
+    booking.save(update_fields=["quality"])
+    return booking
+
+
+# --- the report: written in the room, signed, delivered, billable -------------------------------
+
+
+def _engagement(booking: Booking) -> str:
+    return f"visit:{booking.pk}"
+
+
+def _call_minutes(booking: Booking) -> int:
+    if booking.admitted_at is None:
+        return 0
+    end = booking.ended_at or timezone.now()
+    return max(1, round((end - booking.admitted_at).total_seconds() / 60))
+
+
+def visit_record_text(booking: Booking) -> str:
+    """What the national telemedicine guidelines ask a televisit report to record: who took part,
+    how long the call lasted, the connection quality measured during it, and the doctor's
+    statement on the adequacy of the remote examination."""
+    from telemed.visits.models import ExamStatement
+
+    lines = [
+        _("Video visit (telemedicine) of %(when)s.")
+        % {"when": timezone.localtime(booking.start, slots.ROME).strftime("%d/%m/%Y %H:%M")},
+        _("Participants: %(doctor)s (doctor), %(patient)s (patient).")
+        % {"doctor": booking.doctor.get_full_name(), "patient": booking.patient.get_full_name()},
+        _("Duration of the call: %(minutes)s minutes.") % {"minutes": _call_minutes(booking)},
+    ]
+    for side, label in (("doctor", _("doctor's side")), ("patient", _("patient's side"))):
+        summary = (booking.quality or {}).get(side)
+        if not summary or not summary.get("samples"):
+            lines.append(_("Connection quality (%(side)s): not measured.") % {"side": label})
+            continue
+        lines.append(
+            _(
+                "Connection quality (%(side)s): round-trip time %(rtt_avg)s ms on average (%(rtt_max)s ms at most), "
+                "packet loss up to %(loss)s%%, video received at %(width)s×%(height)s."
+            )
+            % {
+                "side": label,
+                "rtt_avg": round(summary["rtt_sum"] / summary["samples"]),
+                "rtt_max": round(summary["rtt_max"]),
+                "loss": round(summary["loss_max"] * 100, 1),
+                "width": summary.get("width", 0),
+                "height": summary.get("height", 0),
+            }
+        )
+    if booking.statement:
+        lines.append(str(ExamStatement(booking.statement).label) + ".")
+    return "\n".join(lines)
+
+
+def _doctor_booking(actor, booking: Booking, *, lock: bool = True) -> Booking:
+    booking = _locked_booking(booking) if lock else Booking.objects.select_related("doctor", "patient").get(pk=booking.pk)
+    if actor.pk != booking.doctor_id:
+        raise PermissionDenied
+    return booking
+
+
+@transaction.atomic
+def visit_report_save(*, actor, booking: Booking, diagnosis: str, findings: str, statement: str):
+    """The doctor's report draft for this visit (created on first save) and their statement."""
+    from telemed.reports import services as reports
+    from telemed.visits.models import ExamStatement
+
+    booking = _doctor_booking(actor, booking)
+    if booking.status not in (BookingStatus.IN_PROGRESS, BookingStatus.ENDED):
+        raise ValidationError(_("The report is written once the call has started, until it is delivered."))
+    if statement and statement not in ExamStatement.values:
+        raise ValidationError({"statement": _("Choose whether the remote examination was adequate.")})
+    content = reports.ReportContent(diagnosis=diagnosis or "", findings=findings or "", notes=visit_record_text(booking))
+    if booking.report_id is None:
+        booking.report = reports.report_create(
+            actor=actor, patient=booking.patient, kind="report", content=content, engagement=_engagement(booking)
+        )
+    else:
+        reports.report_update(actor=actor, report=booking.report, content=content)
+    booking.statement = statement or ""
+    booking.save(update_fields=["report", "statement"])
+    return booking.report
+
+
+def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
+    """Sign the visit's report with the doctor's code: it is delivered to the patient's Welbox (by
+    the reports app), the visit is delivered and becomes billable for 'Emetti fattura'."""
+    from telemed.reports import services as reports
+
+    booking = _doctor_booking(actor, booking, lock=False)
+    if booking.status == BookingStatus.DELIVERED:
+        raise ValidationError(_("This visit's report is already signed and delivered."))
+    if booking.report_id is None:
+        raise ValidationError(_("Write the report before signing it."))
+    if not booking.statement:
+        raise ValidationError(
+            _("State whether the remote examination was adequate or an in-person visit is needed, then sign.")
+        )
+    if booking.admitted_at is None:
+        raise ValidationError(_("The call did not take place: there is nothing to report."))
+    report = booking.report
+    if report.is_draft:
+        if booking.status == BookingStatus.IN_PROGRESS:
+            visit_end(actor=actor, booking=booking)
+            booking.refresh_from_db()
+        # The record (duration, quality, statement) as it is at the moment of signing.
+        content = reports.content_of(report)
+        reports.report_update(
+            actor=actor,
+            report=report,
+            content=reports.ReportContent(
+                diagnosis=content.diagnosis, findings=content.findings, notes=visit_record_text(booking),
+                therapy=content.therapy, nre=content.nre, nre_pin=content.nre_pin,
+            ),
+        )  # fmt: skip
+        report.refresh_from_db()
+        reports.report_sign(actor=actor, report=report, code=code)
+    return _visit_deliver(actor=actor, booking=booking)
+
+
+@transaction.atomic
+def _visit_deliver(*, actor, booking: Booking) -> Booking:
+    from telemed.billing.services import billable_service_register
+
+    booking = _doctor_booking(actor, booking)
+    if booking.status == BookingStatus.IN_PROGRESS:
+        _transition(booking, BookingStatus.ENDED)
+        booking.ended_at = timezone.now()
+    _transition(booking, BookingStatus.DELIVERED)
+    booking.delivered_at = timezone.now()
+    booking.save(update_fields=["status", "ended_at", "delivered_at"])
+    billable_service_register(
+        doctor=booking.doctor.doctor_profile,
+        patient=booking.patient,
+        kind="video",
+        duration_minutes=booking.duration_minutes,
+        breakdown=pricing.Breakdown.from_dict(booking.breakdown),
+        accepted_at=booking.accepted_at,
+        source_label=_("Video visit of %(when)s")
+        % {"when": timezone.localtime(booking.start, slots.ROME).strftime("%d/%m/%Y %H:%M")},
+        source_url=booking_url(booking),
+        source_key=_engagement(booking),
+        delivered_at=booking.delivered_at,
+    )
+    notify(
+        recipient=booking.patient,
+        kind="visit_report",
+        title=_("The report of your video visit is in your Welbox"),
+        url=booking_url(booking),
+    )
+    return booking

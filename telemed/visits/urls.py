@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:booking_id>/", views.booking, name="booking"),
     path("proposals/<int:proposal_id>/", views.proposal, name="proposal"),
     path("<int:booking_id>/room/", views.room, name="room"),
+    path("<int:booking_id>/report/", views.report, name="report"),
 ]

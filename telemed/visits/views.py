@@ -1,6 +1,7 @@
 """Pages of video visits: thin, they parse, call a service or a selector, and render."""
 
 import itertools
+import json
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -12,7 +13,17 @@ from django.views.decorators.http import require_POST
 
 from telemed.accounts.selectors import doctor_public_profile
 from telemed.visits import ice, selectors, services, slots
-from telemed.visits.forms import AgendaForm, BookForm, ExceptionForm, ProposalForm, ReplyForm, RescheduleForm, RuleForm
+from telemed.visits.forms import (
+    AgendaForm,
+    BookForm,
+    ExceptionForm,
+    ProposalForm,
+    ReplyForm,
+    RescheduleForm,
+    RuleForm,
+    SignForm,
+    VisitReportForm,
+)
 
 
 def _errors(form, error: ValidationError) -> None:
@@ -211,6 +222,38 @@ def room(request: HttpRequest, booking_id: int) -> HttpResponse:
         "booking": booking,
         "is_doctor": request.user.pk == booking.doctor_id,
         "chat": selectors.room_messages(booking),
-        "ice_servers": ice.ice_servers_for(request.user),
+        "ice_servers_json": json.dumps(ice.ice_servers_for(request.user)),
     }
     return render(request, "visits/room.html", context)
+
+
+@login_required
+def report(request: HttpRequest, booking_id: int) -> HttpResponse:
+    """The doctor writes the visit's report (with the telemedicine record) and signs it."""
+    booking = selectors.booking_get_for_user(request.user, booking_id)
+    if request.user.pk != booking.doctor_id:
+        raise PermissionDenied
+    draft = booking.report
+    initial = {"diagnosis": draft.diagnosis, "findings": draft.findings, "statement": booking.statement} if draft else {}
+    which = request.POST.get("form") if request.method == "POST" else None
+    form = VisitReportForm(request.POST if which == "save" else None, initial=initial)
+    sign_form = SignForm(request.POST if which == "sign" else None)
+    try:
+        if which == "save" and form.is_valid():
+            services.visit_report_save(actor=request.user, booking=booking, **form.cleaned_data)
+            flash.success(request, _("Report saved."))
+            return redirect("visits:report", booking_id=booking.pk)
+        if which == "sign" and sign_form.is_valid():
+            services.visit_report_sign(actor=request.user, booking=booking, code=sign_form.cleaned_data["code"])
+            flash.success(request, _("The report is signed and delivered to the patient."))
+            return redirect("visits:booking", booking_id=booking.pk)
+    except ValidationError as error:
+        _errors(form if which == "save" else sign_form, error)
+    booking = selectors.booking_get_for_user(request.user, booking_id)
+    context = {
+        "booking": booking,
+        "form": form,
+        "sign_form": sign_form,
+        "record": services.visit_record_text(booking),
+    }
+    return render(request, "visits/report.html", context, status=400 if request.method == "POST" else 200)
