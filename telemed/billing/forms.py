@@ -131,8 +131,8 @@ class StampDutyForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To (included)"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_("To (included)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     format = forms.ChoiceField(label=_("Format"), choices=[("csv", "CSV"), ("xlsx", "XLSX")])
 
     def clean(self):
@@ -164,9 +164,9 @@ class MarkPaidForm(forms.Form):
 
 class PayoutRunForm(forms.Form):
     cutoff = forms.DateField(
-        label=_("Pay what was received until (included)"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Pay what was received until (included)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    execution_date = forms.DateField(label=_("Execution date"), widget=forms.DateInput(attrs={"type": "date"}))
+    execution_date = forms.DateField(label=_("Execution date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     leave_out_invalid = forms.BooleanField(
         label=_("Leave out payees without a valid IBAN (their money waits for the next batch)"), required=False
     )

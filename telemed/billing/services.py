@@ -930,3 +930,23 @@ def _storage_purchase_apply(purchase: StoragePurchase) -> None:
     )
     purchase.applied_at = timezone.now()
     purchase.save(update_fields=["applied_at"])
+
+
+@transaction.atomic
+def storage_plan_set(*, actor: User, name: str, for_box: str, extra_gigabytes: int, price: Decimal, active: bool = True) -> StoragePlan:
+    """Staff put a storage plan on sale (or change it, found by name); purchases keep the price they were made at."""
+    _check_staff(actor)
+    name = " ".join(str(name or "").split())[:80]
+    if not name:
+        raise BillingError({"name": _("Give the plan a name.")})
+    if for_box not in StoragePlan.For.values:
+        raise BillingError({"for_box": _("Choose the boxes the plan is for.")})
+    if not isinstance(extra_gigabytes, int) or not 0 < extra_gigabytes <= 10_000:
+        raise BillingError({"extra_gigabytes": _("The extra space must be between 1 and 10000 GB.")})
+    price = validation.clean_amount(price, field="price", maximum=Decimal("10000.00"))
+    if price <= 0:
+        raise BillingError({"price": _("The price must be above zero.")})
+    plan, _created = StoragePlan.objects.update_or_create(
+        name=name, defaults={"for_box": for_box, "extra_gigabytes": extra_gigabytes, "price": price, "active": bool(active)}
+    )
+    return plan

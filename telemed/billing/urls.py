@@ -11,7 +11,7 @@ urlpatterns = [
     path("structure/tariffs/", views.structure_tariffs, name="structure_tariffs"),
     path("structure/doctors/<int:doctor_id>/tariffs/", views.structure_doctor_tariffs, name="structure_doctor_tariffs"),
     # The doctor's billing.
-    path("", views.billing_home, name="home"),
+    path("invoicing/", views.billing_home, name="home"),
     path("issue/", views.issue, name="issue"),
     path("review/", views.review, name="review"),
     path("requests/<int:request_id>/cancel/", views.payment_cancel, name="payment_cancel"),

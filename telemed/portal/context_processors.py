@@ -15,6 +15,7 @@ NAVIGATION = {
         ("care:links", _("My doctors")),
         ("reminders:agenda", _("Health agenda")),
         ("messaging:inbox", _("Messages")),
+        ("billing:payments", _("Payments")),
         ("accounts:profile_edit", _("My profile")),
     ],
     Role.DOCTOR: [
@@ -24,6 +25,7 @@ NAVIGATION = {
         ("reminders:patients", _("Reminders")),
         ("messaging:inbox", _("Messages")),
         ("billing:tariffs", _("Services and tariffs")),
+        ("billing:home", _("Billing")),
         ("accounts:profile_edit", _("My profile")),
         ("directory:search", _("Colleagues")),
     ],
@@ -33,7 +35,12 @@ NAVIGATION = {
         ("billing:structure_tariffs", _("Tariffs")),
         ("directory:search", _("Directory")),
     ],
-    Role.STAFF: [("portal:dashboard", _("My page")), ("admin:index", _("Back office"))],
+    Role.STAFF: [
+        ("portal:dashboard", _("My page")),
+        ("billing:staff_reconciliation", _("Reconciliation")),
+        ("billing:staff_payouts", _("Payouts")),
+        ("admin:index", _("Back office")),
+    ],
 }
 ANONYMOUS = [("directory:search", _("Find a doctor"))]
 

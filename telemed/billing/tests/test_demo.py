@@ -29,3 +29,23 @@ def test_demo_tariffs_and_donation():
     doctors = User.objects.filter(role="doctor")
     assert all(selectors.tariffs_offered_by(user.doctor_profile).exists() for user in doctors)
     assert any(item.breakdown.has_stamp_duty for user in doctors for item in pricing.price_list(user.doctor_profile))
+
+
+@pytest.mark.django_db
+def test_demo_billing_is_not_empty_and_loads_once(client):
+    from django.urls import reverse
+
+    from telemed.billing.models import Invoice, PaymentStatus, StoragePlan
+
+    call_command("load_demo", verbosity=0)
+    call_command("load_demo", verbosity=0)
+    medico = User.objects.get(email="medico@demo.telemed.test").doctor_profile
+    paziente = User.objects.get(email="paziente@demo.telemed.test")
+    assert selectors.services_to_bill(medico).count() == 2
+    assert Invoice.objects.filter(doctor=medico).count() == 1
+    requests = selectors.payment_requests_of_payer(paziente)
+    assert sorted(requests.values_list("status", flat=True)) == sorted([PaymentStatus.OPEN, PaymentStatus.PAID])
+    assert StoragePlan.objects.filter(active=True).count() == 3
+    client.force_login(paziente)
+    page = client.get(reverse("billing:payment", args=[requests.get(status=PaymentStatus.OPEN).pk]))
+    assert b'data-testid="epc-qr"' in page.content

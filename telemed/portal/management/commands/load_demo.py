@@ -148,6 +148,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Boxes: {self._boxes()} demo document(s) added.")
         # The audit trail's daily retention purge (idempotent: one chain at a time).
         audit_services.audit_retention_schedule()
+        # Billing (a step of its own, idempotent): medico@ has delivered services, some still to
+        # bill, one payment request awaiting paziente@'s transfer and one paid invoice; storage plans on sale.
+        self.stdout.write(f"Billing: {self._billing()} demo service(s) delivered.")
 
     @staticmethod
     def _email(local: str) -> str:
@@ -294,6 +297,51 @@ class Command(BaseCommand):
         added.append(_demo_upload(doctor, "Anamnesi e visita.txt", "report", note.encode(), folder=folder))
         box_services.folder_create(actor=doctor, name="De Luca Giorgio")
         return len(added) if box_selectors.document_list_for_user(patient).exists() else 0
+
+    def _billing(self) -> int:
+        from django.utils import timezone
+
+        from telemed.billing import pricing
+
+        staff = User.objects.get(email=self._email("staff"))
+        for name, for_box, gigabytes, price in DEMO_STORAGE_PLANS:
+            billing_services.storage_plan_set(actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
+        doctor = User.objects.get(email=self._email("medico")).doctor_profile
+        if billing_selectors.invoices_of_doctor(doctor).exists() or billing_selectors.services_to_bill(doctor).exists():
+            return 0
+        patients = {local: User.objects.get(email=self._email(local)) for local in ("paziente", "paziente2")}
+        now = timezone.now()
+        delivered = []
+        for local, kind, minutes, days_ago, label in DEMO_BILLABLE:
+            when = now - datetime.timedelta(days=days_ago)
+            delivered.append(
+                billing_services.billable_service_register(
+                    doctor=doctor, patient=patients[local], kind=kind, duration_minutes=minutes,
+                    breakdown=pricing.price_service(doctor=doctor, kind=kind, duration=minutes),
+                    accepted_at=when - datetime.timedelta(hours=2), delivered_at=when, source_label=label,
+                    source_key=f"demo:{label}",
+                )  # fmt: skip
+            )
+        # The first two are billed: one awaits paziente@'s transfer, the other was paid at the desk.
+        drafts = billing_services.proformas_draft(actor=doctor.user, service_ids=[delivered[0].pk, delivered[1].pk])
+        awaiting, paid = billing_services.proformas_validate(actor=doctor.user, include=[p.pk for p in drafts])
+        billing_services.payment_mark_paid(actor=staff, payment_request=paid, reason="Demo: paid at the front desk")
+        return len(delivered)
+
+
+# storage plan, for which boxes, extra GB, price (EUR, VAT included)
+DEMO_STORAGE_PLANS = [
+    ("Welbox Plus", "welbox", 5, "9.90"),
+    ("Welbox Family", "welbox", 20, "29.90"),
+    ("Medbox Studio", "medbox", 50, "49.00"),
+]
+# who, service, minutes, delivered how many days ago, description: medico@'s delivered services.
+DEMO_BILLABLE = [
+    ("paziente", "base", None, 6, "Consulto: controllo pressione"),
+    ("paziente", "video", 30, 4, "Videovisita cardiologica di controllo"),
+    ("paziente2", "priority", None, 2, "Consulto prioritario: dolore toracico"),
+    ("paziente2", "imaging", None, 1, "Consulto con immagini: ecocardiogramma"),
+]
 
 
 # name, category, PDF title, PDF lines: the demo patient's Welbox.
