@@ -146,6 +146,9 @@ class Command(BaseCommand):
         # Boxes (a step of its own, idempotent): a few documents in the demo patient's Welbox,
         # one shared with medico@, whose Medbox has the patient's folder with a visit note.
         self.stdout.write(f"Boxes: {self._boxes()} demo document(s) added.")
+        # DICOM (a step of its own, idempotent): a radiology CD imported into the demo patient's
+        # Welbox, built from the DICOM files inside the pydicom wheel (never downloaded).
+        self.stdout.write(f"Radiology: {self._dicom()} demo image(s) imported.")
         # The audit trail's daily retention purge (idempotent: one chain at a time).
         audit_services.audit_retention_schedule()
         # Billing (a step of its own, idempotent): medico@ has delivered services, some still to
@@ -342,6 +345,36 @@ DEMO_BILLABLE = [
     ("paziente2", "priority", None, 2, "Consulto prioritario: dolore toracico"),
     ("paziente2", "imaging", None, 1, "Consulto con immagini: ecocardiogramma"),
 ]
+
+
+    def _dicom(self) -> int:
+        from pathlib import Path
+
+        import pydicom
+
+        from telemed.dicom import selectors as dicom_selectors
+        from telemed.dicom import services as dicom_services
+
+        patient = User.objects.get(email=self._email("paziente"))
+        if dicom_selectors.studies_owned_by(patient).exists():
+            return 0
+        # One study of pydicom's DICOMDIR test set (MR, "Brain-MRA": three series, eleven images).
+        mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
+        files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
+        cd_import = dicom_services.cd_import_start(actor=patient)
+        for path in files:
+            size = path.stat().st_size
+            with open(path, "rb") as stream:
+                dicom_services.cd_import_receive(
+                    actor=patient, cd_import=cd_import, path=f"CD/{path.parent.name}/{path.name}", offset=0, total=size,
+                    stream=stream, length=size,
+                )  # fmt: skip
+        dicom_services.cd_import_finish(actor=patient, cd_import=cd_import)
+        # Imported here rather than by the worker, so that the demo is complete when the command ends;
+        # the queued task then finds the import done and does nothing.
+        dicom_services.cd_import_run(import_id=str(cd_import.pk))
+        cd_import.refresh_from_db()
+        return cd_import.imported_count
 
 
 # name, category, PDF title, PDF lines: the demo patient's Welbox.
