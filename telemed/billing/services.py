@@ -251,13 +251,14 @@ def billable_service_register(
     source_url: str = "",
     source_key: str | None = None,
     delivered_at: datetime.datetime | None = None,
-) -> BillableService:
+) -> BillableService | None:
     """A paid service was delivered: keep the breakdown the patient accepted (amounts and time);
     it waits in the doctor's "services to bill" until their next "Emetti fattura".
 
     Called by the app that delivered the service (consults, visits), which has already
     checked who did what. ``source_key`` (e.g. ``"consult:42"``) makes a repeated call
-    return the service already registered instead of a second one.
+    return the service already registered instead of a second one. A free service (an Info
+    request, a fee of 0) has nothing to bill: None, and nothing is stored.
     """
     if source_key:
         existing = BillableService.objects.filter(source_key=source_key).first()
@@ -272,7 +273,7 @@ def billable_service_register(
     if breakdown.kind != kind or breakdown.duration_minutes != duration_minutes:
         raise ValueError("the breakdown is not the price of this service")
     if breakdown.is_free or breakdown.patient_total <= 0:
-        raise BillingError(_("A free service is not billed."))
+        return None  # nothing to bill: callers deliver free services through the same path
     breakdown.split()  # refuses a breakdown whose lines do not add up to its total
     return BillableService.objects.create(
         doctor=doctor,

@@ -51,13 +51,12 @@ def test_registering_twice_with_the_same_key_gives_one_service(doctor, patient, 
     assert BillableService.objects.count() == 1
 
 
-def test_free_or_mismatched_breakdowns_are_refused(doctor, patient):
+def test_free_services_are_not_billed_and_mismatched_breakdowns_are_refused(doctor, patient):
     free = pricing.price(fee=D("0"), rules=pricing.FeeRules(), kind="info")
-    with pytest.raises(services.BillingError):
-        services.billable_service_register(
-            doctor=doctor, patient=patient, kind="info", duration_minutes=None, breakdown=free,
-            accepted_at=timezone.now(), source_label="Info",
-        )  # fmt: skip
+    assert services.billable_service_register(
+        doctor=doctor, patient=patient, kind="info", duration_minutes=None, breakdown=free,
+        accepted_at=timezone.now(), source_label="Info",
+    ) is None  # fmt: skip
     priced = pricing.price(fee=D("50"), rules=pricing.FeeRules(), kind="base")
     with pytest.raises(ValueError):
         services.billable_service_register(
