@@ -5,14 +5,23 @@ through the billing services, which close the previous one; the old rows stay
 readable as history.
 """
 
+from django import forms as django_forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from telemed.billing import forms, services
+from telemed.lib import identifiers
 from telemed.billing.models import (
     BankFeeSetting,
     Charity,
     DoctorBillingSettings,
+    IncomingTransfer,
+    Invoice,
+    LedgerEntry,
+    PaymentRequest,
+    PayoutBatch,
     PlatformFee,
+    StoragePlan,
     Tariff,
     VatSetting,
 )
@@ -76,9 +85,25 @@ class BankFeeSettingAdmin(VersionedAdmin):
         return services.bank_fee_set(actor=actor, fixed=data["fixed"], percent=data["percent"])
 
 
+class CharityAdminForm(django_forms.ModelForm):
+    class Meta:
+        model = Charity
+        fields = ["name", "description", "website", "codice_fiscale", "iban", "active"]
+
+    def clean_iban(self):
+        value = self.cleaned_data["iban"]
+        if not value:
+            return value
+        try:
+            return identifiers.clean_iban(value)
+        except identifiers.InvalidIdentifier:
+            raise django_forms.ValidationError(_("This IBAN is not valid (its check digits do not match).")) from None
+
+
 @admin.register(Charity)
 class CharityAdmin(admin.ModelAdmin):
-    list_display = ["name", "website", "active", "created_at"]
+    form = CharityAdminForm
+    list_display = ["name", "website", "iban", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["name"]
 
@@ -121,3 +146,83 @@ class DoctorBillingSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+
+# --- the billing flow: storage plans are staff's to set; the money records are read-only here ----
+
+
+@admin.register(StoragePlan)
+class StoragePlanAdmin(admin.ModelAdmin):
+    """Plans are changed through the service, so that its limits hold here too."""
+
+    list_display = ["name", "for_box", "extra_gigabytes", "price", "active"]
+    list_filter = ["for_box", "active"]
+    fields = ["name", "for_box", "extra_gigabytes", "price", "active"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # purchases refer to plans: take one off sale instead
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        from django.core.exceptions import ValidationError
+
+        try:
+            saved = services.storage_plan_set(
+                actor=request.user, name=obj.name, for_box=obj.for_box, extra_gigabytes=obj.extra_gigabytes,
+                price=obj.price, active=obj.active,
+            )  # fmt: skip
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), level="error")
+            return
+        obj.pk = saved.pk
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Money records change only through the billing services (and are never deleted)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = ["display_number", "kind", "doctor", "patient", "issued_at", "total", "sts_opposition"]
+    list_filter = ["kind", "year"]
+    search_fields = ["doctor__user__last_name", "patient__last_name", "patient__email"]
+    list_select_related = ["doctor__user", "patient"]
+
+
+@admin.register(PaymentRequest)
+class PaymentRequestAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "payer", "description", "amount", "received", "status", "created_at", "paid_at"]
+    list_filter = ["status"]
+    search_fields = ["reference", "payer__email", "payer__last_name"]
+    list_select_related = ["payer"]
+
+
+@admin.register(IncomingTransfer)
+class IncomingTransferAdmin(ReadOnlyAdmin):
+    list_display = ["booked_on", "amount", "currency", "debtor_name", "reference", "status", "queue_reason"]
+    list_filter = ["status", "queue_reason"]
+    search_fields = ["reference", "debtor_name", "remittance"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "operation", "account", "amount", "doctor", "charity", "payment_request"]
+    list_filter = ["operation", "account"]
+    list_select_related = ["doctor__user", "charity", "payment_request"]
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(ReadOnlyAdmin):
+    list_display = ["number", "execution_date", "total", "created_by", "created_at"]
+    exclude = ["xml"]

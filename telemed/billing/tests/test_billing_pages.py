@@ -158,3 +158,19 @@ def test_credit_note_page(client, doctor, patient, billed, staff, login_doctor):
     assert client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": "wrong amount agreed"}).status_code == 302
     assert Invoice.objects.filter(credits=invoice).exists()
     assert client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": "wrong amount agreed"}).status_code == 400
+
+
+def test_staff_set_storage_plans_and_charity_ibans_in_the_back_office(client, staff):
+    from telemed.billing.models import Charity
+
+    client.force_login(staff)
+    response = client.post(
+        reverse("admin:billing_storageplan_add"), {"name": "Extra", "for_box": "any", "extra_gigabytes": 10, "price": "19.90", "active": "on"}
+    )
+    assert response.status_code == 302 and StoragePlan.objects.get(name="Extra").price == D("19.90")
+    response = client.post(reverse("admin:billing_charity_add"), {"name": "Onlus", "iban": "IT60X0542811101000000123457", "active": "on"})
+    assert response.status_code == 200 and not Charity.objects.filter(name="Onlus").exists()
+    response = client.post(reverse("admin:billing_charity_add"), {"name": "Onlus", "iban": "IT60 X054 2811 1010 0000 0123 456", "active": "on"})
+    assert response.status_code == 302 and Charity.objects.get(name="Onlus").iban == "IT60X0542811101000000123456"
+    assert client.get(reverse("admin:billing_ledgerentry_changelist")).status_code == 200
+    assert client.get(reverse("admin:billing_invoice_changelist")).status_code == 200
