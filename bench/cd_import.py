@@ -1,0 +1,331 @@
+"""Benchmark of a radiology CD import, through the real server, against Orthanc.
+
+    make bench NAME=cd_import
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/telemed_bench_cd make bench NAME=cd_import
+
+What it does, in one run (a few minutes):
+
+1. builds a CD-like folder of ``--instances`` DICOM files (default 1,040, about 545 MB)
+   from pydicom's bundled CT_small.dcm: its 128×128 slice scaled up to 512×512 (the
+   matrix of a real CT), a new SOP Instance UID for each file, four series of one study;
+2. makes a scratch var dir and database (SQLite, or the PostgreSQL of DATABASE_URL if
+   its name contains "bench": dropped and created again), a patient with 2 GB more
+   space, and starts the real platform (``manage.py serve``: uvicorn and the task
+   worker) on a free loopback port;
+3. telemed: the path a patient's browser takes — ``POST /dicom/imports/``, every file
+   posted to the import by 4 parallel uploaders (as static/dicom/import.js does, with 3),
+   ``finish``, then the task worker reads and stores the CD; the time runs from the
+   first request until the import is done (so it includes the upload, the header
+   parsing, the SHA-256 of every file, the moves into storage and the database rows);
+   checks that every instance was stored and that the quota counts exactly their bytes;
+4. the baseline: Orthanc (Debian package ``orthanc``; installed with apt-get when run as
+   root, else the command to run is printed) started with a scratch storage and index,
+   HTTP only, remote access off; the same files posted to ``POST /instances`` by 4
+   parallel uploaders; the time runs until the last answer;
+5. prints instances/s and MB/s for both, the peak resident memory (VmHWM) of the
+   uvicorn process and of the task worker, and ends with
+   ``RESULT cd_import instances=… mb=… instances_per_s=… mb_per_s=… peak_rss_mb=… orthanc_instances_per_s=… ratio=…``
+   (``peak_rss_mb`` is the larger of the two telemed processes; ``ratio`` is telemed's
+   instances/s over Orthanc's).
+
+All traffic goes to 127.0.0.1; every wait is bounded. Target: faster than Orthanc, peak
+memory under 300 MB.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from upload import (  # noqa: E402 - the same scratch database, session and /proc helpers as bench/upload.py
+    Client,
+    fail,
+    free_port,
+    make_patient_session,
+    peak_rss_mb,
+    scratch_database,
+    server_processes,
+    setup_django,
+)
+
+MB = 1024 * 1024
+UPLOADERS = 4
+TIMEOUT_SECONDS = 900
+ORTHANC = "/usr/sbin/Orthanc"
+
+
+def build_cd(folder: Path, count: int) -> tuple[list[Path], int]:
+    """``count`` CT instances of 512×512 from the bundled CT_small.dcm, varied UIDs, four series."""
+    import numpy as np
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    source = pydicom.dcmread(Path(pydicom.__file__).parent / "data" / "test_files" / "CT_small.dcm")
+    big = np.kron(source.pixel_array, np.ones((4, 4), dtype=source.pixel_array.dtype))
+    source.Rows, source.Columns = big.shape
+    source.PixelData = big.tobytes()
+    study_uid = generate_uid()
+    series_uids = [generate_uid() for _ in range(4)]
+    paths = []
+    for n in range(count):
+        series = n % 4
+        source.StudyInstanceUID = study_uid
+        source.SeriesInstanceUID = series_uids[series]
+        source.SeriesNumber = series + 1
+        source.InstanceNumber = n // 4 + 1
+        source.SOPInstanceUID = generate_uid()
+        source.file_meta.MediaStorageSOPInstanceUID = source.SOPInstanceUID
+        source.ImagePositionPatient = [0, 0, float(n // 4)]
+        path = folder / "DICOM" / f"S{series + 1:02d}" / f"IM{n:06d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        source.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths, sum(path.stat().st_size for path in paths)
+
+
+def parallel(paths: list[Path], send) -> None:
+    """Send every file with UPLOADERS threads; the first failure stops the benchmark."""
+    queue = list(reversed(paths))
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker():
+        state = {}
+        while True:
+            with lock:
+                if not queue or errors:
+                    return
+                path = queue.pop()
+            try:
+                send(path, state)
+            except Exception as error:  # noqa: BLE001 - reported below
+                with lock:
+                    errors.append(f"{path.name}: {error}")
+
+    threads = [threading.Thread(target=worker) for _ in range(UPLOADERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT_SECONDS)
+    if errors:
+        fail(errors[0])
+
+
+def start_platform(var_dir: Path, database_url: str, port: int, log) -> subprocess.Popen:
+    env = {
+        **os.environ, "TELEMED_VAR_DIR": str(var_dir), "DATABASE_URL": database_url, "DATABASE_POOL": "false",
+        "TELEMED_BASE_URL": f"http://127.0.0.1:{port}", "TELEMED_LOG_LEVEL": "WARNING", "TELEMED_WORKER_INTERVAL": "0.2",
+    }  # fmt: skip
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    wait_for(f"http://127.0.0.1:{port}/healthz", process, "the platform")
+    return process
+
+
+def wait_for(url: str, process: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            break
+    process.terminate()
+    fail(f"{what} did not start")
+
+
+def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> tuple[float, str]:
+    main = Client(port, session_key)
+    token = main.csrf_token()
+    origin = {"Origin": f"http://127.0.0.1:{port}", "Referer": f"http://127.0.0.1:{port}/dicom/import/"}
+    started = time.perf_counter()
+    response, body = main.request(
+        "POST", "/dicom/imports/", body="folder=",
+        headers={"X-CSRFToken": token, "Content-Type": "application/x-www-form-urlencoded", **origin},
+    )  # fmt: skip
+    if response.status != 201:
+        fail(f"POST /dicom/imports/ answered {response.status}: {body[:300]!r}")
+    urls = json.loads(body)
+    state_cookies = dict(main.cookies)
+
+    def send(path: Path, state: dict):
+        if "client" not in state:
+            state["client"] = Client(port, session_key)
+            state["client"].cookies = dict(main.cookies)
+        content = path.read_bytes()
+        relative = "CD/" + str(path.relative_to(cd))
+        answer, text = state["client"].request(
+            "POST", urls["files_url"], body=content,
+            headers={
+                "X-CSRFToken": token, "Content-Type": "application/octet-stream", "Upload-Path": quote(relative),
+                "Upload-Offset": "0", "Upload-Length": str(len(content)), **origin,
+            },
+        )  # fmt: skip
+        if answer.status != 200:
+            raise RuntimeError(f"answered {answer.status}: {text[:200]!r}")
+
+    parallel(paths, send)
+    uploaded = time.perf_counter() - started
+    print(f"telemed: all files received in {uploaded:.2f} s", flush=True)
+    main = Client(port, session_key)  # the first connection went idle while the uploaders worked
+    main.cookies = dict(state_cookies)
+    response, body = main.request("POST", urls["finish_url"], headers={"X-CSRFToken": token, **origin})
+    if response.status != 202:
+        fail(f"finish answered {response.status}: {body[:300]!r}")
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        response, body = main.request("GET", urls["report_url"], headers={"Accept": "application/json"})
+        status = json.loads(body)
+        if status["finished"]:
+            break
+        time.sleep(0.1)
+    else:
+        fail("the import did not finish in time")
+    return time.perf_counter() - started, urls["id"]
+
+
+def ensure_orthanc() -> None:
+    if os.path.exists(ORTHANC):
+        return
+    if os.geteuid() != 0:
+        fail("Orthanc is missing: run `sudo apt-get install -y orthanc` and start the benchmark again.")
+    print("installing Orthanc (apt-get install -y orthanc)…", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "orthanc"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
+    port = free_port()
+    config = {
+        "Name": "telemed-bench", "StorageDirectory": str(work / "storage"), "IndexDirectory": str(work / "index"),
+        "HttpPort": port, "DicomServerEnabled": False, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
+        "Plugins": [], "HttpServerEnabled": True, "StorageCompression": False, "ConcurrentJobs": 2,
+        "HttpThreadsCount": 50,
+    }  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "orthanc.json").write_text(json.dumps(config))
+    log = open(work / "orthanc.log", "w+")  # noqa: SIM115 - removed with the folder
+    process = subprocess.Popen([ORTHANC, str(work / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/system", process, "Orthanc")
+
+        def send(path: Path, state: dict):
+            if "conn" not in state:
+                state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            state["conn"].request("POST", "/instances", body=path.read_bytes(), headers={"Content-Type": "application/dicom"})
+            answer = state["conn"].getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"Orthanc answered {answer.status}")
+
+        started = time.perf_counter()
+        parallel(paths, send)
+        elapsed = time.perf_counter() - started
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/statistics", timeout=10) as response:
+            stored = json.loads(response.read())["CountInstances"]
+        return elapsed, stored, peak_rss_mb([process.pid])
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=1040, help="instances on the CD (default 1040, about 545 MB)")
+    args = parser.parse_args()
+    ensure_orthanc()
+    var_dir = Path(tempfile.mkdtemp(prefix="telemed-bench-cd-", dir=ROOT / "var" if (ROOT / "var").is_dir() else None))
+    server = None
+    drop = lambda: None  # noqa: E731
+    try:
+        cd = var_dir / "CD"
+        print(f"building a CD of {args.instances} CT instances…", flush=True)
+        paths, total = build_cd(cd, args.instances)
+        mb = total / MB
+        print(f"CD: {len(paths)} instances, {mb:.0f} MB")
+
+        database_url, drop = scratch_database(var_dir)
+        print(f"database: {database_url.split('@')[-1]}; files under {var_dir}")
+        (var_dir / "telemed").mkdir()
+        setup_django(var_dir / "telemed", database_url)
+        session_key = make_patient_session(extra_bytes=2 * 1024**3)
+        port = free_port()
+        log = open(var_dir / "serve.log", "w+")  # noqa: SIM115 - removed with the folder
+        server = start_platform(var_dir / "telemed", database_url, port, log)
+        pids = server_processes(server.pid)
+        elapsed, import_id = telemed_import(port, session_key, cd, paths)
+        peaks = {pid: peak_rss_mb([pid]) for pid in pids}
+
+        from telemed.boxes.models import Box
+        from telemed.dicom.models import CdImport, Instance
+
+        cd_import = CdImport.objects.get(pk=import_id)
+        box = cd_import.box
+        box.refresh_from_db()
+        stored = sum(Instance.objects.filter(box=box).values_list("size", flat=True))
+        if cd_import.state != "done" or cd_import.imported_count != len(paths):
+            log.seek(0)
+            fail(f"the import ended {cd_import.state} with {cd_import.imported_count} instances:\n{log.read()[-3000:]}")
+        if (box.used_bytes, box.reserved_bytes) != (stored, 0) or stored != total:
+            fail(f"the quota is not exact: used {box.used_bytes}, reserved {box.reserved_bytes}, stored {stored} of {total}")
+        del Box
+        instances_per_s, mb_per_s = len(paths) / elapsed, mb / elapsed
+        peak = max(peaks.values()) if peaks else float("nan")
+        print(f"telemed: {len(paths)} instances, {mb:.0f} MB in {elapsed:.2f} s = {instances_per_s:.0f} instances/s, "
+              f"{mb_per_s:.0f} MB/s (HTTP upload by {UPLOADERS} uploaders + the task worker's import, quota exact)")  # fmt: skip
+        print("peak RSS: " + ", ".join(f"pid {pid} {value:.0f} MB" for pid, value in peaks.items()) + " (uvicorn, task worker)")
+        server.terminate()
+        server.wait(timeout=20)
+        server = None
+
+        orthanc_seconds, orthanc_stored, orthanc_peak = orthanc_import(var_dir / "orthanc", paths)
+        if orthanc_stored != len(paths):
+            fail(f"Orthanc stored {orthanc_stored} of {len(paths)} instances")
+        orthanc_rate = len(paths) / orthanc_seconds
+        ratio = instances_per_s / orthanc_rate
+        print(f"Orthanc: {len(paths)} instances in {orthanc_seconds:.2f} s = {orthanc_rate:.0f} instances/s, "
+              f"{mb / orthanc_seconds:.0f} MB/s ({UPLOADERS} uploaders, POST /instances; its peak RSS {orthanc_peak:.0f} MB)")  # fmt: skip
+        print(f"ratio (telemed / Orthanc, instances per second): {ratio:.2f}")
+        print(
+            f"RESULT cd_import instances={len(paths)} mb={mb:.1f} instances_per_s={instances_per_s:.1f} mb_per_s={mb_per_s:.1f} "
+            f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f}"
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001 - Django may not be set up yet
+            pass
+        drop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
