@@ -41,6 +41,12 @@ def _errors_into(form, error: ValidationError) -> None:
             form.add_error(None, message)
 
 
+def _hidden_field_errors(form) -> None:
+    """Hidden fields have nowhere to show their errors: say it once at the top of the form."""
+    if any(name in form.errors for name in ("key", "info")):
+        form.add_error(None, _("The form is out of date: reload the page and send it again."))
+
+
 def _flash(request: HttpRequest, error: ValidationError) -> None:
     for message in error.messages:
         messages.error(request, message)
@@ -109,6 +115,8 @@ def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
                 else:
                     messages.info(request, _("This consult had already been sent: nothing was sent twice."))
                 return redirect("consults:detail", consult.pk)
+        else:
+            _hidden_field_errors(form)
         return render(request, "consults/new.html", _request_form_context(request, doctor, form, offers), status=400)
     info = selectors.info_get_for_patient(request.user, request.GET.get("info"))
     initial = {"key": uuid.uuid4(), "kind": request.GET.get("kind") or (offers[0].kind if offers else "")}
@@ -134,6 +142,8 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, _("Your Info request was sent to the doctor's office."))
                 return redirect("consults:mine")
+        else:
+            _hidden_field_errors(form)
         status = 400
     else:
         form, status = InfoRequestForm(initial={"key": uuid.uuid4()}), 200
@@ -294,6 +304,8 @@ def answer(request: HttpRequest, consult_id: int) -> HttpResponse:
         services.consult_answer(actor=request.user, consult=consult, code=code)
     except ValidationError as error:
         _errors_into(form, error)
+        if not hasattr(error, "error_dict"):
+            _flash(request, error)  # a refused move is shown at the top, whatever the page shows below
         return _detail(request, consult, answer_form=form, status=400)
     messages.success(request, _("The consult is answered: the patient finds the signed document in their Welbox."))
     return redirect("consults:detail", consult.pk)

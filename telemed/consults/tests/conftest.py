@@ -113,6 +113,7 @@ def login(client, user):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     client.force_login(user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the page texts the tests read are the English msgids
     if user.is_doctor:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
             user=user, name="login", confirmed=True
