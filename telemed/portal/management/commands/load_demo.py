@@ -301,6 +301,35 @@ class Command(BaseCommand):
         box_services.folder_create(actor=doctor, name="De Luca Giorgio")
         return len(added) if box_selectors.document_list_for_user(patient).exists() else 0
 
+    def _dicom(self) -> int:
+        from pathlib import Path
+
+        import pydicom
+
+        from telemed.dicom import selectors as dicom_selectors
+        from telemed.dicom import services as dicom_services
+
+        patient = User.objects.get(email=self._email("paziente"))
+        if dicom_selectors.studies_owned_by(patient).exists():
+            return 0
+        # One study of pydicom's DICOMDIR test set (MR, "Brain-MRA": three series, eleven images).
+        mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
+        files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
+        cd_import = dicom_services.cd_import_start(actor=patient)
+        for path in files:
+            size = path.stat().st_size
+            with open(path, "rb") as stream:
+                dicom_services.cd_import_receive(
+                    actor=patient, cd_import=cd_import, path=f"CD/{path.parent.name}/{path.name}", offset=0, total=size,
+                    stream=stream, length=size,
+                )  # fmt: skip
+        dicom_services.cd_import_finish(actor=patient, cd_import=cd_import)
+        # Imported here rather than by the worker, so that the demo is complete when the command ends;
+        # the queued task then finds the import done and does nothing.
+        dicom_services.cd_import_run(import_id=str(cd_import.pk))
+        cd_import.refresh_from_db()
+        return cd_import.imported_count
+
     def _billing(self) -> int:
         from django.utils import timezone
 
@@ -345,36 +374,6 @@ DEMO_BILLABLE = [
     ("paziente2", "priority", None, 2, "Consulto prioritario: dolore toracico"),
     ("paziente2", "imaging", None, 1, "Consulto con immagini: ecocardiogramma"),
 ]
-
-
-    def _dicom(self) -> int:
-        from pathlib import Path
-
-        import pydicom
-
-        from telemed.dicom import selectors as dicom_selectors
-        from telemed.dicom import services as dicom_services
-
-        patient = User.objects.get(email=self._email("paziente"))
-        if dicom_selectors.studies_owned_by(patient).exists():
-            return 0
-        # One study of pydicom's DICOMDIR test set (MR, "Brain-MRA": three series, eleven images).
-        mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
-        files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
-        cd_import = dicom_services.cd_import_start(actor=patient)
-        for path in files:
-            size = path.stat().st_size
-            with open(path, "rb") as stream:
-                dicom_services.cd_import_receive(
-                    actor=patient, cd_import=cd_import, path=f"CD/{path.parent.name}/{path.name}", offset=0, total=size,
-                    stream=stream, length=size,
-                )  # fmt: skip
-        dicom_services.cd_import_finish(actor=patient, cd_import=cd_import)
-        # Imported here rather than by the worker, so that the demo is complete when the command ends;
-        # the queued task then finds the import done and does nothing.
-        dicom_services.cd_import_run(import_id=str(cd_import.pk))
-        cd_import.refresh_from_db()
-        return cd_import.imported_count
 
 
 # name, category, PDF title, PDF lines: the demo patient's Welbox.
