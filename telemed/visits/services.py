@@ -437,9 +437,11 @@ def visit_patient_waiting(*, actor, booking: Booking) -> Booking:
     booking = _room_booking(actor, booking)
     if actor.pk != booking.patient_id:
         raise PermissionDenied
+    # Told again when the doctor's page reconnects; notified only once in a while.
+    recently = booking.patient_waiting_at and timezone.now() - booking.patient_waiting_at < datetime.timedelta(minutes=5)
     booking.patient_waiting_at = timezone.now()
     booking.save(update_fields=["patient_waiting_at"])
-    if booking.status == BookingStatus.BOOKED:
+    if booking.status == BookingStatus.BOOKED and not recently:
         notify(
             recipient=booking.doctor,
             kind="visit_waiting",

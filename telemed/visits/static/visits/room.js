@@ -80,6 +80,8 @@ async function handle(frame) {
       if (room.admitted && room.pc && ["failed", "closed", "disconnected"].includes(room.pc.connectionState)) restartCall();
       else if (room.admitted && !room.pc) startCall();
       if (role === "doctor" && !room.admitted) send({ type: "presence" });
+      // A doctor who arrives after the patient learns that they are waiting.
+      if (role === "patient" && frame.role === "doctor" && readyClicked && !room.admitted) send({ type: "waiting" });
       break;
     case "left":
       say(root.dataset.msgPeerLeft);
@@ -119,6 +121,10 @@ function startCall() {
   pc.addEventListener("track", ({ streams }) => {
     if (remoteVideo.srcObject !== streams[0]) remoteVideo.srcObject = streams[0];
   });
+  // When the first remote video frame is shown (the benchmark measures admission to this).
+  if (!room.firstFrameAt && remoteVideo.requestVideoFrameCallback) {
+    remoteVideo.requestVideoFrameCallback(() => { room.firstFrameAt = Date.now(); root.dataset.firstFrame = "true"; });
+  }
   pc.addEventListener("negotiationneeded", async () => {
     try {
       makingOffer = true;
@@ -229,7 +235,7 @@ let readyClicked = false;
 const ready = $("ready");
 if (ready) ready.addEventListener("click", () => { readyClicked = true; ready.disabled = true; say(root.dataset.msgWaiting); send({ type: "waiting" }); root.dataset.state = "waiting"; });
 const admit = $("admit");
-if (admit) admit.addEventListener("click", () => send({ type: "admit" }));
+if (admit) admit.addEventListener("click", () => { room.admittedAt = Date.now(); send({ type: "admit" }); });
 const end = $("end");
 if (end) end.addEventListener("click", () => send({ type: "end" }));
 
