@@ -318,6 +318,8 @@ def answer(request: HttpRequest, consult_id: int) -> HttpResponse:
 def info_inbox(request: HttpRequest) -> HttpResponse:
     doctors = list(selectors.info_doctors_for(request.user))
     if not doctors:
+        if request.user.is_secretary:  # no doctor has added them yet
+            return render(request, "consults/info_inbox.html", {"doctors": [], "chosen": None})
         raise PermissionDenied
     chosen = next((d for d in doctors if str(d.pk) == request.GET.get("doctor", "")), doctors[0])
     return render(

@@ -12,7 +12,9 @@ NAVIGATION = {
         ("portal:dashboard", _("My page")),
         ("boxes:home", _("Welbox")),
         ("directory:search", _("Find a doctor")),
+        ("consults:mine", _("My consults")),
         ("care:links", _("My doctors")),
+        ("visits:list", _("Video visits")),
         ("reminders:agenda", _("Health agenda")),
         ("messaging:inbox", _("Messages")),
         ("billing:payments", _("Payments")),
@@ -21,6 +23,8 @@ NAVIGATION = {
     Role.DOCTOR: [
         ("portal:dashboard", _("My page")),
         ("care:links", _("My patients")),
+        ("visits:list", _("Video visits")),
+        ("consults:queue", _("Consults")),
         ("boxes:home", _("Medbox")),
         ("reminders:patients", _("Reminders")),
         ("messaging:inbox", _("Messages")),
@@ -29,7 +33,7 @@ NAVIGATION = {
         ("accounts:profile_edit", _("My profile")),
         ("directory:search", _("Colleagues")),
     ],
-    Role.SECRETARY: [("portal:dashboard", _("My page"))],
+    Role.SECRETARY: [("portal:dashboard", _("My page")), ("consults:info_inbox", _("Info requests"))],
     Role.STRUCTURE_MANAGER: [
         ("portal:dashboard", _("My structure")),
         ("billing:structure_tariffs", _("Tariffs")),
@@ -39,6 +43,7 @@ NAVIGATION = {
         ("portal:dashboard", _("My page")),
         ("billing:staff_reconciliation", _("Reconciliation")),
         ("billing:staff_payouts", _("Payouts")),
+        ("consults:overdue", _("Overdue consults")),
         ("admin:index", _("Back office")),
     ],
 }
