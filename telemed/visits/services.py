@@ -507,6 +507,40 @@ def room_message_send(*, actor, booking: Booking, text: str):
     return message
 
 
+MAX_ROOM_FILE_BYTES = 20 * 1024**2
+
+
+def room_file_send(*, actor, booking: Booking, name: str, stream, size: int):
+    """A file the patient sends in the room: uploaded into their Welbox (quota reserved first, type
+    sniffed from the content, by the boxes app), shared with the doctor, announced in the chat."""
+    from telemed.boxes import services as boxes
+    from telemed.boxes.models import UploadState
+    from telemed.visits.models import RoomMessage
+    from telemed.visits.selectors import room_get_for_user
+
+    booking = room_get_for_user(actor, booking.pk)
+    if actor.pk != booking.patient_id:
+        raise PermissionDenied
+    if not isinstance(size, int) or size > MAX_ROOM_FILE_BYTES:
+        raise ValidationError(
+            _("In the room a file can be at most %(mb)s MB: put bigger ones in your Welbox and share them.")
+            % {"mb": MAX_ROOM_FILE_BYTES // 1024**2}
+        )
+    upload = boxes.upload_start(actor=actor, name=name, size=size)
+    try:
+        boxes.upload_append(actor=actor, upload=upload, offset=0, stream=stream, length=size)
+    finally:
+        upload.refresh_from_db()
+        if upload.state == UploadState.OPEN:  # the bytes did not all arrive: free the reserved space
+            boxes.upload_cancel(actor=actor, upload=upload)
+    document = upload.document
+    with transaction.atomic():
+        boxes.document_share(actor=actor, document=document, doctor=booking.doctor)
+        message = RoomMessage.objects.create(booking=booking, author=actor, document_id=document.pk, document_name=document.name)
+        push_on_commit(room_group(booking.pk), _chat_event(message))
+    return message
+
+
 @transaction.atomic
 def visit_notes_save(*, actor, booking: Booking, notes: str) -> Booking:
     """The doctor's private notes, autosaved while they talk; the patient never sees them."""

@@ -12,4 +12,5 @@ urlpatterns = [
     path("proposals/<int:proposal_id>/", views.proposal, name="proposal"),
     path("<int:booking_id>/room/", views.room, name="room"),
     path("<int:booking_id>/report/", views.report, name="report"),
+    path("<int:booking_id>/room/file/", views.room_file, name="room_file"),
 ]

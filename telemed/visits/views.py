@@ -6,7 +6,7 @@ import json
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -257,3 +257,20 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
         "record": services.visit_record_text(booking),
     }
     return render(request, "visits/report.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def room_file(request: HttpRequest, booking_id: int) -> JsonResponse:
+    """A file sent from the room's chat (the patient's): answers JSON for the page's script."""
+    booking = selectors.booking_get_for_user(request.user, booking_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": _("Choose a file to send.")}, status=400)
+    try:
+        services.room_file_send(actor=request.user, booking=booking, name=upload.name, stream=upload, size=upload.size)
+    except ValidationError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+    except PermissionDenied:
+        return JsonResponse({"error": _("Only the patient sends files in the room.")}, status=403)
+    return JsonResponse({"ok": True})

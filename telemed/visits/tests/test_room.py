@@ -174,3 +174,32 @@ def test_report_signed_delivered_and_billable(make_patient, signing_doctor, next
     assert service.source_key == f"visit:{booking.pk}" and service.duration_minutes == 30
     run_tasks()
     assert Document.objects.filter(box__owner=patient, category="report").exists()
+
+
+@pytest.mark.django_db
+def test_a_file_sent_in_the_room_lands_in_the_welbox_shared_with_the_doctor(client, visit_doctor, visit_patient, make_patient):
+    import io
+
+    from telemed.boxes.models import Box, Share
+
+    from conftest import image_bytes
+
+    booking = book_now(visit_doctor, visit_patient)
+    url = f"/visits/{booking.pk}/room/file/"
+    client.force_login(make_patient())
+    assert client.post(url, {"file": image_bytes()}).status_code == 404  # not their visit
+    client.force_login(visit_patient)
+    assert client.post(url, {}).status_code == 400
+    fake = io.BytesIO(b"MZ\x90\x00 not a picture at all")
+    fake.name = "foto.png"
+    response = client.post(url, {"file": fake})
+    assert response.status_code == 400 and response.json()["error"]
+    box = Box.objects.get(owner=visit_patient)
+    assert box.reserved_bytes == 0 and not box.documents.exists()
+    photo = image_bytes()
+    photo.name = "braccio.png"
+    assert client.post(url, {"file": photo}).json() == {"ok": True}
+    document = box.documents.get()
+    assert document.name == "braccio.png" and document.counts_against_quota
+    assert Share.objects.filter(document=document, doctor=visit_doctor).exists()
+    assert RoomMessage.objects.get().document_name == "braccio.png"

@@ -63,3 +63,12 @@ def test_doctor_sets_agenda_and_overlaps_are_refused(client, visit_doctor, make_
     other = make_patient()
     client.force_login(other)
     assert client.get("/visits/agenda/").status_code == 403
+
+
+def test_profile_and_navigation_lead_to_video_visits(client, visit_doctor, visit_patient):
+    from django.urls import reverse
+
+    client.force_login(visit_patient)
+    page = client.get(reverse("directory:profile", args=[visit_doctor.doctor_profile.slug]))
+    assert f'href="/visits/book/{visit_doctor.doctor_profile.slug}/"'.encode() in page.content
+    assert b'href="/visits/"' in page.content

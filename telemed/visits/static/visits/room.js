@@ -208,6 +208,19 @@ $("chat-form").addEventListener("submit", (event) => {
   input.value = "";
 });
 
+const fileForm = $("file-form");
+if (fileForm) {
+  fileForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!fileForm.elements.file.files.length) return;
+    showError("");
+    const response = await fetch(fileForm.action, { method: "POST", body: new FormData(fileForm), credentials: "same-origin" });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) showError(answer.error || response.statusText);
+    else fileForm.reset();
+  });
+}
+
 const notes = root.querySelector("textarea[name=notes]");
 if (notes) {
   let timer = null;
