@@ -470,7 +470,7 @@ def _apply(request: PaymentRequest, amount: Decimal, *, transfer_row: IncomingTr
     if transfer_row is not None:
         transfer_row.applied += amount
         transfer_row.payment_request = request
-        transfer_row.save(update_fields=["applied", "payment_request"])
+        transfer_row.save(update_fields=["applied", "payment_request", "status"])
     if request.received == request.amount:
         _settle(request, actor=actor)
 
@@ -576,7 +576,11 @@ def statement_import(*, actor: User, stream: BinaryIO, file_name: str) -> Import
 def _transfer_record(statement: BankStatement, credit: camt.Credit, *, actor: User) -> IncomingTransfer:
     references = [ref for ref in [credit.structured_reference] if transfer.is_valid_reference(ref)]
     references += transfer.references_in(credit.remittance)
-    requests = list(PaymentRequest.objects.select_for_update().filter(reference__in=references))
+    requests = list(
+        PaymentRequest.objects.select_for_update(of=("self",))
+        .select_related("payer", "doctor__user", "proforma__service")
+        .filter(reference__in=references)
+    )
     request = requests[0] if len(requests) == 1 else None
     row = IncomingTransfer.objects.create(
         statement=statement, entry_key=credit.entry_key, amount=credit.amount, currency=credit.currency or "EUR",
@@ -600,10 +604,9 @@ def _transfer_record(statement: BankStatement, credit: camt.Credit, *, actor: Us
     elif credit.amount > request.outstanding:
         reason = QueueReason.EXCESS
     else:
-        request = _locked_request(request)
-        _apply(request, credit.amount, transfer_row=row, actor=None)
+        # Locked above (FOR UPDATE): the match and the settlement see the request as it is now.
         row.status = TransferStatus.MATCHED
-        row.save(update_fields=["status"])
+        _apply(request, credit.amount, transfer_row=row, actor=None)
         return row
     row.queue_reason = reason
     row.save(update_fields=["queue_reason"])
