@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from conftest import image_bytes
 from telemed.billing.services import tariff_set
 from telemed.signatures import services as signing
 from telemed.signatures.tests.conftest import code_for
@@ -62,7 +63,9 @@ def wait_received(page, timeout: float = 30) -> dict:
     raise AssertionError(f"no media received: {stats}")
 
 
-def test_video_visit_between_two_browsers(media_browsers, live_platform, transactional_db, reference_data, make_doctor, make_patient):
+def test_video_visit_between_two_browsers(
+    media_browsers, live_platform, transactional_db, reference_data, make_doctor, make_patient, tmp_path
+):
     off_the_loop(signing.certificate_authority_create, name="telemed Visits Test CA")
     doctor = doctor_with_demo_authenticator(make_doctor, email="dott.neri@example.test", first_name="Paolo", last_name="Neri")
     patient = make_patient(email="sara@example.test", first_name="Sara", last_name="Galli")
@@ -112,6 +115,14 @@ def test_video_visit_between_two_browsers(media_browsers, live_platform, transac
     doctor_page.locator("input[name=text]").fill("Buongiorno Sara, mi mostri il braccio")
     doctor_page.locator("button[name=send]").click()
     patient_page.locator("[data-testid=chat-list] li", has_text="mi mostri il braccio").wait_for()
+
+    # The patient sends a requested photo from the chat: it lands in the Welbox, shared with the doctor.
+    photo = tmp_path / "braccio.png"
+    photo.write_bytes(image_bytes().getvalue())
+    patient_page.locator("input[name=file]").set_input_files(str(photo))
+    patient_page.locator("button[name=send_file]").click()
+    doctor_page.locator("[data-testid=chat-list] li", has_text="braccio.png").wait_for()
+    assert doctor_page.locator("button[name=admit]").is_hidden()
 
     # Private notes autosave; connection quality samples reach the server.
     doctor_page.locator("textarea[name=notes]").fill("Eritema avambraccio destro")
