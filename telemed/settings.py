@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Full-text search, trigrams and unaccent on PostgreSQL; harmless on SQLite.
+    "django.contrib.postgres",
     "channels",
     "django_tasks",
     "django_tasks_db",

@@ -1,26 +1,33 @@
-from django.core.paginator import Paginator
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
 
-from telemed.accounts import selectors as accounts
-from telemed.directory import selectors
+from telemed.directory import forms, selectors, services
 
-PAGE_SIZE = 20
+# At most one check per process in this many seconds that the sweep keeping the entries fresh is scheduled.
+SWEEP_CHECK_SECONDS = 60
+
+
+def _keep_sweep_scheduled() -> None:
+    """Restart the sweep chain if nothing started it or it broke (cheap: once a minute per process)."""
+    if cache.add("directory:sweep-checked", True, SWEEP_CHECK_SECONDS):
+        services.directory_sweep_schedule()
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    criteria = selectors.DoctorSearch(
-        text=request.GET.get("q", ""), specialty=request.GET.get("specialty", ""), city=request.GET.get("city", "")
-    )
-    page = Paginator(selectors.doctor_search(criteria), PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "directory/search.html",
-        {"page": page, "criteria": criteria, "specialties": accounts.specialty_list(), "query": query.urlencode()},
-    )
+    _keep_sweep_scheduled()
+    form = forms.DirectorySearchForm(request.GET)
+    page = selectors.doctor_search(form.criteria(), form.page_number())
+    return render(request, "directory/search.html", {"form": form, "page": page, "query": form.query_string()})
 
 
 def profile(request: HttpRequest, slug: str) -> HttpResponse:
-    return render(request, "directory/profile.html", selectors.doctor_profile(slug))
+    context = selectors.doctor_profile(slug)
+    here = reverse("directory:profile", args=[slug])
+    # The request pages come with the consults and visits: for now the buttons lead to log in
+    # (or sign up) and back to this profile.
+    context["login_url"] = reverse("accounts:login") + "?" + urlencode({"next": here})
+    context["register_url"] = reverse("accounts:register_patient") + "?" + urlencode({"next": here})
+    return render(request, "directory/profile.html", context)

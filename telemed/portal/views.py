@@ -1,4 +1,4 @@
-"""The platform's front door: the home page, each role's dashboard, and /healthz."""
+"""The platform's front door: the home page, each role's dashboard, /healthz and /ping."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -55,6 +55,12 @@ def language_set(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         account_services.user_set_language(actor=request.user, language=request.POST.get("language", ""))
     return response
+
+
+@never_cache
+def ping(request: HttpRequest) -> HttpResponse:
+    """The cheapest page there is: "ok", no template, no database. Benchmarks measure the stack with it."""
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @never_cache

@@ -23,6 +23,7 @@ from stdnum.it import codicefiscale
 from telemed.accounts import services
 from telemed.billing import selectors as billing_selectors
 from telemed.billing import services as billing_services
+from telemed.directory import services as directory_services
 from telemed.accounts.models import (
     Certification,
     CertificationKind,
@@ -137,8 +138,13 @@ class Command(BaseCommand):
             created += self._secretary()
             priced = sum(self._tariffs(*row) for row in TARIFFS)
             self._donation()
+        # The directory's search entries, rebuilt from what is now in place (idempotent),
+        # and the sweep that keeps them fresh from here on.
+        indexed = directory_services.directory_reindex()
+        directory_services.directory_sweep_schedule()
         self.stdout.write(f"Demo data: {created} account(s) created, the rest already present.")
         self.stdout.write(f"Demo tariffs: set for {priced} doctor(s).")
+        self.stdout.write(f"Directory: {indexed} doctor(s) searchable.")
         self.stdout.write(
             "Demo logins (password %s): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, staff@ %s"
             % (PASSWORD, DOMAIN)
