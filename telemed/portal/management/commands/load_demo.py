@@ -160,6 +160,9 @@ class Command(BaseCommand):
         # Billing (a step of its own, idempotent): medico@ has delivered services, some still to
         # bill, one payment request awaiting paziente@'s transfer and one paid invoice; storage plans on sale.
         self.stdout.write(f"Billing: {self._billing()} demo service(s) delivered.")
+        # Consults (a step of its own, idempotent): paziente@'s consults to medico@ in several states,
+        # a priority one with the demo CD's study, and an Info request waiting in segreteria@'s inbox.
+        self.stdout.write(f"Consults: {self._consults()} demo consult(s) added.")
 
     @staticmethod
     def _email(local: str) -> str:
@@ -365,6 +368,50 @@ class Command(BaseCommand):
         awaiting, paid = billing_services.proformas_validate(actor=doctor.user, include=[p.pk for p in drafts])
         billing_services.payment_mark_paid(actor=staff, payment_request=paid, reason="Demo: paid at the front desk")
         return len(delivered)
+
+    def _consults(self) -> int:
+        import uuid
+
+        from telemed.consults import services as consult_services
+        from telemed.consults.models import Consult
+        from telemed.dicom import selectors as dicom_selectors
+
+        patient = User.objects.get(email=self._email("paziente"))
+        doctor = User.objects.get(email=self._email("medico"))
+        if Consult.objects.filter(patient=patient, doctor=doctor.doctor_profile).exists():
+            return 0
+
+        def key(name: str) -> uuid.UUID:  # the same key on every run: a repeated request stores nothing twice
+            return uuid.uuid5(uuid.NAMESPACE_URL, f"telemed-demo:{name}")
+
+        def ask(name: str, kind: str, question: str, studies=()):
+            draft = consult_services.ConsultDraft(
+                kind=kind, question=question, study_ids=tuple(studies), accepted_terms=True, idempotency_key=key(name)
+            )
+            consult, _created = consult_services.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft)
+            return consult
+
+        ask("consult-waiting", "base", "Da qualche settimana ho la pressione alta al mattino (150/95). Devo preoccuparmi?")
+        study = dicom_selectors.studies_owned_by(patient).first()
+        started = ask(
+            "consult-priority", "priority" if study else "base",
+            "Ho mal di testa frequenti: allego la risonanza fatta il mese scorso. Può darci un'occhiata?",
+            [study.pk] if study else [],
+        )  # fmt: skip
+        consult_services.consult_start(actor=doctor, consult=started)
+        consult_services.consult_message_send(actor=doctor, consult=started, text="Da quanto tempo ha questi mal di testa?")
+        consult_services.consult_message_send(actor=patient, consult=started, text="Da circa due mesi, soprattutto la sera.")
+        declined = ask("consult-declined", "base", "Mi può prescrivere un antibiotico per il mal di gola?")
+        consult_services.consult_decline(
+            actor=doctor, consult=declined, reason="Per una prescrizione serve una visita: prenoti una video visita."
+        )
+        cancelled = ask("consult-cancelled", "base", "Vorrei un parere sulle analisi del sangue.")
+        consult_services.consult_cancel(actor=patient, consult=cancelled)
+        consult_services.info_request_send(
+            actor=patient, doctor=doctor.doctor_profile, text="Buongiorno, lo studio è aperto anche il sabato mattina?",
+            idempotency_key=key("info-opening-hours"),
+        )  # fmt: skip
+        return 4
 
 
 # storage plan, for which boxes, extra GB, price (EUR, VAT included)
