@@ -113,7 +113,7 @@ class VisitRoomConsumer(AsyncJsonWebsocketConsumer):
                     raise ValidationError(_("The call has not started yet."))
                 await self._to_others({"type": "room.signal", **_valid_signal(content)})
             elif kind == "presence":
-                await self._to_others({"type": "room.presence", "role": self.role})
+                await self._to_others({"type": "room.presence", "role": self.role, "reply": content.get("reply") is True})
             elif kind == "waiting":
                 await in_pool(services.visit_patient_waiting)(actor=self.user, booking=self.booking)
                 await self._to_others({"type": "room.waiting"})
@@ -154,7 +154,7 @@ class VisitRoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def room_presence(self, event):
         if event["sender"] != self.channel_name:
-            await self.send_json({"type": "presence", "role": event["role"]})
+            await self.send_json({"type": "presence", "role": event["role"], "reply": event.get("reply", False)})
 
     async def room_left(self, event):
         if event["sender"] != self.channel_name:

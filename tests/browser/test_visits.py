@@ -108,6 +108,14 @@ def test_video_visit_between_two_browsers(
     assert doctor_stats["framesDecoded"] > 0 and patient_stats["framesDecoded"] > 0
     screenshot(doctor_page, "visits-room-doctor")
 
+    # A network drop on the patient's side (the page reloads): the doctor sees them leave, and
+    # the call comes back with media both ways on fresh connections.
+    patient_page.reload()
+    doctor_page.locator("[data-testid=visit-room][data-peer=left]").wait_for()
+    patient_page.locator("[data-testid=visit-room][data-connection=connected]").wait_for(timeout=30000)
+    doctor_page.locator("[data-testid=visit-room][data-connection=connected]").wait_for(timeout=30000)
+    wait_received(doctor_page), wait_received(patient_page)
+
     # The chat, both ways.
     patient_page.locator("input[name=text]").fill("Buongiorno dottore")
     patient_page.locator("button[name=send]").click()

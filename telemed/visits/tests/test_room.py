@@ -62,7 +62,7 @@ def test_signaling_only_for_the_pair_forged_frames_refused(visit_doctor, visit_p
         assert (await doctor.receive_json_from(timeout=5))["type"] == "hello"
         assert (await patient.connect())[0]
         assert (await patient.receive_json_from(timeout=5)) == {"type": "hello", "role": "patient", "visit": booking.pk, "admitted": False}
-        assert (await doctor.receive_json_from(timeout=5)) == {"type": "presence", "role": "patient"}
+        assert (await doctor.receive_json_from(timeout=5)) == {"type": "presence", "role": "patient", "reply": False}
 
         # Before admission no signal passes; the patient cannot admit themself.
         await patient.send_json_to({"type": "signal", "description": {"type": "offer", "sdp": "v=0"}})

@@ -62,9 +62,9 @@ async function handle(frame) {
   switch (frame.type) {
     case "hello":
       room.admitted = frame.admitted;
-      root.dataset.state = frame.admitted ? "admitted" : "connected";
+      root.dataset.state = frame.admitted ? "admitted" : readyClicked ? "waiting" : "connected";
       if (role === "patient" && readyClicked) send({ type: "waiting" });
-      if (frame.admitted) startCall();
+      // Back after a drop or a reload: the call restarts once the other side answers our presence.
       break;
     case "waiting":
       if (role === "doctor") { const admit = $("admit"); admit.hidden = false; say(root.dataset.msgPatientWaiting); root.dataset.patientWaiting = "true"; }
@@ -76,10 +76,10 @@ async function handle(frame) {
       startCall();
       break;
     case "presence":
-      // The other side came (back): a fresh peer connection on both sides after a drop.
-      if (room.admitted && room.pc && ["failed", "closed", "disconnected"].includes(room.pc.connectionState)) restartCall();
-      else if (room.admitted && !room.pc) startCall();
-      if (role === "doctor" && !room.admitted) send({ type: "presence" });
+      // The other side came (back): both start a fresh peer connection (a new page has new keys);
+      // the first presence is answered, so the newcomer learns that someone is there.
+      if (!frame.reply) send({ type: "presence", reply: true });
+      if (room.admitted && !room.ended) restartCall();
       // A doctor who arrives after the patient learns that they are waiting.
       if (role === "patient" && frame.role === "doctor" && readyClicked && !room.admitted) send({ type: "waiting" });
       break;
