@@ -158,3 +158,14 @@ def test_an_imaging_consult_page_links_the_study_viewer_for_the_doctor(consult_d
     page = login(client, doctor).get(reverse("consults:detail", args=[consult.pk])).content.decode()
     assert reverse("dicom:study", args=[study.pk]) in page
     assert client.get(reverse("dicom:study", args=[study.pk])).status_code == 200
+
+
+def test_the_doctors_profile_leads_a_patient_to_the_request_pages(consult_doctor, make_patient, client):
+    doctor, patient = consult_doctor(), make_patient()
+    slug = doctor.doctor_profile.slug
+    page = login(client, patient).get(reverse("directory:profile", args=[slug])).content.decode()
+    assert reverse("consults:info_new", args=[slug]) in page
+    for kind in ("base", "imaging", "priority"):
+        assert f'{reverse("consults:new", args=[slug])}?kind={kind}' in page
+    form = client.get(reverse("consults:new", args=[slug]) + "?kind=priority").content.decode()
+    assert 'value="priority" checked' in form
