@@ -70,17 +70,32 @@ def _claim(queryset, batch: int):
     return list(queryset.select_for_update(skip_locked=True, of=("self",))[:batch])
 
 
-def _advance_all(reminders: list[Reminder]) -> None:
+def _record(rows: list[tuple], recorded_at: datetime.datetime) -> None:
+    """Insert the deliveries (reminder, occurrence, status, late) — an occurrence already there
+    is left alone — and move each reminder to its next occurrence."""
+    ids = [row[0] for row in rows]
     if connection.vendor == "postgresql":
-        # One statement for the whole batch (bulk_update would build a CASE of 500 branches).
+        # One statement for the batch: Django's bulk_create and bulk_update would cost more in
+        # Python than the database spends on it.
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE reminders_reminder AS r SET next_fire_at = v.next_fire_at "
-                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, next_fire_at) WHERE r.id = v.id",
-                [[r.pk for r in reminders], [r.next_fire_at for r in reminders]],
-            )
-    else:
-        Reminder.objects.bulk_update(reminders, ["next_fire_at"])
+                "WITH batch AS (SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::boolean[], "
+                "%s::timestamptz[]) AS b(id, occurrence, status, late, next_fire_at)), "
+                "recorded AS (INSERT INTO reminders_delivery (reminder_id, occurrence, status, late, created_at) "
+                "SELECT id, occurrence, status, late, %s FROM batch ON CONFLICT (reminder_id, occurrence) DO NOTHING) "
+                "UPDATE reminders_reminder AS r SET next_fire_at = batch.next_fire_at FROM batch WHERE r.id = batch.id",
+                [ids, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows],
+                 [row[4] for row in rows], recorded_at],
+            )  # fmt: skip
+        return
+    Delivery.objects.bulk_create(
+        [Delivery(reminder_id=pk, occurrence=occurrence, status=status, late=late, created_at=recorded_at)
+         for pk, occurrence, status, late, _ in rows],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    Reminder.objects.bulk_update(
+        [Reminder(pk=pk, next_fire_at=following) for pk, _, _, _, following in rows], ["next_fire_at"]
+    )
 
 
 def record_due(*, now: datetime.datetime | None = None, batch: int = RECORD_BATCH) -> int:
@@ -90,32 +105,38 @@ def record_due(*, now: datetime.datetime | None = None, batch: int = RECORD_BATC
         due = _claim(
             Reminder.objects.filter(next_fire_at__lte=now)
             .order_by("next_fire_at")
-            .only("id", "rrule", "times", "start_date", "starts_at", "ends_before", "next_fire_at"),
+            .values_list("id", "rrule", "times", "start_date", "starts_at", "ends_before", "next_fire_at"),
             batch,
         )
         if not due:
             return 0
         too_old = now - max_lateness()
-        deliveries = []
-        for reminder in due:
-            occurrence = reminder.next_fire_at
+        rows = []
+        for pk, rrule, times, start_date, starts_at, ends_before, occurrence in due:
+            series = Series(
+                rrule=rrule, times=tuple(map(datetime.time.fromisoformat, times)), start_date=start_date,
+                starts_at=starts_at, ends_before=ends_before,
+            )  # fmt: skip
             missed = occurrence < too_old
-            deliveries.append(
-                Delivery(
-                    reminder_id=reminder.pk,
-                    occurrence=occurrence,
-                    status=DeliveryStatus.MISSED if missed else DeliveryStatus.PENDING,
-                    late=missed,
-                )
-            )
-            reminder.next_fire_at = Series.of(reminder).after(occurrence, anchor=to_local(occurrence).date())
-        recorded_at = timezone.now()
-        for delivery in deliveries:
-            delivery.created_at = recorded_at
-        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+            status = DeliveryStatus.MISSED if missed else DeliveryStatus.PENDING
+            rows.append((pk, occurrence, str(status), missed, series.after(occurrence, anchor=to_local(occurrence).date())))
+        _record(rows, timezone.now())
         _pause_if_asked("record")
-        _advance_all(due)
     return len(due)
+
+
+def _mark(deliveries: list[Delivery]) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE reminders_delivery AS d SET status = b.status, late = b.late, sent_at = b.sent_at "
+                "FROM unnest(%s::bigint[], %s::text[], %s::boolean[], %s::timestamptz[]) AS b(id, status, late, sent_at) "
+                "WHERE d.id = b.id",
+                [[d.pk for d in deliveries], [str(d.status) for d in deliveries], [d.late for d in deliveries],
+                 [d.sent_at for d in deliveries]],
+            )  # fmt: skip
+        return
+    Delivery.objects.bulk_update(deliveries, ["status", "late", "sent_at"])
 
 
 def _notification_title(reminder: Reminder, late: bool) -> str:
@@ -177,7 +198,7 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
                 tasks.send_reminder_details.enqueue(delivery_id=delivery.pk)
             delivery.status, delivery.sent_at = DeliveryStatus.SENT, timezone.now()
         _pause_if_asked("send")
-        Delivery.objects.bulk_update(pending, ["status", "late", "sent_at"])
+        _mark(pending)
     return len(pending)
 
 

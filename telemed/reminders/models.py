@@ -33,9 +33,11 @@ class Reminder(models.Model):
     ``next_fire_at`` is the next occurrence still to deliver, in UTC; None when nothing is left.
     """
 
-    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders")
+    # Both are indexed by the composite indexes below, which lead with them.
+    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders", db_index=False)
     doctor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders_for_patients"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders_for_patients",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=12, choices=ReminderKind.choices, default=ReminderKind.THERAPY)
     title = models.CharField(_("title"), max_length=120)

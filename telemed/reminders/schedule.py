@@ -48,6 +48,29 @@ def day_rule(rrule_text: str, dtstart: datetime.datetime) -> rrule:
     return rrulestr(rrule_text, dtstart=dtstart).replace(count=None, until=None)
 
 
+@lru_cache(maxsize=65536)
+def _first_after(
+    rrule_text: str, times: tuple[datetime.time, ...], day: datetime.date, floor: datetime.datetime
+) -> datetime.datetime | None:
+    """The first occurrence after ``floor`` of the rule restarted on ``day``, ignoring the series'
+    bounds. Cached: the reminders due at the same instant mostly share their rule and day, so a
+    burst of them at 08:00 costs one computation per distinct rule."""
+    search_from = max(to_local(floor) - _SLACK, datetime.datetime.combine(day, datetime.time.min))
+    give_up = search_from + _HORIZON
+    best = None
+    for time_of_day in times:
+        for local in day_rule(rrule_text, datetime.datetime.combine(day, time_of_day)).xafter(search_from, inc=True):
+            if local > give_up:
+                break
+            instant = to_utc(local)
+            # One occurrence a day per time: in UTC they keep their order.
+            if instant > floor:
+                if best is None or instant < best:
+                    best = instant
+                break
+    return best
+
+
 def bounds(recurrence: Recurrence) -> tuple[datetime.datetime, datetime.datetime | None]:
     """The UTC instants a series starts at (inclusive) and ends before (exclusive, None: never)."""
     starts_at = local_midnight(recurrence.start)
@@ -97,19 +120,7 @@ class Series:
             return None
         floor = max(instant, self.starts_at - datetime.timedelta(microseconds=1))
         day = anchor if anchor is not None and anchor > self.start_date else self.start_date
-        search_from = max(to_local(floor) - _SLACK, datetime.datetime.combine(day, datetime.time.min))
-        give_up = search_from + _HORIZON
-        best = None
-        for time_of_day in self.times:
-            for local in day_rule(self.rrule, datetime.datetime.combine(day, time_of_day)).xafter(search_from, inc=True):
-                if local > give_up:
-                    break
-                instant_utc = to_utc(local)
-                # One occurrence a day per time: in UTC they keep their order.
-                if instant_utc > floor:
-                    if best is None or instant_utc < best:
-                        best = instant_utc
-                    break
+        best = _first_after(self.rrule, self.times, day, floor)
         if best is None or not self._within(best):
             return None
         return best
