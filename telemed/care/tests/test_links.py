@@ -113,3 +113,12 @@ def test_pages_and_strangers(make_patient, make_doctor):
     assert selectors.care_link_is_active(doctor=doctor, patient=patient)
     bad = verified_client(doctor).post(reverse("care:invite"), {"email": "not-an-email"}, follow=True)
     assert bad.status_code == 200 and CareLink.objects.count() == 1
+
+
+def test_the_doctors_public_profile_offers_the_link_to_patients(make_patient, make_doctor):
+    patient, doctor = make_patient(), make_doctor()
+    client = verified_client(patient)
+    page = client.get(reverse("directory:profile", args=[doctor.doctor_profile.slug])).content.decode()
+    assert reverse("care:request", args=[doctor.pk]) in page
+    client.post(reverse("care:request", args=[doctor.pk]))
+    assert CareLink.objects.get().status == LinkStatus.REQUESTED
