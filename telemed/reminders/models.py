@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from telemed.reminders.recurrence import Frequency, MonthlyMode
 
@@ -97,11 +98,11 @@ class Reminder(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", _("Due, being sent")
-    SENT = "sent", _("Delivered")
-    MUTED = "muted", _("Muted by the patient")
-    SKIPPED = "skipped", _("Not sent: the care link has ended")
-    MISSED = "missed", _("Not sent: too late")
+    PENDING = "pending", pgettext_lazy("reminder delivery", "Due, being sent")
+    SENT = "sent", pgettext_lazy("reminder delivery", "Delivered")
+    MUTED = "muted", pgettext_lazy("reminder delivery", "Muted by the patient")
+    SKIPPED = "skipped", pgettext_lazy("reminder delivery", "Not sent: the care link has ended")
+    MISSED = "missed", pgettext_lazy("reminder delivery", "Not sent: too late")
 
 
 class Delivery(models.Model):

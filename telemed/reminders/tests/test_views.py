@@ -262,3 +262,14 @@ def test_settings_feed_and_email_choice(patient):
     client.post(reverse("reminders:feed_revoke"))
     patient.agenda_settings.refresh_from_db()
     assert patient.agenda_settings.feed_token is None
+
+
+def test_the_patient_dashboard_shows_what_comes_next(patient):
+    recent = (timezone.localtime() + dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+    services.reminder_create(
+        actor=patient, patient=patient, text=services.ReminderText(kind="therapy", title="Omeprazolo"),
+        recurrence=Recurrence(start=recent.date(), times=(recent.time(),), frequency="once"),
+    )  # fmt: skip
+    page = logged_in(patient).get(reverse("portal:dashboard")).content.decode()
+    assert 'data-testid="upcoming-reminders"' in page and "Omeprazolo" in page
+    assert reverse("reminders:agenda") in page
