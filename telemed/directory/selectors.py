@@ -75,14 +75,17 @@ class DoctorSearch:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """One line of the results, ready to show."""
+
     entry: DirectoryEntry
     url: str
+    name: str
+    initials: str
     specialties: str
+    place: str
+    verified: bool
+    second_opinion: bool
     price: Decimal | None  # the price of the asked service, or the cheapest paid one
-
-    @property
-    def initials(self) -> str:
-        return initials(self.entry.display_name)
 
 
 @dataclass(frozen=True)
@@ -399,7 +402,12 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
         SearchResult(
             entry=row,
             url=f"{base}{quote(row.slug)}/",
+            name=row.display_name,
+            initials=initials(row.display_name),
             specialties=" · ".join(names.get(code, code) for code in row.specialty_codes.split()),
+            place=f"{row.city} ({row.province})" + (f" · {row.structure_name}" if row.structure_name else ""),
+            verified=row.verified,
+            second_opinion=row.second_opinion,
             price=getattr(row, price_field),
         )
         for row in rows

@@ -26,8 +26,7 @@ def search(request: HttpRequest) -> HttpResponse:
 def profile(request: HttpRequest, slug: str) -> HttpResponse:
     context = selectors.doctor_profile(slug)
     here = reverse("directory:profile", args=[slug])
-    # The request pages come with the consults and visits: for now the buttons lead to log in
-    # (or sign up) and back to this profile.
+    # A visitor who is not logged in is led to log in (or sign up) and back to this profile.
     context["login_url"] = reverse("accounts:login") + "?" + urlencode({"next": here})
     context["register_url"] = reverse("accounts:register_patient") + "?" + urlencode({"next": here})
     return render(request, "directory/profile.html", context)

@@ -105,7 +105,7 @@ def test_request_buttons_lead_to_login_and_back_to_the_profile(client, priority_
     client.force_login(make_patient())
     response = client.get(link.replace("&amp;", "&"))
     assert response.status_code == 302 and response["Location"] == here
-    assert 'data-testid="request-priority"' not in profile_page(client, priority_doctor)
+    assert 'data-testid="login-to-request"' not in profile_page(client, priority_doctor)
 
 
 def test_the_donation_note(client, priority_doctor):
