@@ -138,13 +138,8 @@ class Command(BaseCommand):
             created += self._secretary()
             priced = sum(self._tariffs(*row) for row in TARIFFS)
             self._donation()
-        # The directory's search entries, rebuilt from what is now in place (idempotent),
-        # and the sweep that keeps them fresh from here on.
-        indexed = directory_services.directory_reindex()
-        directory_services.directory_sweep_schedule()
         self.stdout.write(f"Demo data: {created} account(s) created, the rest already present.")
         self.stdout.write(f"Demo tariffs: set for {priced} doctor(s).")
-        self.stdout.write(f"Directory: {indexed} doctor(s) searchable.")
         self.stdout.write(
             "Demo logins (password %s): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, staff@ %s"
             % (PASSWORD, DOMAIN)
@@ -163,6 +158,10 @@ class Command(BaseCommand):
         # Consults (a step of its own, idempotent): paziente@'s consults to medico@ in several states,
         # a priority one with the demo CD's study, and an Info request waiting in segreteria@'s inbox.
         self.stdout.write(f"Consults: {self._consults()} demo consult(s) added.")
+        # Last: the directory's search entries, rebuilt from everything above (idempotent),
+        # and the sweep that keeps them fresh from here on.
+        self.stdout.write(f"Directory: {directory_services.directory_reindex()} doctor(s) searchable.")
+        directory_services.directory_sweep_schedule()
 
     @staticmethod
     def _email(local: str) -> str:
