@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -186,6 +186,9 @@ def detail(request: HttpRequest, reminder_id: int) -> HttpResponse:
 def edit(request: HttpRequest, reminder_id: int) -> HttpResponse:
     """Change the series from one occurrence onwards (?from=, default: the next one)."""
     reminder = selectors.reminder_get_for_user(request.user, reminder_id)
+    if reminder.doctor_id is not None and reminder.patient_id == request.user.pk:
+        messages.error(request, _("This reminder was set by your doctor: you can mute it, not change it."))
+        return redirect("reminders:detail", reminder.pk)
     series = Series.of(reminder)
     occurrence = _instant(request.GET.get("from")) or series.after(timezone.now())
     if occurrence is None:
@@ -290,9 +293,11 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     """The patient's personal calendar feed, opened by its secret address alone (calendar apps
     cannot log in). A wrong or revoked address is a 404, like any page that does not exist."""
     patient, agenda_settings = selectors.patient_by_feed_token(token)
-    content = calendar_feed.feed(
-        selectors.reminders_for_feed(patient), details=agenda_settings.feed_details, now=timezone.now()
-    )
+    # A calendar app asks in no particular language: the feed speaks the patient's.
+    with translation.override(patient.language):
+        content = calendar_feed.feed(
+            selectors.reminders_for_feed(patient), details=agenda_settings.feed_details, now=timezone.now()
+        )
     return _calendar_response(content, "telemed.ics", attachment=False)
 
 

@@ -83,6 +83,19 @@ def test_patient_sets_a_therapy_and_the_doctor_a_follow_up(new_page, make_doctor
     assert patient_page.get_by_test_id("edit-reminder").count() == 0
     patient_page.locator("button[name=mute]").click()
     patient_page.get_by_test_id("muted").wait_for()
+    screenshot(patient_page, "reminders-doctor-memo-muted")
     with patient_page.expect_download() as download:
         patient_page.get_by_test_id("download-ics").click()
     assert download.value.suggested_filename == f"reminder-{memo_id}.ics"
+
+    # The agenda in the phone's calendar: a secret address that serves iCalendar.
+    patient_page.goto("/reminders/settings/")
+    patient_page.locator("button[name=create]").click()
+    feed_url = patient_page.get_by_test_id("feed-url").input_value()
+    screenshot(patient_page, "reminders-settings")
+    feed = patient_page.request.get(feed_url)
+    assert feed.status == 200 and feed.text().startswith("BEGIN:VCALENDAR")
+    assert feed.text().count("BEGIN:VEVENT") == 3  # 08:00, 20:00 and the memo
+    patient_page.locator("button[name=revoke]").click()
+    patient_page.locator("button[name=create]").wait_for()
+    assert patient_page.request.get(feed_url).status == 404

@@ -53,7 +53,7 @@ def agenda(linked):
         add(patient, patient, Recurrence(start=dst - dt.timedelta(days=40), times=(t("07:00"),), frequency="monthly",
                                          monthly_mode="weekday", count=6), "Esami del sangue", kind="appointment"),
         add(patient, patient, Recurrence(start=soon(3), times=(t("11:00"), t("16:00")), frequency="once"), "Visita", kind="appointment"),
-        add(doctor, patient, Recurrence(start=soon(2), times=(t("10:00"),), frequency="monthly", interval=3), "Controllo",
+        add(doctor, patient, Recurrence(start=soon(2), times=(t("10:00"),), frequency="monthly", interval=3), "Holter cardiaco",
             kind="follow_up", notes="Portare gli esami"),
     ]  # fmt: skip
     return patient, reminders
@@ -87,7 +87,8 @@ def test_the_feed_parses_back_and_repeats_exactly_like_telemed(agenda):
     assert "RRULE" not in by_uid[f"reminder-{reminders[3].pk}-1100@telemed"]
     # Without the patient's consent the feed says nothing of what the reminders are about.
     text = response.content.decode()
-    assert "Eutirox" not in text and "Portare gli esami" not in text and "Controllo" not in text
+    assert "Eutirox" not in text and "Portare gli esami" not in text and "Holter" not in text
+    assert "telemed reminder: Follow-up" in text  # in the patient's language (English here)
 
 
 def test_titles_and_notes_only_when_the_patient_chose_so(agenda):
@@ -96,8 +97,8 @@ def test_titles_and_notes_only_when_the_patient_chose_so(agenda):
     services.feed_details_set(actor=patient, details=True)
     calendar = Calendar.from_ical(Client().get(reverse("reminders:feed", args=[token])).content)
     summaries = {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")}
-    assert {"Eutirox", "Fisioterapia", "Controllo"} <= summaries
-    follow_up = next(e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) == "Controllo")
+    assert {"Eutirox", "Fisioterapia", "Holter cardiaco"} <= summaries
+    follow_up = next(e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) == "Holter cardiaco")
     assert "Portare gli esami" in str(follow_up["DESCRIPTION"]) and "Marco Bianchi" in str(follow_up["DESCRIPTION"])
 
 
