@@ -120,11 +120,12 @@ function startCall() {
   for (const track of room.stream.getTracks()) pc.addTrack(track, room.stream);
   pc.addEventListener("track", ({ streams }) => {
     if (remoteVideo.srcObject !== streams[0]) remoteVideo.srcObject = streams[0];
+    // When the first remote video frame is shown (the benchmark measures admission to this);
+    // asked after the source is set, since loading a new source drops pending callbacks.
+    if (!room.firstFrameAt && remoteVideo.requestVideoFrameCallback) {
+      remoteVideo.requestVideoFrameCallback(() => { room.firstFrameAt = room.firstFrameAt || Date.now(); root.dataset.firstFrame = "true"; });
+    }
   });
-  // When the first remote video frame is shown (the benchmark measures admission to this).
-  if (!room.firstFrameAt && remoteVideo.requestVideoFrameCallback) {
-    remoteVideo.requestVideoFrameCallback(() => { room.firstFrameAt = Date.now(); root.dataset.firstFrame = "true"; });
-  }
   pc.addEventListener("negotiationneeded", async () => {
     try {
       makingOffer = true;
