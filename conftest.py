@@ -31,13 +31,17 @@ _sequence = itertools.count(1)
 
 @pytest.fixture
 def reference_data(django_db_blocker):
-    """Specialties and languages: a transactional test's flush removes the migration's rows."""
+    """Reference rows that data migrations load (specialties, languages, fee rules): a
+    transactional test's flush removes them, so put them back."""
     from importlib import import_module
 
     from django.apps import apps
 
     if not Specialty.objects.exists():
         import_module("telemed.accounts.migrations.0002_reference_data").load(apps, connection.schema_editor())
+    # The staff's fee rules (platform fees, VAT treatment, bank fees, charities) come from a data
+    # migration too; without them every price would silently lack its platform-fee line.
+    import_module("telemed.billing.migrations.0002_default_fee_rules").seed(apps, connection.schema_editor())
 
 
 def person(**overrides) -> services.Person:
