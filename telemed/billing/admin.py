@@ -86,6 +86,8 @@ class BankFeeSettingAdmin(VersionedAdmin):
 
 
 class CharityAdminForm(django_forms.ModelForm):
+    website = django_forms.URLField(label=_("website"), required=False, assume_scheme="https")
+
     class Meta:
         model = Charity
         fields = ["name", "description", "website", "codice_fiscale", "iban", "active"]
