@@ -38,6 +38,9 @@ from telemed.lib.italy import PROVINCES
 PAGE_SIZE = 20
 # Counting and paging stop here: a search that finds more asks for narrower filters.
 MAX_RESULTS = 500
+# Up to this many matches PostgreSQL sorts them all (a bitmap of the matches, then a top-N sort);
+# beyond, they are dense enough that walking the order index finds a page sooner.
+SORT_LIMIT = 2000
 MAX_WORDS = 6
 # Words people type before a name that say nothing about the doctor.
 IGNORED_WORDS = frozenset({"dr", "dott", "dottor", "dottore", "dottssa", "dottoressa", "doc", "prof", "professor"})
@@ -197,10 +200,10 @@ def _filtered(search: DoctorSearch) -> QuerySet[DirectoryEntry]:
         if search.service:
             entries = entries.filter(**{f"{PRICE_FIELDS[search.service]}__isnull": False})
     if search.city:
-        place = Q(city_key=normalise(search.city))
-        if province := _province_of(search.city):
-            place |= Q(province=province)
-        entries = entries.filter(place)
+        # A province's name or sigla means the whole province (its chief town included), and
+        # lets PostgreSQL read the province's doctors along their (province, order) index.
+        province = _province_of(search.city)
+        entries = entries.filter(Q(province=province) if province else Q(city_key=normalise(search.city)))
     if search.second_opinion:
         entries = entries.filter(second_opinion=True)
     if search.max_price is not None:
@@ -337,15 +340,16 @@ def _plan(search: DoctorSearch) -> _Plan:
 
 
 def _capped_count(queryset: QuerySet) -> int:
-    return queryset.order_by()[: MAX_RESULTS + 1].count()
+    """How many match, counted up to SORT_LIMIT + 1 at most."""
+    return queryset.order_by()[: SORT_LIMIT + 1].count()
 
 
-def _ordered(queryset: QuerySet, capped: bool) -> QuerySet:
-    """The stable order: a few hundred matches are sorted, more are read along the order index."""
-    return queryset.order_by(*(STABLE_ORDER if capped or not _postgres() else SORTED_ORDER))
+def _ordered(queryset: QuerySet, count: int) -> QuerySet:
+    """The stable order: up to SORT_LIMIT matches are sorted, more are read along the order index."""
+    return queryset.order_by(*(SORTED_ORDER if count <= SORT_LIMIT and _postgres() else STABLE_ORDER))
 
 
-def _rows(plan: _Plan, count: int, capped: bool, start: int) -> list[DirectoryEntry]:
+def _rows(plan: _Plan, count: int, shown: int, start: int) -> list[DirectoryEntry]:
     """The page's rows: from the first tier, then from the rest.
 
     The first tier is ranked when it holds at most MAX_RESULTS doctors; a larger one (a very
@@ -355,18 +359,17 @@ def _rows(plan: _Plan, count: int, capped: bool, start: int) -> list[DirectoryEn
     def page_of(queryset: QuerySet, offset: int, size: int) -> list[DirectoryEntry]:
         return list(queryset.defer(*UNUSED_ON_RESULTS)[offset : offset + size])
 
-    size = min(PAGE_SIZE, count - start)  # the last page stops at MAX_RESULTS
+    size = min(PAGE_SIZE, shown - start)  # the last page stops at MAX_RESULTS
     rows: list[DirectoryEntry] = []
     rest_start = start
     if plan.first is not None:
         first_count = _capped_count(plan.first)
         if start < first_count:
-            first_capped = first_count > MAX_RESULTS
-            first = plan.first_ranked if plan.first_ranked is not None and not first_capped else None
-            rows = page_of(first if first is not None else _ordered(plan.first, first_capped), start, size)
+            ranked = plan.first_ranked if first_count <= MAX_RESULTS else None
+            rows = page_of(ranked if ranked is not None else _ordered(plan.first, first_count), start, size)
         rest_start = max(0, start - first_count)
     if len(rows) < size:
-        rest = plan.rest if plan.rest_ordered else _ordered(plan.rest, capped)
+        rest = plan.rest if plan.rest_ordered else _ordered(plan.rest, count)
         rows += page_of(rest, rest_start, size - len(rows))
     return rows
 
@@ -388,12 +391,12 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
     count and their page; the page of the other matches; the live check of the page's accounts.
     """
     plan = _plan(search)
-    count = _capped_count(plan.matching)
-    capped = count > MAX_RESULTS
-    count = min(count, MAX_RESULTS)
+    matches = _capped_count(plan.matching)
+    capped = matches > MAX_RESULTS
+    count = min(matches, MAX_RESULTS)
     num_pages = max(1, -(-count // PAGE_SIZE))
     number = min(max(page, 1), num_pages)
-    rows = _without_deactivated(_rows(plan, count, capped, (number - 1) * PAGE_SIZE)) if count else []
+    rows = _without_deactivated(_rows(plan, matches, count, (number - 1) * PAGE_SIZE)) if count else []
     names = dict(specialty_choices())
     price_field = PRICE_FIELDS[search.service] if search.service else "price_from"
     # Profile addresses are built once, not reversed for every row (slugs are URL-safe by construction).

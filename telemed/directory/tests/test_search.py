@@ -258,6 +258,7 @@ def test_capped_results_page_the_same_order(doctor_factory, monkeypatch):
         doctor_factory("Medico", f"Numero{n:02d}", verified=n % 3 == 0, fees={"info": "0"})
     full = [result.entry.display_name for page in (1, 2) for result in doctor_search(DoctorSearch(), page).results]
     monkeypatch.setattr(selectors, "MAX_RESULTS", 12)
+    monkeypatch.setattr(selectors, "SORT_LIMIT", 20)  # more matches than that: read along the order index
     monkeypatch.setattr(selectors, "PAGE_SIZE", 5)
     pages = [doctor_search(DoctorSearch(), page) for page in (1, 2, 3, 4)]
     assert [(p.count, p.capped, p.num_pages, p.number) for p in pages][-1] == (12, True, 3, 3)
