@@ -16,12 +16,14 @@ What it does, in one run (a few minutes):
    each candidate number of worker processes and keeps the fastest;
 4. replays a mix of realistic searches from 16 concurrent keep-alive clients
    (plain asyncio sockets, HTTP/1.1) and, in the same run and on the same server,
-   the trivial ``/ping`` view as the baseline;
+   the trivial ``/ping`` view as the baseline, in alternating windows so that a
+   change in the machine's load weighs on both alike;
 5. prints p50/p95/p99 latency and requests per second, the baseline and the ratio,
    and ends with ``RESULT directory p50_ms=… p95_ms=… p99_ms=… rps=… baseline_rps=… ratio=…``.
 
 All traffic goes to 127.0.0.1. ``--reuse`` keeps an already loaded database.
 Targets: p95 under 50 ms; searches at least 40% of the trivial view's throughput.
+The database gets ``jit = off`` and no parallel workers (see ``tune_database``).
 """
 
 import argparse
@@ -468,9 +470,7 @@ async def _client(
         writer.close()
 
 
-def load(port: int, urls: list[str], seconds: float, clients: int = CLIENTS) -> dict:
-    """``clients`` closed-loop keep-alive clients for ``seconds``; latencies in ms and requests per second."""
-
+def _measure(port: int, urls: list[str], seconds: float, clients: int, offset: int = 0) -> tuple[list, list, list, float]:
     async def run():
         latencies: list[float] = []
         errors: list[str] = []
@@ -478,11 +478,15 @@ def load(port: int, urls: list[str], seconds: float, clients: int = CLIENTS) -> 
         started = time.perf_counter()
         stop_at = started + seconds
         await asyncio.gather(*(
-            _client(port, urls, k * (len(urls) // clients), stop_at, latencies, errors, found) for k in range(clients)
+            _client(port, urls, offset + k * (len(urls) // clients), stop_at, latencies, errors, found)
+            for k in range(clients)
         ))  # fmt: skip
         return latencies, errors, found, time.perf_counter() - started
 
-    latencies, errors, found, elapsed = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def _summary(latencies: list[float], errors: list[str], found: list[int], elapsed: float) -> dict:
     ms = sorted(value * 1000 for value in latencies)
     quantiles = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
     return {
@@ -495,6 +499,23 @@ def load(port: int, urls: list[str], seconds: float, clients: int = CLIENTS) -> 
         "mean": statistics.fmean(ms),
         "with_results": len(found) / len(ms),
     }
+
+
+def load(port: int, urls: list[str], seconds: float, clients: int = CLIENTS) -> dict:
+    """``clients`` closed-loop keep-alive clients for ``seconds``; latencies in ms and requests per second."""
+    return _summary(*_measure(port, urls, seconds, clients))
+
+
+def load_interleaved(port: int, urls: list[str], baseline: list[str], seconds: float, rounds: int = 4) -> tuple[dict, dict]:
+    """The searches and the baseline in alternating windows (search ``seconds``, baseline half as long,
+    in ``rounds`` rounds), so that a change of the machine's load weighs on both alike."""
+    totals = {"search": ([], [], [], 0.0), "baseline": ([], [], [], 0.0)}
+    for turn in range(rounds):
+        for name, targets, share in (("search", urls, 1.0), ("baseline", baseline, 0.5)):
+            latencies, errors, found, elapsed = _measure(port, targets, seconds * share / rounds, CLIENTS, turn * 997)
+            kept = totals[name]
+            totals[name] = (kept[0] + latencies, kept[1] + errors, kept[2] + found, kept[3] + elapsed)
+    return _summary(*totals["search"]), _summary(*totals["baseline"])
 
 
 def describe(label: str, result: dict) -> str:
@@ -512,7 +533,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--doctors", type=int, default=DOCTORS)
     parser.add_argument("--workers", default="auto", help="uvicorn worker processes, or 'auto' to measure 2, 3 and 4")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the measured search load (the baseline: half)")
+    parser.add_argument("--seconds", type=float, default=24.0, help="length of the measured search load (the baseline: half)")
     parser.add_argument("--reuse", action="store_true", help="keep the benchmark database if it is already loaded")
     args = parser.parse_args()
     begun = time.monotonic()
@@ -568,8 +589,7 @@ def main() -> None:
     try:
         load(server.port, urls, 3)
         load(server.port, ["/ping"], 2)
-        search = load(server.port, urls, args.seconds)
-        baseline = load(server.port, ["/ping"], args.seconds / 2)
+        search, baseline = load_interleaved(server.port, urls, ["/ping"], args.seconds)
     finally:
         server.stop()
     print(describe("searches", search) + f"  (pages with results: {search['with_results']:.0%})")
