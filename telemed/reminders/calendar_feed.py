@@ -45,9 +45,8 @@ def _rule(reminder: Reminder, recurrence: Recurrence) -> vRecur | None:
         parts["until"] = (reminder.ends_before - datetime.timedelta(seconds=1)).astimezone(UTC)
     elif recurrence.count is not None:
         parts["count"] = recurrence.count
-    for key in ("byday",):
-        if key in parts:
-            parts[key] = str(parts[key]).split(",")
+    if "byday" in parts:
+        parts["byday"] = str(parts["byday"]).split(",")
     return vRecur(parts)
 
 

@@ -155,7 +155,7 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
         pending = _claim(
             Delivery.objects.filter(status=DeliveryStatus.PENDING, occurrence__lte=now)
             .order_by("occurrence")
-            .select_related("reminder__patient"),
+            .select_related("reminder__patient", "reminder__doctor"),
             batch,
         )
         if not pending:
@@ -175,7 +175,7 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
             if reminder.doctor_id is not None:
                 pair = (reminder.doctor_id, reminder.patient_id)
                 if pair not in links:
-                    links[pair] = care_link_is_active(doctor=reminder.doctor_id, patient=reminder.patient_id)
+                    links[pair] = care_link_is_active(doctor=reminder.doctor, patient=reminder.patient)
                 if not links[pair]:
                     # Revoking the link stops that doctor's reminders; what was delivered stays.
                     delivery.status = DeliveryStatus.SKIPPED
