@@ -179,32 +179,6 @@ def build_entries(doctor_ids, rules: dict[str, pricing.FeeRules] | None = None) 
     ]
 
 
-# The vectors of a batch of entries, computed by PostgreSQL from the entries' own columns.
-_VECTORS_SQL = f"""
-UPDATE directory_directoryentry SET
-  search_vector =
-       setweight(to_tsvector('simple', name_text), 'A')
-    || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', specialty_text), 'B')
-    || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', place_text), 'C'),
-  facets = array_to_tsvector(
-       ARRAY(SELECT 's.' || c FROM unnest(string_to_array(btrim(specialty_codes), ' ')) AS c WHERE c <> '')
-    || ARRAY(SELECT 'l.' || c FROM unnest(string_to_array(btrim(language_codes), ' ')) AS c WHERE c <> '')
-    || ARRAY(SELECT 'k.' || kind FROM (VALUES
-         ('info', price_info), ('base', price_base), ('imaging', price_imaging),
-         ('priority', price_priority), ('video', price_video)) AS offered (kind, price)
-         WHERE price IS NOT NULL))
-WHERE doctor_id = ANY(%s)
-"""
-
-
-def postgres_vectors_update(doctor_ids) -> None:
-    """PostgreSQL only: the weighted full-text vector and the facet lexemes (see ``DirectoryEntry``)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_VECTORS_SQL, [list(doctor_ids)])
-
-
 def vocabulary(entries: list[DirectoryEntry]) -> tuple[set[str], set[str]]:
     """The words a mistyped search word may be corrected to: those of names, and the others (places, specialties)."""
     names: set[str] = set()

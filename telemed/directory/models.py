@@ -7,9 +7,10 @@ table, so a search page is one count and one page query whatever the data size.
 The entry is never the truth: the profile page always reads the live data, and
 the sweep (``tasks.directory_sweep``) keeps entries fresh — see ``services``.
 
-On PostgreSQL the migrations add a full-text vector (Italian configuration with
-unaccent), GIN indexes on it, and trigram GIN indexes on the name and the code
-lists. On SQLite the same columns are matched with LIKE on normalised text.
+On PostgreSQL the migrations add the text-search configuration (Italian with unaccent),
+the GIN indexes on the full-text vector and the facets, a trigram index on the vocabulary,
+and the trigger that computes the vectors from the row. On SQLite the same columns are
+matched with LIKE on normalised text.
 """
 
 from django.contrib.postgres.search import SearchVectorField
@@ -30,7 +31,7 @@ PRICE_FIELDS = {
 
 
 class VectorField(SearchVectorField):
-    """A tsvector that only PostgreSQL writes (``indexing.postgres_vectors_update``); NULL on SQLite.
+    """A tsvector that only PostgreSQL writes (a trigger, migration 0003, computes it from the row); NULL on SQLite.
 
     Presented to Django's bulk insert as a plain column so that a batch of entries is written
     with one ``INSERT … SELECT * FROM UNNEST(…)`` (the vectors are always NULL there): an order
