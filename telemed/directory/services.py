@@ -20,13 +20,15 @@ seconds on the task worker. Each sweep refreshes
   profile): every entry is rebuilt at least once every
   ``ceil(doctors / ROLLING_BATCH) × SWEEP_INTERVAL`` seconds.
 
-Staleness bound: with the worker running, a new doctor, a profile saved, a tariff
-or a verification shows in search results within ``SWEEP_INTERVAL`` (60 s) plus the
-worker's polling interval. A deactivated doctor disappears from the result pages
-at once (the page query checks the live account) and from the counts within one
-sweep. The chain starts with the demo loader, ``directory_reindex``, or the first
-search page served while no sweep is scheduled; a chain broken by a crash is
-restarted the same way.
+Staleness bound: with the worker running, a new doctor, a profile saved, a tariff,
+a verification, a renamed doctor or structure, or a new platform fee shows in search
+results within ``SWEEP_INTERVAL`` (60 s) plus the worker's polling interval (1 s) plus
+the sweep's own duration. A deactivated doctor disappears from the result pages at
+once (each page's rows are checked against the live accounts) and from the counts
+within one sweep. The profile page never uses the entry. The chain starts with the
+demo loader, ``directory_reindex``, or the first search page served while no sweep is
+scheduled (checked once a minute per process); a chain broken by a crash or a stopped
+worker is restarted the same way.
 """
 
 import datetime
