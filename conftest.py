@@ -29,6 +29,24 @@ PASSWORD = "a-Long-enough-passw0rd"
 _sequence = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Every test's own code runs in English, so that assertions on messages that services raise
+    read the msgids whatever the Italian catalogue says. Requests through a test client still
+    follow Accept-Language (Italian by default); see `english_client`."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def english_client(client):
+    """The test client, asking for English pages."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 @pytest.fixture
 def reference_data(django_db_blocker):
     """Reference rows that data migrations load (specialties, languages, fee rules): a

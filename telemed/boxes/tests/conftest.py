@@ -22,15 +22,6 @@ def box_files(settings, tmp_path):
     return tmp_path
 
 
-@pytest.fixture(autouse=True)
-def english():
-    from django.utils import translation
-
-    # The assertions read the English msgids, whatever the Italian catalogue says.
-    with translation.override("en"):
-        yield
-
-
 def pdf_bytes(title: str = "Referto", padding: int = 0) -> bytes:
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)

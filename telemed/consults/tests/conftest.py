@@ -17,14 +17,6 @@ _n = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def english():
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
 def consult_files(settings, tmp_path):
     """Each test stores its files under its own temporary folder."""
     var = tmp_path / "var"

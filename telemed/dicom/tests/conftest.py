@@ -33,14 +33,6 @@ def dicom_files(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def english():
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
 def fresh_cache():
     from django.core.cache import cache
 

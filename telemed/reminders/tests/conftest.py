@@ -11,15 +11,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from telemed.care import services as care
 
 
-@pytest.fixture(autouse=True)
-def english():
-    from django.utils import translation
-
-    # The assertions read the English msgids, whatever the Italian catalogue says.
-    with translation.override("en"):
-        yield
-
-
 @pytest.fixture
 def patient(make_patient):
     return make_patient(email="anna@example.test", first_name="Anna", last_name="Conti", language="en")

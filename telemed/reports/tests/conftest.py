@@ -3,7 +3,6 @@ import pytest
 from telemed.care import services as care
 from telemed.signatures.tests.conftest import (  # noqa: F401 - fixtures shared with the signatures tests
     clock,
-    english,
     csc_server,
     next_code,
     signing_ca,
@@ -43,3 +42,7 @@ def login(client, user):
         session.save()
     return client
 
+
+@pytest.fixture(autouse=True)
+def english_pages(english_client):
+    """The page texts these tests read are the English msgids."""

@@ -88,10 +88,5 @@ def tsa_server():
 
 
 @pytest.fixture(autouse=True)
-def english(client):
-    """Assertions read the English msgids: the Italian catalogue for these strings comes later."""
-    from django.utils import translation
-
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    with translation.override("en"):
-        yield
+def english_pages(english_client):
+    """The page texts these tests read are the English msgids."""

@@ -34,3 +34,8 @@ def rome(days_ahead: int, hour: int, minute: int = 0) -> datetime.datetime:
 
 def total_for(doctor) -> Decimal:
     return services.visit_quote(doctor=doctor).patient_total
+
+
+@pytest.fixture(autouse=True)
+def english_pages(english_client):
+    """The page texts these tests read are the English msgids."""
