@@ -1,5 +1,6 @@
-// The video room: device check, waiting room, WebRTC call with perfect negotiation, chat, notes,
-// and connection-quality samples. Signaling and chat share one WebSocket; media goes peer to peer.
+// The video room: device check, waiting room, WebRTC call (the doctor offers, the patient answers,
+// perfect negotiation as the safety net), chat, notes and connection-quality samples. Signaling and
+// chat share one WebSocket; media goes peer to peer.
 
 const root = document.querySelector("[data-testid=visit-room]");
 const role = root.dataset.role;
@@ -40,6 +41,7 @@ async function checkDevices() {
 // --- signaling socket, reconnecting after a drop ------------------------------------------
 
 let retry = 0;
+let inbox = Promise.resolve();
 function send(frame) {
   if (room.socket && room.socket.readyState === WebSocket.OPEN) room.socket.send(JSON.stringify(frame));
 }
@@ -49,7 +51,12 @@ function connect() {
   const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socket}`);
   room.socket = socket;
   socket.addEventListener("open", () => { retry = 0; });
-  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  // Frames are handled one at a time, in arrival order: an ICE candidate must not overtake the
+  // description it belongs to while that description is still being applied.
+  socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data);
+    inbox = inbox.then(() => handle(frame)).catch((error) => console.error(error));
+  });
   socket.addEventListener("close", (event) => {
     if (event.code >= 4400 || room.ended) { if (event.code === 4410) say(root.dataset.msgEnded); return; }
     say(root.dataset.msgReconnecting);
@@ -72,14 +79,16 @@ async function handle(frame) {
     case "admitted":
       room.admitted = true;
       root.dataset.state = "admitted";
-      if (role === "doctor") $("admit").hidden = true;
-      startCall();
+      // The doctor offers and the patient answers, so the two never offer at once at admission;
+      // the patient's peer connection starts with the doctor's first signal.
+      if (role === "doctor") { $("admit").hidden = true; startCall(); }
       break;
     case "presence":
-      // The other side came (back): both start a fresh peer connection (a new page has new keys);
-      // the first presence is answered, so the newcomer learns that someone is there.
+      // The other side came (back): the old peer connection is dead (a new page has new keys).
+      // The doctor starts a fresh one and offers; the patient answers that offer. The first
+      // presence is answered, so the newcomer learns that someone is there.
       if (!frame.reply) send({ type: "presence", reply: true });
-      if (room.admitted && !room.ended) restartCall();
+      if (room.admitted && !room.ended) { if (role === "doctor") restartCall(); else dropCall(); }
       // A doctor who arrives after the patient learns that they are waiting.
       if (role === "patient" && frame.role === "doctor" && readyClicked && !room.admitted) send({ type: "waiting" });
       break;
@@ -139,13 +148,17 @@ function startCall() {
   pc.addEventListener("connectionstatechange", () => {
     root.dataset.connection = pc.connectionState;
     if (pc.connectionState === "connected") { say(root.dataset.msgConnected); root.dataset.peer = "present"; }
-    if (pc.connectionState === "failed") pc.restartIce();
+    if (pc.connectionState === "failed" && role === "doctor") pc.restartIce(); // the doctor offers, as always
   });
 }
 
-function restartCall() {
+function dropCall() {
   if (room.pc) room.pc.close();
   room.pc = null;
+}
+
+function restartCall() {
+  dropCall();
   startCall();
 }
 
