@@ -29,6 +29,24 @@ PASSWORD = "a-Long-enough-passw0rd"
 _sequence = itertools.count(1)
 
 
+def _own_redis_namespace() -> None:
+    """Parallel test workers each have their own database, where ids restart at 1; on a shared
+    Redis they would also share room and thread groups and cache keys. Each worker (and the
+    servers it starts, which inherit the environment) gets its own prefix."""
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not (settings.REDIS_URL and worker):
+        return
+    prefix = f"{settings.REDIS_PREFIX}-test-{worker}"
+    os.environ["REDIS_PREFIX"] = prefix
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+
+
+_own_redis_namespace()
+
+
 @pytest.fixture(autouse=True)
 def english():
     """Every test's own code runs in English, so that assertions on messages that services raise

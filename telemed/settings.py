@@ -157,10 +157,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- cache, channel layer ------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Every key and channel this deployment puts in Redis starts with this, so that several
+# deployments (or parallel test runs) can share one server without hearing each other.
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "telemed")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": REDIS_PREFIX}
+    }
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
