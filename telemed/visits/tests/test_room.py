@@ -64,9 +64,11 @@ def test_signaling_only_for_the_pair_forged_frames_refused(visit_doctor, visit_p
         assert (await patient.receive_json_from(timeout=5)) == {"type": "hello", "role": "patient", "visit": booking.pk, "admitted": False}
         assert (await doctor.receive_json_from(timeout=5)) == {"type": "presence", "role": "patient", "reply": False}
 
-        # Before admission no signal passes; the patient cannot admit themself.
+        # Before admission no signal passes; the patient cannot admit themself. (With Redis, the
+        # doctor's presence, published just before the patient joined, may still reach the
+        # patient: a harmless extra frame that the room's page answers, skipped here.)
         await patient.send_json_to({"type": "signal", "description": {"type": "offer", "sdp": "v=0"}})
-        assert (await patient.receive_json_from(timeout=5))["type"] == "error"
+        assert await next_of(patient, "error")
         await patient.send_json_to({"type": "admit"})
         assert (await patient.receive_json_from(timeout=5))["type"] == "error"
         await patient.send_json_to({"type": "waiting"})
