@@ -511,16 +511,32 @@ def document_delete(*, actor: User, document: Document, request: HttpRequest | N
 def document_store_system(
     *, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None = None
 ) -> Document:
-    """File a platform-issued document (a signed report) into a box, outside the quota.
+    """File a platform-issued document (a signed report) into a box, outside the quota."""
+    return _store_stream(box=box, category=category, name=name, stream=stream, mime=mime, folder=folder, owner=None)
 
-    ``stream`` is read once, in blocks, into a spooled file (memory stays bounded)
-    while its SHA-256 and size are computed; the storage then takes it from there.
-    """
+
+def document_store(
+    *, actor: User, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None = None
+) -> Document:
+    """File a document the platform made for the box's owner at their request (a de-identified
+    copy of a study): theirs like an upload, so it counts against their quota."""
+    _own_box(actor, box)
+    return _store_stream(box=box, category=category, name=name, stream=stream, mime=mime, folder=folder, owner=actor)
+
+
+def _store_stream(
+    *, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None, owner: User | None
+) -> Document:
+    """``stream`` is read once, in blocks, into a spooled file (memory stays bounded) while its
+    SHA-256 and size are computed; the storage then takes it from there. With an ``owner`` the
+    bytes are reserved in the quota first (QuotaExceeded stores nothing), else they are the
+    platform's (``system_bytes``)."""
     category = _category(category)
     name = clean_name(name)
     folder = _folder_in(box, folder)
     if mime not in sniffing.ALLOWED:
         raise ValidationError(_("This type of file cannot be stored in a box."), code="type")
+    counts = owner is not None
     digest, size = hashlib.sha256(), 0
     with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=_uploads_dir()) as spool:
         while block := stream.read(COPY_BLOCK):
@@ -529,20 +545,32 @@ def document_store_system(
             size += len(block)
         if size == 0:
             raise ValidationError(_("The file is empty."), code="size")
+        if counts:
+            _reserve(box, size)
         spool.seek(0)
         document = Document(
             box=box, folder=folder, category=category, name=name, size=size, mime=mime,
-            sha256=digest.hexdigest(), counts_against_quota=False,
+            sha256=digest.hexdigest(), counts_against_quota=counts, uploaded_by=owner,
         )  # fmt: skip
-        stored = default_storage.save(document_storage_name(document, name), File(spool, name="system"))
+        try:
+            stored = default_storage.save(document_storage_name(document, name), File(spool, name="system"))
+        except BaseException:
+            if counts:
+                _release(box.pk, size)
+            raise
     try:
         with transaction.atomic():
             document.file.name = stored
             document.save()
-            Box.objects.filter(pk=box.pk).update(system_bytes=F("system_bytes") + size)
-            _audit(None, AuditAction.UPLOAD, document, None)
+            if counts:
+                box_space_commit(box=box, size=size)
+            else:
+                Box.objects.filter(pk=box.pk).update(system_bytes=F("system_bytes") + size)
+            _audit(owner, AuditAction.UPLOAD, document, None)
     except BaseException:
         default_storage.delete(stored)
+        if counts:
+            _release(box.pk, size)
         raise
     return document
 

@@ -1,8 +1,9 @@
 """Reads of the DICOM app, already scoped to what the asking user may see.
 
-A study is readable by the owner of the box it is in, by a doctor the patient shared
-it with (until revoked), and by a doctor the study's Welbox folder is shared with. A
-missing or forbidden study, series, image or import is the same 404.
+A study is readable by the owner of the box it is in, by a doctor its owner shared it with
+(a patient from the Welbox, a colleague from the Medbox through Intramed; until revoked),
+and by a doctor the study's Welbox folder is shared with. A missing or forbidden study,
+series, image or import is the same 404.
 """
 
 from django.core.exceptions import ValidationError
@@ -23,14 +24,14 @@ def _id(value) -> int:
 
 
 def study_list_for_user(user: User) -> QuerySet[Study]:
-    """Every study the user may read: their own, and those patients share with them (a doctor)."""
+    """Every study the user may read: their own, and (a doctor) those patients or colleagues share with them."""
     if not user.is_authenticated:
         return Study.objects.none()
     readable = Q(box__owner=user)
     if user.is_doctor:
         shared = StudyShare.objects.filter(doctor=user, revoked_at__isnull=True).values("study_id")
-        readable |= Q(box__kind=BoxKind.WELBOX) & (
-            Q(pk__in=shared) | Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk"))
+        readable |= Q(pk__in=shared) | (
+            Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk"))
         )
     return Study.objects.filter(readable).select_related("box__owner", "folder__patient", "dicom_patient")
 
@@ -40,7 +41,7 @@ def studies_owned_by(user: User) -> QuerySet[Study]:
 
 
 def studies_shared_with(doctor: User) -> QuerySet[Study]:
-    """The studies patients share with this doctor (nothing for anyone else)."""
+    """The studies patients and colleagues share with this doctor (nothing for anyone else)."""
     if not doctor.is_authenticated or not doctor.is_doctor:
         return Study.objects.none()
     return study_list_for_user(doctor).exclude(box__owner=doctor)

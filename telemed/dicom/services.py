@@ -620,11 +620,17 @@ def series_viewed(*, actor: User, series: Series, request: HttpRequest | None = 
 
 @transaction.atomic
 def study_share(*, actor: User, study: Study, doctor: User, request: HttpRequest | None = None) -> StudyShare:
-    """The patient lets ``doctor`` read this study in their Welbox (by reference, never a copy) until revoked."""
-    if not actor.is_patient or study.box.owner_id != actor.pk or study.box.kind != BoxKind.WELBOX:
+    """The owner lets ``doctor`` read this study by reference (never a copy) until revoked: a
+    patient a study of their Welbox, a doctor a study of their Medbox (a colleague, through Intramed)."""
+    owns = study.box.owner_id == actor.pk
+    if not owns or not (
+        (actor.is_patient and study.box.kind == BoxKind.WELBOX) or (actor.is_doctor and study.box.kind == BoxKind.MEDBOX)
+    ):
         raise PermissionDenied
     if not doctor.is_doctor or not doctor.is_active:
         raise ValidationError(_("A study can be shared only with a doctor."), code="doctor")
+    if doctor.pk == actor.pk:
+        raise ValidationError(_("This study is already yours."), code="doctor")
     share = StudyShare.objects.filter(study=study, doctor=doctor, revoked_at__isnull=True).first()
     if share is None:
         share = StudyShare.objects.create(study=study, doctor=doctor, granted_by=actor)

@@ -235,8 +235,10 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
             ("brain", _("Brain"), rendering.PRESETS["brain"]),
         ],
     }
-    if owner and study.box.kind == BoxKind.WELBOX:
+    if owner:
         context["shares"] = selectors.study_shares(request.user, study)
+    if owner and study.box.kind == BoxKind.WELBOX:
+        # A patient shares from here; a doctor shares a Medbox study by sending it in Intramed.
         context["share_form"] = forms.ShareForm(doctors=box_selectors.doctors_to_share_with(), auto_id="share_%s")
     return render(request, "dicom/study.html", context)
 

@@ -14,10 +14,28 @@ class MessageForm(forms.Form):
     documents = forms.TypedMultipleChoiceField(
         label=_("Attach documents from your box"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
     )
+    # Intramed only: radiology studies of the doctor's Medbox.
+    studies = forms.TypedMultipleChoiceField(
+        label=_("Attach radiology studies from your Medbox"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    deidentified = forms.BooleanField(
+        label=_("Send de-identified copies instead"),
+        help_text=_(
+            "The studies are then not shared: each colleague gets a ZIP without the patient's name, identifiers or "
+            "institutions, which they can import into their own Medbox."
+        ),
+        required=False,
+    )
 
-    def __init__(self, *args, attachable=(), **kwargs):
+    def __init__(self, *args, attachable=(), studies=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["documents"].choices = [(d.pk, d.name) for d in attachable]
+        self.fields["studies"].choices = [(s.pk, str(s)) for s in studies]
+        if not studies:
+            del self.fields["studies"], self.fields["deidentified"]
+
+    def cleaned_studies(self) -> tuple[list[int], bool]:
+        return self.cleaned_data.get("studies", []), self.cleaned_data.get("deidentified", False)
 
 
 class PatientConversationForm(MessageForm):
@@ -37,7 +55,7 @@ class IntramedForm(MessageForm):
     doctors = forms.ModelMultipleChoiceField(label=_("Colleagues"), queryset=None, widget=forms.CheckboxSelectMultiple)
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
 
-    field_order = ["doctors", "subject", "text", "documents"]
+    field_order = ["doctors", "subject", "text", "documents", "studies", "deidentified"]
 
     def __init__(self, *args, doctors, **kwargs):
         super().__init__(*args, **kwargs)

@@ -58,12 +58,14 @@ class Message(models.Model):
 
 
 class Attachment(models.Model):
-    """A document sent with a message, by reference to the sender's box. A doctor's attachment
-    to a patient is also filed into the patient's Welbox (``delivered_copy``): it stays theirs
-    even if the doctor later deletes the original or the link ends."""
+    """A document or a DICOM study sent with a message, by reference to the sender's box. A
+    doctor's attachment to a patient is also filed into the patient's Welbox (``delivered_copy``):
+    it stays theirs even if the doctor later deletes the original or the link ends. A study sent
+    in Intramed is shared with the colleagues in the conversation and opens in the viewer."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
     document = models.ForeignKey("boxes.Document", null=True, on_delete=models.SET_NULL, related_name="+")
+    study = models.ForeignKey("dicom.Study", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     delivered_copy = models.ForeignKey("boxes.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()

@@ -4,7 +4,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from telemed.messaging.models import Attachment, Conversation, Message, Participant
+from telemed.messaging.models import Attachment, Conversation, ConversationKind, Message, Participant
 
 PAGE_SIZE = 30
 
@@ -95,3 +95,12 @@ def attachable_documents(user):
     from telemed.boxes.selectors import document_list_for_user
 
     return document_list_for_user(user).order_by("-created_at")[:50]
+
+
+def attachable_studies(user, conversation: Conversation | None = None):
+    """The radiology studies of a doctor's Medbox, newest first, to send in Intramed (none elsewhere)."""
+    from telemed.dicom.selectors import studies_owned_by
+
+    if not user.is_doctor or (conversation is not None and conversation.kind != ConversationKind.INTRAMED):
+        return []
+    return list(studies_owned_by(user).order_by("-created_at")[:50])

@@ -12,6 +12,9 @@ from telemed.boxes import selectors as boxes
 from telemed.boxes import services as box_services
 from telemed.boxes.models import Category
 from telemed.care.selectors import care_link_is_active
+from telemed.dicom import selectors as dicom_selectors
+from telemed.dicom import services as dicom_services
+from telemed.dicom.models import Study
 from telemed.messaging.models import (
     MAX_ATTACHMENTS,
     MAX_INTRAMED_PARTICIPANTS,
@@ -32,10 +35,17 @@ def group_name(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
 
 
+def attachment_url(attachment: Attachment) -> str:
+    """A study opens in the viewer (for as long as it is shared); a document downloads."""
+    if attachment.study_id:
+        return reverse("dicom:study", args=[attachment.study_id])
+    return reverse("messaging:attachment", args=[attachment.pk])
+
+
 def message_payload(message: Message) -> dict:
     return {
         "attachments": [
-            {"id": a.pk, "name": a.name, "url": reverse("messaging:attachment", args=[a.pk])} for a in message.attachments.all()
+            {"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in message.attachments.all()
         ],
         "id": message.pk,
         "conversation": message.conversation_id,
@@ -96,7 +106,59 @@ def _attachable(actor, conversation: Conversation, document_ids: list[int]) -> l
     return documents
 
 
-def _attach(actor, conversation: Conversation, message: Message, documents: list) -> None:
+def _attachable_studies(actor, kind: str, study_ids: list[int]) -> list[Study]:
+    """Studies of the sender's own Medbox; only doctors send them, and only to colleagues."""
+    if not study_ids:
+        return []
+    if kind != ConversationKind.INTRAMED or not actor.is_doctor:
+        raise ValidationError(_("Radiology studies can be sent only between doctors, in Intramed."))
+    if len(study_ids) > MAX_ATTACHMENTS:
+        raise ValidationError(_("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS})
+    studies = []
+    for study_id in dict.fromkeys(study_ids):
+        try:
+            studies.append(dicom_selectors.study_get_for_user(actor, study_id, owned=True))
+        except Http404:
+            raise ValidationError(_("One of the studies is not in your Medbox.")) from None
+    return studies
+
+
+def _deidentified_copies(actor, studies: list[Study]) -> list:
+    """For each study, a ZIP of its de-identified copy filed in the sender's Medbox (it counts
+    against their quota), to travel as an ordinary attachment instead of the study itself.
+    Made before the message's transaction: a large study takes a while to copy."""
+    copies = []
+    try:
+        for study in studies:
+            path, written, _left_out = dicom_services.study_export_deidentified(actor=actor, study=study)
+            try:
+                if not written:
+                    raise ValidationError(
+                        _("No image of “%(study)s” can be copied without identifying data (they carry burned-in text).")
+                        % {"study": study}
+                    )
+                name = _("%(study)s, de-identified copy.zip") % {"study": str(study).replace("/", "-")}
+                with open(path, "rb") as stream:
+                    copies.append(
+                        box_services.document_store(
+                            actor=actor, box=study.box, folder=study.folder, category=Category.IMAGING, name=name,
+                            stream=stream, mime="application/zip",
+                        )  # fmt: skip
+                    )
+            finally:
+                path.unlink(missing_ok=True)
+    except BaseException:
+        _discard_copies(actor, copies)
+        raise
+    return copies
+
+
+def _discard_copies(actor, copies: list) -> None:
+    for document in copies:
+        box_services.document_delete(actor=actor, document=document)
+
+
+def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: list[Study] = ()) -> None:
     doctor, patient = (
         _doctor_and_patient(conversation) if conversation.kind == ConversationKind.DOCTOR_PATIENT else (None, None)
     )
@@ -115,11 +177,18 @@ def _attach(actor, conversation: Conversation, message: Message, documents: list
         Attachment.objects.create(
             message=message, document=document, delivered_copy=copy, name=document.name, size=document.size, mime=document.mime
         )
+    if studies:
+        colleagues = [p.user for p in conversation.participants.exclude(user=actor).select_related("user")]
+        for study in studies:
+            # By reference: each colleague reads the study where it is, until the sender stops sharing it.
+            for colleague in colleagues:
+                dicom_services.study_share(actor=actor, study=study, doctor=colleague)
+            Attachment.objects.create(message=message, study=study, name=str(study), size=study.size, mime="application/dicom")
 
 
-def _append(actor, conversation: Conversation, text: str, documents: list = ()) -> Message:
+def _append(actor, conversation: Conversation, text: str, documents: list = (), studies: list[Study] = ()) -> Message:
     message = Message.objects.create(conversation=conversation, sender=actor, text=text)
-    _attach(actor, conversation, message, list(documents))
+    _attach(actor, conversation, message, list(documents), list(studies))
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
     # The sender has read their own message.
     Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
@@ -137,13 +206,26 @@ def _append(actor, conversation: Conversation, text: str, documents: list = ()) 
     return message
 
 
-@transaction.atomic
-def message_send(*, actor, conversation: Conversation, text: str, document_ids: list[int] = ()) -> Message:
+def message_send(
+    *, actor, conversation: Conversation, text: str, document_ids: list[int] = (), study_ids: list[int] = (), deidentified: bool = False
+) -> Message:
+    """Send a message, with documents of one's box and (Intramed) studies of one's Medbox: shared
+    by reference, or with ``deidentified`` as de-identified copies instead."""
     text = _clean_text(text)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    _check_can_send(actor, conversation)
-    documents = _attachable(actor, conversation, list(document_ids))
-    return _append(actor, conversation, text, documents)
+    studies = _attachable_studies(actor, conversation.kind, list(study_ids))
+    copies = []
+    if deidentified and studies:
+        _check_can_send(actor, Conversation.objects.get(pk=conversation.pk))  # before copying anything
+        copies = _deidentified_copies(actor, studies)
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            _check_can_send(actor, conversation)
+            documents = _attachable(actor, conversation, [*document_ids, *(c.pk for c in copies)])
+            return _append(actor, conversation, text, documents, [] if deidentified else studies)
+    except BaseException:
+        _discard_copies(actor, copies)
+        raise
 
 
 @transaction.atomic
@@ -165,13 +247,20 @@ def conversation_start_with_patient(
     return conversation
 
 
-@transaction.atomic
-def conversation_start_intramed(*, actor, doctors: list, text: str, subject: str = "", document_ids: list[int] = ()) -> Conversation:
+def conversation_start_intramed(
+    *,
+    actor,
+    doctors: list,
+    text: str,
+    subject: str = "",
+    document_ids: list[int] = (),
+    study_ids: list[int] = (),
+    deidentified: bool = False,
+) -> Conversation:
     """Intramed: any registered doctor may start a conversation with any others (small groups)."""
     if not actor.is_doctor:
         raise PermissionDenied
     text = _clean_text(text)
-    documents = _attachable(actor, None, list(document_ids))
     others = {d.pk: d for d in doctors if d.pk != actor.pk}
     if not others:
         raise ValidationError(_("Choose at least one colleague."))
@@ -179,9 +268,17 @@ def conversation_start_intramed(*, actor, doctors: list, text: str, subject: str
         raise ValidationError(_("A conversation can have at most %(n)d doctors.") % {"n": MAX_INTRAMED_PARTICIPANTS})
     if any(not d.is_doctor or not d.is_active for d in others.values()):
         raise ValidationError(_("Intramed is only between registered doctors."))
-    conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
-    Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
-    _append(actor, conversation, text, documents)
+    studies = _attachable_studies(actor, ConversationKind.INTRAMED, list(study_ids))
+    copies = _deidentified_copies(actor, studies) if deidentified else []
+    try:
+        with transaction.atomic():
+            documents = _attachable(actor, None, [*document_ids, *(c.pk for c in copies)])
+            conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
+            Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
+            _append(actor, conversation, text, documents, [] if deidentified else studies)
+    except BaseException:
+        _discard_copies(actor, copies)
+        raise
     return conversation
 
 

@@ -47,11 +47,21 @@ def sent(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = selectors.conversation_get_for_user(request.user, conversation_id)
-    form = MessageForm(request.POST or None, attachable=selectors.attachable_documents(request.user))
+    form = MessageForm(
+        request.POST or None,
+        attachable=selectors.attachable_documents(request.user),
+        studies=selectors.attachable_studies(request.user, conversation),
+    )
     if request.method == "POST" and form.is_valid():
+        study_ids, deidentified = form.cleaned_studies()
         try:
             services.message_send(
-                actor=request.user, conversation=conversation, text=form.cleaned_data["text"], document_ids=form.cleaned_data["documents"]
+                actor=request.user,
+                conversation=conversation,
+                text=form.cleaned_data["text"],
+                document_ids=form.cleaned_data["documents"],
+                study_ids=study_ids,
+                deidentified=deidentified,
             )
         except ValidationError as error:
             _service_errors(form, error)
@@ -137,14 +147,25 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
             matching = matching.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
         candidates += [d for d in matching.order_by("last_name", "first_name")[:20] if d not in candidates]
     form = IntramedForm(
-        request.POST or None, doctors=colleagues, attachable=selectors.attachable_documents(request.user), initial={"doctors": chosen}
+        request.POST or None,
+        doctors=colleagues,
+        attachable=selectors.attachable_documents(request.user),
+        studies=selectors.attachable_studies(request.user),
+        initial={"doctors": chosen},
     )
     form.fields["doctors"].widget.choices = [(d.pk, f"Dr. {d.get_full_name()}") for d in candidates]
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        study_ids, deidentified = form.cleaned_studies()
         try:
             conversation = services.conversation_start_intramed(
-                actor=request.user, doctors=list(data["doctors"]), text=data["text"], subject=data["subject"], document_ids=data["documents"]
+                actor=request.user,
+                doctors=list(data["doctors"]),
+                text=data["text"],
+                subject=data["subject"],
+                document_ids=data["documents"],
+                study_ids=study_ids,
+                deidentified=deidentified,
             )
         except ValidationError as error:
             _service_errors(form, error)

@@ -1,13 +1,16 @@
 """Messages arrive live: a doctor writes to a linked patient, who sees it without reloading;
-two doctors talk on Intramed."""
+two doctors talk on Intramed and send each other a DICOM study, opened in the viewer."""
 
 import re
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from conftest import PASSWORD
+from telemed.boxes import services as box_services
 from telemed.care import services as care
+from telemed.dicom.models import Study
 from telemed.messaging import services
+from telemed.portal.management.commands.load_demo import demo_study_import
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_registration_flows import code_for
 
@@ -86,3 +89,45 @@ def test_two_doctors_talk_on_intramed(new_page, make_doctor):
     second_page.locator("button[name=send]").click()
     first_page.locator(".message-item", has_text="Ritmo sinusale").wait_for()
     screenshot(first_page, "messaging-intramed")
+
+
+def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_doctor):
+    sender = doctor_with_demo_authenticator(make_doctor, email="c@example.test", first_name="Carla", last_name="Ferri")
+    colleague = doctor_with_demo_authenticator(make_doctor, email="d@example.test", first_name="Dario", last_name="Conte")
+
+    def medbox_study():
+        demo_study_import(sender, folder=box_services.folder_create(actor=sender, name="Rossi Mario"))
+        return Study.objects.get(box__owner=sender)
+
+    study = off_the_loop(medbox_study)
+    conversation = off_the_loop(
+        services.conversation_start_intramed, actor=sender, doctors=[colleague], subject="RM encefalo", text="Ti chiedo un parere"
+    )
+    colleague_page, sender_page = new_page(), new_page()
+    log_in(colleague_page, colleague)
+    colleague_page.goto(f"/messages/{conversation.pk}/")
+    colleague_page.evaluate("window.notReloaded = true")
+
+    log_in(sender_page, sender)
+    sender_page.goto(f"/messages/{conversation.pk}/")
+    sender_page.get_by_test_id("attach-studies").locator("summary").click()
+    sender_page.locator(f"input[name=studies][value='{study.pk}']").check()
+    sender_page.locator("textarea[name=text]").fill("Ecco la RM: iperintensità in T2?")
+    sender_page.locator("button[name=send]").click()
+
+    # The colleague sees the message with the study arrive without reloading, and opens it in the viewer.
+    message = colleague_page.locator(".message-item", has_text="iperintensità in T2")
+    message.locator("li.study a", has_text="Brain-MRA").wait_for()
+    assert colleague_page.evaluate("window.notReloaded") is True
+    screenshot(colleague_page, "messaging-intramed-study")
+    message.locator("li.study a").click()
+    colleague_page.wait_for_url(f"**/dicom/studies/{study.pk}/")
+    colleague_page.locator('[data-testid="series-button"]').first.click()
+    colleague_page.locator('[data-testid="viewer-image"]').wait_for()
+    screenshot(colleague_page, "messaging-intramed-study-viewer")
+
+    # The reply comes back live to the sender.
+    colleague_page.go_back()
+    colleague_page.locator("textarea[name=text]").fill("Nessuna iperintensità significativa.")
+    colleague_page.locator("button[name=send]").click()
+    sender_page.locator(".message-item", has_text="Nessuna iperintensità").wait_for()

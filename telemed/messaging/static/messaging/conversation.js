@@ -56,6 +56,7 @@ function appendMessage(message) {
     files.className = "attachments";
     for (const attachment of message.attachments) {
       const entry = document.createElement("li");
+      if (attachment.study) entry.className = "study";
       const link = document.createElement("a");
       link.href = attachment.url;
       link.textContent = attachment.name;
@@ -125,7 +126,7 @@ if (list) {
   connect();
   form?.addEventListener("submit", (event) => {
     if (!socket || socket.readyState !== WebSocket.OPEN) return; // the normal POST works too
-    if (form.querySelector("input[name=documents]:checked")) return; // attachments go by POST
+    if (form.querySelector("input[name=documents]:checked, input[name=studies]:checked")) return; // attachments go by POST
     event.preventDefault();
     const field = form.querySelector("textarea[name=text]");
     socket.send(JSON.stringify({ type: "send", text: field.value }));

@@ -73,6 +73,32 @@ def demo_iban(seed: int) -> str:
     return IBAN.generate("IT", bank_code="0306909606", account_code=f"{100000000000 + seed:012d}").compact
 
 
+def demo_study_import(owner: User, folder=None):
+    """One study of pydicom's DICOMDIR test set (MR, "Brain-MRA": three series, eleven images),
+    imported into ``owner``'s box the way a CD is, and run here rather than by the worker so that
+    it is complete on return (the queued task then finds the import done and does nothing)."""
+    from pathlib import Path
+
+    import pydicom
+
+    from telemed.dicom import services as dicom_services
+
+    mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
+    files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
+    cd_import = dicom_services.cd_import_start(actor=owner, folder=folder)
+    for path in files:
+        size = path.stat().st_size
+        with open(path, "rb") as stream:
+            dicom_services.cd_import_receive(
+                actor=owner, cd_import=cd_import, path=f"CD/{path.parent.name}/{path.name}", offset=0, total=size,
+                stream=stream, length=size,
+            )  # fmt: skip
+    dicom_services.cd_import_finish(actor=owner, cd_import=cd_import)
+    dicom_services.cd_import_run(import_id=str(cd_import.pk))
+    cd_import.refresh_from_db()
+    return cd_import
+
+
 def demo_pdf(title: str) -> io.BytesIO:
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
@@ -310,33 +336,19 @@ class Command(BaseCommand):
         return len(added) if box_selectors.document_list_for_user(patient).exists() else 0
 
     def _dicom(self) -> int:
-        from pathlib import Path
-
-        import pydicom
-
+        from telemed.boxes.models import Folder
         from telemed.dicom import selectors as dicom_selectors
-        from telemed.dicom import services as dicom_services
 
         patient = User.objects.get(email=self._email("paziente"))
-        if dicom_selectors.studies_owned_by(patient).exists():
-            return 0
-        # One study of pydicom's DICOMDIR test set (MR, "Brain-MRA": three series, eleven images).
-        mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
-        files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
-        cd_import = dicom_services.cd_import_start(actor=patient)
-        for path in files:
-            size = path.stat().st_size
-            with open(path, "rb") as stream:
-                dicom_services.cd_import_receive(
-                    actor=patient, cd_import=cd_import, path=f"CD/{path.parent.name}/{path.name}", offset=0, total=size,
-                    stream=stream, length=size,
-                )  # fmt: skip
-        dicom_services.cd_import_finish(actor=patient, cd_import=cd_import)
-        # Imported here rather than by the worker, so that the demo is complete when the command ends;
-        # the queued task then finds the import done and does nothing.
-        dicom_services.cd_import_run(import_id=str(cd_import.pk))
-        cd_import.refresh_from_db()
-        return cd_import.imported_count
+        doctor = User.objects.get(email=self._email("medico"))
+        imported = 0
+        if not dicom_selectors.studies_owned_by(patient).exists():
+            imported += demo_study_import(patient).imported_count
+        # The same MR in the doctor's Medbox, in the patient's folder, to send in Intramed.
+        if not dicom_selectors.studies_owned_by(doctor).exists():
+            folder = Folder.objects.filter(box__owner=doctor, patient=patient).first()
+            imported += demo_study_import(doctor, folder=folder).imported_count
+        return imported
 
     def _billing(self) -> int:
         from django.utils import timezone
