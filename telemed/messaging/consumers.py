@@ -66,6 +66,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 if not isinstance(text, str):
                     raise ValidationError(_("Write something before sending."))
                 await in_pool(services.message_send)(actor=self.user, conversation=self.conversation, text=text)
+            elif kind == "sync":
+                # On every (re)connection the page asks for what it missed since it was drawn:
+                # messages after its newest one and the others' read positions.
+                after = content.get("after")
+                if not isinstance(after, int) or isinstance(after, bool):
+                    raise ValidationError(_("Unknown request."))
+                missed, positions = await in_pool(self._missed)(after)
+                for payload in missed:
+                    await self.send_json({"type": "message", **payload})
+                for user_id, up_to in positions.items():
+                    if user_id != self.user.pk:
+                        await self.send_json({"type": "read", "user": user_id, "up_to": up_to})
             elif kind == "read":
                 up_to = content.get("up_to")
                 if not isinstance(up_to, int) or isinstance(up_to, bool):
@@ -79,6 +91,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._error(" ".join(error.messages))
         except PermissionDenied:
             await self._error(_("You cannot write in this conversation."))
+
+    def _missed(self, after: int) -> tuple[list[dict], dict[int, int]]:
+        messages = selectors.messages_after(self.conversation, after_id=after)
+        return [services.message_payload(m) for m in messages], selectors.read_positions(self.conversation)
 
     async def _error(self, text: str):
         # Errors come in the user's language; the connection stays open.

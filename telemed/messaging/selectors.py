@@ -48,6 +48,12 @@ def messages_page(conversation: Conversation, *, before_id: int | None = None, l
     return list(reversed(messages.order_by("-id")[:limit]))
 
 
+def messages_after(conversation: Conversation, *, after_id: int, limit: int = PAGE_SIZE) -> list[Message]:
+    """Up to ``limit`` messages newer than ``after_id``, oldest first (what a page missed)."""
+    messages = conversation.messages.filter(id__gt=after_id).select_related("sender").prefetch_related("attachments")
+    return list(messages.order_by("id")[:limit])
+
+
 def read_positions(conversation: Conversation) -> dict[int, int]:
     """For read receipts: each participant's newest seen message id."""
     return dict(conversation.participants.values_list("user_id", "last_read_message_id"))

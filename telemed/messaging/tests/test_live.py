@@ -59,3 +59,26 @@ def test_live_delivery_receipts_and_refused_frames(linked, make_doctor):
 
     async_to_sync(scenario)()
     assert list(Message.objects.values_list("text", flat=True)) == ["Ciao", "Come sta?", "Ancora qui"]
+
+
+def test_a_page_that_connects_late_gets_what_it_missed(linked):
+    doctor, patient = linked
+    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Ciao")
+    drawn_up_to = conversation.messages.get().pk  # the doctor's page is drawn now, its socket not yet open
+    second = services.message_send(actor=doctor, conversation=conversation, text="Risultati pronti")
+    services.conversation_mark_read(actor=patient, conversation=conversation)
+
+    async def scenario():
+        doctor_socket = await socket_for(doctor, conversation.pk)
+        assert (await doctor_socket.connect())[0]
+        await doctor_socket.send_json_to({"type": "sync", "after": drawn_up_to})
+        missed = await doctor_socket.receive_json_from(timeout=5)
+        assert missed["type"] == "message" and missed["id"] == second.pk and missed["text"] == "Risultati pronti"
+        assert await doctor_socket.receive_json_from(timeout=5) == {"type": "read", "user": patient.pk, "up_to": second.pk}
+        assert await doctor_socket.receive_nothing(timeout=0.2)
+        for bad in ["x", None, True]:
+            await doctor_socket.send_json_to({"type": "sync", "after": bad})
+            assert (await doctor_socket.receive_json_from(timeout=5))["type"] == "error"
+        await doctor_socket.disconnect()
+
+    async_to_sync(scenario)()

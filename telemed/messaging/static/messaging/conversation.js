@@ -92,6 +92,9 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/ws/conversations/${list.dataset.conversation}/`);
   socket.addEventListener("open", () => {
     delay = 1000;
+    // What happened between drawing the page (or a drop) and this connection: missed messages
+    // and read positions come back as ordinary frames.
+    socket.send(JSON.stringify({ type: "sync", after: newestId() }));
     socket.send(JSON.stringify({ type: "read", up_to: newestId() }));
   });
   socket.addEventListener("message", (event) => {
