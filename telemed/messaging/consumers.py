@@ -10,6 +10,7 @@ from django.utils.translation import override
 
 from telemed.messaging import selectors, services
 from telemed.messaging.models import MAX_MESSAGE_LENGTH
+from telemed.notifications import presence
 
 def in_pool(function):
     """Run a service in the thread pool, not in the one thread Channels shares by default:
@@ -39,6 +40,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self.group = services.group_name(self.conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # Someone with a conversation open is online: no e-mail for what they see arrive here.
+        await database_sync_to_async(presence.mark_online)(user.pk)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -60,6 +63,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
+        if kind in ("send", "read", "sync"):
+            await database_sync_to_async(presence.mark_online)(self.user.pk)
         try:
             if kind == "send":
                 text = content.get("text")

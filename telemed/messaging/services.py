@@ -3,6 +3,7 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -42,11 +43,11 @@ def attachment_url(attachment: Attachment) -> str:
     return reverse("messaging:attachment", args=[attachment.pk])
 
 
-def message_payload(message: Message) -> dict:
+def message_payload(message: Message, attachments: list[Attachment] | None = None) -> dict:
+    """The message as pages receive it live (``attachments``: already known, saves a query)."""
+    attachments = message.attachments.all() if attachments is None else attachments
     return {
-        "attachments": [
-            {"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in message.attachments.all()
-        ],
+        "attachments": [{"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in attachments],
         "id": message.pk,
         "conversation": message.conversation_id,
         "sender": message.sender_id,
@@ -67,15 +68,28 @@ def _clean_text(text: str) -> str:
     return text
 
 
+def _with_participants(conversation_id: int, *, lock: bool = False) -> Conversation:
+    """The conversation with its participants and their users, read once for the whole send
+    (the rules, the shares and the notifications all need them); ``lock`` serialises sends."""
+    conversations = Conversation.objects.prefetch_related(
+        Prefetch("participants", queryset=Participant.objects.select_related("user"))
+    )
+    return (conversations.select_for_update() if lock else conversations).get(pk=conversation_id)
+
+
+def _others(actor, conversation: Conversation) -> list:
+    return [p.user for p in conversation.participants.all() if p.user_id != actor.pk]
+
+
 def _doctor_and_patient(conversation: Conversation):
-    users = [p.user for p in conversation.participants.select_related("user")]
+    users = [p.user for p in conversation.participants.all()]
     doctor = next((u for u in users if u.is_doctor), None)
     patient = next((u for u in users if u.is_patient), None)
     return doctor, patient
 
 
 def _check_can_send(actor, conversation: Conversation) -> None:
-    if not conversation.participants.filter(user=actor).exists():
+    if not any(p.user_id == actor.pk for p in conversation.participants.all()):
         raise PermissionDenied
     if conversation.kind == ConversationKind.INTRAMED:
         if not actor.is_doctor:
@@ -158,10 +172,11 @@ def _discard_copies(actor, copies: list) -> None:
         box_services.document_delete(actor=actor, document=document)
 
 
-def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: list[Study] = ()) -> None:
+def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: list[Study] = ()) -> list[Attachment]:
     doctor, patient = (
         _doctor_and_patient(conversation) if conversation.kind == ConversationKind.DOCTOR_PATIENT else (None, None)
     )
+    attachments = []
     for document in documents:
         copy = None
         if patient is not None and actor.pk == doctor.pk:
@@ -174,34 +189,37 @@ def _attach(actor, conversation: Conversation, message: Message, documents: list
         elif patient is not None and actor.pk == patient.pk:
             # A patient's attachment is a share with the doctor, by reference, revocable in the Welbox.
             box_services.document_share(actor=actor, document=document, doctor=doctor)
-        Attachment.objects.create(
-            message=message, document=document, delivered_copy=copy, name=document.name, size=document.size, mime=document.mime
+        attachments.append(
+            Attachment.objects.create(
+                message=message, document=document, delivered_copy=copy, name=document.name, size=document.size, mime=document.mime
+            )
         )
-    if studies:
-        colleagues = [p.user for p in conversation.participants.exclude(user=actor).select_related("user")]
-        for study in studies:
-            # By reference: each colleague reads the study where it is, until the sender stops sharing it.
-            for colleague in colleagues:
-                dicom_services.study_share(actor=actor, study=study, doctor=colleague)
+    for study in studies:
+        # By reference: each colleague reads the study where it is, until the sender stops sharing it.
+        for colleague in _others(actor, conversation):
+            dicom_services.study_share(actor=actor, study=study, doctor=colleague)
+        attachments.append(
             Attachment.objects.create(message=message, study=study, name=str(study), size=study.size, mime="application/dicom")
+        )
+    return attachments
 
 
 def _append(actor, conversation: Conversation, text: str, documents: list = (), studies: list[Study] = ()) -> Message:
     message = Message.objects.create(conversation=conversation, sender=actor, text=text)
-    _attach(actor, conversation, message, list(documents), list(studies))
+    attachments = _attach(actor, conversation, message, list(documents), list(studies))
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
     # The sender has read their own message.
     Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
     url = reverse("messaging:conversation", args=[conversation.pk])
-    for participant in conversation.participants.exclude(user=actor).select_related("user"):
+    for recipient in _others(actor, conversation):
         # The title names the sender, never the content: it may reach an e-mail inbox.
         notify(
-            recipient=participant.user,
+            recipient=recipient,
             kind=NOTIFICATION_KIND,
             title=_("New message from %(name)s") % {"name": actor.get_full_name()},
             url=url,
         )
-    payload = message_payload(message)
+    payload = message_payload(message, attachments)
     push_on_commit(group_name(conversation.pk), {"type": "message.new", "message": payload})
     return message
 
@@ -215,11 +233,11 @@ def message_send(
     studies = _attachable_studies(actor, conversation.kind, list(study_ids))
     copies = []
     if deidentified and studies:
-        _check_can_send(actor, Conversation.objects.get(pk=conversation.pk))  # before copying anything
+        _check_can_send(actor, _with_participants(conversation.pk))  # before copying anything
         copies = _deidentified_copies(actor, studies)
     try:
         with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            conversation = _with_participants(conversation.pk, lock=True)
             _check_can_send(actor, conversation)
             documents = _attachable(actor, conversation, [*document_ids, *(c.pk for c in copies)])
             return _append(actor, conversation, text, documents, [] if deidentified else studies)
@@ -243,7 +261,7 @@ def conversation_start_with_patient(
         kind=ConversationKind.DOCTOR_PATIENT, subject=subject.strip()[:200], created_by=actor, patient_replies_allowed=allow_replies
     )
     Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, patient)])
-    _append(actor, conversation, text, documents)
+    _append(actor, _with_participants(conversation.pk), text, documents)
     return conversation
 
 
@@ -275,7 +293,7 @@ def conversation_start_intramed(
             documents = _attachable(actor, None, [*document_ids, *(c.pk for c in copies)])
             conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
             Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
-            _append(actor, conversation, text, documents, [] if deidentified else studies)
+            _append(actor, _with_participants(conversation.pk), text, documents, [] if deidentified else studies)
     except BaseException:
         _discard_copies(actor, copies)
         raise
