@@ -346,7 +346,9 @@ class Command(BaseCommand):
             imported += demo_study_import(patient).imported_count
         # The same MR in the doctor's Medbox, in the patient's folder, to send in Intramed.
         if not dicom_selectors.studies_owned_by(doctor).exists():
-            folder = Folder.objects.filter(box__owner=doctor, patient=patient).first()
+            folders = Folder.objects.filter(box__owner=doctor)
+            folder = folders.filter(patient=patient).first() or folders.first()
+            folder = folder or box_services.folder_create(actor=doctor, name="Radiologia")
             imported += demo_study_import(doctor, folder=folder).imported_count
         return imported
 
