@@ -47,6 +47,20 @@ def _own_redis_namespace() -> None:
 _own_redis_namespace()
 
 
+@pytest.fixture
+def files_in_tmp(settings, tmp_path):
+    """The test's stored files, staged uploads and rendered images under its own temporary
+    folder (the var dir, with the file storage in var/media); returns that var dir."""
+    var = tmp_path / "var"
+    var.mkdir(exist_ok=True)
+    settings.VAR_DIR = var
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": var / "media"}},
+    }
+    return var
+
+
 @pytest.fixture(autouse=True)
 def english():
     """Every test's own code runs in English, so that assertions on messages that services raise

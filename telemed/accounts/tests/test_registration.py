@@ -77,8 +77,8 @@ def stored_files() -> int:
 
 
 @pytest.fixture(autouse=True)
-def media_in_tmp(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}}}
+def media_in_tmp(files_in_tmp):
+    return files_in_tmp
 
 
 def test_patient_registers_and_is_logged_in_at_once(client):

@@ -12,14 +12,9 @@ from pypdf import PdfWriter
 
 
 @pytest.fixture(autouse=True)
-def box_files(settings, tmp_path):
+def box_files(files_in_tmp):
     """Each test stores its documents and part files under its own temporary folder."""
-    settings.VAR_DIR = tmp_path
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
-    }
-    return tmp_path
+    return files_in_tmp
 
 
 def pdf_bytes(title: str = "Referto", padding: int = 0) -> bytes:

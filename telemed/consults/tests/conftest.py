@@ -17,16 +17,9 @@ _n = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def consult_files(settings, tmp_path):
+def consult_files(files_in_tmp):
     """Each test stores its files under its own temporary folder."""
-    var = tmp_path / "var"
-    var.mkdir()
-    settings.VAR_DIR = var
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": var / "media"}},
-    }
-    return var
+    return files_in_tmp
 
 
 def offer_consults(doctor_user, *, base="50.00", imaging="90.00", priority="120.00", info=True, unit="working_days"):

@@ -20,16 +20,9 @@ DICOMDIR_SET = TEST_FILES / "dicomdirtests"
 
 
 @pytest.fixture(autouse=True)
-def dicom_files(settings, tmp_path):
+def dicom_files(files_in_tmp):
     """Each test stores its files, staged CDs and rendered images under its own temporary folder."""
-    var = tmp_path / "var"
-    var.mkdir()
-    settings.VAR_DIR = var
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": var / "media"}},
-    }
-    return var
+    return files_in_tmp
 
 
 @pytest.fixture(autouse=True)

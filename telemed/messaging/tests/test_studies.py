@@ -23,12 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def files_in_tmp(settings, tmp_path):
-    settings.VAR_DIR = tmp_path / "var"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
-    }
+def own_files(files_in_tmp):
+    return files_in_tmp
 
 
 @pytest.fixture
