@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -42,6 +43,13 @@ def _own_redis_namespace() -> None:
     os.environ["REDIS_PREFIX"] = prefix
     settings.CACHES["default"]["KEY_PREFIX"] = prefix
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+    # A test that clears the cache empties its whole Redis database: each worker takes its own
+    # database number (1-15), so that it never empties another worker's.
+    index = int("".join(c for c in worker if c.isdigit()) or 0)
+    url = urllib.parse.urlsplit(settings.REDIS_URL)._replace(path=f"/{1 + index % 15}").geturl()
+    os.environ["REDIS_URL"] = url
+    settings.CACHES["default"]["LOCATION"] = url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
 
 
 _own_redis_namespace()
