@@ -16,6 +16,9 @@ import urllib.request
 
 import pytest
 from django.db import connection
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from telemed.accounts import services
 from telemed.accounts.models import Language, Sex, Specialty
@@ -53,6 +56,25 @@ def _own_redis_namespace() -> None:
 
 
 _own_redis_namespace()
+
+
+def log_in(client: Client, user) -> Client:
+    """Log ``user`` in on ``client``; a doctor also past the login's second factor (their
+    confirmed authenticator, or a new one, named in the session as if its code was given)."""
+    client.force_login(user)
+    if user.is_doctor:
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True
+        )
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+def verified_client(user, *, language: str | None = None) -> Client:
+    """A new client logged in as ``user`` (see `log_in`), asking for pages in ``language`` if given."""
+    return log_in(Client(HTTP_ACCEPT_LANGUAGE=language) if language else Client(), user)
 
 
 @pytest.fixture

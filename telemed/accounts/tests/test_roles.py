@@ -3,25 +3,12 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from conftest import PASSWORD, person
+from conftest import PASSWORD, person, verified_client
 from telemed.accounts import selectors, services
 from telemed.accounts.models import Invitation, Role, SecretaryAssignment
 
 pytestmark = pytest.mark.django_db
-
-
-def verified_client(user) -> Client:
-    """A client logged in as ``user``, past the second factor when the user is a doctor."""
-    client = Client()
-    client.force_login(user)
-    if user.is_doctor:
-        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-        session = client.session
-        session["otp_device_id"] = device.persistent_id
-        session.save()
-    return client
 
 
 @pytest.fixture

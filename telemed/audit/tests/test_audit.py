@@ -8,6 +8,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from conftest import log_in
 from telemed.audit import selectors, services
 from telemed.audit.models import AuditEntry
 
@@ -103,14 +104,7 @@ def test_the_patient_page_shows_who_accessed_their_documents_and_nothing_else(pa
 
 def test_only_patients_have_the_page(doctor, client):
     assert client.get(reverse("audit:my_access_log")).status_code == 302
-    client.force_login(doctor)
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device = TOTPDevice.objects.create(user=doctor, name="t", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    log_in(client, doctor)
     assert client.get(reverse("audit:my_access_log")).status_code == 403
 
 

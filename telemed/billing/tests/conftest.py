@@ -2,9 +2,8 @@ import datetime
 import itertools
 
 import pytest
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from conftest import log_in
 from telemed.accounts.models import DoctorProfile, PatientProfile, Role, Structure, StructureManagerProfile, User
 from telemed.billing.models import Charity
 from telemed.portal.management.commands.load_demo import demo_codice_fiscale, demo_iban, demo_partita_iva
@@ -97,12 +96,7 @@ def doctor_client(client, doctor):
 
 
 def _logged_in_doctor(client, doctor: DoctorProfile):
-    device = TOTPDevice.objects.create(user=doctor.user, name="test", confirmed=True)
-    client.force_login(doctor.user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
+    return log_in(client, doctor.user)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import io
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from pypdf import PdfWriter
+
+from conftest import verified_client
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +29,8 @@ def pdf_bytes(title: str = "Referto", padding: int = 0) -> bytes:
 
 
 def logged_in(user) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(user)
-    if user.is_doctor:
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
+    """A client logged in as ``user`` (a doctor past the second factor), asking for English pages."""
+    return verified_client(user, language="en")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from telemed.accounts.tests.test_roles import verified_client
+from conftest import verified_client
 from telemed.care import selectors, services
 from telemed.care.models import CareLink, LinkStatus
 from telemed.notifications.models import Notification

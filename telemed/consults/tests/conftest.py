@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import log_in
 from conftest import PASSWORD
 from telemed.accounts.models import Role, SecretaryAssignment, SecretaryProfile, User
 from telemed.billing import services as billing
@@ -94,19 +95,8 @@ def welbox_study(patient, description="TC torace"):
 
 
 def login(client, user):
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    client.force_login(user)
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the page texts the tests read are the English msgids
-    if user.is_doctor:
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-            user=user, name="login", confirmed=True
-        )
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
+    return log_in(client, user)
 
 
 from telemed.signatures.tests.conftest import (  # noqa: E402,F401 - fixtures shared with the signatures tests

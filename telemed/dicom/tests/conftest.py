@@ -12,7 +12,8 @@ import pydicom
 import pytest
 from django.urls import reverse
 
-from telemed.boxes.tests.conftest import logged_in  # noqa: F401 - re-exported for the tests
+# The people of the boxes' tests, and their clients (re-exported for the tests).
+from telemed.boxes.tests.conftest import doctor, logged_in, other_patient, patient, patient_client  # noqa: F401
 
 # The files inside the installed wheel; pydicom's get_testdata_file() may download, this never does.
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
@@ -122,26 +123,6 @@ class CdImporter:
         from telemed.dicom.models import CdImport
 
         return CdImport.objects.get(pk=urls["id"])
-
-
-@pytest.fixture
-def patient(make_patient):
-    return make_patient(first_name="Anna", last_name="Conti")
-
-
-@pytest.fixture
-def other_patient(make_patient):
-    return make_patient(first_name="Giorgio", last_name="Neri")
-
-
-@pytest.fixture
-def doctor(make_doctor):
-    return make_doctor(first_name="Marco", last_name="Bianchi")
-
-
-@pytest.fixture
-def patient_client(patient):
-    return logged_in(patient)
 
 
 @pytest.fixture

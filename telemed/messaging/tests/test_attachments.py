@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from telemed.accounts.tests.test_roles import verified_client
+from conftest import verified_client
 from telemed.audit.models import AuditEntry
 from telemed.boxes import selectors as boxes
 from telemed.boxes import services as box_services

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from telemed.accounts.tests.test_roles import verified_client
+from conftest import verified_client
 from telemed.care import services as care
 from telemed.messaging import selectors, services
 from telemed.messaging.models import Message

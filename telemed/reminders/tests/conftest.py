@@ -1,12 +1,8 @@
-"""Fixtures of the reminders' tests: a patient linked to a doctor, logged-in clients, and a
-recurrence builder."""
+"""Fixtures of the reminders' tests: a patient linked to a doctor, and a recurrence builder."""
 
 import datetime
 
 import pytest
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from telemed.care import services as care
 
@@ -25,17 +21,6 @@ def doctor(make_doctor):
 def linked(patient, doctor):
     care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor))
     return doctor, patient
-
-
-def logged_in(user) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(user)
-    if user.is_doctor:
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
 
 
 def at(text: str) -> datetime.datetime:

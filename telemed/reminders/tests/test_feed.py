@@ -14,7 +14,7 @@ from icalendar import Calendar
 from telemed.reminders import services
 from telemed.reminders.recurrence import Recurrence
 from telemed.reminders.schedule import ROME, Series, to_local
-from telemed.reminders.tests.conftest import logged_in
+from conftest import verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -143,11 +143,11 @@ def test_a_series_changed_from_an_occurrence_onwards_exports_both_halves(patient
 
 def test_one_reminder_downloads_as_ics_with_its_details(agenda, make_patient):
     patient, reminders = agenda
-    response = logged_in(patient).get(reverse("reminders:ics", args=[reminders[0].pk]))
+    response = verified_client(patient, language="en").get(reverse("reminders:ics", args=[reminders[0].pk]))
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     calendar = Calendar.from_ical(response.content)
     assert {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")} == {"Eutirox"}
     assert expanded(calendar, reminders[0].pk) == Series.of(reminders[0]).between(*WINDOW)
     stranger = make_patient(email="other@example.test")
-    assert logged_in(stranger).get(reverse("reminders:ics", args=[reminders[0].pk])).status_code == 404
+    assert verified_client(stranger, language="en").get(reverse("reminders:ics", args=[reminders[0].pk])).status_code == 404
     assert ROME.key == "Europe/Rome"

@@ -13,7 +13,7 @@ from telemed.reminders import dispatch, services
 from telemed.reminders.models import Delivery, Dose, Reminder
 from telemed.reminders.recurrence import Recurrence
 from telemed.reminders.schedule import Series, to_local
-from telemed.reminders.tests.conftest import logged_in
+from conftest import verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def errors_of(response) -> str:
 
 
 def test_a_patient_creates_a_twice_a_day_therapy(patient):
-    client = logged_in(patient)
+    client = verified_client(patient, language="en")
     assert client.get(reverse("reminders:create")).status_code == 200
     response = client.post(reverse("reminders:create"), form())
     reminder = Reminder.objects.get(patient=patient)
@@ -63,7 +63,7 @@ def test_week_and_month_views_show_the_occurrences(patient):
         actor=patient, patient=patient, text=services.ReminderText(kind="appointment", title="Dentista"),
         recurrence=Recurrence(start=soon(), times=(dt.time(10, 30),), frequency="weekly", weekdays=(soon().weekday(),)),
     )  # fmt: skip
-    client = logged_in(patient)
+    client = verified_client(patient, language="en")
     week = client.get(reverse("reminders:agenda"), {"date": soon().isoformat()}).content.decode()
     assert week.count('data-testid="occurrence"') == 1 and "10:30" in week and "Dentista" in week
     next_month = (soon().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
@@ -94,7 +94,7 @@ def test_week_and_month_views_show_the_occurrences(patient):
     ],
 )
 def test_bad_input_gets_a_clear_message_and_stores_nothing(patient, overrides, message):
-    response = logged_in(patient).post(reverse("reminders:create"), form(**overrides))
+    response = verified_client(patient, language="en").post(reverse("reminders:create"), form(**overrides))
     assert response.status_code == 200
     assert message in response.content.decode(), errors_of(response)
     assert not Reminder.objects.exists()
@@ -103,7 +103,7 @@ def test_bad_input_gets_a_clear_message_and_stores_nothing(patient, overrides, m
 def test_a_doctor_sets_a_follow_up_for_a_linked_patient_only(linked, make_patient):
     doctor, patient = linked
     stranger = make_patient(email="stranger@example.test")
-    client = logged_in(doctor)
+    client = verified_client(doctor, language="en")
     page = client.get(reverse("reminders:create")).content.decode()
     assert patient.get_full_name() in page and stranger.get_full_name() not in page
     refused = client.post(reverse("reminders:create"), form(patient=str(stranger.pk), kind="follow_up"))
@@ -124,7 +124,7 @@ def test_a_doctor_sets_a_follow_up_for_a_linked_patient_only(linked, make_patien
     listing = client.get(reverse("reminders:patients")).content.decode()
     assert "Controllo pressione" in listing and patient.get_full_name() in listing
     # It appears in the patient's agenda, marked as coming from the doctor.
-    agenda = logged_in(patient).get(reverse("reminders:agenda"), {"date": soon().isoformat()}).content.decode()
+    agenda = verified_client(patient, language="en").get(reverse("reminders:agenda"), {"date": soon().isoformat()}).content.decode()
     assert "from Dr. Marco Bianchi" in agenda
 
 
@@ -134,7 +134,7 @@ def test_the_patient_mutes_a_doctor_reminder_but_cannot_change_it(linked):
         actor=doctor, patient=patient, text=services.ReminderText(kind="therapy", title="Ramipril"),
         recurrence=Recurrence(start=soon(), times=(dt.time(8),), frequency="daily"),
     )  # fmt: skip
-    client = logged_in(patient)
+    client = verified_client(patient, language="en")
     detail = client.get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
     assert 'data-testid="edit-reminder"' not in detail
     response = client.post(reverse("reminders:edit", args=[reminder.pk]), form(title="Hacked"), follow=True)
@@ -145,7 +145,7 @@ def test_the_patient_mutes_a_doctor_reminder_but_cannot_change_it(linked):
     client.post(reverse("reminders:mute", args=[reminder.pk]), {"muted": "1"})
     reminder.refresh_from_db()
     assert reminder.muted_at is not None
-    assert 'data-testid="muted"' in logged_in(doctor).get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    assert 'data-testid="muted"' in verified_client(doctor, language="en").get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
 
 
 def test_nobody_else_sees_a_reminder(linked, make_patient, make_doctor):
@@ -156,12 +156,12 @@ def test_nobody_else_sees_a_reminder(linked, make_patient, make_doctor):
     )  # fmt: skip
     other_patient, other_doctor = make_patient(email="x@example.test"), make_doctor(email="y@example.test")
     for user in (other_patient, other_doctor, doctor):  # the linked doctor did not set it
-        client = logged_in(user)
+        client = verified_client(user, language="en")
         for name in ("detail", "edit", "ics"):
             assert client.get(reverse(f"reminders:{name}", args=[reminder.pk])).status_code == 404
         assert client.post(reverse("reminders:stop", args=[reminder.pk])).status_code == 404
-    assert logged_in(other_doctor).get(reverse("reminders:create") + f"?patient={patient.pk}").status_code == 404
-    assert logged_in(patient).get(reverse("reminders:patients")).status_code == 404
+    assert verified_client(other_doctor, language="en").get(reverse("reminders:create") + f"?patient={patient.pk}").status_code == 404
+    assert verified_client(patient, language="en").get(reverse("reminders:patients")).status_code == 404
 
 
 def test_editing_from_an_occurrence_onwards_keeps_the_earlier_ones(patient):
@@ -171,7 +171,7 @@ def test_editing_from_an_occurrence_onwards_keeps_the_earlier_ones(patient):
     )  # fmt: skip
     occurrences = Series.of(reminder).between(reminder.starts_at, reminder.ends_before)
     third_day = occurrences[4]
-    client = logged_in(patient)
+    client = verified_client(patient, language="en")
     url = reverse("reminders:edit", args=[reminder.pk]) + f"?from={int(third_day.timestamp())}"
     page = client.get(url).content.decode()
     assert f'value="{to_local(third_day).date().isoformat()}"' in page  # the new series starts there
@@ -210,7 +210,7 @@ def test_a_dose_marked_as_taken_shows_for_the_patient_and_the_doctor(linked):
     reminder, due = due_a_minute_ago(doctor, patient, "Bisoprololo")
     dispatch.record_due()
     dispatch.send_pending()
-    client = logged_in(patient)
+    client = verified_client(patient, language="en")
     agenda_url = reverse("reminders:agenda") + f"?date={to_local(due).date().isoformat()}"
     page = client.get(agenda_url).content.decode()
     assert 'data-testid="delivered"' in page
@@ -220,10 +220,10 @@ def test_a_dose_marked_as_taken_shows_for_the_patient_and_the_doctor(linked):
     assert response.status_code == 302 and response["Location"] == agenda_url
     assert Dose.objects.filter(reminder=reminder, occurrence=due).exists()
     assert 'data-testid="taken"' in client.get(agenda_url).content.decode()
-    doctor_page = logged_in(doctor).get(reverse("reminders:patients")).content.decode()
+    doctor_page = verified_client(doctor, language="en").get(reverse("reminders:patients")).content.decode()
     assert re.search(r'data-testid="taken-count">\s*1\s*<', doctor_page)
     assert re.search(r'data-testid="delivered-count">\s*1\b', doctor_page)
-    detail = logged_in(doctor).get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    detail = verified_client(doctor, language="en").get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
     assert 'data-status="sent"' in detail and 'data-taken="1"' in detail
     # Nonsense and far-future doses are refused without a trace.
     for occurrence in ["abc", "", "99999999999", str(int(due.timestamp()) + 1)]:
@@ -242,13 +242,13 @@ def test_opening_the_agenda_reads_the_reminder_notifications(patient):
     dispatch.send_pending()
     notification = Notification.objects.get(recipient=patient, kind="reminder")
     assert notification.read_at is None
-    logged_in(patient).get(notification.url)
+    verified_client(patient, language="en").get(notification.url)
     notification.refresh_from_db()
     assert notification.read_at is not None
 
 
 def test_settings_feed_and_email_choice(patient):
-    client = logged_in(patient)
+    client = verified_client(patient, language="en")
     assert "Create my calendar address" in client.get(reverse("reminders:settings")).content.decode()
     client.post(reverse("reminders:feed_create"))
     page = client.get(reverse("reminders:settings")).content.decode()
@@ -270,6 +270,6 @@ def test_the_patient_dashboard_shows_what_comes_next(patient):
         actor=patient, patient=patient, text=services.ReminderText(kind="therapy", title="Omeprazolo"),
         recurrence=Recurrence(start=recent.date(), times=(recent.time(),), frequency="once"),
     )  # fmt: skip
-    page = logged_in(patient).get(reverse("portal:dashboard")).content.decode()
+    page = verified_client(patient, language="en").get(reverse("portal:dashboard")).content.decode()
     assert 'data-testid="upcoming-reminders"' in page and "Omeprazolo" in page
     assert reverse("reminders:agenda") in page

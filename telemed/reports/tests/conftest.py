@@ -27,22 +27,6 @@ def linked_pair(signing_doctor, make_patient):
     return make
 
 
-def login(client, user):
-    """Log ``user`` in; a doctor with the login's second factor already passed."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    client.force_login(user)
-    if user.is_doctor:
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-            user=user, name="login", confirmed=True
-        )
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
-
-
 @pytest.fixture(autouse=True)
 def english_pages(english_client):
     """The page texts these tests read are the English msgids."""

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from telemed.reports import selectors, services
 from telemed.reports.models import Report, ReportStatus
-from telemed.reports.tests.conftest import link, login
+from conftest import log_in
+from telemed.reports.tests.conftest import link
 from telemed.signatures.models import SignatureRecord
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_patients_and_other_roles_cannot_write(linked_pair, make_patient):
 def test_drafts_autosave_and_only_their_doctor_sees_them(linked_pair, signing_doctor, client):
     doctor, patient = linked_pair()
     report = _report(doctor, patient, content=services.ReportContent())
-    login(client, doctor)
+    log_in(client, doctor)
     data = {
         "diagnosis": "Cefalea tensiva", "findings": "", "notes": "", "nre": "", "nre_pin": "",
         "therapy-TOTAL_FORMS": "1", "therapy-INITIAL_FORMS": "0",
@@ -56,9 +57,9 @@ def test_drafts_autosave_and_only_their_doctor_sees_them(linked_pair, signing_do
     assert report.diagnosis == "Cefalea tensiva"
     assert [t.drug for t in report.therapy.all()] == ["Paracetamolo 1000 mg"]
 
-    login(client, signing_doctor())
+    log_in(client, signing_doctor())
     assert client.post(reverse("reports:autosave", args=[report.public_id]), data).status_code == 404
-    login(client, patient)
+    log_in(client, patient)
     assert client.get(reverse("reports:detail", args=[report.public_id])).status_code == 404
 
 
@@ -69,7 +70,7 @@ def test_bad_draft_input_is_refused_with_a_message_and_changes_nothing(linked_pa
     with pytest.raises(ValidationError) as error:
         services.report_update(actor=doctor, report=report, content=bad)
     assert {"nre", "therapy"} <= set(error.value.message_dict)
-    login(client, doctor)
+    log_in(client, doctor)
     response = client.post(
         reverse("reports:autosave", args=[report.public_id]),
         {"therapy-TOTAL_FORMS": "1", "therapy-INITIAL_FORMS": "0", "nre": "x" * 30},
@@ -186,7 +187,7 @@ def test_a_correction_is_a_new_version_and_both_stay_visible(linked_pair, next_c
     first.refresh_from_db()
     assert first.status == ReportStatus.SIGNED and first.diagnosis == CONTENT.diagnosis  # untouched
     assert [r.version for r in selectors.report_history(first)] == [1, 2]
-    login(client, patient)
+    log_in(client, patient)
     assert set(selectors.signed_for_user(patient)) == {first, correction}
     page = client.get(reverse("reports:detail", args=[first.public_id]))
     assert page.status_code == 200 and b'data-testid="superseded"' in page.content
@@ -197,13 +198,13 @@ def test_the_patient_downloads_the_signed_pdf_and_the_read_is_audited(linked_pai
 
     doctor, patient = linked_pair()
     report = services.report_sign(actor=doctor, report=_report(doctor, patient), code=next_code(doctor))
-    login(client, patient)
+    log_in(client, patient)
     response = client.get(reverse("reports:pdf", args=[report.public_id]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     body = b"".join(response.streaming_content)
     assert body.startswith(b"%PDF-")
     assert AuditEntry.objects.filter(patient=patient, action="download", actor=patient).exists()
-    login(client, make_patient())
+    log_in(client, make_patient())
     assert client.get(reverse("reports:pdf", args=[report.public_id])).status_code == 404
 
 

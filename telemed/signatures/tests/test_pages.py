@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from conftest import log_in
 from telemed.signatures import services
 from telemed.signatures.models import DeviceState, SigningDevice
 from telemed.signatures.tests.conftest import code_for, sample_pdf
@@ -14,17 +15,6 @@ from telemed.signatures.tests.servers import CscTestServer
 pytestmark = pytest.mark.django_db
 
 VERIFY = "/signatures/verify/"
-
-
-def _login_doctor(client, doctor):
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device = TOTPDevice.objects.create(user=doctor, name="login", confirmed=True)
-    client.force_login(doctor)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
 
 
 def _signed_pdf(doctor, code) -> bytes:
@@ -44,7 +34,7 @@ def _verify(client, data: bytes, url=VERIFY, name="file.pdf"):
 
 def test_the_doctor_enrols_the_signing_app_from_its_page(client, make_doctor, signing_ca, clock):
     doctor = make_doctor()
-    _login_doctor(client, doctor)
+    log_in(client, doctor)
     page = client.get(reverse("signatures:device"))
     assert page.status_code == 200 and b"data:image/svg+xml" in page.content
     device = SigningDevice.objects.get(user=doctor)
@@ -176,7 +166,7 @@ def test_a_doctor_connects_a_remote_signer_from_the_page(client, make_doctor, si
     from telemed.signatures.models import RemoteCredential, RemoteSignerProvider
 
     doctor = make_doctor()
-    _login_doctor(client, doctor)
+    log_in(client, doctor)
     with CscTestServer(token="t0ken") as server:
         server.add_credential("c1", first_name="A", last_name="B", codice_fiscale=doctor.doctor_profile.codice_fiscale)
         provider = RemoteSignerProvider.objects.create(name="QTSP", base_url=server.url)

@@ -1,24 +1,14 @@
 """The pages: agenda, booking from the doctor's profile, my visits; bad input gets a clear 400."""
 
 import pytest
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from conftest import log_in
 from telemed.visits import slots
 from telemed.visits.models import Booking
 from telemed.visits.services import agenda_of
 from telemed.visits.tests.conftest import rome, total_for
 
 pytestmark = pytest.mark.django_db
-
-
-def doctor_client(client, doctor):
-    device = TOTPDevice.objects.create(user=doctor, name="test", confirmed=True)
-    client.force_login(doctor)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
 
 
 def test_patient_books_from_the_page_and_bad_slots_get_clear_errors(client, visit_doctor, visit_patient):
@@ -43,7 +33,7 @@ def test_patient_books_from_the_page_and_bad_slots_get_clear_errors(client, visi
 
 
 def test_doctor_sets_agenda_and_overlaps_are_refused(client, visit_doctor, make_patient):
-    client = doctor_client(client, visit_doctor)
+    client = log_in(client, visit_doctor)
     assert client.get("/visits/agenda/").status_code == 200
     response = client.post("/visits/agenda/", {"form": "rule", "weekday": "0", "start": "19:00", "end": "21:00"})
     assert response.status_code == 400 and b"overlaps" in response.content
