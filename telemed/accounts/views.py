@@ -32,6 +32,12 @@ def add_service_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+def flash_refusal(request: HttpRequest, error: ValidationError) -> None:
+    """Show each message of a service's ValidationError on the next page (a form-less POST)."""
+    for message in error.messages:
+        messages.error(request, message)
+
+
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):

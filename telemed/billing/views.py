@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from telemed.accounts.models import DoctorProfile, User
+from telemed.accounts.views import add_service_errors, flash_refusal
 from telemed.billing import exports, forms, ledger, pricing, selectors, services, transfer, validation
 from telemed.billing.models import (
     CONSULT_KINDS,
@@ -43,15 +44,6 @@ def _service_key(kind: str, duration: int | None) -> str:
 
 
 SERVICE_KEYS = {_service_key(kind, duration): (kind, duration) for kind, duration in SERVICES}
-
-
-def add_service_errors(form, error: ValidationError) -> None:
-    """Attach a service's ValidationError to the form, on the field it names when the form has it."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 @dataclass
@@ -273,11 +265,6 @@ def tariff_preview(request: HttpRequest) -> HttpResponse:
 # =================================================================================================
 
 
-def _refusal(request: HttpRequest, error: ValidationError) -> None:
-    for message in error.messages:
-        messages.error(request, message)
-
-
 def _ids(values: list[str]) -> list[int] | None:
     """Ids from a form's repeated field; None when one of them is not a number."""
     if not all(value.isdigit() and len(value) < 19 for value in values):
@@ -333,7 +320,7 @@ def issue(request: HttpRequest) -> HttpResponse:
     try:
         drafted = services.proformas_draft(actor=request.user, service_ids=service_ids)
     except ValidationError as error:
-        _refusal(request, error)
+        flash_refusal(request, error)
         return redirect("billing:home")
     if not drafted and not selectors.proformas_of(request.user.doctor_profile, ProformaStatus.DRAFT).exists():
         messages.info(request, _("There is nothing to bill: every delivered service is already billed."))
@@ -353,7 +340,7 @@ def review(request: HttpRequest) -> HttpResponse:
         try:
             sent = services.proformas_validate(actor=request.user, include=included, exclude=sorted(set(drafts) - set(included)))
         except ValidationError as error:
-            _refusal(request, error)
+            flash_refusal(request, error)
             return redirect("billing:review")
         messages.success(
             request, ngettext("%(count)d payment request sent.", "%(count)d payment requests sent.", len(sent)) % {"count": len(sent)}
@@ -373,7 +360,7 @@ def payment_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
     try:
         services.payment_request_cancel(actor=request.user, payment_request=payment_request)
     except ValidationError as error:
-        _refusal(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("The payment request is withdrawn; the service is back among those to bill."))
     return redirect("billing:home")
@@ -555,7 +542,7 @@ def storage(request: HttpRequest) -> HttpResponse:
         try:
             payment_request = services.storage_purchase_start(actor=request.user, plan=plan)
         except ValidationError as error:
-            _refusal(request, error)
+            flash_refusal(request, error)
             return redirect("billing:storage")
         return redirect("billing:payment", payment_request.pk)
     return render(request, "billing/storage.html", {"plans": plans})
@@ -620,7 +607,7 @@ def staff_transfer(request: HttpRequest, transfer_id: int) -> HttpResponse:
         else:
             services.transfer_refund(actor=request.user, transfer_row=row, note=data["note"])
     except ValidationError as error:
-        _refusal(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("Transfer updated."))
     return redirect("billing:staff_reconciliation")
@@ -637,7 +624,7 @@ def staff_mark_paid(request: HttpRequest, request_id: int) -> HttpResponse:
             raise ValidationError(_("Say why the payment is marked by hand (at least 5 characters)."))
         services.payment_mark_paid(actor=request.user, payment_request=payment_request, reason=form.cleaned_data["reason"])
     except ValidationError as error:
-        _refusal(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("Payment %(reference)s marked paid.") % {"reference": payment_request.reference})
     return redirect("billing:staff_reconciliation")
@@ -654,7 +641,7 @@ def staff_refund_done(request: HttpRequest, refund_id: int) -> HttpResponse:
             raise ValidationError(_("Write a short note on what you did and why (at least 5 characters)."))
         services.refund_mark_done(actor=request.user, refund=refund, note=form.cleaned_data["note"])
     except ValidationError as error:
-        _refusal(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("Refund recorded."))
     return redirect("billing:staff_reconciliation")

@@ -177,7 +177,8 @@ def _error_message(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-def _form_errors(form) -> str:
+def form_errors_text(form) -> str:
+    """A form's errors as one line, for a flash message or a JSON error."""
     return " ".join(str(message) for errors in form.errors.values() for message in errors)
 
 
@@ -187,7 +188,7 @@ def document_rename(request: HttpRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, document_id, owned=True)
     form = forms.RenameForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return _back(request, document)
     try:
         services.document_rename(actor=request.user, document=document, name=form.cleaned_data["name"], request=request)
@@ -204,7 +205,7 @@ def document_move(request: HttpRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, document_id, owned=True)
     form = forms.MoveForm(request.POST, folders=selectors.folder_list_for_user(request.user))
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return _back(request, document)
     try:
         services.document_move(
@@ -234,7 +235,7 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, document_id, owned=True)
     form = forms.ShareForm(request.POST, doctors=selectors.doctors_to_share_with())
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return _back(request, document)
     try:
         services.document_share(actor=request.user, document=document, doctor=form.cleaned_data["doctor"], request=request)
@@ -265,7 +266,7 @@ def folder_create(request: HttpRequest) -> HttpResponse:
     _box_or_403(request)
     form = forms.FolderForm(request.POST, patients=selectors.patients_for_folders(request.user))
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return _back(request)
     try:
         folder = services.folder_create(actor=request.user, name=form.cleaned_data["name"], patient=form.cleaned_data["patient"])
@@ -289,7 +290,7 @@ def folder_rename(request: HttpRequest, folder_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Renamed."))
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
     return redirect(reverse("boxes:home") + f"?folder={folder.pk}")
 
 
@@ -312,7 +313,7 @@ def folder_share(request: HttpRequest, folder_id: int) -> HttpResponse:
     folder = selectors.folder_get_for_user(request.user, folder_id)
     form = forms.ShareForm(request.POST, doctors=selectors.doctors_to_share_with())
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
     else:
         try:
             services.folder_share(actor=request.user, folder=folder, doctor=form.cleaned_data["doctor"])
@@ -378,7 +379,7 @@ def upload_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = forms.UploadStartForm(request.POST)
     if not form.is_valid():
-        return JsonResponse({"error": _form_errors(form), "code": "invalid"}, status=400)
+        return JsonResponse({"error": form_errors_text(form), "code": "invalid"}, status=400)
     data = form.cleaned_data
     try:
         upload = services.upload_start(
@@ -455,7 +456,7 @@ def upload_form(request: HttpRequest) -> HttpResponse:
     folders = selectors.folder_list_for_user(request.user)
     form = forms.UploadForm(request.POST, request.FILES, folders=folders)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return _back(request)
     uploaded = form.cleaned_data["file"]
     try:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from telemed.accounts import selectors as accounts
+from telemed.accounts.views import flash_refusal
 from telemed.audit.models import AuditAction
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes.services import document_opened
@@ -45,11 +46,6 @@ def _hidden_field_errors(form) -> None:
     """Hidden fields have nowhere to show their errors: say it once at the top of the form."""
     if any(name in form.errors for name in ("key", "info")):
         form.add_error(None, _("The form is out of date: reload the page and send it again."))
-
-
-def _flash(request: HttpRequest, error: ValidationError) -> None:
-    for message in error.messages:
-        messages.error(request, message)
 
 
 def _patient(request: HttpRequest) -> None:
@@ -157,7 +153,7 @@ def cancel(request: HttpRequest, consult_id: int) -> HttpResponse:
     try:
         services.consult_cancel(actor=request.user, consult=consult)
     except ValidationError as error:
-        _flash(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("The consult is cancelled. Nothing will be charged."))
     return redirect("consults:detail", consult.pk)
@@ -219,7 +215,7 @@ def close(request: HttpRequest, consult_id: int) -> HttpResponse:
     try:
         services.consult_close(actor=request.user, consult=consult)
     except ValidationError as error:
-        _flash(request, error)
+        flash_refusal(request, error)
     return redirect("consults:detail", consult.pk)
 
 
@@ -250,7 +246,7 @@ def _doctor_action(request, consult_id, action, success: str) -> HttpResponse:
     try:
         action(consult)
     except ValidationError as error:
-        _flash(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, success)
     return redirect("consults:detail", consult.pk)
@@ -289,7 +285,7 @@ def report_start(request: HttpRequest, consult_id: int) -> HttpResponse:
     try:
         consult = services.consult_report_start(actor=request.user, consult=consult, kind=kind)
     except ValidationError as error:
-        _flash(request, error)
+        flash_refusal(request, error)
         return redirect("consults:detail", consult.pk)
     return redirect("reports:edit", consult.report.public_id)
 
@@ -305,7 +301,7 @@ def answer(request: HttpRequest, consult_id: int) -> HttpResponse:
     except ValidationError as error:
         _errors_into(form, error)
         if not hasattr(error, "error_dict"):
-            _flash(request, error)  # a refused move is shown at the top, whatever the page shows below
+            flash_refusal(request, error)  # a refused move is shown at the top, whatever the page shows below
         return _detail(request, consult, answer_form=form, status=400)
     messages.success(request, _("The consult is answered: the patient finds the signed document in their Welbox."))
     return redirect("consults:detail", consult.pk)
@@ -353,7 +349,7 @@ def info_answer(request: HttpRequest, info_id: int) -> HttpResponse:
     try:
         services.info_request_answer(actor=request.user, info=info, answer=form.cleaned_data["answer"])
     except ValidationError as error:
-        _flash(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("Answer sent."))
     return _back_to_inbox(info)
@@ -366,7 +362,7 @@ def info_reject(request: HttpRequest, info_id: int) -> HttpResponse:
     try:
         services.info_request_reject(actor=request.user, info=info)
     except ValidationError as error:
-        _flash(request, error)
+        flash_refusal(request, error)
     else:
         messages.success(request, _("Rejected: the patient was e-mailed how to send it as a consult."))
     return _back_to_inbox(info)

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
+from telemed.boxes.views import form_errors_text
 from telemed.dicom import forms, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
@@ -41,10 +42,6 @@ VIEWER_IMAGES_MAX = 5000
 
 def _error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
-
-
-def _form_errors(form) -> str:
-    return " ".join(str(message) for errors in form.errors.values() for message in errors)
 
 
 def _json_error(message: str, code: str, status: int, **extra) -> JsonResponse:
@@ -103,7 +100,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
     box = _box_user(request)
     form = _import_form(request, box, request.POST)
     if not form.is_valid():
-        return _json_error(_form_errors(form), "invalid", 400)
+        return _json_error(form_errors_text(form), "invalid", 400)
     try:
         cd_import = services.cd_import_start(actor=request.user, folder=form.cleaned_data["folder"])
     except ValidationError as error:
@@ -301,7 +298,7 @@ def instance_image(request: HttpRequest, instance_id: int) -> HttpResponse:
     instance = selectors.instance_get_for_user(request.user, instance_id)
     form = forms.RenderForm(request.GET)
     if not form.is_valid():
-        return _json_error(_form_errors(form), "invalid", 400)
+        return _json_error(form_errors_text(form), "invalid", 400)
     data = form.cleaned_data
     frame = data.get("frame") or 0
     if not instance.frames:
@@ -333,7 +330,7 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
     study = selectors.study_get_for_user(request.user, study_id, owned=True)
     form = forms.ShareForm(request.POST, doctors=box_selectors.doctors_to_share_with())
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return redirect("dicom:study", study.pk)
     try:
         services.study_share(actor=request.user, study=study, doctor=form.cleaned_data["doctor"], request=request)
