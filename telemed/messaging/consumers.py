@@ -1,6 +1,7 @@
 """One conversation, live: only its participants may join; every frame goes through the services."""
 
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -40,8 +41,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self.group = services.group_name(self.conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        # Someone with a conversation open is online: no e-mail for what they see arrive here.
-        await database_sync_to_async(presence.mark_online)(user.pk)
+        self.marked_online_at = None
+        await self._stay_online()
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -63,8 +64,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
-        if kind in ("send", "read", "sync"):
-            await database_sync_to_async(presence.mark_online)(self.user.pk)
+        await self._stay_online()
         try:
             if kind == "send":
                 text = content.get("text")
@@ -96,6 +96,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._error(" ".join(error.messages))
         except PermissionDenied:
             await self._error(_("You cannot write in this conversation."))
+
+    async def _stay_online(self):
+        """Someone with a conversation open is online: no e-mail for what they see arrive here.
+        The mark is renewed as they use the socket, at most every ONLINE_REFRESH_SECONDS."""
+        now = time.monotonic()
+        if self.marked_online_at is None or now - self.marked_online_at >= presence.ONLINE_REFRESH_SECONDS:
+            await database_sync_to_async(presence.mark_online)(self.user.pk)
+            self.marked_online_at = now
 
     def _missed(self, after: int) -> tuple[list[dict], dict[int, int]]:
         messages = selectors.messages_after(self.conversation, after_id=after)

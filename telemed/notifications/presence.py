@@ -7,6 +7,8 @@ REDIS_URL the cache is shared by every process, so the mark is seen everywhere.
 from django.core.cache import cache
 
 ONLINE_TTL_SECONDS = 90
+# How often an open socket renews its mark: well inside the TTL, and rare enough to cost nothing.
+ONLINE_REFRESH_SECONDS = 30
 
 
 def _key(user_id: int) -> str:
