@@ -4,6 +4,8 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from telemed.boxes.selectors import document_list_for_user
+from telemed.dicom.selectors import studies_owned_by
 from telemed.messaging.models import Attachment, Conversation, ConversationKind, Message, Participant
 
 PAGE_SIZE = 30
@@ -98,15 +100,11 @@ def attachment_file_for_user(user, attachment_id: int):
 
 def attachable_documents(user):
     """The user's own box documents, newest first, to pick attachments from."""
-    from telemed.boxes.selectors import document_list_for_user
-
     return document_list_for_user(user).order_by("-created_at")[:50]
 
 
 def attachable_studies(user, conversation: Conversation | None = None):
     """The radiology studies of a doctor's Medbox, newest first, to send in Intramed (none elsewhere)."""
-    from telemed.dicom.selectors import studies_owned_by
-
     if not user.is_doctor or (conversation is not None and conversation.kind != ConversationKind.INTRAMED):
         return []
     return list(studies_owned_by(user).order_by("-created_at")[:50])

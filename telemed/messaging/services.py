@@ -1,6 +1,8 @@
 """Sending messages and reading them. Who may write to whom is decided here, for every channel
 (pages and WebSocket frames go through the same functions)."""
 
+import contextlib
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
@@ -167,6 +169,17 @@ def _deidentified_copies(actor, studies: list[Study]) -> list:
     return copies
 
 
+@contextlib.contextmanager
+def _deidentified_copies_unless_refused(actor, studies: list[Study]):
+    """The copies to attach (none without studies); removed again if the message is refused."""
+    copies = _deidentified_copies(actor, studies)
+    try:
+        yield copies
+    except BaseException:
+        _discard_copies(actor, copies)
+        raise
+
+
 def _discard_copies(actor, copies: list) -> None:
     for document in copies:
         box_services.document_delete(actor=actor, document=document)
@@ -231,19 +244,13 @@ def message_send(
     by reference, or with ``deidentified`` as de-identified copies instead."""
     text = _clean_text(text)
     studies = _attachable_studies(actor, conversation.kind, list(study_ids))
-    copies = []
     if deidentified and studies:
         _check_can_send(actor, _with_participants(conversation.pk))  # before copying anything
-        copies = _deidentified_copies(actor, studies)
-    try:
-        with transaction.atomic():
-            conversation = _with_participants(conversation.pk, lock=True)
-            _check_can_send(actor, conversation)
-            documents = _attachable(actor, conversation, [*document_ids, *(c.pk for c in copies)])
-            return _append(actor, conversation, text, documents, [] if deidentified else studies)
-    except BaseException:
-        _discard_copies(actor, copies)
-        raise
+    with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
+        conversation = _with_participants(conversation.pk, lock=True)
+        _check_can_send(actor, conversation)
+        documents = _attachable(actor, conversation, [*document_ids, *(c.pk for c in copies)])
+        return _append(actor, conversation, text, documents, [] if deidentified else studies)
 
 
 @transaction.atomic
@@ -287,16 +294,11 @@ def conversation_start_intramed(
     if any(not d.is_doctor or not d.is_active for d in others.values()):
         raise ValidationError(_("Intramed is only between registered doctors."))
     studies = _attachable_studies(actor, ConversationKind.INTRAMED, list(study_ids))
-    copies = _deidentified_copies(actor, studies) if deidentified else []
-    try:
-        with transaction.atomic():
-            documents = _attachable(actor, None, [*document_ids, *(c.pk for c in copies)])
-            conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
-            Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
-            _append(actor, _with_participants(conversation.pk), text, documents, [] if deidentified else studies)
-    except BaseException:
-        _discard_copies(actor, copies)
-        raise
+    with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
+        documents = _attachable(actor, None, [*document_ids, *(c.pk for c in copies)])
+        conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
+        Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
+        _append(actor, _with_participants(conversation.pk), text, documents, [] if deidentified else studies)
     return conversation
 
 
