@@ -7,6 +7,7 @@ scalable counterpart. ``TELEMED_ENV=production`` turns on every deployment
 safeguard; README.md lists every variable.
 """
 
+import datetime
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -258,6 +259,13 @@ BILLING_BIC = os.environ.get("TELEMED_BANK_BIC", "" if PRODUCTION else "BCITITMM
 BILLING_REMINDER_DAYS = os.environ.get("TELEMED_PAYMENT_REMINDER_DAYS", "7,14,30")
 # The Sanitel certificate (PEM or DER) that encrypts fiscal codes in the Sistema TS file.
 BILLING_STS_CERTIFICATE = os.environ.get("TELEMED_STS_CERTIFICATE", "")
+
+# --- reminders: how late is late -------------------------------------------
+
+# A reminder delivered more than this after its time says that it comes late.
+REMINDERS_LATE_AFTER = datetime.timedelta(minutes=int(os.environ.get("TELEMED_REMINDER_LATE_MINUTES", "5")))
+# Older than this (the platform was down), a reminder is no longer sent: it is recorded as missed.
+REMINDERS_MAX_LATENESS = datetime.timedelta(hours=int(os.environ.get("TELEMED_REMINDER_MAX_LATENESS_HOURS", "12")))
 
 # --- visits: ICE servers for the video room ---------------------------------
 

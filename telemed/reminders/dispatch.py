@@ -48,12 +48,12 @@ PAUSE_ENV = "TELEMED_REMINDERS_TEST_PAUSE"
 
 def late_after() -> datetime.timedelta:
     """Delivered later than this after its time, a reminder says it comes late."""
-    return getattr(settings, "REMINDERS_LATE_AFTER", datetime.timedelta(minutes=5))
+    return settings.REMINDERS_LATE_AFTER
 
 
 def max_lateness() -> datetime.timedelta:
     """Older than this (the platform was down), a reminder is not sent any more: it is recorded as missed."""
-    return getattr(settings, "REMINDERS_MAX_LATENESS", datetime.timedelta(hours=12))
+    return settings.REMINDERS_MAX_LATENESS
 
 
 def _pause_if_asked(step: str) -> None:
