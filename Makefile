@@ -50,7 +50,7 @@ run: demo
 	@echo "    doctors    medico@demo.telemed.test, medico2@demo.telemed.test (TOTP secret ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW)"
 	@echo "    secretary  segreteria@demo.telemed.test"
 	@echo "    structure  struttura@demo.telemed.test"
-	@echo "    staff      staff@demo.telemed.test (back office at /admin/)"
+	@echo "    staff      staff@demo.telemed.test (back office at /admin/, same TOTP secret)"
 	@echo ""
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 

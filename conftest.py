@@ -59,10 +59,10 @@ _own_redis_namespace()
 
 
 def log_in(client: Client, user) -> Client:
-    """Log ``user`` in on ``client``; a doctor also past the login's second factor (their
-    confirmed authenticator, or a new one, named in the session as if its code was given)."""
+    """Log ``user`` in on ``client``; a doctor or staff member also past the login's second factor
+    (their confirmed authenticator, or a new one, named in the session as if its code was given)."""
     client.force_login(user)
-    if user.is_doctor:
+    if user.needs_second_factor:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
             user=user, name="test", confirmed=True
         )

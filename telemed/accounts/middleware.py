@@ -1,10 +1,11 @@
-"""Doctors must pass their second factor before any page but the ones that let them do so."""
+"""Doctors and platform staff must pass their second factor before any page but the ones that
+let them do so (the back office at /admin/ included)."""
 
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-# Views a doctor may reach between password and TOTP code.
+# Views reachable between password and TOTP code.
 OPEN_BEFORE_SECOND_FACTOR = frozenset(
     {
         "accounts:totp_setup",
@@ -18,7 +19,7 @@ OPEN_BEFORE_SECOND_FACTOR = frozenset(
 )
 
 
-class DoctorTwoFactorMiddleware:
+class SecondFactorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -27,7 +28,7 @@ class DoctorTwoFactorMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
-        if not (user.is_authenticated and getattr(user, "is_doctor", False)) or user.is_verified():
+        if not (user.is_authenticated and user.needs_second_factor) or user.is_verified():
             return None
         match = request.resolver_match
         if match is not None and match.view_name in OPEN_BEFORE_SECOND_FACTOR:

@@ -99,6 +99,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_structure_manager(self) -> bool:
         return self.role == Role.STRUCTURE_MANAGER
 
+    @property
+    def needs_second_factor(self) -> bool:
+        """Doctors read their patients' records; staff reach every account, statement and payout
+        from the back office. Both log in with a password and an authenticator code."""
+        return self.is_doctor or self.is_staff
+
 
 class PersonalData(models.Model):
     """The identity fields that Italian invoices and prescriptions need."""

@@ -1,4 +1,4 @@
-"""Login, throttling, two-factor authentication for doctors, and e-mail verification."""
+"""Login, throttling, two-factor authentication for doctors and staff, and e-mail verification."""
 
 import re
 import time
@@ -94,6 +94,25 @@ def test_totp_verify_does_not_redirect_off_site(client, make_doctor):
     login(client, "doc@example.test")
     response = client.post(reverse("accounts:totp_verify"), {"code": current_code(device), "next": "https://evil.example/"})
     assert response["Location"] == reverse("portal:dashboard")
+
+
+def test_staff_reach_the_back_office_only_past_the_second_factor(client):
+    from telemed.accounts.models import User
+
+    staff = User.objects.create_superuser("ops@example.test", PASSWORD, first_name="Ops", last_name="telemed")
+    # Logging in on the back office's own form is not enough either.
+    response = client.post(reverse("admin:login"), {"username": "ops@example.test", "password": PASSWORD, "next": "/admin/"})
+    assert response.status_code == 302
+    gate = client.get("/admin/")
+    assert gate.status_code == 302 and gate["Location"].startswith(reverse("accounts:totp_verify"))
+    assert client.get(reverse("admin:accounts_user_changelist")).status_code == 302
+    assert client.get(gate["Location"])["Location"] == reverse("accounts:totp_setup")
+
+    client.get(reverse("accounts:totp_setup"))
+    device = TOTPDevice.objects.get(user=staff, confirmed=False)
+    ok = client.post(reverse("accounts:totp_setup") + "?next=/admin/", {"code": current_code(device), "next": "/admin/"})
+    assert ok.status_code == 302 and ok["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
 
 
 def test_patients_are_not_asked_for_a_second_factor(client, make_patient):

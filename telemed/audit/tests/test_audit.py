@@ -81,7 +81,7 @@ def test_the_back_office_only_reads(patient, doctor, rf):
     assert not admin.has_change_permission(request, entry)
     assert not admin.has_delete_permission(request, entry)
     client = Client()
-    client.force_login(staff)
+    log_in(client, staff)
     assert client.get(reverse("admin:audit_auditentry_changelist")).status_code == 200
     assert client.get(reverse("admin:audit_auditentry_add")).status_code == 403
 

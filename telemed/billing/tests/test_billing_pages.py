@@ -6,6 +6,7 @@ from decimal import Decimal as D
 import pytest
 from django.urls import reverse
 
+from conftest import log_in
 from telemed.billing import services
 from telemed.billing.models import Invoice, PaymentStatus, ProformaStatus, StoragePlan
 from telemed.billing.tests.conftest import camt053
@@ -63,7 +64,7 @@ def test_the_patient_pays_with_the_qr_code_and_downloads_the_invoice(client, doc
     assert request.sts_opposition and request.payer_address == "Via Po 3"
     assert client.get(reverse("billing:payments")).status_code == 200
 
-    client.force_login(staff)
+    log_in(client, staff)
     upload = io.BytesIO(camt053([{"amount": "48.00", "reference": request.reference}]))
     upload.name = "estratto.xml"
     assert client.post(reverse("billing:staff_reconciliation"), {"statement": upload}).status_code == 302
@@ -92,7 +93,7 @@ def test_nobody_sees_anyone_elses_payments_or_invoices(client, doctor, patient, 
 
 def test_staff_pages_and_bad_uploads(client, staff, doctor, patient, billed):
     request = billed(doctor, patient)
-    client.force_login(staff)
+    log_in(client, staff)
     assert client.get(reverse("billing:staff_reconciliation")).status_code == 200
     bad = io.BytesIO(b"<html>nope</html>")
     bad.name = "x.xml"
@@ -163,7 +164,7 @@ def test_credit_note_page(client, doctor, patient, billed, staff, login_doctor):
 def test_staff_set_storage_plans_and_charity_ibans_in_the_back_office(client, staff):
     from telemed.billing.models import Charity
 
-    client.force_login(staff)
+    log_in(client, staff)
     response = client.post(
         reverse("admin:billing_storageplan_add"), {"name": "Extra", "for_box": "any", "extra_gigabytes": 10, "price": "19.90", "active": "on"}
     )

@@ -16,6 +16,7 @@ from django.utils import timezone
 from lxml import etree
 from openpyxl import load_workbook
 
+from conftest import log_in
 from telemed.billing import exports, selectors, services
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,7 @@ def test_donations_by_doctor_and_by_charity(doctor_client, doctor, invoices, sta
     assert rows[-1][-1] == "4.45"
     assert selectors.donations_by_charity(year) == [{"charity": charity.name, "amount": D("4.45"), "doctors": 1}]
     assert doctor_client.get("/billing/donations/notayear.csv").status_code == 404
-    client.force_login(staff)
+    log_in(client, staff)
     response = client.get(reverse("billing:staff_donations_csv", args=[year]))
     assert charity.name in b"".join(response.streaming_content).decode("utf-8-sig")
 

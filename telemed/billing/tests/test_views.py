@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from conftest import log_in
 from telemed.billing import pricing, selectors, services
 from telemed.billing.models import Tariff
 
@@ -151,7 +152,7 @@ def test_the_breakdown_include_shows_every_line_and_who_pays():
 
 
 def test_staff_add_a_platform_fee_version_in_the_back_office(client, staff):
-    client.force_login(staff)
+    log_in(client, staff)
     add = reverse("admin:billing_platformfee_add")
     assert client.get(add).status_code == 200
     response = client.post(add, {"kind": "imaging", "fee": "4.50"})
@@ -170,7 +171,7 @@ def test_staff_add_a_platform_fee_version_in_the_back_office(client, staff):
 
 
 def test_staff_change_vat_and_bank_fees_in_the_back_office(client, staff):
-    client.force_login(staff)
+    log_in(client, staff)
     response = client.post(reverse("admin:billing_vatsetting_add"), {"platform_fee_rate": "22"})
     assert response.status_code == 302 and not selectors.vat_setting_at().platform_fee_exempt
     response = client.post(reverse("admin:billing_bankfeesetting_add"), {"fixed": "0.40", "percent": "101"})

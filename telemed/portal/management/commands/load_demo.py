@@ -184,6 +184,13 @@ class Command(BaseCommand):
         # Consults (a step of its own, idempotent): paziente@'s consults to medico@ in several states,
         # a priority one with the demo CD's study, and an Info request waiting in segreteria@'s inbox.
         self.stdout.write(f"Consults: {self._consults()} demo consult(s) added.")
+        # Care, messages, reminders and video visits (steps of their own, idempotent): paziente@ and
+        # paziente2@ linked to medico@, who writes to paziente@ and to medico2@ in Intramed and sets
+        # paziente@ a medication reminder; every doctor who offers video visits has weekday hours,
+        # and paziente@ has a visit booked with medico@.
+        self.stdout.write(f"Care: {self._care()} demo link(s) and conversation(s) added.")
+        self.stdout.write(f"Reminders: {self._reminders()} demo reminder(s) added.")
+        self.stdout.write(f"Visits: {self._visits()} demo agenda(s) opened and visit(s) booked.")
         # Last: the directory's search entries, rebuilt from everything above (idempotent),
         # and the sweep that keeps them fresh from here on.
         self.stdout.write(f"Directory: {directory_services.directory_reindex()} doctor(s) searchable.")
@@ -205,6 +212,7 @@ class Command(BaseCommand):
             return 0
         user = User.objects.create_superuser(self._email("staff"), PASSWORD, first_name="Staff", last_name="telemed")
         self._verified(user)
+        TOTPDevice.objects.create(user=user, name="Demo authenticator", key=DEMO_TOTP_KEY_HEX, confirmed=True)
         return 1
 
     def _structure(self) -> int:
@@ -425,6 +433,93 @@ class Command(BaseCommand):
             idempotency_key=key("info-opening-hours"),
         )  # fmt: skip
         return 4
+
+    def _care(self) -> int:
+        from telemed.care import selectors as care_selectors
+        from telemed.care import services as care_services
+        from telemed.messaging import services as messaging_services
+
+        doctor, colleague = (User.objects.get(email=self._email(local)) for local in ("medico", "medico2"))
+        added = 0
+        for local in ("paziente", "paziente2"):
+            patient = User.objects.get(email=self._email(local))
+            if care_selectors.open_link_between(doctor=doctor, patient=patient) is None:
+                link = care_services.care_request(actor=patient, doctor=doctor, message="Sono in cura presso il suo studio.")
+                care_services.care_accept(actor=doctor, link=link)
+                added += 1
+        if added:
+            patient = User.objects.get(email=self._email("paziente"))
+            conversation = messaging_services.conversation_start_with_patient(
+                actor=doctor, patient=patient, subject="Controllo pressione", allow_replies=True,
+                text="Buongiorno Anna, ho visto l'ECG: è nella norma. Misuri la pressione due volte a settimana e mi scriva i valori.",
+            )  # fmt: skip
+            messaging_services.message_send(actor=patient, conversation=conversation, text="Grazie dottore, lunedì 128/82 e giovedì 131/84.")
+            messaging_services.conversation_start_intramed(
+                actor=doctor, doctors=[colleague], subject="Parere su un nevo",
+                text="Ciao Giulia, una mia paziente ha un nevo che è cambiato negli ultimi mesi: posso mandartela per un consulto?",
+            )  # fmt: skip
+            added += 2
+        return added
+
+    def _reminders(self) -> int:
+        from django.utils import timezone
+
+        from telemed.reminders import services as reminder_services
+        from telemed.reminders.models import Reminder
+        from telemed.reminders.recurrence import Frequency, Recurrence
+
+        patient = User.objects.get(email=self._email("paziente"))
+        doctor = User.objects.get(email=self._email("medico"))
+        if Reminder.objects.filter(patient=patient).exists():
+            return 0
+        today = timezone.localdate()
+        ReminderText = reminder_services.ReminderText
+        reminder_services.reminder_create(
+            actor=doctor, patient=patient, text=ReminderText(kind="therapy", title="Ramipril 5 mg", notes="Una compressa al mattino, a stomaco pieno."),
+            recurrence=Recurrence(start=today, times=(datetime.time(8),), frequency=Frequency.DAILY, until=today + datetime.timedelta(days=90)),
+        )  # fmt: skip
+        reminder_services.reminder_create(
+            actor=patient, patient=patient, text=ReminderText(kind="follow_up", title="Misurare la pressione"),
+            recurrence=Recurrence(start=today, times=(datetime.time(7, 30),), frequency=Frequency.WEEKLY, weekdays=(0, 3)),
+        )  # fmt: skip
+        reminder_services.reminder_create(
+            actor=patient, patient=patient, text=ReminderText(kind="appointment", title="Esami del sangue", notes="A digiuno, portare l'impegnativa."),
+            recurrence=Recurrence(start=today + datetime.timedelta(days=10), times=(datetime.time(7, 45),)),
+        )  # fmt: skip
+        return 3
+
+    def _visits(self) -> int:
+        from django.utils import timezone
+
+        from telemed.visits import selectors as visit_selectors
+        from telemed.visits import services as visit_services
+        from telemed.visits.slots import free_slots
+
+        opened = 0
+        for local, _base, _imaging, _priority, videos in TARIFFS:
+            doctor = User.objects.get(email=self._email(local))
+            agenda = visit_services.agenda_of(doctor)
+            if not videos or agenda.rules.exists():
+                continue
+            visit_services.agenda_update(
+                actor=doctor, slot_minutes=min(videos), horizon_days=30, min_notice_hours=2, cancel_notice_hours=24, reschedule_notice_hours=24
+            )  # fmt: skip
+            for weekday in range(5):
+                for start, end in ((9, 13), (15, 18)):
+                    visit_services.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(start), end=datetime.time(end))
+            opened += 1
+        patient = User.objects.get(email=self._email("paziente"))
+        doctor = User.objects.get(email=self._email("medico"))
+        if visit_selectors.bookings_of(patient).exists():
+            return opened
+        # The first free slot at least two days ahead, so that the demo visit stays in the future for a while.
+        not_before = timezone.now() + datetime.timedelta(days=2)
+        slot = next((slot for slot in free_slots(visit_services.agenda_of(doctor)) if slot.start >= not_before), None)
+        if slot is None:
+            return opened
+        total = visit_services.visit_quote(doctor=doctor).patient_total
+        visit_services.booking_create(actor=patient, doctor=doctor, start=slot.start, accepted_total=total)
+        return opened + 1
 
 
 # storage plan, for which boxes, extra GB, price (EUR, VAT included)
