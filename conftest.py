@@ -72,6 +72,11 @@ def log_in(client: Client, user) -> Client:
     return client
 
 
+def session_cookie(user) -> str:
+    """The Cookie header of a new session of ``user`` (see `log_in`), for WebSocket tests."""
+    return f"sessionid={log_in(Client(), user).cookies['sessionid'].value}"
+
+
 def verified_client(user, *, language: str | None = None) -> Client:
     """A new client logged in as ``user`` (see `log_in`), asking for pages in ``language`` if given."""
     return log_in(Client(HTTP_ACCEPT_LANGUAGE=language) if language else Client(), user)

@@ -1,9 +1,13 @@
 """Doctors and platform staff must pass their second factor before any page but the ones that
 let them do so (the back office at /admin/ included)."""
 
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 
 # Views reachable between password and TOTP code.
 OPEN_BEFORE_SECOND_FACTOR = frozenset(
@@ -34,3 +38,26 @@ class SecondFactorMiddleware:
         if match is not None and match.view_name in OPEN_BEFORE_SECOND_FACTOR:
             return None
         return redirect(reverse("accounts:totp_verify") + "?" + urlencode({"next": request.get_full_path()}))
+
+
+class SecondFactorWebsocketMiddleware:
+    """The same rule for WebSockets, which no HTTP middleware sees: a doctor or staff member past
+    the password only is anonymous to every consumer (which then closes with 4401), so a stolen
+    password cannot read or send a message live. Goes inside Channels' AuthMiddlewareStack."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        user = scope.get("user")
+        if user is not None and user.is_authenticated and user.needs_second_factor:
+            if not await database_sync_to_async(self._passed_second_factor)(scope["session"], user):
+                scope = dict(scope, user=AnonymousUser())
+        return await self.inner(scope, receive, send)
+
+    @staticmethod
+    def _passed_second_factor(session, user) -> bool:
+        # As django-otp's OTPMiddleware: the session names a confirmed device of this very user.
+        persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+        device = Device.from_persistent_id(persistent_id) if persistent_id else None
+        return device is not None and device.user_id == user.pk and device.confirmed

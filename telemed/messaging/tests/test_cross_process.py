@@ -7,9 +7,8 @@ import os
 
 import pytest
 import redis
-from django.test import Client
 
-from conftest import database_url_for_subprocesses, free_port, platform_process
+from conftest import database_url_for_subprocesses, free_port, platform_process, session_cookie
 from telemed.messaging import services
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
@@ -26,12 +25,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not redis_reachable(), reason="needs a Redis server"),
 ]
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
 
 
 def test_a_message_crosses_server_processes_through_redis(linked, tmp_path):

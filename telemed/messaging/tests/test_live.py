@@ -4,8 +4,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
+from conftest import session_cookie
 from telemed.asgi import application
 from telemed.messaging import services
 from telemed.messaging.models import Message
@@ -14,9 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def socket_for(user, conversation_id):
-    client = Client()
-    await database_sync_to_async(client.force_login)(user)
-    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    cookie = await database_sync_to_async(session_cookie)(user)
+    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie.encode())]
     return WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers=headers)
 
 
@@ -80,5 +79,26 @@ def test_a_page_that_connects_late_gets_what_it_missed(linked):
             await doctor_socket.send_json_to({"type": "sync", "after": bad})
             assert (await doctor_socket.receive_json_from(timeout=5))["type"] == "error"
         await doctor_socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_doctor_past_the_password_only_cannot_open_a_socket(linked):
+    from django.test import Client
+
+    doctor, patient = linked
+    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Riservato")
+    password_only = Client()
+    password_only.force_login(doctor)  # no second factor in this session
+
+    async def scenario():
+        headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={password_only.cookies['sessionid'].value}".encode())]
+        socket = WebsocketCommunicator(application, f"/ws/conversations/{conversation.pk}/", headers=headers)
+        connected, code = await socket.connect()
+        assert not connected and code == 4401
+        # The same doctor past the second factor gets in.
+        verified = await socket_for(doctor, conversation.pk)
+        assert (await verified.connect())[0]
+        await verified.disconnect()
 
     async_to_sync(scenario)()

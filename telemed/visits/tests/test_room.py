@@ -8,9 +8,9 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
-from django.test import Client
 from django.utils import timezone
 
+from conftest import session_cookie
 from telemed.asgi import application
 from telemed.billing.models import BillableService
 from telemed.boxes.models import Document
@@ -31,9 +31,8 @@ def book_now(doctor, patient, *, minutes_from_now: int = 5) -> Booking:
 
 
 async def socket_for(user, booking_id):
-    client = Client()
-    await database_sync_to_async(client.force_login)(user)
-    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    cookie = await database_sync_to_async(session_cookie)(user)
+    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie.encode())]
     return WebsocketCommunicator(application, f"/ws/visits/{booking_id}/", headers=headers)
 
 
