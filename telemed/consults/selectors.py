@@ -74,6 +74,11 @@ def consult_messages(consult: Consult):
     return consult.messages.select_related("sender").prefetch_related("attachments")
 
 
+def consult_messages_after(consult: Consult, *, after_id: int) -> QuerySet:
+    """What an open page has not drawn yet: the messages after its newest one, oldest first."""
+    return consult_messages(consult).filter(pk__gt=after_id).order_by("pk")
+
+
 def consult_request_attachments(consult: Consult) -> QuerySet[ConsultAttachment]:
     """What went with the request itself (not with a later message)."""
     return consult.attachments.filter(message__isnull=True)

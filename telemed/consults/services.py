@@ -42,6 +42,7 @@ from telemed.consults.models import (
 )
 from telemed.dicom import selectors as dicom_selectors
 from telemed.dicom import services as dicom
+from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
 from telemed.reports import services as reports
 from telemed.reports.models import ReportKind
@@ -77,6 +78,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+def thread_group(consult_id: int) -> str:
+    """The channel group of a consult's open pages (see consumers.ConsultThreadConsumer)."""
+    return f"consult-{consult_id}"
+
+
 def consult_transition(consult: Consult, to: str) -> Consult:
     """The only place a consult changes state; an illegal move is refused with a clear message.
     The caller holds the row lock and saves."""
@@ -95,6 +101,8 @@ def consult_transition(consult: Consult, to: str) -> Consult:
         consult.answered_at = now
     else:
         consult.ended_at = now
+    # Open pages of the consult say that it changed (their buttons may no longer apply).
+    push_on_commit(thread_group(consult.pk), {"type": "thread.changed", "status": str(target)})
     return consult
 
 
@@ -522,6 +530,7 @@ def consult_message_send(*, actor: User, consult: Consult, text: str, document_i
             )  # fmt: skip
         recipient, title = consult.patient, _("Your doctor wrote in a consult")
     notify(recipient=recipient, kind=NOTIFY_CONSULT, title=title, url=_consult_url(consult))
+    push_on_commit(thread_group(consult.pk), {"type": "thread.message", "message_id": message.pk})
     return message
 
 

@@ -67,6 +67,7 @@ def test_a_priority_consult_with_a_dicom_study_from_request_to_signed_report(new
     patient_page.goto("/consults/")
     row = patient_page.get_by_test_id(f"consult-{consult.pk}")
     assert row.get_by_test_id("countdown").is_visible() and str(consult.patient_total).replace(".", "") in row.inner_text().replace(",", "").replace(".", "")
+    patient_page.goto(f"/consults/{consult.pk}/")  # and keeps the consult open from here on
 
     # The doctor finds it first in the queue, opens the study in the viewer, and takes it up.
     doctor_page = new_page()
@@ -81,9 +82,17 @@ def test_a_priority_consult_with_a_dicom_study_from_request_to_signed_report(new
     screenshot(doctor_page, "consult-doctor-viewer")
     doctor_page.goto(f"/consults/{consult.pk}/")
     doctor_page.locator("button[name=start]").click()
+    patient_page.get_by_test_id("consult-changed").wait_for()  # live: the consult was taken up
     doctor_page.locator("textarea[name=text]").fill("Ha avuto nausea o disturbi della vista?")
     doctor_page.locator("button[name=send_message]").click()
     doctor_page.get_by_test_id("thread").wait_for()
+
+    # The thread is live both ways: no reload on either side.
+    patient_page.get_by_test_id("thread").get_by_text("Ha avuto nausea").wait_for()
+    screenshot(patient_page, "consult-thread-live")
+    patient_page.locator("textarea[name=text]").fill("Un po' di nausea al mattino, la vista è normale.")
+    patient_page.locator("button[name=send_message]").click()
+    doctor_page.get_by_test_id("thread").get_by_text("Un po' di nausea al mattino").wait_for()
 
     # The answer: a report written in the editor, signed with the next code of the signing app.
     doctor_page.locator("select[name=kind]").select_option("report")

@@ -1,0 +1,77 @@
+"""A consult's page, live: new messages in its thread and changes of its state reach the page
+of the other party (and the sender's other tabs) without a reload. Read-only: messages are
+written through the page's form, so they go through the same view and services as without
+JavaScript. Only the consult's patient and doctor may listen."""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from telemed.consults import selectors, services
+
+CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
+# The only frame a page sends is a small "sync"; anything bigger is refused before parsing.
+MAX_FRAME_CHARS = 200
+
+
+class ConsultThreadConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            self.consult = await database_sync_to_async(selectors.consult_get_for_user)(
+                user, self.scope["url_route"]["kwargs"]["consult_id"]
+            )
+        except Exception:  # noqa: BLE001 - not a party (404) or a bad id: the door stays shut
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self.group = services.thread_group(self.consult.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = json.loads(text_data) if text_data is not None and len(text_data) <= MAX_FRAME_CHARS else None
+        except ValueError:
+            content = None
+        after = content.get("after") if isinstance(content, dict) and content.get("type") == "sync" else None
+        if not isinstance(after, int) or isinstance(after, bool):
+            with override(self.user.language or "it"):
+                await self.send_json({"type": "error", "error": _("Unknown request.")})
+            return
+        # On every (re)connection the page asks for what arrived since it was drawn.
+        for payload in await database_sync_to_async(self._rendered)(after=after):
+            await self.send_json(payload)
+
+    async def thread_message(self, event):
+        for payload in await database_sync_to_async(self._rendered)(message_id=event["message_id"]):
+            await self.send_json(payload)
+
+    async def thread_changed(self, event):
+        await self.send_json({"type": "changed", "status": event["status"]})
+
+    def _rendered(self, *, after: int | None = None, message_id: int | None = None) -> list[dict]:
+        """Messages as this listener's page draws them: in their language, with the attachment
+        links that they may open."""
+        messages = selectors.consult_messages(self.consult)
+        messages = messages.filter(pk=message_id) if message_id is not None else selectors.consult_messages_after(self.consult, after_id=after)
+        with override(self.user.language or "it"):
+            return [
+                {
+                    "type": "message",
+                    "id": message.pk,
+                    "html": render_to_string("consults/_message.html", {"m": message, "consult": self.consult, "user": self.user}),
+                }
+                for message in messages
+            ]
