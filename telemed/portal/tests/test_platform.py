@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from django.urls import reverse
 
+from conftest import verified_client
 from telemed.accounts.models import Role, User
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -103,17 +103,9 @@ def test_demo_data_is_complete_and_loading_twice_changes_nothing():
 @pytest.mark.django_db
 @pytest.mark.parametrize("email", ["paziente", "medico", "segreteria", "struttura", "staff"])
 def test_each_role_has_its_dashboard(email):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     call_command("load_demo", verbosity=0)
     user = User.objects.get(email=f"{email}@demo.telemed.test")
-    client = Client()
-    client.force_login(user)
-    if user.is_doctor:
-        session = client.session
-        session["otp_device_id"] = TOTPDevice.objects.get(user=user).persistent_id
-        session.save()
-    response = client.get(reverse("portal:dashboard"))
+    response = verified_client(user).get(reverse("portal:dashboard"))  # doctors and staff with the demo authenticator
     assert response.status_code == 200
     assert response.templates[0].name == f"portal/dashboard_{user.role}.html"
 
