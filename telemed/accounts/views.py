@@ -294,13 +294,12 @@ def certification_upload(request: HttpRequest) -> HttpResponse:
     return redirect("portal:dashboard")
 
 
-@login_required
-@require_POST
-def secretary_invite(request: HttpRequest) -> HttpResponse:
+def _invite_by_email(request: HttpRequest, invite) -> HttpResponse:
+    """A doctor invites a secretary, or a structure a doctor: the same form, the same messages."""
     form = forms.InviteForm(request.POST)
     if form.is_valid():
         try:
-            services.secretary_invite(actor=request.user, email=form.cleaned_data["email"])
+            invite(actor=request.user, email=form.cleaned_data["email"])
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
@@ -308,6 +307,12 @@ def secretary_invite(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, _("Enter a valid e-mail address."))
     return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def secretary_invite(request: HttpRequest) -> HttpResponse:
+    return _invite_by_email(request, services.secretary_invite)
 
 
 @login_required
@@ -321,17 +326,7 @@ def secretary_remove(request: HttpRequest, secretary_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def structure_doctor_invite(request: HttpRequest) -> HttpResponse:
-    form = forms.InviteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.structure_doctor_invite(actor=request.user, email=form.cleaned_data["email"])
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
-    else:
-        messages.error(request, _("Enter a valid e-mail address."))
-    return redirect("portal:dashboard")
+    return _invite_by_email(request, services.structure_doctor_invite)
 
 
 @login_required

@@ -3,22 +3,22 @@ of the other party (and the sender's other tabs) without a reload. Read-only: me
 written through the page's form, so they go through the same view and services as without
 JavaScript. Only the consult's patient and doctor may listen."""
 
-import json
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from telemed.consults import selectors, services
+from telemed.notifications.consumers import JsonFramesConsumer
 
 CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
 # The only frame a page sends is a small "sync"; anything bigger is refused before parsing.
 MAX_FRAME_CHARS = 200
 
 
-class ConsultThreadConsumer(AsyncJsonWebsocketConsumer):
+class ConsultThreadConsumer(JsonFramesConsumer):
+    max_frame_chars = MAX_FRAME_CHARS
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -40,17 +40,12 @@ class ConsultThreadConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        try:
-            content = json.loads(text_data) if text_data is not None and len(text_data) <= MAX_FRAME_CHARS else None
-        except ValueError:
-            content = None
-        after = content.get("after") if isinstance(content, dict) and content.get("type") == "sync" else None
-        if not isinstance(after, int) or isinstance(after, bool):
-            with override(self.user.language or "it"):
-                await self.send_json({"type": "error", "error": _("Unknown request.")})
-            return
+    async def receive_json(self, content, **kwargs):
         # On every (re)connection the page asks for what arrived since it was drawn.
+        after = content.get("after") if content.get("type") == "sync" else None
+        if not isinstance(after, int) or isinstance(after, bool):
+            await self.send_error(_("Unknown request."))
+            return
         for payload in await database_sync_to_async(self._rendered)(after=after):
             await self.send_json(payload)
 

@@ -1,17 +1,17 @@
 """One conversation, live: only its participants may join; every frame goes through the services."""
 
-import json
 import time
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy
 
 from telemed.messaging import selectors, services
 from telemed.messaging.models import MAX_MESSAGE_LENGTH
 from telemed.notifications import presence
+from telemed.notifications.consumers import JsonFramesConsumer
+
 
 def in_pool(function):
     """Run a service in the thread pool, not in the one thread Channels shares by default:
@@ -24,7 +24,10 @@ def in_pool(function):
 MAX_FRAME_CHARS = MAX_MESSAGE_LENGTH * 2 + 1000
 
 
-class ConversationConsumer(AsyncJsonWebsocketConsumer):
+class ConversationConsumer(JsonFramesConsumer):
+    max_frame_chars = MAX_FRAME_CHARS
+    too_large_text = gettext_lazy("This message is too long.")
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -47,20 +50,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
-            await self._error(_("This message is too long."))
-            return
-        try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error(_("The frame is not valid JSON."))
-            return
-        if not isinstance(content, dict):
-            await self._error(_("The frame is not valid JSON."))
-            return
-        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -93,9 +82,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             else:
                 raise ValidationError(_("Unknown request."))
         except ValidationError as error:
-            await self._error(" ".join(error.messages))
+            await self.send_error(" ".join(error.messages))
         except PermissionDenied:
-            await self._error(_("You cannot write in this conversation."))
+            await self.send_error(_("You cannot write in this conversation."))
 
     async def _stay_online(self):
         """Someone with a conversation open is online: no e-mail for what they see arrive here.
@@ -108,11 +97,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     def _missed(self, after: int) -> tuple[list[dict], dict[int, int]]:
         messages = selectors.messages_after(self.conversation, after_id=after)
         return [services.message_payload(m) for m in messages], selectors.read_positions(self.conversation)
-
-    async def _error(self, text: str):
-        # Errors come in the user's language; the connection stays open.
-        with override(getattr(getattr(self, "user", None), "language", None) or "it"):
-            await self.send_json({"type": "error", "error": str(text)})
 
     async def message_new(self, event):
         await self.send_json({"type": "message", **event["message"]})

@@ -1,9 +1,42 @@
-"""Live notifications: every open page of a logged-in user listens on the user's own group."""
+"""Live notifications: every open page of a logged-in user listens on the user's own group.
+Also the base of every app's consumer that takes frames from a page (JsonFramesConsumer)."""
+
+import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, override
 
 from telemed.notifications import presence
+
+
+class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
+    """A consumer whose frames must be JSON objects of bounded size. Anything else is answered
+    with an error frame in the user's language, and the socket stays open: a page's bug or a
+    hand-made frame never costs the user their live connection."""
+
+    max_frame_chars = 10_000
+    too_large_text = gettext_lazy("This frame is too large.")
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # The size is checked before parsing, so a huge frame costs no JSON work.
+        if text_data is None or len(text_data) > self.max_frame_chars:
+            await self.send_error(self.too_large_text)
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            content = None
+        if not isinstance(content, dict):
+            await self.send_error(_("The frame is not valid JSON."))
+            return
+        await self.receive_json(content)
+
+    async def send_error(self, text) -> None:
+        user = self.scope.get("user")
+        with override(getattr(user, "language", None) or "it"):
+            await self.send_json({"type": "error", "error": str(text)})
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):

@@ -5,15 +5,12 @@ Every frame is validated: an unknown type, a huge SDP or a frame for another vis
 back on the same socket, is not relayed, and leaves the call of the legitimate pair undisturbed.
 """
 
-import json
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
+from telemed.notifications.consumers import JsonFramesConsumer
 from telemed.visits import selectors, services
 from telemed.visits.models import BookingStatus
 
@@ -56,7 +53,9 @@ def _valid_signal(content: dict) -> dict:
     raise ValidationError(_("This signaling frame is not valid."))
 
 
-class VisitRoomConsumer(AsyncJsonWebsocketConsumer):
+class VisitRoomConsumer(JsonFramesConsumer):
+    max_frame_chars = MAX_FRAME_CHARS
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -88,20 +87,6 @@ class VisitRoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def _to_others(self, event: dict):
         await self.channel_layer.group_send(self.group, {**event, "sender": self.channel_name})
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
-            await self._error(_("This frame is too large."))
-            return
-        try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error(_("The frame is not valid JSON."))
-            return
-        if not isinstance(content, dict):
-            await self._error(_("The frame is not valid JSON."))
-            return
-        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -138,13 +123,9 @@ class VisitRoomConsumer(AsyncJsonWebsocketConsumer):
             else:
                 raise ValidationError(_("Unknown request."))
         except ValidationError as error:
-            await self._error(" ".join(error.messages))
+            await self.send_error(" ".join(error.messages))
         except (PermissionDenied, Http404):
-            await self._error(_("You cannot do this in this room."))
-
-    async def _error(self, text: str):
-        with override(getattr(getattr(self, "user", None), "language", None) or "it"):
-            await self.send_json({"type": "error", "error": str(text)})
+            await self.send_error(_("You cannot do this in this room."))
 
     # Group events. Relayed ones skip the socket that sent them.
 
