@@ -29,7 +29,7 @@ from telemed.messaging.models import (
     Participant,
 )
 from telemed.notifications.realtime import push_on_commit
-from telemed.notifications.services import notify
+from telemed.notifications.services import Tell, notify_many
 
 NOTIFICATION_KIND = "message"
 
@@ -224,14 +224,9 @@ def _append(actor, conversation: Conversation, text: str, documents: list = (), 
     # The sender has read their own message.
     Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
     url = reverse("messaging:conversation", args=[conversation.pk])
-    for recipient in _others(actor, conversation):
-        # The title names the sender, never the content: it may reach an e-mail inbox.
-        notify(
-            recipient=recipient,
-            kind=NOTIFICATION_KIND,
-            title=_("New message from %(name)s") % {"name": actor.get_full_name()},
-            url=url,
-        )
+    # The title names the sender, never the content: it may reach an e-mail inbox.
+    title = _("New message from %(name)s") % {"name": actor.get_full_name()}
+    notify_many([Tell(recipient=recipient, kind=NOTIFICATION_KIND, title=title, url=url) for recipient in _others(actor, conversation)])
     payload = message_payload(message, attachments)
     push_on_commit(group_name(conversation.pk), {"type": "message.new", "message": payload})
     return message

@@ -27,6 +27,12 @@ def is_online(user_id: int) -> bool:
     return cache.get(_key(user_id)) is not None
 
 
+def online_among(user_ids) -> set[int]:
+    """Which of these users are online, in one round trip to the cache."""
+    found = cache.get_many([_key(user_id) for user_id in user_ids])
+    return {user_id for user_id in user_ids if _key(user_id) in found}
+
+
 def group_name(user_id: int) -> str:
     """The Channels group that reaches every open page of one user."""
     return f"user.{user_id}"

@@ -31,7 +31,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from telemed.care.selectors import care_link_is_active
-from telemed.notifications.services import notify
+from telemed.notifications.services import Tell, notify_many
 from telemed.reminders import tasks
 from telemed.reminders.models import AgendaSettings, Delivery, DeliveryStatus, Reminder, StopReason
 from telemed.reminders.schedule import Series, to_local
@@ -165,6 +165,7 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
             AgendaSettings.objects.filter(user_id__in=patients, email_details=True).values_list("user_id", flat=True)
         )
         links: dict[tuple[int, int], bool] = {}
+        tells: list[Tell] = []
         too_old, late_from = now - max_lateness(), now - late_after()
         for delivery in pending:
             reminder = delivery.reminder
@@ -188,15 +189,18 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
                 continue
             patient = reminder.patient
             with translation.override(patient.language):
-                notify(
-                    recipient=patient,
-                    kind=NOTIFICATION_KIND,
-                    title=_notification_title(reminder, delivery.late),
-                    url=agenda_url(to_local(delivery.occurrence).date()),
+                tells.append(
+                    Tell(
+                        recipient=patient,
+                        kind=NOTIFICATION_KIND,
+                        title=_notification_title(reminder, delivery.late),
+                        url=agenda_url(to_local(delivery.occurrence).date()),
+                    )
                 )
             if patient.pk in wants_details:
                 tasks.send_reminder_details.enqueue(delivery_id=delivery.pk)
             delivery.status, delivery.sent_at = DeliveryStatus.SENT, timezone.now()
+        notify_many(tells)  # a fixed number of queries for the whole batch
         _pause_if_asked("send")
         _mark(pending)
     return len(pending)

@@ -45,6 +45,38 @@ def test_preferences_and_presence_stop_emails(make_patient, run_tasks, smtp_sett
     assert selectors.unread_count(patient) == 2
 
 
+def test_notify_many_costs_the_same_queries_for_one_or_many_and_emails_whom_it_should(make_patient):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    patients = [make_patient() for _ in range(8)]
+    for patient in patients:
+        presence.mark_online(patient.pk)
+
+    def queries_for(recipients) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            services.notify_many([services.Tell(recipient=p, kind="test_kind", title="t") for p in recipients])
+        return len(captured)
+
+    assert queries_for(patients[:1]) == queries_for(patients) <= 4
+
+    # Offline and wanting e-mails of the kind: one task each; muted or online: none.
+    presence.mark_offline(patients[0].pk)
+    presence.mark_offline(patients[1].pk)
+    services.email_preferences_set(actor=patients[1], choices={"test_kind": False})
+    emails = DBTaskResult.objects.filter(task_path__endswith="send_notification_email")
+    emails_before = set(emails.values_list("pk", flat=True))
+    made = services.notify_many([services.Tell(recipient=p, kind="test_kind", title="u", url="/x/") for p in patients[:3]])
+    assert [n.recipient_id for n in made] == [p.pk for p in patients[:3]] and all(n.pk for n in made)
+    queued = [task.args_kwargs["kwargs"] for task in emails.exclude(pk__in=emails_before)]
+    assert queued == [{"notification_id": made[0].pk}]
+    # patients[0] had one from each of the three calls, the others one from the last two.
+    assert selectors.unread_counts([p.pk for p in patients[:3]]) == {patients[0].pk: 3, patients[1].pk: 2, patients[2].pk: 2}
+    for patient in patients:
+        presence.mark_offline(patient.pk)
+
+
 def test_notification_centre_pages(make_patient):
     patient, other = make_patient(), make_patient()
     mine = services.notify(recipient=patient, kind="test_kind", title="Hello", url="/care/")
