@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, ProtectedError, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -661,7 +661,14 @@ def study_delete(*, actor: User, study: Study, request: HttpRequest | None = Non
     ids = list(instances.values_list("pk", flat=True))
     box_services.box_space_free(box=study.box, size=size)
     patient = study.dicom_patient
-    study.delete()
+    try:
+        study.delete()
+    except ProtectedError:
+        # A consult keeps the studies it was asked with (they are part of its clinical record);
+        # raising rolls back the audit entry and the freed space above.
+        raise ValidationError(
+            _("This study went with a consult, which keeps it in its record: it cannot be deleted.")
+        ) from None
     if not patient.studies.exists():
         patient.delete()
 

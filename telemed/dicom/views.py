@@ -355,7 +355,11 @@ def share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
 def study_delete(request: HttpRequest, study_id: int) -> HttpResponse:
     study = selectors.study_get_for_user(request.user, study_id, owned=True)
     label = str(study)
-    services.study_delete(actor=request.user, study=study, request=request)
+    try:
+        services.study_delete(actor=request.user, study=study, request=request)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return redirect("dicom:study", study.pk)
     messages.success(request, _("“%(name)s” deleted; its space is free again.") % {"name": label})
     return redirect("dicom:studies")
 

@@ -125,6 +125,22 @@ def test_an_imaging_consult_shares_its_studies_with_the_doctor(consult_doctor, m
     assert study_get_for_user(doctor, study.pk) == study
 
 
+def test_a_study_that_went_with_a_consult_cannot_be_deleted_and_nothing_changes(consult_doctor, make_patient):
+    from telemed.audit.models import AuditEntry
+    from telemed.boxes.models import Box
+    from telemed.dicom import services as dicom_services
+    from telemed.dicom.models import Study
+
+    doctor, patient = consult_doctor(), make_patient()
+    study = welbox_study(patient)
+    ask(patient, doctor, "priority", study_ids=(study.pk,))
+    box, audit = Box.objects.get(owner=patient), AuditEntry.objects.count()
+    with pytest.raises(ValidationError, match="went with a consult"):
+        dicom_services.study_delete(actor=patient, study=study)
+    assert Study.objects.filter(pk=study.pk).exists() and AuditEntry.objects.count() == audit
+    assert Box.objects.get(pk=box.pk).used_bytes == box.used_bytes
+
+
 def test_oversized_and_unsupported_uploads_are_refused_and_nothing_is_stored(consult_doctor, make_patient, monkeypatch):
     from telemed.boxes.models import Box, Document
 
