@@ -9,6 +9,7 @@ are created through the same services that registration and the tariff pages use
 
 import datetime
 import io
+import time
 
 from decimal import Decimal
 
@@ -32,7 +33,6 @@ from telemed.accounts.models import (
     Sex,
     Specialty,
     User,
-    VerificationStatus,
 )
 from telemed.audit import services as audit_services
 from telemed.boxes import selectors as box_selectors
@@ -76,12 +76,14 @@ def demo_iban(seed: int) -> str:
 def demo_study_import(owner: User, folder=None):
     """One study of pydicom's DICOMDIR test set (MR, "Brain-MRA": three series, eleven images),
     imported into ``owner``'s box the way a CD is, and run here rather than by the worker so that
-    it is complete on return (the queued task then finds the import done and does nothing)."""
+    it is complete on return (the queued task then finds the import done and does nothing; if a
+    running worker was first, this waits for it)."""
     from pathlib import Path
 
     import pydicom
 
     from telemed.dicom import services as dicom_services
+    from telemed.dicom.models import ImportState
 
     mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
     files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
@@ -94,7 +96,12 @@ def demo_study_import(owner: User, folder=None):
                 stream=stream, length=size,
             )  # fmt: skip
     dicom_services.cd_import_finish(actor=owner, cd_import=cd_import)
-    dicom_services.cd_import_run(import_id=str(cd_import.pk))
+    if dicom_services.cd_import_run(import_id=str(cd_import.pk)) is None:
+        # A task worker that is already running took the queued import first: wait for it.
+        deadline = time.monotonic() + 300
+        while cd_import.state not in (ImportState.DONE, ImportState.FAILED) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            cd_import.refresh_from_db()
     cd_import.refresh_from_db()
     return cd_import
 
