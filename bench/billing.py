@@ -29,59 +29,10 @@ Touches only 127.0.0.1 (the database) and the scratch directory.
 
 import argparse
 import io
-import os
-import shutil
-import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def fail(message: str) -> "NoReturn":  # noqa: F821
-    print(f"bench billing: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def scratch_database(var_dir: Path) -> tuple[str, callable]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return f"sqlite:///{var_dir / 'bench.sqlite3'}", lambda: None
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in {"postgres", "postgresql"} or "bench" not in name:
-        fail("DATABASE_URL must be a PostgreSQL database whose name contains 'bench' (it is dropped and created).")
-    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
-        fail("the benchmark runs on this machine only: DATABASE_URL must point at 127.0.0.1.")
-    import psycopg
-    from psycopg import sql
-
-    admin = parts._replace(path="/postgres").geturl()
-
-    def run(statement):
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(statement)
-
-    run(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    run(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url, lambda: run(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def setup_django(var_dir: Path, database_url: str) -> None:
-    os.environ.update(
-        TELEMED_VAR_DIR=str(var_dir), DATABASE_URL=database_url, DATABASE_POOL="false", TELEMED_LOG_LEVEL="WARNING"
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+from harness import fail, scratch_platform, setup_django_on_scratch
 
 
 def people(doctors: int, patients: int):
@@ -186,10 +137,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 10 <= args.count <= 20000:
         fail("--count must be between 10 and 20000")
-    var_dir = Path(tempfile.mkdtemp(prefix="telemed-bench-billing-"))
-    database_url, drop = scratch_database(var_dir)
-    try:
-        setup_django(var_dir, database_url)
+    with scratch_platform() as (var_dir, database_url):
+        setup_django_on_scratch(var_dir, database_url)
         from django.db.models import Count, Max
 
         from telemed.billing import ledger, services
@@ -229,12 +178,6 @@ def main() -> None:
             f"RESULT billing transfers={len(requests)} import_s={import_s:.2f} per_s={per_s:.1f} "
             f"baseline_per_s={baseline_per_s:.1f} ratio={ratio:.3f} reimport_s={reimport_s:.3f} balanced={'yes' if balanced else 'no'}"
         )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop()
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -36,29 +36,25 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from upload import (  # noqa: E402 - the same scratch database, session and /proc helpers as bench/upload.py
+from harness import (
     Client,
     fail,
     free_port,
-    make_patient_session,
+    patient_session,
     peak_rss_mb,
-    scratch_database,
+    scratch_platform,
     server_processes,
-    setup_django,
+    setup_django_on_scratch,
+    start_platform,
+    stop_processes,
+    wait_until_serving,
 )
 
 MB = 1024 * 1024
@@ -122,34 +118,6 @@ def parallel(paths: list[Path], send) -> None:
         thread.join(TIMEOUT_SECONDS)
     if errors:
         fail(errors[0])
-
-
-def start_platform(var_dir: Path, database_url: str, port: int, log) -> subprocess.Popen:
-    env = {
-        **os.environ, "TELEMED_VAR_DIR": str(var_dir), "DATABASE_URL": database_url, "DATABASE_POOL": "false",
-        "TELEMED_BASE_URL": f"http://127.0.0.1:{port}", "TELEMED_LOG_LEVEL": "WARNING", "TELEMED_WORKER_INTERVAL": "0.2",
-    }  # fmt: skip
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    wait_for(f"http://127.0.0.1:{port}/healthz", process, "the platform")
-    return process
-
-
-def wait_for(url: str, process: subprocess.Popen, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            break
-    process.terminate()
-    fail(f"{what} did not start")
 
 
 def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> tuple[float, str]:
@@ -224,7 +192,7 @@ def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
     log = open(work / "orthanc.log", "w+")  # noqa: SIM115 - removed with the folder
     process = subprocess.Popen([ORTHANC, str(work / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(f"http://127.0.0.1:{port}/system", process, "Orthanc")
+        wait_until_serving(f"http://127.0.0.1:{port}/system", process, "Orthanc", log=log)
 
         def send(path: Path, state: dict):
             if "conn" not in state:
@@ -242,11 +210,7 @@ def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
             stored = json.loads(response.read())["CountInstances"]
         return elapsed, stored, peak_rss_mb([process.pid])
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_processes(process)
 
 
 def main() -> None:
@@ -254,27 +218,26 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=1040, help="instances on the CD (default 1040, about 545 MB)")
     args = parser.parse_args()
     ensure_orthanc()
-    var_dir = Path(tempfile.mkdtemp(prefix="telemed-bench-cd-", dir=ROOT / "var" if (ROOT / "var").is_dir() else None))
-    server = None
-    drop = lambda: None  # noqa: E731
-    try:
+    with scratch_platform() as (var_dir, database_url):
         cd = var_dir / "CD"
         print(f"building a CD of {args.instances} CT instances…", flush=True)
         paths, total = build_cd(cd, args.instances)
         mb = total / MB
         print(f"CD: {len(paths)} instances, {mb:.0f} MB")
 
-        database_url, drop = scratch_database(var_dir)
         print(f"database: {database_url.split('@')[-1]}; files under {var_dir}")
         (var_dir / "telemed").mkdir()
-        setup_django(var_dir / "telemed", database_url)
-        session_key = make_patient_session(extra_bytes=2 * 1024**3)
+        setup_django_on_scratch(var_dir / "telemed", database_url)
+        session_key = patient_session(extra_bytes=2 * 1024**3)
         port = free_port()
         log = open(var_dir / "serve.log", "w+")  # noqa: SIM115 - removed with the folder
-        server = start_platform(var_dir / "telemed", database_url, port, log)
-        pids = server_processes(server.pid)
-        elapsed, import_id = telemed_import(port, session_key, cd, paths)
-        peaks = {pid: peak_rss_mb([pid]) for pid in pids}
+        server = start_platform(port, log=log, env={"TELEMED_WORKER_INTERVAL": "0.2"})
+        try:
+            pids = server_processes(server.pid)
+            elapsed, import_id = telemed_import(port, session_key, cd, paths)
+            peaks = {pid: peak_rss_mb([pid]) for pid in pids}
+        finally:
+            stop_processes(server)
 
         from telemed.boxes.models import Box
         from telemed.dicom.models import CdImport, Instance
@@ -294,9 +257,6 @@ def main() -> None:
         print(f"telemed: {len(paths)} instances, {mb:.0f} MB in {elapsed:.2f} s = {instances_per_s:.0f} instances/s, "
               f"{mb_per_s:.0f} MB/s (HTTP upload by {UPLOADERS} uploaders + the task worker's import, quota exact)")  # fmt: skip
         print("peak RSS: " + ", ".join(f"pid {pid} {value:.0f} MB" for pid, value in peaks.items()) + " (uvicorn, task worker)")
-        server.terminate()
-        server.wait(timeout=20)
-        server = None
 
         orthanc_seconds, orthanc_stored, orthanc_peak = orthanc_import(var_dir / "orthanc", paths)
         if orthanc_stored != len(paths):
@@ -310,21 +270,6 @@ def main() -> None:
             f"RESULT cd_import instances={len(paths)} mb={mb:.1f} instances_per_s={instances_per_s:.1f} mb_per_s={mb_per_s:.1f} "
             f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f}"
         )
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not be set up yet
-            pass
-        drop()
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,18 +31,24 @@ import asyncio
 import datetime
 import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import (
+    ROOT,
+    bench_database_name,
+    free_port,
+    load_average,
+    maintenance_connection,
+    migrate,
+    recreate_database,
+    require_scalable_stack,
+    setup_django,
+    start_platform,
+    stop_processes,
+)
 
 DOCTORS = 100_000
 CLIENTS = 16
@@ -110,66 +116,19 @@ TEXT_QUERIES = ["cardiologo milano", "dermatologo roma", "pediatra napoli", "gin
                 "medico di base", "diabetologo", "reumatologia", "urologo bari", "cardiologia pediatrica", "nutrizionista"]
 
 
-def fail(message: str) -> "NoReturn":  # noqa: F821
-    print(f"bench directory: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 # --- the database ------------------------------------------------------------------------------------------
 
 
-def database_settings() -> dict:
-    url = os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        fail(
-            "this benchmark needs PostgreSQL. Set DATABASE_URL, for example\n"
-            "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/telemed_bench make bench NAME=directory"
-        )
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        fail(f"the database {name!r} would be dropped and created again: its name must contain 'bench'.")
-    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
-        fail("the benchmark runs on this machine only: DATABASE_URL must point at 127.0.0.1.")
-    return {"url": url, "name": name, "parts": parts}
-
-
-def recreate_database(db: dict, reuse: bool) -> bool:
-    """Drop and create the benchmark database; with ``reuse``, keep it if it is already there. True if created."""
-    import psycopg
-    from psycopg import sql
-
-    admin = db["parts"]._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["name"]]).fetchone()
-        if exists and reuse:
-            return False
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db["name"])))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["name"])))
-    return True
-
-
-def tune_database(db: dict) -> None:
+def tune_database(database_url: str) -> None:
     """The settings a many-small-queries workload wants on a small machine, for this database only:
     no JIT compilation (it costs more than the millisecond queries it would speed up) and no
     parallel workers (on 2 cores they take CPU from the other requests)."""
-    import psycopg
     from psycopg import sql
 
-    admin = db["parts"]._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
+    name = bench_database_name(database_url)
+    with maintenance_connection(database_url) as conn:
         for setting in ("jit = off", "max_parallel_workers_per_gather = 0"):
-            conn.execute(sql.SQL("ALTER DATABASE {} SET " + setting).format(sql.Identifier(db["name"])))
-
-
-def setup_django(db: dict) -> None:
-    os.environ["DATABASE_URL"] = db["url"]
-    os.environ["DATABASE_POOL"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-    os.environ.setdefault("TELEMED_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+            conn.execute(sql.SQL("ALTER DATABASE {} SET " + setting).format(sql.Identifier(name)))
 
 
 def _copy(cursor, model, rows: list[dict]) -> None:
@@ -364,55 +323,20 @@ def search_mix(n: int) -> list[str]:
 # --- the server ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """``manage.py serve --no-worker`` (uvicorn running the ASGI application) on a loopback port."""
 
-    def __init__(self, db: dict, workers: int):
+    def __init__(self, database_url: str, workers: int):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": db["url"],
-            "DATABASE_POOL": "true",
-            "TELEMED_ENV": "development",
-            "TELEMED_DEBUG": "false",
-            "TELEMED_LOG_LEVEL": "WARNING",
-            "TELEMED_BASE_URL": self.base,
-        }
-        self.log = open(ROOT / "var" / "bench-directory-server.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                fail(f"the server did not start; see {self.log.name}")
-            time.sleep(0.2)
+        env = {"DATABASE_URL": database_url, "DATABASE_POOL": "true", "TELEMED_ENV": "development", "TELEMED_DEBUG": "false"}
+        self.log = open(ROOT / "var" / "bench-directory-server.log", "w+")  # noqa: SIM115 - closed in stop()
+        self.process = start_platform(
+            self.port, "--no-worker", "--host", "127.0.0.1", "--workers", str(workers), env=env, log=self.log
+        )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # serve stops its uvicorn child, then exits
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes(self.process)
         self.log.close()
 
 
@@ -537,21 +461,21 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the benchmark database if it is already loaded")
     args = parser.parse_args()
     begun = time.monotonic()
-    load_start = os.getloadavg()
+    load_start = load_average()
 
-    db = database_settings()
+    database_url, _ = require_scalable_stack()
     (ROOT / "var").mkdir(exist_ok=True)
-    print(f"bench directory: PostgreSQL database {db['name']!r}, {args.doctors:,} doctors, {CLIENTS} clients, {os.cpu_count()} CPU(s)")
-    created = recreate_database(db, args.reuse)
-    tune_database(db)
+    print(f"bench directory: PostgreSQL database {bench_database_name(database_url)!r}, {args.doctors:,} doctors, {CLIENTS} clients, {os.cpu_count()} CPU(s)")
+    created = recreate_database(database_url, keep_existing=args.reuse)
+    tune_database(database_url)
     print("database settings: jit = off, max_parallel_workers_per_gather = 0 (this database only)")
-    setup_django(db)
-    from django.core.management import call_command
-
+    os.environ["DATABASE_POOL"] = "false"
+    os.environ.setdefault("TELEMED_LOG_LEVEL", "WARNING")
+    setup_django()
     from telemed.accounts.models import DoctorProfile
 
     clock = time.monotonic()
-    call_command("migrate", verbosity=0, interactive=False)
+    migrate()
     print(f"migrated in {time.monotonic() - clock:.1f} s")
     if created or DoctorProfile.objects.count() < args.doctors:
         clock = time.monotonic()
@@ -574,7 +498,7 @@ def main() -> None:
         print("choosing the number of server processes (6 s of searches each):")
         best = -1.0
         for count in candidates:
-            server = Server(db, count)
+            server = Server(database_url, count)
             try:
                 load(server.port, urls, 2)  # warm-up: connections, caches, compiled templates
                 trial = load(server.port, urls, 6)
@@ -585,7 +509,7 @@ def main() -> None:
                 best, workers = trial["rps"], count
     print(f"server: manage.py serve --no-worker --workers {workers} (uvicorn, ASGI, HTTP/1.1 on 127.0.0.1)")
 
-    server = Server(db, workers)
+    server = Server(database_url, workers)
     try:
         load(server.port, urls, 3)
         load(server.port, ["/ping"], 2)
@@ -600,7 +524,7 @@ def main() -> None:
     print(f"targets: p95 < 50 ms: {'met' if search['p95'] < 50 else 'MISSED'}; "
           f"searches >= 40% of /ping: {'met' if ratio >= 0.4 else 'MISSED'} ({ratio:.0%})")  # fmt: skip
     print(f"whole run: {time.monotonic() - begun:.0f} s; load average (1, 5, 15 min) at the start "
-          f"{' '.join(f'{x:.1f}' for x in load_start)}, at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
+          f"{load_start}, at the end {load_average()}")  # fmt: skip
     print(
         f"RESULT directory p50_ms={search['p50']:.1f} p95_ms={search['p95']:.1f} p99_ms={search['p99']:.1f} "
         f"rps={search['rps']:.1f} baseline_rps={baseline['rps']:.1f} ratio={ratio:.2f}"

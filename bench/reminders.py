@@ -38,16 +38,20 @@ import datetime as dt
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import (
+    ROOT,
+    load_average,
+    peak_rss_mb,
+    percentile,
+    require_scalable_stack,
+    setup_django_on_new_database,
+    stop_processes,
+)
 
 REMINDERS = 1_000_000
 BURST = 10_000
@@ -66,39 +70,6 @@ def parse_args():
     parser.add_argument("--patients", type=int, default=PATIENTS)
     parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS))
     return parser.parse_args()
-
-
-def require_postgres() -> str:
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "bench/reminders.py measures the scalable stack: set DATABASE_URL to a PostgreSQL database whose name "
-            "contains 'bench', e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/telemed_bench_reminders "
-            "make bench NAME=reminders"
-        )
-    name = urlsplit(database_url).path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"refusing to recreate database {name!r}: its name must contain 'bench'")
-    return database_url
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, check=True)
-
-
-def setup_django() -> None:
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-    django.setup()
 
 
 def create_people(patients: int) -> tuple[list[int], dict[int, int]]:
@@ -352,21 +323,6 @@ def lags(database_url: str, due: dt.datetime, burst_ids: list[int]) -> tuple[lis
     return [float(r[0]) for r in rows], [float(r[1]) for r in rows if r[1] is not None]
 
 
-def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
-
-
 def run(label: str, commands: list[list[str]], database_url: str, burst_ids: list[int]) -> dict:
     reset(database_url)
     env = {**os.environ, "TELEMED_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
@@ -391,16 +347,9 @@ def run(label: str, commands: list[list[str]], database_url: str, burst_ids: lis
             if any(p.poll() is not None for p in processes):
                 sys.exit(f"{label}: a process exited early")
             time.sleep(0.25)
-        rss = max(peak_rss_mb(p.pid) for p in processes)
+        rss = peak_rss_mb([p.pid for p in processes])
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(*processes)
     record_lags, send_lags = lags(database_url, due, burst_ids)
     result = {
         "recorded": len(record_lags),
@@ -449,12 +398,11 @@ with psycopg.connect(sys.argv[1]) as connection:
 
 def main() -> None:
     args = parse_args()
-    database_url = require_postgres()
+    database_url, _ = require_scalable_stack()
     started = time.monotonic()
-    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    print(f"load average: {load_average()}", flush=True)
     print(f"preparing the database, {args.patients:,} patients and {DOCTORS} doctors …", flush=True)
-    recreate_database(database_url)
-    setup_django()
+    setup_django_on_new_database(database_url)
     from django.utils import timezone
 
     patient_ids, doctor_of = create_people(args.patients)
@@ -470,7 +418,7 @@ def main() -> None:
     results = {n: run(f"{n} process{'es' if n > 1 else ''}", [manage] * n, database_url, burst_ids) for n in args.workers}
     bare = run("bare", [[sys.executable, "-c", BARE_DISPATCHER, database_url]], database_url, burst_ids)
 
-    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work on the machine counts)")
+    print(f"load average at the end: {load_average()} (other work on the machine counts)")
     first = results[args.workers[0]]
     ratio = first["per_s"] / bare["per_s"] if bare["per_s"] else float("nan")
     peak = max(r["rss_mb"] for r in results.values())

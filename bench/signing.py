@@ -20,42 +20,15 @@ rendered and signed in under 500 ms.
 """
 
 import io
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import scratch_platform, setup_django_on_scratch
 
 SINGLE_RUNS = 20
 BASELINE_RUNS = 20
 BATCH_SIZE = 50
 BATCH_RUNS = 3
-
-
-def _prepare_database() -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        name = urlsplit(url).path.lstrip("/")
-        if "bench" not in name:
-            sys.exit('DATABASE_URL must name a database containing "bench": it is dropped and recreated.')
-        admin = url.rsplit("/", 1)[0] + "/postgres"
-        import psycopg
-
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            connection.execute(f'CREATE DATABASE "{name}"')
-    os.environ.setdefault("TELEMED_VAR_DIR", tempfile.mkdtemp(prefix="telemed-bench-signing-"))
-    os.environ["DATABASE_POOL"] = "false"
-    Path(os.environ["TELEMED_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "--verbosity", "0"], cwd=ROOT, check=True, env=os.environ
-    )
 
 
 class Clock:
@@ -70,11 +43,12 @@ class Clock:
 
 
 def main() -> None:
-    _prepare_database()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-    import django
+    with scratch_platform() as (var_dir, database_url):
+        setup_django_on_scratch(var_dir, database_url)
+        measure()
 
-    django.setup()
+
+def measure() -> None:
     import datetime
 
     import django_otp.oath

@@ -27,15 +27,17 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.messaging import BARE_RELAY, free_port, recreate_database, require_stack, wait_for  # noqa: E402
+from harness import (
+    bare_relay,
+    free_port,
+    login_session,
+    require_scalable_stack,
+    setup_django_on_new_database,
+    start_platform,
+    stop_processes,
+)
 
 ROOMS = 200
 ROUNDS = 20
@@ -49,29 +51,6 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--trials", type=int, default=TRIALS)
     return parser.parse_args()
-
-
-def setup_django():
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-    django.setup()
-
-
-def session_for(user) -> str:
-    from django.contrib.sessions.backends.db import SessionStore
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    if user.is_doctor:
-        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.create()
-    return session.session_key
 
 
 def create_pairs(count: int, *, status: str) -> list[tuple[int, str, str]]:
@@ -101,7 +80,7 @@ def create_pairs(count: int, *, status: str) -> list[tuple[int, str, str]]:
             doctor=doctor, patient=patient, start=start, end=start + datetime.timedelta(minutes=30), duration_minutes=30,
             breakdown={}, accepted_at=now, status=status, admitted_at=now if status == "in_progress" else None,
         )  # fmt: skip
-        pairs.append((booking.pk, session_for(doctor), session_for(patient)))
+        pairs.append((booking.pk, login_session(doctor), login_session(patient)))
     return pairs
 
 
@@ -192,21 +171,15 @@ def is_signal(raw: str, stamp: str) -> bool:
 
 def main() -> None:
     args = parse_args()
-    database_url, redis_url = require_stack()
+    database_url, _ = require_scalable_stack(redis_db=6)
     print(f"preparing {args.rooms} rooms and {args.trials} first-frame visits …", flush=True)
-    recreate_database(database_url)
-    setup_django()
+    setup_django_on_new_database(database_url)
     rooms = create_pairs(args.rooms, status="in_progress")
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "TELEMED_LOG_LEVEL": "WARNING", "TELEMED_BASE_URL": base_url}
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port), "--workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = start_platform(port, "--no-worker", "--workers", "1")
     try:
-        wait_for(f"{base_url}/healthz", server)
         print(f"first frame after admission, {args.trials} trials in two Chromium instances …", flush=True)
         timings = first_frame_trials(base_url, args.trials)
         first_frame = statistics.median(timings)
@@ -221,20 +194,13 @@ def main() -> None:
         rate = delivered / elapsed
         print(f" telemed: {delivered} signaling frames in {elapsed:.1f} s = {rate:.0f}/s")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_processes(server)
 
-    port = free_port()
-    relay = subprocess.Popen([sys.executable, "-c", BARE_RELAY, str(port)])
-    try:
-        time.sleep(1.5)
+    with bare_relay() as port:
         targets = [(f"ws://127.0.0.1:{port}/{v}", {}, {}, f"http://127.0.0.1:{port}") for v, _, _ in rooms]
         delivered, elapsed = asyncio.run(exchange(targets, args.rounds, is_bare_signal))
         bare_rate = delivered / elapsed
         print(f"    bare: {delivered} signaling frames in {elapsed:.1f} s = {bare_rate:.0f}/s")
-    finally:
-        relay.terminate()
-        relay.wait(timeout=10)
 
     ratio = rate / bare_rate
     print(f"ratio telemed / bare relay: {ratio:.3f}")
