@@ -85,7 +85,7 @@ def test_a_patient_uploads_sees_previews_renames_and_checks_the_audit(patient_pa
     entries = page.locator('[data-testid="audit-entries"] tbody tr')
     actions = entries.all_inner_texts()
     assert any("viewed" in text and "Referto ECG.pdf" in text for text in actions), actions
-    assert any("renamed" in text for text in actions) and any("uploaded" in text for text in actions)
+    assert any("renamed" in text for text in actions) and any("uploaded" in text for text in actions), actions
     screenshot(page, "boxes-audit-page")
     assert blocking_violations(page) == []
 

@@ -81,6 +81,7 @@ def test_new_doctor_registers_enrols_totp_and_logs_in(page, tmp_path):
 
     # The public profile is online at once and honest about the verification.
     page.get_by_role("link", name="Vedi il mio profilo pubblico").click()
+    page.wait_for_url("**/medici/elisa-martini/")  # and loaded: is_visible() does not wait
     assert page.get_by_role("heading", name="Elisa Martini").is_visible()
     assert page.get_by_text("In attesa di verifica").first.is_visible()
 
