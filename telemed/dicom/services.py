@@ -209,6 +209,10 @@ def cd_import_receive(
             cd_import, path, SkipReason.UNSAFE_PATH,
             _("“%(path)s” points outside the CD's folder: it was not accepted.") % {"path": path[:200]}, "unsafe_path",
         ) from None  # fmt: skip
+    if offset == 0 and length == total:
+        entry = _receive_whole_file(cd_import, relative, target, stream, total)
+        if entry is not None:
+            return entry
     entry = ImportedFile.objects.filter(cd_import=cd_import, path=relative).first()
     if entry is None:
         if offset != 0:
@@ -251,6 +255,59 @@ def cd_import_receive(
         entry.received = offset + length
     finally:
         os.close(fd)
+    return entry
+
+
+class _TakeTheGeneralPath(Exception):
+    pass
+
+
+def _receive_whole_file(cd_import: CdImport, relative: str, target: Path, stream: BinaryIO, total: int) -> ImportedFile | None:
+    """A file sent whole in one request: the usual case, a CD's files being a few hundred KB.
+
+    The bytes go to a scratch file first; then one transaction counts the file, reserves its
+    space and records it as received; then it moves into place. That is four statements where
+    the chunked path takes a dozen. None when the general path must decide (the file was
+    begun already, the import stopped receiving, a limit is reached): it gives the precise
+    answer.
+    """
+    scratch = staging.incoming_path(cd_import.pk)
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        staging.append_chunk(fd, stream, 0, total)
+    except staging.ChunkError as error:
+        scratch.unlink(missing_ok=True)
+        if error.code == "truncated":
+            raise ValidationError(
+                _("The chunk arrived incomplete (%(received)d of %(length)d bytes); send it again.")
+                % {"received": error.received, "length": total},
+                code="truncated",
+            ) from None
+        raise ValidationError(_("The chunk could not be received; send it again."), code="chunk") from None
+    finally:
+        os.close(fd)
+    try:
+        with transaction.atomic():
+            counted = CdImport.objects.filter(
+                pk=cd_import.pk, state=ImportState.RECEIVING, received_files__lt=staging.MAX_FILES,
+                reserved_bytes__lte=staging.MAX_IMPORT_BYTES - total,
+            ).update(
+                received_files=F("received_files") + 1, reserved_bytes=F("reserved_bytes") + total,
+                received_bytes=F("received_bytes") + total, last_activity_at=timezone.now(),
+            )  # fmt: skip
+            if not counted:
+                raise _TakeTheGeneralPath
+            box_services.box_space_reserve(box=cd_import.box, size=total)
+            entry = ImportedFile.objects.create(cd_import=cd_import, path=relative, size=total, received=total)
+    except (_TakeTheGeneralPath, IntegrityError):  # IntegrityError: this path was begun already
+        scratch.unlink(missing_ok=True)
+        return None
+    except QuotaExceeded:
+        scratch.unlink(missing_ok=True)
+        _refuse_file(cd_import, relative, SkipReason.QUOTA, "", "quota")
+        raise
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(scratch, target)
     return entry
 
 

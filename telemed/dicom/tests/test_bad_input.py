@@ -152,6 +152,34 @@ def test_a_truncated_chunk_changes_nothing_and_can_be_sent_again(importer, patie
     assert_quota_exact(patient)
 
 
+def test_a_whole_file_in_one_request_counts_once_and_a_broken_one_changes_nothing(importer, patient, run_tasks, dicom_files):
+    from telemed.boxes.models import Box
+
+    content = dicom_bytes("CT_small.dcm")
+    urls = importer.start().json()
+    reserved_before = Box.objects.get(owner=patient).reserved_bytes
+    # The whole file declared, part of it arrives: nothing is recorded, reserved or left behind.
+    broken = importer.send(
+        urls["files_url"], "CD/IM1", content[:5_000], total=len(content),
+        CONTENT_LENGTH=str(len(content)), **{"wsgi.input": io.BytesIO(content[:5_000])},
+    )  # fmt: skip
+    assert broken.status_code == 400 and "arrived incomplete (5000 of" in broken.json()["error"]
+    assert Box.objects.get(owner=patient).reserved_bytes == reserved_before
+    assert CdImport.objects.get(pk=urls["id"]).received_files == 0
+    assert list((staging.import_dir(urls["id"]) / "incoming").iterdir()) == []
+    # Sent whole; sent again (the answer was lost): a 409 that says it is all there, counted once.
+    assert importer.send(urls["files_url"], "CD/IM1", content).status_code == 200
+    again = importer.send(urls["files_url"], "CD/IM1", content)
+    assert again.status_code == 409 and again["Upload-Offset"] == str(len(content))
+    state = CdImport.objects.get(pk=urls["id"])
+    assert (state.received_files, state.received_bytes, state.reserved_bytes) == (1, len(content), len(content))
+    assert list((staging.import_dir(urls["id"]) / "incoming").iterdir()) == []
+    importer.finish(urls["finish_url"])
+    run_tasks()
+    assert CdImport.objects.get(pk=urls["id"]).imported_count == 1
+    assert_quota_exact(patient)
+
+
 def test_a_chunk_for_someone_elses_import_is_a_404_and_writes_nothing(importer, other_patient, dicom_files):
     urls = importer.start().json()
     intruder = CdImporter(logged_in(other_patient))
