@@ -238,13 +238,7 @@ def cd_import_receive(
         try:
             staging.append_chunk(fd, stream, offset, length)
         except staging.ChunkError as error:
-            if error.code == "truncated":
-                raise ValidationError(
-                    _("The chunk arrived incomplete (%(received)d of %(length)d bytes); send it again.")
-                    % {"received": error.received, "length": length},
-                    code="truncated",
-                ) from None
-            raise ValidationError(_("The chunk could not be received; send it again."), code="chunk") from None
+            raise _chunk_refused(error, length) from None
         moved = ImportedFile.objects.filter(pk=entry.pk, received=offset).update(received=offset + length)
         if not moved:
             os.ftruncate(fd, offset)
@@ -256,6 +250,17 @@ def cd_import_receive(
     finally:
         os.close(fd)
     return entry
+
+
+def _chunk_refused(error: staging.ChunkError, length: int) -> ValidationError:
+    """What the sender is told when a chunk did not arrive whole: it may send it again."""
+    if error.code == "truncated":
+        return ValidationError(
+            _("The chunk arrived incomplete (%(received)d of %(length)d bytes); send it again.")
+            % {"received": error.received, "length": length},
+            code="truncated",
+        )
+    return ValidationError(_("The chunk could not be received; send it again."), code="chunk")
 
 
 class _TakeTheGeneralPath(Exception):
@@ -277,13 +282,7 @@ def _receive_whole_file(cd_import: CdImport, relative: str, target: Path, stream
         staging.append_chunk(fd, stream, 0, total)
     except staging.ChunkError as error:
         scratch.unlink(missing_ok=True)
-        if error.code == "truncated":
-            raise ValidationError(
-                _("The chunk arrived incomplete (%(received)d of %(length)d bytes); send it again.")
-                % {"received": error.received, "length": total},
-                code="truncated",
-            ) from None
-        raise ValidationError(_("The chunk could not be received; send it again."), code="chunk") from None
+        raise _chunk_refused(error, total) from None
     finally:
         os.close(fd)
     try:
