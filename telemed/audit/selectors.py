@@ -19,6 +19,11 @@ def audit_entries_for_patient(user: User, *, others_only: bool = False) -> Query
     return entries.select_related("actor")
 
 
+def audit_recorded_since(*, actor: User, action: str, target, since) -> bool:
+    """Whether ``actor`` did ``action`` on ``target`` at or after ``since``."""
+    return audit_entries_for_target(target).filter(actor=actor, action=action, at__gte=since).exists()
+
+
 def audit_entries_for_target(target) -> QuerySet[AuditEntry]:
     """Every entry about one object, for the staff back office and for the owning apps' own checks."""
     return AuditEntry.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk))

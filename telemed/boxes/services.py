@@ -19,7 +19,6 @@ import fcntl
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from telemed.accounts.models import User
 from telemed.audit.models import AuditAction
+from telemed.audit.selectors import audit_recorded_since
 from telemed.audit.services import audit_record
 from telemed.boxes import sniffing, tasks
 from telemed.boxes.models import (
@@ -58,6 +58,9 @@ MAX_CHUNK_BYTES = 64 * 1024**2
 NAME_MAX = 255
 FOLDER_NAME_MAX = 120
 COPY_BLOCK = 1024 * 1024
+
+# Views of one document by one person within this many seconds are one viewing (see document_opened).
+VIEW_COALESCE_SECONDS = 60
 
 
 class QuotaExceeded(ValidationError):
@@ -465,9 +468,19 @@ def _audit(actor: User | None, action: AuditAction, document: Document, request:
 
 
 def document_opened(*, actor: User, document: Document, action: AuditAction, request: HttpRequest | None) -> None:
-    """Record that ``actor`` viewed or downloaded the document (the view already checked access)."""
+    """Record that ``actor`` viewed or downloaded the document (the view already checked access).
+
+    A browser's PDF viewer may fetch the same preview several times in a row, more so when the
+    server is slow, and a reload fetches it again: views by the same person within
+    VIEW_COALESCE_SECONDS are one viewing, one entry, so that the patient's page stays
+    readable. Every download is recorded.
+    """
     if action not in {AuditAction.VIEW, AuditAction.DOWNLOAD}:
         raise ValueError(action)
+    if action == AuditAction.VIEW and audit_recorded_since(
+        actor=actor, action=action, target=document, since=timezone.now() - datetime.timedelta(seconds=VIEW_COALESCE_SECONDS)
+    ):
+        return
     _audit(actor, action, document, request)
 
 

@@ -114,6 +114,26 @@ def test_every_view_and_download_is_audited_with_who_what_when_where(document, p
     assert "Marco Bianchi" in page and "downloaded" in page and "viewed" in page
 
 
+def test_a_preview_fetched_again_at_once_is_one_viewing_but_every_download_counts(document, doctor, doctor_client, patient, monkeypatch):
+    import datetime
+
+    from django.utils import timezone
+
+    services.document_share(actor=patient, document=document, doctor=doctor)
+    preview, download = (reverse(name, args=[document.pk]) for name in ("boxes:document_preview", "boxes:document_download"))
+    for _ in range(5):  # a PDF viewer fetching the same file again and again
+        doctor_client.get(preview)
+    doctor_client.get(download)
+    doctor_client.get(download)
+    assert list(AuditEntry.objects.filter(actor=doctor).order_by("at", "id").values_list("action", flat=True)) == [
+        "view", "download", "download",
+    ]
+    later = timezone.now() + datetime.timedelta(seconds=services.VIEW_COALESCE_SECONDS + 1)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    doctor_client.get(preview)  # a new viewing, a minute later
+    assert AuditEntry.objects.filter(actor=doctor, action="view").count() == 2
+
+
 def test_the_file_responses_headers(document, patient_client):
     download = patient_client.get(reverse("boxes:document_download", args=[document.pk]))
     assert download["Content-Disposition"].startswith("attachment") and "Referto.pdf" in download["Content-Disposition"]
