@@ -270,21 +270,12 @@ class _TakeTheGeneralPath(Exception):
 def _receive_whole_file(cd_import: CdImport, relative: str, target: Path, stream: BinaryIO, total: int) -> ImportedFile | None:
     """A file sent whole in one request: the usual case, a CD's files being a few hundred KB.
 
-    The bytes go to a scratch file first; then one transaction counts the file, reserves its
-    space and records it as received; then it moves into place. That is four statements where
-    the chunked path takes a dozen. None when the general path must decide (the file was
-    begun already, the import stopped receiving, a limit is reached): it gives the precise
-    answer.
+    One transaction counts the file and reserves its space (before any byte is written, as
+    everywhere), the bytes go in, and one more statement marks them received: seven
+    statements where the chunked path takes a dozen. None when the general path must decide
+    (the file was begun already, the import stopped receiving, a limit is reached): it gives
+    the precise answer.
     """
-    scratch = staging.incoming_path(cd_import.pk)
-    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        staging.append_chunk(fd, stream, 0, total)
-    except staging.ChunkError as error:
-        scratch.unlink(missing_ok=True)
-        raise _chunk_refused(error, total) from None
-    finally:
-        os.close(fd)
     try:
         with transaction.atomic():
             counted = CdImport.objects.filter(
@@ -292,21 +283,32 @@ def _receive_whole_file(cd_import: CdImport, relative: str, target: Path, stream
                 reserved_bytes__lte=staging.MAX_IMPORT_BYTES - total,
             ).update(
                 received_files=F("received_files") + 1, reserved_bytes=F("reserved_bytes") + total,
-                received_bytes=F("received_bytes") + total, last_activity_at=timezone.now(),
+                last_activity_at=timezone.now(),
             )  # fmt: skip
             if not counted:
                 raise _TakeTheGeneralPath
             box_services.box_space_reserve(box=cd_import.box, size=total)
-            entry = ImportedFile.objects.create(cd_import=cd_import, path=relative, size=total, received=total)
+            entry = ImportedFile.objects.create(cd_import=cd_import, path=relative, size=total)
     except (_TakeTheGeneralPath, IntegrityError):  # IntegrityError: this path was begun already
-        scratch.unlink(missing_ok=True)
         return None
     except QuotaExceeded:
-        scratch.unlink(missing_ok=True)
         _refuse_file(cd_import, relative, SkipReason.QUOTA, "", "quota")
         raise
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(scratch, target)
+    try:
+        fd = staging.open_for_append(target)
+    except staging.ChunkError:
+        raise ImportConflict(_("Another part of this file is being sent right now."), code="busy", received=0) from None
+    try:
+        staging.append_chunk(fd, stream, 0, total)
+    except staging.ChunkError as error:
+        # As a broken first chunk: the file is begun and empty, and can be sent again.
+        raise _chunk_refused(error, total) from None
+    finally:
+        os.close(fd)
+    with transaction.atomic():
+        ImportedFile.objects.filter(pk=entry.pk, received=0).update(received=total)
+        CdImport.objects.filter(pk=cd_import.pk).update(received_bytes=F("received_bytes") + total)
+    entry.received = total
     return entry
 
 

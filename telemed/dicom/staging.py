@@ -10,7 +10,6 @@ names, links and file counts, counting the bytes really written (a ZIP can lie).
 import fcntl
 import os
 import shutil
-import uuid
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -48,14 +47,6 @@ def import_dir(import_id) -> Path:
 
 def files_dir(import_id) -> Path:
     return import_dir(import_id) / "files"
-
-
-def incoming_path(import_id) -> Path:
-    """A scratch file for one whole file on its way in, outside the CD's folder (which the
-    import reads), so that a leftover can never be taken for part of the CD."""
-    folder = import_dir(import_id) / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / uuid.uuid4().hex
 
 
 def remove_import_dir(import_id) -> None:

@@ -152,31 +152,31 @@ def test_a_truncated_chunk_changes_nothing_and_can_be_sent_again(importer, patie
     assert_quota_exact(patient)
 
 
-def test_a_whole_file_in_one_request_counts_once_and_a_broken_one_changes_nothing(importer, patient, run_tasks, dicom_files):
-    from telemed.boxes.models import Box
-
+def test_a_whole_file_in_one_request_is_counted_once_even_when_broken_or_sent_again(importer, patient, run_tasks, dicom_files):
     content = dicom_bytes("CT_small.dcm")
     urls = importer.start().json()
-    reserved_before = Box.objects.get(owner=patient).reserved_bytes
-    # The whole file declared, part of it arrives: nothing is recorded, reserved or left behind.
+    # The whole file declared, part of it arrives: as a broken first chunk, the file is begun
+    # (its space reserved) and empty, and can be sent again.
     broken = importer.send(
         urls["files_url"], "CD/IM1", content[:5_000], total=len(content),
         CONTENT_LENGTH=str(len(content)), **{"wsgi.input": io.BytesIO(content[:5_000])},
     )  # fmt: skip
     assert broken.status_code == 400 and "arrived incomplete (5000 of" in broken.json()["error"]
-    assert Box.objects.get(owner=patient).reserved_bytes == reserved_before
-    assert CdImport.objects.get(pk=urls["id"]).received_files == 0
-    assert list((staging.import_dir(urls["id"]) / "incoming").iterdir()) == []
-    # Sent whole; sent again (the answer was lost): a 409 that says it is all there, counted once.
+    assert (staging.files_dir(urls["id"]) / "CD" / "IM1").stat().st_size == 0
+    state = CdImport.objects.get(pk=urls["id"])
+    assert (state.received_files, state.received_bytes, state.reserved_bytes) == (1, 0, len(content))
+    # Sent whole again; and again (the answer was lost): a 409 that says it is all there.
     assert importer.send(urls["files_url"], "CD/IM1", content).status_code == 200
     again = importer.send(urls["files_url"], "CD/IM1", content)
     assert again.status_code == 409 and again["Upload-Offset"] == str(len(content))
     state = CdImport.objects.get(pk=urls["id"])
     assert (state.received_files, state.received_bytes, state.reserved_bytes) == (1, len(content), len(content))
-    assert list((staging.import_dir(urls["id"]) / "incoming").iterdir()) == []
+    # A second file, whole at the first try.
+    assert importer.send(urls["files_url"], "CD/IM2", content).status_code == 200
+    assert CdImport.objects.get(pk=urls["id"]).received_bytes == 2 * len(content)
     importer.finish(urls["finish_url"])
     run_tasks()
-    assert CdImport.objects.get(pk=urls["id"]).imported_count == 1
+    assert CdImport.objects.get(pk=urls["id"]).imported_count == 1  # the same instance twice: imported once
     assert_quota_exact(patient)
 
 
