@@ -41,7 +41,7 @@ def test_demo_billing_is_not_empty_and_loads_once(client):
     call_command("load_demo", verbosity=0)
     medico = User.objects.get(email="medico@demo.telemed.test").doctor_profile
     paziente = User.objects.get(email="paziente@demo.telemed.test")
-    assert selectors.services_to_bill(medico).count() == 2
+    assert selectors.services_to_bill(medico).count() == 3  # two delivered services and the answered demo consult
     assert Invoice.objects.filter(doctor=medico).count() == 1
     requests = selectors.payment_requests_of_payer(paziente)
     assert sorted(requests.values_list("status", flat=True)) == sorted([PaymentStatus.OPEN, PaymentStatus.PAID])

@@ -101,6 +101,28 @@ def test_demo_data_is_complete_and_loading_twice_changes_nothing():
 
 
 @pytest.mark.django_db
+def test_the_demo_patient_has_a_doctor_a_conversation_an_agenda_a_visit_and_a_signed_answer():
+    from telemed.care.selectors import care_link_is_active
+    from telemed.consults.models import Consult
+    from telemed.messaging.models import Conversation
+    from telemed.reminders.models import Reminder
+    from telemed.visits.models import Booking
+
+    call_command("load_demo", verbosity=0)
+    counts = lambda: (Conversation.objects.count(), Reminder.objects.count(), Booking.objects.count(), Consult.objects.count())  # noqa: E731
+    before = counts()
+    call_command("load_demo", verbosity=0)
+    assert counts() == before  # a second run adds nothing
+    patient, doctor = (User.objects.get(email=f"{name}@demo.telemed.test") for name in ("paziente", "medico"))
+    assert care_link_is_active(doctor=doctor, patient=patient)
+    assert Conversation.objects.filter(participants__user=patient).exists()
+    assert Reminder.objects.filter(patient=patient, doctor=doctor).exists() and Reminder.objects.filter(patient=patient, doctor=None).exists()
+    assert Booking.objects.filter(patient=patient, doctor=doctor).exists()
+    answered = Consult.objects.get(patient=patient, status="answered")
+    assert answered.report.status == "signed"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("email", ["paziente", "medico", "segreteria", "struttura", "staff"])
 def test_each_role_has_its_dashboard(email):
     call_command("load_demo", verbosity=0)

@@ -191,6 +191,9 @@ class Command(BaseCommand):
         # Consults (a step of its own, idempotent): paziente@'s consults to medico@ in several states,
         # a priority one with the demo CD's study, and an Info request waiting in segreteria@'s inbox.
         self.stdout.write(f"Consults: {self._consults()} demo consult(s) added.")
+        # An answered consult (a step of its own, idempotent): medico@ enrols a signing app and
+        # answers one of paziente@'s consults with a signed report, which reaches her Welbox.
+        self.stdout.write(f"Signed answers: {self._answered_consult()} demo consult(s) answered.")
         # Care, messages, reminders and video visits (steps of their own, idempotent): paziente@ and
         # paziente2@ linked to medico@, who writes to paziente@ and to medico2@ in Intramed and sets
         # paziente@ a medication reminder; every doctor who offers video visits has weekday hours,
@@ -441,6 +444,41 @@ class Command(BaseCommand):
         )  # fmt: skip
         return 4
 
+    def _answered_consult(self) -> int:
+        import uuid
+
+        from telemed.consults import services as consult_services
+        from telemed.consults.models import Consult, ConsultStatus
+        from telemed.reports import services as report_services
+        from telemed.signatures import services as signing
+        from telemed.signatures import totp
+
+        patient = User.objects.get(email=self._email("paziente"))
+        doctor = User.objects.get(email=self._email("medico"))
+        if Consult.objects.filter(patient=patient, doctor=doctor.doctor_profile, status=ConsultStatus.ANSWERED).exists():
+            return 0
+
+        device = signing.signing_device_enrol_start(actor=doctor)
+        signing.signing_device_confirm(actor=doctor, code=_totp_code(device, time.time()))
+        draft = consult_services.ConsultDraft(
+            kind="base", question="Ho fatto un ECG di controllo: me lo può commentare?", accepted_terms=True,
+            idempotency_key=uuid.uuid5(uuid.NAMESPACE_URL, "telemed-demo:consult-answered"),
+        )  # fmt: skip
+        consult, _created = consult_services.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft)
+        consult_services.consult_start(actor=doctor, consult=consult)
+        consult = consult_services.consult_report_start(actor=doctor, consult=consult)
+        report_services.report_update(
+            actor=doctor, report=consult.report,
+            content=report_services.ReportContent(
+                diagnosis="ECG nella norma",
+                findings="Ritmo sinusale, FC 68 bpm. Conduzione e ripolarizzazione regolari.",
+                notes="Nessun accertamento ulteriore. Controllo tra 12 mesi.",
+            ),
+        )  # fmt: skip
+        # The next step's code: the one used to enrol cannot be used again.
+        consult_services.consult_answer(actor=doctor, consult=consult, code=_totp_code(device, time.time() + totp.STEP_SECONDS))
+        return 1
+
     def _care(self) -> int:
         from telemed.care import selectors as care_selectors
         from telemed.care import services as care_services
@@ -550,6 +588,17 @@ DEMO_WELBOX = [
     ("Ricetta ramipril.pdf", "prescription", "Prescrizione", ["Ramipril 5 mg, 1 compressa al mattino.", "Durata: 3 mesi."]),
     ("Esami del sangue marzo 2026.pdf", "exam", "Esami ematochimici", ["Emoglobina 13,8 g/dL", "Colesterolo totale 182 mg/dL", "Glicemia 92 mg/dL"]),
 ]
+
+
+def _totp_code(device, at: float) -> str:
+    """The code the doctor's signing app would show at ``at`` (the demo plays the app)."""
+    from django_otp.oath import TOTP
+
+    from telemed.signatures import totp
+
+    generator = TOTP(totp.secret_of(device), step=totp.STEP_SECONDS, digits=totp.DIGITS)
+    generator.time = at
+    return f"{generator.token():0{totp.DIGITS}d}"
 
 
 def _demo_upload(user: User, name: str, category: str, content: bytes, folder=None):
