@@ -209,10 +209,6 @@ def cd_import_receive(
             cd_import, path, SkipReason.UNSAFE_PATH,
             _("“%(path)s” points outside the CD's folder: it was not accepted.") % {"path": path[:200]}, "unsafe_path",
         ) from None  # fmt: skip
-    if offset == 0 and length == total:
-        entry = _receive_whole_file(cd_import, relative, target, stream, total)
-        if entry is not None:
-            return entry
     entry = ImportedFile.objects.filter(cd_import=cd_import, path=relative).first()
     if entry is None:
         if offset != 0:
@@ -225,8 +221,11 @@ def cd_import_receive(
     except staging.ChunkError:
         raise ImportConflict(_("Another part of this file is being sent right now."), code="busy", received=entry.received) from None
     try:
-        entry.refresh_from_db()
-        cd_import.refresh_from_db(fields=["state"])
+        # Read again under the lock, in one query: another request may have moved the file on,
+        # or the import may have stopped receiving, since they were read.
+        entry.received, cd_import.state = (
+            ImportedFile.objects.filter(pk=entry.pk).values_list("received", "cd_import__state").get()
+        )
         if cd_import.state != ImportState.RECEIVING:
             raise ImportConflict(_("This import is no longer receiving files."), code="state", received=entry.received)
         if offset != entry.received:
@@ -263,80 +262,44 @@ def _chunk_refused(error: staging.ChunkError, length: int) -> ValidationError:
     return ValidationError(_("The chunk could not be received; send it again."), code="chunk")
 
 
-class _TakeTheGeneralPath(Exception):
-    pass
+def _file_begin(cd_import: CdImport, relative: str, total: int) -> ImportedFile:
+    """A new file of the CD: counted, and its whole size reserved in the box, in one transaction.
 
-
-def _receive_whole_file(cd_import: CdImport, relative: str, target: Path, stream: BinaryIO, total: int) -> ImportedFile | None:
-    """A file sent whole in one request: the usual case, a CD's files being a few hundred KB.
-
-    One transaction counts the file and reserves its space (before any byte is written, as
-    everywhere), the bytes go in, and one more statement marks them received: seven
-    statements where the chunked path takes a dozen. None when the general path must decide
-    (the file was begun already, the import stopped receiving, a limit is reached): it gives
-    the precise answer.
+    The import's limits are checked by the counting UPDATE itself; only a refusal reads the
+    import again, to say which limit it met.
     """
     try:
         with transaction.atomic():
             counted = CdImport.objects.filter(
                 pk=cd_import.pk, state=ImportState.RECEIVING, received_files__lt=staging.MAX_FILES,
                 reserved_bytes__lte=staging.MAX_IMPORT_BYTES - total,
-            ).update(
-                received_files=F("received_files") + 1, reserved_bytes=F("reserved_bytes") + total,
-                last_activity_at=timezone.now(),
-            )  # fmt: skip
-            if not counted:
-                raise _TakeTheGeneralPath
-            box_services.box_space_reserve(box=cd_import.box, size=total)
-            entry = ImportedFile.objects.create(cd_import=cd_import, path=relative, size=total)
-    except (_TakeTheGeneralPath, IntegrityError):  # IntegrityError: this path was begun already
-        return None
-    except QuotaExceeded:
-        _refuse_file(cd_import, relative, SkipReason.QUOTA, "", "quota")
-        raise
-    try:
-        fd = staging.open_for_append(target)
-    except staging.ChunkError:
-        raise ImportConflict(_("Another part of this file is being sent right now."), code="busy", received=0) from None
-    try:
-        staging.append_chunk(fd, stream, 0, total)
-    except staging.ChunkError as error:
-        # As a broken first chunk: the file is begun and empty, and can be sent again.
-        raise _chunk_refused(error, total) from None
-    finally:
-        os.close(fd)
-    with transaction.atomic():
-        ImportedFile.objects.filter(pk=entry.pk, received=0).update(received=total)
-        CdImport.objects.filter(pk=cd_import.pk).update(received_bytes=F("received_bytes") + total)
-    entry.received = total
-    return entry
-
-
-def _file_begin(cd_import: CdImport, relative: str, total: int) -> ImportedFile:
-    """A new file of the CD: counted, and its whole size reserved in the box, in one transaction."""
-    fresh = CdImport.objects.get(pk=cd_import.pk)
-    if fresh.received_files >= staging.MAX_FILES:
-        raise _refuse_file(
-            cd_import, relative, SkipReason.TOO_MANY_FILES,
-            _("One import takes at most %(max)d files: this one was not accepted.") % {"max": staging.MAX_FILES}, "too_many",
-        )  # fmt: skip
-    if fresh.reserved_bytes + total > staging.MAX_IMPORT_BYTES:
-        raise _refuse_file(
-            cd_import, relative, SkipReason.TOO_BIG, _("One import takes at most 8 GB: this file was not accepted."), "too_big"
-        )
-    try:
-        with transaction.atomic():
-            box_services.box_space_reserve(box=cd_import.box, size=total)
-            entry = ImportedFile.objects.create(cd_import=cd_import, path=relative, size=total)
-            CdImport.objects.filter(pk=cd_import.pk).update(
-                received_files=F("received_files") + 1, reserved_bytes=F("reserved_bytes") + total
-            )
+            ).update(received_files=F("received_files") + 1, reserved_bytes=F("reserved_bytes") + total)  # fmt: skip
+            if counted:
+                box_services.box_space_reserve(box=cd_import.box, size=total)
+                entry = ImportedFile.objects.create(cd_import=cd_import, path=relative, size=total)
     except QuotaExceeded:
         _refuse_file(cd_import, relative, SkipReason.QUOTA, "", "quota")
         raise
     except IntegrityError:  # the same file begun by a concurrent request
-        entry = ImportedFile.objects.get(cd_import=cd_import, path=relative)
+        return ImportedFile.objects.get(cd_import=cd_import, path=relative)
+    if not counted:
+        raise _begin_refused(cd_import, relative)
     return entry
+
+
+def _begin_refused(cd_import: CdImport, relative: str) -> ValidationError:
+    """Why a new file was not counted: the import stopped receiving, or one of its limits."""
+    fresh = CdImport.objects.get(pk=cd_import.pk)
+    if fresh.state != ImportState.RECEIVING:
+        return ImportConflict(_("This import is no longer receiving files."), code="state")
+    if fresh.received_files >= staging.MAX_FILES:
+        return _refuse_file(
+            cd_import, relative, SkipReason.TOO_MANY_FILES,
+            _("One import takes at most %(max)d files: this one was not accepted.") % {"max": staging.MAX_FILES}, "too_many",
+        )  # fmt: skip
+    return _refuse_file(
+        cd_import, relative, SkipReason.TOO_BIG, _("One import takes at most 8 GB: this file was not accepted."), "too_big"
+    )
 
 
 def cd_import_finish(*, actor: User, cd_import: CdImport) -> CdImport:
