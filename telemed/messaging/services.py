@@ -106,20 +106,26 @@ def _check_can_send(actor, conversation: Conversation) -> None:
         )
 
 
+def _own_items(actor, ids: list[int], get_owned, not_yours: str) -> list:
+    """What ``ids`` name among the sender's own things (``get_owned(actor, id, owned=True)``,
+    a 404 for anything else), at most MAX_ATTACHMENTS, each once; anything else is refused."""
+    if len(ids) > MAX_ATTACHMENTS:
+        raise ValidationError(_("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS})
+    items = []
+    for item_id in dict.fromkeys(ids):
+        try:
+            items.append(get_owned(actor, item_id, owned=True))
+        except Http404:
+            raise ValidationError(not_yours) from None
+    return items
+
+
 def _attachable(actor, conversation: Conversation, document_ids: list[int]) -> list:
     """The sender's own box documents named by ``document_ids``; anything else is refused.
 
     Only one's own documents travel: a patient's Welbox document that a doctor may read was
     shared with that doctor alone, and is not forwarded to colleagues."""
-    if len(document_ids) > MAX_ATTACHMENTS:
-        raise ValidationError(_("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS})
-    documents = []
-    for document_id in dict.fromkeys(document_ids):
-        try:
-            documents.append(boxes.document_get_for_user(actor, document_id, owned=True))
-        except Http404:
-            raise ValidationError(_("One of the attachments is not a document of yours.")) from None
-    return documents
+    return _own_items(actor, document_ids, boxes.document_get_for_user, _("One of the attachments is not a document of yours."))
 
 
 def _attachable_studies(actor, kind: str, study_ids: list[int]) -> list[Study]:
@@ -128,15 +134,7 @@ def _attachable_studies(actor, kind: str, study_ids: list[int]) -> list[Study]:
         return []
     if kind != ConversationKind.INTRAMED or not actor.is_doctor:
         raise ValidationError(_("Radiology studies can be sent only between doctors, in Intramed."))
-    if len(study_ids) > MAX_ATTACHMENTS:
-        raise ValidationError(_("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS})
-    studies = []
-    for study_id in dict.fromkeys(study_ids):
-        try:
-            studies.append(dicom_selectors.study_get_for_user(actor, study_id, owned=True))
-        except Http404:
-            raise ValidationError(_("One of the studies is not in your Medbox.")) from None
-    return studies
+    return _own_items(actor, study_ids, dicom_selectors.study_get_for_user, _("One of the studies is not in your Medbox."))
 
 
 def _deidentified_copies(actor, studies: list[Study]) -> list:
