@@ -15,8 +15,7 @@ def unread_count(user) -> int:
 
 
 def email_wanted(user, kind: str) -> bool:
-    preference = EmailPreference.objects.filter(user=user, kind=kind).values_list("email", flat=True).first()
-    return kinds.get(kind).email_by_default if preference is None else preference
+    return (user.pk, kind) in emails_wanted({(user.pk, kind)})
 
 
 def emails_wanted(pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
