@@ -9,9 +9,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from telemed.consults import selectors, services
-from telemed.notifications.consumers import JsonFramesConsumer
+from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer
 
-CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
 # The only frame a page sends is a small "sync"; anything bigger is refused before parsing.
 MAX_FRAME_CHARS = 200
 
@@ -20,9 +19,7 @@ class ConsultThreadConsumer(JsonFramesConsumer):
     max_frame_chars = MAX_FRAME_CHARS
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if (user := await self.logged_in_user()) is None:
             return
         try:
             self.consult = await database_sync_to_async(selectors.consult_get_for_user)(

@@ -10,14 +10,7 @@ from django.utils.translation import gettext_lazy
 from telemed.messaging import selectors, services
 from telemed.messaging.models import MAX_MESSAGE_LENGTH
 from telemed.notifications import presence
-from telemed.notifications.consumers import JsonFramesConsumer
-
-
-def in_pool(function):
-    """Run a service in the thread pool, not in the one thread Channels shares by default:
-    each call has its own transaction and database connection, so many conversations can
-    write at once instead of queueing behind each other."""
-    return database_sync_to_async(function, thread_sensitive=False)
+from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer, in_pool
 
 
 # A frame is JSON; anything far bigger than the longest message is refused before parsing.
@@ -29,16 +22,14 @@ class ConversationConsumer(JsonFramesConsumer):
     too_large_text = gettext_lazy("This message is too long.")
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+        if (user := await self.logged_in_user()) is None:
             return
         try:
             self.conversation = await database_sync_to_async(selectors.conversation_get_for_user)(
                 user, self.scope["url_route"]["kwargs"]["conversation_id"]
             )
         except Exception:  # noqa: BLE001 - not a participant (404) or a bad id: the door stays shut
-            await self.close(code=4403)
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
         self.group = services.group_name(self.conversation.pk)

@@ -10,6 +10,16 @@ from django.utils.translation import gettext_lazy, override
 
 from telemed.notifications import presence
 
+# Close codes of every consumer; the pages stop reconnecting on them.
+CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
+
+
+def in_pool(function):
+    """Run a service in the thread pool, not in the one thread Channels shares by default:
+    each call has its own transaction and database connection, so many sockets can write at
+    once instead of queueing behind each other."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
 
 class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
     """A consumer whose frames must be JSON objects of bounded size. Anything else is answered
@@ -33,6 +43,14 @@ class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content)
 
+    async def logged_in_user(self):
+        """The scope's user; None for a visitor, whose socket is then closed (4401)."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return None
+        return user
+
     async def send_error(self, text) -> None:
         user = self.scope.get("user")
         with override(getattr(user, "language", None) or "it"):
@@ -43,7 +61,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
         self.group = presence.group_name(user.pk)

@@ -10,20 +10,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from telemed.notifications.consumers import JsonFramesConsumer
+from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer, in_pool
 from telemed.visits import selectors, services
 from telemed.visits.models import BookingStatus
-
-
-def in_pool(function):
-    """Services run in the thread pool, each with its own connection (see messaging.consumers)."""
-    return database_sync_to_async(function, thread_sensitive=False)
 
 
 MAX_FRAME_CHARS = 64_000
 MAX_SDP_CHARS = 30_000
 MAX_CANDIDATE_CHARS = 2_000
-CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_ROOM_CLOSED = 4401, 4403, 4410
+CLOSE_ROOM_CLOSED = 4410
 
 
 def _valid_signal(content: dict) -> dict:
@@ -57,9 +52,7 @@ class VisitRoomConsumer(JsonFramesConsumer):
     max_frame_chars = MAX_FRAME_CHARS
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if (user := await self.logged_in_user()) is None:
             return
         try:
             self.booking = await database_sync_to_async(selectors.room_get_for_user)(
