@@ -43,6 +43,14 @@ def matching_step(device: SigningDevice, code: str, *, min_step: int | None) -> 
     return None
 
 
+def code_at(device: SigningDevice, at: float) -> str:
+    """The code the device's app shows at the Unix time ``at`` (the demo data plays the app,
+    and so do the tests)."""
+    generator = TOTP(secret_of(device), step=STEP_SECONDS, digits=DIGITS)
+    generator.time = at
+    return f"{generator.token():0{DIGITS}d}"
+
+
 def provisioning_uri(device: SigningDevice) -> str:
     """otpauth:// URI for the enrolment QR code, labelled apart from the login's code."""
     label = quote(f"{ISSUER}:{device.user.email}")

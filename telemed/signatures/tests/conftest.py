@@ -5,7 +5,6 @@ import io
 import time
 
 import pytest
-from django_otp.oath import TOTP
 
 from telemed.signatures import services, totp
 from telemed.signatures.tests.servers import CscTestServer, TsaTestServer
@@ -37,9 +36,7 @@ def signing_ca(db):
 
 
 def code_for(device, at: float) -> str:
-    generator = TOTP(totp.secret_of(device), step=totp.STEP_SECONDS, digits=totp.DIGITS)
-    generator.time = at
-    return f"{generator.token():06d}"
+    return totp.code_at(device, at)
 
 
 @pytest.fixture

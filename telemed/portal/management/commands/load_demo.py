@@ -459,7 +459,7 @@ class Command(BaseCommand):
             return 0
 
         device = signing.signing_device_enrol_start(actor=doctor)
-        signing.signing_device_confirm(actor=doctor, code=_totp_code(device, time.time()))
+        signing.signing_device_confirm(actor=doctor, code=totp.code_at(device, time.time()))
         draft = consult_services.ConsultDraft(
             kind="base", question="Ho fatto un ECG di controllo: me lo può commentare?", accepted_terms=True,
             idempotency_key=uuid.uuid5(uuid.NAMESPACE_URL, "telemed-demo:consult-answered"),
@@ -476,7 +476,7 @@ class Command(BaseCommand):
             ),
         )  # fmt: skip
         # The next step's code: the one used to enrol cannot be used again.
-        consult_services.consult_answer(actor=doctor, consult=consult, code=_totp_code(device, time.time() + totp.STEP_SECONDS))
+        consult_services.consult_answer(actor=doctor, consult=consult, code=totp.code_at(device, time.time() + totp.STEP_SECONDS))
         return 1
 
     def _care(self) -> int:
@@ -588,17 +588,6 @@ DEMO_WELBOX = [
     ("Ricetta ramipril.pdf", "prescription", "Prescrizione", ["Ramipril 5 mg, 1 compressa al mattino.", "Durata: 3 mesi."]),
     ("Esami del sangue marzo 2026.pdf", "exam", "Esami ematochimici", ["Emoglobina 13,8 g/dL", "Colesterolo totale 182 mg/dL", "Glicemia 92 mg/dL"]),
 ]
-
-
-def _totp_code(device, at: float) -> str:
-    """The code the doctor's signing app would show at ``at`` (the demo plays the app)."""
-    from django_otp.oath import TOTP
-
-    from telemed.signatures import totp
-
-    generator = TOTP(totp.secret_of(device), step=totp.STEP_SECONDS, digits=totp.DIGITS)
-    generator.time = at
-    return f"{generator.token():0{totp.DIGITS}d}"
 
 
 def _demo_upload(user: User, name: str, category: str, content: bytes, folder=None):
