@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from telemed.consults import selectors, services
-from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer
+from telemed.notifications.consumers import JsonFramesConsumer
 
 # The only frame a page sends is a small "sync"; anything bigger is refused before parsing.
 MAX_FRAME_CHARS = 200
@@ -19,23 +19,9 @@ class ConsultThreadConsumer(JsonFramesConsumer):
     max_frame_chars = MAX_FRAME_CHARS
 
     async def connect(self):
-        if (user := await self.logged_in_user()) is None:
-            return
-        try:
-            self.consult = await database_sync_to_async(selectors.consult_get_for_user)(
-                user, self.scope["url_route"]["kwargs"]["consult_id"]
-            )
-        except Exception:  # noqa: BLE001 - not a party (404) or a bad id: the door stays shut
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        self.user = user
-        self.group = services.thread_group(self.consult.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.consult = await self.scoped_object(selectors.consult_get_for_user, "consult_id")
+        if self.consult is not None:
+            await self.join(services.thread_group(self.consult.pk))
 
     async def receive_json(self, content, **kwargs):
         # On every (re)connection the page asks for what arrived since it was drawn.

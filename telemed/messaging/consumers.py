@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 from telemed.messaging import selectors, services
 from telemed.messaging.models import MAX_MESSAGE_LENGTH
 from telemed.notifications import presence
-from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer, in_pool
+from telemed.notifications.consumers import JsonFramesConsumer, in_pool
 
 
 # A frame is JSON; anything far bigger than the longest message is refused before parsing.
@@ -22,25 +22,12 @@ class ConversationConsumer(JsonFramesConsumer):
     too_large_text = gettext_lazy("This message is too long.")
 
     async def connect(self):
-        if (user := await self.logged_in_user()) is None:
+        self.conversation = await self.scoped_object(selectors.conversation_get_for_user, "conversation_id")
+        if self.conversation is None:
             return
-        try:
-            self.conversation = await database_sync_to_async(selectors.conversation_get_for_user)(
-                user, self.scope["url_route"]["kwargs"]["conversation_id"]
-            )
-        except Exception:  # noqa: BLE001 - not a participant (404) or a bad id: the door stays shut
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        self.user = user
-        self.group = services.group_name(self.conversation.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.join(services.group_name(self.conversation.pk))
         self.marked_online_at = None
         await self._stay_online()
-
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")

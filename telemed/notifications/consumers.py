@@ -43,6 +43,30 @@ class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content)
 
+    async def scoped_object(self, lookup, url_kwarg: str):
+        """What this socket is about, read for the logged-in user through a scoped selector,
+        ``lookup(user, id)``, with the id from the URL. None, with the socket closed, for a
+        visitor (4401) or when the selector refuses: not theirs, or a bad id (4403)."""
+        if (user := await self.logged_in_user()) is None:
+            return None
+        try:
+            found = await database_sync_to_async(lookup)(user, self.scope["url_route"]["kwargs"][url_kwarg])
+        except Exception:  # noqa: BLE001 - not theirs (404) or a bad id: the door stays shut
+            await self.close(code=CLOSE_FORBIDDEN)
+            return None
+        self.user = user
+        return found
+
+    async def join(self, group: str) -> None:
+        """Listen on ``group`` and let the page in; disconnect() leaves it."""
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
     async def logged_in_user(self):
         """The scope's user; None for a visitor, whose socket is then closed (4401)."""
         user = self.scope.get("user")

@@ -67,16 +67,14 @@ class VisitRoomConsumer(JsonFramesConsumer):
         self.user = user
         self.role = "doctor" if user.pk == self.booking.doctor_id else "patient"
         self.admitted = self.booking.status == BookingStatus.IN_PROGRESS
-        self.group = services.room_group(self.booking.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.join(services.room_group(self.booking.pk))
         await self.send_json({"type": "hello", "role": self.role, "visit": self.booking.pk, "admitted": self.admitted})
         await self._to_others({"type": "room.presence", "role": self.role})
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self._to_others({"type": "room.left", "role": self.role})
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await super().disconnect(code)
 
     async def _to_others(self, event: dict):
         await self.channel_layer.group_send(self.group, {**event, "sender": self.channel_name})
