@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "axes",
     "csp",
     "telemed.lib",
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "telemed.accounts.middleware.SecondFactorMiddleware",
+    "telemed.accounts.middleware.AccountSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -310,6 +312,10 @@ AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TELEMED_PROXY_COUNT", "0")) or Non
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = "telemed"
+# Wrong second-factor codes (authenticator or recovery codes), counted per account across every
+# session: after this many in a row the second factor is refused for SECOND_FACTOR_COOLOFF.
+SECOND_FACTOR_FAILURE_LIMIT = int(os.environ.get("SECOND_FACTOR_FAILURE_LIMIT", "5"))
+SECOND_FACTOR_COOLOFF = datetime.timedelta(minutes=15)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,18 +1,20 @@
 """Back office for platform staff: accounts, and the verification of doctors' certifications."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from telemed.accounts import services
+from telemed.accounts import second_factor, services
 from telemed.accounts.models import (
     Certification,
     DoctorProfile,
     Invitation,
     Language,
     PatientProfile,
+    SecurityEvent,
     SecretaryProfile,
     Specialty,
     Structure,
@@ -21,8 +23,24 @@ from telemed.accounts.models import (
 )
 
 
+@admin.action(description=_("Reset the second factor (lost phone and recovery codes)"))
+def reset_second_factor(modeladmin, request, queryset):
+    """Staff check who is asking before this; the account is told by e-mail and the reset is recorded."""
+    done = 0
+    for user in queryset:
+        try:
+            second_factor.second_factor_reset_by_staff(actor=request.user, user=user, request=request)
+        except PermissionDenied:
+            messages.error(request, _("You cannot reset your own second factor here."))
+        else:
+            done += 1
+    if done:
+        messages.success(request, _("%(count)d second factor(s) reset; the accounts have been told by e-mail.") % {"count": done})
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    actions = [reset_second_factor]
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "role", "is_active", "email_verified_at", "date_joined"]
     list_filter = ["role", "is_active", "is_staff"]
@@ -94,6 +112,23 @@ admin.site.register(Structure, list_display=["name", "city", "province"], search
 admin.site.register(Specialty, list_display=["code", "name_it", "name_en"])
 admin.site.register(Language, list_display=["code", "name_it", "name_en"])
 admin.site.register(Invitation, list_display=["kind", "email", "invited_by", "created_at", "accepted_at"])
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "user", "kind", "actor", "ip_address"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]
+    readonly_fields = ["user", "kind", "actor", "at", "ip_address", "user_agent", "previous_email", "notified_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 admin.site.site_header = _("telemed back office")
 admin.site.site_title = _("telemed back office")

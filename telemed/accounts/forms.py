@@ -283,6 +283,85 @@ class TOTPCodeForm(forms.Form):
     )
 
 
+class SecondFactorCodeForm(forms.Form):
+    """The login's second step: a code of the authenticator app, or one of the recovery codes."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=40,
+        help_text=_("The 6-digit code your app shows, or one of your recovery codes if you lost the phone."),
+        error_messages={"required": _("Enter the code from your app.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off", "spellcheck": "false"}),
+    )
+
+
+def _current_password_field(label=_("Current password")) -> forms.CharField:
+    return forms.CharField(
+        label=label, strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+def _code_field(label, help_text="") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=40,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}),
+    )
+
+
+class PasswordChangeForm(forms.Form):
+    current_password = _current_password_field()
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 10 characters, not only digits, not too similar to your name or e-mail."),
+    )
+    new_password2 = forms.CharField(
+        label=_("Repeat the new password"), strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
+            self.add_error("new_password2", _("The two passwords are not the same."))
+        return data
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(label=_("New e-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    current_password = _current_password_field()
+
+
+class ReauthenticationForm(forms.Form):
+    """Password and a current code, before showing new recovery codes."""
+
+    password = _current_password_field()
+    code = _code_field(_("Code"), _("The 6-digit code your app shows now, or one of your recovery codes."))
+
+
+class TOTPReplaceForm(forms.Form):
+    """Moving the second factor to a new app: the password, a proof of the current factor, the new app's code."""
+
+    password = _current_password_field()
+    current_code = _code_field(
+        _("Code of your current app"), _("The 6-digit code of the app you use now, or one of your recovery codes.")
+    )
+    new_code = forms.RegexField(
+        label=_("Code of the new app"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("The code has 6 digits."), "required": _("Enter the code from your app.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, current_code_needed: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not current_code_needed:
+            del self.fields["current_code"]
+
+
 class DoctorProfileForm(Sectioned, forms.Form):
     """The part of a doctor's profile the doctor edits alone (fields shared with registration)."""
 

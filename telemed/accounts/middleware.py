@@ -1,5 +1,6 @@
 """Doctors and platform staff must pass their second factor before any page but the ones that
-let them do so (the back office at /admin/ included)."""
+let them do so (the back office at /admin/ included); every logged-in browser is noted so that
+the account can list and end its sessions."""
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
@@ -9,6 +10,9 @@ from django.utils.http import urlencode
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
+from telemed.accounts.second_factor import has_confirmed_authenticator
+from telemed.accounts.sessions import session_seen
+
 # Views reachable between password and TOTP code.
 OPEN_BEFORE_SECOND_FACTOR = frozenset(
     {
@@ -17,6 +21,7 @@ OPEN_BEFORE_SECOND_FACTOR = frozenset(
         "accounts:logout",
         "accounts:verify_email",
         "accounts:password_reset_confirm",
+        "accounts:email_change_confirm",
         "set_language",
         "healthz",
     }
@@ -35,9 +40,29 @@ class SecondFactorMiddleware:
         if not (user.is_authenticated and user.needs_second_factor) or user.is_verified():
             return None
         match = request.resolver_match
-        if match is not None and match.view_name in OPEN_BEFORE_SECOND_FACTOR:
+        view_name = match.view_name if match is not None else None
+        if view_name == "accounts:totp_setup" and has_confirmed_authenticator(user):
+            # Enrolling before the second factor is for accounts that have none: otherwise a
+            # stolen password would replace the real authenticator with the thief's.
+            return redirect(reverse("accounts:totp_verify"))
+        if view_name in OPEN_BEFORE_SECOND_FACTOR:
             return None
         return redirect(reverse("accounts:totp_verify") + "?" + urlencode({"next": request.get_full_path()}))
+
+
+class AccountSessionMiddleware:
+    """Notes each logged-in browser (at most every few minutes) for the account's session list."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # After the view: a login or logout in this very request has already changed the session.
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            session_seen(request=request)
+        return response
 
 
 class SecondFactorWebsocketMiddleware:

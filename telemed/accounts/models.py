@@ -334,3 +334,76 @@ class Invitation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SecurityEventKind(models.TextChoices):
+    """What changed in how an account logs in: each is e-mailed to the account and kept here."""
+
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    PASSWORD_RESET = "password_reset", _("Password reset by e-mail link")
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled", _("Authenticator app activated")
+    SECOND_FACTOR_REPLACED = "second_factor_replaced", _("Authenticator app replaced")
+    SECOND_FACTOR_RESET_BY_STAFF = "second_factor_reset_by_staff", _("Second factor reset by the platform staff")
+    SECOND_FACTOR_LOCKED = "second_factor_locked", _("Second factor locked after too many wrong codes")
+    RECOVERY_CODES_CREATED = "recovery_codes_created", _("New recovery codes created")
+    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used to log in")
+    EMAIL_CHANGE_REQUESTED = "email_change_requested", _("E-mail change requested")
+    EMAIL_CHANGED = "email_changed", _("E-mail address changed")
+    SESSIONS_ENDED = "sessions_ended", _("Logged out of every other device")
+
+
+class SecurityEvent(models.Model):
+    """The account's own security trail: who changed a credential of ``user``, when, from where.
+
+    The clinical audit trail (the ``audit`` app) sits above accounts and records reads and changes of
+    clinical records; changes of credentials are recorded here, by the services that make them, and
+    the account holder sees them on the security page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_events")
+    kind = models.CharField(_("what"), max_length=40, choices=SecurityEventKind.choices)
+    # Staff resetting a second factor is the one case where someone else acts on the account.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    # The address an e-mail change came from, which is told too ("if this wasn't you").
+    previous_email = models.EmailField(blank=True)
+    # Set once the "if this wasn't you" e-mail went out, so that running its task again sends nothing.
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.user_id})"
+
+
+class AccountSession(models.Model):
+    """One logged-in browser of a user, so that the account can list its sessions and end them.
+
+    Django's session store knows sessions by key only; this row names the user, the browser and
+    when it was last seen. It is written by a middleware at most every few minutes per session."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+
+class SecondFactorThrottle(models.Model):
+    """Wrong second-factor codes counted per account, whatever the session they come from, so that
+    a 6-digit code cannot be guessed by spreading attempts over many logins (django-otp's own
+    back-off is per device and restarts with each new device)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor_throttle")
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,18 @@ from telemed.accounts.models import (
 )
 
 
+def account_sessions(user: User) -> list:
+    """The browsers ``user`` is logged in on, most recent first."""
+    from telemed.accounts.sessions import sessions_of
+
+    return sessions_of(user)
+
+
+def security_events(user: User, limit: int = 20) -> list:
+    """The latest changes of ``user``'s credentials, for their security page."""
+    return list(user.security_events.select_related("actor")[:limit])
+
+
 def email_is_registered(email: str) -> bool:
     return User.objects.filter(email__iexact=email.strip()).exists()
 

@@ -15,8 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from telemed.accounts import tasks
 from telemed.accounts.models import (
@@ -307,49 +305,6 @@ def password_reset_request(*, email: str) -> None:
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is not None and user.has_usable_password():
         tasks.send_password_reset.enqueue(user_id=user.pk)
-
-
-# --- two-factor authentication -----------------------------------------------------
-
-
-def totp_enrolment_start(*, actor: User) -> TOTPDevice:
-    """The unconfirmed device whose secret the enrolment page shows as a QR code (reused until confirmed)."""
-    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("-id").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=actor, name=_("Authenticator app"), confirmed=False)
-    return device
-
-
-@transaction.atomic
-def totp_enrolment_confirm(*, request, device: TOTPDevice, code: str) -> None:
-    if device.user_id != request.user.pk or device.confirmed:
-        raise PermissionDenied
-    _verify_code(device, code)
-    # One confirmed authenticator per account: enrolling again replaces the old one.
-    TOTPDevice.objects.filter(user=device.user, confirmed=True).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    otp_login(request, device)
-
-
-def totp_login_verify(*, request, code: str) -> None:
-    """Second step of a doctor's login: the code from the authenticator app."""
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
-    if device is None:
-        raise PermissionDenied
-    _verify_code(device, code)
-    otp_login(request, device)
-
-
-def _verify_code(device: TOTPDevice, code: str) -> None:
-    # django-otp doubles the wait after each wrong code (1 s, 2 s, 4 s…): guessing is hopeless.
-    allowed, detail = device.verify_is_allowed()
-    if not allowed:
-        raise ValidationError(
-            {"code": _("Too many wrong codes. Wait a few seconds, then type the code your app shows now.")}
-        )
-    if not device.verify_token(code.strip()):
-        raise ValidationError({"code": _("The code is not right. Check the time on your phone and try again.")})
 
 
 # --- invitations: secretaries and structures ------------------------------------------

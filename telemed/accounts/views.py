@@ -11,13 +11,13 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from telemed.accounts import forms, selectors, services
+from telemed.accounts import credentials, forms, second_factor, selectors, services
 from telemed.accounts.models import InvitationKind
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -69,8 +69,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:login")
 
     def form_valid(self, form):
+        response = super().form_valid(form)
+        credentials.password_reset_completed(user=form.user, request=self.request)
         messages.success(self.request, _("Your password has been changed. You can log in with the new one."))
-        return super().form_valid(form)
+        return response
 
 
 def register_choice(request: HttpRequest) -> HttpResponse:
@@ -170,19 +172,33 @@ def _qr_data_uri(text: str) -> str:
     return segno.make(text, error="m").svg_data_uri(scale=5, dark="#111", border=2)
 
 
+_NEW_RECOVERY_CODES = "_telemed_new_recovery_codes"
+
+
+def _show_recovery_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
+    """Codes are shown once, on the page after the change (kept in the session until then)."""
+    request.session[_NEW_RECOVERY_CODES] = codes
+    return redirect(reverse("accounts:recovery_codes") + "?" + urlencode({"next": next_url}))
+
+
 @login_required
 def totp_setup(request: HttpRequest) -> HttpResponse:
-    """Enrol an authenticator app: mandatory for doctors, before anything else."""
-    device = services.totp_enrolment_start(actor=request.user)
+    """First enrolment of an authenticator app: mandatory for doctors and staff, before anything else.
+    An account that already has one replaces it from the security page, past its second factor."""
+    if second_factor.has_confirmed_authenticator(request.user):
+        if request.user.is_verified():
+            return redirect("accounts:totp_replace")
+        return redirect("accounts:totp_verify")
+    device = second_factor.totp_enrolment_start(actor=request.user)
     form = forms.TOTPCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.totp_enrolment_confirm(request=request, device=device, code=form.cleaned_data["code"])
+            codes = second_factor.totp_enrolment_confirm(request=request, device=device, code=form.cleaned_data["code"])
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, _("Two-factor authentication is active."))
-            return redirect(_safe_next(request, reverse("portal:dashboard")))
+            return _show_recovery_codes(request, codes, _safe_next(request, reverse("portal:dashboard")))
     secret = base64.b32encode(device.bin_key).decode()
     return render(
         request,
@@ -194,17 +210,155 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def totp_verify(request: HttpRequest) -> HttpResponse:
-    if not TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+    if not second_factor.has_confirmed_authenticator(request.user):
         return redirect("accounts:totp_setup")
-    form = forms.TOTPCodeForm(request.POST or None)
+    form = forms.SecondFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.totp_login_verify(request=request, code=form.cleaned_data["code"])
+            second_factor.second_factor_login(request=request, code=form.cleaned_data["code"])
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             return redirect(_safe_next(request, reverse("portal:dashboard")))
-    return render(request, "accounts/totp_verify.html", {"form": form}, status=400 if form.errors else 200)
+    next_url = _safe_next(request, "")
+    return render(request, "accounts/totp_verify.html", {"form": form, "next": next_url}, status=400 if form.errors else 200)
+
+
+@login_required
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """The recovery codes just made, shown this once."""
+    codes = request.session.pop(_NEW_RECOVERY_CODES, None)
+    if not codes:
+        return redirect("accounts:security")
+    return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": _safe_next(request, reverse("portal:dashboard"))})
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    """Password, e-mail, second factor, recovery codes, sessions and the account's security trail."""
+    return _security_page(request)
+
+
+def _security_page(request: HttpRequest, status: int = 200, **forms_given) -> HttpResponse:
+    user = request.user
+    context = {
+        "password_form": forms_given.get("password_form") or forms.PasswordChangeForm(),
+        "email_form": forms_given.get("email_form") or forms.EmailChangeForm(),
+        "codes_form": forms_given.get("codes_form") or forms.ReauthenticationForm(),
+        "sessions": selectors.account_sessions(user),
+        "current_session_key": request.session.session_key,
+        "events": selectors.security_events(user),
+        "has_second_factor": user.needs_second_factor or second_factor.has_confirmed_authenticator(user),
+        "recovery_codes_left": second_factor.recovery_codes_left(user),
+    }
+    return render(request, "accounts/security.html", context, status=status)
+
+
+@login_required
+@require_POST
+def password_change(request: HttpRequest) -> HttpResponse:
+    form = forms.PasswordChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            credentials.password_change(
+                request=request,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Your password has been changed. Your other devices have been logged out."))
+            return redirect("accounts:security")
+    return _security_page(request, status=400, password_form=form)
+
+
+@login_required
+@require_POST
+def email_change(request: HttpRequest) -> HttpResponse:
+    form = forms.EmailChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            credentials.email_change_request(
+                request=request, new_email=form.cleaned_data["email"], current_password=form.cleaned_data["current_password"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("We have sent a confirmation link to %(email)s: your address changes when you open it.")
+                % {"email": form.cleaned_data["email"]},
+            )
+            return redirect("accounts:security")
+    return _security_page(request, status=400, email_form=form)
+
+
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user = credentials.email_change_confirm(token=token, request=request)
+    except ValidationError as error:
+        return render(request, "accounts/email_change_done.html", {"error": error.messages[0]}, status=400)
+    return render(request, "accounts/email_change_done.html", {"email": user.email})
+
+
+@login_required
+@require_POST
+def sessions_end_others(request: HttpRequest) -> HttpResponse:
+    ended = credentials.sessions_end_others(request=request)
+    messages.success(
+        request,
+        ngettext("%(count)d other device has been logged out.", "%(count)d other devices have been logged out.", ended)
+        % {"count": ended},
+    )
+    return redirect("accounts:security")
+
+
+@login_required
+@require_POST
+def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    form = forms.ReauthenticationForm(request.POST)
+    if form.is_valid():
+        try:
+            codes = second_factor.recovery_codes_regenerate(
+                request=request, password=form.cleaned_data["password"], code=form.cleaned_data["code"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _show_recovery_codes(request, codes, reverse("accounts:security"))
+    return _security_page(request, status=400, codes_form=form)
+
+
+@login_required
+def totp_replace(request: HttpRequest) -> HttpResponse:
+    """Move the second factor to a new phone: reached only past the second factor (middleware)."""
+    if not second_factor.has_confirmed_authenticator(request.user):
+        return redirect("accounts:totp_setup")
+    recovered = second_factor.verified_with_recovery_code(request)
+    device = second_factor.totp_enrolment_start(actor=request.user)
+    form = forms.TOTPReplaceForm(request.POST or None, current_code_needed=not recovered)
+    if request.method == "POST" and form.is_valid():
+        try:
+            second_factor.totp_replace(
+                request=request,
+                password=form.cleaned_data["password"],
+                current_code=form.cleaned_data.get("current_code", ""),
+                new_device=device,
+                new_code=form.cleaned_data["new_code"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Your new authenticator app is active; the old one no longer works."))
+            return redirect("accounts:security")
+    secret = base64.b32encode(device.bin_key).decode()
+    return render(
+        request,
+        "accounts/totp_replace.html",
+        {"form": form, "qr": _qr_data_uri(device.config_url), "secret": secret, "recovered": recovered},
+        status=400 if form.errors else 200,
+    )
 
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:

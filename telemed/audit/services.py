@@ -5,7 +5,6 @@ clinical record is read or changed; it is the only way entries are created.
 """
 
 import datetime
-import ipaddress
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -18,27 +17,16 @@ from django_tasks.exceptions import TaskException
 from telemed.accounts.models import User
 from telemed.audit import tasks
 from telemed.audit.models import AuditAction, AuditEntry, AuditRetention
+from telemed.lib.clients import client_address, client_user_agent
 
 # The law asks that access logs to health records be kept at least 24 months; a
 # setting may lengthen that, never shorten it.
 AUDIT_RETENTION_FLOOR_MONTHS = 24
 RETENTION_INTERVAL = datetime.timedelta(days=1)
-USER_AGENT_MAX = 300
 
 
 def audit_retention_months() -> int:
     return max(AUDIT_RETENTION_FLOOR_MONTHS, int(getattr(settings, "AUDIT_RETENTION_MONTHS", AUDIT_RETENTION_FLOOR_MONTHS)))
-
-
-def _client_address(request: HttpRequest | None) -> str | None:
-    # REMOTE_ADDR is the peer as the ASGI server saw it (uvicorn's --proxy-headers
-    # already replaced it with the forwarded client when the proxy is trusted).
-    if request is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
-    except ValueError:
-        return None
 
 
 def _actor_label(actor: User | None) -> str:
@@ -63,7 +51,7 @@ def audit_record(
     means the record is not linked to a patient account (a doctor's own notes).
     """
     action = AuditAction(action)  # an unknown verb is a programming error, not user input
-    user_agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    meta = request.META if request is not None else None
     return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=_actor_label(actor),
@@ -72,9 +60,8 @@ def audit_record(
         target_id=str(target.pk),
         target_label=str(target)[:255],
         patient=patient,
-        ip_address=_client_address(request),
-        # A header is user input: keep it printable and bounded.
-        user_agent="".join(ch for ch in user_agent if ch.isprintable())[:USER_AGENT_MAX],
+        ip_address=client_address(meta),
+        user_agent=client_user_agent(meta),
     )
 
 

@@ -55,7 +55,7 @@ def test_forms_with_errors_and_dashboards_have_no_serious_accessibility_violatio
             page.wait_for_url("**/two-factor/verify/**")
             if found := blocking_violations(page):
                 problems["two-factor verify"] = found
-            page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for("ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW"))
+            page.get_by_label("Codice:", exact=True).fill(code_for("ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW"))
             page.get_by_role("button", name="Continua").click()
         page.wait_for_url("**/dashboard/")
         screenshot(page, f"dashboard-{email}")

@@ -74,8 +74,12 @@ def test_new_doctor_registers_enrols_totp_and_logs_in(page, tmp_path):
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
     page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for(secret))
     page.get_by_role("button", name="Attiva").click()
-    page.wait_for_url("**/dashboard/")
+    # The recovery codes, shown once, then on to the dashboard.
+    page.wait_for_url("**/account/two-factor/recovery-codes/**")
     assert page.get_by_text("L'autenticazione a due fattori è attiva.").is_visible()
+    assert page.get_by_test_id("recovery-codes").locator("li").count() == 10
+    page.get_by_role("link", name="Li ho salvati, continua").click()
+    page.wait_for_url("**/dashboard/")
     assert page.get_by_text("In attesa di verifica").first.is_visible()
     screenshot(page, "doctor-dashboard")
 
@@ -92,12 +96,12 @@ def test_new_doctor_registers_enrols_totp_and_logs_in(page, tmp_path):
     page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
     page.wait_for_url("**/account/two-factor/verify/**")
-    page.get_by_label("Codice a 6 cifre:", exact=True).fill("000000" if code_for(secret) != "000000" else "111111")
+    page.get_by_label("Codice:", exact=True).fill("000000" if code_for(secret) != "000000" else "111111")
     page.get_by_role("button", name="Continua").click()
     assert "Il codice non è corretto" in page.content()
     time.sleep(1.1)  # the authenticator back-off after a wrong code
     # The enrolment code cannot be replayed; the next one (one step ahead) is accepted.
-    page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for(secret, offset=1))
+    page.get_by_label("Codice:", exact=True).fill(code_for(secret, offset=1))
     page.get_by_role("button", name="Continua").click()
     page.wait_for_url("**/dashboard/")
     assert page.get_by_role("heading", name=re.compile("Elisa Martini")).is_visible()

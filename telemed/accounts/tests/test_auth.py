@@ -111,7 +111,9 @@ def test_staff_reach_the_back_office_only_past_the_second_factor(client):
     client.get(reverse("accounts:totp_setup"))
     device = TOTPDevice.objects.get(user=staff, confirmed=False)
     ok = client.post(reverse("accounts:totp_setup") + "?next=/admin/", {"code": current_code(device), "next": "/admin/"})
-    assert ok.status_code == 302 and ok["Location"] == "/admin/"
+    # The recovery codes are shown once, then the page the staff member was going to.
+    assert ok.status_code == 302 and ok["Location"] == reverse("accounts:recovery_codes") + "?next=%2Fadmin%2F"
+    assert client.get(ok["Location"]).context["next"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 
 
