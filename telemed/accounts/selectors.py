@@ -14,10 +14,11 @@ from telemed.accounts.models import (
     User,
     VerificationStatus,
 )
+from telemed.lib.text import account_email
 
 
 def email_is_registered(email: str) -> bool:
-    return User.objects.filter(email__iexact=email.strip()).exists()
+    return User.objects.filter(email__iexact=account_email(email)).exists()
 
 
 def specialty_list() -> QuerySet[Specialty]:
