@@ -307,6 +307,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The login form posts the e-mail as "username" (Django's AuthenticationForm).
 AXES_USERNAME_FORM_FIELD = "username"
+# One lockout record per account, whatever the letter case or spaces of the typed address.
+AXES_USERNAME_CALLABLE = "telemed.accounts.lockout.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TELEMED_PROXY_COUNT", "0")) or None
 AXES_VERBOSE = False

@@ -14,6 +14,7 @@ from telemed.accounts.models import CertificationKind, Language, Sex, Specialty,
 from telemed.accounts.services import Identity, Person, UploadedCertification
 from telemed.lib import identifiers
 from telemed.lib.italy import PROVINCE_CHOICES
+from telemed.lib.text import account_email
 
 IDENTIFIER_ERRORS = {
     "codice_fiscale_invalid": _("This codice fiscale is not valid: check the 16 characters."),
@@ -49,6 +50,10 @@ class LoginForm(AuthenticationForm):
         "inactive": _("This account has been disabled."),
     }
 
+    def clean_username(self) -> str:
+        # The account, not the spelling: authentication and its lockout see one key.
+        return account_email(self.cleaned_data["username"])
+
 
 class PersonFields(forms.Form):
     """Name, e-mail and a password checked by Django's validators."""
@@ -74,7 +79,7 @@ class PersonFields(forms.Form):
             del self.fields["email"]
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
+        email = account_email(self.cleaned_data["email"])
         if selectors.email_is_registered(email):
             raise forms.ValidationError(_("An account with this e-mail address already exists."), code="duplicate")
         return email

@@ -11,6 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from telemed.lib.italy import PROVINCE_CHOICES
+from telemed.lib.text import account_email
 
 
 class Role(models.TextChoices):
@@ -32,7 +33,7 @@ class UserManager(BaseUserManager):
     def create_user(self, email: str, password: str | None = None, **fields):
         if not email:
             raise ValueError("An e-mail address is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=account_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user

@@ -14,6 +14,7 @@ from telemed.accounts.models import (
     User,
     VerificationStatus,
 )
+from telemed.lib.text import account_email
 
 
 def account_sessions(user: User) -> list:
@@ -29,7 +30,7 @@ def security_events(user: User, limit: int = 20) -> list:
 
 
 def email_is_registered(email: str) -> bool:
-    return User.objects.filter(email__iexact=email.strip()).exists()
+    return User.objects.filter(email__iexact=account_email(email)).exists()
 
 
 def specialty_list() -> QuerySet[Specialty]:

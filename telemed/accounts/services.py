@@ -36,6 +36,7 @@ from telemed.accounts.models import (
     VerificationStatus,
 )
 from telemed.lib import filetypes
+from telemed.lib.text import account_email
 
 EMAIL_VERIFY_SALT = "telemed.accounts.email-verify"
 EMAIL_VERIFY_MAX_AGE = datetime.timedelta(days=7)
@@ -302,7 +303,7 @@ def password_reset_request(*, email: str) -> None:
     The caller says the same thing whatever happens, so that the form does not
     reveal which addresses have an account.
     """
-    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    user = User.objects.filter(email__iexact=account_email(email), is_active=True).first()
     if user is not None and user.has_usable_password():
         tasks.send_password_reset.enqueue(user_id=user.pk)
 
@@ -314,7 +315,7 @@ def password_reset_request(*, email: str) -> None:
 def secretary_invite(*, actor: User, email: str) -> Invitation:
     if not actor.is_doctor:
         raise PermissionDenied
-    email = email.strip().lower()
+    email = account_email(email)
     existing = User.objects.filter(email=email).first()
     if existing is not None and not existing.is_secretary:
         raise ValidationError({"email": _("This e-mail belongs to an account that is not a secretary's.")})
@@ -336,7 +337,7 @@ def secretary_invite(*, actor: User, email: str) -> Invitation:
 def structure_doctor_invite(*, actor: User, email: str) -> Invitation:
     if not actor.is_structure_manager:
         raise PermissionDenied
-    email = email.strip().lower()
+    email = account_email(email)
     structure = actor.structure_manager_profile.structure
     doctor = DoctorProfile.objects.filter(user__email=email).first()
     if doctor is None:
@@ -366,7 +367,7 @@ def _open_invitation(token: str) -> Invitation:
 def invitation_accept(*, actor: User, token: str) -> Invitation:
     """The invitee, logged in with the invited e-mail, accepts."""
     invitation = _open_invitation(token)
-    if actor.email.lower() != invitation.email:
+    if account_email(actor.email) != account_email(invitation.email):
         raise ValidationError(_("This invitation was sent to another e-mail address."))
     if invitation.kind == InvitationKind.SECRETARY:
         if not actor.is_secretary:

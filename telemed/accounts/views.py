@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from telemed.accounts import credentials, forms, second_factor, selectors, services
 from telemed.accounts.models import InvitationKind
+from telemed.lib.redirects import next_path
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -39,10 +40,7 @@ def flash_refusal(request: HttpRequest, error: ValidationError) -> None:
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return default
+    return next_path(request, default)
 
 
 class LoginView(auth_views.LoginView):
@@ -50,10 +48,19 @@ class LoginView(auth_views.LoginView):
     form_class = forms.LoginForm
     redirect_authenticated_user = True
 
+    def get_redirect_url(self):
+        # Django's own check lets a bare word ("abc") through as a relative URL.
+        return next_path(self.request, "")
+
+
+class LogoutView(auth_views.LogoutView):
+    def get_redirect_url(self):
+        return next_path(self.request, "")
+
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    return auth_views.LogoutView.as_view()(request)
+    return LogoutView.as_view()(request)
 
 
 def password_reset(request: HttpRequest) -> HttpResponse:

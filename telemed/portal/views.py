@@ -11,6 +11,7 @@ from telemed.accounts import forms as account_forms
 from telemed.accounts import selectors as accounts
 from telemed.accounts import services as account_services
 from telemed.accounts.models import Role
+from telemed.lib.redirects import same_site_path
 from telemed.portal.health import platform_health
 
 
@@ -52,6 +53,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def language_set(request: HttpRequest) -> HttpResponse:
     """Switch the interface language; a logged-in user's e-mails follow the same choice."""
     response = set_language(request)
+    if response.has_header("Location"):
+        # Django's view follows any relative URL ("abc") or the Referer: only a same-site path here.
+        response["Location"] = same_site_path(response["Location"], "/")
     if request.user.is_authenticated:
         account_services.user_set_language(actor=request.user, language=request.POST.get("language", ""))
     return response

@@ -11,12 +11,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from telemed.care.selectors import linked_patients
+from telemed.lib.redirects import next_path
 from telemed.notifications.services import notification_mark_read_for_url
 from telemed.reminders import calendar_feed, selectors, services
 from telemed.reminders.forms import EmailChoiceForm, ReminderForm
@@ -43,13 +43,6 @@ def _instant(text: str | None) -> datetime.datetime | None:
     if not 946_684_800 <= seconds <= 4_102_444_800:  # 2000–2100
         return None
     return datetime.datetime.fromtimestamp(seconds, UTC)
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return default
 
 
 def _require_patient(user) -> None:
@@ -227,7 +220,7 @@ def _run(request, action, success: str, default_next: str) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, success)
-    return redirect(_next_url(request, default_next))
+    return redirect(next_path(request, default_next))
 
 
 @login_required
@@ -264,7 +257,7 @@ def take(request: HttpRequest, reminder_id: int) -> HttpResponse:
     default_next = reverse("reminders:agenda")
     if occurrence is None:
         messages.error(request, _("This dose is not part of the therapy."))
-        return redirect(_next_url(request, default_next))
+        return redirect(next_path(request, default_next))
     return _run(
         request,
         lambda: services.dose_mark_taken(actor=request.user, reminder=reminder, occurrence=occurrence, taken=taken),
