@@ -26,6 +26,7 @@ from telemed.accounts import sessions, tasks
 from telemed.accounts.models import SecurityEventKind, User
 from telemed.accounts.second_factor import locked_refusal, throttled_attempt
 from telemed.accounts.security_log import security_event_record
+from telemed.lib.text import account_email
 
 EMAIL_CHANGE_SALT = "telemed.accounts.email-change"
 EMAIL_CHANGE_MAX_AGE = datetime.timedelta(days=1)
@@ -74,8 +75,8 @@ def email_change_request(*, request: HttpRequest, new_email: str, current_passwo
     user = request.user
     if not user.is_authenticated:
         raise PermissionDenied
-    new_email = new_email.strip().lower()
-    if new_email == user.email.lower():
+    new_email = account_email(new_email)
+    if new_email == account_email(user.email):
         raise ValidationError({"email": _("This is already your e-mail address.")})
     _check_current_password(request, current_password)
     if User.objects.filter(email__iexact=new_email).exists():
