@@ -322,6 +322,8 @@ SECOND_FACTOR_COOLOFF = datetime.timedelta(minutes=15)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 8
+# The cookie's age slides with use; a login lasts at most this long, however active (ASVS 3.3.2).
+SESSION_ABSOLUTE_AGE = datetime.timedelta(hours=12)
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -45,13 +47,18 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["email", "first_name", "last_name", "role", "is_active", "email_verified_at", "date_joined"]
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["email", "first_name", "last_name"]
-    readonly_fields = ["date_joined", "last_login", "email_verified_at"]
+    # Staff never set a person's password or address: the person does, from the security page,
+    # and is told (a staff member who could would take over any account unseen).
+    readonly_fields = ["email", "date_joined", "last_login", "email_verified_at"]
     fieldsets = [
-        (None, {"fields": ["email", "password"]}),
+        (None, {"fields": ["email"]}),
         (_("Person"), {"fields": ["first_name", "last_name", "role", "language"]}),
         (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         (_("Dates"), {"fields": ["date_joined", "last_login", "email_verified_at"]}),
     ]
+    def user_change_password(self, request, id, form_url=""):
+        raise PermissionDenied
+
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name", "last_name", "role", "password1", "password2"]})]
 
 
@@ -129,6 +136,12 @@ class SecurityEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+# django-otp's own admin pages show every account's login secret and recovery codes: staff
+# reset a second factor with the audited action above instead.
+for model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
 
 admin.site.site_header = _("telemed back office")
 admin.site.site_title = _("telemed back office")

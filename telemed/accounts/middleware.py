@@ -3,6 +3,7 @@ let them do so (the back office at /admin/ included); every logged-in browser is
 the account can list and end its sessions."""
 
 from channels.db import database_sync_to_async
+from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -11,7 +12,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
 from telemed.accounts.second_factor import has_confirmed_authenticator
-from telemed.accounts.sessions import session_seen
+from telemed.accounts.sessions import session_close_sockets, session_seen, session_too_old
 
 # Views reachable between password and TOTP code.
 OPEN_BEFORE_SECOND_FACTOR = frozenset(
@@ -51,12 +52,17 @@ class SecondFactorMiddleware:
 
 
 class AccountSessionMiddleware:
-    """Notes each logged-in browser (at most every few minutes) for the account's session list."""
+    """Notes each logged-in browser (at most every few minutes) for the account's session list,
+    and logs out a session older than its absolute age."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and session_too_old(request):
+            session_close_sockets(session_key=request.session.session_key)
+            logout(request)
         response = self.get_response(request)
         # After the view: a login or logout in this very request has already changed the session.
         user = getattr(request, "user", None)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from telemed.accounts import credentials, forms, second_factor, selectors, services
+from telemed.accounts import credentials, forms, second_factor, selectors, services, sessions
 from telemed.accounts.models import InvitationKind
 from telemed.lib.redirects import next_path
 
@@ -60,6 +60,8 @@ class LogoutView(auth_views.LogoutView):
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    # The pages' live sockets were opened with this session: they go with it.
+    sessions.session_close_sockets(session_key=request.session.session_key)
     return LogoutView.as_view()(request)
 
 

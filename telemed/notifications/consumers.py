@@ -8,10 +8,30 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
+from telemed.accounts.sessions import session_group
 from telemed.notifications import presence
 
 # Close codes of every consumer; the pages stop reconnecting on them.
 CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
+
+
+class SessionBoundSockets:
+    """Every socket listens on its session's group and closes (4401) when the session ends:
+    logout, "log out everywhere", a password change or a second factor reset by staff."""
+
+    async def bind_to_session(self) -> None:
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if key:
+            self.session_group = session_group(key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
+
+    async def unbind_from_session(self) -> None:
+        if hasattr(self, "session_group"):
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+
+    async def session_ended(self, event):
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
 
 def in_pool(function):
@@ -21,7 +41,7 @@ def in_pool(function):
     return database_sync_to_async(function, thread_sensitive=False)
 
 
-class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
+class JsonFramesConsumer(SessionBoundSockets, AsyncJsonWebsocketConsumer):
     """A consumer whose frames must be JSON objects of bounded size. Anything else is answered
     with an error frame in the user's language, and the socket stays open: a page's bug or a
     hand-made frame never costs the user their live connection."""
@@ -61,11 +81,13 @@ class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
         """Listen on ``group`` and let the page in; disconnect() leaves it."""
         self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
+        await self.bind_to_session()
         await self.accept()
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.unbind_from_session()
 
     async def logged_in_user(self):
         """The scope's user; None for a visitor, whose socket is then closed (4401)."""
@@ -81,7 +103,7 @@ class JsonFramesConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": str(text)})
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(SessionBoundSockets, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -90,12 +112,14 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.user_id = user.pk
         self.group = presence.group_name(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.bind_to_session()
         await self.accept()
         await database_sync_to_async(presence.mark_online)(self.user_id)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.unbind_from_session()
 
     async def receive_json(self, content, **kwargs):
         # The page pings every 30 s: it keeps the presence mark (90 s) alive.

@@ -312,3 +312,24 @@ def test_staff_reset_of_a_lost_second_factor_is_recorded_and_told(make_doctor, r
     # The doctor enrols again at the next login.
     client = password_login("doc@example.test")
     assert client.get(reverse("accounts:totp_verify"))["Location"] == reverse("accounts:totp_setup")
+
+
+def test_staff_cannot_read_login_secrets_nor_set_a_password_or_address_in_the_back_office(make_doctor):
+    doctor = make_doctor(email="doc@example.test")
+    TOTPDevice.objects.create(user=doctor, name="phone", confirmed=True)
+    staff = User.objects.create_superuser("ops@example.test", PASSWORD, first_name="Ops", last_name="telemed")
+    admin = log_in(Client(), staff)
+    assert admin.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert admin.get("/admin/otp_static/staticdevice/").status_code == 404
+    assert admin.get(f"/admin/accounts/user/{doctor.pk}/password/").status_code == 403
+    page = admin.get(reverse("admin:accounts_user_change", args=[doctor.pk]))
+    assert page.status_code == 200 and 'name="email"' not in page.content.decode()
+
+
+def test_the_demo_data_refuses_production(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError):
+        call_command("load_demo")
+    assert not User.objects.filter(email__endswith="@demo.telemed.test").exists()

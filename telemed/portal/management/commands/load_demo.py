@@ -13,7 +13,8 @@ import time
 
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pypdf import PdfWriter
@@ -160,6 +161,9 @@ class Command(BaseCommand):
     help = "Create the demo accounts (idempotent) and print the demo logins."
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            # The demo accounts' password and TOTP secret are published in the README.
+            raise CommandError("load_demo refuses to run with TELEMED_ENV=production: its logins are public.")
         created = 0
         with transaction.atomic():
             created += self._staff()
