@@ -65,7 +65,7 @@ class PersonFields(forms.Form):
         label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("At least 10 characters, not only digits, not too similar to your name or e-mail."),
+        help_text=_("At least 12 characters, not only digits, not too similar to your name or e-mail."),
     )
     password2 = forms.CharField(
         label=_("Repeat the password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
@@ -322,7 +322,7 @@ class PasswordChangeForm(forms.Form):
         strip=False,
         max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("At least 10 characters, not only digits, not too similar to your name or e-mail."),
+        help_text=_("At least 12 characters, not only digits, not too similar to your name or e-mail."),
     )
     new_password2 = forms.CharField(
         label=_("Repeat the new password"), strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
