@@ -111,11 +111,12 @@ def email_change_confirm(*, token: str, request: HttpRequest | None = None) -> U
     return user
 
 
-def sessions_end_others(*, request: HttpRequest) -> int:
-    """"Log out everywhere else": every session of the account but this one."""
+def sessions_end_others(*, request: HttpRequest, current_password: str) -> int:
+    """"Log out everywhere else": every session of the account but this one, after the password."""
     user = request.user
     if not user.is_authenticated:
         raise PermissionDenied
+    _check_current_password(request, current_password)
     with transaction.atomic():
         ended = sessions.sessions_end(user=user, keep_session_key=request.session.session_key)
         security_event_record(user=user, kind=SecurityEventKind.SESSIONS_ENDED, request=request)

@@ -340,6 +340,10 @@ class EmailChangeForm(forms.Form):
     current_password = _current_password_field()
 
 
+class SessionsEndForm(forms.Form):
+    current_password = _current_password_field()
+
+
 class ReauthenticationForm(forms.Form):
     """Password and a current code, before showing new recovery codes."""
 

@@ -62,7 +62,10 @@ class LogoutView(auth_views.LogoutView):
 def logout_view(request: HttpRequest) -> HttpResponse:
     # The pages' live sockets were opened with this session: they go with it.
     sessions.session_close_sockets(session_key=request.session.session_key)
-    return LogoutView.as_view()(request)
+    response = LogoutView.as_view()(request)
+    # What the browser kept of the session's pages (caches, an interrupted upload's notes) goes too.
+    response["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 def password_reset(request: HttpRequest) -> HttpResponse:
@@ -254,6 +257,7 @@ def _security_page(request: HttpRequest, status: int = 200, **forms_given) -> Ht
         "password_form": forms_given.get("password_form") or forms.PasswordChangeForm(),
         "email_form": forms_given.get("email_form") or forms.EmailChangeForm(),
         "codes_form": forms_given.get("codes_form") or forms.ReauthenticationForm(),
+        "sessions_form": forms_given.get("sessions_form") or forms.SessionsEndForm(),
         "sessions": selectors.account_sessions(user),
         "current_session_key": request.session.session_key,
         "events": selectors.security_events(user),
@@ -314,7 +318,14 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def sessions_end_others(request: HttpRequest) -> HttpResponse:
-    ended = credentials.sessions_end_others(request=request)
+    form = forms.SessionsEndForm(request.POST)
+    if not form.is_valid():
+        return _security_page(request, status=400, sessions_form=form)
+    try:
+        ended = credentials.sessions_end_others(request=request, current_password=form.cleaned_data["current_password"])
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return _security_page(request, status=400, sessions_form=form)
     messages.success(
         request,
         ngettext("%(count)d other device has been logged out.", "%(count)d other devices have been logged out.", ended)

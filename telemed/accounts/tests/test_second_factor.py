@@ -258,7 +258,9 @@ def test_log_out_everywhere_else_ends_every_other_session(make_patient):
     here = password_login("anna@example.test")
     page = here.get(reverse("accounts:security"))
     assert len(page.context["sessions"]) == 4
-    assert here.post(reverse("accounts:sessions_end_others")).status_code == 302
+    assert here.post(reverse("accounts:sessions_end_others"), {"current_password": "not-it"}).status_code == 400
+    assert all(other.get(reverse("portal:dashboard")).status_code == 200 for other in others)
+    assert here.post(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD}).status_code == 302
     assert all(other.get(reverse("portal:dashboard")).status_code == 302 for other in others)
     assert here.get(reverse("portal:dashboard")).status_code == 200
     assert AccountSession.objects.filter(user=patient).count() == 1
@@ -333,3 +335,33 @@ def test_the_demo_data_refuses_production(settings):
     with pytest.raises(CommandError):
         call_command("load_demo")
     assert not User.objects.filter(email__endswith="@demo.telemed.test").exists()
+
+
+def test_logging_out_clears_what_the_browser_kept_of_the_session(make_patient):
+    make_patient(email="anna@example.test")
+    client = password_login("anna@example.test")
+    response = client.post(reverse("accounts:logout"))
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+
+
+def test_passwords_are_twelve_to_a_hundred_and_twenty_eight_characters(make_patient):
+    make_patient(email="anna@example.test")
+    client = password_login("anna@example.test")
+    for new_password, ok in (("Eleven-char", False), ("twelve-chars", True), ("x" * 100 + "-Passphrase-" * 3, False)):
+        response = client.post(
+            reverse("accounts:password_change"),
+            {"current_password": PASSWORD, "new_password1": new_password, "new_password2": new_password},
+        )
+        assert (response.status_code == 302) is ok, new_password
+        if ok:
+            # back to the known password for the next case
+            from telemed.accounts.models import User
+
+            user = User.objects.get(email="anna@example.test")
+            user.set_password(PASSWORD)
+            user.save()
+            client = password_login("anna@example.test")
+
+
+def test_uploaded_files_are_readable_by_the_platform_only(settings):
+    assert settings.FILE_UPLOAD_PERMISSIONS == 0o600 and settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS == 0o700

@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from conftest import log_in
+from conftest import PASSWORD, log_in
 from telemed.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +24,7 @@ def test_a_stolen_session_loses_its_live_socket_when_the_owner_logs_out_everywhe
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", thief_cookie)])
         assert (await socket.connect())[0]
-        response = await database_sync_to_async(owner.post)(reverse("accounts:sessions_end_others"))
+        response = await database_sync_to_async(owner.post)(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD})
         assert response.status_code == 302
         assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
 

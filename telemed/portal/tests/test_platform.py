@@ -73,6 +73,12 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+    cookies = subprocess.run(
+        [sys.executable, "-c", "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'telemed.settings'); "
+         "django.setup(); from django.conf import settings as s; print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cookies.stdout.split() == ["__Host-sessionid", "__Host-csrftoken"], cookies.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
