@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -156,6 +157,7 @@ def register_structure(request: HttpRequest) -> HttpResponse:
     )
 
 
+@cache_control(private=True)  # opened by a secret link, often without a session
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
         services.email_verify(token=token)
@@ -213,6 +215,7 @@ def totp_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/totp_verify.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@cache_control(private=True)  # opened by a secret link, often without a session
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Landing page of an invitation link: register (new secretary), or log in and accept."""
     invitation = selectors.invitation_by_token(token)
@@ -280,7 +283,6 @@ def certification_file(request: HttpRequest, certification_id: int) -> HttpRespo
     certification = selectors.certification_get_for_user(request.user, certification_id)
     response = FileResponse(certification.file.open("rb"), content_type=certification.content_type)
     response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, no-store"
     return response
 
 
