@@ -40,6 +40,7 @@ def flash_refusal(request: HttpRequest, error: ValidationError) -> None:
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
+    """The platform's one rule for next= (lib.redirects): a path of this site, else ``default``."""
     return next_path(request, default)
 
 
