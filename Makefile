@@ -9,12 +9,13 @@ PORT ?= 8000
 NAME ?=
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-test messages migrate demo bench chromium clean help
+.PHONY: run test install install-test messages migrate demo bench chromium clean help audit
 
 help:
 	@echo "make run    - set up everything and start telemed with demo data"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make bench NAME=<name> - run bench/<name>.py"
+	@echo "make audit  - check the pinned dependencies for known vulnerabilities"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,10 @@ chromium:
 test: $(TEST_STAMP) messages chromium
 	mkdir -p var
 	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup $(PYTEST_ARGS)
+
+# Known vulnerabilities of the pinned dependencies (PyPI's data); accepted ones in .ci/pip-audit-ignore.txt.
+audit: $(TEST_STAMP)
+	bash .ci/pip-audit $(PY)
 
 bench: $(TEST_STAMP) messages
 	@test -n "$(NAME)" || { echo "usage: make bench NAME=<name>"; exit 2; }

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "telemed.accounts.caching.PrivateResponseMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "telemed.accounts.middleware.SecondFactorMiddleware",
     "telemed.accounts.middleware.AccountSessionMiddleware",

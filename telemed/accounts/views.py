@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from telemed.accounts import credentials, forms, second_factor, selectors, services, sessions
@@ -40,6 +41,7 @@ def flash_refusal(request: HttpRequest, error: ValidationError) -> None:
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
+    """The platform's one rule for next= (lib.redirects): a path of this site, else ``default``."""
     return next_path(request, default)
 
 
@@ -164,6 +166,7 @@ def register_structure(request: HttpRequest) -> HttpResponse:
     )
 
 
+@cache_control(private=True)  # opened by a secret link, often without a session
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
         services.email_verify(token=token)
@@ -307,6 +310,7 @@ def email_change(request: HttpRequest) -> HttpResponse:
     return _security_page(request, status=400, email_form=form)
 
 
+@cache_control(private=True)  # opened by a secret link, often without a session
 def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         user = credentials.email_change_confirm(token=token, request=request)
@@ -381,6 +385,7 @@ def totp_replace(request: HttpRequest) -> HttpResponse:
     )
 
 
+@cache_control(private=True)  # opened by a secret link, often without a session
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Landing page of an invitation link: register (new secretary), or log in and accept."""
     invitation = selectors.invitation_by_token(token)
@@ -448,7 +453,6 @@ def certification_file(request: HttpRequest, certification_id: int) -> HttpRespo
     certification = selectors.certification_get_for_user(request.user, certification_id)
     response = FileResponse(certification.file.open("rb"), content_type=certification.content_type)
     response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -141,7 +141,6 @@ def document_file_response(document, *, inline: bool) -> HttpResponse:
         response.block_size = DOWNLOAD_BLOCK
         response["Content-Disposition"] = disposition
         response["Content-Length"] = str(document.size)
-    response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

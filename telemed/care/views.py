@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from telemed.care import selectors, services
@@ -97,6 +98,7 @@ def revoke(request: HttpRequest, link_id: int) -> HttpResponse:
     return _run(request, lambda: services.care_revoke(actor=request.user, link=link), _("The link has ended."))
 
 
+@cache_control(private=True)  # opened by a secret link, often without a session
 def join(request: HttpRequest, token: str) -> HttpResponse:
     """Landing page of an e-mailed invitation: sign up or log in as a patient, then accept."""
     link = selectors.invitation_by_token(token)

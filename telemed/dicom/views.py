@@ -391,5 +391,4 @@ def study_deidentified(request: HttpRequest, study_id: int) -> HttpResponse:
         return redirect("dicom:study", study.pk)
     response = _RemovedAfterSending(path, content_type="application/zip")
     response["Content-Disposition"] = content_disposition_header(True, f"study-{study.pk}-deidentified.zip")
-    response["Cache-Control"] = "private, no-store"
     return response
