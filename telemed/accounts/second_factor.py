@@ -15,6 +15,8 @@ Rules:
   is refused for ``SECOND_FACTOR_COOLOFF`` (the account is told by e-mail). The count is committed
   before the refusal is raised, so a caller's rollback cannot undo it. django-otp's own back-off
   per device still applies on top.
+- Replacing the authenticator ends every other session of the account (the old phone may be
+  lost or stolen); the staff reset ends them all.
 - Staff may reset an account's second factor (the person lost both phone and codes): every device
   and session of the account goes, the account is told by e-mail and the reset is in the trail.
 - Each change is a ``SecurityEvent`` (see ``security_log``).
@@ -254,6 +256,8 @@ def totp_replace(*, request: HttpRequest, password: str, current_code: str, new_
         new_device.confirmed = True
         new_device.save(update_fields=["confirmed"])
         security_event_record(user=user, kind=SecurityEventKind.SECOND_FACTOR_REPLACED, request=request)
+        # The old phone may be in someone else's hands: its sessions (and their sockets) end.
+        sessions.sessions_end(user=user, keep_session_key=request.session.session_key)
     otp_login(request, new_device)
 
 

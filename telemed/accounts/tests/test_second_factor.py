@@ -177,6 +177,8 @@ def test_replacing_the_authenticator_needs_the_password_and_a_current_code(make_
     doctor = make_doctor(email="doc@example.test")
     client = password_login("doc@example.test")
     old, _codes = _enrol(client, doctor)
+    elsewhere = log_in(Client(), doctor)  # a session verified with the old phone
+    assert elsewhere.get(reverse("portal:dashboard")).status_code == 200
     page = client.get(reverse("accounts:totp_replace"))
     assert page.status_code == 200
     new = TOTPDevice.objects.get(user=doctor, confirmed=False)
@@ -191,6 +193,7 @@ def test_replacing_the_authenticator_needs_the_password_and_a_current_code(make_
     assert ok.status_code == 302
     assert list(TOTPDevice.objects.filter(user=doctor, confirmed=True)) == [new]
     assert client.get(reverse("portal:dashboard")).status_code == 200
+    assert elsewhere.get(reverse("portal:dashboard")).status_code == 302
     assert SecurityEvent.objects.filter(user=doctor, kind=SecurityEventKind.SECOND_FACTOR_REPLACED).count() == 1
 
 
