@@ -111,13 +111,14 @@ def email_change_confirm(*, token: str, request: HttpRequest | None = None) -> U
     return user
 
 
-def sessions_end_others(*, request: HttpRequest, current_password: str) -> int:
-    """"Log out everywhere else": every session of the account but this one, after the password."""
+def sessions_end_others(*, request: HttpRequest, current_password: str, session_id: int | None = None) -> int:
+    """"Log out everywhere else" (or only the device ``session_id``), after the password; the
+    session in use is never ended here (that is the logout button)."""
     user = request.user
     if not user.is_authenticated:
         raise PermissionDenied
     _check_current_password(request, current_password)
     with transaction.atomic():
-        ended = sessions.sessions_end(user=user, keep_session_key=request.session.session_key)
+        ended = sessions.sessions_end(user=user, keep_session_key=request.session.session_key, only_id=session_id)
         security_event_record(user=user, kind=SecurityEventKind.SESSIONS_ENDED, request=request)
     return ended

@@ -341,6 +341,9 @@ class EmailChangeForm(forms.Form):
 
 
 class SessionsEndForm(forms.Form):
+    """Log out one other device (``session``, the id of its row) or, without one, all the others."""
+
+    session = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     current_password = _current_password_field()
 
 

@@ -92,10 +92,13 @@ def sessions_of(user: User) -> list[AccountSession]:
 
 
 @transaction.atomic
-def sessions_end(*, user: User, keep_session_key: str | None = None) -> int:
-    """Log ``user`` out of every session but ``keep_session_key``; returns how many were ended."""
+def sessions_end(*, user: User, keep_session_key: str | None = None, only_id: int | None = None) -> int:
+    """Log ``user`` out of every session but ``keep_session_key`` (or only of the row ``only_id``,
+    if it is theirs); returns how many were ended."""
     store = _store()
     rows = AccountSession.objects.filter(user=user).exclude(session_key=keep_session_key or "")
+    if only_id is not None:
+        rows = rows.filter(pk=only_id)
     keys = list(rows.values_list("session_key", flat=True))
     for key in keys:
         store(session_key=key).delete()

@@ -326,7 +326,9 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _security_page(request, status=400, sessions_form=form)
     try:
-        ended = credentials.sessions_end_others(request=request, current_password=form.cleaned_data["current_password"])
+        ended = credentials.sessions_end_others(
+            request=request, current_password=form.cleaned_data["current_password"], session_id=form.cleaned_data["session"]
+        )
     except ValidationError as error:
         add_service_errors(form, error)
         return _security_page(request, status=400, sessions_form=form)

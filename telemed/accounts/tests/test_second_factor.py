@@ -263,6 +263,16 @@ def test_log_out_everywhere_else_ends_every_other_session(make_patient):
     assert len(page.context["sessions"]) == 4
     assert here.post(reverse("accounts:sessions_end_others"), {"current_password": "not-it"}).status_code == 400
     assert all(other.get(reverse("portal:dashboard")).status_code == 200 for other in others)
+    # One device alone first: the others stay.
+    one = AccountSession.objects.get(session_key=others[0].cookies["sessionid"].value)
+    assert here.post(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD, "session": one.pk}).status_code == 302
+    assert [other.get(reverse("portal:dashboard")).status_code for other in others] == [302, 200, 200]
+    # Someone else's session is never touched this way.
+    stranger = password_login(make_patient(email="bruno@example.test").email)
+    stranger.get(reverse("portal:dashboard"))
+    theirs = AccountSession.objects.get(session_key=stranger.cookies["sessionid"].value)
+    here.post(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD, "session": theirs.pk})
+    assert stranger.get(reverse("portal:dashboard")).status_code == 200
     assert here.post(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD}).status_code == 302
     assert all(other.get(reverse("portal:dashboard")).status_code == 302 for other in others)
     assert here.get(reverse("portal:dashboard")).status_code == 200
