@@ -410,7 +410,7 @@ def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @require_GET
 def payout_statement(request: HttpRequest, line_id: int) -> HttpResponse:
     line = selectors.payout_line_for_user(request.user, line_id)
-    return render(request, "billing/payout_statement.html", {"line": line, "entries": selectors.payout_statement(line)})
+    return render(request, "billing/payout_statement.html", {"line": line, "rows": selectors.payout_statement_rows(line)})
 
 
 def _year(value: str) -> int:
