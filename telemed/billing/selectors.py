@@ -32,6 +32,7 @@ from telemed.billing.models import (
     Refund,
     ServiceKind,
     StoragePlan,
+    StoragePurchase,
     Tariff,
     TransferStatus,
     VatSetting,
@@ -186,6 +187,11 @@ def payment_request_for_payer(user: User, request_id: int) -> PaymentRequest:
     if request is None:
         raise Http404
     return request
+
+
+def storage_purchases_of(user: User) -> QuerySet[StoragePurchase]:
+    """The space a user bought, newest first, with the payment request of each."""
+    return StoragePurchase.objects.filter(buyer=user).select_related("plan", "payment_request")
 
 
 def storage_plans_for(user: User) -> QuerySet[StoragePlan]:

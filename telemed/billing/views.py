@@ -545,7 +545,9 @@ def storage(request: HttpRequest) -> HttpResponse:
             flash_refusal(request, error)
             return redirect("billing:storage")
         return redirect("billing:payment", payment_request.pk)
-    return render(request, "billing/storage.html", {"plans": plans})
+    return render(
+        request, "billing/storage.html", {"plans": plans, "purchases": selectors.storage_purchases_of(request.user)[:20]}
+    )
 
 
 # --- staff ---------------------------------------------------------------------------------------
