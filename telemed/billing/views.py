@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from telemed.accounts.models import DoctorProfile, User
 from telemed.accounts.views import add_service_errors, flash_refusal
-from telemed.billing import exports, forms, ledger, pricing, selectors, services, transfer, validation
+from telemed.billing import charges, exports, forms, ledger, pricing, selectors, services, transfer, validation
 from telemed.billing.models import (
     CONSULT_KINDS,
     FREE_KINDS,
@@ -491,6 +491,7 @@ def payments(request: HttpRequest) -> HttpResponse:
         "billing/payments.html",
         {
             "open_requests": requests.filter(status=PaymentStatus.OPEN),
+            "coming": charges.services_awaiting_request(request.user)[:50],
             "paid_requests": requests.filter(status=PaymentStatus.PAID)[:50],
             "invoices": selectors.invoices_of_patient(request.user)[:100],
         },

@@ -180,6 +180,7 @@ def _detail(request, consult, *, message_form=None, decline_form=None, answer_fo
         "answer_form": answer_form or AnswerForm(),
         "can_cancel": not is_doctor
         and (consult.status == ConsultStatus.REQUESTED or (consult.status == ConsultStatus.IN_PROGRESS and consult.is_overdue)),
+        "charge": None if is_doctor else selectors.consult_charge(consult),
     }
     return render(request, "consults/detail.html", context, status=status)
 
