@@ -210,7 +210,7 @@ def _detail(request, consult, *, message_form=None, decline_form=None, answer_fo
         "report_form": ReportStartForm(),
         "answer_form": answer_form or AnswerForm(),
         "can_cancel": _can_cancel(request.user, consult),
-        "charge": None if is_doctor else selectors.consult_charge(consult),
+        "charge": selectors.consult_charge(consult) if request.user.pk == consult.patient_id else None,
     }
     return render(request, "consults/detail.html", context, status=status)
 
