@@ -12,6 +12,7 @@ from telemed.consults.models import Consult, ConsultAttachment
 from telemed.consults.tests.conftest import pdf_bytes
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import log_in
+from tests.browser.test_paying import worker_idle
 
 
 def _doctor_offering_consults(make_doctor, email):
@@ -45,6 +46,7 @@ def test_cancelling_a_consult_asks_first_and_says_nothing_is_charged(new_page, m
     page.get_by_role("button", name="Sì, annulla il consulto").click()
     page.wait_for_url(f"**/consults/{consult.pk}/")
     assert off_the_loop(lambda: Consult.objects.get(pk=consult.pk).status) == "cancelled"
+    worker_idle()
 
 
 def test_asking_to_be_linked_shows_the_consent_before_sending(new_page, make_doctor, make_patient):
@@ -63,6 +65,7 @@ def test_asking_to_be_linked_shows_the_consent_before_sending(new_page, make_doc
     page.wait_for_url("**/care/")
     link = off_the_loop(lambda: CareLink.objects.get(patient=patient))
     assert link.status == "requested" and link.message == "Sono una sua paziente dello studio."
+    worker_idle()
 
 
 def test_a_refused_consult_request_keeps_the_chosen_file(new_page, make_doctor, make_patient, tmp_path):
@@ -86,3 +89,4 @@ def test_a_refused_consult_request_keeps_the_chosen_file(new_page, make_doctor, 
     consult = off_the_loop(lambda: Consult.objects.get(patient=patient))
     names = off_the_loop(lambda: [a.document.name for a in ConsultAttachment.objects.filter(consult=consult)])
     assert names == ["esami-marzo.pdf"]
+    worker_idle()

@@ -19,6 +19,23 @@ from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
 
+def worker_idle(timeout: float = 60) -> None:
+    """Wait until the task worker has run everything due (e-mails, the invoice PDF): a task still
+    running when the test's data are flushed would make the worker, and the platform, stop."""
+    import time
+
+    from django_tasks_db.models import DBTaskResult
+
+    def busy():
+        return DBTaskResult.objects.ready().exists() or DBTaskResult.objects.filter(status="RUNNING").exists()
+
+    deadline = time.monotonic() + timeout
+    while off_the_loop(busy):
+        if time.monotonic() > deadline:
+            raise AssertionError("the task worker is still busy")
+        time.sleep(0.2)
+
+
 def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_page, make_doctor, make_patient):
     doctor = doctor_with_demo_authenticator(make_doctor, email="dott.galli@example.test", first_name="Elena", last_name="Galli")
     patient = make_patient(email="piero@example.test", first_name="Piero")
@@ -88,3 +105,4 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
     assert page.get_by_test_id("charge-state").inner_text() == "Pagato"
     assert page.get_by_test_id("charge-explanation").inner_text().startswith("Pagato il")
     screenshot(page, "paying-consult-paid")
+    worker_idle()

@@ -13,6 +13,7 @@ from telemed.billing.models import Charity
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_billing import deliver
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
+from tests.browser.test_paying import worker_idle
 from tests.browser.test_registration_flows import code_for
 
 DEMO_KEY = "ORSWYZLNMVSC2ZDFNVXS25DPORYC2MRW"
@@ -47,6 +48,7 @@ def test_staff_pay_out_the_demo_including_its_charity_without_leaving_anyone_out
     statement = page.get_by_test_id("payout-statement")
     assert statement.get_by_test_id("payout-statement-line").count() == 1
     screenshot(page, "payouts-charity-statement")
+    worker_idle()
 
 
 def test_a_doctor_reads_fee_bank_fee_donation_and_net_on_the_payout_statement(new_page, make_doctor, make_patient):
@@ -80,3 +82,4 @@ def test_a_doctor_reads_fee_bank_fee_donation_and_net_on_the_payout_statement(ne
     assert cells[2:] == ["80,00", "−0,50", "−7,95", "2,00", "73,55"]
     assert page.get_by_test_id("payout-total").inner_text() == "73,55"
     screenshot(page, "payouts-doctor-statement")
+    worker_idle()

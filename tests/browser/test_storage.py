@@ -11,6 +11,7 @@ from telemed.billing import services
 from telemed.billing.models import PaymentRequest
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import log_in
+from tests.browser.test_paying import worker_idle
 
 
 def test_a_patient_buys_welbox_space_and_gets_it_once_paid(new_page, make_patient):
@@ -46,3 +47,4 @@ def test_a_patient_buys_welbox_space_and_gets_it_once_paid(new_page, make_patien
     usage = page.locator("#box-usage-meter")
     assert int(usage.get_attribute("max")) >= 5 * 1024**3
     screenshot(page, "storage-space-after")
+    worker_idle()
