@@ -7,10 +7,10 @@ readable as history.
 
 from django import forms as django_forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from telemed.billing import forms, services
-from telemed.lib import identifiers
+from telemed.billing import charities, forms, services
 from telemed.billing.models import (
     BankFeeSetting,
     Charity,
@@ -97,9 +97,18 @@ class CharityAdminForm(django_forms.ModelForm):
         if not value:
             return value
         try:
-            return identifiers.clean_iban(value)
-        except identifiers.InvalidIdentifier:
-            raise django_forms.ValidationError(_("This IBAN is not valid (its check digits do not match).")) from None
+            return charities.iban_clean(value)
+        except ValidationError as error:
+            raise django_forms.ValidationError(error.message_dict["iban"]) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if "iban" not in self.errors:
+            try:
+                charities.offer_check(active=cleaned.get("active", False), iban=cleaned.get("iban", ""))
+            except ValidationError as error:
+                self.add_error("iban", error.message_dict["iban"])
+        return cleaned
 
 
 @admin.register(Charity)

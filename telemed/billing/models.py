@@ -359,7 +359,10 @@ class Proforma(models.Model):
 
 
 class StoragePlan(models.Model):
-    """Extra space for a Medbox or Welbox, sold at a price set by staff."""
+    """Extra space for a Medbox or Welbox, sold at a price set by staff.
+
+    A plan is a one-off purchase: paid once, its space is added to the box for good (no
+    yearly renewal, nothing expires); the pages say so next to the price."""
 
     class For(models.TextChoices):
         ANY = "any", _("Medbox and Welbox")

@@ -302,6 +302,37 @@ class Split:
         return self.doctor + self.charity + self.platform + self.bank_fees
 
 
+@dataclass(frozen=True)
+class StatementLine:
+    """One service on a payout statement: what it earned and what was taken from it before the payee.
+
+    For a doctor: ``net`` = ``fee`` − ``bank_fee`` − ``donation`` + ``stamp_duty`` (the duty is
+    collected from the patient for the doctor, who pays it to the State). For a charity the
+    line is the donation alone (``net`` = ``donation``). A credit note gives the same line negated.
+    """
+
+    fee: Decimal
+    bank_fee: Decimal
+    donation: Decimal
+    stamp_duty: Decimal
+    net: Decimal
+
+
+def statement_line(breakdown: Breakdown, *, for_charity: bool = False, reversed_: bool = False) -> StatementLine:
+    """The payout statement's line of one priced service (``reversed_`` for its credit note)."""
+    split = breakdown.split()
+    sign = -1 if reversed_ else 1
+    if for_charity:
+        return StatementLine(fee=ZERO, bank_fee=ZERO, donation=sign * split.charity, stamp_duty=ZERO, net=sign * split.charity)
+    return StatementLine(
+        fee=sign * breakdown.doctor_fee,
+        bank_fee=sign * breakdown.amount(LineCode.BANK_FEE),
+        donation=sign * breakdown.amount(LineCode.DONATION),
+        stamp_duty=sign * breakdown.amount(LineCode.STAMP_DUTY),
+        net=sign * split.doctor,
+    )
+
+
 def platform_only_split(amount: Decimal) -> Split:
     """A payment that is entirely the platform's (extra storage space): no doctor, no fees."""
     _check_amount(amount, "amount")

@@ -1,6 +1,7 @@
 """Reads of billing data: tariffs now and at any past moment, the fee rules in force, charities."""
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
@@ -31,6 +32,7 @@ from telemed.billing.models import (
     Refund,
     ServiceKind,
     StoragePlan,
+    StoragePurchase,
     Tariff,
     TransferStatus,
     VatSetting,
@@ -130,8 +132,14 @@ def bank_fee_at(when: datetime.datetime | None = None) -> BankFeeSetting | None:
 
 
 def charity_list() -> QuerySet[Charity]:
-    """The charities a doctor can choose now."""
-    return Charity.objects.filter(active=True)
+    """The charities a doctor can choose now: active and with an IBAN to pay their donations to
+    (an IBAN is validated whenever it is stored, see ``charities``)."""
+    return Charity.objects.filter(active=True).exclude(iban="")
+
+
+def charities_all() -> QuerySet[Charity]:
+    """Every charity, offered or not (for staff and the demo data)."""
+    return Charity.objects.all()
 
 
 def billing_settings_of(doctor: DoctorProfile) -> DoctorBillingSettings | None:
@@ -179,6 +187,11 @@ def payment_request_for_payer(user: User, request_id: int) -> PaymentRequest:
     if request is None:
         raise Http404
     return request
+
+
+def storage_purchases_of(user: User) -> QuerySet[StoragePurchase]:
+    """The space a user bought, newest first, with the payment request of each."""
+    return StoragePurchase.objects.filter(buyer=user).select_related("plan", "payment_request")
 
 
 def storage_plans_for(user: User) -> QuerySet[StoragePlan]:
@@ -241,9 +254,35 @@ def payout_statement(line: PayoutLine) -> list[LedgerEntry]:
     return list(
         LedgerEntry.objects.filter(settled_by=line)
         .exclude(operation="payout")
-        .select_related("payment_request", "invoice")
+        .select_related("payment_request__proforma__service", "payment_request__invoice", "invoice")
         .order_by("created_at", "pk")
     )
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    entry: LedgerEntry
+    # Fee, bank fee, donation, stamp duty and net of the service, from the pricing module
+    # (None for an entry that is not a priced service).
+    amounts: object | None
+
+
+def payout_statement_rows(line: PayoutLine) -> list[StatementRow]:
+    """The payout statement: each settled entry with the amounts of the service it paid."""
+    from telemed.billing import pricing  # pricing itself reads the fee rules through this module
+
+    rows = []
+    for entry in payout_statement(line):
+        proforma = entry.payment_request.proforma if entry.payment_request_id else None
+        amounts = None
+        if proforma is not None:
+            amounts = pricing.statement_line(
+                pricing.Breakdown.from_dict(proforma.service.breakdown),
+                for_charity=line.charity_id is not None,
+                reversed_=entry.operation == "credit_note",
+            )
+        rows.append(StatementRow(entry=entry, amounts=amounts))
+    return rows
 
 
 def held_for_doctor(doctor: DoctorProfile) -> Decimal:

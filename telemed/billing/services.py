@@ -143,7 +143,7 @@ def donation_set(*, actor: User, percent: Decimal, charity: Charity | None) -> D
         raise PermissionDenied
     percent = validation.clean_percent(percent, field="percent")
     if charity is not None:
-        charity = Charity.objects.filter(pk=charity.pk, active=True).first()
+        charity = selectors.charity_list().filter(pk=charity.pk).first()
         if charity is None:
             raise ValidationError({"charity": _("This charity cannot be chosen any more.")})
     if percent > 0 and charity is None:

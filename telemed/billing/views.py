@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from telemed.accounts.models import DoctorProfile, User
 from telemed.accounts.views import add_service_errors, flash_refusal
-from telemed.billing import exports, forms, ledger, pricing, selectors, services, transfer, validation
+from telemed.billing import charges, exports, forms, ledger, pricing, selectors, services, transfer, validation
 from telemed.billing.models import (
     CONSULT_KINDS,
     FREE_KINDS,
@@ -410,7 +410,7 @@ def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @require_GET
 def payout_statement(request: HttpRequest, line_id: int) -> HttpResponse:
     line = selectors.payout_line_for_user(request.user, line_id)
-    return render(request, "billing/payout_statement.html", {"line": line, "entries": selectors.payout_statement(line)})
+    return render(request, "billing/payout_statement.html", {"line": line, "rows": selectors.payout_statement_rows(line)})
 
 
 def _year(value: str) -> int:
@@ -491,6 +491,7 @@ def payments(request: HttpRequest) -> HttpResponse:
         "billing/payments.html",
         {
             "open_requests": requests.filter(status=PaymentStatus.OPEN),
+            "coming": charges.services_awaiting_request(request.user)[:50],
             "paid_requests": requests.filter(status=PaymentStatus.PAID)[:50],
             "invoices": selectors.invoices_of_patient(request.user)[:100],
         },
@@ -545,7 +546,9 @@ def storage(request: HttpRequest) -> HttpResponse:
             flash_refusal(request, error)
             return redirect("billing:storage")
         return redirect("billing:payment", payment_request.pk)
-    return render(request, "billing/storage.html", {"plans": plans})
+    return render(
+        request, "billing/storage.html", {"plans": plans, "purchases": selectors.storage_purchases_of(request.user)[:20]}
+    )
 
 
 # --- staff ---------------------------------------------------------------------------------------

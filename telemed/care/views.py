@@ -65,9 +65,15 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def request_link(request: HttpRequest, doctor_id: int) -> HttpResponse:
+    """GET: what asking means (the consent the patient gives) and the button that asks; POST: ask."""
     doctor = selectors.doctor_to_link(doctor_id)
+    if request.method != "POST":
+        return render(
+            request,
+            "care/request_confirm.html",
+            {"doctor": doctor, "form": CareRequestForm(), "consent": consent_text(doctor.get_full_name())},
+        )
     form = CareRequestForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""
     return _run(

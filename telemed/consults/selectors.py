@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
+from telemed.billing import charges
 from telemed.boxes.selectors import document_get_for_user
-from telemed.consults.models import OPEN_STATES, Consult, ConsultAttachment, InfoRequest, InfoStatus
+from telemed.consults.models import OPEN_STATES, Consult, ConsultAttachment, ConsultStatus, InfoRequest, InfoStatus
 
 
 def _id(value) -> int:
@@ -142,3 +143,13 @@ def info_get_for_patient(user: User, info_id) -> InfoRequest | None:
         return info_list_for_patient(user).filter(pk=int(info_id)).first()
     except (TypeError, ValueError):
         return None
+
+
+def consult_charge(consult: Consult) -> charges.Charge | None:
+    """Where the consult's payment stands, as its patient reads it (nothing is owed unless it is answered)."""
+    return charges.charge_for_patient(
+        patient=consult.patient,
+        source_key=consult.engagement,
+        amount=consult.patient_total,
+        chargeable=consult.status not in (ConsultStatus.CANCELLED, ConsultStatus.DECLINED, ConsultStatus.EXPIRED),
+    )

@@ -349,6 +349,24 @@ def _store_upload(actor: User, upload: UploadedFile):
     return session.document
 
 
+def consult_uploads_keep(*, actor: User, uploads: tuple[UploadedFile, ...]) -> tuple[list, list[str]]:
+    """A request refused for another reason (no consent ticked, a missing question, a changed
+    price) keeps the files the patient chose: each acceptable upload is filed into their Welbox,
+    where the request would have put it anyway, so that the form offers it again already
+    selected. An upload that is itself refused (empty, too large, a type a consult does not take,
+    a full box) is left out, with the message that says why. Not one transaction: like the request,
+    each file is stored by the boxes' upload services, which clean up after themselves."""
+    _require_patient(actor)
+    kept, refused = [], []
+    for upload in uploads:
+        try:
+            _check_upload(upload)
+            kept.append(_store_upload(actor, upload))
+        except ValidationError as error:
+            refused.extend(error.messages)
+    return kept, refused
+
+
 def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft) -> tuple[Offer, list, list]:
     """Everything that can be checked before anything is stored: the offer, the question, what goes with it."""
     _require_patient(actor)

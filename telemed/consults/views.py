@@ -79,6 +79,25 @@ def _request_form_context(request, doctor, form, offers, info=None) -> dict:
     }
 
 
+def _keep_uploads(request, form, uploads) -> list:
+    """After a refusal, the chosen files are not lost: filed into the Welbox and ticked in the form
+    again (unless the refusal is about the attachments themselves)."""
+    if not uploads or "uploads" in form.errors or "documents" in form.errors or any(
+        name in form.errors for name in ("key", "info")
+    ):
+        return []
+    kept, refused = services.consult_uploads_keep(actor=request.user, uploads=uploads)
+    for message in refused:
+        form.add_error(None, message)
+    if kept:
+        form.fields["documents"].choices = [(d.pk, d.name) for d in kept] + list(form.fields["documents"].choices)
+        data = form.data.copy()
+        for document in kept:
+            data.appendlist("documents", str(document.pk))
+        form.data = data
+    return kept
+
+
 @login_required
 def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
     _patient(request)
@@ -89,12 +108,12 @@ def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
     kinds = [(offer.kind, offer.label) for offer in offers]
     if request.method == "POST":
         form = ConsultRequestForm(request.POST, kinds=kinds, documents=documents, studies=studies)
+        uploads = tuple(
+            services.UploadedFile(name=f.name, stream=f, size=f.size) for f in request.FILES.getlist("uploads") if f.name
+        )
         if form.is_valid():
             data = form.cleaned_data
             shown = request.POST.get(f"tariff_{data['kind']}", "")
-            uploads = tuple(
-                services.UploadedFile(name=f.name, stream=f, size=f.size) for f in request.FILES.getlist("uploads") if f.name
-            )
             draft = services.ConsultDraft(
                 kind=data["kind"], question=data["question"], document_ids=tuple(data["documents"]),
                 study_ids=tuple(data["studies"]), uploads=uploads,
@@ -113,7 +132,9 @@ def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
                 return redirect("consults:detail", consult.pk)
         else:
             _hidden_field_errors(form)
-        return render(request, "consults/new.html", _request_form_context(request, doctor, form, offers), status=400)
+        context = _request_form_context(request, doctor, form, offers)
+        context["kept"] = _keep_uploads(request, form, uploads)
+        return render(request, "consults/new.html", context, status=400)
     info = selectors.info_get_for_patient(request.user, request.GET.get("info"))
     initial = {"key": uuid.uuid4(), "kind": request.GET.get("kind") or (offers[0].kind if offers else "")}
     if info is not None and info.doctor_id == doctor.pk:
@@ -147,9 +168,13 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def cancel(request: HttpRequest, consult_id: int) -> HttpResponse:
+    """GET: what cancelling does, and the button that does it (works without JavaScript); POST: cancel."""
     consult = selectors.consult_get_for_user(request.user, consult_id)
+    if request.method != "POST":
+        if not _can_cancel(request.user, consult):
+            return redirect("consults:detail", consult.pk)
+        return render(request, "consults/cancel_confirm.html", {"consult": consult})
     try:
         services.consult_cancel(actor=request.user, consult=consult)
     except ValidationError as error:
@@ -160,6 +185,12 @@ def cancel(request: HttpRequest, consult_id: int) -> HttpResponse:
 
 
 # --- both parties -------------------------------------------------------------------------------
+
+
+def _can_cancel(user, consult) -> bool:
+    return user.pk == consult.patient_id and (
+        consult.status == ConsultStatus.REQUESTED or (consult.status == ConsultStatus.IN_PROGRESS and consult.is_overdue)
+    )
 
 
 def _own_documents(user):
@@ -178,8 +209,8 @@ def _detail(request, consult, *, message_form=None, decline_form=None, answer_fo
         "decline_form": decline_form or DeclineForm(),
         "report_form": ReportStartForm(),
         "answer_form": answer_form or AnswerForm(),
-        "can_cancel": not is_doctor
-        and (consult.status == ConsultStatus.REQUESTED or (consult.status == ConsultStatus.IN_PROGRESS and consult.is_overdue)),
+        "can_cancel": _can_cancel(request.user, consult),
+        "charge": selectors.consult_charge(consult) if request.user.pk == consult.patient_id else None,
     }
     return render(request, "consults/detail.html", context, status=status)
 

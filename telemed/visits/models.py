@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 SLOT_MINUTES = (15, 30, 45, 60)
 
@@ -78,7 +79,8 @@ class AgendaException(models.Model):
 
 
 class BookingStatus(models.TextChoices):
-    BOOKED = "booked", _("Booked")
+    # A context of its own: "Booked" alone is also a bank statement's booking date ("Contabilizzato").
+    BOOKED = "booked", pgettext_lazy("visit status", "Booked")
     IN_PROGRESS = "in_progress", _("In progress")
     ENDED = "ended", _("Ended")
     DELIVERED = "delivered", _("Report delivered")

@@ -177,6 +177,7 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
     context = {
         "booking": booking,
         "room_open": selectors.room_is_open(booking),
+        "charge": selectors.booking_charge(booking) if request.user.pk == booking.patient_id else None,
         "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14)) if request.user.pk == booking.patient_id and booking.status == "booked" else [],
     }
     return render(request, "visits/booking.html", context, status=400 if request.method == "POST" else 200)

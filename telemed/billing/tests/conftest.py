@@ -86,7 +86,7 @@ def patient(db) -> User:
 
 @pytest.fixture
 def charity(db) -> Charity:
-    return Charity.objects.create(name="Test charity ETS")
+    return Charity.objects.create(name="Test charity ETS", iban="IT60X0542811101000000123456")
 
 
 @pytest.fixture

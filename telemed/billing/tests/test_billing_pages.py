@@ -173,5 +173,10 @@ def test_staff_set_storage_plans_and_charity_ibans_in_the_back_office(client, st
     assert response.status_code == 200 and not Charity.objects.filter(name="Onlus").exists()
     response = client.post(reverse("admin:billing_charity_add"), {"name": "Onlus", "iban": "IT60 X054 2811 1010 0000 0123 456", "active": "on"})
     assert response.status_code == 302 and Charity.objects.get(name="Onlus").iban == "IT60X0542811101000000123456"
+    # Offered to doctors without an account to pay it: refused; not offered, it may wait for one.
+    response = client.post(reverse("admin:billing_charity_add"), {"name": "Senza conto", "iban": "", "active": "on"})
+    assert response.status_code == 200 and not Charity.objects.filter(name="Senza conto").exists()
+    response = client.post(reverse("admin:billing_charity_add"), {"name": "Senza conto", "iban": ""})
+    assert response.status_code == 302 and not Charity.objects.get(name="Senza conto").active
     assert client.get(reverse("admin:billing_ledgerentry_changelist")).status_code == 200
     assert client.get(reverse("admin:billing_invoice_changelist")).status_code == 200

@@ -239,7 +239,8 @@ def test_seeded_settings():
     assert {fee.kind: fee.fee for fee in selectors.platform_fees_current()} == {
         "base": D("3.00"), "imaging": D("4.00"), "priority": D("5.00"), "video": D("4.00"),
     }
-    assert selectors.charity_list().count() >= 2
+    # The seeded charities have no bank account yet: none is offered until staff add one.
+    assert selectors.charities_all().count() >= 2 and not selectors.charity_list().exists()
 
 
 def test_vat_and_bank_settings(staff):
@@ -252,3 +253,20 @@ def test_vat_and_bank_settings(staff):
     assert selectors.bank_fee_at() == bank and BankFeeSetting.objects.count() == 2
     with pytest.raises(ValidationError):
         services.bank_fee_set(actor=staff, fixed=D("-0.10"), percent=D("0"))
+
+
+def test_a_charity_is_offered_only_with_a_valid_iban(doctor, staff):
+    from telemed.billing import charities
+    from telemed.billing.models import Charity
+
+    unpaid = Charity.objects.create(name="Senza conto ETS")
+    assert unpaid not in selectors.charity_list()
+    with pytest.raises(ValidationError):
+        services.donation_set(actor=doctor.user, percent=D("5"), charity=unpaid)
+    with pytest.raises(ValidationError):
+        charities.charity_iban_set(actor=staff, charity=unpaid, iban="IT60X0542811101000000123457")
+    with pytest.raises(PermissionDenied):
+        charities.charity_iban_set(actor=doctor.user, charity=unpaid, iban="IT60X0542811101000000123456")
+    charities.charity_iban_set(actor=staff, charity=unpaid, iban="IT60 X054 2811 1010 0000 0123 456")
+    assert selectors.charity_list().get() == unpaid
+    assert services.donation_set(actor=doctor.user, percent=D("5"), charity=unpaid).charity == unpaid

@@ -169,3 +169,29 @@ def test_the_doctors_profile_leads_a_patient_to_the_request_pages(consult_doctor
         assert f'{reverse("consults:new", args=[slug])}?kind={kind}' in page
     form = client.get(reverse("consults:new", args=[slug]) + "?kind=priority").content.decode()
     assert 'value="priority" checked' in form
+
+
+def test_a_refused_request_keeps_the_chosen_file_selected_in_the_welbox(consult_doctor, make_patient, client):
+    from telemed.boxes.models import Document
+
+    doctor, patient = consult_doctor(), make_patient()
+    login(client, patient)
+    url = reverse("consults:new", args=[doctor.doctor_profile.slug])
+    data = _form(doctor, accept="", uploads=SimpleUploadedFile("esame.pdf", pdf_bytes(), "application/pdf"))
+    page = client.post(url, data)
+    assert page.status_code == 400 and not Consult.objects.exists()
+    kept = Document.objects.get(box__owner=patient, name="esame.pdf")
+    content = page.content.decode()
+    assert 'data-testid="kept-uploads"' in content and f'value="{kept.pk}"' in content
+    assert f'value="{kept.pk}" id="id_documents_0" checked' in content or "checked" in content.split(f'value="{kept.pk}"')[1][:80]
+    # A file that is itself refused is not kept, and the page says why.
+    data = _form(doctor, accept="", uploads=SimpleUploadedFile("vuoto.pdf", b"", "application/pdf"))
+    assert "is empty" in client.post(url, data).content.decode() and not Document.objects.filter(name="vuoto.pdf").exists()
+    # A refusal about the attachments themselves keeps nothing.
+    data = _form(doctor, documents="999999", uploads=SimpleUploadedFile("altro.pdf", pdf_bytes(), "application/pdf"))
+    assert client.post(url, data).status_code == 400 and not Document.objects.filter(name="altro.pdf").exists()
+    # Sent again with the kept document ticked: one consult, with the file, and the file stored once.
+    sent = client.post(url, _form(doctor, documents=str(kept.pk)))
+    consult = Consult.objects.get()
+    assert sent.status_code == 302 and [a.document for a in consult.attachments.all()] == [kept]
+    assert Document.objects.filter(box__owner=patient, name="esame.pdf").count() == 1

@@ -23,6 +23,7 @@ from stdnum import luhn
 from stdnum.it import codicefiscale
 
 from telemed.accounts import services
+from telemed.billing import charities as billing_charities
 from telemed.billing import selectors as billing_selectors
 from telemed.billing import services as billing_services
 from telemed.directory import services as directory_services
@@ -335,6 +336,11 @@ class Command(BaseCommand):
         return 1
 
     def _donation(self) -> None:
+        # The charities seeded by the migrations have no bank account (staff add the real one);
+        # in the demo they get valid test IBANs, so that they are offered and paid like any other.
+        staff = User.objects.get(email=self._email("staff"))
+        for charity in billing_selectors.charities_all().filter(iban="").order_by("pk"):
+            billing_charities.charity_iban_set(actor=staff, charity=charity, iban=demo_iban(900 + charity.pk))
         doctor = User.objects.get(email=self._email("medico"))
         settings = billing_selectors.billing_settings_of(doctor.doctor_profile)
         charity = billing_selectors.charity_list().first()
