@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "telemed.lib",
+    "telemed.outbox",
     "telemed.accounts",
     "telemed.audit",
     "telemed.notifications",

@@ -78,7 +78,7 @@ def test_staff_see_failed_tasks_and_run_them_again(settings, staff, make_patient
     assert row.status == "READY" and row.worker_ids == []
     # Twice, or a task that is not failed: a clear refusal, nothing changes.
     again = client.post(f"/workers/tasks/{row.pk}/run-again/", follow=True)
-    assert again.status_code == 200 and "nothing to run again" in again.content.decode()
+    assert again.status_code == 200 and "niente da rieseguire" in again.content.decode()
     assert client.post("/workers/tasks/not-a-uuid/run-again/").status_code == 302
     # Not staff: no page, no action.
     patient = verified_client(make_patient())
