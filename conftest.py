@@ -219,6 +219,33 @@ def run_tasks(db):
     return run
 
 
+@pytest.fixture
+def run_tasks_twice(db):
+    """Like ``run_tasks``, but each task runs a second time right after its first run, as when
+    its worker died after the work and before marking it done and the reaper gave it back
+    (telemed/workers): same row, same id. Returns the names of the tasks run."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id="pytest", excluded_queue_names=[],
+    )  # fmt: skip
+
+    def run() -> list[str]:
+        names = []
+        while (result := DBTaskResult.objects.ready().order_by("enqueued_at").first()) is not None:
+            for attempt in ("first", "again"):
+                result.claim(f"pytest-{attempt}")
+                worker.run_task(result)
+                result.refresh_from_db()
+                assert result.status == "SUCCESSFUL", result.traceback
+            names.append(result.task_path.rsplit(".", 1)[-1])
+        return names
+
+    return run
+
+
 def free_port() -> int:
     import socket
 

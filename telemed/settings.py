@@ -68,9 +68,11 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "telemed.lib",
+    "telemed.outbox",
     "telemed.accounts",
     "telemed.audit",
     "telemed.notifications",
+    "telemed.workers",
     "telemed.care",
     "telemed.signatures",
     "telemed.boxes",
@@ -182,6 +184,12 @@ else:
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WORKER_INTERVAL = float(os.environ.get("TELEMED_WORKER_INTERVAL", "1"))
+# Every task worker and reminder dispatcher writes a heartbeat this often (seconds); one older
+# than HEARTBEAT_STALE_AFTER is dead: its tasks are run again and /healthz answers 503.
+HEARTBEAT_INTERVAL = float(os.environ.get("TELEMED_HEARTBEAT_INTERVAL", "5"))
+HEARTBEAT_STALE_AFTER = float(os.environ.get("TELEMED_HEARTBEAT_STALE_AFTER", "30"))
+# A task whose worker died this many times is failed and staff are told.
+TASK_MAX_ATTEMPTS = int(os.environ.get("TELEMED_TASK_MAX_ATTEMPTS", "3"))
 
 # --- files ---------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("billing/", include("telemed.billing.urls")),
     path("audit/", include("telemed.audit.urls")),
     path("notifications/", include("telemed.notifications.urls")),
+    path("workers/", include("telemed.workers.urls")),
     path("care/", include("telemed.care.urls")),
     path("signatures/", include("telemed.signatures.urls")),
     path("box/", include("telemed.boxes.urls")),

@@ -7,18 +7,21 @@ from django.urls import reverse
 from django.utils import translation
 from django_tasks import task
 
+from telemed.outbox.services import email_send_once, task_key
 
-def send_templated_mail(*, to: str, template: str, context: dict, language: str) -> None:
-    """Render ``<template>_subject.txt`` and ``<template>_body.txt`` in the recipient's language and send."""
+
+def send_templated_mail(*, to: str, template: str, context: dict, language: str, key: str) -> None:
+    """Render ``<template>_subject.txt`` and ``<template>_body.txt`` in the recipient's language and
+    send, once for ``key`` (telemed/outbox)."""
     with translation.override(language):
         context = {**context, "base_url": settings.BASE_URL}
         subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
         body = render_to_string(f"{template}_body.txt", context)
-    EmailMultiAlternatives(subject=subject, body=body, to=[to]).send()
+    email_send_once(key=key, message=EmailMultiAlternatives(subject=subject, body=body, to=[to]))
 
 
-@task()
-def send_email_verification(*, user_id: int) -> None:
+@task(takes_context=True)
+def send_email_verification(context, *, user_id: int) -> None:
     from telemed.accounts.models import User
     from telemed.accounts.services import email_verification_token
 
@@ -31,11 +34,12 @@ def send_email_verification(*, user_id: int) -> None:
         template="accounts/email/verify",
         context={"user": user, "link": link},
         language=user.language,
+        key=task_key(context),
     )
 
 
-@task()
-def send_invitation(*, invitation_id: int) -> None:
+@task(takes_context=True)
+def send_invitation(context, *, invitation_id: int) -> None:
     from telemed.accounts.models import Invitation
 
     invitation = Invitation.objects.select_related("invited_by", "doctor__user", "structure").filter(
@@ -49,11 +53,12 @@ def send_invitation(*, invitation_id: int) -> None:
         template=f"accounts/email/invitation_{invitation.kind}",
         context={"invitation": invitation, "link": link},
         language=invitation.invited_by.language,
+        key=task_key(context),
     )
 
 
-@task()
-def send_password_reset(*, user_id: int) -> None:
+@task(takes_context=True)
+def send_password_reset(context, *, user_id: int) -> None:
     from django.contrib.auth.tokens import default_token_generator
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
@@ -69,7 +74,8 @@ def send_password_reset(*, user_id: int) -> None:
         args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
     )
     send_templated_mail(
-        to=user.email, template="accounts/email/password_reset", context={"user": user, "link": link}, language=user.language
+        to=user.email, template="accounts/email/password_reset", context={"user": user, "link": link}, language=user.language,
+        key=task_key(context),
     )
 
 

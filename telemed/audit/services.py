@@ -106,9 +106,13 @@ def audit_retention_schedule() -> bool:
 
 
 @transaction.atomic
-def audit_retention_run() -> int:
-    """Run by the task: purge, then schedule tomorrow's purge in the same transaction."""
+def audit_retention_run(*, task_id: str | None = None) -> int:
+    """Run by the task: purge, then schedule tomorrow's purge in the same transaction. A task
+    that is not the scheduled one (a run again of one that already scheduled its successor)
+    does nothing, so that there is only ever one chain."""
     state = _retention_state()
+    if task_id is not None and state.task_id and state.task_id != task_id:
+        return 0
     count = audit_retention_purge()
     state.last_purged_at = timezone.now()
     state.last_purged_count = count

@@ -3,9 +3,9 @@
 from django_tasks import task
 
 
-@task()
-def audit_retention_purge_task() -> None:
+@task(takes_context=True)
+def audit_retention_purge_task(context) -> None:
     """One purge; it schedules the next one itself."""
     from telemed.audit.services import audit_retention_run
 
-    audit_retention_run()
+    audit_retention_run(task_id=str(context.task_result.id))

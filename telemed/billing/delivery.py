@@ -17,6 +17,7 @@ from telemed.billing.models import Invoice, PaymentRequest, PaymentStatus
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as boxes
 from telemed.notifications.services import notify
+from telemed.outbox.services import message_claim
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,9 @@ def _render(template: str, context: dict) -> tuple[str, str]:
     return subject, render_to_string(f"{template}_body.txt", context)
 
 
-def payment_request_email(*, payment_request_id: int, reminder: bool) -> None:
+def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) -> None:
+    """E-mail the request (or a reminder of it), once for ``key`` (telemed/outbox): a run
+    again neither sends it twice nor counts the reminder twice."""
     with transaction.atomic():
         request = (
             PaymentRequest.objects.select_for_update(of=("self",)).select_related("payer", "doctor__user")
@@ -35,6 +38,8 @@ def payment_request_email(*, payment_request_id: int, reminder: bool) -> None:
         )  # fmt: skip
         if request is None:
             return  # paid or withdrawn meanwhile: nothing to ask for
+        if not message_claim(key=key):
+            return  # this run already sent it
         if reminder:
             PaymentRequest.objects.filter(pk=request.pk).update(reminders_sent=F("reminders_sent") + 1)
         try:

@@ -3,19 +3,21 @@ code attached), and the invoice's delivery (PDF to the Welbox, the Medbox and th
 
 from django_tasks import task
 
+from telemed.outbox.services import task_key
 
-@task()
-def send_payment_request(*, payment_request_id: int) -> None:
+
+@task(takes_context=True)
+def send_payment_request(context, *, payment_request_id: int) -> None:
     from telemed.billing.delivery import payment_request_email
 
-    payment_request_email(payment_request_id=payment_request_id, reminder=False)
+    payment_request_email(payment_request_id=payment_request_id, reminder=False, key=task_key(context))
 
 
-@task()
-def send_payment_reminder(*, payment_request_id: int) -> None:
+@task(takes_context=True)
+def send_payment_reminder(context, *, payment_request_id: int) -> None:
     from telemed.billing.delivery import payment_request_email
 
-    payment_request_email(payment_request_id=payment_request_id, reminder=True)
+    payment_request_email(payment_request_id=payment_request_id, reminder=True, key=task_key(context))
 
 
 @task()

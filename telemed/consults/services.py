@@ -44,6 +44,7 @@ from telemed.dicom import selectors as dicom_selectors
 from telemed.dicom import services as dicom
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
+from telemed.outbox.services import message_claim
 from telemed.reports import services as reports
 from telemed.reports.models import ReportKind
 
@@ -614,9 +615,10 @@ def consult_close(*, actor: User, consult: Consult) -> Consult:
 
 
 @transaction.atomic
-def consult_remind_doctor(*, consult_id: int) -> bool:
+def consult_remind_doctor(*, consult_id: int, key: str = "") -> bool:
+    """Remind the doctor of a consult still open; once per ``key`` (the task run, telemed/outbox)."""
     consult = Consult.objects.select_related("doctor__user").filter(pk=consult_id, status__in=OPEN_STATES).first()
-    if consult is None:
+    if consult is None or (key and not message_claim(key=key)):
         return False
     notify(recipient=_doctor_user(consult.doctor), kind=NOTIFY_DEADLINE, title=_("A consult is due soon"), url=_consult_url(consult))
     return True

@@ -7,11 +7,12 @@ runs: a consult answered meanwhile makes the reminder a no-op.
 from django_tasks import task
 
 
-@task()
-def remind_doctor(*, consult_id: int) -> None:
+@task(takes_context=True)
+def remind_doctor(context, *, consult_id: int) -> None:
     from telemed.consults.services import consult_remind_doctor
+    from telemed.outbox.services import task_key
 
-    consult_remind_doctor(consult_id=consult_id)
+    consult_remind_doctor(consult_id=consult_id, key=task_key(context))
 
 
 @task()
@@ -28,9 +29,10 @@ def expire_if_untouched(*, consult_id: int) -> None:
     consult_expire(consult_id=consult_id)
 
 
-@task()
-def send_info_rejected(*, info_id: int) -> None:
+@task(takes_context=True)
+def send_info_rejected(context, *, info_id: int) -> None:
     from telemed.accounts.tasks import send_templated_mail
+    from telemed.outbox.services import task_key
     from telemed.consults.models import InfoRequest
     from telemed.consults.services import info_reformulation_link
 
@@ -42,4 +44,5 @@ def send_info_rejected(*, info_id: int) -> None:
         template="consults/email/info_rejected",
         context={"info": info, "patient": info.patient, "doctor": info.doctor.user, "link": info_reformulation_link(info)},
         language=info.patient.language,
+        key=task_key(context),
     )

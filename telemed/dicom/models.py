@@ -113,6 +113,9 @@ class Instance(models.Model):
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     path_on_cd = models.CharField(max_length=255, blank=True)
+    # The import that stored it: a run of the import task that starts again after its worker
+    # died knows what it already stored.
+    cd_import = models.ForeignKey("CdImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["number", "slice_position", "id"]

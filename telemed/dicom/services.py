@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import shutil
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import BinaryIO
@@ -51,7 +52,6 @@ from telemed.dicom.models import (
     SkipReason,
     Study,
     StudyShare,
-    instance_storage_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -344,16 +344,37 @@ def cd_import_expire_if_idle(*, import_id: str) -> bool:
     return True
 
 
-def cd_import_run(*, import_id: str) -> CdImport | None:
-    """Run by the task worker: read the staged CD and store its instances."""
+class _Interrupted(Exception):
+    """A run that died where it cannot be resumed: the import fails cleanly instead."""
+
+
+def cd_import_run(*, import_id: str, attempt: int = 1) -> CdImport | None:
+    """Run by the task worker: read the staged CD and store its instances.
+
+    An import found RUNNING was started by a run whose worker died (kill -9, host lost) and the
+    task was given back (telemed/workers). It resumes: what that run stored (its rows and files
+    committed together, batch by batch) stays and is not stored again, the report's skips are
+    counted afresh, and a stored file left without its row is overwritten. It fails cleanly
+    instead — reservation given back, staged files removed, the patient told on the import's
+    page — when the run died while unpacking a ZIP, or when this is the task's last attempt
+    (``TASK_MAX_ATTEMPTS``: the runs before it all died, maybe because of this very CD)."""
     cd_import = CdImport.objects.filter(pk=import_id).select_related("box__owner", "folder__patient", "owner").first()
-    if cd_import is None or not _transition(cd_import, ImportState.RUNNING):
+    if cd_import is None:
         return None
-    run = _CdRun(cd_import)
+    resuming = cd_import.state == ImportState.RUNNING
+    if not resuming and not _transition(cd_import, ImportState.RUNNING):
+        return None
+    run = _CdRun(cd_import, resuming=resuming)
     try:
+        if resuming and attempt >= settings.TASK_MAX_ATTEMPTS:
+            raise _Interrupted("its last attempt")
+        if resuming:
+            run.restart()
         run.execute()
-    except Exception:
-        logger.exception("CD import %s failed", cd_import.pk)
+    except Exception as error:
+        logger.exception("CD import %s failed", cd_import.pk) if not isinstance(error, _Interrupted) else logger.error(
+            "CD import %s stopped: interrupted (%s)", cd_import.pk, error
+        )
         run.discard_moved()
         with transaction.atomic():
             run.skips.flush()
@@ -361,17 +382,6 @@ def cd_import_run(*, import_id: str) -> CdImport | None:
     finally:
         _give_back(cd_import)
     return cd_import
-
-
-class _StagedFile(File):
-    """A staged file; FileSystemStorage moves it into place instead of copying it."""
-
-    def __init__(self, file, path: Path):
-        super().__init__(file, name=path.name)
-        self._path = path
-
-    def temporary_file_path(self) -> str:
-        return str(self._path)
 
 
 def _sha256(path: Path) -> str:
@@ -385,8 +395,9 @@ def _sha256(path: Path) -> str:
 class _CdRun:
     """One run of the import task over the staged CD."""
 
-    def __init__(self, cd_import: CdImport):
+    def __init__(self, cd_import: CdImport, *, resuming: bool = False):
         self.cd_import = cd_import
+        self.resuming = resuming
         self.box = cd_import.box
         self.root = staging.files_dir(cd_import.pk)
         self.skips = _Skips(cd_import)
@@ -394,7 +405,6 @@ class _CdRun:
         self.patients: dict[tuple, DicomPatient] = {}
         self.studies: dict[str, Study] = {}
         self.series: dict[tuple, Series] = {}
-        self.per_study: Counter = Counter()
         self.moved: list[str] = []
 
     # -- reservations: the import's tally and the box move together, in one transaction each --
@@ -409,10 +419,19 @@ class _CdRun:
             box_services.box_space_release(box=self.box, size=size)
             CdImport.objects.filter(pk=self.cd_import.pk).update(reserved_bytes=F("reserved_bytes") - size)
 
+    def restart(self) -> None:
+        """Before a resumed run: the scan starts over, so the skips it reported are forgotten."""
+        with transaction.atomic():
+            ImportSkip.objects.filter(cd_import=self.cd_import).delete()
+            CdImport.objects.filter(pk=self.cd_import.pk).update(skipped_count=0, skipped_by_reason={})
+        self.skips = _Skips(self.cd_import)
+
     def execute(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for entry in self.cd_import.files.all().order_by("path"):
             path = self.root.joinpath(*entry.path.split("/"))
+            if self.resuming and path.with_name(path.name + ".unzipped").exists() and path.exists():
+                raise _Interrupted("it died while unpacking a ZIP")  # its reservations moved half-way
             if entry.received < entry.size:
                 self.skips.add(entry.path, SkipReason.INCOMPLETE)
                 path.unlink(missing_ok=True)
@@ -488,11 +507,13 @@ class _CdRun:
                 self.skips.flush()
             return
         uids = [header.sop_instance_uid for _c, header, _s in batch]
-        existing = set(
-            Instance.objects.filter(box=self.box, sop_instance_uid__in=uids).values_list("sop_instance_uid", flat=True)
+        existing = dict(
+            Instance.objects.filter(box=self.box, sop_instance_uid__in=uids).values_list("sop_instance_uid", "cd_import_id")
         )
         ready: list[tuple[Instance, reading.Header]] = []
         for candidate, header, size in batch:
+            if existing.get(header.sop_instance_uid, "") == self.cd_import.pk:
+                continue  # stored by this import's run that died: already counted
             if header.sop_instance_uid in existing:
                 self.skips.add(candidate.relative, SkipReason.DUPLICATE)
                 continue
@@ -501,12 +522,10 @@ class _CdRun:
                 transfer_syntax_uid=header.transfer_syntax_uid, number=header.instance_number,
                 slice_position=header.slice_position, rows=header.rows, columns=header.columns, frames=header.frames,
                 photometric=header.photometric, size=size, sha256=_sha256(candidate.path),
-                path_on_cd=candidate.relative[:255],
+                path_on_cd=candidate.relative[:255], cd_import=self.cd_import,
             )  # fmt: skip
             with open(candidate.path, "rb") as stream:
-                instance.file.name = default_storage.save(
-                    instance_storage_name(instance, ""), _StagedFile(stream, candidate.path)
-                )
+                instance.file.name = default_storage.save(self._storage_name(header), self._stored(stream, candidate.path))
             self.moved.append(instance.file.name)
             ready.append((instance, header))
         try:
@@ -518,6 +537,21 @@ class _CdRun:
             raise
         self.moved = []
         del stored
+
+    def _storage_name(self, header: reading.Header) -> str:
+        # One name per (import, instance), derived so that a resumed run finds the file a dead
+        # run stored without its row, and replaces it instead of leaving it behind. Like every
+        # storage key it says nothing about the patient.
+        name = f"private/dicom/{self.box.pk}/{uuid.uuid5(self.cd_import.pk, header.sop_instance_uid).hex}"
+        if self.resuming and default_storage.exists(name):
+            default_storage.delete(name)
+        return name
+
+    def _stored(self, stream, path: Path) -> File:
+        # Copied, not moved: a staged file moved into place whose rows were not committed yet
+        # would be lost to a kill, as the resumed run reads the staging again. The staging is
+        # removed when the import ends.
+        return File(stream, name=path.name)
 
     def _write_rows(self, ready) -> list[Instance]:
         for instance, header in ready:
@@ -545,8 +579,6 @@ class _CdRun:
             reserved_bytes=F("reserved_bytes") - size, imported_count=F("imported_count") + len(stored),
             imported_bytes=F("imported_bytes") + size, last_activity_at=timezone.now(),
         )  # fmt: skip
-        for instance in stored:
-            self.per_study[instance.series.study_id] += 1
         return stored
 
     def discard_moved(self) -> None:
@@ -592,8 +624,13 @@ class _CdRun:
         return self.series[key]
 
     def _finish(self) -> None:
+        # Counted from the rows, not from this run's tally: a resumed run counts what the run
+        # before it stored too.
+        per_study = (
+            Instance.objects.filter(cd_import=self.cd_import).order_by().values_list("series__study").annotate(n=Count("pk"))
+        )
         with transaction.atomic():
-            for study_id, count in self.per_study.items():
+            for study_id, count in per_study:
                 study = Study.objects.select_related("box", "folder").get(pk=study_id)
                 study_recount(study)
                 ImportedStudy.objects.create(cd_import=self.cd_import, study=study, instances=count)

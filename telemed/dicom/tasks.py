@@ -3,12 +3,13 @@
 from django_tasks import task
 
 
-@task()
-def cd_import_run(*, import_id: str) -> None:
-    """Enqueued when the last file of a CD has arrived: read the CD and store its instances."""
+@task(takes_context=True)
+def cd_import_run(context, *, import_id: str) -> None:
+    """Enqueued when the last file of a CD has arrived: read the CD and store its instances.
+    Run again after its worker died, it resumes (telemed/workers gives it back)."""
     from telemed.dicom.services import cd_import_run as run
 
-    run(import_id=import_id)
+    run(import_id=import_id, attempt=len(context.task_result.worker_ids))
 
 
 @task()

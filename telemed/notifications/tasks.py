@@ -6,6 +6,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_tasks import task
 
+from telemed.outbox.services import email_send_once
+
 
 @task()
 def send_notification_email(*, notification_id: int) -> None:
@@ -23,5 +25,9 @@ def send_notification_email(*, notification_id: int) -> None:
         context = {"user": recipient, "kind": kinds.get(notification.kind).label, "link": link}
         subject = " ".join(render_to_string("notifications/email/notification_subject.txt", context).split())
         body = render_to_string("notifications/email/notification_body.txt", context)
-    EmailMultiAlternatives(subject=subject, body=body, to=[recipient.email]).send()
-    Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
+    # One e-mail per notification, whichever run of this task (or of a copy of it) sends it.
+    email_send_once(
+        key=f"notification:{notification.pk}",
+        message=EmailMultiAlternatives(subject=subject, body=body, to=[recipient.email]),
+        before_send=lambda: Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now()),
+    )

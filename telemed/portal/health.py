@@ -1,14 +1,19 @@
 """Probes of the platform's moving parts, for /healthz and for the operators."""
 
 import asyncio
+import os
 import time
 import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
+
+from telemed.workers.models import Role
+from telemed.workers.selectors import heartbeat_age
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -60,11 +65,34 @@ def _task_queue() -> dict:
     return {"ready": ready.count(), "oldest_ready_at": oldest.isoformat() if oldest else None}
 
 
+def _web_server() -> dict:
+    # Whoever answers this request is a live web server process.
+    return {"pid": os.getpid()}
+
+
+def _heartbeat(role: str):
+    """A process known by its heartbeat: stale (dead or hung) is down; none at all means that
+    none runs here (``serve --no-worker``, or every one stopped cleanly), which is not a fault."""
+
+    def probe() -> dict:
+        age = heartbeat_age(role)
+        if age is None:
+            return {"running": False}
+        if age > settings.HEARTBEAT_STALE_AFTER:
+            raise RuntimeError(f"last heartbeat {age:.0f} s ago")
+        return {"running": True, "age_s": round(age, 1)}
+
+    return probe
+
+
 def platform_health() -> dict:
     components = {
+        "web_server": _timed(_web_server),
         "database": _timed(_database),
         "cache": _timed(_cache),
         "channel_layer": _timed(_channel_layer),
         "task_queue": _timed(_task_queue),
+        "task_worker": _timed(_heartbeat(Role.TASK_WORKER)),
+        "reminder_dispatcher": _timed(_heartbeat(Role.REMINDERS)),
     }
     return {"ok": all(c["ok"] for c in components.values()), "components": components}

@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
@@ -36,6 +37,8 @@ from telemed.reminders import tasks
 from telemed.reminders.models import AgendaSettings, Delivery, DeliveryStatus, Reminder, StopReason
 from telemed.reminders.schedule import Series, to_local
 from telemed.reminders.services import NOTIFICATION_KIND, agenda_url
+from telemed.workers.models import Role
+from telemed.workers.services import heartbeat_beat, heartbeat_end
 
 logger = logging.getLogger(__name__)
 
@@ -217,27 +220,43 @@ def seconds_until_due(*, cap: float) -> float:
 def run(*, should_stop: Callable[[], bool], max_sleep: float = 1.0, once: bool = False,
         record_batch: int = RECORD_BATCH, send_batch: int = SEND_BATCH) -> int:  # fmt: skip
     """Record and send until told to stop (``once``: until nothing is left to do). Returns how
-    many deliveries this process handled."""
+    many deliveries this process handled.
+
+    A running dispatcher beats a heartbeat (telemed/workers) at most every
+    ``HEARTBEAT_INTERVAL`` seconds, so that /healthz sees one that died or hangs; it removes
+    the beat when it stops cleanly."""
     handled = 0
-    while not should_stop():
-        try:
-            recorded = record_due(batch=record_batch)
-            # Recording comes first: a burst is recorded whole before sending starts.
-            sent = send_pending(batch=send_batch) if recorded < record_batch else 0
-            handled += sent
-        except (OperationalError, InterfaceError):
-            # The database went away (restart, failover): start again with a new connection.
-            logger.exception("reminders: database error, retrying")
-            close_old_connections()
-            connection.close()
-            time.sleep(1)
-            continue
-        if recorded or sent:
-            continue
-        if once:
-            break
-        pause = seconds_until_due(cap=max_sleep)
-        deadline = time.monotonic() + pause
-        while not should_stop() and time.monotonic() < deadline:
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    process_id = f"reminders-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    beaten_at = float("-inf")
+    try:
+        while not should_stop():
+            try:
+                if not once and time.monotonic() - beaten_at >= settings.HEARTBEAT_INTERVAL:
+                    heartbeat_beat(process_id=process_id, role=Role.REMINDERS)
+                    beaten_at = time.monotonic()
+                recorded = record_due(batch=record_batch)
+                # Recording comes first: a burst is recorded whole before sending starts.
+                sent = send_pending(batch=send_batch) if recorded < record_batch else 0
+                handled += sent
+            except (OperationalError, InterfaceError):
+                # The database went away (restart, failover): start again with a new connection.
+                logger.exception("reminders: database error, retrying")
+                close_old_connections()
+                connection.close()
+                time.sleep(1)
+                continue
+            if recorded or sent:
+                continue
+            if once:
+                break
+            pause = seconds_until_due(cap=min(max_sleep, settings.HEARTBEAT_INTERVAL))
+            deadline = time.monotonic() + pause
+            while not should_stop() and time.monotonic() < deadline:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    finally:
+        if not once:
+            try:
+                heartbeat_end(process_id=process_id)
+            except (OperationalError, InterfaceError):
+                pass  # the database is gone too: the beat goes stale, which is true enough
     return handled

@@ -6,13 +6,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_tasks import task
 
+from telemed.outbox.services import email_send_once
+
 
 @task()
 def send_reminder_details(*, delivery_id: int) -> None:
     """E-mail one delivered reminder with its title, time and notes.
 
-    Sent at most once: the delivery is marked e-mailed before the message leaves, so a task
-    run twice (a worker restarted mid-way) does not send it twice."""
+    Sent once per delivery (telemed/outbox): a task run twice (its worker died mid-way) does not
+    send it twice, and the delivery is marked e-mailed in the transaction that sends it."""
     from telemed.reminders.models import AgendaSettings, Delivery
     from telemed.reminders.schedule import ROME
     from telemed.reminders.services import agenda_url
@@ -23,7 +25,7 @@ def send_reminder_details(*, delivery_id: int) -> None:
     reminder, patient = delivery.reminder, delivery.reminder.patient
     if not patient.is_active or not AgendaSettings.objects.filter(user=patient, email_details=True).exists():
         return  # the patient changed their mind meanwhile
-    if not Delivery.objects.filter(pk=delivery.pk, emailed_at__isnull=True).update(emailed_at=timezone.now()):
+    if delivery.emailed_at is not None:
         return
     local = delivery.occurrence.astimezone(ROME)
     context = {
@@ -36,4 +38,8 @@ def send_reminder_details(*, delivery_id: int) -> None:
     with translation.override(patient.language), timezone.override(ROME):
         subject = " ".join(render_to_string("reminders/email/reminder_subject.txt", context).split())
         body = render_to_string("reminders/email/reminder_body.txt", context)
-    EmailMultiAlternatives(subject=subject, body=body, to=[patient.email]).send()
+    email_send_once(
+        key=f"reminder-details:{delivery.pk}",
+        message=EmailMultiAlternatives(subject=subject, body=body, to=[patient.email]),
+        before_send=lambda: Delivery.objects.filter(pk=delivery.pk).update(emailed_at=timezone.now()),
+    )

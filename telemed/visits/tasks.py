@@ -34,8 +34,9 @@ def booking_ics(booking) -> bytes:
     return calendar.to_ical()
 
 
-@task()
-def send_booking_confirmation(*, booking_id: int) -> None:
+@task(takes_context=True)
+def send_booking_confirmation(context, *, booking_id: int) -> None:
+    from telemed.outbox.services import email_send_once, task_key
     from telemed.visits.models import Booking, BookingStatus
 
     booking = Booking.objects.select_related("doctor", "patient").filter(pk=booking_id).first()
@@ -44,30 +45,38 @@ def send_booking_confirmation(*, booking_id: int) -> None:
     link = settings.BASE_URL + reverse("visits:booking", args=[booking.pk])
     for recipient in (booking.patient, booking.doctor):
         with translation.override(recipient.language):
-            context = {"booking": booking, "link": link, "recipient": recipient}
-            subject = " ".join(render_to_string("visits/email/confirmation_subject.txt", context).split())
-            body = render_to_string("visits/email/confirmation_body.txt", context)
+            values = {"booking": booking, "link": link, "recipient": recipient}
+            subject = " ".join(render_to_string("visits/email/confirmation_subject.txt", values).split())
+            body = render_to_string("visits/email/confirmation_body.txt", values)
             message = EmailMessage(subject=subject, body=body, to=[recipient.email])
             message.attach("visit.ics", booking_ics(booking), ICS_MIME)
-        message.send()
+        email_send_once(key=task_key(context, recipient.pk), message=message)
 
 
-@task()
-def send_visit_reminder(*, booking_id: int, start: str) -> None:
-    """The day-before and hour-before reminder; a visit moved or cancelled since is skipped."""
+@task(takes_context=True)
+def send_visit_reminder(context, *, booking_id: int, start: str) -> None:
+    """The day-before and hour-before reminder; a visit moved or cancelled since is skipped.
+    Each recipient is notified once per run of this task, even if it runs again (telemed/outbox)."""
+    from django.db import transaction
+
     from telemed.notifications.services import notify
+    from telemed.outbox.services import message_claim, task_key
     from telemed.visits.models import Booking, BookingStatus
 
     booking = Booking.objects.select_related("doctor", "patient").filter(pk=booking_id).first()
-    if booking is None or booking.status != BookingStatus.BOOKED or booking.start.isoformat() != start:
+    # Compared as instants: the start was written in Rome's time, the database gives it in UTC.
+    if booking is None or booking.status != BookingStatus.BOOKED or booking.start != datetime.datetime.fromisoformat(start):
         return
     link = reverse("visits:booking", args=[booking.pk])
-    for recipient in (booking.patient, booking.doctor):
-        with translation.override(recipient.language):
-            local = booking.start.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
-            notify(
-                recipient=recipient,
-                kind="visit_reminder",
-                title=translation.gettext("Reminder: video visit on %(when)s") % {"when": local},
-                url=link,
-            )
+    with transaction.atomic():
+        if not message_claim(key=task_key(context)):
+            return
+        for recipient in (booking.patient, booking.doctor):
+            with translation.override(recipient.language):
+                local = booking.start.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
+                notify(
+                    recipient=recipient,
+                    kind="visit_reminder",
+                    title=translation.gettext("Reminder: video visit on %(when)s") % {"when": local},
+                    url=link,
+                )

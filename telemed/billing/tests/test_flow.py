@@ -237,10 +237,10 @@ def test_reminders_go_only_while_unpaid(doctor, patient, billed, staff):
 
     request = billed(doctor, patient)
     mail.outbox.clear()
-    delivery.payment_request_email(payment_request_id=request.pk, reminder=True)
+    delivery.payment_request_email(payment_request_id=request.pk, reminder=True, key="reminder-1")
     assert len(mail.outbox) == 1 and request.reference[:4] in mail.outbox[0].body
     services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
-    delivery.payment_request_email(payment_request_id=request.pk, reminder=True)
+    delivery.payment_request_email(payment_request_id=request.pk, reminder=True, key="reminder-2")
     assert len(mail.outbox) == 1
     request.refresh_from_db()
     assert request.reminders_sent == 1

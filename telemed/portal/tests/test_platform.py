@@ -22,7 +22,9 @@ def test_healthz_reports_every_component(client):
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True
-    assert set(body["components"]) == {"database", "cache", "channel_layer", "task_queue"}
+    assert set(body["components"]) == {
+        "web_server", "database", "cache", "channel_layer", "task_queue", "task_worker", "reminder_dispatcher",
+    }
     assert all(component["ok"] for component in body["components"].values())
 
 
@@ -247,7 +249,7 @@ def test_serve_runs_server_and_worker_and_ctrl_c_stops_both(tmp_path):
                 time.sleep(0.2)
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
         commands = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children]
-        assert any("uvicorn" in c for c in commands) and any("db_worker" in c for c in commands), commands
+        assert any("uvicorn" in c for c in commands) and any("task_worker" in c for c in commands), commands
         assert any("reminders_dispatch" in c for c in commands), commands
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)

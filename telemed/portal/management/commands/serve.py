@@ -1,20 +1,46 @@
 """Run the whole platform in one command: the ASGI server, the background task worker and
-the reminder dispatcher.
+the reminder dispatcher, as child processes of this supervisor.
 
-All run as child processes of this one. Ctrl-C (SIGINT) or SIGTERM stops them all
-cleanly; if one dies, the others are stopped too and the exit code says so.
+Rules:
+- A child that dies is started again, after a pause that doubles with each recent death
+  (0.5 s, 1 s, 2 s… at most ``BACKOFF_MAX_S``); each death and restart is logged. The other
+  children keep running meanwhile.
+- A child that keeps dying (``MAX_DEATHS`` deaths within ``DEATH_WINDOW_S``) is broken, not
+  unlucky: the supervisor stops everything and exits with an error, so that the operator's
+  service manager sees it.
+- Ctrl-C (SIGINT) or SIGTERM stops all children cleanly (SIGTERM, then SIGKILL after
+  ``GRACE_SECONDS``).
 """
 
+import collections
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 GRACE_SECONDS = 10
+MAX_DEATHS = 5
+DEATH_WINDOW_S = 60.0
+BACKOFF_MAX_S = 10.0
+
+
+def backoff(recent_deaths: int) -> float:
+    """Seconds to wait before starting again a child that died ``recent_deaths`` times lately."""
+    return min(BACKOFF_MAX_S, 0.5 * 2 ** max(0, recent_deaths - 1))
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    process: subprocess.Popen | None = None
+    deaths: collections.deque = field(default_factory=collections.deque)
+    start_at: float = 0.0  # monotonic time of the next start, while it is down
 
 
 class Command(BaseCommand):
@@ -35,47 +61,68 @@ class Command(BaseCommand):
             "--proxy-headers", "--lifespan", "off", "--ws-max-size", str(1024 * 1024),
         ]  # fmt: skip
         worker_cmd = [
-            sys.executable, "-m", "django", "db_worker",
+            sys.executable, "-m", "django", "task_worker",
             "--interval", str(settings.WORKER_INTERVAL), "--no-startup-delay", "--no-reload",
         ]  # fmt: skip
         dispatcher_cmd = [sys.executable, "-m", "django", "reminders_dispatch"]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "telemed.settings")}
-        children: list[subprocess.Popen] = []
+        children = [Child("server", server_cmd)]
+        if not no_worker:
+            children += [Child("task worker", worker_cmd), Child("reminder dispatcher", dispatcher_cmd)]
         stopping = False
 
         def stop(signum=None, frame=None):
             nonlocal stopping
             stopping = True
 
+        def start(child: Child) -> None:
+            # Children get their own process group so that the terminal's Ctrl-C reaches
+            # only this supervisor, which then stops them in order.
+            child.process = subprocess.Popen(child.cmd, env=env, start_new_session=True)
+
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        # Children get their own process group so that the terminal's Ctrl-C reaches
-        # only this supervisor, which then stops them in order.
-        children.append(subprocess.Popen(server_cmd, env=env, start_new_session=True))
-        if not no_worker:
-            children.append(subprocess.Popen(worker_cmd, env=env, start_new_session=True))
-            children.append(subprocess.Popen(dispatcher_cmd, env=env, start_new_session=True))
+        for child in children:
+            start(child)
         self.stdout.write(f"telemed is running at http://{host}:{port}/  (Ctrl-C to stop)", self.style.SUCCESS)
 
         exit_code = 0
         while not stopping:
+            now = time.monotonic()
             for child in children:
-                if child.poll() is not None:
-                    self.stderr.write(f"{' '.join(child.args[2:4])} exited with {child.returncode}; stopping")
-                    exit_code = child.returncode or 1
-                    stopping = True
+                if child.process is None:
+                    if now >= child.start_at:
+                        start(child)
+                        self.stderr.write(f"{child.name} started again (pid {child.process.pid})")
+                    continue
+                if child.process.poll() is None:
+                    continue
+                while child.deaths and child.deaths[0] < now - DEATH_WINDOW_S:
+                    child.deaths.popleft()
+                child.deaths.append(now)
+                code = child.process.returncode
+                if len(child.deaths) >= MAX_DEATHS:
+                    self.stderr.write(
+                        f"{child.name} exited with {code}, {len(child.deaths)} times in {DEATH_WINDOW_S:.0f} s; stopping"
+                    )
+                    exit_code, stopping = code or 1, True
+                    break
+                pause = backoff(len(child.deaths))
+                self.stderr.write(f"{child.name} exited with {code}; starting it again in {pause:.1f} s")
+                child.process, child.start_at = None, now + pause
             time.sleep(0.2)
 
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+        running = [child.process for child in children if child.process is not None]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
-        for child in children:
+        for process in running:
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                process.kill()
+                process.wait()
         self.stdout.write("telemed stopped.")
         if exit_code:
             sys.exit(exit_code)

@@ -1,0 +1,40 @@
+"""Each e-mail task of accounts, run twice (its worker died after sending), sends its e-mail once."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from conftest import verified_client
+from telemed.accounts import tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_verification_email_is_sent_once(make_patient, run_tasks_twice):
+    patient = make_patient(email="anna@example.test")
+    mail.outbox.clear()
+    assert "send_email_verification" in run_tasks_twice()
+    assert [m.to for m in mail.outbox] == [[patient.email]]
+    # A new request is a new e-mail: the key is the task run, not the user.
+    tasks.send_email_verification.enqueue(user_id=patient.pk)
+    run_tasks_twice()
+    assert len(mail.outbox) == 2
+
+
+def test_the_password_reset_email_is_sent_once(make_patient, run_tasks_twice):
+    patient = make_patient(email="anna@example.test")
+    run_tasks_twice()
+    mail.outbox.clear()
+    tasks.send_password_reset.enqueue(user_id=patient.pk)
+    assert run_tasks_twice() == ["send_password_reset"]
+    assert [m.to for m in mail.outbox] == [[patient.email]]
+    assert mail.outbox[0].extra_headers["Message-ID"].endswith("@telemed>")
+
+
+def test_the_invitation_email_is_sent_once(make_doctor, run_tasks_twice):
+    doctor = make_doctor(email="doc@example.test")
+    run_tasks_twice()
+    mail.outbox.clear()
+    verified_client(doctor).post(reverse("accounts:secretary_invite"), {"email": "segreteria@example.test"})
+    assert "send_invitation" in run_tasks_twice()
+    assert [m.to for m in mail.outbox] == [["segreteria@example.test"]]

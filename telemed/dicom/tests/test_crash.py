@@ -1,0 +1,80 @@
+"""A real task worker killed with SIGKILL at random points of a CD import, again and again: the
+import still ends with exactly the CD's images, and the quota counts exactly their files."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+
+from conftest import ROOT, database_url_for_subprocesses
+from telemed.dicom.models import CdImport, ImportState, Instance
+from telemed.dicom.tests.conftest import leftovers, storage_files, with_new_uids
+from telemed.dicom.tests.test_import import assert_quota_exact
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="crash tests run on the PostgreSQL stack"),
+]
+
+IMAGES = 240
+KILLS = 3
+
+
+def _worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def test_a_cd_import_survives_its_worker_killed_at_random_points(importer, patient, dicom_files):
+    started = importer.start().json()
+    for n in range(IMAGES):
+        assert importer.send_file(started["files_url"], f"CD/DICOM/IM{n:05d}", with_new_uids("CT_small.dcm")).status_code == 200
+    assert importer.finish(started["finish_url"]).status_code == 202
+    cd_import = CdImport.objects.get(pk=started["id"])
+    env = {
+        **os.environ, "DATABASE_URL": database_url_for_subprocesses(), "DATABASE_POOL": "false",
+        "TELEMED_VAR_DIR": str(dicom_files), "TELEMED_HEARTBEAT_INTERVAL": "0.2",
+        "TELEMED_HEARTBEAT_STALE_AFTER": "1", "TELEMED_TASK_MAX_ATTEMPTS": str(KILLS + 2),
+    }  # fmt: skip
+    kills = 0
+    worker = None
+    try:
+        deadline = time.monotonic() + 50
+        while True:
+            cd_import.refresh_from_db()
+            if cd_import.state in (ImportState.DONE, ImportState.FAILED):
+                break
+            assert time.monotonic() < deadline, (cd_import.state, cd_import.imported_count)
+            if worker is None or worker.poll() is not None:
+                worker = _worker(env)
+            if kills < KILLS and cd_import.state == ImportState.RUNNING:
+                time.sleep(random.uniform(0.05, 0.8))  # somewhere in the import
+                worker.kill()
+                worker.wait()
+                kills += 1
+                worker = None
+                continue
+            time.sleep(0.05)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+    cd_import.refresh_from_db()
+    assert kills == KILLS  # each kill landed while the import was running
+    assert cd_import.state == ImportState.DONE, cd_import.error
+    assert (cd_import.imported_count, cd_import.skipped_count, cd_import.reserved_bytes) == (IMAGES, 0, 0)
+    assert Instance.objects.count() == IMAGES and len(storage_files(dicom_files)) == IMAGES
+    assert_quota_exact(patient)
+    assert leftovers(dicom_files) == []

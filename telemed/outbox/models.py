@@ -1,0 +1,11 @@
+from django.db import models
+
+
+class SentMessage(models.Model):
+    """One message (an e-mail, a notification) a task sent, by its idempotency key (see services.py)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

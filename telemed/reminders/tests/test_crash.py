@@ -1,0 +1,97 @@
+"""A real task worker killed with SIGKILL at random points while it e-mails reminders to the
+real test SMTP server, again and again.
+
+What the design guarantees (telemed/outbox): every e-mail reaches the server, and a kill can
+repeat at most the one e-mail it caught between the server's acceptance and the commit. So:
+every reminder at least once, and no more repeats than kills."""
+
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+from django_tasks_db.models import DBTaskResult
+
+from conftest import ROOT, database_url_for_subprocesses
+from telemed.reminders import dispatch, services
+from telemed.reminders.models import Delivery
+from telemed.reminders.tests.test_dispatch import _make_due, create, daily
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="crash tests run on the PostgreSQL stack"),
+]
+
+EMAILS = 60
+KILLS = 3
+
+
+def _worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def test_reminder_emails_survive_their_worker_killed_at_random_points(make_patient, smtp_server, tmp_path):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    patients = [make_patient(email=f"p{n}@example.test", language="en") for n in range(3)]
+    DBTaskResult.objects.all().delete()  # the registration e-mails are not what this test is about
+    for patient in patients:
+        services.agenda_email_set(actor=patient, choice=services.EmailChoice.DETAILS)
+    past = (timezone.localtime() - dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
+    reminders = [
+        create(patients[n % 3], patients[n % 3], daily(past.strftime("%H:%M"), start=past.date() - dt.timedelta(days=1)),
+               title=f"Promemoria {n:03d}")
+        for n in range(EMAILS)
+    ]  # fmt: skip
+    _make_due(reminders)
+    while dispatch.record_due() or dispatch.send_pending():
+        pass
+    assert DBTaskResult.objects.filter(task_path__endswith="send_reminder_details").count() == EMAILS
+
+    env = {
+        **os.environ, "DATABASE_URL": database_url_for_subprocesses(), "DATABASE_POOL": "false",
+        "TELEMED_VAR_DIR": str(tmp_path), "EMAIL_URL": smtp_server.url, "TELEMED_HEARTBEAT_INTERVAL": "0.2",
+        "TELEMED_HEARTBEAT_STALE_AFTER": "1", "TELEMED_TASK_MAX_ATTEMPTS": str(KILLS + 2),
+    }  # fmt: skip
+    kills, worker = 0, None
+    try:
+        deadline = time.monotonic() + 50
+        while Delivery.objects.filter(reminder__in=reminders, emailed_at__isnull=True).exists() or (
+            DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
+        ):
+            assert time.monotonic() < deadline, len(smtp_server.messages)
+            if worker is None or worker.poll() is not None:
+                worker, received = _worker(env), len(smtp_server.messages)
+            if kills < KILLS and len(smtp_server.messages) > received:
+                time.sleep(random.uniform(0, 0.2))  # somewhere among the e-mails
+                worker.kill()
+                worker.wait()
+                kills, worker = kills + 1, None
+                continue
+            time.sleep(0.02)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+    assert kills == KILLS
+    received = collections.Counter(message["Subject"] for message in smtp_server.messages)
+    titles = {f"Promemoria {n:03d}" for n in range(EMAILS)}
+    per_title = {title: sum(count for subject, count in received.items() if title in subject) for title in titles}
+    assert min(per_title.values()) >= 1, [title for title, count in per_title.items() if not count]
+    assert sum(per_title.values()) - EMAILS <= kills, {title: n for title, n in per_title.items() if n > 1}
+    assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WorkersConfig(AppConfig):
+    name = "telemed.workers"
+    label = "workers"
+    verbose_name = _("Background workers")
+
+    def ready(self):
+        from telemed.notifications import kinds
+        from telemed.workers.services import NOTIFICATION_KIND
+
+        kinds.register(NOTIFICATION_KIND, _("A background task failed"))

@@ -1,0 +1,54 @@
+"""Every task of the platform is idempotent, and each has the test that runs it twice (or, where
+a state guard makes the second run a no-op by construction, the test of that guard)."""
+
+import importlib
+import pathlib
+import re
+
+from django_tasks.base import Task
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+# task -> the test that runs it twice (file::test), or that proves its guard.
+PROVEN = {
+    "send_email_verification": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_verification_email_is_sent_once",
+    "send_invitation": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_invitation_email_is_sent_once",
+    "send_password_reset": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_password_reset_email_is_sent_once",
+    "audit_retention_purge_task": "telemed/audit/tests/test_tasks_run_twice.py::test_the_purge_run_twice_keeps_one_chain",
+    "send_payment_request": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
+    "send_payment_reminder": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
+    "send_care_invitation": "telemed/care/tests/test_tasks_run_twice.py::test_the_care_invitation_is_sent_once",
+    "send_info_rejected": "telemed/consults/tests/test_tasks_run_twice.py::test_the_info_rejection_email_is_sent_once",
+    "remind_doctor": "telemed/consults/tests/test_tasks_run_twice.py::test_the_deadline_reminder_is_sent_once",
+    "deadline_passed": "telemed/consults/tests/test_tasks_run_twice.py::test_past_the_deadline_the_patient_is_told_once_and_the_consult_expires_once",
+    "expire_if_untouched": "telemed/consults/tests/test_tasks_run_twice.py::test_past_the_deadline_the_patient_is_told_once_and_the_consult_expires_once",
+    "cd_import_run": "telemed/dicom/tests/test_resume.py::test_the_task_passes_its_attempt",
+    "send_notification_email": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_emailed_once",
+    "send_reminder_details": "telemed/reminders/tests/test_tasks_run_twice.py::test_the_detailed_email_is_sent_once",
+    "send_booking_confirmation": "telemed/visits/tests/test_tasks_run_twice.py::test_the_confirmation_and_the_reminder_reach_each_person_once",
+    "send_visit_reminder": "telemed/visits/tests/test_tasks_run_twice.py::test_the_confirmation_and_the_reminder_reach_each_person_once",
+}
+# Guarded by the state they change, in the same transaction (the row is locked or updated
+# conditionally, so a second run finds nothing to do). Their twice-tests are still to write.
+GUARDED = {
+    "deliver_invoice": "Invoice.delivered_at, set in the delivering transaction",
+    "upload_expire": "the upload's state, moved once by a conditional UPDATE",
+    "cd_import_expire": "the import's state, moved once by _transition()",
+    "directory_sweep": "the sweep's token: a run whose token was replaced does nothing",
+    "deliver_signed_report": "Report.delivered_at, set in the delivering transaction",
+}
+
+
+def _all_tasks() -> set[str]:
+    names = set()
+    for path in sorted((ROOT / "telemed").glob("*/tasks.py")):
+        module = importlib.import_module(f"telemed.{path.parent.name}.tasks")
+        names |= {name for name, value in vars(module).items() if isinstance(value, Task)}
+    return names
+
+
+def test_every_task_has_its_proof():
+    assert _all_tasks() == set(PROVEN) | set(GUARDED)
+    for task, where in PROVEN.items():
+        path, test = where.split("::")
+        assert re.search(rf"^def {test}\(", (ROOT / path).read_text(), re.M), (task, where)
