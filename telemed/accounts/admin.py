@@ -125,7 +125,7 @@ class SecurityEventAdmin(admin.ModelAdmin):
     list_display = ["at", "user", "kind", "actor", "ip_address"]
     list_filter = ["kind"]
     search_fields = ["user__email"]
-    readonly_fields = ["user", "kind", "actor", "at", "ip_address", "user_agent", "previous_email", "notified_at"]
+    readonly_fields = ["user", "kind", "actor", "at", "ip_address", "user_agent", "previous_email"]
 
     def has_add_permission(self, request):
         return False

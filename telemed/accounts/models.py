@@ -371,8 +371,6 @@ class SecurityEvent(models.Model):
     user_agent = models.CharField(_("browser"), max_length=300, blank=True)
     # The address an e-mail change came from, which is told too ("if this wasn't you").
     previous_email = models.EmailField(blank=True)
-    # Set once the "if this wasn't you" e-mail went out, so that running its task again sends nothing.
-    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -79,34 +79,29 @@ def send_password_reset(context, *, user_id: int) -> None:
     )
 
 
-@task()
-def send_security_notice(*, event_id: int) -> None:
-    """E-mail the account (and the old address, after an e-mail change) that its credentials changed.
-    Runs once in effect: the event is marked as told in the same transaction that claims it."""
-    from django.db import transaction
-    from django.utils import timezone
-
+@task(takes_context=True)
+def send_security_notice(context, *, event_id: int) -> None:
+    """E-mail the account (and the old address, after an e-mail change) that its credentials
+    changed: once per event and address, however often the task runs (telemed/outbox)."""
     from telemed.accounts.models import SecurityEvent
 
-    with transaction.atomic():
-        event = (
-            SecurityEvent.objects.select_for_update()
-            .select_related("user", "actor")
-            .filter(pk=event_id, notified_at__isnull=True)
-            .first()
+    event = SecurityEvent.objects.select_related("user", "actor").filter(pk=event_id).first()
+    if event is None:
+        return  # the account is gone
+    user = event.user
+    mail_context = {"user": user, "event": event, "security_url": settings.BASE_URL + reverse("accounts:security")}
+    for address in dict.fromkeys(filter(None, [user.email, event.previous_email])):
+        send_templated_mail(
+            to=address,
+            template="accounts/email/security_notice",
+            context=mail_context,
+            language=user.language,
+            key=f"security-notice:{event.pk}:{address}",
         )
-        if event is None:
-            return  # already told, or the account is gone
-        event.notified_at = timezone.now()
-        event.save(update_fields=["notified_at"])
-        user = event.user
-        context = {"user": user, "event": event, "security_url": settings.BASE_URL + reverse("accounts:security")}
-        for address in dict.fromkeys(filter(None, [user.email, event.previous_email])):
-            send_templated_mail(to=address, template="accounts/email/security_notice", context=context, language=user.language)
 
 
-@task()
-def send_email_change_confirmation(*, user_id: int, token: str) -> None:
+@task(takes_context=True)
+def send_email_change_confirmation(context, *, user_id: int, token: str) -> None:
     """The link that moves the account to its new address, mailed to that address only."""
     from django.core import signing
 
@@ -122,5 +117,9 @@ def send_email_change_confirmation(*, user_id: int, token: str) -> None:
         return
     link = settings.BASE_URL + reverse("accounts:email_change_confirm", args=[token])
     send_templated_mail(
-        to=new_email, template="accounts/email/email_change", context={"user": user, "link": link}, language=user.language
+        to=new_email,
+        template="accounts/email/email_change",
+        context={"user": user, "link": link},
+        language=user.language,
+        key=task_key(context),
     )

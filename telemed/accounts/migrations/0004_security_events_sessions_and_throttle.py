@@ -46,7 +46,6 @@ class Migration(migrations.Migration):
                 ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='address')),
                 ('user_agent', models.CharField(blank=True, max_length=300, verbose_name='browser')),
                 ('previous_email', models.EmailField(blank=True, max_length=254)),
-                ('notified_at', models.DateTimeField(blank=True, null=True)),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='security_events', to=settings.AUTH_USER_MODEL)),
             ],

@@ -38,3 +38,37 @@ def test_the_invitation_email_is_sent_once(make_doctor, run_tasks_twice):
     verified_client(doctor).post(reverse("accounts:secretary_invite"), {"email": "segreteria@example.test"})
     assert "send_invitation" in run_tasks_twice()
     assert [m.to for m in mail.outbox] == [["segreteria@example.test"]]
+
+
+def test_the_security_notice_is_sent_once_to_each_address(make_patient, run_tasks_twice):
+    from django.test import Client
+
+    from conftest import PASSWORD
+
+    patient = make_patient(email="anna@example.test")
+    run_tasks_twice()
+    mail.outbox.clear()
+    client = Client()
+    client.post(reverse("accounts:login"), {"username": patient.email, "password": PASSWORD})
+    new_password = "another-Long-passw0rd"
+    client.post(
+        reverse("accounts:password_change"),
+        {"current_password": PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
+    assert run_tasks_twice() == ["send_security_notice"]
+    assert [m.to for m in mail.outbox] == [[patient.email]]
+
+
+def test_the_email_change_link_is_sent_once(make_patient, run_tasks_twice):
+    from django.test import Client
+
+    from conftest import PASSWORD
+
+    patient = make_patient(email="anna@example.test")
+    run_tasks_twice()
+    mail.outbox.clear()
+    client = Client()
+    client.post(reverse("accounts:login"), {"username": patient.email, "password": PASSWORD})
+    client.post(reverse("accounts:email_change"), {"email": "anna.new@example.test", "current_password": PASSWORD})
+    assert sorted(run_tasks_twice()) == ["send_email_change_confirmation", "send_security_notice"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["anna.new@example.test", "anna@example.test"]

@@ -14,6 +14,8 @@ PROVEN = {
     "send_email_verification": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_verification_email_is_sent_once",
     "send_invitation": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_invitation_email_is_sent_once",
     "send_password_reset": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_password_reset_email_is_sent_once",
+    "send_security_notice": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_security_notice_is_sent_once_to_each_address",
+    "send_email_change_confirmation": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_email_change_link_is_sent_once",
     "audit_retention_purge_task": "telemed/audit/tests/test_tasks_run_twice.py::test_the_purge_run_twice_keeps_one_chain",
     "send_payment_request": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
     "send_payment_reminder": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
