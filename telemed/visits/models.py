@@ -165,12 +165,20 @@ class DateProposal(models.Model):
         ordering = ["-updated_at"]
 
 
+class ProposalAction(models.TextChoices):
+    # Labels read as the history: "<author> (<when>): proposed Mon 07/12 18:00".
+    PROPOSE = "propose", _("proposed")
+    ACCEPT = "accept", _("accepted the date")
+    REJECT = "reject", _("rejected the request")
+    WITHDRAW = "withdraw", _("withdrew the request")
+
+
 class ProposalStep(models.Model):
     """One move of a negotiation, with its message: the history both sides see."""
 
     proposal = models.ForeignKey(DateProposal, on_delete=models.CASCADE, related_name="steps")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=10)  # propose, accept, reject, withdraw
+    action = models.CharField(max_length=10, choices=ProposalAction.choices)
     start = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)

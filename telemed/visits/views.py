@@ -206,7 +206,14 @@ def proposal(request: HttpRequest, proposal_id: int) -> HttpResponse:
             return redirect("visits:proposal", proposal_id=proposal.pk)
     proposal = selectors.proposal_get_for_user(request.user, proposal_id)
     turn = proposal.doctor_id if proposal.status == "waiting_doctor" else proposal.patient_id if proposal.status == "waiting_patient" else None
-    context = {"proposal": proposal, "steps": proposal.steps.select_related("author"), "form": form, "my_turn": turn == request.user.pk}
+    context = {
+        "proposal": proposal,
+        "steps": proposal.steps.select_related("author"),
+        "form": form,
+        "my_turn": turn == request.user.pk,
+        "waiting_for_other": turn is not None and turn != request.user.pk,
+        "can_withdraw": turn is not None and request.user.pk == proposal.patient_id,
+    }
     return render(request, "visits/proposal.html", context, status=400 if request.method == "POST" else 200)
 
 

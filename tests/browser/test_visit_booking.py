@@ -1,0 +1,70 @@
+"""Booking a video visit as a patient and answering as a doctor, in Italian: the date negotiation
+reads in words, the page's main button is the one the page is for."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from telemed.billing.services import tariff_set
+from telemed.visits import services as visits
+from tests.browser.conftest import off_the_loop, screenshot
+from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
+
+
+@pytest.fixture
+def visit_doctor(make_doctor):
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.ferri@example.test", first_name="Carla", last_name="Ferri")
+    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)
+    off_the_loop(
+        visits.agenda_update, actor=doctor, slot_minutes=30, horizon_days=30, min_notice_hours=2, cancel_notice_hours=24,
+        reschedule_notice_hours=24,
+    )  # fmt: skip
+    for weekday in range(7):
+        off_the_loop(visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(12))
+    return doctor
+
+
+def test_a_date_negotiation_reads_in_italian_and_leads_with_the_answer(new_page, visit_doctor, make_patient):
+    patient = make_patient(email="marta@example.test", first_name="Marta", last_name="Riva")
+    patient_page, doctor_page = new_page(), new_page()
+    log_in(patient_page, patient)
+    patient_page.goto(f"/visits/book/{visit_doctor.doctor_profile.slug}/")
+    day = datetime.date.today() + datetime.timedelta(days=5)
+    form = patient_page.locator('[data-testid="proposal-form"]')
+    form.locator('input[name="day"]').fill(day.isoformat())
+    form.locator('input[name="time"]').fill("18:30")
+    form.locator('textarea[name="message"]').fill("Dopo il lavoro, se possibile")
+    form.locator('button[name="propose"]').click()
+    patient_page.wait_for_url("**/visits/proposals/*/")
+    steps = patient_page.locator('[data-testid="steps"]').inner_text()
+    assert "ha proposto" in steps and "propose" not in steps
+    # Waiting for the doctor: no message box above a lone "withdraw" button, but what happens next.
+    assert patient_page.locator('[data-testid="reply-form"]').count() == 0
+    assert "riceverai una notifica" in patient_page.locator('[data-testid="waiting-notice"]').inner_text()
+    assert patient_page.locator('[data-testid="withdraw"]').inner_text() == "Ritira la richiesta"
+    screenshot(patient_page, "visits-proposal-patient-waiting")
+
+    log_in(doctor_page, visit_doctor)
+    doctor_page.goto(patient_page.url)
+    reply = doctor_page.locator('[data-testid="reply-form"]')
+    # The first (primary) button answers the request.
+    assert reply.locator("button.button:not(.secondary)").inner_text() == "Accetta questa data"
+    assert reply.locator('button[value="reject"]').inner_text() == "Rifiuta la richiesta"
+    assert doctor_page.locator('[data-testid="withdraw-form"]').count() == 0
+    reply.locator('input[name="day"]').fill(day.isoformat())
+    reply.locator('input[name="time"]').fill("11:00")
+    reply.locator('textarea[name="message"]').fill("Alle 11 sono libera")
+    reply.locator('button[value="propose"]').click()
+    doctor_page.locator('[data-testid="waiting-notice"]').wait_for()
+    assert "In attesa del paziente" in doctor_page.locator('[data-testid="proposal-status"]').inner_text()
+    screenshot(doctor_page, "visits-proposal-doctor-proposed")
+
+    patient_page.reload()
+    patient_page.locator('[data-testid="reply-form"] button[value="accept"]').click()
+    patient_page.wait_for_url("**/visits/*/")
+    patient_page.goto(doctor_page.url)
+    steps = patient_page.locator('[data-testid="steps"]').inner_text()
+    assert "ha accettato la data" in steps and "accept" not in steps
+    assert "Concordata" in patient_page.locator('[data-testid="proposal-status"]').inner_text()
+    screenshot(patient_page, "visits-proposal-agreed")
