@@ -1,5 +1,10 @@
 """Reference data about Italy that several apps need."""
 
+import datetime
+from functools import lru_cache
+
+import holidays
+
 # Sigle and names of the Italian provinces and metropolitan cities (the Ordini
 # dei Medici are organised by province, and addresses carry the sigla).
 PROVINCES: dict[str, str] = {
@@ -29,3 +34,27 @@ PROVINCES: dict[str, str] = {
 }
 
 PROVINCE_CHOICES = sorted(((code, f"{name} ({code})") for code, name in PROVINCES.items()), key=lambda c: c[1])
+
+
+# --- national public holidays -------------------------------------------------------------------
+# One calendar for every app: response deadlines count working days with it, and the visit
+# agenda offers no slots on these days unless the doctor opens one. National holidays only: a
+# patron saint's day is local.
+
+
+@lru_cache(maxsize=64)
+def _public_holidays(year: int, language: str) -> dict[datetime.date, str]:
+    return dict(holidays.country_holidays("IT", years=year, language=language))
+
+
+def public_holidays(year: int) -> frozenset[datetime.date]:
+    return frozenset(_public_holidays(year, "it_IT"))
+
+
+def is_public_holiday(day: datetime.date) -> bool:
+    return day in _public_holidays(day.year, "it_IT")
+
+
+def public_holiday_name(day: datetime.date, *, language: str = "it") -> str:
+    """The holiday's name in ``language`` ("it" or "en"); empty when ``day`` is not one."""
+    return _public_holidays(day.year, "it_IT" if language.startswith("it") else "en_US").get(day, "")

@@ -1,7 +1,7 @@
 """Video visits: the doctor's agenda rules, bookings, date negotiations and what happens in the room.
 
-Free slots are never stored: they are computed from the rules, the exceptions and the bookings
-(see ``telemed.visits.slots``).
+Free slots are never stored: they are computed from the rules, the exceptions, the national
+holidays the doctor did not open and the bookings (see ``telemed.visits.slots``).
 """
 
 from django.conf import settings
@@ -75,6 +75,18 @@ class AgendaException(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(last_day__gte=models.F("first_day")), name="visits_exception_order")
         ]
+
+
+class HolidayOpening(models.Model):
+    """A national public holiday the doctor works on: without one, the weekly windows give no
+    slots on that day (see ``telemed.visits.slots``)."""
+
+    agenda = models.ForeignKey(Agenda, on_delete=models.CASCADE, related_name="holiday_openings")
+    day = models.DateField(_("day"))
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["agenda", "day"], name="visits_one_opening_per_holiday")]
 
 
 class BookingStatus(models.TextChoices):

@@ -8,7 +8,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from telemed.visits.models import Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.lib.italy import public_holiday_name, public_holidays
+from telemed.visits.models import Agenda, Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.visits.slots import ROME
 
 # The room opens a few minutes before the start and closes a while after the planned end.
 ROOM_OPENS_BEFORE = datetime.timedelta(minutes=10)
@@ -79,3 +81,13 @@ def proposal_get_for_user(user, proposal_id: int) -> DateProposal:
     if proposal is None:
         raise Http404
     return proposal
+
+
+def holidays_ahead(agenda: Agenda, *, language: str, now: datetime.datetime | None = None) -> list[dict]:
+    """The national public holidays patients could book up to (the agenda's horizon), each with its
+    name and whether the doctor opened it for visits."""
+    today = (now or timezone.now()).astimezone(ROME).date()
+    last = today + datetime.timedelta(days=agenda.horizon_days)
+    days = sorted(day for year in range(today.year, last.year + 1) for day in public_holidays(year) if today <= day <= last)
+    opened = set(agenda.holiday_openings.filter(day__in=days).values_list("day", flat=True))
+    return [{"day": day, "name": public_holiday_name(day, language=language), "open": day in opened} for day in days]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.billing import pricing
+from telemed.lib.italy import is_public_holiday
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
 from telemed.visits import slots, tasks
@@ -22,6 +23,7 @@ from telemed.visits.models import (
     Booking,
     BookingStatus,
     DateProposal,
+    HolidayOpening,
     ProposalStatus,
     ProposalStep,
 )
@@ -132,6 +134,24 @@ def agenda_exception_remove(*, actor, exception_id: int) -> None:
     deleted, _counts = AgendaException.objects.filter(pk=exception_id, agenda__doctor=actor).delete()
     if not deleted:
         raise ValidationError(_("This absence no longer exists."))
+
+
+@transaction.atomic
+def agenda_holiday_open(*, actor, day: datetime.date) -> HolidayOpening:
+    """The doctor works on a national public holiday: its weekly windows give slots that day."""
+    _require_doctor(actor)
+    if not isinstance(day, datetime.date) or not is_public_holiday(day):
+        raise ValidationError(_("This day is not a national public holiday."))
+    agenda = _locked_agenda(actor)
+    opening, _created = HolidayOpening.objects.get_or_create(agenda=agenda, day=day)
+    return opening
+
+
+@transaction.atomic
+def agenda_holiday_close(*, actor, day: datetime.date) -> None:
+    """Back to the default: no visits on that holiday. Visits already booked on it stay."""
+    _require_doctor(actor)
+    HolidayOpening.objects.filter(agenda__doctor=actor, day=day).delete()
 
 
 # --- booking ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Pages of video visits: thin, they parse, call a service or a selector, and render."""
 
+import datetime
 import itertools
 import json
 
@@ -8,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -65,6 +68,18 @@ def agenda(request: HttpRequest) -> HttpResponse:
             services.agenda_exception_add(actor=request.user, **exception_form.cleaned_data)
             flash.success(request, _("Absence added."))
             return redirect("visits:agenda")
+        if which == "holiday":
+            try:
+                day = datetime.date.fromisoformat(request.POST.get("day", ""))
+            except ValueError:
+                raise ValidationError(_("Unknown request.")) from None
+            if request.POST.get("open") == "1":
+                services.agenda_holiday_open(actor=request.user, day=day)
+                flash.success(request, _("Patients can book visits on %(day)s.") % {"day": date_format(day, "l d/m/Y")})
+            else:
+                services.agenda_holiday_close(actor=request.user, day=day)
+                flash.success(request, _("No visits on %(day)s.") % {"day": date_format(day, "l d/m/Y")})
+            return redirect("visits:agenda")
         if which in ("remove_rule", "remove_exception"):
             remove = services.availability_rule_remove if which == "remove_rule" else services.agenda_exception_remove
             key = "rule_id" if which == "remove_rule" else "exception_id"
@@ -88,6 +103,7 @@ def agenda(request: HttpRequest) -> HttpResponse:
         "rule_form": rule_form,
         "exception_form": exception_form,
         "preview": _by_day(slots.free_slots(agenda, days=7)),
+        "holidays": selectors.holidays_ahead(agenda, language=translation.get_language() or "it"),
         "upcoming": selectors.upcoming_bookings_of(request.user),
     }
     return render(request, "visits/agenda.html", context, status=400 if request.method == "POST" else 200)

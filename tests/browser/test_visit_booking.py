@@ -68,3 +68,40 @@ def test_a_date_negotiation_reads_in_italian_and_leads_with_the_answer(new_page,
     assert "ha accettato la data" in steps and "accept" not in steps
     assert "Concordata" in patient_page.locator('[data-testid="proposal-status"]').inner_text()
     screenshot(patient_page, "visits-proposal-agreed")
+
+
+def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doctor, make_patient):
+    from telemed.lib.italy import public_holidays
+
+    today = datetime.date.today()
+    holiday = min(day for year in (today.year, today.year + 1) for day in public_holidays(year) if day > today + datetime.timedelta(days=1))
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.gallo@example.test", first_name="Pia", last_name="Gallo")
+    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)
+    off_the_loop(
+        visits.agenda_update, actor=doctor, slot_minutes=30, horizon_days=(holiday - today).days + 2, min_notice_hours=2,
+        cancel_notice_hours=24, reschedule_notice_hours=24,
+    )  # fmt: skip
+    for weekday in range(7):
+        off_the_loop(visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(10))
+    patient = make_patient(email="ugo@example.test", first_name="Ugo", last_name="Bassi")
+    patient_page, doctor_page = new_page(), new_page()
+    log_in(patient_page, patient)
+    book = f"/visits/book/{doctor.doctor_profile.slug}/"
+    label = holiday.strftime("%d/%m/%Y")
+    patient_page.goto(book)
+    day_before = (holiday - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
+    assert patient_page.locator("fieldset.slot-day legend", has_text=day_before).count() == 1
+    assert patient_page.locator("fieldset.slot-day legend", has_text=label).count() == 0
+
+    log_in(doctor_page, doctor)
+    doctor_page.goto("/visits/agenda/")
+    row = doctor_page.locator(f'[data-testid="holiday"][data-day="{holiday.isoformat()}"]')
+    assert "chiuso alle visite" in row.inner_text()
+    row.get_by_role("button", name="Apri alle visite").click()
+    doctor_page.wait_for_url("**/visits/agenda/")
+    row = doctor_page.locator(f'[data-testid="holiday"][data-day="{holiday.isoformat()}"][data-open="1"]')
+    assert "aperto alle visite" in row.inner_text()
+    screenshot(doctor_page, "visits-agenda-holidays")
+
+    patient_page.goto(book)
+    assert patient_page.locator("fieldset.slot-day legend", has_text=label).count() == 1
