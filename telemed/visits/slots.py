@@ -51,8 +51,14 @@ def _opened_holidays(agenda: Agenda) -> set[datetime.date]:
     return set(agenda.holiday_openings.values_list("day", flat=True))
 
 
-def _candidate_slots(agenda: Agenda, first_day: datetime.date, last_day: datetime.date, rules, exceptions, opened_holidays):
-    length = datetime.timedelta(minutes=agenda.slot_minutes)
+def _candidate_slots(
+    agenda: Agenda, first_day: datetime.date, last_day: datetime.date, rules, exceptions, opened_holidays,
+    minutes: int | None = None,
+):
+    """Visits of ``minutes`` (the agenda's slot length if not given) start every ``slot_minutes``
+    from a window's start and end inside it."""
+    length = datetime.timedelta(minutes=minutes or agenda.slot_minutes)
+    step = datetime.timedelta(minutes=agenda.slot_minutes)
     by_weekday: dict[int, list] = {}
     for rule in rules:
         by_weekday.setdefault(rule.weekday, []).append(rule)
@@ -66,13 +72,15 @@ def _candidate_slots(agenda: Agenda, first_day: datetime.date, last_day: datetim
                 start_utc, end_utc = start.astimezone(datetime.UTC), window_end.astimezone(datetime.UTC)
                 while start_utc + length <= end_utc:
                     yield Slot(start_utc, start_utc + length)
-                    start_utc += length
+                    start_utc += step
         day += datetime.timedelta(days=1)
 
 
-def free_slots(agenda: Agenda, *, now: datetime.datetime | None = None, days: int | None = None) -> list[Slot]:
-    """The slots patients may book now: inside a rule, not on an exception, after the minimum notice,
-    before the horizon, not overlapping an active booking."""
+def free_slots(
+    agenda: Agenda, *, now: datetime.datetime | None = None, days: int | None = None, minutes: int | None = None
+) -> list[Slot]:
+    """The slots patients may book now for a visit of ``minutes``: inside a rule, not on an
+    exception, after the minimum notice, before the horizon, not overlapping an active booking."""
     now = now or timezone.now()
     earliest, latest = bookable_window(agenda, now)
     if days is not None:
@@ -86,7 +94,8 @@ def free_slots(agenda: Agenda, *, now: datetime.datetime | None = None, days: in
     )
     slots = []
     for slot in _candidate_slots(
-        agenda, earliest.astimezone(ROME).date(), latest.astimezone(ROME).date(), rules, exceptions, _opened_holidays(agenda)
+        agenda, earliest.astimezone(ROME).date(), latest.astimezone(ROME).date(), rules, exceptions, _opened_holidays(agenda),
+        minutes,
     ):
         if slot.start < earliest or slot.start > latest:
             continue
@@ -96,14 +105,16 @@ def free_slots(agenda: Agenda, *, now: datetime.datetime | None = None, days: in
     return slots
 
 
-def is_free_slot(agenda: Agenda, start: datetime.datetime, *, now: datetime.datetime | None = None) -> bool:
+def is_free_slot(
+    agenda: Agenda, start: datetime.datetime, *, now: datetime.datetime | None = None, minutes: int | None = None
+) -> bool:
     now = now or timezone.now()
     earliest, latest = bookable_window(agenda, now)
     if not earliest <= start <= latest:
         return False
     day = start.astimezone(ROME).date()
     candidates = _candidate_slots(
-        agenda, day, day, list(agenda.rules.all()), list(agenda.exceptions.all()), _opened_holidays(agenda)
+        agenda, day, day, list(agenda.rules.all()), list(agenda.exceptions.all()), _opened_holidays(agenda), minutes
     )
     for slot in candidates:
         if slot.start == start:

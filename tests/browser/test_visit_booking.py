@@ -105,3 +105,32 @@ def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doct
 
     patient_page.goto(book)
     assert patient_page.locator("fieldset.slot-day legend", has_text=label).count() == 1
+
+
+def test_slot_length_without_a_tariff_warns_and_every_priced_length_is_bookable(new_page, visit_doctor, make_patient):
+    off_the_loop(tariff_set, actor=visit_doctor, doctor=visit_doctor.doctor_profile, kind="video", fee=Decimal("90.00"), duration_minutes=60)
+    doctor_page, patient_page = new_page(), new_page()
+    log_in(doctor_page, visit_doctor)
+    doctor_page.goto("/visits/agenda/")
+    settings = doctor_page.locator('[data-testid="agenda-settings"]')
+    settings.locator('select[name="slot_minutes"]').select_option("15")
+    settings.locator('button[name="save_settings"]').click()
+    doctor_page.wait_for_url("**/visits/agenda/")
+    warning = doctor_page.locator('[data-testid="length-warning"]')
+    assert "15 minuti" in warning.inner_text()
+    assert "30 minuti, 60 minuti" in doctor_page.locator('[data-testid="priced-lengths"]').inner_text()
+    screenshot(doctor_page, "visits-agenda-length-warning")
+
+    patient = make_patient(email="elio@example.test", first_name="Elio", last_name="Costa")
+    log_in(patient_page, patient)
+    patient_page.goto(f"/visits/book/{visit_doctor.doctor_profile.slug}/")
+    assert patient_page.locator('[data-testid="slot"]').count() > 0  # booking still works
+    patient_page.locator('[data-testid="length-choice"]', has_text="60 minuti").click()
+    patient_page.wait_for_url("**minutes=60")
+    assert "60 minuti" in patient_page.locator('[data-testid="length-current"]').inner_text()
+    screenshot(patient_page, "visits-book-60-minutes")
+    patient_page.locator('[data-testid="slot"]').first.check()
+    patient_page.locator('[data-testid="book-form"] button[name="book"]').click()
+    patient_page.wait_for_url("**/visits/*/")
+    booking = off_the_loop(lambda: patient.visits_as_patient.get())
+    assert booking.duration_minutes == 60 and booking.end - booking.start == datetime.timedelta(minutes=60)
