@@ -58,3 +58,29 @@ def is_public_holiday(day: datetime.date) -> bool:
 def public_holiday_name(day: datetime.date, *, language: str = "it") -> str:
     """The holiday's name in ``language`` ("it" or "en"); empty when ``day`` is not one."""
     return _public_holidays(day.year, "it_IT" if language.startswith("it") else "en_US").get(day, "")
+
+
+# --- regions ------------------------------------------------------------------------------------
+# The twenty regions and the sigle of their provinces: a search for "Lombardia" means its provinces.
+REGIONS: dict[str, tuple[str, ...]] = {
+    "Abruzzo": ("AQ", "CH", "PE", "TE"),
+    "Basilicata": ("MT", "PZ"),
+    "Calabria": ("CS", "CZ", "KR", "RC", "VV"),
+    "Campania": ("AV", "BN", "CE", "NA", "SA"),
+    "Emilia-Romagna": ("BO", "FC", "FE", "MO", "PC", "PR", "RA", "RE", "RN"),
+    "Friuli-Venezia Giulia": ("GO", "PN", "TS", "UD"),
+    "Lazio": ("FR", "LT", "RI", "RM", "VT"),
+    "Liguria": ("GE", "IM", "SP", "SV"),
+    "Lombardia": ("BG", "BS", "CO", "CR", "LC", "LO", "MB", "MI", "MN", "PV", "SO", "VA"),
+    "Marche": ("AN", "AP", "FM", "MC", "PU"),
+    "Molise": ("CB", "IS"),
+    "Piemonte": ("AL", "AT", "BI", "CN", "NO", "TO", "VB", "VC"),
+    "Puglia": ("BA", "BR", "BT", "FG", "LE", "TA"),
+    "Sardegna": ("CA", "NU", "OR", "SS", "SU"),
+    "Sicilia": ("AG", "CL", "CT", "EN", "ME", "PA", "RG", "SR", "TP"),
+    "Toscana": ("AR", "FI", "GR", "LI", "LU", "MS", "PI", "PO", "PT", "SI"),
+    "Trentino-Alto Adige": ("BZ", "TN"),
+    "Umbria": ("PG", "TR"),
+    "Valle d'Aosta": ("AO",),
+    "Veneto": ("BL", "PD", "RO", "TV", "VE", "VI", "VR"),
+}
