@@ -6,6 +6,7 @@ from telemed.messaging import services
 from telemed.messaging.tests.test_colleagues import structure
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
+from tests.browser.test_visit_booking import wait_for_due_tasks
 
 
 def test_intramed_offers_known_colleagues_and_finds_part_of_a_name(new_page, make_doctor):
@@ -40,3 +41,4 @@ def test_intramed_offers_known_colleagues_and_finds_part_of_a_name(new_page, mak
     conversation = off_the_loop(lambda: services.Conversation.objects.get(subject="Consulto"))
     members = off_the_loop(lambda: set(conversation.participants.values_list("user_id", flat=True)))
     assert members == {me.pk, far.pk, same_place.pk}
+    wait_for_due_tasks()

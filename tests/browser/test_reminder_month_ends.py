@@ -7,6 +7,7 @@ import re
 from telemed.reminders.models import Reminder
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import log_in
+from tests.browser.test_visit_booking import wait_for_due_tasks
 
 
 def fill_monthly(page, *, start: dt.date, mode: str) -> None:
@@ -42,3 +43,4 @@ def test_a_monthly_reminder_on_the_31st_warns_and_the_last_day_reaches_every_mon
     screenshot(page, "reminders-last-day")
     reminder = off_the_loop(lambda: Reminder.objects.filter(patient=patient).latest("pk"))
     assert reminder.rrule.startswith("FREQ=MONTHLY;BYMONTHDAY=-1")
+    wait_for_due_tasks()

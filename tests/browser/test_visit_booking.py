@@ -12,6 +12,22 @@ from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
 
+def wait_for_due_tasks(timeout: float = 30) -> None:
+    """Let the platform's worker finish what is due (the booking e-mails) before the test ends:
+    the next test empties the database under a task still running."""
+    import time
+
+    from django_tasks_db.models import DBTaskResult
+
+    def busy() -> bool:
+        return DBTaskResult.objects.ready().exists() or DBTaskResult.objects.running().exists()
+
+    deadline = time.monotonic() + timeout
+    while off_the_loop(busy):
+        assert time.monotonic() < deadline, "tasks still pending"
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def visit_doctor(make_doctor):
     doctor = doctor_with_demo_authenticator(make_doctor, email="dott.ferri@example.test", first_name="Carla", last_name="Ferri")
@@ -68,6 +84,7 @@ def test_a_date_negotiation_reads_in_italian_and_leads_with_the_answer(new_page,
     assert "ha accettato la data" in steps and "accept" not in steps
     assert "Concordata" in patient_page.locator('[data-testid="proposal-status"]').inner_text()
     screenshot(patient_page, "visits-proposal-agreed")
+    wait_for_due_tasks()
 
 
 def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doctor, make_patient):
@@ -134,3 +151,4 @@ def test_slot_length_without_a_tariff_warns_and_every_priced_length_is_bookable(
     patient_page.wait_for_url("**/visits/*/")
     booking = off_the_loop(lambda: patient.visits_as_patient.get())
     assert booking.duration_minutes == 60 and booking.end - booking.start == datetime.timedelta(minutes=60)
+    wait_for_due_tasks()
