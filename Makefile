@@ -7,6 +7,9 @@ TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 NAME ?=
+# Links in e-mails, calendar feeds and signed PDFs are built from TELEMED_BASE_URL; unless it is
+# given, it follows the address `make run` serves on, so `make run PORT=8123` mails working links.
+TELEMED_BASE_URL ?= http://$(HOST):$(PORT)
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test install install-test messages migrate demo bench chromium clean help audit
@@ -53,7 +56,7 @@ run: demo
 	@echo "    structure  struttura@demo.telemed.test"
 	@echo "    staff      staff@demo.telemed.test (back office at /admin/, same TOTP secret)"
 	@echo ""
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+	TELEMED_BASE_URL='$(TELEMED_BASE_URL)' $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's Chromium; the signature tests check PDFs with poppler's pdfsig.
 chromium:

@@ -6,7 +6,7 @@ Two units, as the doctor chooses them in their tariff:
   across a daylight-saving change is still 24 real hours (the clock on the wall
   shows 23 or 25 hours later).
 * working days: time runs only on working days in Italy (Monday to Friday, not a
-  national public holiday from the ``holidays`` library). The deadline falls on the
+  national public holiday: ``telemed.lib.italy``, from the ``holidays`` library). The deadline falls on the
   N-th working day after the start, at the same wall-clock time in Europe/Rome; a
   start on a Saturday, Sunday or holiday counts from 00:00 of the next working day
   (so "1 working day" from Saturday means the end of Monday). The wall-clock time
@@ -14,25 +14,17 @@ Two units, as the doctor chooses them in their tariff:
 """
 
 import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from telemed.billing.models import ResponseUnit
+from telemed.lib.italy import is_public_holiday
 
 ROME = ZoneInfo("Europe/Rome")
 UTC = datetime.UTC
 
 
-@lru_cache(maxsize=64)
-def _italian_holidays(year: int) -> frozenset[datetime.date]:
-    # National holidays only: a patron saint's day is local and does not stop the clock.
-    return frozenset(holidays.country_holidays("IT", years=year))
-
-
 def is_working_day(day: datetime.date) -> bool:
-    return day.weekday() < 5 and day not in _italian_holidays(day.year)
+    return day.weekday() < 5 and not is_public_holiday(day)
 
 
 def next_working_day(day: datetime.date) -> datetime.date:

@@ -241,6 +241,11 @@ def read_header(path: Path) -> Header:
         if ds.file_meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
             raise Unusable("dicomdir")
         transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID") or "")
+        # pydicom reads garbage leniently: a header that swallowed the rest of the file leaves a
+        # nonsense transfer syntax and no data set at all. That file is damaged; "no_uids" is
+        # for a readable image that lacks its identifiers.
+        if len(ds) == 0 or (transfer_syntax and not UID_PATTERN.match(transfer_syntax.rstrip("\x00 "))):
+            raise Unusable("damaged")
         pixels = ds._dict.get(PIXEL_DATA)
         if pixels is not None:
             length = getattr(pixels, "length", None)

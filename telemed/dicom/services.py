@@ -439,7 +439,9 @@ class _CdRun:
                 self._unpack(entry, path)
         plan = reading.plan_import(self.root)
         for dicomdir in plan.unreadable_dicomdirs:
-            self.skips.add(dicomdir, SkipReason.DICOMDIR)
+            self.skips.add(staging.name_on_cd(dicomdir), SkipReason.DICOMDIR)
+        for candidate in plan.candidates:
+            candidate.relative = staging.name_on_cd(candidate.relative)
         if plan.used_dicomdir:
             CdImport.objects.filter(pk=self.cd_import.pk).update(used_dicomdir=True)
         batch: list[tuple[reading.Candidate, reading.Header, int]] = []
@@ -455,7 +457,7 @@ class _CdRun:
 
     def _unpack(self, entry: ImportedFile, path: Path) -> None:
         room = box_selectors.box_usage(self.box).free + entry.size
-        target = path.with_name(path.name + ".unzipped")
+        target = staging.unpacked_dir(path)
         try:
             members, declared = staging.check_zip(path, room=room)
             # The ZIP itself is not kept: its reservation makes room for what it holds.

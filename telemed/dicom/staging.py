@@ -31,8 +31,24 @@ MAX_RATIO = 100
 RATIO_FLOOR_BYTES = 1024 * 1024
 
 
+# A ZIP's content is unpacked next to it, in a folder named after it plus this suffix.
+UNPACKED_SUFFIX = ".unzipped"
+
+
 class UnsafePath(ValueError):
     pass
+
+
+def unpacked_dir(zip_path: Path) -> Path:
+    return zip_path.with_name(zip_path.name + UNPACKED_SUFFIX)
+
+
+def name_on_cd(staged_relative: str) -> str:
+    """The name a person sees on the CD for a staged file: a ZIP member is ``disc.zip/DICOM/IM1``,
+    as the ZIP names it, never the folder it was unpacked into."""
+    return "/".join(
+        part[: -len(UNPACKED_SUFFIX)] if part.endswith(UNPACKED_SUFFIX) else part for part in staged_relative.split("/")
+    )
 
 
 def imports_root() -> Path:

@@ -8,7 +8,7 @@ bounded; any page number gives a page.
 from decimal import Decimal
 from functools import lru_cache
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django import forms
 from django.forms.utils import flatatt
@@ -149,3 +149,18 @@ class DirectorySearchForm(forms.Form):
             ("second_opinion", "on" if criteria.second_opinion else ""),
         ]
         return urlencode([(key, value) for key, value in pairs if value])
+
+    def wider_searches(self) -> list[tuple[str, str]]:
+        """For an empty result: the same search with fewer filters, widest last, as (label, URL query)."""
+        criteria = self.criteria()
+        pairs = dict(parse_qsl(self.query_string()))
+        filters = {"specialty", "language", "service", "max_price", "second_opinion"}
+        wider = []
+        if criteria.city:
+            wider.append((str(_("The same search in all of Italy")), {k: v for k, v in pairs.items() if k != "city"}))
+        if filters & set(pairs):
+            wider.append((str(_("The same words and place, without the other filters")), {k: v for k, v in pairs.items() if k not in filters}))
+        if criteria.text and len(pairs) > 1:
+            wider.append((str(_("Only the words typed")), {"q": criteria.text}))
+        wider.append((str(_("Every doctor")), {}))
+        return [(label, urlencode(query)) for label, query in wider]

@@ -9,7 +9,11 @@ number of doctors (see ``doctor_search``); counting and paging stop at MAX_RESUL
   against ``DirectoryWord``). Doctors a word names come first, ranked by SearchRank plus
   the trigram similarity of their name; list filters are one GIN lookup in ``facets``.
 * SQLite: each word is a substring of the normalised (unaccented, lower-case) text; an
-  exact name comes first. No typo tolerance.
+  exact name comes first. A search that finds nothing is tried once more with the known words
+  each word may be a typo of (``interpret``: bounded edit distance).
+
+Before either, ``interpret`` reads professional nouns as specialties ("cardiologo") and regions
+as their provinces ("Lombardia"): both become indexed filters.
 
 Then a stable order: verified doctors first, then by surname. The profile page reads the
 live data, never the entry.
@@ -31,8 +35,9 @@ from telemed.accounts import selectors as accounts
 from telemed.billing import pricing
 from telemed.billing import selectors as billing
 from telemed.billing.models import CONSULT_KINDS, ServiceKind
+from telemed.directory import interpret
 from telemed.directory.indexing import TEXT_SEARCH_CONFIG, normalise
-from telemed.directory.models import PRICE_FIELDS, DirectoryEntry
+from telemed.directory.models import PRICE_FIELDS, DirectoryEntry, DirectoryWord
 from telemed.lib.italy import PROVINCES
 
 PAGE_SIZE = 20
@@ -69,6 +74,8 @@ class DoctorSearch:
     service: str = ""
     max_price: Decimal | None = None
     second_opinion: bool = False
+    # Set by ``understood``: the provinces of a region the visitor named.
+    provinces: tuple[str, ...] = ()
 
     @property
     def words(self) -> list[str]:
@@ -98,6 +105,8 @@ class SearchPage:
     count: int
     capped: bool  # more than MAX_RESULTS doctors match
     num_pages: int = field(default=1)
+    # The words searched instead of those typed (a typo corrected on SQLite), or "".
+    corrected: str = ""
 
     @property
     def has_previous(self) -> bool:
@@ -204,6 +213,8 @@ def _filtered(search: DoctorSearch) -> QuerySet[DirectoryEntry]:
         # lets PostgreSQL read the province's doctors along their (province, order) index.
         province = _province_of(search.city)
         entries = entries.filter(Q(province=province) if province else Q(city_key=normalise(search.city)))
+    if search.provinces:
+        entries = entries.filter(province__in=search.provinces)
     if search.second_opinion:
         entries = entries.filter(second_opinion=True)
     if search.max_price is not None:
@@ -312,11 +323,15 @@ def _postgres_plan(entries: QuerySet, words: list[str]) -> _Plan:
     return _Plan(matching=matching, first=first, first_ranked=ranked, rest=matching.exclude(search_vector=named))
 
 
-def _sqlite_plan(entries: QuerySet, words: list[str]) -> _Plan:
-    """Each word is somewhere in the normalised text (name, specialties, city, province, structure);
-    an exact name first, then names that have the words as whole words, then names that contain them."""
-    for word in words:
-        entries = entries.filter(search_text__contains=word)
+def _sqlite_plan(entries: QuerySet, words: list[str], alternatives: list[list[str]] | None = None) -> _Plan:
+    """Each word (or one of its ``alternatives``) is somewhere in the normalised text (name,
+    specialties, city, province, structure); an exact name first, then names that have the words
+    as whole words, then names that contain them."""
+    for group in alternatives or [[word] for word in words]:
+        either = Q()
+        for word in group:
+            either |= Q(search_text__contains=word)
+        entries = entries.filter(either)
     phrase = " ".join(words)
     ranked = entries.annotate(
         padded_name=Concat(Value(" "), "name_text", Value(" ")),
@@ -337,6 +352,56 @@ def _plan(search: DoctorSearch) -> _Plan:
     if not (words := search.words):
         return _Plan(matching=entries, first=None, first_ranked=None, rest=entries)
     return _postgres_plan(entries, words) if _postgres() else _sqlite_plan(entries, words)
+
+
+def _sqlite_corrections(words: list[str]) -> list[list[str]] | None:
+    """Each word with the known words it may be a typo of (see ``interpret``); None when no word
+    has any. One query per word, along the unique index of ``DirectoryWord.word``."""
+    groups, found = [], False
+    for word in words:
+        limit = interpret.typo_limit(word)
+        candidates = (
+            DirectoryWord.objects.filter(word__gte=word[0], word__lt=chr(ord(word[0]) + 1))
+            .values_list("word", flat=True)
+            .order_by("word")[: interpret.MAX_CANDIDATES]
+        )
+        close = interpret.close_words(word, (c for c in candidates if abs(len(c) - len(word)) <= limit))
+        found = found or bool(close)
+        groups.append([word, *close])
+    return groups if found else None
+
+
+def understood(search: DoctorSearch) -> DoctorSearch:
+    """The search as meant: a professional noun as the specialty, a region as its provinces."""
+    text, city, specialty, provinces = search.text, search.city, search.specialty, search.provinces
+    if city and _province_of(city) is None and (region := interpret.region_provinces(city)):
+        city, provinces = "", region
+    if not provinces:
+        text, provinces = interpret.take_region(text)
+    if not specialty:
+        nouns = _nouns(tuple(code for code, _name in specialty_choices()))
+        words = normalise(text).split()
+        noun = next((word for word in words if word in nouns), None)
+        if noun is not None:
+            specialty = nouns[noun]
+            words.remove(noun)
+            text = " ".join(words)
+    if (text, city, specialty, provinces) == (search.text, search.city, search.specialty, search.provinces):
+        return search
+    return DoctorSearch(
+        text=text, specialty=specialty, city=city, language=search.language, service=search.service,
+        max_price=search.max_price, second_opinion=search.second_opinion, provinces=provinces,
+    )  # fmt: skip
+
+
+_nouns_memo: dict = {}
+
+
+def _nouns(codes: tuple[str, ...]) -> dict[str, str]:
+    if codes not in _nouns_memo:
+        _nouns_memo.clear()
+        _nouns_memo[codes] = interpret.profession_nouns(codes)
+    return _nouns_memo[codes]
 
 
 def _capped_count(queryset: QuerySet) -> int:
@@ -390,8 +455,18 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
     corrections; the count (stopped after MAX_RESULTS); with words that name doctors, their
     count and their page; the page of the other matches; the live check of the page's accounts.
     """
+    search = understood(search)
     plan = _plan(search)
     matches = _capped_count(plan.matching)
+    corrected = ""
+    if not matches and not _postgres() and (words := search.words):
+        # Nothing found: perhaps a typo. Only this empty result pays for looking.
+        alternatives = _sqlite_corrections(words)
+        if alternatives is not None:
+            nearest = [group[1] if len(group) > 1 else group[0] for group in alternatives]
+            plan = _sqlite_plan(_filtered(search), nearest, alternatives)
+            matches = _capped_count(plan.matching)
+            corrected = " ".join(nearest) if matches else ""
     capped = matches > MAX_RESULTS
     count = min(matches, MAX_RESULTS)
     num_pages = max(1, -(-count // PAGE_SIZE))
@@ -415,7 +490,7 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
         )
         for row in rows
     ]
-    return SearchPage(results=results, number=number, count=count, capped=capped, num_pages=num_pages)
+    return SearchPage(results=results, number=number, count=count, capped=capped, num_pages=num_pages, corrected=corrected)
 
 
 # --- the profile --------------------------------------------------------------------------------------

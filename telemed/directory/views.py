@@ -20,7 +20,10 @@ def search(request: HttpRequest) -> HttpResponse:
     _keep_sweep_scheduled()
     form = forms.DirectorySearchForm(request.GET)
     page = selectors.doctor_search(form.criteria(), form.page_number())
-    return render(request, "directory/search.html", {"form": form, "page": page, "query": form.query_string()})
+    context = {"form": form, "page": page, "query": form.query_string()}
+    if not page.count:
+        context["wider_searches"] = form.wider_searches()
+    return render(request, "directory/search.html", context)
 
 
 def profile(request: HttpRequest, slug: str) -> HttpResponse:

@@ -1,6 +1,9 @@
 """Reads of conversations, always limited to the asking user's own."""
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+import re
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -108,3 +111,44 @@ def attachable_studies(user, conversation: Conversation | None = None):
     if not user.is_doctor or (conversation is not None and conversation.kind != ConversationKind.INTRAMED):
         return []
     return list(studies_owned_by(user).order_by("-created_at")[:50])
+
+
+# --- colleagues to write to in Intramed -----------------------------------------------------------
+# Offered without typing: the colleagues one already writes to (most recent first), then those of
+# one's own health structure. A search matches every word typed as a part of the first or last
+# name ("ros mar" finds Mario Rossi); titles and punctuation ("Dott.ssa", "Rossi M.") are ignored.
+
+COLLEAGUES_SHOWN = 20
+TITLES = {"dr", "dott", "dottssa", "dottore", "dottoressa", "prof", "profssa", "professore", "professoressa", "doctor"}
+
+
+def colleagues(user) -> QuerySet:
+    """Every doctor ``user`` may write to in Intramed."""
+    return get_user_model().objects.filter(role="doctor", is_active=True).exclude(pk=user.pk)
+
+
+def colleagues_written_to(user, *, limit: int = COLLEAGUES_SHOWN) -> list:
+    mine = Conversation.objects.filter(kind=ConversationKind.INTRAMED, participants__user=user)
+    return list(
+        colleagues(user)
+        .filter(conversation_memberships__conversation__in=mine)
+        .annotate(last=Max("conversation_memberships__conversation__last_message_at"))
+        .order_by("-last", "last_name", "first_name")[:limit]
+    )
+
+
+def colleagues_of_structure(user, *, limit: int = COLLEAGUES_SHOWN) -> list:
+    structure_id = getattr(getattr(user, "doctor_profile", None), "structure_id", None)
+    if structure_id is None:
+        return []
+    return list(colleagues(user).filter(doctor_profile__structure_id=structure_id).order_by("last_name", "first_name")[:limit])
+
+
+def colleague_search(user, query: str, *, limit: int = COLLEAGUES_SHOWN) -> list:
+    words = [w for w in (re.sub(r"[^\w'-]", "", word) for word in query.split()[:6]) if w and w.lower() not in TITLES]
+    if not words:
+        return []
+    matching = colleagues(user)
+    for word in words[:4]:
+        matching = matching.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+    return list(matching.order_by("last_name", "first_name")[:limit])

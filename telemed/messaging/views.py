@@ -1,9 +1,7 @@
 from django.contrib import messages as flash
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -133,19 +131,28 @@ def new_to_patient(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def new_intramed(request: HttpRequest) -> HttpResponse:
-    """Write to colleagues: find them by name (any registered doctor), tick, write."""
+    """Write to colleagues: those one writes to and of one's structure are offered, any registered
+    doctor is found by (part of) the name; tick, write."""
     if not request.user.is_doctor:
         raise PermissionDenied
-    colleagues = get_user_model().objects.filter(role="doctor", is_active=True).exclude(pk=request.user.pk)
+    colleagues = selectors.colleagues(request.user)
     query = clean_search_text(request.GET.get("q", ""))
     chosen = [int(i) for i in request.POST.getlist("doctors") + request.GET.getlist("to") if str(i).isdigit()]
-    # The checkboxes offered: those already chosen, then up to 20 colleagues matching the name typed.
-    candidates = list(colleagues.filter(pk__in=chosen).order_by("last_name"))
-    if query:
-        matching = colleagues
-        for word in query.split()[:4]:
-            matching = matching.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
-        candidates += [d for d in matching.order_by("last_name", "first_name")[:20] if d not in candidates]
+    # The checkboxes offered, in groups, each colleague once: those already chosen, the search's
+    # results, the colleagues one writes to, those of one's structure.
+    groups = [
+        (_("Chosen"), list(colleagues.filter(pk__in=chosen).order_by("last_name"))),
+        (_("Found"), selectors.colleague_search(request.user, query) if query else []),
+        (_("Colleagues you write to"), selectors.colleagues_written_to(request.user)),
+        (_("Your health structure"), selectors.colleagues_of_structure(request.user)),
+    ]
+    seen: set[int] = set()
+    choices = []
+    for label, doctors in groups:
+        fresh = [d for d in doctors if d.pk not in seen]
+        seen.update(d.pk for d in fresh)
+        if fresh:
+            choices.append((label, [(d.pk, f"Dr. {d.get_full_name()}") for d in fresh]))
     form = IntramedForm(
         request.POST or None,
         doctors=colleagues,
@@ -153,7 +160,7 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
         studies=selectors.attachable_studies(request.user),
         initial={"doctors": chosen},
     )
-    form.fields["doctors"].widget.choices = [(d.pk, f"Dr. {d.get_full_name()}") for d in candidates]
+    form.fields["doctors"].widget.choices = choices
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         study_ids, deidentified = form.cleaned_studies()
@@ -172,7 +179,8 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
         else:
             flash.success(request, _("Message sent."))
             return redirect("messaging:conversation", conversation.pk)
-    return render(request, "messaging/new_intramed.html", {"form": form, "query": query}, status=400 if form.errors else 200)
+    context = {"form": form, "query": query, "nothing_found": bool(query) and not groups[1][1]}
+    return render(request, "messaging/new_intramed.html", context, status=400 if form.errors else 200)
 
 
 @login_required

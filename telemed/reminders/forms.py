@@ -83,7 +83,8 @@ class ReminderForm(forms.Form):
         label=_("On these days"), choices=list(WEEKDAYS.items()), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
     monthly_mode = forms.ChoiceField(
-        label=_("Which day of the month"), choices=MonthlyMode.choices, initial=MonthlyMode.DAY_OF_MONTH, widget=forms.RadioSelect
+        label=_("Which day of the month"), choices=MonthlyMode.choices, initial=MonthlyMode.DAY_OF_MONTH, widget=forms.RadioSelect,
+        help_text=_("The date and the weekday are those of the start date. Some months have no 29th, 30th or 31st."),
     )
     end = forms.ChoiceField(label=_("Ends"), choices=EndMode.choices, initial=EndMode.NEVER, widget=forms.RadioSelect)
     until = forms.DateField(label=_("Last day"), required=False, input_formats=DATE_FORMATS, widget=_date_input())

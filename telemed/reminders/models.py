@@ -49,7 +49,7 @@ class Reminder(models.Model):
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.ONCE)
     interval = models.PositiveSmallIntegerField(default=1)
     weekdays = models.JSONField(default=list, blank=True)
-    monthly_mode = models.CharField(max_length=8, choices=MonthlyMode.choices, default=MonthlyMode.DAY_OF_MONTH)
+    monthly_mode = models.CharField(max_length=12, choices=MonthlyMode.choices, default=MonthlyMode.DAY_OF_MONTH)
     until = models.DateField(null=True, blank=True)
     count = models.PositiveIntegerField(null=True, blank=True)
     rrule = models.CharField(max_length=200)

@@ -2,7 +2,8 @@
 same choice said back in plain words.
 
 The friendly form offers only what makes sense for a health agenda: once, every N days, on
-chosen weekdays every N weeks, every N months on a date or on "the first Monday"; at one or
+chosen weekdays every N weeks, every N months on a date, on "the first Monday", on the last day
+or on "the last Monday" (a date after the 28th skips the months without it, and says so); at one or
 several fixed times of the day; until a date or for a number of times. Nothing finer than a
 day is offered (no FREQ=HOURLY/MINUTELY/SECONDLY), so no rule can fire every second.
 """
@@ -33,6 +34,14 @@ class Frequency(models.TextChoices):
 class MonthlyMode(models.TextChoices):
     DAY_OF_MONTH = "day", gettext_lazy("On the same date (e.g. on the 15th)")
     WEEKDAY_OF_MONTH = "weekday", gettext_lazy("On the same weekday (e.g. the first Monday)")
+    # RFC 5545 counts from the end with negative numbers: BYMONTHDAY=-1, BYDAY=-1MO. Every month
+    # has them, so they never skip a month, unlike "on the 31st".
+    LAST_DAY = "last_day", gettext_lazy("On the last day of the month")
+    LAST_WEEKDAY = "last_weekday", gettext_lazy("On the last such weekday (e.g. the last Monday)")
+
+
+# A date after the 28th is missing in some months; RFC 5545 (and so every calendar) skips them.
+SHORTEST_MONTH = 28
 
 
 class EndMode(models.TextChoices):
@@ -166,6 +175,25 @@ class Recurrence:
     def is_single(self) -> bool:
         return self.frequency == Frequency.ONCE
 
+    @property
+    def skips_months(self) -> bool:
+        """A monthly date that some months lack (the 29th to the 31st): those months are skipped."""
+        return (
+            self.frequency == Frequency.MONTHLY and self.monthly_mode == MonthlyMode.DAY_OF_MONTH
+            and self.start.day > SHORTEST_MONTH
+        )  # fmt: skip
+
+    def warnings(self) -> list[str]:
+        """What the person should know before relying on the reminder (it is saved anyway)."""
+        if not self.skips_months:
+            return []
+        return [
+            _(
+                "Some months have no day %(day)d: the reminder skips them. Choose “On the last day of the month” "
+                "to be reminded every month."
+            ) % {"day": self.start.day}
+        ]
+
     # --- the RFC 5545 rule ---------------------------------------------------------------
 
     def rule_parts(self) -> dict[str, object]:
@@ -184,6 +212,10 @@ class Recurrence:
         elif self.frequency == Frequency.MONTHLY:
             if self.monthly_mode == MonthlyMode.WEEKDAY_OF_MONTH:
                 parts["BYDAY"] = f"{nth_weekday_of(self.start)}{RFC_WEEKDAYS[self.start.weekday()]}"
+            elif self.monthly_mode == MonthlyMode.LAST_WEEKDAY:
+                parts["BYDAY"] = f"-1{RFC_WEEKDAYS[self.start.weekday()]}"
+            elif self.monthly_mode == MonthlyMode.LAST_DAY:
+                parts["BYMONTHDAY"] = -1
             else:
                 parts["BYMONTHDAY"] = self.start.day
         if self.until is not None:
@@ -213,9 +245,16 @@ class Recurrence:
                 if n == 1
                 else ngettext("every %(n)d week on %(days)s", "every %(n)d weeks on %(days)s", n) % {"n": n, "days": days}
             )
-        elif self.monthly_mode == MonthlyMode.WEEKDAY_OF_MONTH:
+        elif self.monthly_mode == MonthlyMode.LAST_DAY:
+            how = (
+                _("every month on its last day")
+                if n == 1
+                else ngettext("every %(n)d month on its last day", "every %(n)d months on their last day", n) % {"n": n}
+            )
+        elif self.monthly_mode in (MonthlyMode.WEEKDAY_OF_MONTH, MonthlyMode.LAST_WEEKDAY):
             weekday = self.start.weekday()
-            nth = (NTH_SUNDAY if weekday == 6 else NTH_WEEKDAY)[nth_weekday_of(self.start)]
+            position = -1 if self.monthly_mode == MonthlyMode.LAST_WEEKDAY else nth_weekday_of(self.start)
+            nth = (NTH_SUNDAY if weekday == 6 else NTH_WEEKDAY)[position]
             values = {"n": n, "nth": nth, "weekday": WEEKDAY_NAMES[weekday]}
             how = (
                 _("every month on %(nth)s %(weekday)s") % values
@@ -230,6 +269,8 @@ class Recurrence:
                 else ngettext("every %(n)d month on day %(day)d", "every %(n)d months on day %(day)d", n) % values
             )
         text = f"{how} {at}"
+        if self.skips_months:
+            text += " " + _("(not in months without day %(day)d)") % {"day": self.start.day}
         if self.until is not None:
             until = day_in_words(self.until, with_year=self.until.year != self.start.year)
             text += " " + _("until %(date)s") % {"date": until}

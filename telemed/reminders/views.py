@@ -165,6 +165,7 @@ def detail(request: HttpRequest, reminder_id: int) -> HttpResponse:
         {
             "reminder": reminder,
             "description": _describe(reminder),
+            "warnings": Recurrence.of(reminder).warnings() if reminder.is_active else [],
             "upcoming": [{"at": at.astimezone(ROME), "epoch": int(at.timestamp())} for at in _upcoming(reminder)]
             if reminder.is_active
             else [],

@@ -19,7 +19,7 @@ def rome_datetime(day: datetime.date, time: datetime.time) -> datetime.datetime:
 
 class AgendaForm(forms.Form):
     slot_minutes = forms.TypedChoiceField(
-        label=_("Visit length (minutes)"), choices=[(m, m) for m in SLOT_MINUTES], coerce=int
+        label=_("Slot length (minutes)"), choices=[(m, m) for m in SLOT_MINUTES], coerce=int
     )
     horizon_days = forms.IntegerField(label=_("Patients may book up to (days ahead)"), min_value=1, max_value=365)
     min_notice_hours = forms.IntegerField(label=_("Minimum notice (hours)"), min_value=0, max_value=720)

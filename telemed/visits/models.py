@@ -1,7 +1,7 @@
 """Video visits: the doctor's agenda rules, bookings, date negotiations and what happens in the room.
 
-Free slots are never stored: they are computed from the rules, the exceptions and the bookings
-(see ``telemed.visits.slots``).
+Free slots are never stored: they are computed from the rules, the exceptions, the national
+holidays the doctor did not open and the bookings (see ``telemed.visits.slots``).
 """
 
 from django.conf import settings
@@ -76,6 +76,18 @@ class AgendaException(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(last_day__gte=models.F("first_day")), name="visits_exception_order")
         ]
+
+
+class HolidayOpening(models.Model):
+    """A national public holiday the doctor works on: without one, the weekly windows give no
+    slots on that day (see ``telemed.visits.slots``)."""
+
+    agenda = models.ForeignKey(Agenda, on_delete=models.CASCADE, related_name="holiday_openings")
+    day = models.DateField(_("day"))
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["agenda", "day"], name="visits_one_opening_per_holiday")]
 
 
 class BookingStatus(models.TextChoices):
@@ -167,12 +179,20 @@ class DateProposal(models.Model):
         ordering = ["-updated_at"]
 
 
+class ProposalAction(models.TextChoices):
+    # Labels read as the history: "<author> (<when>): proposed Mon 07/12 18:00".
+    PROPOSE = "propose", _("proposed")
+    ACCEPT = "accept", _("accepted the date")
+    REJECT = "reject", _("rejected the request")
+    WITHDRAW = "withdraw", _("withdrew the request")
+
+
 class ProposalStep(models.Model):
     """One move of a negotiation, with its message: the history both sides see."""
 
     proposal = models.ForeignKey(DateProposal, on_delete=models.CASCADE, related_name="steps")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=10)  # propose, accept, reject, withdraw
+    action = models.CharField(max_length=10, choices=ProposalAction.choices)
     start = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -9,7 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.billing import charges
-from telemed.visits.models import Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.lib.italy import public_holiday_name, public_holidays
+from telemed.visits.models import Agenda, Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.visits.slots import ROME
 
 # The room opens a few minutes before the start and closes a while after the planned end.
 ROOM_OPENS_BEFORE = datetime.timedelta(minutes=10)
@@ -82,14 +84,7 @@ def proposal_get_for_user(user, proposal_id: int) -> DateProposal:
     return proposal
 
 
-def booking_charge(booking: Booking) -> charges.Charge | None:
-    """Where the visit's payment stands, as its patient reads it (nothing is owed for a cancelled visit)."""
-    from decimal import Decimal
-
-    return charges.charge_for_patient(
-        patient=booking.patient,
-        source_key=f"visit:{booking.pk}",
-        amount=Decimal(str(booking.breakdown.get("patient_total") or "0")),
-        chargeable=booking.status != BookingStatus.CANCELLED,
-        service="visit",
-    )
+from telemed.billing import charges
+from telemed.lib.italy import public_holiday_name, public_holidays
+from telemed.visits.models import Agenda, Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.visits.slots import ROME

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.billing import pricing
+from telemed.billing import selectors as billing_selectors
+from telemed.lib.italy import is_public_holiday
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
 from telemed.visits import slots, tasks
@@ -22,6 +24,7 @@ from telemed.visits.models import (
     Booking,
     BookingStatus,
     DateProposal,
+    HolidayOpening,
     ProposalStatus,
     ProposalStep,
 )
@@ -134,15 +137,57 @@ def agenda_exception_remove(*, actor, exception_id: int) -> None:
         raise ValidationError(_("This absence no longer exists."))
 
 
+@transaction.atomic
+def agenda_holiday_open(*, actor, day: datetime.date) -> HolidayOpening:
+    """The doctor works on a national public holiday: its weekly windows give slots that day."""
+    _require_doctor(actor)
+    if not isinstance(day, datetime.date) or not is_public_holiday(day):
+        raise ValidationError(_("This day is not a national public holiday."))
+    agenda = _locked_agenda(actor)
+    opening, _created = HolidayOpening.objects.get_or_create(agenda=agenda, day=day)
+    return opening
+
+
+@transaction.atomic
+def agenda_holiday_close(*, actor, day: datetime.date) -> None:
+    """Back to the default: no visits on that holiday. Visits already booked on it stay."""
+    _require_doctor(actor)
+    HolidayOpening.objects.filter(agenda__doctor=actor, day=day).delete()
+
+
 # --- booking ------------------------------------------------------------------------------------
 
 
-def visit_quote(*, doctor) -> pricing.Breakdown:
-    """What a video visit with ``doctor`` costs now, for the length their agenda sets."""
+def visit_lengths(doctor) -> list[int]:
+    """The visit lengths (minutes) a patient can book: those the doctor prices as a video visit."""
     if not getattr(doctor, "is_doctor", False) or not hasattr(doctor, "doctor_profile"):
+        return []
+    return sorted(
+        {tariff.duration_minutes for tariff in billing_selectors.tariffs_offered_by(doctor.doctor_profile).filter(kind="video")}
+        & set(SLOT_MINUTES)
+    )
+
+
+def visit_length(doctor, minutes: int | None = None) -> int:
+    """The length of a visit a patient books: the one asked for, or the agenda's slot length when
+    it is priced, or else the shortest priced one. Refused when that length has no tariff."""
+    lengths = visit_lengths(doctor)
+    if not lengths:
         raise ValidationError(_("This doctor does not offer video visits."))
-    agenda = agenda_of(doctor)
-    return pricing.price_service(doctor=doctor.doctor_profile, kind="video", duration=agenda.slot_minutes)
+    if minutes is None:
+        minutes = agenda_of(doctor).slot_minutes
+        return minutes if minutes in lengths else lengths[0]
+    if minutes not in lengths:
+        raise ValidationError(
+            _("This doctor offers visits of %(lengths)s minutes.") % {"lengths": ", ".join(str(m) for m in lengths)}
+        )
+    return minutes
+
+
+def visit_quote(*, doctor, minutes: int | None = None) -> pricing.Breakdown:
+    """What a video visit of ``minutes`` (see `visit_length`) with ``doctor`` costs now."""
+    minutes = visit_length(doctor, minutes)
+    return pricing.price_service(doctor=doctor.doctor_profile, kind="video", duration=minutes)
 
 
 def _check_accepted(breakdown: pricing.Breakdown, accepted_total: Decimal) -> None:
@@ -204,25 +249,29 @@ def booking_url(booking: Booking) -> str:
 
 
 @transaction.atomic
-def booking_create(*, actor, doctor, start: datetime.datetime, accepted_total: Decimal) -> Booking:
-    """The patient books one free slot at the price they saw. Exactly one of two racing patients
-    gets it: the agenda row is locked, and a unique constraint backs it."""
+def booking_create(
+    *, actor, doctor, start: datetime.datetime, accepted_total: Decimal, minutes: int | None = None
+) -> Booking:
+    """The patient books one free slot, for a visit of a priced length, at the price they saw.
+    Exactly one of two racing patients gets it: the agenda row is locked, and a unique constraint
+    backs it."""
     _require_patient(actor)
     start = _aware(start)
-    breakdown = visit_quote(doctor=doctor)
+    minutes = visit_length(doctor, minutes)
+    breakdown = visit_quote(doctor=doctor, minutes=minutes)
     _check_accepted(breakdown, accepted_total)
     agenda = _locked_agenda(doctor)
     if start <= timezone.now():
         raise ValidationError(_("This time is in the past. Please choose a free slot."))
-    if not slots.is_free_slot(agenda, start):
+    if not slots.is_free_slot(agenda, start, minutes=minutes):
         raise ValidationError(_("This time is not free in the doctor's agenda. Please choose a free slot."))
     booking = _insert(
         Booking(
             doctor=doctor,
             patient=actor,
             start=start,
-            end=start + datetime.timedelta(minutes=agenda.slot_minutes),
-            duration_minutes=agenda.slot_minutes,
+            end=start + datetime.timedelta(minutes=minutes),
+            duration_minutes=minutes,
             breakdown=breakdown.to_dict(),
             accepted_at=timezone.now(),
         )
@@ -283,7 +332,7 @@ def booking_reschedule(*, actor, booking: Booking, start: datetime.datetime) -> 
             _("Visits can be moved up to %(hours)s hours before they start. Please write to the doctor.")
             % {"hours": agenda.reschedule_notice_hours}
         )
-    if not slots.is_free_slot(agenda, start):
+    if not slots.is_free_slot(agenda, start, minutes=booking.duration_minutes):
         raise ValidationError(_("This time is not free in the doctor's agenda. Please choose a free slot."))
     booking.start, booking.end = start, start + datetime.timedelta(minutes=booking.duration_minutes)
     try:
@@ -311,7 +360,9 @@ def _check_future(start: datetime.datetime) -> datetime.datetime:
 
 
 @transaction.atomic
-def proposal_create(*, actor, doctor, start: datetime.datetime, message: str, accepted_total: Decimal) -> DateProposal:
+def proposal_create(
+    *, actor, doctor, start: datetime.datetime, message: str, accepted_total: Decimal, minutes: int | None = None
+) -> DateProposal:
     """The patient asks for a date outside the free slots, with a message, at the price they saw."""
     _require_patient(actor)
     start = _check_future(start)
@@ -320,11 +371,11 @@ def proposal_create(*, actor, doctor, start: datetime.datetime, message: str, ac
         raise ValidationError({"message": _("Write a message for the doctor.")})
     if len(message) > MAX_MESSAGE:
         raise ValidationError({"message": _("The message is too long.")})
-    breakdown = visit_quote(doctor=doctor)
+    minutes = visit_length(doctor, minutes)
+    breakdown = visit_quote(doctor=doctor, minutes=minutes)
     _check_accepted(breakdown, accepted_total)
-    agenda = agenda_of(doctor)
     proposal = DateProposal.objects.create(
-        doctor=doctor, patient=actor, start=start, duration_minutes=agenda.slot_minutes, breakdown=breakdown.to_dict()
+        doctor=doctor, patient=actor, start=start, duration_minutes=minutes, breakdown=breakdown.to_dict()
     )
     ProposalStep.objects.create(proposal=proposal, author=actor, action="propose", start=start, message=message)
     notify(

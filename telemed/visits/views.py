@@ -1,5 +1,6 @@
 """Pages of video visits: thin, they parse, call a service or a selector, and render."""
 
+import datetime
 import itertools
 import json
 
@@ -8,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -39,6 +42,11 @@ def _by_day(free: list[slots.Slot]) -> list[tuple]:
     return [(day, list(group)) for day, group in itertools.groupby(free, key=lambda s: s.start.astimezone(slots.ROME).date())]
 
 
+def _preview_length(doctor, agenda) -> int:
+    lengths = services.visit_lengths(doctor)
+    return agenda.slot_minutes if agenda.slot_minutes in lengths or not lengths else lengths[0]
+
+
 @login_required
 def agenda(request: HttpRequest) -> HttpResponse:
     """The doctor's agenda settings: length, horizon, notice, weekly availability and absences."""
@@ -65,6 +73,18 @@ def agenda(request: HttpRequest) -> HttpResponse:
             services.agenda_exception_add(actor=request.user, **exception_form.cleaned_data)
             flash.success(request, _("Absence added."))
             return redirect("visits:agenda")
+        if which == "holiday":
+            try:
+                day = datetime.date.fromisoformat(request.POST.get("day", ""))
+            except ValueError:
+                raise ValidationError(_("Unknown request.")) from None
+            if request.POST.get("open") == "1":
+                services.agenda_holiday_open(actor=request.user, day=day)
+                flash.success(request, _("Patients can book visits on %(day)s.") % {"day": date_format(day, "l d/m/Y")})
+            else:
+                services.agenda_holiday_close(actor=request.user, day=day)
+                flash.success(request, _("No visits on %(day)s.") % {"day": date_format(day, "l d/m/Y")})
+            return redirect("visits:agenda")
         if which in ("remove_rule", "remove_exception"):
             remove = services.availability_rule_remove if which == "remove_rule" else services.agenda_exception_remove
             key = "rule_id" if which == "remove_rule" else "exception_id"
@@ -87,7 +107,9 @@ def agenda(request: HttpRequest) -> HttpResponse:
         "settings_form": settings_form,
         "rule_form": rule_form,
         "exception_form": exception_form,
-        "preview": _by_day(slots.free_slots(agenda, days=7)),
+        "preview": _by_day(slots.free_slots(agenda, days=7, minutes=_preview_length(request.user, agenda))),
+        "priced_lengths": services.visit_lengths(request.user),
+        "holidays": selectors.holidays_ahead(agenda, language=translation.get_language() or "it"),
         "upcoming": selectors.upcoming_bookings_of(request.user),
     }
     return render(request, "visits/agenda.html", context, status=400 if request.method == "POST" else 200)
@@ -100,10 +122,14 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.user.is_patient:
         flash.info(request, _("Only patients can book video visits."))
         return redirect("directory:profile", slug=slug)
+    lengths = services.visit_lengths(doctor)
+    asked = (request.POST if request.method == "POST" else request.GET).get("minutes", "")
     try:
-        breakdown = services.visit_quote(doctor=doctor)
+        minutes = services.visit_length(doctor, int(asked) if asked.isdigit() and int(asked) in lengths else None)
+        breakdown = services.visit_quote(doctor=doctor, minutes=minutes)
     except ValidationError as error:
         return render(request, "visits/book.html", {"doctor": doctor, "unavailable": error.messages}, status=200)
+    choices = [(length, services.visit_quote(doctor=doctor, minutes=length).patient_total) for length in lengths]
     which = request.POST.get("form") if request.method == "POST" else None
     book_form = BookForm(request.POST if which == "book" else None, initial={"accepted_total": breakdown.patient_total})
     proposal_form = ProposalForm(request.POST if which == "propose" else None, initial={"accepted_total": breakdown.patient_total})
@@ -113,8 +139,9 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
             if start is None:
                 raise ValidationError(_("Choose one of the free slots."))
             booking = services.booking_create(
-                actor=request.user, doctor=doctor, start=start, accepted_total=book_form.cleaned_data["accepted_total"]
-            )
+                actor=request.user, doctor=doctor, start=start, accepted_total=book_form.cleaned_data["accepted_total"],
+                minutes=minutes,
+            )  # fmt: skip
             flash.success(request, _("Your video visit is booked. A confirmation is on its way by e-mail."))
             return redirect("visits:booking", booking_id=booking.pk)
         if which == "propose" and proposal_form.is_valid():
@@ -124,6 +151,7 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
                 start=proposal_form.start(),
                 message=proposal_form.cleaned_data["message"],
                 accepted_total=proposal_form.cleaned_data["accepted_total"],
+                minutes=minutes,
             )
             flash.success(request, _("Your request was sent to the doctor."))
             return redirect("visits:proposal", proposal_id=proposal.pk)
@@ -134,7 +162,9 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "doctor": doctor,
         "breakdown": breakdown,
-        "days": _by_day(slots.free_slots(services.agenda_of(doctor))),
+        "days": _by_day(slots.free_slots(services.agenda_of(doctor), minutes=minutes)),
+        "minutes": minutes,
+        "length_choices": choices,
         "book_form": book_form,
         "proposal_form": proposal_form,
     }
@@ -178,7 +208,7 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "booking": booking,
         "room_open": selectors.room_is_open(booking),
         "charge": selectors.booking_charge(booking) if request.user.pk == booking.patient_id else None,
-        "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14)) if request.user.pk == booking.patient_id and booking.status == "booked" else [],
+        "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14, minutes=booking.duration_minutes)) if request.user.pk == booking.patient_id and booking.status == "booked" else [],
     }
     return render(request, "visits/booking.html", context, status=400 if request.method == "POST" else 200)
 
@@ -207,7 +237,14 @@ def proposal(request: HttpRequest, proposal_id: int) -> HttpResponse:
             return redirect("visits:proposal", proposal_id=proposal.pk)
     proposal = selectors.proposal_get_for_user(request.user, proposal_id)
     turn = proposal.doctor_id if proposal.status == "waiting_doctor" else proposal.patient_id if proposal.status == "waiting_patient" else None
-    context = {"proposal": proposal, "steps": proposal.steps.select_related("author"), "form": form, "my_turn": turn == request.user.pk}
+    context = {
+        "proposal": proposal,
+        "steps": proposal.steps.select_related("author"),
+        "form": form,
+        "my_turn": turn == request.user.pk,
+        "waiting_for_other": turn is not None and turn != request.user.pk,
+        "can_withdraw": turn is not None and request.user.pk == proposal.patient_id,
+    }
     return render(request, "visits/proposal.html", context, status=400 if request.method == "POST" else 200)
 
 

@@ -77,3 +77,32 @@ def test_a_patient_imports_a_cd_folder_opens_a_study_and_scrolls_a_series(patien
     audit = page.goto("/audit/")
     assert audit.status == 200
     assert "viewed" in page.locator('[data-testid="audit-entries"]').inner_text()
+
+
+def test_the_import_report_calls_a_damaged_file_damaged_and_names_zip_members_as_on_the_cd(new_page, make_patient, tmp_path):
+    import zipfile
+
+    from telemed.dicom.tests.conftest import with_new_uids
+
+    user = make_patient(first_name="Lucia", last_name="Sala", email="lucia.dicom@example.test")
+    page = new_page()  # Italian, like most patients
+    page.goto("/account/login/")
+    page.locator('input[name="username"]').fill(user.email)
+    page.locator('input[name="password"]').fill(PASSWORD)
+    page.locator('main button[type="submit"]').click()
+    page.wait_for_url("**/dashboard/")
+    archive = tmp_path / "esame.zip"
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        zip_file.writestr("DICOM/IM0001", with_new_uids("CT_small.dcm"))
+        zip_file.writestr("DICOM/IM0002", b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\x7fgarbage" * 20)
+    page.goto("/dicom/import/")
+    page.locator('input[name="cd_zip"]').set_input_files(str(archive))
+    page.locator('[data-testid="cd-import-submit"]').click()
+    page.wait_for_url("**/dicom/imports/*/")
+    page.locator('[data-testid="import-report"][data-state="done"]').wait_for(timeout=60000)
+    row = page.locator('[data-testid="skip-row"]')
+    assert row.count() == 1
+    assert row.locator("td").first.inner_text() == "esame.zip/DICOM/IM0002"
+    assert "danneggiato" in row.locator("td").last.inner_text()
+    assert "unzipped" not in page.content()
+    screenshot(page, "dicom-import-report-damaged")

@@ -4,6 +4,7 @@ nothing outside the import's folder touched, and the quota counting exactly what
 import io
 import zipfile
 
+import pydicom
 import pytest
 
 from telemed.boxes import services as box_services
@@ -38,6 +39,27 @@ def zip_bytes(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> by
     return out.getvalue()
 
 
+def without_uids(name: str) -> bytes:
+    """A readable DICOM image whose study and series identifiers were removed."""
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(name)))
+    del ds.StudyInstanceUID, ds.SeriesInstanceUID
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def test_zip_members_are_reported_by_their_names_on_the_cd(importer, patient, run_tasks):
+    corrupt = b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\x7fgarbage" * 20
+    archive = zip_bytes({"DICOM/IM0001": with_new_uids("CT_small.dcm"), "DICOM/IM0002": corrupt, "LEGGIMI.TXT": b"CD\n"})
+    cd_import = importer.import_bytes({"esame.zip": archive}, run_tasks)
+    assert cd_import.imported_count == 1
+    assert dict(cd_import.skips.values_list("path", "reason")) == {
+        "esame.zip/DICOM/IM0002": "damaged", "esame.zip/LEGGIMI.TXT": "not_dicom",
+    }  # fmt: skip
+    assert Instance.objects.get().path_on_cd == "esame.zip/DICOM/IM0001"
+    assert staging.name_on_cd("CD/a.zip.unzipped/b.zip.unzipped/IM1") == "CD/a.zip/b.zip/IM1"
+
+
 def test_corrupt_and_non_dicom_files_are_skipped_with_their_reason(importer, patient, run_tasks):
     corrupt = b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\x7fgarbage" * 20
     cd_import = importer.import_bytes(
@@ -45,6 +67,7 @@ def test_corrupt_and_non_dicom_files_are_skipped_with_their_reason(importer, pat
             "CD/DICOM/IM0001": dicom_bytes("CT_small.dcm"),
             "CD/DICOM/IM0002": corrupt,
             "CD/DICOM/IM0003": dicom_bytes("MR_truncated.dcm"),
+            "CD/DICOM/IM0004": without_uids("CT_small.dcm"),
             "CD/README.TXT": b"Referto allegato\n",
             "CD/VIEWER/viewer.exe": b"MZ\x90\x00" + b"\0" * 300,
         },
@@ -53,10 +76,12 @@ def test_corrupt_and_non_dicom_files_are_skipped_with_their_reason(importer, pat
     assert cd_import.state == ImportState.DONE and cd_import.imported_count == 1
     reasons = dict(cd_import.skips.values_list("path", "reason"))
     assert reasons == {
-        "CD/DICOM/IM0002": "no_uids", "CD/DICOM/IM0003": "truncated", "CD/README.TXT": "not_dicom",
+        "CD/DICOM/IM0002": "damaged", "CD/DICOM/IM0003": "truncated", "CD/DICOM/IM0004": "no_uids",
+        "CD/README.TXT": "not_dicom",
         "CD/VIEWER/viewer.exe": "not_dicom",
     }  # fmt: skip
     page = importer.client.get(f"/dicom/imports/{cd_import.pk}/").content.decode()
+    assert "a damaged DICOM file that cannot be read" in page
     assert "it lacks the identifiers of its study, series or image" in page and "cut short: the file is incomplete" in page
     assert "not a DICOM file" in page
     assert_quota_exact(patient)
