@@ -703,7 +703,7 @@ def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
             ),
         )  # fmt: skip
         report.refresh_from_db()
-        reports.report_sign(actor=actor, report=report, code=code)
+        reports.report_sign(actor=actor, report=report, code=code, engagement=_engagement(booking))
     return _visit_deliver(actor=actor, booking=booking)
 
 
