@@ -44,16 +44,20 @@ def editor_forms(data) -> tuple[ReportContentForm, forms.BaseFormSet, bool]:
     return content_form, therapy, content_form.is_valid() and therapy.is_valid()
 
 
+def therapy_lines(therapy) -> tuple[TherapyLine, ...]:
+    """The filled rows of a valid therapy formset (the editor's or a higher app's page)."""
+    return tuple(
+        TherapyLine(drug=row.get("drug", ""), dose=row.get("dose", ""), schedule=row.get("schedule", ""),
+                    duration=row.get("duration", ""))
+        for row in therapy.cleaned_data if row
+    )  # fmt: skip
+
+
 def editor_content(content_form: ReportContentForm, therapy) -> ReportContent:
     data = content_form.cleaned_data
     return ReportContent(
         diagnosis=data["diagnosis"], findings=data["findings"], notes=data["notes"], nre=data["nre"],
-        nre_pin=data["nre_pin"],
-        therapy=tuple(
-            TherapyLine(drug=row.get("drug", ""), dose=row.get("dose", ""), schedule=row.get("schedule", ""),
-                        duration=row.get("duration", ""))
-            for row in therapy.cleaned_data if row
-        ),
+        nre_pin=data["nre_pin"], therapy=therapy_lines(therapy),
     )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ class RoomClosed(ValidationError):
 
 
 def bookings_of(user) -> QuerySet[Booking]:
-    return Booking.objects.filter(Q(doctor=user) | Q(patient=user)).select_related("doctor", "patient")
+    return Booking.objects.filter(Q(doctor=user) | Q(patient=user)).select_related("doctor", "patient", "report")
 
 
 def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
@@ -33,6 +33,18 @@ def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> Query
 def past_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
     now = now or timezone.now()
     return bookings_of(user).exclude(pk__in=upcoming_bookings_of(user, now=now).values("pk")).order_by("-start")
+
+
+def awaiting_report_of(doctor) -> QuerySet[Booking]:
+    """The doctor's visits that took place and still wait for their signed report, oldest first
+    (the same rule as ``Booking.awaits_report``)."""
+    return (
+        Booking.objects.filter(
+            doctor=doctor, admitted_at__isnull=False, status__in=[BookingStatus.IN_PROGRESS, BookingStatus.ENDED]
+        )
+        .select_related("patient")
+        .order_by("start")
+    )
 
 
 def booking_get_for_user(user, booking_id: int) -> Booking:
