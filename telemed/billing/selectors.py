@@ -174,6 +174,16 @@ def payment_requests_of_payer(user: User) -> QuerySet[PaymentRequest]:
     return PaymentRequest.objects.filter(payer=user).select_related("doctor__user", "proforma__service", "storage_purchase")
 
 
+def payment_requests_to_pay(user: User) -> QuerySet[PaymentRequest]:
+    """What the payer still has to pay, the oldest request first."""
+    return payment_requests_of_payer(user).filter(status=PaymentStatus.OPEN).order_by("created_at", "pk")
+
+
+def proformas_to_validate(doctor: DoctorProfile) -> QuerySet[Proforma]:
+    """The drafts the doctor reviews before the payment requests go out."""
+    return proformas_of(doctor, ProformaStatus.DRAFT)
+
+
 def payment_request_for_payer(user: User, request_id: int) -> PaymentRequest:
     request = payment_requests_of_payer(user).filter(pk=request_id).first()
     if request is None:

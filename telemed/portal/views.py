@@ -11,6 +11,7 @@ from telemed.accounts import forms as account_forms
 from telemed.accounts import selectors as accounts
 from telemed.accounts import services as account_services
 from telemed.accounts.models import Role
+from telemed.portal import selectors
 from telemed.portal.health import platform_health
 
 
@@ -31,7 +32,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "invitations": accounts.invitations_sent_by(user),
             "invite_form": account_forms.InviteForm(),
             "certification_form": account_forms.CertificationUploadForm(),
+            "work": selectors.doctor_work(user),
         }
+    elif user.role == Role.PATIENT:
+        context = {"overview": selectors.patient_overview(user)}
     elif user.role == Role.SECRETARY:
         context = {"doctors": accounts.doctors_of_secretary(user)}
     elif user.role == Role.STRUCTURE_MANAGER:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.visits.models import Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.visits.slots import ROME
 
 # The room opens a few minutes before the start and closes a while after the planned end.
 ROOM_OPENS_BEFORE = datetime.timedelta(minutes=10)
@@ -33,6 +34,23 @@ def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> Query
 def past_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
     now = now or timezone.now()
     return bookings_of(user).exclude(pk__in=upcoming_bookings_of(user, now=now).values("pk")).order_by("-start")
+
+
+def visits_of_day(doctor, *, day: datetime.date | None = None) -> QuerySet[Booking]:
+    """The doctor's visits that start on ``day`` (today, in Rome), cancelled ones left out."""
+    day = day or timezone.localdate(timezone=ROME)
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=ROME)
+    return (
+        Booking.objects.filter(doctor=doctor, start__gte=start, start__lt=start + datetime.timedelta(days=1))
+        .exclude(status=BookingStatus.CANCELLED)
+        .select_related("patient")
+        .order_by("start")
+    )
+
+
+def next_visit_of(user) -> Booking | None:
+    """The patient's (or doctor's) next visit still to happen or happening now."""
+    return upcoming_bookings_of(user).order_by("start").first()
 
 
 def awaiting_report_of(doctor) -> QuerySet[Booking]:
