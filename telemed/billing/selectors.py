@@ -134,6 +134,11 @@ def charity_list() -> QuerySet[Charity]:
     return Charity.objects.filter(active=True)
 
 
+def donation_chosen(doctor: DoctorProfile) -> bool:
+    """The doctor has made their donation choice (a share for a charity, or none)."""
+    return DoctorBillingSettings.objects.filter(doctor=doctor, donation_chosen_at__isnull=False).exists()
+
+
 def billing_settings_of(doctor: DoctorProfile) -> DoctorBillingSettings | None:
     return DoctorBillingSettings.objects.select_related("charity").filter(doctor=doctor).first()
 

@@ -6,9 +6,14 @@ dashboard costs the same number of queries however much work is waiting.
 
 from dataclasses import dataclass, field
 
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from telemed.accounts import selectors as accounts
 from telemed.billing import selectors as billing
 from telemed.consults import selectors as consults
 from telemed.messaging import selectors as messaging
+from telemed.signatures import selectors as signatures
 from telemed.visits import selectors as visits
 
 ROWS = 8
@@ -64,3 +69,36 @@ def patient_overview(user) -> PatientOverview:
         room_open=next_visit is not None and visits.room_is_open(next_visit),
         to_pay=list(billing.payment_requests_to_pay(user)[:ROWS]),
     )
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    hint: str
+    url: str
+    done: bool
+
+
+def doctor_first_steps(user) -> list[Step]:
+    """What a new doctor sets up before patients can ask or book anything: shown on the dashboard,
+    each step done or not, until all are done. Each answer comes from the app that owns it."""
+    doctor = user.doctor_profile
+    paid = [tariff for tariff in billing.tariffs_offered_by(doctor) if tariff.kind != "info"]
+    return [
+        Step("tariffs", _("Price your services and response times"),
+             _("Consults need a price and a response time, video visits a price per length."),
+             reverse("billing:tariffs"), bool(paid)),
+        Step("agenda", _("Open your agenda"),
+             _("The weekly hours in which patients can book a video visit."),
+             reverse("visits:agenda"), visits.availability_set(user)),
+        Step("signing", _("Set up the signing app"),
+             _("Reports and prescriptions are signed with a code from your phone."),
+             reverse("signatures:device"), signatures.signing_status(user).can_sign),
+        Step("donation", _("Choose your donation"),
+             _("A share of your fees for a charity, or none: your choice is shown on your profile."),
+             reverse("billing:tariffs") + "#donation", billing.donation_chosen(doctor)),
+        Step("certifications", _("Certifications verified"),
+             _("Upload your degree and Ordine registration and your insurance: telemed's staff verify them."),
+             "#certifications", accounts.doctor_is_verified(doctor)),
+    ]  # fmt: skip

@@ -34,6 +34,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "certification_form": account_forms.CertificationUploadForm(),
             "work": selectors.doctor_work(user),
         }
+        steps = selectors.doctor_first_steps(user)
+        # Shown until every step is done; then the dashboard is about the work alone.
+        context["first_steps"] = [] if all(step.done for step in steps) else steps
     elif user.role == Role.PATIENT:
         context = {"overview": selectors.patient_overview(user)}
     elif user.role == Role.SECRETARY:

@@ -8,7 +8,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from telemed.visits.models import Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.billing import selectors as billing
+from telemed.visits.models import AvailabilityRule, Booking, BookingStatus, DateProposal, RoomMessage
 from telemed.visits.slots import ROME
 
 # The room opens a few minutes before the start and closes a while after the planned end.
@@ -34,6 +35,21 @@ def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> Query
 def past_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
     now = now or timezone.now()
     return bookings_of(user).exclude(pk__in=upcoming_bookings_of(user, now=now).values("pk")).order_by("-start")
+
+
+def availability_set(doctor) -> bool:
+    """The doctor has opened at least one weekly window of their agenda."""
+    return AvailabilityRule.objects.filter(agenda__doctor=doctor).exists()
+
+
+def visits_bookable(doctor) -> bool:
+    """A patient can book a video visit with the doctor: a weekly window is open and a video visit
+    of the agenda's length is priced and offered. Anything else must not be offered publicly."""
+    rule = AvailabilityRule.objects.filter(agenda__doctor=doctor).select_related("agenda").first()
+    if rule is None or not hasattr(doctor, "doctor_profile"):
+        return False
+    tariff = billing.tariff_current_for(doctor.doctor_profile, "video", rule.agenda.slot_minutes)
+    return tariff is not None and tariff.offered
 
 
 def visits_of_day(doctor, *, day: datetime.date | None = None) -> QuerySet[Booking]:

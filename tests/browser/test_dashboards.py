@@ -55,3 +55,56 @@ def test_the_dashboards_show_the_work_of_the_day(new_page, make_doctor, make_pat
     patient_page.goto("/dashboard/")
     patient_page.get_by_test_id("to-pay").get_by_role("link").click()
     patient_page.wait_for_url("**/billing/payments/*/")
+
+
+def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_honest(new_page, make_doctor, make_patient):
+    from decimal import Decimal
+
+    from telemed.accounts.models import Certification
+    from telemed.billing import services as billing
+    from telemed.signatures import services as signing
+    from telemed.signatures.tests.conftest import code_for
+    from telemed.visits import services as visits
+
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.nuova@example.test", first_name="Nadia", last_name="Nuovi")
+    patient = make_patient(email="ugo.nuova@example.test", first_name="Ugo", last_name="Bassi")
+    doctor_page = new_page()
+    log_in(doctor_page, doctor)
+    doctor_page.goto("/dashboard/")
+    steps = doctor_page.get_by_test_id("first-steps")
+    keys = ["tariffs", "agenda", "signing", "donation", "certifications"]
+    assert [steps.get_by_test_id(f"step-{key}").get_attribute("data-done") for key in keys] == ["false"] * 5
+    screenshot(doctor_page, "dashboard-doctor-first-steps")
+
+    # The public profile offers nothing that cannot be booked.
+    patient_page = new_page()
+    log_in(patient_page, patient)
+    patient_page.goto(f"/medici/{doctor.doctor_profile.slug}/")
+    patient_page.get_by_test_id("doctor-profile").wait_for()
+    assert patient_page.get_by_test_id("book-video-visit").count() == 0
+
+    # Each step leads to its page; the doctor does them one by one.
+    for key, url in (("tariffs", "**/billing/tariffs/"), ("agenda", "**/visits/agenda/"), ("signing", "**/signatures/device/"),
+                     ("donation", "**/billing/tariffs/#donation")):  # fmt: skip
+        doctor_page.goto("/dashboard/")
+        doctor_page.get_by_test_id(f"step-{key}").get_by_role("link").click()
+        doctor_page.wait_for_url(url)
+    off_the_loop(billing.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    import datetime
+
+    off_the_loop(visits.availability_rule_add, actor=doctor, weekday=0, start=datetime.time(9), end=datetime.time(12))
+    doctor_page.goto("/dashboard/")
+    assert doctor_page.get_by_test_id("step-tariffs").get_attribute("data-done") == "true"
+    assert doctor_page.get_by_test_id("step-agenda").get_attribute("data-done") == "true"
+    assert doctor_page.get_by_test_id("step-signing").get_attribute("data-done") == "false"
+    patient_page.reload()
+    assert patient_page.get_by_test_id("book-video-visit").is_visible()
+
+    off_the_loop(signing.certificate_authority_create, name="telemed First Steps Test CA")
+    device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
+    off_the_loop(signing.signing_device_confirm, actor=doctor, code=code_for(device, __import__("time").time()))
+    off_the_loop(billing.donation_set, actor=doctor, percent=Decimal("0"), charity=None)
+    Certification.objects.filter(doctor=doctor.doctor_profile).update(status="verified")
+    doctor_page.goto("/dashboard/")
+    doctor_page.get_by_test_id("doctor-work").wait_for()
+    assert doctor_page.get_by_test_id("first-steps").count() == 0  # all done: the list is gone

@@ -103,3 +103,26 @@ def test_the_patients_dashboard_shows_the_next_visit_and_what_to_pay_in_a_fixed_
     assert overview.room_open and len(overview.to_pay) == 7
     assert b'data-testid="enter-waiting-room"' in response.content
     assert all(request.amount > Decimal("0") for request in overview.to_pay)
+
+
+def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be_booked(client, make_doctor, make_patient):
+    import datetime as dt
+
+    from telemed.visits import services as visits
+
+    doctor, patient = make_doctor(), make_patient()
+    log_in(client, doctor)
+    steps = client.get(reverse("portal:dashboard")).context["first_steps"]
+    assert [(step.key, step.done) for step in steps] == [
+        ("tariffs", False), ("agenda", False), ("signing", False), ("donation", False), ("certifications", False)
+    ]  # fmt: skip
+    profile = reverse("directory:profile", args=[doctor.doctor_profile.slug])
+    log_in(client, patient)
+    assert b'data-testid="book-video-visit"' not in client.get(profile).content
+    billing.tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    assert b'data-testid="book-video-visit"' not in client.get(profile).content  # priced, but no hours open
+    visits.availability_rule_add(actor=doctor, weekday=2, start=dt.time(9), end=dt.time(12))
+    assert b'data-testid="book-video-visit"' in client.get(profile).content
+    log_in(client, doctor)
+    steps = client.get(reverse("portal:dashboard")).context["first_steps"]
+    assert [step.done for step in steps] == [True, True, False, False, False]
