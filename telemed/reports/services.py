@@ -173,7 +173,11 @@ def report_update(*, actor, report: Report, content: ReportContent) -> Report:
     _require_doctor(actor)
     report = Report.objects.select_for_update().get(pk=report.pk)
     _own_draft(actor, report)
-    _write_content(report, _clean_content(report.kind, content))
+    content = _clean_content(report.kind, content)
+    # Unchanged content is not written: an autosave racing the "Sign and send" of the same text
+    # must not make the signature see a document that changed under it.
+    if content != content_of(report):
+        _write_content(report, content)
     return report
 
 
