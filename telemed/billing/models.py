@@ -252,6 +252,8 @@ class DoctorBillingSettings(models.Model):
     stamp_duty_mode = models.CharField(
         _("stamp duty"), max_length=10, choices=StampDutyMode.choices, default=StampDutyMode.VIRTUAL
     )
+    # When the doctor last chose (a share, or none): the row itself exists as soon as they price a service.
+    donation_chosen_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

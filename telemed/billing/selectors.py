@@ -142,6 +142,11 @@ def charities_all() -> QuerySet[Charity]:
     return Charity.objects.all()
 
 
+def donation_chosen(doctor: DoctorProfile) -> bool:
+    """The doctor has made their donation choice (a share for a charity, or none)."""
+    return DoctorBillingSettings.objects.filter(doctor=doctor, donation_chosen_at__isnull=False).exists()
+
+
 def billing_settings_of(doctor: DoctorProfile) -> DoctorBillingSettings | None:
     return DoctorBillingSettings.objects.select_related("charity").filter(doctor=doctor).first()
 
@@ -180,6 +185,16 @@ def payment_request_of_doctor(user: User, request_id: int) -> PaymentRequest:
 
 def payment_requests_of_payer(user: User) -> QuerySet[PaymentRequest]:
     return PaymentRequest.objects.filter(payer=user).select_related("doctor__user", "proforma__service", "storage_purchase")
+
+
+def payment_requests_to_pay(user: User) -> QuerySet[PaymentRequest]:
+    """What the payer still has to pay, the oldest request first."""
+    return payment_requests_of_payer(user).filter(status=PaymentStatus.OPEN).order_by("created_at", "pk")
+
+
+def proformas_to_validate(doctor: DoctorProfile) -> QuerySet[Proforma]:
+    """The drafts the doctor reviews before the payment requests go out."""
+    return proformas_of(doctor, ProformaStatus.DRAFT)
 
 
 def payment_request_for_payer(user: User, request_id: int) -> PaymentRequest:

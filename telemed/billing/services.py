@@ -151,7 +151,8 @@ def donation_set(*, actor: User, percent: Decimal, charity: Charity | None) -> D
     settings = _doctor_lock(actor.doctor_profile)
     settings.donation_percent = percent
     settings.charity = charity
-    settings.save(update_fields=["donation_percent", "charity", "updated_at"])
+    settings.donation_chosen_at = timezone.now()
+    settings.save(update_fields=["donation_percent", "charity", "donation_chosen_at", "updated_at"])
     return settings
 
 

@@ -54,6 +54,11 @@ def consult_queue_for_doctor(user: User, *, include_closed: bool = False) -> Que
     return consults.annotate(priority_rank=priority_first).order_by("priority_rank", "deadline", "pk")
 
 
+def consults_by_deadline_for_doctor(user: User) -> QuerySet[Consult]:
+    """The doctor's open consults, the earliest deadline first: the overdue ones come first."""
+    return consult_queue_for_doctor(user).order_by("deadline", "pk")
+
+
 def consults_recent_for_doctor(user: User, limit: int = 20) -> QuerySet[Consult]:
     if not user.is_authenticated or not user.is_doctor:
         return Consult.objects.none()

@@ -563,14 +563,19 @@ def consult_report_start(*, actor: User, consult: Consult, kind: str = ReportKin
     if consult.report_id is not None and consult.report.status != "discarded":
         return consult
     # The patient asked this doctor for this consult: that is the relationship, verified here.
-    consult.report = reports.report_create(actor=actor, patient=consult.patient, kind=kind, engagement=consult.engagement)
+    # Its editor signs through consult_answer: signing the answer is answering.
+    consult.report = reports.report_create(
+        actor=actor, patient=consult.patient, kind=kind, engagement=consult.engagement,
+        sign_url=reverse("consults:answer", args=[consult.pk]),
+    )  # fmt: skip
     consult.save(update_fields=["report"])
     return consult
 
 
-def consult_answer(*, actor: User, consult: Consult, code: str = "") -> Consult:
-    """Deliver the answer: the consult's report signed (now, with ``code``, if still a draft),
-    then the consult is answered and becomes billable for the doctor's "Emetti fattura"."""
+def consult_answer(*, actor: User, consult: Consult, code: str = "", content: reports.ReportContent | None = None) -> Consult:
+    """Deliver the answer in one action: the consult's report signed (now, with ``code``, if still
+    a draft, after saving ``content`` when the editor sent it), delivered to the patient's Welbox,
+    the consult answered (its deadline stops) and billable for the doctor's "Emetti fattura"."""
     consult = Consult.objects.select_related("doctor__user", "patient", "report").get(pk=consult.pk)
     _require_consult_doctor(actor, consult)
     if consult.status != ConsultStatus.IN_PROGRESS:
@@ -578,9 +583,12 @@ def consult_answer(*, actor: User, consult: Consult, code: str = "") -> Consult:
     if consult.report is None or consult.report.status == "discarded":
         raise ValidationError(_("A consult is answered with a signed report or prescription: write it first."), code="no_report")
     if consult.report.status == "draft":
+        if content is not None:
+            reports.report_update(actor=actor, report=consult.report, content=content)
+            consult.report.refresh_from_db()
         if not (code or "").strip():
             raise ValidationError({"code": _("Enter the code from your signing app to sign the report.")})
-        reports.report_sign(actor=actor, report=consult.report, code=code.strip())
+        reports.report_sign(actor=actor, report=consult.report, code=code.strip(), engagement=consult.engagement)
     with transaction.atomic():
         consult = _locked(consult)
         consult.report.refresh_from_db()

@@ -30,6 +30,7 @@ from telemed.consults.forms import (
 from telemed.consults.models import ConsultStatus, InfoStatus
 from telemed.dicom import selectors as dicom_selectors
 from telemed.notifications.services import notification_mark_read_for_url
+from telemed.reports import forms as report_forms
 
 
 def _errors_into(form, error: ValidationError) -> None:
@@ -327,9 +328,21 @@ def answer(request: HttpRequest, consult_id: int) -> HttpResponse:
     consult = selectors.consult_get_for_user(request.user, consult_id)
     form = AnswerForm(request.POST)
     code = form.cleaned_data["code"] if form.is_valid() else ""
+    # The report editor's "Sign and send" posts its whole content here.
+    from_editor = "therapy-TOTAL_FORMS" in request.POST and consult.report_id is not None
+    content = None
+    if from_editor:
+        content_form, therapy, valid = report_forms.editor_forms(request.POST)
+        if not valid:
+            messages.error(request, _("Not signed: a field of the report is not valid. Check it and sign again."))
+            return redirect("reports:edit", consult.report.public_id)
+        content = report_forms.editor_content(content_form, therapy)
     try:
-        services.consult_answer(actor=request.user, consult=consult, code=code)
+        services.consult_answer(actor=request.user, consult=consult, code=code, content=content)
     except ValidationError as error:
+        if from_editor:  # back to the editor, whose text is saved, with the reason
+            flash_refusal(request, error)
+            return redirect("reports:edit", consult.report.public_id)
         _errors_into(form, error)
         if not hasattr(error, "error_dict"):
             flash_refusal(request, error)  # a refused move is shown at the top, whatever the page shows below

@@ -39,6 +39,7 @@ from telemed.directory import interpret
 from telemed.directory.indexing import TEXT_SEARCH_CONFIG, normalise
 from telemed.directory.models import PRICE_FIELDS, DirectoryEntry, DirectoryWord
 from telemed.lib.italy import PROVINCES
+from telemed.visits import selectors as visits
 
 PAGE_SIZE = 20
 # Counting and paging stop here: a search that finds more asks for narrower filters.
@@ -537,4 +538,6 @@ def doctor_profile(slug: str) -> dict:
         "verified": all(item["status"] == "verified" for item in certifications),
         "services": services,
         "donation": donation,
+        # Offered only when it can be booked: a window in the agenda and a priced visit of its length.
+        "visits_bookable": visits.visits_bookable(doctor.user),
     }

@@ -12,6 +12,7 @@ from telemed.accounts import selectors as accounts
 from telemed.accounts import services as account_services
 from telemed.accounts.models import Role
 from telemed.lib.redirects import same_site_path
+from telemed.portal import selectors
 from telemed.portal.health import platform_health
 
 
@@ -32,7 +33,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "invitations": accounts.invitations_sent_by(user),
             "invite_form": account_forms.InviteForm(),
             "certification_form": account_forms.CertificationUploadForm(),
+            "work": selectors.doctor_work(user),
         }
+        steps = selectors.doctor_first_steps(user)
+        # Shown until every step is done; then the dashboard is about the work alone.
+        context["first_steps"] = [] if all(step.done for step in steps) else steps
+    elif user.role == Role.PATIENT:
+        context = {"overview": selectors.patient_overview(user)}
     elif user.role == Role.SECRETARY:
         context = {"doctors": accounts.doctors_of_secretary(user)}
     elif user.role == Role.STRUCTURE_MANAGER:

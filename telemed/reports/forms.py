@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from telemed.reports.models import ReportKind
+from telemed.reports.services import ReportContent, TherapyLine
 
 THERAPY_ROWS = 5
 
@@ -36,6 +37,30 @@ class TherapyForm(forms.Form):
 TherapyFormSet = forms.formset_factory(TherapyForm, extra=0, max_num=20, absolute_max=20)
 
 
+def editor_forms(data) -> tuple[ReportContentForm, forms.BaseFormSet, bool]:
+    """The editor's fields as posted (the editor may post to a higher app's page to sign)."""
+    content_form = ReportContentForm(data)
+    therapy = TherapyFormSet(data, prefix="therapy")
+    return content_form, therapy, content_form.is_valid() and therapy.is_valid()
+
+
+def therapy_lines(therapy) -> tuple[TherapyLine, ...]:
+    """The filled rows of a valid therapy formset (the editor's or a higher app's page)."""
+    return tuple(
+        TherapyLine(drug=row.get("drug", ""), dose=row.get("dose", ""), schedule=row.get("schedule", ""),
+                    duration=row.get("duration", ""))
+        for row in therapy.cleaned_data if row
+    )  # fmt: skip
+
+
+def editor_content(content_form: ReportContentForm, therapy) -> ReportContent:
+    data = content_form.cleaned_data
+    return ReportContent(
+        diagnosis=data["diagnosis"], findings=data["findings"], notes=data["notes"], nre=data["nre"],
+        nre_pin=data["nre_pin"], therapy=therapy_lines(therapy),
+    )  # fmt: skip
+
+
 class BatchSignForm(forms.Form):
     reports = forms.TypedMultipleChoiceField(label=_("Documents"), choices=(), coerce=str)
     code = forms.CharField(
@@ -45,4 +70,4 @@ class BatchSignForm(forms.Form):
 
     def __init__(self, *args, drafts, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reports"].choices = [(str(r.public_id), str(r.public_id)) for r in drafts]
+        self.fields["reports"].choices = [(str(r.public_id), str(r.public_id)) for r in drafts if not r.signed_elsewhere]

@@ -55,6 +55,9 @@ class Report(models.Model):
     # Why the doctor may write for a patient without a care link: set only by a higher app's
     # service that verified the relationship itself (e.g. "consult:42"); empty means "care link".
     engagement = models.CharField(max_length=40, blank=True, editable=False)
+    # Where a draft with an engagement is signed: the engaging app's page, which signs and delivers
+    # it as one step of its own flow (answering the consult, closing the visit). Empty: here.
+    sign_url = models.CharField(max_length=200, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -74,6 +77,11 @@ class Report(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == ReportStatus.DRAFT
+
+    @property
+    def signed_elsewhere(self) -> bool:
+        """A first version written for an engagement is signed by the app that engaged it."""
+        return bool(self.engagement) and self.replaces_id is None
 
     @property
     def is_signed(self) -> bool:

@@ -1,7 +1,9 @@
 """Every use case of reports that changes state. One transaction each; the actor is checked here.
 
 Higher apps (consults, visits) issue reports through ``report_create`` and ``report_sign`` /
-``reports_sign_batch``; nothing here depends on them.
+``reports_sign_batch``; nothing here depends on them. A draft written for a higher app's
+engagement is signed only by that app (it passes the engagement): signing it is a step of its
+flow (the consult answered, the visit delivered), which a signature alone would leave half done.
 """
 
 import re
@@ -145,13 +147,14 @@ def content_of(report: Report) -> ReportContent:
 
 @transaction.atomic
 def report_create(
-    *, actor, patient, kind: str, content: ReportContent | None = None, engagement: str = ""
+    *, actor, patient, kind: str, content: ReportContent | None = None, engagement: str = "", sign_url: str = ""
 ) -> Report:
     """A new draft for a linked patient (``kind``: "report" or "prescription").
 
     ``engagement`` is for a higher app's service only (e.g. ``"consult:42"``): the caller has
     verified the relationship between doctor and patient itself, so no care link is asked,
-    now or when the report is signed or corrected. Views never pass it.
+    now or when the report is signed or corrected. Views never pass it. ``sign_url`` is that
+    app's page where the draft is signed (the editor's sign button posts there).
     """
     _require_doctor(actor)
     if kind not in ReportKind.values:
@@ -159,7 +162,7 @@ def report_create(
     engagement = (engagement or "").strip()[:40]
     _check_patient(actor, patient, engagement)
     content = _clean_content(kind, content or ReportContent())
-    report = Report(kind=kind, doctor=actor, patient=patient, engagement=engagement)
+    report = Report(kind=kind, doctor=actor, patient=patient, engagement=engagement, sign_url=sign_url if engagement else "")
     _write_content(report, content)
     return report
 
@@ -170,7 +173,11 @@ def report_update(*, actor, report: Report, content: ReportContent) -> Report:
     _require_doctor(actor)
     report = Report.objects.select_for_update().get(pk=report.pk)
     _own_draft(actor, report)
-    _write_content(report, _clean_content(report.kind, content))
+    content = _clean_content(report.kind, content)
+    # Unchanged content is not written: an autosave racing the "Sign and send" of the same text
+    # must not make the signature see a document that changed under it.
+    if content != content_of(report):
+        _write_content(report, content)
     return report
 
 
@@ -203,7 +210,7 @@ def report_correct(*, actor, report: Report) -> Report:
     correction = Report(
         kind=report.kind, doctor=actor, patient=report.patient, version=report.version + 1, replaces=report,
         engagement=report.engagement,
-    )
+    )  # a correction is signed here: the engaging flow was completed by the version it corrects
     _write_content(correction, content_of(report))
     return correction
 
@@ -227,10 +234,17 @@ def _files_removed_on_failure():
         raise
 
 
-def reports_sign_batch(*, actor, reports: list[Report], code: str) -> list[Report]:
+def _check_engagement(report: Report, engagement: str) -> None:
+    if report.signed_elsewhere and report.engagement != engagement:
+        raise ValidationError(
+            _("This draft answers a consult or a visit: sign it from its page, so that it is delivered as the answer.")
+        )
+
+
+def reports_sign_batch(*, actor, reports: list[Report], code: str, engagement: str = "") -> list[Report]:
     """Sign finished drafts with one code from the signing app (or the remote provider's OTP),
     then deliver them to the patient's Welbox and the doctor's Medbox. Nothing is signed or stored
-    when anything is refused."""
+    when anything is refused. ``engagement`` is passed by the higher app that signs its own draft."""
     _require_doctor(actor)
     ids = list(dict.fromkeys(r.pk for r in reports))
     if not ids:
@@ -245,6 +259,7 @@ def reports_sign_batch(*, actor, reports: list[Report], code: str) -> list[Repor
         raise PermissionDenied
     for report in drafts:
         _own_draft(actor, report)
+        _check_engagement(report, engagement)
         _check_signable(report)
         _check_patient(actor, report.patient, report.engagement)
     issued_at = timezone.now()
@@ -284,6 +299,6 @@ def reports_sign_batch(*, actor, reports: list[Report], code: str) -> list[Repor
     return drafts
 
 
-def report_sign(*, actor, report: Report, code: str) -> Report:
-    [signed] = reports_sign_batch(actor=actor, reports=[report], code=code)
+def report_sign(*, actor, report: Report, code: str, engagement: str = "") -> Report:
+    [signed] = reports_sign_batch(actor=actor, reports=[report], code=code, engagement=engagement)
     return signed

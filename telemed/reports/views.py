@@ -56,25 +56,10 @@ def report_create(request: HttpRequest) -> HttpResponse:
 
 
 def _parse_content(request: HttpRequest, report) -> tuple[forms.ReportContentForm, forms.TherapyFormSet, bool]:
-    content_form = forms.ReportContentForm(request.POST)
-    therapy = forms.TherapyFormSet(request.POST, prefix="therapy")
-    return content_form, therapy, content_form.is_valid() and therapy.is_valid()
+    return forms.editor_forms(request.POST)
 
 
-def _content(content_form, therapy) -> services.ReportContent:
-    data = content_form.cleaned_data
-    return services.ReportContent(
-        diagnosis=data["diagnosis"],
-        findings=data["findings"],
-        notes=data["notes"],
-        nre=data["nre"],
-        nre_pin=data["nre_pin"],
-        therapy=tuple(
-            services.TherapyLine(drug=row.get("drug", ""), dose=row.get("dose", ""), schedule=row.get("schedule", ""),
-                                 duration=row.get("duration", ""))
-            for row in therapy.cleaned_data if row
-        ),  # fmt: skip
-    )
+_content = forms.editor_content
 
 
 def _editor(request, report, *, content_form=None, therapy=None, code_error: str = "", status: int = 200) -> HttpResponse:

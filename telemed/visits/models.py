@@ -153,6 +153,11 @@ class Booking(models.Model):
     def __str__(self) -> str:
         return f"visit {self.pk} at {self.start:%Y-%m-%d %H:%M}"
 
+    @property
+    def awaits_report(self) -> bool:
+        """The call took place and its report is not signed yet: the doctor still owes it."""
+        return self.admitted_at is not None and self.status in (BookingStatus.IN_PROGRESS, BookingStatus.ENDED)
+
 
 class ProposalStatus(models.TextChoices):
     WAITING_DOCTOR = "waiting_doctor", _("Waiting for the doctor")

@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.billing import charges
+from telemed.billing import selectors as billing
 from telemed.lib.italy import public_holiday_name, public_holidays
-from telemed.visits.models import Agenda, Booking, BookingStatus, DateProposal, RoomMessage
+from telemed.visits.models import Agenda, AvailabilityRule, Booking, BookingStatus, DateProposal, RoomMessage
 from telemed.visits.slots import ROME
 
 # The room opens a few minutes before the start and closes a while after the planned end.
@@ -23,7 +24,7 @@ class RoomClosed(ValidationError):
 
 
 def bookings_of(user) -> QuerySet[Booking]:
-    return Booking.objects.filter(Q(doctor=user) | Q(patient=user)).select_related("doctor", "patient")
+    return Booking.objects.filter(Q(doctor=user) | Q(patient=user)).select_related("doctor", "patient", "report")
 
 
 def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
@@ -36,6 +37,51 @@ def upcoming_bookings_of(user, *, now: datetime.datetime | None = None) -> Query
 def past_bookings_of(user, *, now: datetime.datetime | None = None) -> QuerySet[Booking]:
     now = now or timezone.now()
     return bookings_of(user).exclude(pk__in=upcoming_bookings_of(user, now=now).values("pk")).order_by("-start")
+
+
+def availability_set(doctor) -> bool:
+    """The doctor has opened at least one weekly window of their agenda."""
+    return AvailabilityRule.objects.filter(agenda__doctor=doctor).exists()
+
+
+def visits_bookable(doctor) -> bool:
+    """A patient can book a video visit with the doctor: a weekly window is open and at least one
+    video length is priced and offered (patients book every priced length). Anything else must
+    not be offered publicly."""
+    from telemed.visits.services import visit_lengths  # the one rule of which lengths are bookable
+
+    if not AvailabilityRule.objects.filter(agenda__doctor=doctor).exists():
+        return False
+    return bool(visit_lengths(doctor))
+
+
+def visits_of_day(doctor, *, day: datetime.date | None = None) -> QuerySet[Booking]:
+    """The doctor's visits that start on ``day`` (today, in Rome), cancelled ones left out."""
+    day = day or timezone.localdate(timezone=ROME)
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=ROME)
+    return (
+        Booking.objects.filter(doctor=doctor, start__gte=start, start__lt=start + datetime.timedelta(days=1))
+        .exclude(status=BookingStatus.CANCELLED)
+        .select_related("patient")
+        .order_by("start")
+    )
+
+
+def next_visit_of(user) -> Booking | None:
+    """The patient's (or doctor's) next visit still to happen or happening now."""
+    return upcoming_bookings_of(user).order_by("start").first()
+
+
+def awaiting_report_of(doctor) -> QuerySet[Booking]:
+    """The doctor's visits that took place and still wait for their signed report, oldest first
+    (the same rule as ``Booking.awaits_report``)."""
+    return (
+        Booking.objects.filter(
+            doctor=doctor, admitted_at__isnull=False, status__in=[BookingStatus.IN_PROGRESS, BookingStatus.ENDED]
+        )
+        .select_related("patient")
+        .order_by("start")
+    )
 
 
 def booking_get_for_user(user, booking_id: int) -> Booking:

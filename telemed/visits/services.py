@@ -700,8 +700,9 @@ def _doctor_booking(actor, booking: Booking, *, lock: bool = True) -> Booking:
 
 
 @transaction.atomic
-def visit_report_save(*, actor, booking: Booking, diagnosis: str, findings: str, statement: str):
-    """The doctor's report draft for this visit (created on first save) and their statement."""
+def visit_report_save(*, actor, booking: Booking, diagnosis: str, findings: str, statement: str, therapy=()):
+    """The doctor's report draft for this visit (created on first save) and their statement; the
+    report carries the prescribed therapy (``therapy``: reports' TherapyLine), as a consult's does."""
     from telemed.reports import services as reports
     from telemed.visits.models import ExamStatement
 
@@ -710,7 +711,9 @@ def visit_report_save(*, actor, booking: Booking, diagnosis: str, findings: str,
         raise ValidationError(_("The report is written once the call has started, until it is delivered."))
     if statement and statement not in ExamStatement.values:
         raise ValidationError({"statement": _("Choose whether the remote examination was adequate.")})
-    content = reports.ReportContent(diagnosis=diagnosis or "", findings=findings or "", notes=visit_record_text(booking))
+    content = reports.ReportContent(
+        diagnosis=diagnosis or "", findings=findings or "", notes=visit_record_text(booking), therapy=tuple(therapy)
+    )
     if booking.report_id is None:
         booking.report = reports.report_create(
             actor=actor, patient=booking.patient, kind="report", content=content, engagement=_engagement(booking)
@@ -754,7 +757,7 @@ def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
             ),
         )  # fmt: skip
         report.refresh_from_db()
-        reports.report_sign(actor=actor, report=report, code=code)
+        reports.report_sign(actor=actor, report=report, code=code, engagement=_engagement(booking))
     return _visit_deliver(actor=actor, booking=booking)
 
 

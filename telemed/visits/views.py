@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from telemed.accounts.selectors import doctor_public_profile
+from telemed.reports import forms as report_forms
 from telemed.visits import ice, selectors, services, slots
 from telemed.visits.forms import (
     AgendaForm,
@@ -265,6 +266,17 @@ def room(request: HttpRequest, booking_id: int) -> HttpResponse:
     return render(request, "visits/room.html", context)
 
 
+def _therapy_formset(data, draft):
+    """The prescription lines of the visit's report: as saved, plus empty rows to fill."""
+    if data is not None:
+        return report_forms.TherapyFormSet(data, prefix="therapy")
+    rows = [
+        {"drug": i.drug, "dose": i.dose, "schedule": i.schedule, "duration": i.duration} for i in draft.therapy.all()
+    ] if draft else []  # fmt: skip
+    rows += [{}] * max(report_forms.THERAPY_ROWS - len(rows), 1)
+    return report_forms.TherapyFormSet(initial=rows, prefix="therapy")
+
+
 @login_required
 def report(request: HttpRequest, booking_id: int) -> HttpResponse:
     """The doctor writes the visit's report (with the telemedicine record) and signs it."""
@@ -275,10 +287,12 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
     initial = {"diagnosis": draft.diagnosis, "findings": draft.findings, "statement": booking.statement} if draft else {}
     which = request.POST.get("form") if request.method == "POST" else None
     form = VisitReportForm(request.POST if which == "save" else None, initial=initial)
+    therapy = _therapy_formset(request.POST if which == "save" else None, draft)
     sign_form = SignForm(request.POST if which == "sign" else None)
     try:
-        if which == "save" and form.is_valid():
-            services.visit_report_save(actor=request.user, booking=booking, **form.cleaned_data)
+        if which == "save" and form.is_valid() and therapy.is_valid():
+            lines = report_forms.therapy_lines(therapy)
+            services.visit_report_save(actor=request.user, booking=booking, therapy=lines, **form.cleaned_data)
             flash.success(request, _("Report saved."))
             return redirect("visits:report", booking_id=booking.pk)
         if which == "sign" and sign_form.is_valid():
@@ -292,6 +306,7 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
         "booking": booking,
         "form": form,
         "sign_form": sign_form,
+        "therapy": therapy,
         "record": services.visit_record_text(booking),
     }
     return render(request, "visits/report.html", context, status=400 if request.method == "POST" else 200)

@@ -156,3 +156,53 @@ def test_a_rejected_info_request_is_emailed_and_reopens_as_a_consult(new_page, m
     patient_page.goto(link[link.index("/consults/"):])
     assert patient_page.locator("textarea[name=question]").input_value() == question
     screenshot(patient_page, "consult-from-rejected-info")
+
+
+def test_signing_the_answer_in_the_editor_delivers_it_and_answers_the_consult(new_page, make_doctor, make_patient):
+    """Signing the answer is answering: one "Sign and send" in the editor signs, delivers, stops the
+    deadline and makes the consult billable; no second button is left behind."""
+    import uuid
+
+    from telemed.consults import services as consults
+
+    off_the_loop(signing.certificate_authority_create, name="telemed Answer Test CA")
+    doctor = _doctor(make_doctor, "dott.answer@example.test")
+    device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
+    off_the_loop(signing.signing_device_confirm, actor=doctor, code=code_for(device, time.time()))
+    patient = make_patient(email="luca.answer@example.test", first_name="Luca", last_name="Serra")
+    draft = consults.ConsultDraft(kind="base", question="La pressione è 150/95 al mattino: devo curarla?",
+                                  accepted_terms=True, idempotency_key=uuid.uuid4())  # fmt: skip
+    consult, _created = off_the_loop(consults.consult_request, actor=patient, doctor=doctor.doctor_profile, draft=draft)
+
+    doctor_page = new_page()
+    log_in(doctor_page, doctor)
+    doctor_page.goto(f"/consults/{consult.pk}/")
+    doctor_page.locator("button[name=start]").click()
+    doctor_page.locator("select[name=kind]").select_option("prescription")
+    doctor_page.locator("button[name=write_report]").click()
+    doctor_page.wait_for_url("**/reports/*/edit/")
+    doctor_page.locator("textarea[name=diagnosis]").fill("Ipertensione arteriosa di grado 1")
+    doctor_page.locator("input[name='therapy-0-drug']").fill("Ramipril 5 mg")
+    doctor_page.locator("input[name='therapy-0-schedule']").fill("1 compressa al mattino")
+    doctor_page.locator("input[name=code]").fill(code_for(device, time.time() + totp.STEP_SECONDS))
+    screenshot(doctor_page, "consult-answer-editor")
+    doctor_page.locator("button[name=sign]").click()
+
+    # Back on the consult: answered, the deadline no longer counts down, nothing left to send.
+    doctor_page.wait_for_url(f"**/consults/{consult.pk}/")
+    doctor_page.get_by_test_id("signed-report").wait_for()
+    screenshot(doctor_page, "consult-answer-signed")
+    consult.refresh_from_db()
+    assert consult.status == "answered" and consult.report.status == "signed"
+    assert doctor_page.get_by_test_id("countdown").count() == 0
+    assert doctor_page.locator("button[name=answer]").count() == 0
+    assert BillableService.objects.filter(source_key=f"consult:{consult.pk}", kind="base").exists()
+    doctor_page.goto("/consults/queue/")
+    assert doctor_page.get_by_test_id(f"queue-{consult.pk}").count() == 0
+
+    # The patient finds the prescription in the consult and in the Welbox.
+    wait_for(lambda: Document.objects.filter(box__owner=patient, category="prescription").exists())
+    patient_page = new_page()
+    log_in(patient_page, patient)
+    patient_page.goto(f"/consults/{consult.pk}/")
+    assert patient_page.get_by_test_id("signed-report").is_visible()

@@ -177,3 +177,118 @@ def test_video_visit_between_two_browsers(
         patient_page.goto(f"/box/documents/{document.pk}/")
     assert patient_page.get_by_test_id("document-name").inner_text() == document.name
     screenshot(patient_page, "visits-welbox-report")
+
+
+# Every local track and the peer connection, as the page holds them.
+MEDIA_STATE = """() => {
+  const room = window.telemedRoom;
+  return {
+    tracks: room.stream ? room.stream.getTracks().map((t) => t.readyState) : [],
+    connection: room.pc ? room.pc.connectionState : null,
+    signaling: room.pc ? room.pc.signalingState : null,
+  };
+}"""
+
+
+def _visit_now(doctor, patient) -> Booking:
+    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    start = timezone.now() + datetime.timedelta(minutes=5)
+
+    def book():
+        return Booking.objects.create(
+            doctor=doctor, patient=patient, start=start, end=start + datetime.timedelta(minutes=30), duration_minutes=30,
+            breakdown=visits.visit_quote(doctor=doctor).to_dict(), accepted_at=timezone.now(),
+        )  # fmt: skip
+
+    return off_the_loop(book)
+
+
+def test_ending_the_call_turns_camera_and_microphone_off_on_both_sides(
+    media_browsers, live_platform, transactional_db, reference_data, make_doctor, make_patient
+):
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.fine@example.test", first_name="Marco", last_name="Fini")
+    patient = make_patient(email="anna.fine@example.test", first_name="Anna", last_name="Conti")
+    booking = _visit_now(doctor, patient)
+    room = f"/visits/{booking.pk}/room/"
+    doctor_page = open_page(media_browsers[0], live_platform)
+    patient_page = open_page(media_browsers[1], live_platform)
+    log_in(doctor_page, doctor)
+    log_in(patient_page, patient)
+    patient_page.goto(room)
+    patient_page.locator("button[name=ready]:not([disabled])").click()
+    doctor_page.goto(room)
+    doctor_page.locator("button[name=admit]").click()
+    for page in (doctor_page, patient_page):
+        page.locator("[data-testid=visit-room][data-connection=connected]").wait_for(timeout=30000)
+        assert set(page.evaluate(MEDIA_STATE)["tracks"]) == {"live"}
+
+    # The doctor ends the call: on both sides every track stops and the connection closes.
+    doctor_page.locator("button[name=end]").click()
+    for page in (doctor_page, patient_page):
+        page.locator("[data-testid=visit-room][data-state=ended]").wait_for()
+        state = page.evaluate(MEDIA_STATE)
+        assert len(state["tracks"]) == 2 and set(state["tracks"]) == {"ended"}, state
+        assert state["connection"] == "closed" and state["signaling"] == "closed", state
+        assert page.locator("button[name=end]").count() == 0 or page.locator("button[name=end]").is_hidden()
+        assert page.get_by_text("Termina la chiamata").count() == 0 or not page.get_by_text("Termina la chiamata").is_visible()
+        assert page.get_by_test_id("room-next").is_visible()
+    screenshot(doctor_page, "visits-call-ended-doctor")
+    screenshot(patient_page, "visits-call-ended-patient")
+
+    # What comes next: the patient goes to the visit, the doctor to the report.
+    patient_page.get_by_test_id("next-visit").click()
+    patient_page.wait_for_url(f"**/visits/{booking.pk}/")
+    assert patient_page.get_by_test_id("report-coming").is_visible()
+    doctor_page.get_by_test_id("next-report").click()
+    doctor_page.wait_for_url(f"**/visits/{booking.pk}/report/")
+
+
+def test_the_report_of_a_finished_visit_is_reached_from_the_visit_and_carries_a_prescription(
+    new_page, make_doctor, make_patient
+):
+    off_the_loop(signing.certificate_authority_create, name="telemed Visit Report Test CA")
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.referto@example.test", first_name="Irene", last_name="Sala")
+    patient = make_patient(email="gino.referto@example.test", first_name="Gino", last_name="Pace")
+    device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
+    off_the_loop(signing.signing_device_confirm, actor=doctor, code=code_for(device, time.time()))
+    booking = _visit_now(doctor, patient)
+    # The call took place an hour ago and the doctor closed it; the room is closed now.
+    started = timezone.now() - datetime.timedelta(hours=2)
+    Booking.objects.filter(pk=booking.pk).update(
+        start=started, end=started + datetime.timedelta(minutes=30), admitted_at=started,
+        ended_at=started + datetime.timedelta(minutes=25), status="ended",
+    )  # fmt: skip
+
+    # The doctor comes back to the room's address: it is closed, and it leads to the report.
+    doctor_page = new_page()
+    log_in(doctor_page, doctor)
+    doctor_page.goto(f"/visits/{booking.pk}/room/")
+    doctor_page.get_by_test_id("room-closed").wait_for()
+    screenshot(doctor_page, "visits-room-closed-report-link")
+    doctor_page.goto(f"/visits/{booking.pk}/")
+    doctor_page.get_by_test_id("visit-report-todo").wait_for()
+    doctor_page.get_by_test_id("write-report").click()
+    doctor_page.wait_for_url(f"**/visits/{booking.pk}/report/")
+    doctor_page.locator("textarea[name=diagnosis]").fill("Faringite acuta")
+    doctor_page.locator("input[name='therapy-0-drug']").fill("Ibuprofene 400 mg")
+    doctor_page.locator("input[name='therapy-0-schedule']").fill("1 compressa dopo i pasti, al bisogno")
+    doctor_page.locator("input[name='therapy-0-duration']").fill("5 giorni")
+    doctor_page.locator("input[name=statement][value=adequate]").check()
+    doctor_page.locator("button[name=save]").click()
+    assert doctor_page.locator("input[name='therapy-0-drug']").input_value() == "Ibuprofene 400 mg"
+    screenshot(doctor_page, "visits-report-with-prescription")
+    doctor_page.locator("input[name=code]").fill(code_for(device, time.time() + 30))
+    doctor_page.locator("button[name=sign]").click()
+    doctor_page.wait_for_url(f"**/visits/{booking.pk}/")
+
+    # The visit page now leads to the signed report, with its prescription, for both.
+    doctor_page.get_by_test_id("visit-report-link").get_by_role("link").click()
+    doctor_page.wait_for_url("**/reports/*/")
+    assert "Ibuprofene 400 mg" in doctor_page.locator("main").inner_text()
+    patient_page = new_page()
+    log_in(patient_page, patient)
+    patient_page.goto(f"/visits/{booking.pk}/room/")
+    patient_page.get_by_test_id("visit-report-link").click()
+    patient_page.wait_for_url("**/reports/*/")
+    assert "Ibuprofene 400 mg" in patient_page.locator("main").inner_text()
+    screenshot(patient_page, "visits-report-patient")

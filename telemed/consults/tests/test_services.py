@@ -250,6 +250,33 @@ def test_thread_answer_with_a_signed_report_bills_and_closes(signing_doctor, mak
     assert BillableService.objects.count() == 1
 
 
+def test_signing_the_answer_in_the_editor_answers_the_consult(signing_doctor, make_patient, next_code):
+    """The draft of a consult is signed only as its answer: the reports app alone refuses it,
+    and the consult's answer saves the editor's content, signs, answers and bills in one action."""
+    from telemed.consults.tests.conftest import offer_consults
+    from telemed.reports import services as reports
+
+    doctor = signing_doctor()
+    offer_consults(doctor)
+    consult = ask(make_patient(), doctor)
+    services.consult_start(actor=doctor, consult=consult)
+    consult = services.consult_report_start(actor=doctor, consult=consult, kind="prescription")
+    assert consult.report.sign_url == f"/consults/{consult.pk}/answer"
+    content = reports.ReportContent(diagnosis="Ipertensione", therapy=(reports.TherapyLine(drug="Ramipril 5 mg"),))
+    reports.report_update(actor=doctor, report=consult.report, content=content)
+    with pytest.raises(ValidationError, match="sign it from its page"):
+        reports.report_sign(actor=doctor, report=consult.report, code=next_code(doctor))
+    consult.report.refresh_from_db()
+    assert consult.report.status == "draft"
+    consult = services.consult_answer(
+        actor=doctor, consult=consult, code=next_code(doctor),
+        content=reports.ReportContent(diagnosis="Ipertensione arteriosa", therapy=content.therapy),
+    )  # fmt: skip
+    assert consult.status == ConsultStatus.ANSWERED and consult.answered_at is not None
+    assert consult.report.status == "signed" and consult.report.diagnosis == "Ipertensione arteriosa"
+    assert BillableService.objects.filter(source_key=f"consult:{consult.pk}").count() == 1
+
+
 # --- deadlines with the consult's own clock ----------------------------------------------------------
 
 

@@ -231,7 +231,12 @@ def test_an_engagement_lets_a_doctor_write_and_sign_for_a_patient_without_a_link
         _report(doctor, patient)  # the default check still holds
     report = services.report_create(actor=doctor, patient=patient, kind="report", content=CONTENT, engagement="consult:42")
     assert report.engagement == "consult:42"
-    signed = services.report_sign(actor=doctor, report=report, code=next_code(doctor))
+    # Signed only by the app that engaged it (its flow: the consult answered), never on its own.
+    with pytest.raises(ValidationError, match="sign it from its page"):
+        services.report_sign(actor=doctor, report=report, code=next_code(doctor))
+    with pytest.raises(ValidationError, match="sign it from its page"):
+        services.reports_sign_batch(actor=doctor, reports=[report], code=next_code(doctor))
+    signed = services.report_sign(actor=doctor, report=report, code=next_code(doctor), engagement="consult:42")
     assert signed.status == ReportStatus.SIGNED
     correction = services.report_correct(actor=doctor, report=signed)
     assert correction.engagement == "consult:42"

@@ -35,6 +35,9 @@ if (form && status) {
     }
   };
 
+  // Saving or signing posts the whole form: a pending autosave is no longer needed.
+  form.addEventListener("submit", () => { if (timer) clearTimeout(timer); timer = null; });
+
   form.addEventListener("input", (event) => {
     if (event.target.name === "code") return;
     status.dataset.state = "dirty";

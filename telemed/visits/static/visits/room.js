@@ -58,7 +58,8 @@ function connect() {
     inbox = inbox.then(() => handle(frame)).catch((error) => console.error(error));
   });
   socket.addEventListener("close", (event) => {
-    if (event.code >= 4400 || room.ended) { if (event.code === 4410) say(root.dataset.msgEnded); return; }
+    if (event.code === 4410) { endCall(); return; }
+    if (event.code >= 4400 || room.ended) return;
     say(root.dataset.msgReconnecting);
     retry = Math.min(retry + 1, 5);
     setTimeout(connect, 500 * retry);
@@ -106,10 +107,7 @@ async function handle(frame) {
       $("notes-status").textContent = root.dataset.msgSaved;
       break;
     case "ended":
-      room.ended = true;
-      say(root.dataset.msgEnded);
-      root.dataset.state = "ended";
-      if (room.pc) room.pc.close();
+      endCall();
       break;
     case "error":
       showError(frame.error);
@@ -150,6 +148,22 @@ function startCall() {
     if (pc.connectionState === "connected") { say(root.dataset.msgConnected); root.dataset.peer = "present"; }
     if (pc.connectionState === "failed" && role === "doctor") pc.restartIce(); // the doctor offers, as always
   });
+}
+
+// The call is over for good: every local track stopped (the camera light goes off), the peer
+// connection closed, the call's buttons gone, and the page says what comes next.
+function endCall() {
+  room.ended = true;
+  say(root.dataset.msgEnded);
+  root.dataset.state = "ended";
+  if (room.pc) room.pc.close(); // kept in room.pc: its closed state is what the page reports
+  if (room.stream) for (const track of room.stream.getTracks()) track.stop();
+  localVideo.srcObject = null;
+  remoteVideo.srcObject = null;
+  for (const control of root.querySelectorAll(".room-controls button")) control.hidden = true;
+  root.querySelector(".room-video").hidden = true; // no picture left to show
+  const next = $("room-next");
+  if (next) next.hidden = false;
 }
 
 function dropCall() {
@@ -265,6 +279,8 @@ const admit = $("admit");
 if (admit) admit.addEventListener("click", () => { room.admittedAt = Date.now(); send({ type: "admit" }); });
 const end = $("end");
 if (end) end.addEventListener("click", () => send({ type: "end" }));
+// Leaving the page also releases the camera and microphone at once.
+window.addEventListener("pagehide", () => { if (room.stream) for (const track of room.stream.getTracks()) track.stop(); });
 
 (async () => {
   const ok = await checkDevices();
