@@ -401,6 +401,8 @@ if not EMAIL_URL:
 globals().update(email_from_url(EMAIL_URL))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "telemed <noreply@telemed.test>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people write for what they cannot change alone (identity data, Ordine registration).
+SUPPORT_EMAIL = os.environ.get("TELEMED_SUPPORT_EMAIL", "assistenza@telemed.test")
 
 # --- language and time ---------------------------------------------------------
 

@@ -29,6 +29,28 @@ def security_events(user: User, limit: int = 20) -> list:
     return list(user.security_events.select_related("actor")[:limit])
 
 
+def own_identity_data(user: User) -> list[tuple[str, str]]:
+    """What the account holder sees of their own identity data but cannot change alone (the law
+    ties it to identity documents and, for doctors, to the Ordine's register), as (label, value)."""
+    from django.utils.formats import date_format
+    from django.utils.translation import gettext as _
+
+    rows = [(_("Name"), user.get_full_name()), (_("E-mail"), user.email)]
+    profile = getattr(user, "doctor_profile", None) if user.is_doctor else getattr(user, "patient_profile", None) if user.is_patient else None
+    if profile is not None:
+        rows += [
+            (_("Codice fiscale"), profile.codice_fiscale),
+            (_("Birth date"), date_format(profile.birth_date, "DATE_FORMAT")),
+            (_("Sex"), profile.get_sex_display()),
+        ]
+    if user.is_doctor and profile is not None:
+        rows += [
+            (_("Ordine dei Medici"), f"{profile.ordine_province} n. {profile.ordine_number}"),
+            (_("Partita IVA"), profile.partita_iva),
+        ]
+    return rows
+
+
 def email_is_registered(email: str) -> bool:
     return User.objects.filter(email__iexact=account_email(email)).exists()
 

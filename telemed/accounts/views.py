@@ -3,6 +3,7 @@
 import base64
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -424,7 +425,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def profile_edit(request: HttpRequest) -> HttpResponse:
-    """A doctor edits their public profile and practice data; a patient their phone number."""
+    """Everyone sees their own data; a doctor edits the public profile and practice data, a patient
+    the phone number. What only staff may correct is shown with the address to write to."""
     user = request.user
     if user.is_doctor:
         form_class, initial = forms.DoctorProfileForm, forms.DoctorProfileForm.initial_for(user.doctor_profile)
@@ -433,9 +435,9 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         form_class, initial = forms.PatientProfileForm, {"phone": user.patient_profile.phone}
         update = lambda data: services.patient_profile_update(actor=user, **data)  # noqa: E731
     else:
-        return redirect("portal:dashboard")
-    form = form_class(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+        form_class = None
+    form = form_class(request.POST or None, initial=initial) if form_class is not None else None
+    if form is not None and request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         for many in ("specialties", "languages"):
             if many in data:
@@ -447,7 +449,8 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your profile has been saved."))
             return redirect("accounts:profile_edit")
-    return render(request, "accounts/profile_edit.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, "identity": selectors.own_identity_data(user), "support_email": settings.SUPPORT_EMAIL}
+    return render(request, "accounts/profile_edit.html", context, status=400 if form is not None and form.errors else 200)
 
 
 @login_required

@@ -130,7 +130,24 @@ def proposal_get_for_user(user, proposal_id: int) -> DateProposal:
     return proposal
 
 
-from telemed.billing import charges
-from telemed.lib.italy import public_holiday_name, public_holidays
-from telemed.visits.models import Agenda, Booking, BookingStatus, DateProposal, RoomMessage
-from telemed.visits.slots import ROME
+def booking_charge(booking: Booking) -> charges.Charge | None:
+    """Where the visit's payment stands, as its patient reads it (nothing is owed for a cancelled visit)."""
+    from decimal import Decimal
+
+    return charges.charge_for_patient(
+        patient=booking.patient,
+        source_key=f"visit:{booking.pk}",
+        amount=Decimal(str(booking.breakdown.get("patient_total") or "0")),
+        chargeable=booking.status != BookingStatus.CANCELLED,
+        service="visit",
+    )
+
+
+def holidays_ahead(agenda: Agenda, *, language: str, now: datetime.datetime | None = None) -> list[dict]:
+    """The national public holidays patients could book up to (the agenda's horizon), each with its
+    name and whether the doctor opened it for visits."""
+    today = (now or timezone.now()).astimezone(ROME).date()
+    last = today + datetime.timedelta(days=agenda.horizon_days)
+    days = sorted(day for year in range(today.year, last.year + 1) for day in public_holidays(year) if today <= day <= last)
+    opened = set(agenda.holiday_openings.filter(day__in=days).values_list("day", flat=True))
+    return [{"day": day, "name": public_holiday_name(day, language=language), "open": day in opened} for day in days]

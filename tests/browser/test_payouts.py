@@ -25,7 +25,7 @@ def log_in_demo(page, local: str):
     page.get_by_label("Password:", exact=True).fill("demo-telemed-2026")
     page.get_by_role("button", name="Accedi").click()
     page.wait_for_url("**/two-factor/verify/**")
-    page.get_by_label("Codice a 6 cifre:", exact=True).fill(code_for(DEMO_KEY))
+    page.get_by_label("Codice:", exact=True).fill(code_for(DEMO_KEY))
     page.get_by_role("button", name="Continua").click()
     page.wait_for_url("**/dashboard/")
 
