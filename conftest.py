@@ -246,6 +246,22 @@ def run_tasks_twice(db):
     return run
 
 
+# Crash tests kill real processes on the PostgreSQL stack (SQLite is one process's file).
+CRASH_TEST_MARKS = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="crash tests run on the PostgreSQL stack"),
+]
+
+
+def task_worker_process(env: dict) -> subprocess.Popen:
+    """A real task worker (``manage.py task_worker``) in a session of its own, for a test to kill."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
 def free_port() -> int:
     import socket
 

@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.billing import charges
-from telemed.billing import selectors as billing
 from telemed.lib.italy import public_holiday_name, public_holidays
 from telemed.visits.models import Agenda, AvailabilityRule, Booking, BookingStatus, DateProposal, RoomMessage
 from telemed.visits.slots import ROME

@@ -7,19 +7,13 @@ import subprocess
 import sys
 import time
 
-import pytest
-from django.db import connection
 
-from conftest import ROOT, database_url_for_subprocesses
+from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, ROOT
 from telemed.billing import ledger, selectors
 from telemed.billing.models import PayoutBatch, PayoutLine
 from telemed.billing.tests.test_payouts import paid
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="crash tests run on the PostgreSQL stack"),
-]
+pytestmark = CRASH_TEST_MARKS
 
 KILLS = 3
 RUN = (

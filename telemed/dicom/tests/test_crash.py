@@ -5,32 +5,19 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
-import pytest
-from django.db import connection
 
-from conftest import ROOT, database_url_for_subprocesses
+from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, task_worker_process
 from telemed.dicom.models import CdImport, ImportState, Instance
 from telemed.dicom.tests.conftest import leftovers, storage_files, with_new_uids
 from telemed.dicom.tests.test_import import assert_quota_exact
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="crash tests run on the PostgreSQL stack"),
-]
+pytestmark = CRASH_TEST_MARKS
 
 IMAGES = 240
 KILLS = 3
 
-
-def _worker(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
 
 
 def test_a_cd_import_survives_its_worker_killed_at_random_points(importer, patient, dicom_files):
@@ -54,7 +41,7 @@ def test_a_cd_import_survives_its_worker_killed_at_random_points(importer, patie
                 break
             assert time.monotonic() < deadline, (cd_import.state, cd_import.imported_count)
             if worker is None or worker.poll() is not None:
-                worker = _worker(env)
+                worker = task_worker_process(env)
             if kills < KILLS and cd_import.state == ImportState.RUNNING:
                 time.sleep(random.uniform(0.05, 0.8))  # somewhere in the import
                 worker.kill()

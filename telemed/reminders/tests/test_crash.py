@@ -10,33 +10,20 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
-import pytest
-from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
-from conftest import ROOT, database_url_for_subprocesses
+from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, task_worker_process
 from telemed.reminders import dispatch, services
 from telemed.reminders.models import Delivery
 from telemed.reminders.tests.test_dispatch import _make_due, create, daily
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="crash tests run on the PostgreSQL stack"),
-]
+pytestmark = CRASH_TEST_MARKS
 
 EMAILS = 60
 KILLS = 3
 
-
-def _worker(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
 
 
 def test_reminder_emails_survive_their_worker_killed_at_random_points(make_patient, smtp_server, tmp_path):
@@ -72,7 +59,7 @@ def test_reminder_emails_survive_their_worker_killed_at_random_points(make_patie
         ):
             assert time.monotonic() < deadline, len(smtp_server.messages)
             if worker is None or worker.poll() is not None:
-                worker, received = _worker(env), len(smtp_server.messages)
+                worker, received = task_worker_process(env), len(smtp_server.messages)
             if kills < KILLS and len(smtp_server.messages) > received:
                 time.sleep(random.uniform(0, 0.2))  # somewhere among the e-mails
                 worker.kill()
