@@ -112,3 +112,22 @@ def test_the_pause_before_a_restart_doubles_up_to_a_bound():
 
     assert [backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff(50) == BACKOFF_MAX_S
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_child_that_keeps_dying_stops_the_platform_instead_of_looping(tmp_path):
+    env = {"DATABASE_URL": database_url_for_subprocesses(), "TELEMED_VAR_DIR": str(tmp_path)}
+    with platform_process(port=free_port(), env=env) as base_url:
+        supervisor = int(subprocess.run(["pgrep", "-f", f"serve --port {base_url.rsplit(':', 1)[1]}"],
+                                        capture_output=True, text=True).stdout.split()[0])  # fmt: skip
+        _wait(lambda: _all_three(supervisor), 20, "three children")
+        killed = set()
+        # Five deaths of the task worker within the window (the restarts wait 0.5, 1, 2, 4 s).
+        for _ in range(5):
+            pid = _wait(lambda: (p := _children(supervisor).get("task_worker")) not in killed and p, 20, "the worker (again)")
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        # The supervisor gives up: it stops every child and exits with an error.
+        _wait(lambda: not os.path.exists(f"/proc/{supervisor}") or open(f"/proc/{supervisor}/stat").read().split()[2] == "Z",
+              30, "the supervisor gone")  # fmt: skip
+        assert _health(base_url)[0] == 0  # nothing listens any more
