@@ -21,3 +21,20 @@ def test_the_payment_request_and_a_reminder_are_sent_once(doctor, patient, bille
     assert "send_payment_reminder" in run_tasks_twice()
     assert [m.to for m in mail.outbox] == [[patient.email], [patient.email]]
     assert PaymentRequest.objects.get(pk=request.pk).reminders_sent == 1
+
+
+def test_the_invoice_is_delivered_and_emailed_once(doctor, patient, billed, staff, run_tasks_twice):
+    from telemed.billing import services
+    from telemed.billing.models import Invoice
+    from telemed.boxes.models import Document
+
+    request = billed(doctor, patient)
+    run_tasks_twice()
+    mail.outbox.clear()
+    services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+    assert "deliver_invoice" in run_tasks_twice()
+    invoice = Invoice.objects.get(payment_request=request)
+    assert invoice.delivered_at is not None
+    assert [m.to for m in mail.outbox if any(a[2] == "application/pdf" for a in m.attachments)] == [[patient.email]]
+    assert Document.objects.filter(box__owner=patient, mime="application/pdf").count() == 1
+    assert Document.objects.filter(box__owner=doctor.user, mime="application/pdf").count() == 1
