@@ -52,6 +52,7 @@ from telemed.boxes.models import (
     UploadState,
     document_storage_name,
 )
+from telemed.outbox.services import message_claim
 
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_CHUNK_BYTES = 64 * 1024**2
@@ -447,7 +448,11 @@ def upload_expire_if_idle(*, upload_id: str) -> bool:
         return False
     due = upload.last_activity_at + _idle_limit()
     if due > timezone.now():
-        tasks.upload_expire.using(run_after=due).enqueue(upload_id=str(upload.pk))
+        # Looked at again once: a run again (its worker died after this) finds the look for
+        # this due time claimed, and does not start a second chain of looks (telemed/outbox).
+        with transaction.atomic():
+            if message_claim(key=f"upload_expire:{upload.pk}:{due.isoformat()}"):
+                tasks.upload_expire.using(run_after=due).enqueue(upload_id=str(upload.pk))
         return False
     return _upload_end(upload, UploadState.EXPIRED)
 
