@@ -53,6 +53,7 @@ from telemed.dicom.models import (
     Study,
     StudyShare,
 )
+from telemed.outbox.services import message_claim
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +337,11 @@ def cd_import_expire_if_idle(*, import_id: str) -> bool:
         return False
     due = cd_import.last_activity_at + IDLE_LIMIT
     if due > timezone.now():
-        tasks.cd_import_expire.using(run_after=due).enqueue(import_id=str(cd_import.pk))
+        # Looked at again once: a run again (its worker died after this) finds the look for
+        # this due time claimed, and does not start a second chain of looks (telemed/outbox).
+        with transaction.atomic():
+            if message_claim(key=f"cd_import_expire:{cd_import.pk}:{due.isoformat()}"):
+                tasks.cd_import_expire.using(run_after=due).enqueue(import_id=str(cd_import.pk))
         return False
     if not _transition(cd_import, ImportState.CANCELLED, error="expired"):
         return False
