@@ -1,5 +1,5 @@
-"""Every task of the platform is idempotent, and each has the test that runs it twice (or, where
-a state guard makes the second run a no-op by construction, the test of that guard)."""
+"""Every task of the platform is idempotent, and each has the test that runs it twice (or, for
+cd_import_run, the test of the resumed run)."""
 
 import importlib
 import pathlib
@@ -9,7 +9,7 @@ from django_tasks.base import Task
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
-# task -> the test that runs it twice (file::test), or that proves its guard.
+# task -> the test that runs it twice (file::test), or that resumes it.
 PROVEN = {
     "send_email_verification": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_verification_email_is_sent_once",
     "send_invitation": "telemed/accounts/tests/test_tasks_run_twice.py::test_the_invitation_email_is_sent_once",
@@ -19,25 +19,21 @@ PROVEN = {
     "audit_retention_purge_task": "telemed/audit/tests/test_tasks_run_twice.py::test_the_purge_run_twice_keeps_one_chain",
     "send_payment_request": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
     "send_payment_reminder": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
+    "deliver_invoice": "telemed/billing/tests/test_tasks_run_twice.py::test_the_invoice_is_delivered_and_emailed_once",
+    "upload_expire": "telemed/boxes/tests/test_tasks_run_twice.py::test_an_idle_upload_expires_once_and_its_space_is_released_once",
     "send_care_invitation": "telemed/care/tests/test_tasks_run_twice.py::test_the_care_invitation_is_sent_once",
     "send_info_rejected": "telemed/consults/tests/test_tasks_run_twice.py::test_the_info_rejection_email_is_sent_once",
     "remind_doctor": "telemed/consults/tests/test_tasks_run_twice.py::test_the_deadline_reminder_is_sent_once",
     "deadline_passed": "telemed/consults/tests/test_tasks_run_twice.py::test_past_the_deadline_the_patient_is_told_once_and_the_consult_expires_once",
     "expire_if_untouched": "telemed/consults/tests/test_tasks_run_twice.py::test_past_the_deadline_the_patient_is_told_once_and_the_consult_expires_once",
     "cd_import_run": "telemed/dicom/tests/test_resume.py::test_the_task_passes_its_attempt",
+    "cd_import_expire": "telemed/dicom/tests/test_tasks_run_twice.py::test_an_idle_import_is_cancelled_once_and_its_space_given_back_once",
+    "directory_sweep": "telemed/directory/tests/test_tasks_run_twice.py::test_the_sweep_sweeps_once_and_schedules_the_next_once",
     "send_notification_email": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_emailed_once",
+    "deliver_signed_report": "telemed/reports/tests/test_tasks_run_twice.py::test_the_signed_report_is_delivered_once",
     "send_reminder_details": "telemed/reminders/tests/test_tasks_run_twice.py::test_the_detailed_email_is_sent_once",
     "send_booking_confirmation": "telemed/visits/tests/test_tasks_run_twice.py::test_the_confirmation_and_the_reminder_reach_each_person_once",
     "send_visit_reminder": "telemed/visits/tests/test_tasks_run_twice.py::test_the_confirmation_and_the_reminder_reach_each_person_once",
-}
-# Guarded by the state they change, in the same transaction (the row is locked or updated
-# conditionally, so a second run finds nothing to do). Their twice-tests are still to write.
-GUARDED = {
-    "deliver_invoice": "Invoice.delivered_at, set in the delivering transaction",
-    "upload_expire": "the upload's state, moved once by a conditional UPDATE",
-    "cd_import_expire": "the import's state, moved once by _transition()",
-    "directory_sweep": "the sweep's token: a run whose token was replaced does nothing",
-    "deliver_signed_report": "Report.delivered_at, set in the delivering transaction",
 }
 
 
@@ -50,7 +46,7 @@ def _all_tasks() -> set[str]:
 
 
 def test_every_task_has_its_proof():
-    assert _all_tasks() == set(PROVEN) | set(GUARDED)
+    assert _all_tasks() == set(PROVEN)
     for task, where in PROVEN.items():
         path, test = where.split("::")
         assert re.search(rf"^def {test}\(", (ROOT / path).read_text(), re.M), (task, where)
