@@ -109,3 +109,17 @@ def off_the_loop(function, *args, **kwargs):
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(call).result()
+
+
+def next_authenticator_code(email: str) -> str:
+    """The code of the step right after the last one the account's authenticator accepted.
+
+    A fixed "one step ahead" is not enough: if a 30-second boundary falls between the test
+    computing a code and the server checking it, django-otp accepts it at offset -1 and moves
+    the device's drift, so "now + 1" can fall outside the window. The step after ``last_t`` is
+    always inside it (a few seconds later) and is never a replay."""
+    from django_otp.oath import hotp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = off_the_loop(lambda: TOTPDevice.objects.get(user__email__iexact=email, confirmed=True))
+    return f"{hotp(device.bin_key, device.last_t + 1):06d}"
