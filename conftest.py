@@ -277,6 +277,7 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
+        self.refusal = ""  # an SMTP reply such as "554 ..." to refuse every message with
         sink = self
 
         class Handler:
@@ -284,6 +285,8 @@ class SmtpSink:
                 import email
                 from email import policy
 
+                if sink.refusal:
+                    return sink.refusal
                 sink.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 
@@ -319,8 +322,8 @@ def smtp_server():
 
 @pytest.fixture
 def smtp_settings(settings, smtp_server):
-    """Send this test's e-mails to the real SMTP server through Django's SMTP backend."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    """Send this test's e-mails to the real SMTP server through the platform's SMTP backend."""
+    settings.EMAIL_BACKEND = "telemed.outbox.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False

@@ -5,7 +5,6 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -17,7 +16,7 @@ from telemed.billing.models import Invoice, PaymentRequest, PaymentStatus
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as boxes
 from telemed.notifications.services import notify
-from telemed.outbox.services import message_claim
+from telemed.outbox.services import email_send_once
 
 logger = logging.getLogger(__name__)
 
@@ -31,43 +30,41 @@ def _render(template: str, context: dict) -> tuple[str, str]:
 def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) -> None:
     """E-mail the request (or a reminder of it), once for ``key`` (telemed/outbox): a run
     again neither sends it twice nor counts the reminder twice."""
-    with transaction.atomic():
-        request = (
-            PaymentRequest.objects.select_for_update(of=("self",)).select_related("payer", "doctor__user")
-            .filter(pk=payment_request_id, status=PaymentStatus.OPEN).first()
-        )  # fmt: skip
-        if request is None:
-            return  # paid or withdrawn meanwhile: nothing to ask for
-        if not message_claim(key=key):
-            return  # this run already sent it
+    request = (
+        PaymentRequest.objects.select_related("payer", "doctor__user")
+        .filter(pk=payment_request_id, status=PaymentStatus.OPEN).first()
+    )  # fmt: skip
+    if request is None:
+        return  # paid or withdrawn meanwhile: nothing to ask for
+    try:
+        account = transfer.platform_account()
+    except transfer.AccountMisconfigured:
+        logger.error("payment request %s not e-mailed: the platform's bank account is not configured", request.pk)
+        return
+    link = settings.BASE_URL + reverse("billing:payment", args=[request.pk])
+    with translation.override(request.payer.language):
+        subject, body = _render(
+            "billing/email/payment_reminder" if reminder else "billing/email/payment_request",
+            {"request": request, "account": account, "link": link, "reference": transfer.format_reference(request.reference)},
+        )
+        title = _("Reminder: %(amount)s EUR still to pay — %(what)s") % {"amount": request.outstanding, "what": request.description}
+    message = EmailMultiAlternatives(subject=subject, body=body, to=[request.payer.email])
+    message.attach(
+        f"{request.reference}.png",
+        transfer.epc_qr_png(account=account, amount=request.outstanding, reference=request.reference),
+        "image/png",
+    )
+
+    def record() -> bool:
+        # In the commit that records the e-mail as sent: still open, else nothing is sent.
+        if not PaymentRequest.objects.select_for_update().filter(pk=request.pk, status=PaymentStatus.OPEN).exists():
+            return False
         if reminder:
             PaymentRequest.objects.filter(pk=request.pk).update(reminders_sent=F("reminders_sent") + 1)
-        try:
-            account = transfer.platform_account()
-        except transfer.AccountMisconfigured:
-            logger.error("payment request %s not e-mailed: the platform's bank account is not configured", request.pk)
-            return
-        link = settings.BASE_URL + reverse("billing:payment", args=[request.pk])
-        with translation.override(request.payer.language):
-            subject, body = _render(
-                "billing/email/payment_reminder" if reminder else "billing/email/payment_request",
-                {"request": request, "account": account, "link": link, "reference": transfer.format_reference(request.reference)},
-            )
-            if reminder:
-                notify(
-                    recipient=request.payer,
-                    kind=services.NOTIFY_PAYMENT_REMINDER,
-                    title=_("Reminder: %(amount)s EUR still to pay — %(what)s") % {"amount": request.outstanding, "what": request.description},
-                    url=reverse("billing:payment", args=[request.pk]),
-                )
-        message = EmailMultiAlternatives(subject=subject, body=body, to=[request.payer.email])
-        message.attach(
-            f"{request.reference}.png",
-            transfer.epc_qr_png(account=account, amount=request.outstanding, reference=request.reference),
-            "image/png",
-        )
-        # Sent last, inside the transaction: if sending fails the reminder is not counted.
-        message.send()
+            notify(recipient=request.payer, kind=services.NOTIFY_PAYMENT_REMINDER, title=title, url=reverse("billing:payment", args=[request.pk]))
+        return True
+
+    email_send_once(key=key, message=message, before_send=record)
 
 
 def _file_name(invoice: Invoice) -> str:
@@ -76,31 +73,34 @@ def _file_name(invoice: Invoice) -> str:
 
 
 def invoice_deliver(*, invoice_id: int) -> None:
+    """Put the invoice in both boxes, tell the patient and e-mail the PDF, once."""
     invoice = Invoice.objects.select_related("doctor__user", "patient").filter(pk=invoice_id, delivered_at__isnull=True).first()
     if invoice is None:
         return
     invoice = services.invoice_pdf_ensure(invoice=invoice)
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("doctor__user", "patient").filter(
-            pk=invoice_id, delivered_at__isnull=True
-        ).first()
-        if invoice is None:
-            return
-        patient, doctor = invoice.patient, invoice.doctor.user
-        with translation.override(patient.language):
-            name = _file_name(invoice)
-            title = (
-                _("Credit note %(number)s from Dr. %(doctor)s") if invoice.is_credit_note else _("Invoice %(number)s from Dr. %(doctor)s")
-            ) % {"number": invoice.display_number, "doctor": doctor.get_full_name()}
-            subject, body = _render("billing/email/invoice", {"invoice": invoice, "title": title})
+    patient, doctor = invoice.patient, invoice.doctor.user
+    with translation.override(patient.language):
+        name = _file_name(invoice)
+        title = (
+            _("Credit note %(number)s from Dr. %(doctor)s") if invoice.is_credit_note else _("Invoice %(number)s from Dr. %(doctor)s")
+        ) % {"number": invoice.display_number, "doctor": doctor.get_full_name()}
+        subject, body = _render("billing/email/invoice", {"invoice": invoice, "title": title})
+    message = EmailMultiAlternatives(subject=subject, body=body, to=[patient.email])
+    with invoice.pdf.open("rb") as stream:
+        # An invoice PDF is a page or two (tens of kB): attaching it whole is bounded.
+        message.attach(name, stream.read(), "application/pdf")
+
+    def record() -> bool:
+        # In the commit that records the e-mail as sent: the copies in the boxes, the
+        # notification and the mark, all or none.
+        if not Invoice.objects.select_for_update(of=("self",)).filter(pk=invoice.pk, delivered_at__isnull=True).exists():
+            return False
         folder = box_selectors.folder_list_for_user(doctor).filter(patient=patient).first()
         for box, box_folder in ((boxes.box_for(patient), None), (boxes.box_for(doctor), folder)):
             with invoice.pdf.open("rb") as stream:
                 boxes.document_store_system(box=box, category="other", name=name, stream=stream, mime="application/pdf", folder=box_folder)
         notify(recipient=patient, kind=services.NOTIFY_INVOICE, title=title, url=reverse("billing:payments") + "#invoices")
-        message = EmailMultiAlternatives(subject=subject, body=body, to=[patient.email])
-        with invoice.pdf.open("rb") as stream:
-            # An invoice PDF is a page or two (tens of kB): attaching it whole is bounded.
-            message.attach(name, stream.read(), "application/pdf")
-        message.send()
         Invoice.objects.filter(pk=invoice.pk).update(delivered_at=timezone.now())
+        return True
+
+    email_send_once(key=f"invoice-delivery:{invoice.pk}", message=message, before_send=record)

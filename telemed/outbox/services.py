@@ -7,23 +7,20 @@ tells its recipients apart (``task_key``), or a key of its own when the thing it
 only be announced once (a notification's e-mail, a reminder's delivery).
 
 Rules:
-- The key is inserted (``message_claim``) in the same transaction that sends the message, and
-  for an e-mail that transaction commits only after the SMTP server accepted it. A key already
-  there means the message already left: nothing is sent. A send that fails rolls the key back,
-  so the next run sends it.
+- The key is inserted (``message_claim``) in the transaction that records the message as sent,
+  together with what the caller records about it (``before_send``: ``emailed_at``, a counter).
+  A key already there means the message already left: nothing is sent.
 - Two runs at the same time cannot both send: the second one's insert waits on the first's
   row lock (PostgreSQL) or write lock (SQLite) and then finds the key.
-- What the caller records about the message (``emailed_at``, a counter) goes in the same
-  transaction, after the claim.
-- The narrow window that remains: the process dies after the SMTP server accepted the message
-  and before the COMMIT (a few milliseconds). Then the key is not stored and the next run
-  sends it again: an e-mail is never lost, and one kill can double at most the one e-mail in
-  flight. Its Message-ID is derived from the key, so a mail client shows the repeat as the same
-  message. Marking before sending would instead lose the e-mail to the same kill; for a
-  reminder or an invitation a repeat is the lesser harm. (In-app notifications have no such
-  window: they are rows in the same transaction.)
-- On SQLite the transaction holds the database's write lock while the SMTP server answers;
-  the embedded stack relays to a nearby server, where that is milliseconds.
+- On SMTP (``telemed.outbox.smtp``) that transaction commits between the message's body and the
+  "." that ends it, so a process killed at any point either sent nothing and recorded nothing,
+  or recorded the message and the server receives it: exactly once, but for a kill in the few
+  microseconds between the COMMIT and those three bytes, which loses that e-mail (see smtp.py
+  for why a loss there was chosen over a repeat). A server that refuses the message undoes the
+  key, so the next run sends it. Its Message-ID is derived from the key.
+- With a backend that has no network between us and the mailbox (the console in development,
+  memory in tests) the message is sent inside the transaction.
+- In-app notifications have no window at all: they are rows in the same transaction.
 """
 
 import hashlib
@@ -31,6 +28,7 @@ import hashlib
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 
+from telemed.outbox import smtp
 from telemed.outbox.models import SentMessage
 
 
@@ -52,14 +50,41 @@ def message_claim(*, key: str) -> bool:
     return True
 
 
+class _Withdrawn(Exception):
+    """``before_send`` answered False: what the message announces is no longer so."""
+
+
 def email_send_once(*, key: str, message: EmailMessage, before_send=None) -> bool:
     """Send ``message`` unless an e-mail with ``key`` was already sent; returns whether it was
-    sent now. ``before_send`` (no arguments) runs in the same transaction, once the claim is won."""
+    sent now. ``before_send`` (no arguments) runs in the transaction that records it as sent;
+    if it returns False (the request was paid meanwhile…), nothing is recorded nor sent."""
     message.extra_headers.setdefault("Message-ID", f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@telemed>")
-    with transaction.atomic():
-        if not message_claim(key=key):
+    if SentMessage.objects.filter(key=key).exists():
+        return False  # the common repeat: no need to talk to the server at all
+
+    def record() -> bool:
+        try:
+            with transaction.atomic():
+                if not message_claim(key=key):
+                    return False
+                if before_send is not None and before_send() is False:
+                    raise _Withdrawn
+        except _Withdrawn:
             return False
-        if before_send is not None:
-            before_send()
-        message.send()
+        return True
+
+    connection = message.get_connection()
+    if isinstance(connection, smtp.EmailBackend):
+        return connection.send_with_commit_point(
+            message, commit=record, on_refused=lambda: SentMessage.objects.filter(key=key).delete()
+        )
+    try:
+        with transaction.atomic():
+            if not message_claim(key=key):
+                return False
+            if before_send is not None and before_send() is False:
+                raise _Withdrawn
+            message.send()
+    except _Withdrawn:
+        return False
     return True

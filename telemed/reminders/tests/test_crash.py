@@ -1,9 +1,10 @@
 """A real task worker killed with SIGKILL at random points while it e-mails reminders to the
 real test SMTP server, again and again.
 
-What the design guarantees (telemed/outbox): every e-mail reaches the server, and a kill can
-repeat at most the one e-mail it caught between the server's acceptance and the commit. So:
-every reminder at least once, and no more repeats than kills."""
+What the design guarantees (telemed/outbox/smtp.py): the e-mail is recorded as sent in the
+commit that sits between its body and the final "." of the SMTP conversation, so a kill before
+that commit leaves the server nothing, and one after it leaves the server the whole message.
+Every reminder reaches the server exactly once."""
 
 import collections
 import os
@@ -75,10 +76,9 @@ def test_reminder_emails_survive_their_worker_killed_at_random_points(make_patie
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
-    assert kills == KILLS
+    assert 1 <= kills <= KILLS  # a quiet machine may send the last e-mails before the next kill
     received = collections.Counter(message["Subject"] for message in smtp_server.messages)
     titles = {f"Promemoria {n:03d}" for n in range(EMAILS)}
     per_title = {title: sum(count for subject, count in received.items() if title in subject) for title in titles}
-    assert min(per_title.values()) >= 1, [title for title, count in per_title.items() if not count]
-    assert sum(per_title.values()) - EMAILS <= kills, {title: n for title, n in per_title.items() if n > 1}
+    assert all(count == 1 for count in per_title.values()), {title: n for title, n in per_title.items() if n != 1}
     assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()

@@ -1,0 +1,109 @@
+"""The SMTP backend whose last step is the caller's commit: an e-mail handed over exactly once.
+
+An SMTP server takes responsibility for a message only when it has read the line with a single
+"." that ends the DATA section, and it throws away a message whose connection closes before
+that line. So the hand-off is split where it can be made atomic with our own database:
+
+1. MAIL FROM, RCPT TO, DATA and the whole message are sent, all but the final ".".
+2. ``commit()`` runs: the caller's transaction that records the message as sent (its
+   idempotency key) commits, or finds it already sent and answers False.
+3. Only then the "." goes out and the server's answer is read.
+
+A process killed before 2 commits leaves no record and no message (the server drops the
+unfinished one when the connection dies): the next run sends it, once. A process killed after
+2 has recorded a message the server either has or, in the few microseconds before the three
+bytes of step 3 reach the socket, never will: that kill loses the e-mail instead of repeating it.
+That window is a thousand times narrower than the one it replaces (from the server's acceptance
+to the COMMIT, a database round trip), and the e-mails this carries are never the only channel:
+the in-app notification or the page they announce is written in the caller's own transaction.
+
+A server that refuses the message after the "." (a content filter, a full mailbox) makes the
+caller undo its record (``on_refused``) and the error propagates, so the task is tried again.
+
+The database transaction no longer spans the SMTP conversation: on SQLite the write lock is
+held for the commit only, not while the server answers.
+"""
+
+import re
+import smtplib
+
+from django.conf import settings
+from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
+from django.core.mail.message import sanitize_address
+
+_LEADING_PERIOD = re.compile(rb"(?m)^\.")  # RFC 5321 4.5.2: a line starting with "." gets another
+
+
+class EmailBackend(DjangoEmailBackend):
+    """Django's SMTP backend (used as such by ``send_messages``) plus ``send_with_commit_point``."""
+
+    def send_with_commit_point(self, email_message, commit, on_refused) -> bool:
+        """Hand ``email_message`` over with ``commit()`` between the body and its final ".".
+
+        Returns False (and sends nothing) when ``commit()`` returns False."""
+        recipients = email_message.recipients()
+        if not recipients:
+            return False
+        new_connection = self.open()
+        try:
+            return self._send_with_commit_point(email_message, recipients, commit, on_refused)
+        finally:
+            if new_connection:
+                self.close()
+
+    def _send_with_commit_point(self, email_message, recipients, commit, on_refused) -> bool:
+        connection = self.connection
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        sender = sanitize_address(email_message.from_email, encoding)
+        addresses = [sanitize_address(address, encoding) for address in recipients]
+        body = email_message.message().as_bytes(linesep="\r\n")
+
+        connection.ehlo_or_helo_if_needed()
+        code, reply = connection.mail(sender)
+        if code != 250:
+            connection.rset()
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused = {}
+        for address in addresses:
+            code, reply = connection.rcpt(address)
+            if code not in (250, 251):
+                refused[address] = (code, reply)
+        if len(refused) == len(addresses):
+            connection.rset()
+            raise smtplib.SMTPRecipientsRefused(refused)
+        connection.putcmd("data")
+        code, reply = connection.getreply()
+        if code != 354:
+            connection.rset()
+            raise smtplib.SMTPDataError(code, reply)
+        quoted = _LEADING_PERIOD.sub(b"..", body)
+        connection.send(quoted if quoted.endswith(b"\r\n") else quoted + b"\r\n")
+
+        try:
+            committed = commit()
+        except BaseException:
+            self._abandon(connection)  # the server drops the unfinished message
+            raise
+        if not committed:
+            self._abandon(connection)
+            return False
+        try:
+            connection.send(b".\r\n")
+            code, reply = connection.getreply()
+        except (OSError, smtplib.SMTPException):
+            # The network failed (not this process): whether the server kept the message is
+            # unknown, and a repeat is the lesser harm than a loss here.
+            on_refused()
+            raise
+        if code != 250:
+            on_refused()
+            raise smtplib.SMTPDataError(code, reply)
+        return True
+
+    def _abandon(self, connection) -> None:
+        # Closing without the final "." is how a client withdraws a message mid-DATA: RSET is
+        # not a command there, it would be read as a line of the message.
+        try:
+            connection.close()
+        finally:
+            self.connection = None
