@@ -183,3 +183,20 @@ class UploadSession(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(offset__lte=models.F("size")), name="boxes_upload_offset_in_size")
         ]
+
+
+class StagedFile(models.Model):
+    """A file written to the storage before the transaction that files it as a Document.
+
+    Its row is committed with the space it holds, before the first byte is written, and deleted
+    in the transaction that creates the Document. A row still here after ``expires_at`` belongs
+    to a process that died (or a caller that changed its mind): the expiry task gives the space
+    back and removes the file (services.staged_file_expire)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    box = models.ForeignKey(Box, on_delete=models.CASCADE, related_name="+")
+    # Bytes reserved in the box's quota (0 for a platform-issued document, outside the quota).
+    reserved_bytes = models.PositiveBigIntegerField(default=0)
+    storage_name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()

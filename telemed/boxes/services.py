@@ -48,6 +48,7 @@ from telemed.boxes.models import (
     Folder,
     QuotaRaise,
     Share,
+    StagedFile,
     UploadSession,
     UploadState,
     document_storage_name,
@@ -530,7 +531,8 @@ def document_store_system(
     *, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None = None
 ) -> Document:
     """File a platform-issued document (a signed report) into a box, outside the quota."""
-    return _store_stream(box=box, category=category, name=name, stream=stream, mime=mime, folder=folder, owner=None)
+    staged = _stage_stream(box=box, category=category, name=name, stream=stream, mime=mime, folder=folder, owner=None)
+    return document_file_staged(staged=staged)
 
 
 def document_store(
@@ -538,13 +540,40 @@ def document_store(
 ) -> Document:
     """File a document the platform made for the box's owner at their request (a de-identified
     copy of a study): theirs like an upload, so it counts against their quota."""
+    return document_file_staged(staged=document_stage(actor=actor, box=box, category=category, name=name, stream=stream, mime=mime, folder=folder))
+
+
+# --- staged documents: written first, filed in the caller's transaction -------------------------
+#
+# A document is written to the storage before the transaction that files it, and a process can
+# die in between. So the space and the storage key are held by a StagedFile row committed before
+# the first byte is written; the transaction that creates the Document deletes that row. A row
+# left behind (its process died, or its caller was refused) is expired by a task scheduled with
+# it: the space is given back and the file removed. Nothing is left visible, held or on disk.
+
+STAGING_LIFETIME = datetime.timedelta(hours=1)
+
+
+class StagedDocument:
+    """A document whose bytes are in the storage and whose space is held, not yet in its box."""
+
+    def __init__(self, row: StagedFile, document: Document):
+        self.row, self.document = row, document
+
+
+def document_stage(
+    *, actor: User, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None = None
+) -> StagedDocument:
+    """Write a document the box's owner asked for (it counts against their quota) without filing
+    it yet: ``document_file_staged`` files it inside the caller's transaction (a message that
+    carries it), ``document_stage_discard`` gives it up."""
     _own_box(actor, box)
-    return _store_stream(box=box, category=category, name=name, stream=stream, mime=mime, folder=folder, owner=actor)
+    return _stage_stream(box=box, category=category, name=name, stream=stream, mime=mime, folder=folder, owner=actor)
 
 
-def _store_stream(
+def _stage_stream(
     *, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None, owner: User | None
-) -> Document:
+) -> StagedDocument:
     """``stream`` is read once, in blocks, into a spooled file (memory stays bounded) while its
     SHA-256 and size are computed; the storage then takes it from there. With an ``owner`` the
     bytes are reserved in the quota first (QuotaExceeded stores nothing), else they are the
@@ -556,6 +585,7 @@ def _store_stream(
         raise ValidationError(_("This type of file cannot be stored in a box."), code="type")
     counts = owner is not None
     digest, size = hashlib.sha256(), 0
+    # An unnamed temporary file: the kernel removes it with the process, however it ends.
     with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=_uploads_dir()) as spool:
         while block := stream.read(COPY_BLOCK):
             digest.update(block)
@@ -563,34 +593,69 @@ def _store_stream(
             size += len(block)
         if size == 0:
             raise ValidationError(_("The file is empty."), code="size")
-        if counts:
-            _reserve(box, size)
-        spool.seek(0)
         document = Document(
             box=box, folder=folder, category=category, name=name, size=size, mime=mime,
             sha256=digest.hexdigest(), counts_against_quota=counts, uploaded_by=owner,
         )  # fmt: skip
-        try:
-            stored = default_storage.save(document_storage_name(document, name), File(spool, name="system"))
-        except BaseException:
+        with transaction.atomic():
             if counts:
-                _release(box.pk, size)
+                _reserve(box, size)
+            row = StagedFile.objects.create(
+                box=box, reserved_bytes=size if counts else 0, storage_name=document_storage_name(document, name),
+                expires_at=timezone.now() + STAGING_LIFETIME,
+            )  # fmt: skip
+            tasks.staged_file_expire.using(run_after=row.expires_at).enqueue(staged_id=str(row.pk))
+        spool.seek(0)
+        try:
+            stored = default_storage.save(row.storage_name, File(spool, name="system"))
+        except BaseException:
+            staged_file_expire(staged_id=row.pk)
             raise
+    if stored != row.storage_name:  # the storage chose another key: hold that one
+        StagedFile.objects.filter(pk=row.pk).update(storage_name=stored)
+        row.storage_name = stored
+    document.file.name = stored
+    return StagedDocument(row, document)
+
+
+def document_file_staged(*, staged: StagedDocument) -> Document:
+    """File a staged document in its box: in the caller's transaction when there is one, so
+    that it becomes visible only with what carries it."""
+    document = staged.document
     try:
         with transaction.atomic():
-            document.file.name = stored
+            if not StagedFile.objects.filter(pk=staged.row.pk).delete()[0]:
+                raise ValidationError(_("The file took too long to prepare. Please try again."), code="expired")
             document.save()
-            if counts:
-                box_space_commit(box=box, size=size)
+            if document.counts_against_quota:
+                box_space_commit(box=document.box, size=document.size)
             else:
-                Box.objects.filter(pk=box.pk).update(system_bytes=F("system_bytes") + size)
-            _audit(owner, AuditAction.UPLOAD, document, None)
+                Box.objects.filter(pk=document.box_id).update(system_bytes=F("system_bytes") + document.size)
+            _audit(document.uploaded_by, AuditAction.UPLOAD, document, None)
     except BaseException:
-        default_storage.delete(stored)
-        if counts:
-            _release(box.pk, size)
+        if not transaction.get_connection().in_atomic_block:
+            staged_file_expire(staged_id=staged.row.pk)
         raise
     return document
+
+
+def document_stage_discard(*, staged: StagedDocument) -> None:
+    """Give up a staged document: its space back, its file removed (a no-op once filed)."""
+    staged_file_expire(staged_id=staged.row.pk)
+
+
+def staged_file_expire(*, staged_id) -> bool:
+    """Release what a staged file holds, if it is still staged; run by the task scheduled with it."""
+    with transaction.atomic():
+        row = StagedFile.objects.select_for_update().filter(pk=staged_id).first()
+        if row is None:
+            return False  # filed, or already expired
+        if row.reserved_bytes:
+            _release(row.box_id, row.reserved_bytes)
+        row.delete()
+        name = row.storage_name
+        transaction.on_commit(lambda: default_storage.delete(name))
+    return True
 
 
 # --- sharing ------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ YES) are left out: the basic profile does not clean pixels.
 """
 
 import os
+import shutil
 import tempfile
+import time
 import warnings
 import zipfile
 from collections.abc import Iterable
@@ -128,6 +130,30 @@ def write_deidentified_zip(sources: Iterable[tuple[str, object]], out_path: Path
     return written, left_out
 
 
+# What a process killed while copying or sending a copy left in the exports' directory: gone
+# the next time a copy is made, once older than anything a live process could still be using
+# (a 4 GB copy downloaded slowly takes hours).
+STALE_AFTER_SECONDS = 24 * 3600
+
+
 def scratch_dir(parent: Path) -> tempfile.TemporaryDirectory:
     parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(parent)
     return tempfile.TemporaryDirectory(prefix="deid-", dir=parent)
+
+
+def remove_stale(parent: Path) -> int:
+    """Remove the scratch directories and copies in ``parent`` older than a day; returns how many."""
+    limit, removed = time.time() - STALE_AFTER_SECONDS, 0
+    for entry in parent.iterdir():
+        try:
+            if entry.lstat().st_mtime >= limit:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+        except FileNotFoundError:
+            pass  # another process removed it first
+    return removed

@@ -138,9 +138,11 @@ def _attachable_studies(actor, kind: str, study_ids: list[int]) -> list[Study]:
 
 
 def _deidentified_copies(actor, studies: list[Study]) -> list:
-    """For each study, a ZIP of its de-identified copy filed in the sender's Medbox (it counts
+    """For each study, a ZIP of its de-identified copy staged for the sender's Medbox (it counts
     against their quota), to travel as an ordinary attachment instead of the study itself.
-    Made before the message's transaction: a large study takes a while to copy."""
+    Made before the message's transaction (a large study takes a while to copy) and filed in it
+    (``_file_copies``): a process that dies in between leaves no copy in the Medbox, and what
+    the copies held is given back by boxes' expiry of staged files."""
     copies = []
     try:
         for study in studies:
@@ -154,7 +156,7 @@ def _deidentified_copies(actor, studies: list[Study]) -> list:
                 name = _("%(study)s, de-identified copy.zip") % {"study": str(study).replace("/", "-")}
                 with open(path, "rb") as stream:
                     copies.append(
-                        box_services.document_store(
+                        box_services.document_stage(
                             actor=actor, box=study.box, folder=study.folder, category=Category.IMAGING, name=name,
                             stream=stream, mime="application/zip",
                         )  # fmt: skip
@@ -162,25 +164,30 @@ def _deidentified_copies(actor, studies: list[Study]) -> list:
             finally:
                 path.unlink(missing_ok=True)
     except BaseException:
-        _discard_copies(actor, copies)
+        _discard_copies(copies)
         raise
     return copies
 
 
 @contextlib.contextmanager
 def _deidentified_copies_unless_refused(actor, studies: list[Study]):
-    """The copies to attach (none without studies); removed again if the message is refused."""
+    """The staged copies to attach (none without studies); given up again if the message is refused."""
     copies = _deidentified_copies(actor, studies)
     try:
         yield copies
     except BaseException:
-        _discard_copies(actor, copies)
+        _discard_copies(copies)
         raise
 
 
-def _discard_copies(actor, copies: list) -> None:
-    for document in copies:
-        box_services.document_delete(actor=actor, document=document)
+def _discard_copies(copies: list) -> None:
+    for staged in copies:
+        box_services.document_stage_discard(staged=staged)
+
+
+def _file_copies(copies: list) -> list[int]:
+    """Inside the message's transaction: the staged copies become documents of the Medbox."""
+    return [box_services.document_file_staged(staged=staged).pk for staged in copies]
 
 
 def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: list[Study] = ()) -> list[Attachment]:
@@ -242,7 +249,7 @@ def message_send(
     with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
         conversation = _with_participants(conversation.pk, lock=True)
         _check_can_send(actor, conversation)
-        documents = _attachable(actor, conversation, [*document_ids, *(c.pk for c in copies)])
+        documents = _attachable(actor, conversation, [*document_ids, *_file_copies(copies)])
         return _append(actor, conversation, text, documents, [] if deidentified else studies)
 
 
@@ -288,7 +295,7 @@ def conversation_start_intramed(
         raise ValidationError(_("Intramed is only between registered doctors."))
     studies = _attachable_studies(actor, ConversationKind.INTRAMED, list(study_ids))
     with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
-        documents = _attachable(actor, None, [*document_ids, *(c.pk for c in copies)])
+        documents = _attachable(actor, None, [*document_ids, *_file_copies(copies)])
         conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
         Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
         _append(actor, _with_participants(conversation.pk), text, documents, [] if deidentified else studies)

@@ -59,3 +59,23 @@ def test_images_with_burned_in_text_are_left_out(importer, patient, run_tasks):
     )
     archive = export(importer.client, Study.objects.get())
     assert len(datasets(archive)) == 1
+
+
+def test_what_a_killed_export_left_behind_goes_with_the_next_one(tmp_path):
+    import os
+    import time
+
+    from telemed.dicom import deidentify
+
+    tmp_path = tmp_path / "dicom-exports"
+    tmp_path.mkdir()
+    stale_dir, stale_zip, fresh = tmp_path / "deid-old", tmp_path / "0a1b.zip", tmp_path / "deid-now"
+    stale_dir.mkdir()
+    (stale_dir / "copy.zip").write_bytes(b"x")
+    stale_zip.write_bytes(b"x")
+    fresh.mkdir()
+    day_ago = time.time() - deidentify.STALE_AFTER_SECONDS - 60
+    for path in (stale_dir, stale_zip):
+        os.utime(path, (day_ago, day_ago))
+    with deidentify.scratch_dir(tmp_path) as scratch:
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["deid-now", os.path.basename(scratch)])

@@ -132,3 +132,59 @@ def test_the_conversation_page_sends_a_study_and_bad_choices_get_a_clear_message
     # The colleague's page offers no study of theirs (they have none) and shows the one received.
     page = verified_client(colleague).get(f"/messages/{conversation.pk}/")
     assert b'name="studies"' not in page.content and str(study).encode() in page.content
+
+
+def test_a_sender_dying_between_the_copy_and_the_message_leaves_nothing_behind(
+    radiologist, make_doctor, monkeypatch, run_tasks_twice, django_capture_on_commit_callbacks
+):
+    """The process dies after the de-identified copy was written and before the message's
+    transaction commits: no copy appears in the Medbox, and once its expiry runs the space is
+    free and the file gone."""
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from telemed.boxes.models import Box, Document, StagedFile
+
+    colleague = make_doctor(email="collega@example.test")
+    study = study_of(radiologist)
+    run_tasks_twice()
+    box_before = Box.objects.values("used_bytes", "reserved_bytes").get(pk=study.box_id)
+    documents_before = Document.objects.count()
+
+    class ProcessKilled(BaseException):
+        """Stands for SIGKILL: nothing of the sender's runs after it (no clean-up, no except)."""
+
+    monkeypatch.setattr(services, "_discard_copies", lambda copies: None)  # a dead process cleans nothing
+
+    def dies(*args, **kwargs):
+        raise ProcessKilled
+
+    monkeypatch.setattr(services, "_append", dies)
+    with pytest.raises(ProcessKilled):
+        services.conversation_start_intramed(actor=radiologist, doctors=[colleague], text="Copia", study_ids=[study.pk], deidentified=True)
+    staged = StagedFile.objects.get()
+    assert Document.objects.count() == documents_before and not Conversation.objects.exists()
+    assert Box.objects.get(pk=study.box_id).reserved_bytes == box_before["reserved_bytes"] + staged.reserved_bytes > 0
+    assert default_storage.exists(staged.storage_name)
+
+    DBTaskResult.objects.filter(task_path="telemed.boxes.tasks.staged_file_expire").update(run_after=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_tasks_twice() == ["staged_file_expire"]
+    assert not StagedFile.objects.exists() and not default_storage.exists(staged.storage_name)
+    assert Box.objects.values("used_bytes", "reserved_bytes").get(pk=study.box_id) == box_before
+    assert Document.objects.count() == documents_before
+
+
+def test_a_refused_message_gives_its_copy_back_at_once(radiologist, make_doctor):
+    from telemed.boxes.models import Box, StagedFile
+
+    colleague = make_doctor(email="collega@example.test")
+    study = study_of(radiologist)
+    box_before = Box.objects.values("used_bytes", "reserved_bytes").get(pk=study.box_id)
+    with pytest.raises(ValidationError):
+        services.conversation_start_intramed(
+            actor=radiologist, doctors=[colleague], text="Copia", study_ids=[study.pk], document_ids=[10**9], deidentified=True
+        )
+    assert not StagedFile.objects.exists() and not Conversation.objects.exists()
+    assert Box.objects.values("used_bytes", "reserved_bytes").get(pk=study.box_id) == box_before

@@ -21,6 +21,7 @@ PROVEN = {
     "send_payment_reminder": "telemed/billing/tests/test_tasks_run_twice.py::test_the_payment_request_and_a_reminder_are_sent_once",
     "deliver_invoice": "telemed/billing/tests/test_tasks_run_twice.py::test_the_invoice_is_delivered_and_emailed_once",
     "upload_expire": "telemed/boxes/tests/test_tasks_run_twice.py::test_an_idle_upload_expires_once_and_its_space_is_released_once",
+    "staged_file_expire": "telemed/messaging/tests/test_studies.py::test_a_sender_dying_between_the_copy_and_the_message_leaves_nothing_behind",
     "send_care_invitation": "telemed/care/tests/test_tasks_run_twice.py::test_the_care_invitation_is_sent_once",
     "send_info_rejected": "telemed/consults/tests/test_tasks_run_twice.py::test_the_info_rejection_email_is_sent_once",
     "remind_doctor": "telemed/consults/tests/test_tasks_run_twice.py::test_the_deadline_reminder_is_sent_once",
