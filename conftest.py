@@ -254,6 +254,18 @@ CRASH_TEST_MARKS = [
 ]
 
 
+def process_stop(process: subprocess.Popen | None, timeout: float = 15) -> None:
+    """Stop a test's subprocess as an operator would: SIGTERM, a while to finish, then SIGKILL."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def task_worker_process(env: dict) -> subprocess.Popen:
     """A real task worker (``manage.py task_worker``) in a session of its own, for a test to kill."""
     return subprocess.Popen(
@@ -378,8 +390,4 @@ def platform_process(*, port: int, env: dict, args: tuple = (), timeout: float =
                 time.sleep(0.2)
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process_stop(process, timeout=20)

@@ -3,12 +3,10 @@ import still ends with exactly the CD's images, and the quota counts exactly the
 
 import os
 import random
-import signal
-import subprocess
 import time
 
 
-from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, task_worker_process
+from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, process_stop, task_worker_process
 from telemed.dicom.models import CdImport, ImportState, Instance
 from telemed.dicom.tests.conftest import leftovers, storage_files, with_new_uids
 from telemed.dicom.tests.test_import import assert_quota_exact
@@ -51,13 +49,7 @@ def test_a_cd_import_survives_its_worker_killed_at_random_points(importer, patie
                 continue
             time.sleep(0.05)
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        process_stop(worker)
     cd_import.refresh_from_db()
     # At least one kill landed while the import was running. On a quiet machine a restarted worker
     # may finish the whole CD before the next kill point comes: fewer kills, the same proof.

@@ -9,13 +9,11 @@ Every reminder reaches the server exactly once."""
 import collections
 import os
 import random
-import signal
-import subprocess
 import time
 
 from django_tasks_db.models import DBTaskResult
 
-from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, task_worker_process
+from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, process_stop, task_worker_process
 from telemed.reminders import dispatch, services
 from telemed.reminders.models import Delivery
 from telemed.reminders.tests.test_dispatch import _make_due, create, daily
@@ -69,13 +67,7 @@ def test_reminder_emails_survive_their_worker_killed_at_random_points(make_patie
                 continue
             time.sleep(0.02)
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        process_stop(worker)
     assert 1 <= kills <= KILLS  # a quiet machine may send the last e-mails before the next kill
     received = collections.Counter(message["Subject"] for message in smtp_server.messages)
     titles = {f"Promemoria {n:03d}" for n in range(EMAILS)}

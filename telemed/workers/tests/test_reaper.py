@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conftest import ROOT, database_url_for_subprocesses, verified_client
+from conftest import ROOT, database_url_for_subprocesses, process_stop, verified_client
 from telemed.accounts.models import User
 from telemed.audit.tasks import audit_retention_purge_task
 from telemed.notifications.models import Notification
@@ -112,6 +112,4 @@ def test_a_worker_killed_mid_task_has_its_task_run_again_by_another(tmp_path, se
         assert worker.wait(timeout=20) == 0
         assert not Heartbeat.objects.filter(role=Role.TASK_WORKER).exists()  # a clean stop is not a death
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        process_stop(worker)
