@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (an upload's chunks streamed to the view, see
+streaming.py), WebSockets through Channels."""
 
 import os
 
@@ -6,9 +7,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
+from telemed.streaming import get_streaming_asgi_application  # noqa: E402
 
-django_application = get_asgi_application()
+django_application = get_streaming_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 

@@ -92,6 +92,11 @@ class Folder(models.Model):
         return self.name
 
 
+class DigestAlgorithm(models.TextChoices):
+    SHA256 = "sha256", "SHA-256"
+    BLAKE3 = "blake3", "BLAKE3"
+
+
 def document_storage_name(instance: "Document", filename: str) -> str:
     # Never the user's file name: it is not trusted, and the storage key must not leak it.
     return f"private/boxes/{instance.box_id}/{uuid.uuid4().hex}"
@@ -105,7 +110,10 @@ class Document(models.Model):
     file = models.FileField(upload_to=document_storage_name, max_length=200)
     size = models.PositiveBigIntegerField(_("size"))
     mime = models.CharField(_("type"), max_length=100)
-    sha256 = models.CharField(max_length=64)
+    # What guards the bytes (digests.py): BLAKE3, computed as they were written; documents stored
+    # before BLAKE3 keep their SHA-256.
+    digest = models.CharField(max_length=64)
+    digest_algorithm = models.CharField(max_length=10, choices=DigestAlgorithm.choices, default=DigestAlgorithm.BLAKE3)
     # Platform-issued documents (signed reports) do not count against the quota.
     counts_against_quota = models.BooleanField(default=True)
     uploaded_by = models.ForeignKey(

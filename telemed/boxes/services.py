@@ -38,7 +38,7 @@ from telemed.accounts.models import User
 from telemed.audit.models import AuditAction
 from telemed.audit.selectors import audit_recorded_since
 from telemed.audit.services import audit_record
-from telemed.boxes import sniffing, tasks
+from telemed.boxes import digests, sniffing, tasks
 from telemed.boxes.models import (
     Box,
     BoxKind,
@@ -301,7 +301,8 @@ def upload_append(
             )
         if offset + length > upload.size:
             raise ValidationError(_("This chunk goes beyond the declared size of the file."), code="beyond")
-        received = _write_chunk(fd, stream, offset, length, sha256)
+        running = digests.running_at(upload.pk, offset, fd)
+        received = _write_chunk(fd, stream, offset, length, sha256, running)
         new_offset = offset + received
         moved = UploadSession.objects.filter(pk=upload.pk, state=UploadState.OPEN, offset=offset).update(
             offset=new_offset, last_activity_at=timezone.now()
@@ -310,14 +311,17 @@ def upload_append(
             os.ftruncate(fd, offset)
             raise _refuse(_("This upload is no longer in progress."), "state", upload)
         upload.offset = new_offset
+        if new_offset < upload.size:
+            digests.keep(upload.pk, new_offset, running)
     finally:
         os.close(fd)  # also releases the lock
     if upload.offset == upload.size:
-        _upload_complete(upload, request)
+        _upload_complete(upload, request, digest=running.hexdigest())
     return upload
 
 
-def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: str | None) -> int:
+def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: str | None, running) -> int:
+    """Write the chunk once, at ``offset``, feeding the upload's ``running`` digest on the way."""
     os.ftruncate(fd, offset)  # whatever a failed earlier attempt left beyond the offset goes
     os.lseek(fd, offset, os.SEEK_SET)
     digest = hashlib.sha256() if sha256 else None
@@ -327,6 +331,7 @@ def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: st
             block = stream.read(min(COPY_BLOCK, length - received))
             if not block:
                 break
+            running.update(block)
             if digest is not None:
                 digest.update(block)
             view = memoryview(block)
@@ -360,15 +365,6 @@ class _PartFile(File):
         return str(self._path)
 
 
-def _sha256_of(stream: BinaryIO) -> str:
-    stream.seek(0)
-    digest = hashlib.sha256()
-    while block := stream.read(COPY_BLOCK):
-        digest.update(block)
-    stream.seek(0)
-    return digest.hexdigest()
-
-
 def _upload_transition(upload: UploadSession, to: UploadState, *, error: str = "", document: Document | None = None) -> bool:
     """The upload's one state transition: only an open upload moves, and only once."""
     if to == UploadState.OPEN:
@@ -393,13 +389,14 @@ def _upload_end(upload: UploadSession, to: UploadState, error: str = "") -> bool
         if not _upload_transition(upload, to, error=error):
             return False
         _release(upload.box_id, upload.size)
+    digests.forget(upload.pk)
     # A scratch file: removed at once. Were the transition rolled back by an outer
     # transaction, the next chunk would find less on disk and restart from there.
     _discard_part(upload)
     return True
 
 
-def _upload_complete(upload: UploadSession, request: HttpRequest | None) -> Document:
+def _upload_complete(upload: UploadSession, request: HttpRequest | None, *, digest: str) -> Document:
     path = part_path(upload)
     with open(path, "rb") as part:
         if os.fstat(part.fileno()).st_size != upload.size:
@@ -412,10 +409,9 @@ def _upload_complete(upload: UploadSession, request: HttpRequest | None) -> Docu
             }
             _upload_end(upload, UploadState.FAILED, "type")
             raise ValidationError(message, code="type")
-        sha256 = _sha256_of(part)
         document = Document(
             box_id=upload.box_id, folder=upload.folder, category=upload.category, name=upload.name,
-            size=upload.size, mime=mime, sha256=sha256, uploaded_by_id=upload.owner_id,
+            size=upload.size, mime=mime, digest=digest, digest_algorithm=digests.ALGORITHM, uploaded_by_id=upload.owner_id,
         )  # fmt: skip
         stored = default_storage.save(document_storage_name(document, upload.name), _PartFile(part, path))
     try:
@@ -584,7 +580,7 @@ def _stage_stream(
     if mime not in sniffing.ALLOWED:
         raise ValidationError(_("This type of file cannot be stored in a box."), code="type")
     counts = owner is not None
-    digest, size = hashlib.sha256(), 0
+    digest, size = digests.new(), 0
     # An unnamed temporary file: the kernel removes it with the process, however it ends.
     with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=_uploads_dir()) as spool:
         while block := stream.read(COPY_BLOCK):
@@ -595,7 +591,7 @@ def _stage_stream(
             raise ValidationError(_("The file is empty."), code="size")
         document = Document(
             box=box, folder=folder, category=category, name=name, size=size, mime=mime,
-            sha256=digest.hexdigest(), counts_against_quota=counts, uploaded_by=owner,
+            digest=digest.hexdigest(), digest_algorithm=digests.ALGORITHM, counts_against_quota=counts, uploaded_by=owner,
         )  # fmt: skip
         with transaction.atomic():
             if counts:

@@ -2,9 +2,9 @@
 rename, the audit page, an upload that resumes after a dropped connection and after a reload,
 and the quota refusal with its two ways out."""
 
-import hashlib
 import io
 
+import blake3
 import pytest
 from pypdf import PdfWriter
 
@@ -65,7 +65,7 @@ def test_a_patient_uploads_sees_previews_renames_and_checks_the_audit(patient_pa
     screenshot(page, "boxes-welbox-after-upload")
     assert blocking_violations(page) == []
     document = Document.objects.get(box__owner=page.user)
-    assert document.sha256 == hashlib.sha256(content).hexdigest() and document.size == len(content)
+    assert document.digest == blake3.blake3(content).hexdigest() and document.size == len(content)
 
     with page.expect_response(lambda response: response.url.endswith("/preview")) as preview:
         row.get_by_role("link", name="Referto ECG.pdf").click()
@@ -114,7 +114,7 @@ def test_an_interrupted_upload_resumes_after_a_drop_and_after_a_reload(patient_p
     page.locator('[data-testid="document-row"]', has_text="Ecografia.pdf").wait_for(timeout=60000)
     page.unroute("**/box/uploads/*")
     first = Document.objects.get(box__owner=page.user)
-    assert first.sha256 == hashlib.sha256(content).hexdigest()
+    assert first.digest == blake3.blake3(content).hexdigest()
     assert offsets[3] == offsets[2] == 2 * CHUNK  # the dropped chunk was sent again, nothing before it
 
     # Then the network goes away for good after two chunks and the patient reloads the page.
@@ -144,7 +144,7 @@ def test_an_interrupted_upload_resumes_after_a_drop_and_after_a_reload(patient_p
     page.locator('[data-testid="document-row"]', has_text="TAC torace.pdf").wait_for(timeout=60000)
     assert offsets[0] == 2 * CHUNK  # resumed where it stopped, not from the start
     resumed = Document.objects.get(name="TAC torace.pdf")
-    assert resumed.sha256 == hashlib.sha256(second_content).hexdigest()
+    assert resumed.digest == blake3.blake3(second_content).hexdigest()
     box = Box.objects.get(owner=page.user)
     assert box.used_bytes == len(content) + len(second_content) and box.reserved_bytes == 0
     screenshot(page, "boxes-welbox-two-uploads")

@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 
+import blake3
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -19,14 +20,14 @@ def box_of(user) -> Box:
     return Box.objects.get(owner=user)
 
 
-def test_a_pdf_uploaded_in_chunks_is_stored_whole_with_its_sha256(uploader, patient):
+def test_a_pdf_uploaded_in_chunks_is_stored_whole_with_its_digest(uploader, patient):
     content = pdf_bytes(padding=300_000)
     response = uploader.upload("Referto cardiologico.pdf", content, chunk_size=100_000)
     assert response.status_code == 201
     document = Document.objects.get()
     assert response.json()["document_url"] == reverse("boxes:document", args=[document.pk])
     assert document.name == "Referto cardiologico.pdf" and document.mime == "application/pdf"
-    assert document.sha256 == hashlib.sha256(content).hexdigest()
+    assert document.digest == blake3.blake3(content).hexdigest()
     with document.file.open("rb") as stored:
         assert stored.read() == content
     box = box_of(patient)
@@ -56,7 +57,7 @@ def test_an_interrupted_upload_resumes_where_it_stopped(uploader, patient):
         response = uploader.patch(url, offset, content[offset : offset + 100_000])
         offset = int(response["Upload-Offset"])
     assert response.status_code == 201
-    assert Document.objects.get().sha256 == hashlib.sha256(content).hexdigest()
+    assert Document.objects.get().digest == blake3.blake3(content).hexdigest()
     assert box_of(patient).used_bytes == len(content)
 
 

@@ -31,7 +31,7 @@ def test_a_doctors_attachment_lands_in_the_patients_welbox(linked, make_patient)
     report = document_of(doctor, "referto.pdf")
     conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="In allegato", document_ids=[report.pk])
     attachment = Attachment.objects.get()
-    assert attachment.delivered_copy.box.owner == patient and attachment.delivered_copy.sha256 == report.sha256
+    assert attachment.delivered_copy.box.owner == patient and attachment.delivered_copy.digest == report.digest
     assert [d.name for d in boxes.document_list_for_user(patient)] == ["referto.pdf"]
     response = verified_client(patient).get(reverse("messaging:attachment", args=[attachment.pk]))
     assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF")
