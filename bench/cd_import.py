@@ -12,8 +12,10 @@ What it does, in one run (a few minutes):
    its name contains "bench": dropped and created again), a patient with 2 GB more
    space, and starts the real platform (``manage.py serve``: uvicorn and the task
    worker) on a free loopback port;
-3. telemed: the path a patient's browser takes — ``POST /dicom/imports/``, every file
-   posted to the import by 4 parallel uploaders (as static/dicom/import.js does, with 3),
+3. telemed: the path a patient's browser takes — ``POST /dicom/imports/``, the files
+   packed whole into batches of at most 16 MB (as static/dicom/import.js does:
+   ``<size> <path>\n`` and the bytes, file after file, read from the disk as the request
+   is sent) posted to ``batch_url`` by 4 parallel uploaders (the page uses 3),
    ``finish``, then the task worker reads and stores the CD; the time runs from the
    first request until the import is done (so it includes the upload, the header
    parsing, the SHA-256 of every file, the moves into storage and the database rows);
@@ -92,7 +94,20 @@ def build_cd(folder: Path, count: int) -> tuple[list[Path], int]:
     return paths, sum(path.stat().st_size for path in paths)
 
 
-def parallel(paths: list[Path], send) -> None:
+def batches_of(paths: list[Path], limit: int = 16 * MB, most: int = 256) -> list[list[Path]]:
+    """The page's batches: whole files, at most ``limit`` bytes or ``most`` files each."""
+    batches, batch, size = [], [], 0
+    for path in paths:
+        length = path.stat().st_size
+        if batch and (size + length > limit or len(batch) >= most):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(path)
+        size += length
+    return batches + ([batch] if batch else [])
+
+
+def parallel(paths: list, send) -> None:
     """Send every file with UPLOADERS threads; the first failure stops the benchmark."""
     queue = list(reversed(paths))
     lock = threading.Lock()
@@ -134,23 +149,31 @@ def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> 
     urls = json.loads(body)
     state_cookies = dict(main.cookies)
 
-    def send(path: Path, state: dict):
+    def send(batch: list[Path], state: dict):
         if "client" not in state:
             state["client"] = Client(port, session_key)
             state["client"].cookies = dict(main.cookies)
-        content = path.read_bytes()
-        relative = "CD/" + str(path.relative_to(cd))
+        headers = [f"{path.stat().st_size} {quote('CD/' + str(path.relative_to(cd)))}\n".encode() for path in batch]
+        length = sum(len(header) + path.stat().st_size for header, path in zip(headers, batch, strict=True))
+
+        def body():  # read from the disk as the request goes, like the page's Blob of files
+            for header, path in zip(headers, batch, strict=True):
+                yield header
+                with open(path, "rb") as stream:
+                    while block := stream.read(MB):
+                        yield block
+
         answer, text = state["client"].request(
-            "POST", urls["files_url"], body=content,
-            headers={
-                "X-CSRFToken": token, "Content-Type": "application/octet-stream", "Upload-Path": quote(relative),
-                "Upload-Offset": "0", "Upload-Length": str(len(content)), **origin,
-            },
+            "POST", urls["batch_url"], body=body(),
+            headers={"X-CSRFToken": token, "Content-Type": "application/octet-stream", "Content-Length": str(length), **origin},
         )  # fmt: skip
         if answer.status != 200:
             raise RuntimeError(f"answered {answer.status}: {text[:200]!r}")
+        refused = [f for f in json.loads(text)["files"] if f["received"] != f["size"]]
+        if refused:
+            raise RuntimeError(f"refused: {refused[:3]}")
 
-    parallel(paths, send)
+    parallel(batches_of(paths), send)
     uploaded = time.perf_counter() - started
     print(f"telemed: all files received in {uploaded:.2f} s", flush=True)
     main = Client(port, session_key)  # the first connection went idle while the uploaders worked

@@ -3,7 +3,7 @@
 Django's ASGIHandler reads the whole request body into a spooled temporary file (on disk past
 2.5 MB) before it calls the view, so every byte of an upload was written twice: once by Django,
 once into the upload's part file. For the requests named in ``STREAMED`` (the resumable
-upload's PATCH) the handler gives the request a ``ReceivedBody`` instead: ``request.read(n)``,
+upload's PATCH, a radiology CD's files) the handler gives the request a ``ReceivedBody`` instead: ``request.read(n)``,
 in the view's thread, waits on the event loop for the next ASGI messages of the body. The view
 writes each block once, into the part file.
 
@@ -22,8 +22,12 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 
-# Method and path of the requests whose body is streamed to the view.
-STREAMED = (("PATCH", re.compile(r"^/box/uploads/[0-9a-f-]{36}$")),)
+# Method and path of the requests whose body is streamed to the view: an upload's chunk, a
+# chunk of one file of a CD, a batch of a CD's files.
+STREAMED = (
+    ("PATCH", re.compile(r"^/box/uploads/[0-9a-f-]{36}$")),
+    ("POST", re.compile(r"^/dicom/imports/[0-9a-f-]{36}/(files|batch)$")),
+)
 
 
 class ReceivedBody:

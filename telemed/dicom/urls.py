@@ -10,6 +10,7 @@ urlpatterns = [
     path("imports/", views.import_create, name="import_create"),
     path("imports/<uuid:import_id>/", views.import_detail, name="import_detail"),
     path("imports/<uuid:import_id>/files", views.import_file, name="import_file"),
+    path("imports/<uuid:import_id>/batch", views.import_batch, name="import_batch"),
     path("imports/<uuid:import_id>/finish", views.import_finish, name="import_finish"),
     path("imports/<uuid:import_id>/cancel", views.import_cancel, name="import_cancel"),
     path("studies/<int:study_id>/", views.study_detail, name="study"),

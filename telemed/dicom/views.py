@@ -2,7 +2,10 @@
 
 The CD import protocol (driven by static/dicom/import.js):
 
-* ``POST /dicom/imports/`` (``folder``) → 201 JSON ``{id, files_url, finish_url, report_url}``.
+* ``POST /dicom/imports/`` (``folder``) → 201 JSON ``{id, files_url, batch_url, finish_url, report_url}``.
+* ``POST /dicom/imports/<id>/batch`` with whole files one after the other (``<size> <path>\n``
+  then the bytes, see dicom/batches.py) → 200 JSON ``{files: [{path, received, size, code?,
+  error?}]}``; how the page sends a CD's small files.
 * ``POST /dicom/imports/<id>/files`` with ``Upload-Path`` (the file's path inside the CD,
   percent-encoded UTF-8), ``Upload-Length`` (the file's size), ``Upload-Offset`` and the
   raw chunk as body → 200 JSON ``{path, received, size}``. The first chunk of a file
@@ -12,7 +15,8 @@ The CD import protocol (driven by static/dicom/import.js):
 * ``POST /dicom/imports/<id>/finish`` → 202; the task worker imports the CD; the report
   page (``GET /dicom/imports/<id>/``, JSON with ``Accept: application/json``) follows it.
 
-Chunk bodies are read from the request stream in blocks (never ``request.body``).
+Chunk and batch bodies are read from the request stream in blocks as they arrive (never
+``request.body``; telemed/streaming.py).
 """
 
 import os
@@ -34,7 +38,7 @@ from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
 from telemed.boxes.views import form_errors_text
-from telemed.dicom import forms, rendering, selectors, services
+from telemed.dicom import batches, forms, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
 VIEWER_IMAGES_MAX = 5000
@@ -109,6 +113,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
         {
             "id": str(cd_import.pk),
             "files_url": reverse("dicom:import_file", args=[cd_import.pk]),
+            "batch_url": reverse("dicom:import_batch", args=[cd_import.pk]),
             "finish_url": reverse("dicom:import_finish", args=[cd_import.pk]),
             "cancel_url": reverse("dicom:import_cancel", args=[cd_import.pk]),
             "report_url": reverse("dicom:import_detail", args=[cd_import.pk]),
@@ -154,6 +159,22 @@ def import_file(request: HttpRequest, import_id) -> HttpResponse:
     response = JsonResponse({"path": entry.path, "received": entry.received, "size": entry.size})
     response["Upload-Offset"] = str(entry.received)
     return response
+
+
+@login_required
+@never_cache
+@require_POST
+def import_batch(request: HttpRequest, import_id) -> HttpResponse:
+    """Whole files of the CD one after the other in one body (dicom/batches.py)."""
+    cd_import = selectors.cd_import_get_for_user(request.user, import_id)
+    length = _header_int(request, "Content-Length")
+    if length is None:
+        return _json_error(_("The batch must declare its length."), "length", 411)
+    try:
+        files = batches.cd_import_receive_batch(actor=request.user, cd_import=cd_import, stream=request, length=length)
+    except ValidationError as error:
+        return _json_error(_error_text(error), error.code or "batch", 400)
+    return JsonResponse({"files": files})
 
 
 @login_required

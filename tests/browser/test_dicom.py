@@ -106,3 +106,46 @@ def test_the_import_report_calls_a_damaged_file_damaged_and_names_zip_members_as
     assert "danneggiato" in row.locator("td").last.inner_text()
     assert "unzipped" not in page.content()
     screenshot(page, "dicom-import-report-damaged")
+
+
+def test_a_cd_of_500_files_travels_in_a_few_batches_with_its_progress_shown(patient_page, tmp_path):
+    import math
+    import re
+
+    import pydicom
+
+    from telemed.dicom.tests.conftest import with_new_uids
+
+    page = patient_page
+    study_uid, series_uid = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    cd = tmp_path / "CD" / "DICOM"
+    cd.mkdir(parents=True)
+    for number in range(500):
+        image = with_new_uids("CT_small.dcm", StudyInstanceUID=study_uid, SeriesInstanceUID=series_uid, InstanceNumber=number + 1)
+        (cd / f"IM{number:05d}").write_bytes(image)
+    total_bytes = sum(path.stat().st_size for path in cd.iterdir())
+
+    page.goto("/dicom/import/")
+    statuses, requests = [], []
+    page.expose_function("recordCdStatus", lambda text: statuses.append(text))
+    page.on("request", lambda request: requests.append(request.url) if "/dicom/imports/" in request.url else None)
+    page.locator('[data-testid="cd-status"]').evaluate(
+        "el => new MutationObserver(() => window.recordCdStatus(el.textContent))"
+        ".observe(el, {childList: true, characterData: true, subtree: true})"
+    )
+    page.locator('input[name="cd_folder"]').set_input_files(str(tmp_path / "CD"))
+    page.locator('[data-testid="cd-import-submit"]').click()
+    page.wait_for_url("**/dicom/imports/*/")
+    page.locator('[data-testid="import-report"][data-state="done"]').wait_for(timeout=120000)
+    assert page.locator('[data-testid="imported-count"]').inner_text().startswith("500")
+
+    # A few requests of whole files, none file by file.
+    batches = [url for url in requests if url.endswith("/batch")]
+    assert len(batches) == math.ceil(total_bytes / (16 * 1024 * 1024)) and not [url for url in requests if url.endswith("/files")]
+    # The progress counted the files up to all 500.
+    counts = [int(match.group(1)) for text in statuses if (match := re.match(r"(\d+) of 500 files sent", text))]
+    assert counts and counts == sorted(counts) and counts[-1] == 500, statuses
+    study = Study.objects.get(box__owner=page.user)
+    assert Instance.objects.filter(series__study=study).count() == 500
+    box = Box.objects.get(owner=page.user)
+    assert box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True)) and box.reserved_bytes == 0

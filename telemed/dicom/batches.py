@@ -1,0 +1,124 @@
+"""Many files of a CD in one request: the page sends a CD's small files together.
+
+A radiology CD is hundreds of files of a few hundred kB each. Sent one request per file, each
+paid the whole HTTP path (middleware, session, second factor, a thread hop) for little data,
+and the upload, not the import, set the pace. The page now packs whole files one after the
+other into a single request body, as it reads them from the disk, and the body reaches the view
+as it arrives (telemed/streaming.py), so each file is written to the staging while the rest of
+the batch is still on the way.
+
+Rules and decisions:
+- The body is a sequence of records: a header line ``<size> <path>\\n`` (the size in bytes, in
+  decimal; the path relative to the CD's folder, percent-encoded as UTF-8), then exactly
+  ``size`` bytes. Nothing else: no compression (DICOM images are already compressed or do not
+  shrink much, and deflating would cost more CPU than the bytes it saves on a local network),
+  and no per-file checksum (TCP guards the bytes in flight; a file that does not arrive whole is
+  cut back by ``staging.append_chunk``).
+- Each file is received exactly as the one-file-per-request path receives a single chunk of it
+  (``services.cd_import_receive``): the same reservation, limits, refusals and skip report.
+- A refused file (over quota, unsafe path, too many files, already received) does not stop the
+  batch: its bytes are read past and the next record is read. The answer lists every file with
+  what happened to it, so the page knows what to send again.
+- A header that is not well formed, or a body that ends inside a record, stops the batch with a
+  clear error (400): the files before it are kept, the page sends the rest again one by one.
+- A connection that drops mid-batch keeps the files already complete; the one in flight is cut
+  back, as a dropped chunk is.
+"""
+
+from typing import BinaryIO
+from urllib.parse import unquote
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from telemed.accounts.models import User
+from telemed.boxes.services import QuotaExceeded
+from telemed.dicom import services
+from telemed.dicom.models import CdImport
+
+HEADER_MAX = 4096
+SKIP_BLOCK = 1024 * 1024
+
+
+class _Counted:
+    """The request body, counting what was read of it."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream, self.read_bytes = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.read_bytes += len(data)
+        return data
+
+    def header(self, limit: int) -> bytes:
+        """One header line, read a byte at a time from the buffered body (it is a few dozen bytes)."""
+        line = bytearray()
+        while len(line) < limit:
+            byte = self.read(1)
+            if not byte:
+                break
+            line += byte
+            if byte == b"\n":
+                break
+        return bytes(line)
+
+    def skip(self, size: int) -> None:
+        while size > 0:
+            data = self.read(min(SKIP_BLOCK, size))
+            if not data:
+                raise _Ended
+            size -= len(data)
+
+
+class _Ended(Exception):
+    """The body ended before the record it announced."""
+
+
+def _malformed() -> ValidationError:
+    return ValidationError(_("The batch is not well formed: send its files one by one."), code="batch")
+
+
+def _parse(line: bytes) -> tuple[int, str]:
+    if not line.endswith(b"\n"):
+        raise _malformed()
+    size_text, _space, encoded = line[:-1].partition(b" ")
+    if not size_text.isdigit() or len(size_text) > 12 or not encoded:
+        raise _malformed()
+    try:
+        path = unquote(encoded.decode("ascii"), errors="strict")
+    except UnicodeDecodeError:
+        raise _malformed() from None
+    return int(size_text), path
+
+
+def cd_import_receive_batch(*, actor: User, cd_import: CdImport, stream: BinaryIO, length: int) -> list[dict]:
+    """Receive the batch of ``length`` bytes; returns one entry per file, in order."""
+    body, results = _Counted(stream), []
+    while body.read_bytes < length:
+        size, path = _parse(body.header(min(HEADER_MAX, length - body.read_bytes)))
+        if size > length - body.read_bytes:
+            raise ValidationError(_("The batch ends inside “%(path)s”: send it again.") % {"path": path[:200]}, code="batch")
+        started = body.read_bytes
+        try:
+            entry = services.cd_import_receive(
+                actor=actor, cd_import=cd_import, path=path, offset=0, total=size, stream=body, length=size
+            )
+            results.append({"path": path, "received": entry.received, "size": size})
+        except QuotaExceeded as error:
+            results.append({"path": path, "received": 0, "size": size, "code": "quota", "error": _message(error)})
+        except services.ImportConflict as error:
+            results.append({"path": path, "received": error.received, "size": size, "code": error.code, "error": _message(error)})
+        except ValidationError as error:
+            if error.code in {"truncated", "chunk"}:
+                raise  # the connection broke inside this file: nothing more will come
+            results.append({"path": path, "received": 0, "size": size, "code": error.code or "invalid", "error": _message(error)})
+        try:
+            body.skip(size - (body.read_bytes - started))  # what a refused file did not read
+        except _Ended:
+            raise ValidationError(_("The batch ends inside “%(path)s”: send it again.") % {"path": path[:200]}, code="batch") from None
+    return results
+
+
+def _message(error: ValidationError) -> str:
+    return " ".join(error.messages)
