@@ -295,7 +295,7 @@ VISITS_TURN_TTL = int(os.environ.get("TELEMED_TURN_TTL", "3600"))
 # The platform's VAPID key pair (RFC 8292): push services accept a push only when it is signed
 # with the private key whose public half the browser subscribed with. The private key is the
 # base64url of its 32 bytes (or of its DER, or a PEM); the public key the base64url of the
-# uncompressed point (`vapid --gen` then `vapid --applicationServerKey` make both). Required in
+# uncompressed point (`manage.py vapid_keys` prints a new pair). Required in
 # production; in development a pair is made once under VAR_DIR (telemed.notifications.webpush).
 # Changing the pair silently orphans every subscription: browsers must subscribe again.
 PUSH_VAPID_PUBLIC_KEY = os.environ.get("TELEMED_VAPID_PUBLIC_KEY", "").strip()

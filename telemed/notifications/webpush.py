@@ -58,6 +58,12 @@ def _public_key_of(private_key: ec.EllipticCurvePrivateKey) -> str:
     return _b64url(private_key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
 
 
+def new_key_pair() -> tuple[str, str]:
+    """A new VAPID key pair as the environment takes it: (public, private), both base64url."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _public_key_of(key), _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+
+
 def _development_key(var_dir: Path) -> ec.EllipticCurvePrivateKey:
     """The development key pair, made on first use. Processes starting together (test workers,
     `serve`'s children) may race: each writes its own file and links it into place, the link

@@ -272,3 +272,18 @@ def test_a_wrong_key_pair_is_reported_at_startup(settings):
     assert [e.id for e in vapid_keys_check(None)] == ["notifications.E001"]
     settings.PUSH_VAPID_PUBLIC_KEY, settings.PUSH_VAPID_PRIVATE_KEY = public, "not-a-key"
     assert [e.id for e in vapid_keys_check(None)] == ["notifications.E001"]
+
+
+def test_vapid_keys_prints_a_pair_that_passes_the_startup_check(settings):
+    import io
+
+    from django.core.management import call_command
+
+    from telemed.notifications.checks import vapid_keys_check
+
+    out = io.StringIO()
+    call_command("vapid_keys", stdout=out)
+    lines = dict(line.split("=", 1) for line in out.getvalue().split())
+    settings.PUSH_VAPID_PUBLIC_KEY = lines["TELEMED_VAPID_PUBLIC_KEY"]
+    settings.PUSH_VAPID_PRIVATE_KEY = lines["TELEMED_VAPID_PRIVATE_KEY"]
+    assert vapid_keys_check(None) == []
