@@ -60,6 +60,7 @@ def test_the_service_worker_shows_a_push_and_answers_offline(new_page, make_pati
     page.wait_for_function("document.querySelector('[data-push-status]').dataset.state === 'off'")
     assert page.locator("[data-push-enable]").is_visible()
     assert status.inner_text().strip()
+    screenshot(page, "installable-push-preferences")
 
     # A push delivered to the worker becomes a notification with the payload's title.
     cdp = page.context.new_cdp_session(page)
