@@ -11,6 +11,9 @@ Rules:
   follows a redirect, and (development and tests only) to plain HTTP on the loopback address.
 - A push service answering 404 or 410 says the subscription is gone for good: the caller
   forgets it. Any other failure may pass: the caller tries again later.
+- The caller sends inside the transaction that holds the push's outbox key, as e-mails do
+  (telemed/outbox): a second run waits for the first and then skips. On SQLite that holds the
+  write lock while the push service answers (at most ``TIMEOUT_SECONDS``).
 - In development the key pair is made once under ``VAR_DIR`` and kept, so that browsers'
   subscriptions survive a restart; production refuses to start without one (settings).
 """
