@@ -58,7 +58,8 @@ def test_the_service_worker_shows_a_push_and_answers_offline(new_page, make_pati
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     status = page.get_by_test_id("push-status")
     page.wait_for_function("document.querySelector('[data-push-status]').dataset.state === 'off'")
-    assert page.locator("[data-push-enable]").is_visible()
+    assert page.locator("[data-push-enable] button").is_visible()
+    assert page.locator("[data-push-disable] button").is_hidden()
     assert status.inner_text().strip()
     screenshot(page, "installable-push-preferences")
 

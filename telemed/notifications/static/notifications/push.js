@@ -4,8 +4,11 @@
 
 const section = document.querySelector("[data-push-device]");
 const status = section?.querySelector("[data-push-status]");
+// Wrappers (their hidden attribute shows or hides them) and the buttons inside.
 const enable = section?.querySelector("[data-push-enable]");
 const disable = section?.querySelector("[data-push-disable]");
+const enableButton = enable?.querySelector("button");
+const disableButton = disable?.querySelector("button");
 
 function say(state) {
   const text = section.querySelector(`template[data-push-text="${state}"]`);
@@ -37,7 +40,7 @@ async function post(url, body) {
 }
 
 async function turnOn() {
-  enable.disabled = true;
+  enableButton.disabled = true;
   try {
     if ((await Notification.requestPermission()) !== "granted") return say("denied");
     const registration = await navigator.serviceWorker.ready;
@@ -50,12 +53,12 @@ async function turnOn() {
     console.warn("push subscription failed", error);
     say("failed");
   } finally {
-    enable.disabled = false;
+    enableButton.disabled = false;
   }
 }
 
 async function turnOff() {
-  disable.disabled = true;
+  disableButton.disabled = true;
   try {
     const registration = await navigator.serviceWorker.ready;
     const subscription = await registration.pushManager.getSubscription();
@@ -68,15 +71,15 @@ async function turnOff() {
     console.warn("push unsubscription failed", error);
     say("failed");
   } finally {
-    disable.disabled = false;
+    disableButton.disabled = false;
   }
 }
 
 async function start() {
   if (!section || !("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return;
   if (Notification.permission === "denied") return say("denied");
-  enable.addEventListener("click", turnOn);
-  disable.addEventListener("click", turnOff);
+  enableButton.addEventListener("click", turnOn);
+  disableButton.addEventListener("click", turnOff);
   const registration = await navigator.serviceWorker.ready;
   const subscription = await registration.pushManager.getSubscription();
   // A subscription of this browser is handed again: it may have been another user's until now.
