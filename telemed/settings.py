@@ -290,6 +290,34 @@ VISITS_TURN_URLS = env_list("TELEMED_TURN_URLS", "")
 VISITS_TURN_SECRET = os.environ.get("TELEMED_TURN_SECRET", "")
 VISITS_TURN_TTL = int(os.environ.get("TELEMED_TURN_TTL", "3600"))
 
+# --- web push -----------------------------------------------------------------------
+
+# The platform's VAPID key pair (RFC 8292): push services accept a push only when it is signed
+# with the private key whose public half the browser subscribed with. The private key is the
+# base64url of its 32 bytes (or of its DER, or a PEM); the public key the base64url of the
+# uncompressed point (`manage.py vapid_keys` prints a new pair). Required in
+# production; in development a pair is made once under VAR_DIR (telemed.notifications.webpush).
+# Changing the pair silently orphans every subscription: browsers must subscribe again.
+PUSH_VAPID_PUBLIC_KEY = os.environ.get("TELEMED_VAPID_PUBLIC_KEY", "").strip()
+PUSH_VAPID_PRIVATE_KEY = os.environ.get("TELEMED_VAPID_PRIVATE_KEY", "").strip()
+PUSH_VAPID_SUBJECT = os.environ.get("TELEMED_VAPID_SUBJECT", "mailto:assistenza@telemed.test")
+if PRODUCTION and not (PUSH_VAPID_PUBLIC_KEY and PUSH_VAPID_PRIVATE_KEY):
+    raise ImproperlyConfigured(
+        "TELEMED_VAPID_PUBLIC_KEY and TELEMED_VAPID_PRIVATE_KEY must be set when TELEMED_ENV=production"
+    )
+if not PUSH_VAPID_SUBJECT.startswith(("mailto:", "https://")):
+    raise ImproperlyConfigured("TELEMED_VAPID_SUBJECT must be a mailto: or https:// address")
+# Subscriptions are accepted only for these push services (a host or a parent domain of it), so
+# that the platform never posts to an address a browser made up. Development also accepts plain
+# HTTP on the loopback address, for tests that play the push service.
+PUSH_SERVICE_HOSTS = env_list(
+    "TELEMED_PUSH_SERVICE_HOSTS",
+    "fcm.googleapis.com,android.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com",
+)
+PUSH_ALLOW_LOOPBACK = not PRODUCTION
+# How long a push service keeps a push for a device that is offline.
+PUSH_TTL_SECONDS = int(os.environ.get("TELEMED_PUSH_TTL_SECONDS", str(24 * 60 * 60)))
+
 # --- authentication and security -------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"

@@ -25,6 +25,11 @@ OPEN_BEFORE_SECOND_FACTOR = frozenset(
         "accounts:email_change_confirm",
         "set_language",
         "healthz",
+        # The installed app's own files: a browser fetches them for any page, and a service
+        # worker's script may not be answered with a redirect.
+        "portal:manifest",
+        "portal:service_worker",
+        "portal:offline",
     }
 )
 

@@ -1,4 +1,5 @@
-"""The in-app notification centre and each user's e-mail preferences."""
+"""The in-app notification centre, each user's preferences (e-mail and push, per kind) and the
+devices that receive pushes."""
 
 from django.conf import settings
 from django.db import models
@@ -28,11 +29,35 @@ class Notification(models.Model):
 
 
 class EmailPreference(models.Model):
-    """A user's choice for one kind of notification; no row means the kind's default."""
+    """A user's choices for one kind of notification: e-mail, and push to their devices. No row
+    means the kind's defaults; ``push`` empty means the kind's push default (rows written before
+    push existed, or by a page that chose only the e-mail)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_preferences")
     kind = models.CharField(max_length=40)
     email = models.BooleanField(default=True)
+    push = models.BooleanField(null=True, blank=True, default=None)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notifications_preference_unique")]
+
+
+class PushSubscription(models.Model):
+    """One browser (a phone, a computer) that agreed to receive pushes for ``user``: what its push
+    service gave it (RFC 8030 endpoint, RFC 8291 keys). An endpoint belongs to one browser, so to
+    the last user who opted in on it. Deleted when the push service says it is gone (404/410)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=120)
+    auth = models.CharField(max_length=60)
+    label = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return self.label or self.endpoint[:60]

@@ -2,11 +2,13 @@
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from telemed.notifications import kinds, presence, selectors, tasks
-from telemed.notifications.models import EmailPreference, Notification
+from telemed.notifications import kinds, presence, selectors, tasks, webpush
+from telemed.notifications.models import EmailPreference, Notification, PushSubscription
 from telemed.notifications.realtime import push_on_commit
 
 
@@ -22,34 +24,39 @@ class Tell:
 
 
 def notify(*, recipient, kind: str, title: str, url: str = "") -> Notification:
-    """Record a notification, push it live to the recipient's open pages, and e-mail them
-    (only that something arrived, with a link) if they want e-mails of this kind.
+    """Record a notification, push it live to the recipient's open pages, and e-mail them and
+    push to their devices (only that something arrived, with a link) if they want e-mails or
+    pushes of this kind.
 
-    Runs inside the caller's transaction: the e-mail task is enqueued with it, and the live
-    push happens only once the transaction has committed.
+    Runs inside the caller's transaction: the e-mail and push tasks are enqueued with it, and
+    the live push happens only once the transaction has committed.
     """
     return notify_many([Tell(recipient=recipient, kind=kind, title=title, url=url)])[0]
 
 
 def notify_many(tells: list[Tell]) -> list[Notification]:
     """``notify`` for many at once (a message to a group, a batch of reminders), at a fixed
-    number of queries: one insert, one presence look-up in the cache, one read of e-mail
-    preferences and one count of unread notifications, whatever the number; then one task
-    per e-mail to send."""
+    number of queries: one insert, one presence look-up in the cache, one read of preferences,
+    one look-up of devices opted in to pushes and one count of unread notifications, whatever
+    the number; then one task per e-mail and one per push to send."""
     if not tells:
         return []
     notifications = Notification.objects.bulk_create(
         [Notification(recipient=t.recipient, kind=t.kind, title=t.title[:200], url=t.url[:500]) for t in tells]
     )
     recipient_ids = {t.recipient.pk for t in tells}
-    # Someone looking at the platform gets the live notification; the e-mail task would find
-    # them online and send nothing, so it is not even enqueued (the task checks again anyway).
+    # Someone looking at the platform gets the live notification; the e-mail and push tasks
+    # would find them online and send nothing, so they are not even enqueued (the tasks check
+    # again anyway).
     online = presence.online_among(recipient_ids)
     offline = [(t, n) for t, n in zip(tells, notifications) if t.recipient.pk not in online]
-    wanted = selectors.emails_wanted({(t.recipient.pk, t.kind) for t, _n in offline})
+    emails, pushes = selectors.deliveries_wanted({(t.recipient.pk, t.kind) for t, _n in offline})
+    with_devices = selectors.users_with_push_devices({user_id for user_id, _kind in pushes})
     for tell, notification in offline:
-        if (tell.recipient.pk, tell.kind) in wanted:
+        if (tell.recipient.pk, tell.kind) in emails:
             tasks.send_notification_email.enqueue(notification_id=notification.pk)
+        if (tell.recipient.pk, tell.kind) in pushes and tell.recipient.pk in with_devices:
+            tasks.send_notification_push.enqueue(notification_id=notification.pk)
     unread = selectors.unread_counts(recipient_ids)
     for notification in notifications:
         push_on_commit(
@@ -77,7 +84,52 @@ def notification_mark_read_for_url(*, actor, url: str) -> int:
 
 @transaction.atomic
 def email_preferences_set(*, actor, choices: dict[str, bool]) -> None:
+    """The e-mail choice of some kinds; their push choices stay as they were."""
     known = {kind.code for kind in kinds.all_kinds()}
     for kind, email in choices.items():
         if kind in known:
             EmailPreference.objects.update_or_create(user=actor, kind=kind, defaults={"email": bool(email)})
+
+
+@transaction.atomic
+def notification_preferences_set(*, actor, email: dict[str, bool], push: dict[str, bool]) -> None:
+    """Both choices of every kind given; unknown kinds are ignored."""
+    known = {kind.code for kind in kinds.all_kinds()}
+    for kind in (set(email) | set(push)) & known:
+        defaults = {}
+        if kind in email:
+            defaults["email"] = bool(email[kind])
+        if kind in push:
+            defaults["push"] = bool(push[kind])
+        EmailPreference.objects.update_or_create(user=actor, kind=kind, defaults=defaults)
+
+
+# The longest endpoint seen from the big push services is ~ 500 characters; the column has room.
+_ENDPOINT_MAX = 1000
+
+
+@transaction.atomic
+def push_subscription_save(*, actor, endpoint: str, p256dh: str, auth: str, label: str = "") -> PushSubscription:
+    """This device of ``actor`` receives pushes from now on. A browser has one endpoint: if it
+    was another user's (they shared the device), it is the actor's now."""
+    if not actor.is_authenticated or not actor.is_active:
+        raise ValidationError(_("Log in to receive notifications on this device."))
+    if not isinstance(endpoint, str) or len(endpoint) > _ENDPOINT_MAX or not webpush.endpoint_allowed(endpoint):
+        raise ValidationError(_("This browser's push service is not supported."))
+    if not isinstance(p256dh, str) or not isinstance(auth, str) or not webpush.keys_valid(p256dh=p256dh, auth=auth):
+        raise ValidationError(_("The browser sent an invalid subscription."))
+    subscription, _created = PushSubscription.objects.update_or_create(
+        endpoint=endpoint, defaults={"user": actor, "p256dh": p256dh, "auth": auth, "label": label[:120]}
+    )
+    return subscription
+
+
+def push_subscription_delete(*, actor, endpoint: str | None = None, subscription_id: int | None = None) -> int:
+    """Stop pushes to one of the actor's devices (by its endpoint, or by its id from the
+    preferences page); another user's device is never touched. Returns how many were removed."""
+    mine = PushSubscription.objects.filter(user=actor)
+    if endpoint is not None:
+        return mine.filter(endpoint=endpoint).delete()[0]
+    if subscription_id is not None:
+        return mine.filter(pk=subscription_id).delete()[0]
+    return 0

@@ -1,8 +1,12 @@
-"""The platform's front door: the home page, each role's dashboard, /healthz and /ping."""
+"""The platform's front door: the home page, each role's dashboard, /healthz and /ping, and what
+makes it an app on the home screen (manifest, service worker, offline page)."""
+
+import json
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
@@ -12,7 +16,7 @@ from telemed.accounts import selectors as accounts
 from telemed.accounts import services as account_services
 from telemed.accounts.models import Role
 from telemed.lib.redirects import same_site_path
-from telemed.portal import selectors
+from telemed.portal import installable, selectors
 from telemed.portal.health import platform_health
 
 
@@ -78,3 +82,30 @@ def ping(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     report = platform_health()
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def manifest(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(installable.manifest(), content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False})
+
+
+def offline(request: HttpRequest) -> HttpResponse:
+    """What the service worker shows when a page cannot be reached. It never names anyone: the
+    worker fetches it without cookies, and it renders nothing of the request's user."""
+    return render(request, "portal/offline.html", {"icon": installable.icon_url("icon-192.png")})
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """/sw.js, at the root so that its scope is the whole site."""
+    urls = installable.precache()
+    offline_page = render_to_string("portal/offline.html", {"icon": installable.icon_url("icon-192.png")})
+    context = {
+        "version": installable.cache_version(urls, offline_page.encode()),
+        "precache": json.dumps(urls),
+        "offline_url": json.dumps(urls[0]),
+        "icon": json.dumps(installable.icon_url("icon-192.png")),
+    }
+    response = render(request, "portal/sw.js", context, content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    # Browsers look for a new worker at each visit; no cache in between may answer for it.
+    response["Cache-Control"] = "no-cache"
+    return response

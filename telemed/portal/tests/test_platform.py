@@ -67,6 +67,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
         "TELEMED_BASE_URL": "https://telemed.example.org",
         "EMAIL_URL": "smtp://mail.example.org:587",
         "TELEMED_VAR_DIR": str(tmp_path),
+        **vapid_environment(),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests' own process only
     result = subprocess.run(
@@ -81,6 +82,34 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert cookies.stdout.split() == ["__Host-sessionid", "__Host-csrftoken"], cookies.stderr
+
+
+def vapid_environment() -> dict:
+    """A VAPID key pair as production is given it (see README)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    return {
+        "TELEMED_VAPID_PUBLIC_KEY": base64.urlsafe_b64encode(public).rstrip(b"=").decode(),
+        "TELEMED_VAPID_PRIVATE_KEY": base64.urlsafe_b64encode(private).rstrip(b"=").decode(),
+        "TELEMED_VAPID_SUBJECT": "mailto:ops@example.org",
+    }
+
+
+def test_production_refuses_to_start_without_vapid_keys(tmp_path):
+    env = {
+        **os.environ, "TELEMED_ENV": "production", "TELEMED_VAR_DIR": str(tmp_path), "SECRET_KEY": "k" * 50,
+        "EMAIL_URL": "smtp://mail.example.org:587",
+    }  # fmt: skip
+    for name in ("TELEMED_VAPID_PUBLIC_KEY", "TELEMED_VAPID_PRIVATE_KEY"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "TELEMED_VAPID_PUBLIC_KEY and TELEMED_VAPID_PRIVATE_KEY must be set" in result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):

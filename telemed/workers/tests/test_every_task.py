@@ -31,6 +31,7 @@ PROVEN = {
     "cd_import_expire": "telemed/dicom/tests/test_tasks_run_twice.py::test_an_idle_import_is_cancelled_once_and_its_space_given_back_once",
     "directory_sweep": "telemed/directory/tests/test_tasks_run_twice.py::test_the_sweep_sweeps_once_and_schedules_the_next_once",
     "send_notification_email": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_emailed_once",
+    "send_notification_push": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_pushed_once",
     "deliver_signed_report": "telemed/reports/tests/test_tasks_run_twice.py::test_the_signed_report_is_delivered_once",
     "send_reminder_details": "telemed/reminders/tests/test_tasks_run_twice.py::test_the_detailed_email_is_sent_once",
     "send_booking_confirmation": "telemed/visits/tests/test_tasks_run_twice.py::test_the_confirmation_and_the_reminder_reach_each_person_once",
