@@ -16,6 +16,7 @@ from telemed.billing import services, transfer
 from telemed.billing.models import Invoice, PaymentRequest, PaymentStatus
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as boxes
+from telemed.lib import formatting
 from telemed.notifications.services import notify
 from telemed.outbox.services import message_claim
 
@@ -57,7 +58,7 @@ def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) 
                 notify(
                     recipient=request.payer,
                     kind=services.NOTIFY_PAYMENT_REMINDER,
-                    title=_("Reminder: %(amount)s EUR still to pay — %(what)s") % {"amount": request.outstanding, "what": request.description},
+                    title=_("Reminder: %(amount)s still to pay — %(what)s") % {"amount": formatting.money(request.outstanding), "what": request.description},
                     url=reverse("billing:payment", args=[request.pk]),
                 )
         message = EmailMultiAlternatives(subject=subject, body=body, to=[request.payer.email])
@@ -90,8 +91,8 @@ def invoice_deliver(*, invoice_id: int) -> None:
         with translation.override(patient.language):
             name = _file_name(invoice)
             title = (
-                _("Credit note %(number)s from Dr. %(doctor)s") if invoice.is_credit_note else _("Invoice %(number)s from Dr. %(doctor)s")
-            ) % {"number": invoice.display_number, "doctor": doctor.get_full_name()}
+                _("Credit note %(number)s — %(doctor)s") if invoice.is_credit_note else _("Invoice %(number)s — %(doctor)s")
+            ) % {"number": invoice.display_number, "doctor": doctor.display_name}
             subject, body = _render("billing/email/invoice", {"invoice": invoice, "title": title})
         folder = box_selectors.folder_list_for_user(doctor).filter(patient=patient).first()
         for box, box_folder in ((boxes.box_for(patient), None), (boxes.box_for(doctor), folder)):
