@@ -35,4 +35,6 @@ class EmailPreference(models.Model):
     email = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("e-mail preference")
+        verbose_name_plural = _("e-mail preferences")
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notifications_preference_unique")]
