@@ -363,14 +363,13 @@ def proformas_validate(*, actor: User, include: list[int], exclude: list[int] = 
         proforma_transition(proformas[pk], ProformaStatus.EXCLUDED)
     for pk in sorted(include):
         proforma = proforma_transition(proformas[pk], ProformaStatus.AWAITING_PAYMENT)
-        requests.append(_payment_request_open(
-            payer=proforma.patient,
-            doctor=doctor,
-            proforma=proforma,
-            amount=proforma.amount,
-            description=_("%(service)s — %(doctor)s") % {
+        # The description is the patient's to read: in their language, with the doctor's title in it.
+        with translation.override(proforma.patient.language):
+            description = _("%(service)s — %(doctor)s") % {
                 "service": proforma.service.source_label, "doctor": doctor.display_name
-            },
+            }
+        requests.append(_payment_request_open(
+            payer=proforma.patient, doctor=doctor, proforma=proforma, amount=proforma.amount, description=description,
         ))
     return requests
 
