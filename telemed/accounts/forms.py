@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from telemed.accounts import selectors
-from telemed.accounts.models import CertificationKind, Language, Sex, Specialty, User
+from telemed.accounts.models import CertificationKind, DoctorTitle, Language, Sex, Specialty, User
 from telemed.accounts.services import Identity, Person, UploadedCertification
 from telemed.lib import identifiers
 from telemed.lib.italy import PROVINCE_CHOICES
@@ -194,7 +194,7 @@ class DoctorRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField
         (_("Personal data"), PERSON),
         (
             _("Professional data"),
-            ["specialties", "ordine_province", "ordine_number", "partita_iva", "iban", "practice_address",
+            ["title", "specialties", "ordine_province", "ordine_number", "partita_iva", "iban", "practice_address",
              "practice_city", "practice_postcode", "practice_province", "languages", "presentation"],
         ),
         (_("Certifications required by law"), ["certification_degree_albo", "certification_insurance"]),
@@ -202,6 +202,12 @@ class DoctorRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField
         (_("Privacy"), ["accept_terms"]),
     ]
 
+    title = forms.ChoiceField(
+        label=_("Your title"),
+        choices=[("", _("As in the codice fiscale"))] + DoctorTitle.choices,
+        required=False,
+        help_text=_("How the platform names you: on your public page, to patients, on invoices and reports."),
+    )
     specialties = forms.ModelMultipleChoiceField(
         label=_("Specialties"),
         queryset=Specialty.objects.all(),
@@ -378,10 +384,12 @@ class DoctorProfileForm(Sectioned, forms.Form):
     """The part of a doctor's profile the doctor edits alone (fields shared with registration)."""
 
     SECTIONS = [
-        (_("Public profile"), ["presentation", "specialties", "languages", "available_for_second_opinion"]),
+        (_("Public profile"), ["title", "presentation", "specialties", "languages", "available_for_second_opinion"]),
         (_("Practice"), ["practice_address", "practice_city", "practice_postcode", "practice_province", "phone"]),
         (_("Payouts"), ["iban"]),
     ]
+    # Left out of a form, the title stays as it is.
+    title = forms.TypedChoiceField(label=_("Your title"), choices=DoctorTitle.choices, required=False, empty_value=None)
     presentation = DoctorRegistrationForm.base_fields["presentation"]
     specialties = DoctorRegistrationForm.base_fields["specialties"]
     languages = DoctorRegistrationForm.base_fields["languages"]
@@ -398,6 +406,7 @@ class DoctorProfileForm(Sectioned, forms.Form):
     @classmethod
     def initial_for(cls, profile) -> dict:
         return {
+            "title": profile.title,
             "presentation": profile.presentation,
             "specialties": [s.code for s in profile.specialties.all()],
             "languages": [lang.code for lang in profile.languages.all()],

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from telemed.lib.italy import PROVINCE_CHOICES
@@ -25,6 +25,25 @@ class Role(models.TextChoices):
 class Sex(models.TextChoices):
     FEMALE = "F", _("Female")
     MALE = "M", _("Male")
+
+
+class DoctorTitle(models.TextChoices):
+    """How a doctor is named before their name, as they chose it (the default follows the sex
+    of their codice fiscale)."""
+
+    DOTT = "dott", "Dott."
+    DOTTSSA = "dottssa", "Dott.ssa"
+
+
+# The title as it reads in each language: Italian tells a man from a woman, English does not.
+TITLE_DISPLAY = {
+    DoctorTitle.DOTT: pgettext_lazy("a doctor's title, a man", "Dr."),
+    DoctorTitle.DOTTSSA: pgettext_lazy("a doctor's title, a woman", "Dr."),
+}
+
+
+# Contexts of the texts that agree with a person's gender (pgettext, {% blocktranslate context %}).
+GRAMMAR_CONTEXTS = {"F": "to or about a woman", "M": "to or about a man", "": "to or about a person"}
 
 
 class UserManager(BaseUserManager):
@@ -99,6 +118,37 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_structure_manager(self) -> bool:
         return self.role == Role.STRUCTURE_MANAGER
+
+    @property
+    def display_name(self) -> str:
+        """The one way the platform names a person: a doctor with the title they chose ("Dott.ssa
+        Anna Bianchi"), anyone else by their full name. Every page, e-mail, notification and PDF
+        uses it."""
+        if self.is_doctor:
+            profile = getattr(self, "doctor_profile", None)
+            if profile is not None:
+                return profile.display_name
+        return self.get_full_name()
+
+    @property
+    def sex(self) -> str:
+        """"F" or "M" from the person's profile (the codice fiscale's sex), "" when not known:
+        texts that address the person agree with it, and stay neutral when it is ""."""
+        name = {Role.PATIENT: "patient_profile", Role.DOCTOR: "doctor_profile"}.get(self.role)
+        profile = getattr(self, name, None) if name else None
+        return profile.sex if profile is not None else ""
+
+    @property
+    def grammar_context(self) -> str:
+        """The translation context of a text that addresses this person or speaks of them, so that
+        Italian agrees with their gender ("Sarai collegata", "la dott.ssa"): a doctor by the title
+        they chose, a patient by the codice fiscale's sex; a neutral form when neither is known."""
+        if self.is_doctor:
+            profile = getattr(self, "doctor_profile", None)
+            sex = "" if profile is None else (Sex.FEMALE if profile.title == DoctorTitle.DOTTSSA else Sex.MALE)
+        else:
+            sex = self.sex
+        return GRAMMAR_CONTEXTS.get(sex, GRAMMAR_CONTEXTS[""])
 
     @property
     def needs_second_factor(self) -> bool:
@@ -201,6 +251,7 @@ class DoctorProfile(PersonalData):
     practice_province = models.CharField(_("province"), max_length=2, choices=PROVINCE_CHOICES)
     specialties = models.ManyToManyField(Specialty, related_name="doctors", verbose_name=_("specialties"))
     languages = models.ManyToManyField(Language, related_name="doctors", verbose_name=_("languages spoken"))
+    title = models.CharField(_("title"), max_length=8, choices=DoctorTitle.choices, default=DoctorTitle.DOTT)
     presentation = models.TextField(_("presentation"), blank=True, max_length=4000)
     available_for_second_opinion = models.BooleanField(_("available for second opinions"), default=True)
     structure = models.ForeignKey(
@@ -218,7 +269,12 @@ class DoctorProfile(PersonalData):
         ]
 
     def __str__(self) -> str:
-        return f"Dr. {self.user.get_full_name()}"
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """"Dott.ssa Anna Bianchi" (Italian), "Dr. Anna Bianchi" (English)."""
+        return f"{TITLE_DISPLAY.get(self.title, TITLE_DISPLAY[DoctorTitle.DOTT])} {self.user.get_full_name()}"
 
 
 class CertificationKind(models.TextChoices):
@@ -284,6 +340,8 @@ class SecretaryAssignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("secretary assignment")
+        verbose_name_plural = _("secretary assignments")
         constraints = [
             models.UniqueConstraint(fields=["secretary", "doctor"], name="accounts_secretary_doctor_unique")
         ]
@@ -323,6 +381,8 @@ class Invitation(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -395,6 +455,8 @@ class AccountSession(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("account session")
+        verbose_name_plural = _("account sessions")
         ordering = ["-last_seen_at"]
 
 
@@ -406,3 +468,7 @@ class SecondFactorThrottle(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor_throttle")
     failures = models.PositiveIntegerField(default=0)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("second-factor attempt counter")
+        verbose_name_plural = _("second-factor attempt counters")

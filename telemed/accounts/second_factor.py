@@ -36,6 +36,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from telemed.lib import formatting
 from telemed.accounts import sessions
 from telemed.accounts.models import SecondFactorThrottle, SecurityEventKind, User
 from telemed.accounts.security_log import security_event_record
@@ -63,7 +64,7 @@ def second_factor_locked(user: User) -> bool:
 def locked_refusal() -> ValidationError:
     minutes = int(settings.SECOND_FACTOR_COOLOFF.total_seconds() // 60)
     return ValidationError(
-        {"code": _("Too many wrong codes for this account. Try again in %(minutes)d minutes.") % {"minutes": minutes}}
+        {"code": _("Too many wrong codes for this account. Try again in %(duration)s.") % {"duration": formatting.minutes(minutes)}}
     )
 
 

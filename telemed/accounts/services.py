@@ -21,6 +21,7 @@ from telemed.accounts.models import (
     Certification,
     CertificationKind,
     DoctorProfile,
+    DoctorTitle,
     Invitation,
     InvitationKind,
     Language,
@@ -140,20 +141,26 @@ def doctor_register(
     languages: list[Language],
     certifications: list[UploadedCertification],
     presentation: str = "",
+    title: str = "",
 ) -> User:
-    """A doctor is online at once; the certifications wait for staff, and the profile says so."""
+    """A doctor is online at once; the certifications wait for staff, and the profile says so.
+    ``title`` is "Dott." or "Dott.ssa" as the doctor chose; left empty, it follows the codice
+    fiscale's sex."""
     with _files_removed_on_failure() as stored, transaction.atomic():
         return _doctor_register(
             person=person, identity=identity, ordine_province=ordine_province, ordine_number=ordine_number,
             partita_iva=partita_iva, iban=iban, practice_address=practice_address, practice_city=practice_city,
             practice_postcode=practice_postcode, practice_province=practice_province, specialties=specialties,
             languages=languages, certifications=certifications, presentation=presentation, stored=stored,
+            title=title,
         )
 
 
 def _doctor_register(*, person, identity, ordine_province, ordine_number, partita_iva, iban, practice_address,
                      practice_city, practice_postcode, practice_province, specialties, languages, certifications,
-                     presentation, stored) -> User:
+                     presentation, stored, title="") -> User:
+    if title and title not in DoctorTitle.values:
+        raise ValidationError({"title": _("Choose Dott. or Dott.ssa.")})
     missing = set(CertificationKind.values) - {c.kind for c in certifications}
     if missing:
         raise ValidationError(_("Every certification the law asks for must be uploaded."))
@@ -179,6 +186,7 @@ def _doctor_register(*, person, identity, ordine_province, ordine_number, partit
         practice_postcode=practice_postcode.strip(),
         practice_province=practice_province,
         presentation=presentation.strip(),
+        title=title or (DoctorTitle.DOTTSSA if identity.sex == Sex.FEMALE else DoctorTitle.DOTT),
         **identity.__dict__,
     )
     profile.specialties.set(specialties)
@@ -432,10 +440,13 @@ def doctor_profile_update(
     practice_province: str,
     iban: str,
     available_for_second_opinion: bool,
+    title: str | None = None,
 ) -> DoctorProfile:
     """What a doctor may change alone. Identity and Ordine data change only through staff."""
     if not actor.is_doctor:
         raise PermissionDenied
+    if title is not None and title not in DoctorTitle.values:
+        raise ValidationError({"title": _("Choose Dott. or Dott.ssa.")})
     if not specialties:
         raise ValidationError({"specialties": _("Choose at least one specialty.")})
     if not languages:
@@ -449,6 +460,8 @@ def doctor_profile_update(
     profile.practice_province = practice_province
     profile.iban = iban
     profile.available_for_second_opinion = available_for_second_opinion
+    if title is not None:
+        profile.title = title
     profile.save()
     profile.specialties.set(specialties)
     profile.languages.set(languages)

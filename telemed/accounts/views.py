@@ -142,6 +142,7 @@ def register_doctor(request: HttpRequest) -> HttpResponse:
             languages=list(data["languages"]),
             certifications=form.certifications(),
             presentation=data["presentation"],
+            title=data.get("title") or "",
         )
 
     return _register(

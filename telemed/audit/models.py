@@ -80,3 +80,7 @@ class AuditRetention(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_purged_at = models.DateTimeField(null=True, blank=True)
     last_purged_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("audit retention run")
+        verbose_name_plural = _("audit retention runs")

@@ -15,6 +15,7 @@ from telemed.billing import services, transfer
 from telemed.billing.models import Invoice, PaymentRequest, PaymentStatus
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as boxes
+from telemed.lib import formatting
 from telemed.notifications.services import notify
 from telemed.outbox.services import email_send_once
 
@@ -47,7 +48,7 @@ def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) 
             "billing/email/payment_reminder" if reminder else "billing/email/payment_request",
             {"request": request, "account": account, "link": link, "reference": transfer.format_reference(request.reference)},
         )
-        title = _("Reminder: %(amount)s EUR still to pay — %(what)s") % {"amount": request.outstanding, "what": request.description}
+        title = _("Reminder: %(amount)s still to pay — %(what)s") % {"amount": formatting.money(request.outstanding), "what": request.description}
     message = EmailMultiAlternatives(subject=subject, body=body, to=[request.payer.email])
     message.attach(
         f"{request.reference}.png",
@@ -82,8 +83,8 @@ def invoice_deliver(*, invoice_id: int) -> None:
     with translation.override(patient.language):
         name = _file_name(invoice)
         title = (
-            _("Credit note %(number)s from Dr. %(doctor)s") if invoice.is_credit_note else _("Invoice %(number)s from Dr. %(doctor)s")
-        ) % {"number": invoice.display_number, "doctor": doctor.get_full_name()}
+            _("Credit note %(number)s — %(doctor)s") if invoice.is_credit_note else _("Invoice %(number)s — %(doctor)s")
+        ) % {"number": invoice.display_number, "doctor": doctor.display_name}
         subject, body = _render("billing/email/invoice", {"invoice": invoice, "title": title})
     message = EmailMultiAlternatives(subject=subject, body=body, to=[patient.email])
     with invoice.pdf.open("rb") as stream:

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from telemed.lib import formatting
 from telemed.accounts.models import DoctorProfile, Structure, User
 
 
@@ -123,7 +124,7 @@ class Tariff(Versioned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.doctor} — {self.service_label}: {self.fee} EUR"
+        return f"{self.doctor} — {self.service_label}: {formatting.money(self.fee)}"
 
     @property
     def service_label(self) -> str:
@@ -141,7 +142,7 @@ class Tariff(Versioned):
 def service_label(kind: str, duration_minutes: int | None = None) -> str:
     label = ServiceKind(kind).label
     if duration_minutes:
-        return _("%(service)s, %(minutes)d minutes") % {"service": label, "minutes": duration_minutes}
+        return _("%(service)s, %(duration)s") % {"service": label, "duration": formatting.minutes(duration_minutes)}
     return str(label)
 
 
@@ -163,7 +164,7 @@ class PlatformFee(Versioned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.fee} EUR"
+        return f"{self.get_kind_display()}: {formatting.money(self.fee)}"
 
 
 class VatSetting(Versioned):
@@ -210,7 +211,7 @@ class BankFeeSetting(Versioned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.fixed} EUR + {self.percent}%"
+        return f"{formatting.money(self.fixed)} + {self.percent}%"
 
 
 class Charity(models.Model):
@@ -311,7 +312,7 @@ class BillableService(models.Model):
         constraints = [models.CheckConstraint(condition=Q(patient_total__gt=0), name="billing_billable_not_free")]
 
     def __str__(self) -> str:
-        return f"{self.source_label} ({self.patient_total} EUR)"
+        return f"{self.source_label} ({formatting.money(self.patient_total)})"
 
     @property
     def service_label(self) -> str:
@@ -388,7 +389,7 @@ class StoragePlan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name}: +{self.extra_gigabytes} GB, {self.price} EUR"
+        return f"{self.name}: +{self.extra_gigabytes} GB, {formatting.money(self.price)}"
 
     @property
     def extra_bytes(self) -> int:
@@ -458,7 +459,7 @@ class PaymentRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.amount} EUR"
+        return f"{self.reference} {formatting.money(self.amount)}"
 
     @property
     def outstanding(self) -> Decimal:
@@ -562,6 +563,8 @@ class PaymentApplication(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payment applied")
+        verbose_name_plural = _("payments applied")
         ordering = ["created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_application_amount_positive"),
@@ -582,6 +585,8 @@ class Refund(models.Model):
     note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="billing_refund_amount_positive")]
 
@@ -600,6 +605,8 @@ class InvoiceCounter(models.Model):
     last_number = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("invoice counter")
+        verbose_name_plural = _("invoice counters")
         constraints = [models.UniqueConstraint(fields=["doctor", "kind", "year"], name="billing_invoicecounter_unique")]
 
 
@@ -680,7 +687,7 @@ class PayoutBatch(models.Model):
         verbose_name_plural = _("payout batches")
 
     def __str__(self) -> str:
-        return f"#{self.number} {self.total} EUR"
+        return f"#{self.number} {formatting.money(self.total)}"
 
 
 class PayoutLine(models.Model):
@@ -693,6 +700,8 @@ class PayoutLine(models.Model):
     end_to_end_id = models.CharField(max_length=35)
 
     class Meta:
+        verbose_name = _("payout line")
+        verbose_name_plural = _("payout lines")
         ordering = ["batch", "name"]
         constraints = [
             models.CheckConstraint(
@@ -708,6 +717,10 @@ class BatchCounter(models.Model):
 
     name = models.CharField(max_length=40, unique=True)
     last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("payout batch counter")
+        verbose_name_plural = _("payout batch counters")
 
 
 class Account(models.TextChoices):

@@ -52,7 +52,7 @@ from telemed.billing.models import (
     VatSetting,
 )
 from telemed.boxes import services as boxes
-from telemed.lib import identifiers
+from telemed.lib import formatting, identifiers
 from telemed.notifications.services import notify
 
 # The kinds of notification billing sends (registered in BillingConfig.ready).
@@ -363,14 +363,13 @@ def proformas_validate(*, actor: User, include: list[int], exclude: list[int] = 
         proforma_transition(proformas[pk], ProformaStatus.EXCLUDED)
     for pk in sorted(include):
         proforma = proforma_transition(proformas[pk], ProformaStatus.AWAITING_PAYMENT)
+        # The description is the patient's to read: in their language, with the doctor's title in it.
+        with translation.override(proforma.patient.language):
+            description = _("%(service)s — %(doctor)s") % {
+                "service": proforma.service.source_label, "doctor": doctor.display_name
+            }
         requests.append(_payment_request_open(
-            payer=proforma.patient,
-            doctor=doctor,
-            proforma=proforma,
-            amount=proforma.amount,
-            description=_("%(service)s — Dr. %(doctor)s") % {
-                "service": proforma.service.source_label, "doctor": doctor.user.get_full_name()
-            },
+            payer=proforma.patient, doctor=doctor, proforma=proforma, amount=proforma.amount, description=description,
         ))
     return requests
 
@@ -402,7 +401,7 @@ def _payment_request_open(*, payer: User, amount: Decimal, description: str, doc
         notify(
             recipient=payer,
             kind=NOTIFY_PAYMENT_REQUEST,
-            title=_("Payment request: %(amount)s EUR — %(what)s") % {"amount": amount, "what": description},
+            title=_("Payment request: %(amount)s — %(what)s") % {"amount": formatting.money(amount), "what": description},
             url=reverse("billing:payment", args=[request.pk]),
         )
     return request
@@ -459,7 +458,9 @@ def payment_request_cancel(*, actor: User, payment_request: PaymentRequest) -> P
 def _apply(request: PaymentRequest, amount: Decimal, *, transfer_row: IncomingTransfer | None, actor: User | None, reason: str = "") -> None:
     """Count ``amount`` towards a locked, open request; settle it when fully paid."""
     if amount <= 0 or amount > request.outstanding:
-        raise BillingError(_("The amount must be between 0.01 and the %(outstanding)s EUR still due.") % {"outstanding": request.outstanding})
+        raise BillingError(_("The amount must be between %(minimum)s and the %(outstanding)s still due.") % {
+            "minimum": formatting.money(Decimal("0.01")), "outstanding": formatting.money(request.outstanding)
+        })
     PaymentApplication.objects.create(payment_request=request, transfer=transfer_row, amount=amount, reason=reason[:300], recorded_by=actor)
     source = ledger.Account.UNAPPLIED if transfer_row is not None else ledger.Account.PAYERS
     ledger.Journal("payment_applied" if transfer_row else "payment_manual", actor=actor,
@@ -498,7 +499,7 @@ def _settle(request: PaymentRequest, *, actor: User | None) -> None:
         notify(
             recipient=request.payer,
             kind=NOTIFY_PAYMENT_RECEIVED,
-            title=_("Payment received: %(amount)s EUR — %(what)s") % {"amount": request.amount, "what": request.description},
+            title=_("Payment received: %(amount)s — %(what)s") % {"amount": formatting.money(request.amount), "what": request.description},
             url=reverse("billing:payment", args=[request.pk]),
         )
 
@@ -708,7 +709,7 @@ def _next_number(doctor: DoctorProfile, kind: str, year: int) -> int:
 def _seller(doctor: DoctorProfile) -> dict:
     return {
         "name": doctor.user.get_full_name(),
-        "title": "Dott.",
+        "title": doctor.get_title_display(),  # an Italian fiscal document: "Dott." or "Dott.ssa"
         "codice_fiscale": doctor.codice_fiscale,
         "partita_iva": doctor.partita_iva,
         "address": doctor.practice_address,
@@ -899,7 +900,7 @@ def payout_batch_run(
                 notify(
                     recipient=payee.user,
                     kind=NOTIFY_PAYOUT,
-                    title=_("Payout of %(amount)s EUR on its way (batch %(number)s)") % {"amount": total, "number": batch.number},
+                    title=_("Payout of %(amount)s on its way (batch %(number)s)") % {"amount": formatting.money(total), "number": batch.number},
                     url=reverse("billing:payout_statement", args=[line.pk]),
                 )
     return batch

@@ -8,9 +8,9 @@ admin's forms call them too, so staff get the same messages.
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from telemed.lib import formatting
 from telemed.billing.models import (
     CONSULT_KINDS,
     FREE_KINDS,
@@ -49,7 +49,7 @@ def clean_amount(value, *, field: str = "fee", maximum: Decimal = MAX_FEE) -> De
         raise ValidationError({field: _("The amount cannot be negative.")})
     if amount > maximum:
         raise ValidationError(
-            {field: _("The amount cannot be more than %(maximum)s EUR.") % {"maximum": number_format(maximum, 2)}}
+            {field: _("The amount cannot be more than %(maximum)s.") % {"maximum": formatting.money(maximum)}}
         )
     if amount != amount.quantize(CENT):
         raise ValidationError({field: _("The amount must be in whole cents, e.g. 45.50.")})

@@ -73,6 +73,10 @@ class QuotaRaise(models.Model):
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = _("quota raise")
+        verbose_name_plural = _("quota raises")
+
 
 class Folder(models.Model):
     """A folder of a box. In a Medbox, one per patient (optionally linked to the patient's account)."""
@@ -85,6 +89,8 @@ class Folder(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("folder")
+        verbose_name_plural = _("folders")
         ordering = ["name", "id"]
         constraints = [models.UniqueConstraint(fields=["box", "name"], name="boxes_folder_name_unique")]
 
@@ -123,6 +129,8 @@ class Document(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -143,6 +151,8 @@ class Share(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("share")
+        verbose_name_plural = _("shares")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -187,6 +197,8 @@ class UploadSession(models.Model):
     last_activity_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("upload session")
+        verbose_name_plural = _("upload sessions")
         indexes = [models.Index(fields=["state", "last_activity_at"], name="boxes_upload_idle")]
         constraints = [
             models.CheckConstraint(condition=models.Q(offset__lte=models.F("size")), name="boxes_upload_offset_in_size")
@@ -208,3 +220,7 @@ class StagedFile(models.Model):
     storage_name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("staged file")
+        verbose_name_plural = _("staged files")

@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST
@@ -242,7 +243,7 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
         messages.error(request, _error_message(error))
     else:
         messages.success(
-            request, _("Shared with Dr. %(name)s.") % {"name": form.cleaned_data["doctor"].get_full_name()}
+            request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
         )
     return _back(request, document)
 
@@ -320,7 +321,7 @@ def folder_share(request: HttpRequest, folder_id: int) -> HttpResponse:
             messages.error(request, _error_message(error))
         else:
             messages.success(
-                request, _("Folder shared with Dr. %(name)s.") % {"name": form.cleaned_data["doctor"].get_full_name()}
+                request, pgettext(form.cleaned_data["doctor"].grammar_context, "Folder shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
             )
     return redirect(reverse("boxes:home") + f"?folder={folder.pk}")
 

@@ -71,7 +71,7 @@ def care_invite(*, actor: User, email: str, message: str = "") -> CareLink:
         notify(
             recipient=patient,
             kind=NOTIFICATION_KIND,
-            title=_("Dr. %(doctor)s invites you to link to them") % {"doctor": actor.get_full_name()},
+            title=_("%(doctor)s invites you to link to them") % {"doctor": actor.display_name},
             url=_links_page(patient),
         )
         return link
@@ -102,7 +102,7 @@ def care_accept(*, actor: User, link: CareLink) -> CareLink:
         notify(
             recipient=link.patient,
             kind=NOTIFICATION_KIND,
-            title=_("Dr. %(doctor)s accepted your link") % {"doctor": link.doctor.get_full_name()},
+            title=_("%(doctor)s accepted your link") % {"doctor": link.doctor.display_name},
             url=_links_page(link.patient),
         )
     elif link.status == LinkStatus.INVITED and actor.pk == link.patient_id:

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
@@ -79,7 +80,8 @@ def request_link(request: HttpRequest, doctor_id: int) -> HttpResponse:
     return _run(
         request,
         lambda: services.care_request(actor=request.user, doctor=doctor, message=message),
-        _("Request sent. You are linked once the doctor accepts."),
+        # Addressed to the patient: Italian agrees with their sex ("Sarai collegata").
+        pgettext(request.user.grammar_context, "Request sent. You are linked once the doctor accepts."),
     )
 
 

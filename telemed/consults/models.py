@@ -133,6 +133,8 @@ class ConsultStudy(models.Model):
     study = models.ForeignKey("dicom.Study", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
+        verbose_name = _("consult study")
+        verbose_name_plural = _("consult studies")
         constraints = [models.UniqueConstraint(fields=["consult", "study"], name="consults_study_once")]
 
 
@@ -143,6 +145,8 @@ class ConsultMessage(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("consult message")
+        verbose_name_plural = _("consult messages")
         ordering = ["created_at", "pk"]
 
 
@@ -161,4 +165,6 @@ class ConsultAttachment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("consult attachment")
+        verbose_name_plural = _("consult attachments")
         ordering = ["created_at", "pk"]

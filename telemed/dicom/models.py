@@ -26,6 +26,8 @@ class DicomPatient(models.Model):
     sex = models.CharField(_("sex"), max_length=16, blank=True)
 
     class Meta:
+        verbose_name = _("DICOM patient")
+        verbose_name_plural = _("DICOM patients")
         constraints = [
             models.UniqueConstraint(fields=["box", "patient_id", "name"], name="dicom_patient_unique_in_box")
         ]
@@ -78,6 +80,8 @@ class Series(models.Model):
     image_count = models.PositiveIntegerField(_("images"), default=0)
 
     class Meta:
+        verbose_name = _("series")
+        verbose_name_plural = _("series")
         ordering = ["number", "id"]
         verbose_name_plural = _("series")
         constraints = [
@@ -118,6 +122,8 @@ class Instance(models.Model):
     cd_import = models.ForeignKey("CdImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = _("DICOM instance")
+        verbose_name_plural = _("DICOM instances")
         ordering = ["number", "slice_position", "id"]
         constraints = [models.UniqueConstraint(fields=["box", "sop_instance_uid"], name="dicom_instance_unique_in_box")]
 
@@ -139,6 +145,8 @@ class StudyShare(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("study share")
+        verbose_name_plural = _("study shares")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -181,6 +189,8 @@ class CdImport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("CD import")
+        verbose_name_plural = _("CD imports")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "last_activity_at"], name="dicom_import_idle")]
 
@@ -194,6 +204,8 @@ class ImportedFile(models.Model):
     received = models.PositiveBigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("imported file")
+        verbose_name_plural = _("imported files")
         constraints = [models.UniqueConstraint(fields=["cd_import", "path"], name="dicom_imported_file_unique")]
 
 
@@ -228,6 +240,8 @@ class ImportSkip(models.Model):
     reason = models.CharField(max_length=20, choices=SkipReason.choices)
 
     class Meta:
+        verbose_name = _("skipped file")
+        verbose_name_plural = _("skipped files")
         ordering = ["id"]
 
 
@@ -239,4 +253,6 @@ class ImportedStudy(models.Model):
     instances = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("imported study")
+        verbose_name_plural = _("imported studies")
         constraints = [models.UniqueConstraint(fields=["cd_import", "study"], name="dicom_imported_study_unique")]

@@ -31,6 +31,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -358,7 +359,7 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, _error_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."))
     else:
-        messages.success(request, _("Shared with Dr. %(name)s.") % {"name": form.cleaned_data["doctor"].get_full_name()})
+        messages.success(request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name})
     return redirect("dicom:study", study.pk)
 
 

@@ -60,4 +60,4 @@ class IntramedForm(MessageForm):
     def __init__(self, *args, doctors, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["doctors"].queryset = doctors
-        self.fields["doctors"].label_from_instance = lambda user: f"Dr. {user.get_full_name()}"
+        self.fields["doctors"].label_from_instance = lambda user: user.display_name

@@ -25,6 +25,8 @@ class Conversation(models.Model):
     patient_replies_allowed = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-last_message_at", "-id"]
 
     def __str__(self) -> str:
@@ -39,6 +41,8 @@ class Participant(models.Model):
     last_read_message_id = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
         constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="messaging_one_membership")]
         indexes = [models.Index(fields=["user", "conversation"])]
 
@@ -50,6 +54,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["id"]
         indexes = [models.Index(fields=["conversation", "id"]), models.Index(fields=["sender", "id"])]
 
@@ -72,4 +78,6 @@ class Attachment(models.Model):
     mime = models.CharField(max_length=100)
 
     class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
         ordering = ["id"]

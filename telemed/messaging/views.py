@@ -152,7 +152,7 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
         fresh = [d for d in doctors if d.pk not in seen]
         seen.update(d.pk for d in fresh)
         if fresh:
-            choices.append((label, [(d.pk, f"Dr. {d.get_full_name()}") for d in fresh]))
+            choices.append((label, [(d.pk, d.display_name) for d in fresh]))
     form = IntramedForm(
         request.POST or None,
         doctors=colleagues,

@@ -39,6 +39,8 @@ class EmailPreference(models.Model):
     push = models.BooleanField(null=True, blank=True, default=None)
 
     class Meta:
+        verbose_name = _("e-mail preference")
+        verbose_name_plural = _("e-mail preferences")
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notifications_preference_unique")]
 
 

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class SentMessage(models.Model):
@@ -6,6 +7,10 @@ class SentMessage(models.Model):
 
     key = models.CharField(max_length=200, unique=True)
     sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sent message")
+        verbose_name_plural = _("sent messages")
 
     def __str__(self) -> str:
         return self.key

@@ -12,6 +12,7 @@ import datetime
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from icalendar import Alarm, Calendar, Event, vRecur
 
 from telemed.reminders.models import Reminder, ReminderKind
@@ -58,7 +59,7 @@ def _events(reminder: Reminder, *, details: bool, now: datetime.datetime) -> lis
     summary = reminder.title if details else _("telemed reminder: %(kind)s") % {"kind": kind}
     description = []
     if details and reminder.doctor_id is not None:
-        description.append(_("Set by Dr. %(doctor)s") % {"doctor": reminder.doctor.get_full_name()})
+        description.append(pgettext(reminder.doctor.grammar_context, "Set by %(doctor)s") % {"doctor": reminder.doctor.display_name})
     if details and reminder.notes:
         description.append(reminder.notes)
     description.append(settings.BASE_URL + reverse("reminders:agenda"))

@@ -135,6 +135,8 @@ class Dose(models.Model):
     taken_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("dose")
+        verbose_name_plural = _("doses")
         constraints = [models.UniqueConstraint(fields=["reminder", "occurrence"], name="reminder_dose_once")]
 
 
@@ -147,3 +149,7 @@ class AgendaSettings(models.Model):
     feed_details = models.BooleanField(default=False)
     feed_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     feed_created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("agenda settings")
+        verbose_name_plural = _("agenda settings")

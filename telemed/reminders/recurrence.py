@@ -16,7 +16,9 @@ from django.db import models
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext, pgettext, pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
+
+from telemed.lib.formatting import WEEKDAY_NAMES, day_in_words
 
 MAX_TIMES_PER_DAY = 12
 MAX_COUNT = 1000
@@ -52,39 +54,7 @@ class EndMode(models.TextChoices):
 
 MAX_INTERVAL = {Frequency.ONCE: 1, Frequency.DAILY: 365, Frequency.WEEKLY: 52, Frequency.MONTHLY: 24}
 
-# Names as they stand inside a sentence: Django's own catalogue capitalises them in Italian
-# ("Lunedì", "Giugno"), which reads wrong in "ogni lunedì … fino al 30 giugno".
-WEEKDAY_NAMES = (
-    pgettext_lazy("weekday inside a sentence", "Monday"),
-    pgettext_lazy("weekday inside a sentence", "Tuesday"),
-    pgettext_lazy("weekday inside a sentence", "Wednesday"),
-    pgettext_lazy("weekday inside a sentence", "Thursday"),
-    pgettext_lazy("weekday inside a sentence", "Friday"),
-    pgettext_lazy("weekday inside a sentence", "Saturday"),
-    pgettext_lazy("weekday inside a sentence", "Sunday"),
-)
-MONTH_NAMES = (
-    pgettext_lazy("month inside a sentence", "January"),
-    pgettext_lazy("month inside a sentence", "February"),
-    pgettext_lazy("month inside a sentence", "March"),
-    pgettext_lazy("month inside a sentence", "April"),
-    pgettext_lazy("month inside a sentence", "May"),
-    pgettext_lazy("month inside a sentence", "June"),
-    pgettext_lazy("month inside a sentence", "July"),
-    pgettext_lazy("month inside a sentence", "August"),
-    pgettext_lazy("month inside a sentence", "September"),
-    pgettext_lazy("month inside a sentence", "October"),
-    pgettext_lazy("month inside a sentence", "November"),
-    pgettext_lazy("month inside a sentence", "December"),
-)
-
-
-def day_in_words(day: datetime.date, *, with_year: bool = True) -> str:
-    """"30 June 2026" / "30 June", for use inside a sentence."""
-    values = {"day": day.day, "month": MONTH_NAMES[day.month - 1], "year": day.year}
-    if with_year:
-        return pgettext("a date inside a sentence", "%(day)d %(month)s %(year)d") % values
-    return pgettext("a date inside a sentence, without the year", "%(day)d %(month)s") % values
+# Names as they stand inside a sentence ("ogni lunedì … fino al 30 giugno"): lib.formatting.
 
 
 # "the first Monday" agrees in gender with the weekday in Italian ("la prima domenica"):

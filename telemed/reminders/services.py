@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from telemed.care.selectors import care_link_is_active
 from telemed.notifications import selectors as notification_selectors
@@ -107,7 +108,7 @@ def reminder_create(*, actor, patient, text: ReminderText, recurrence: Recurrenc
             notify(
                 recipient=patient,
                 kind=NOTIFICATION_KIND,
-                title=_("Dr. %(doctor)s added a reminder to your agenda") % {"doctor": actor.get_full_name()},
+                title=pgettext(actor.grammar_context, "%(doctor)s added a reminder to your agenda") % {"doctor": actor.display_name},
                 url=reverse("reminders:detail", args=[reminder.pk]),
             )
     return reminder

@@ -46,7 +46,7 @@ def deliver(*, report_id: int) -> None:
         category = "prescription" if report.kind == ReportKind.PRESCRIPTION else "report"
         with translation.override(report.patient.language):
             name = _file_name(report)
-            title = _("Dr. %(doctor)s signed a document for you") % {"doctor": report.doctor.get_full_name()}
+            title = _("%(doctor)s signed a document for you") % {"doctor": report.doctor.display_name}
         for box, folder in (
             (boxes.box_for(report.patient), None),
             (boxes.box_for(report.doctor), _medbox_folder(report)),

@@ -99,4 +99,6 @@ class TherapyItem(models.Model):
     duration = models.CharField(_("duration"), max_length=100, blank=True)
 
     class Meta:
+        verbose_name = _("therapy item")
+        verbose_name_plural = _("therapy items")
         ordering = ["position", "id"]

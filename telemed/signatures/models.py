@@ -114,6 +114,8 @@ class SigningAttempt(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("signing attempt")
+        verbose_name_plural = _("signing attempts")
         ordering = ["-at"]
 
 

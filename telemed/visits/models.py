@@ -37,6 +37,8 @@ class Agenda(models.Model):
     reschedule_notice_hours = models.PositiveSmallIntegerField(_("rescheduling allowed up to (hours before)"), default=24)
 
     class Meta:
+        verbose_name = _("agenda")
+        verbose_name_plural = _("agendas")
         constraints = [
             models.CheckConstraint(condition=Q(slot_minutes__in=SLOT_MINUTES), name="visits_agenda_slot_minutes"),
             models.CheckConstraint(condition=Q(horizon_days__gte=1, horizon_days__lte=365), name="visits_agenda_horizon"),
@@ -56,6 +58,8 @@ class AvailabilityRule(models.Model):
     end = models.TimeField(_("to"))
 
     class Meta:
+        verbose_name = _("availability rule")
+        verbose_name_plural = _("availability rules")
         ordering = ["weekday", "start"]
         constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="visits_rule_end_after_start")]
 
@@ -72,6 +76,8 @@ class AgendaException(models.Model):
     reason = models.CharField(_("reason"), max_length=120, blank=True)
 
     class Meta:
+        verbose_name = _("agenda exception")
+        verbose_name_plural = _("agenda exceptions")
         ordering = ["first_day"]
         constraints = [
             models.CheckConstraint(condition=Q(last_day__gte=models.F("first_day")), name="visits_exception_order")
@@ -86,6 +92,8 @@ class HolidayOpening(models.Model):
     day = models.DateField(_("day"))
 
     class Meta:
+        verbose_name = _("holiday opening")
+        verbose_name_plural = _("holiday openings")
         ordering = ["day"]
         constraints = [models.UniqueConstraint(fields=["agenda", "day"], name="visits_one_opening_per_holiday")]
 
@@ -138,6 +146,8 @@ class Booking(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
         ordering = ["start"]
         constraints = [
             # Two patients racing for one slot: the database lets exactly one in.
@@ -181,6 +191,8 @@ class DateProposal(models.Model):
     booking = models.OneToOneField(Booking, null=True, blank=True, on_delete=models.PROTECT, related_name="proposal")
 
     class Meta:
+        verbose_name = _("date proposal")
+        verbose_name_plural = _("date proposals")
         ordering = ["-updated_at"]
 
 
@@ -203,6 +215,8 @@ class ProposalStep(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("proposal step")
+        verbose_name_plural = _("proposal steps")
         ordering = ["created_at", "pk"]
 
 
@@ -218,4 +232,6 @@ class RoomMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("room message")
+        verbose_name_plural = _("room messages")
         ordering = ["created_at", "pk"]

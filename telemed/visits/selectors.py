@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from telemed.lib import formatting
 from telemed.billing import charges
 from telemed.lib.italy import public_holiday_name, public_holidays
 from telemed.visits.models import Agenda, AvailabilityRule, Booking, BookingStatus, DateProposal, RoomMessage
@@ -108,8 +109,8 @@ def room_get_for_user(user, booking_id: int, *, now: datetime.datetime | None = 
         raise RoomClosed(_("This visit has ended: its room is closed."))
     if now < booking.start - ROOM_OPENS_BEFORE:
         raise RoomClosed(
-            _("The room opens %(minutes)s minutes before the start of the visit.")
-            % {"minutes": int(ROOM_OPENS_BEFORE.total_seconds() // 60)}
+            _("The room opens %(duration)s before the start of the visit.")
+            % {"duration": formatting.minutes(ROOM_OPENS_BEFORE.total_seconds() // 60)}
         )
     return booking
 

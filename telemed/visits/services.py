@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from telemed.lib import formatting
 from telemed.billing import pricing
 from telemed.billing import selectors as billing_selectors
 from telemed.lib.italy import is_public_holiday
@@ -193,8 +194,8 @@ def visit_quote(*, doctor, minutes: int | None = None) -> pricing.Breakdown:
 def _check_accepted(breakdown: pricing.Breakdown, accepted_total: Decimal) -> None:
     if not isinstance(accepted_total, Decimal) or breakdown.patient_total != accepted_total:
         raise ValidationError(
-            _("The price changed to %(total)s EUR while you were choosing: check it and book again.")
-            % {"total": breakdown.patient_total}
+            _("The price changed to %(total)s while you were choosing: check it and book again.")
+            % {"total": formatting.money(breakdown.patient_total)}
         )
 
 
@@ -665,8 +666,8 @@ def visit_record_text(booking: Booking) -> str:
         _("Video visit (telemedicine) of %(when)s.")
         % {"when": timezone.localtime(booking.start, slots.ROME).strftime("%d/%m/%Y %H:%M")},
         _("Participants: %(doctor)s (doctor), %(patient)s (patient).")
-        % {"doctor": booking.doctor.get_full_name(), "patient": booking.patient.get_full_name()},
-        _("Duration of the call: %(minutes)s minutes.") % {"minutes": _call_minutes(booking)},
+        % {"doctor": booking.doctor.display_name, "patient": booking.patient.get_full_name()},
+        _("Duration of the call: %(duration)s.") % {"duration": formatting.minutes(_call_minutes(booking))},
     ]
     for side, label in (("doctor", _("doctor's side")), ("patient", _("patient's side"))):
         summary = (booking.quality or {}).get(side)

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import translation
 from django_tasks import task
 
+from telemed.lib import formatting
+
 ICS_MIME = "text/calendar"
 ROME = ZoneInfo("Europe/Rome")
 
@@ -28,7 +30,7 @@ def booking_ics(booking) -> bytes:
     event.add("dtstamp", datetime.datetime.now(datetime.UTC))
     event.add("dtstart", booking.start.astimezone(datetime.UTC))
     event.add("dtend", booking.end.astimezone(datetime.UTC))
-    event.add("summary", translation.gettext("Video visit with %(doctor)s") % {"doctor": booking.doctor.get_full_name()})
+    event.add("summary", translation.gettext("Video visit with %(doctor)s") % {"doctor": booking.doctor.display_name})
     event.add("url", settings.BASE_URL + reverse("visits:booking", args=[booking.pk]))
     calendar.add_component(event)
     return calendar.to_ical()
@@ -73,10 +75,10 @@ def send_visit_reminder(context, *, booking_id: int, start: str) -> None:
             return
         for recipient in (booking.patient, booking.doctor):
             with translation.override(recipient.language):
-                local = booking.start.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
                 notify(
                     recipient=recipient,
                     kind="visit_reminder",
-                    title=translation.gettext("Reminder: video visit on %(when)s") % {"when": local},
+                    title=translation.pgettext("a long date and time", "Reminder: video visit on %(when)s")
+                    % {"when": formatting.long_datetime(booking.start)},
                     url=link,
                 )

@@ -61,14 +61,14 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
     page.goto(f"/consults/{consult.pk}/")
     charge = page.get_by_test_id("charge")
     assert charge.get_by_test_id("charge-state").inner_text() == "Da pagare dopo la prestazione"
-    assert charge.get_by_test_id("charge-amount").inner_text() == "53,00 EUR"  # 50 + 3 platform fee
+    assert charge.get_by_test_id("charge-amount").inner_text() == "53,00\u00a0€"  # 50 + 3 platform fee
     assert "Quando il medico avrà risposto" in charge.get_by_test_id("charge-explanation").inner_text()
     screenshot(page, "paying-consult-sent")
 
     # The visit page: "Prenotata", never the accounting "Contabilizzato", and what the visit will cost.
     page.goto(f"/visits/{booking.pk}/")
     assert page.get_by_test_id("booking-status").inner_text() == "Prenotata"
-    assert page.get_by_test_id("charge-amount").inner_text() == "44,00 EUR"
+    assert page.get_by_test_id("charge-amount").inner_text() == "44,00\u00a0€"
     assert "Dopo la visita" in page.get_by_test_id("charge-explanation").inner_text()
     screenshot(page, "paying-visit-booked")
 
@@ -82,7 +82,7 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
     assert page.get_by_test_id("charge-state").inner_text() == "Richiesta di pagamento in arrivo"
     page.goto("/billing/payments/")
     coming = page.get_by_test_id("coming-payments")
-    assert "Consulto: pressione alta" in coming.inner_text() and "53,00 EUR" in coming.inner_text()
+    assert "Consulto: pressione alta" in coming.inner_text() and "53,00\u00a0€" in coming.inner_text()
     screenshot(page, "paying-payments-coming")
 
     # The doctor sends the payment request: the consult page leads to the bank details.

@@ -41,7 +41,7 @@ def test_staff_pay_out_the_demo_including_its_charity_without_leaving_anyone_out
     page.get_by_role("button", name="Esegui il lotto").click()
     page.wait_for_url("**/billing/staff/payouts/")
     assert page.locator(".messages, [role=status], [role=alert]").filter(has_text="IBAN").count() == 0
-    lines = page.locator("main li").filter(has_text="EUR")
+    lines = page.locator("main li").filter(has_text="€")
     assert lines.filter(has_text=charity.name).count() == 1 and lines.filter(has_text="Bianchi").count() == 1
     screenshot(page, "payouts-demo-batch")
     lines.filter(has_text=charity.name).get_by_role("link").click()

@@ -594,7 +594,7 @@ DEMO_BILLABLE = [
 
 # name, category, PDF title, PDF lines: the demo patient's Welbox.
 DEMO_WELBOX = [
-    ("Referto ECG 2026.pdf", "report", "Referto elettrocardiogramma", ["Ritmo sinusale, FC 68 bpm.", "Nessuna alterazione della ripolarizzazione.", "Dr. Marco Bianchi, cardiologo"]),
+    ("Referto ECG 2026.pdf", "report", "Referto elettrocardiogramma", ["Ritmo sinusale, FC 68 bpm.", "Nessuna alterazione della ripolarizzazione.", "Dott. Marco Bianchi, cardiologo"]),
     ("Ricetta ramipril.pdf", "prescription", "Prescrizione", ["Ramipril 5 mg, 1 compressa al mattino.", "Durata: 3 mesi."]),
     ("Esami del sangue marzo 2026.pdf", "exam", "Esami ematochimici", ["Emoglobina 13,8 g/dL", "Colesterolo totale 182 mg/dL", "Glicemia 92 mg/dL"]),
 ]
