@@ -17,7 +17,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 
-from tests.browser.conftest import off_the_loop
+from tests.browser.conftest import off_the_loop, screenshot
 
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
@@ -57,6 +57,19 @@ DETAILS = [
         r"^/account/security/$",
     )
 ]
+# The ten main pages, photographed at 375 px (var/screenshots/phone-*.png) to be looked at.
+MAIN_PAGES = {
+    ("visitor", r"^/$"): "home",
+    ("paziente", r"^/dashboard/$"): "patient-dashboard",
+    ("paziente", r"^/medici/[^/?]+/$"): "doctor-profile",
+    ("paziente", r"^/consults/new/"): "consult-request",
+    ("paziente", r"^/consults/\d+/$"): "consult",
+    ("paziente", r"^/box/$"): "welbox",
+    ("paziente", r"^/billing/payments/\d+/$"): "payment",
+    ("paziente", r"^/reminders/$"): "health-agenda",
+    ("medico", r"^/consults/queue/$"): "consult-queue",
+    ("medico", r"^/visits/\d+/room/$"): "video-room",
+}
 MAX_DEPTH = 3
 MAX_PAGES = 45
 
@@ -227,6 +240,10 @@ def test_every_page_of_the_role_fits_a_phone_and_a_desktop(new_page, role):
         for url in pages:
             page.goto(url)
             page.wait_for_load_state("load")
+            if viewport is PHONE:
+                for (who, pattern), shot in MAIN_PAGES.items():
+                    if who == role and re.search(pattern, url):
+                        screenshot(page, f"phone-{shot}")
             if found := layout_problems(page):
                 problems[f"{name} {url}"] = found
     assert problems == {}, "\n" + "\n".join(f"{where}:\n  " + "\n  ".join(found) for where, found in problems.items())
