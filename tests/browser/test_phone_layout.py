@@ -211,7 +211,7 @@ def layout_problems(page) -> list[str]:
     return problems
 
 
-def open_the_demo_visit_room() -> None:
+def open_the_demo_visit_room() -> int | None:
     """The demo visit starts in five minutes, so that its room is open and crawled too."""
     import datetime
 
@@ -223,6 +223,8 @@ def open_the_demo_visit_room() -> None:
     if booking:
         start = timezone.now() + datetime.timedelta(minutes=5)
         Booking.objects.filter(pk=booking.pk).update(start=start, end=start + (booking.end - booking.start))
+        return booking.pk
+    return None
 
 
 @pytest.mark.parametrize("role", ["visitor", "paziente", "medico", "segreteria", "struttura", "staff"])
@@ -247,3 +249,50 @@ def test_every_page_of_the_role_fits_a_phone_and_a_desktop(new_page, role):
             if found := layout_problems(page):
                 problems[f"{name} {url}"] = found
     assert problems == {}, "\n" + "\n".join(f"{where}:\n  " + "\n  ".join(found) for where, found in problems.items())
+
+
+def test_the_menu_and_the_chat_drawer_fold_on_a_phone_only(new_page):
+    """Under 600 px the navigation and the video room's chat are behind real buttons that say
+    whether they are open (keyboard: Enter opens, Escape closes and gives the focus back); at
+    1280 px both are shown as they always were; without JavaScript the navigation is shown."""
+    off_the_loop(call_command, "load_demo", verbosity=0)
+    booking_id = off_the_loop(open_the_demo_visit_room)
+    page = new_page(viewport=PHONE)
+    log_in(page, "paziente")
+    menu = page.locator("button.menu-button")
+    welbox = page.locator(".main-nav").get_by_role("link", name="Welbox")
+    assert menu.get_attribute("aria-expanded") == "false"
+    assert welbox.is_hidden()
+    assert page.get_by_role("button", name="Menu").is_visible()
+    menu.focus()
+    page.keyboard.press("Enter")
+    assert menu.get_attribute("aria-expanded") == "true"
+    assert welbox.is_visible()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    assert menu.get_attribute("aria-expanded") == "false"
+    assert welbox.is_hidden()
+    assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "site-menu"
+
+    page.goto(f"/visits/{booking_id}/room/")
+    chat = page.locator("button.room-chat-toggle")
+    message = page.get_by_label("Messaggio", exact=True)
+    assert message.is_hidden()
+    page.get_by_role("button", name="Chat").click()
+    assert chat.get_attribute("aria-expanded") == "true"
+    assert message.is_visible()
+
+    page.set_viewport_size(DESKTOP)
+    assert menu.is_hidden() and chat.is_hidden()
+    assert welbox.is_visible()
+    assert message.is_visible()
+
+    base_url = page.url.split("/visits/")[0]
+    context = page.context.browser.new_context(base_url=base_url, locale="it-IT", viewport=PHONE, java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        plain.goto("/")
+        assert plain.locator(".main-nav").get_by_role("link", name="Trova un medico").is_visible()
+        assert plain.locator(".menu-button").is_hidden()
+    finally:
+        context.close()
