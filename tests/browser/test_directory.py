@@ -36,7 +36,7 @@ def test_a_visitor_searches_opens_a_profile_and_reads_the_full_cost(page):
 
     page.get_by_role("link", name="Marco Bianchi").click()
     page.wait_for_url("**/medici/marco-bianchi/")
-    assert page.get_by_role("heading", level=1).inner_text() == "Marco Bianchi"
+    assert page.get_by_role("heading", level=1).inner_text() == "Dott. Marco Bianchi"  # the title the doctor chose
     assert page.get_by_test_id("verified-badge").is_visible()
 
     priority = page.get_by_test_id("service-priority")

@@ -88,6 +88,9 @@ def test_a_date_negotiation_reads_in_italian_and_leads_with_the_answer(new_page,
 
 
 def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doctor, make_patient):
+    from django.utils import translation
+
+    from telemed.lib import formatting
     from telemed.lib.italy import public_holidays
 
     today = datetime.date.today()
@@ -104,9 +107,10 @@ def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doct
     patient_page, doctor_page = new_page(), new_page()
     log_in(patient_page, patient)
     book = f"/visits/book/{doctor.doctor_profile.slug}/"
-    label = holiday.strftime("%d/%m/%Y")
+    with translation.override("it"):  # the page's Italian dates, as lib.formatting writes them
+        label = formatting.long_date(holiday)
+        day_before = formatting.long_date(holiday - datetime.timedelta(days=1))
     patient_page.goto(book)
-    day_before = (holiday - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
     assert patient_page.locator("fieldset.slot-day legend", has_text=day_before).count() == 1
     assert patient_page.locator("fieldset.slot-day legend", has_text=label).count() == 0
 
