@@ -18,7 +18,6 @@ Rules and decisions:
 import collections
 import os
 import threading
-from typing import BinaryIO
 
 import blake3
 
@@ -32,16 +31,6 @@ _running: "collections.OrderedDict[str, tuple[int, blake3.blake3]]" = collection
 
 def new() -> blake3.blake3:
     return blake3.blake3()
-
-
-def of_stream(stream: BinaryIO) -> str:
-    """The hex digest of what ``stream`` holds from its start (left at its start again)."""
-    stream.seek(0)
-    digest = new()
-    while block := stream.read(BLOCK):
-        digest.update(block)
-    stream.seek(0)
-    return digest.hexdigest()
 
 
 def running_at(upload_id, offset: int, fd: int) -> blake3.blake3:

@@ -571,7 +571,7 @@ def _stage_stream(
     *, box: Box, category: str, name: str, stream: BinaryIO, mime: str, folder: Folder | None, owner: User | None
 ) -> StagedDocument:
     """``stream`` is read once, in blocks, into a spooled file (memory stays bounded) while its
-    SHA-256 and size are computed; the storage then takes it from there. With an ``owner`` the
+    digest (digests.py) and size are computed; the storage then takes it from there. With an ``owner`` the
     bytes are reserved in the quota first (QuotaExceeded stores nothing), else they are the
     platform's (``system_bytes``)."""
     category = _category(category)

@@ -79,6 +79,10 @@ def _malformed() -> ValidationError:
     return ValidationError(_("The batch is not well formed: send its files one by one."), code="batch")
 
 
+def _cut(path: str) -> ValidationError:
+    return ValidationError(_("The batch ends inside “%(path)s”: send it again.") % {"path": path[:200]}, code="batch")
+
+
 def _parse(line: bytes) -> tuple[int, str]:
     if not line.endswith(b"\n"):
         raise _malformed()
@@ -98,7 +102,7 @@ def cd_import_receive_batch(*, actor: User, cd_import: CdImport, stream: BinaryI
     while body.read_bytes < length:
         size, path = _parse(body.header(min(HEADER_MAX, length - body.read_bytes)))
         if size > length - body.read_bytes:
-            raise ValidationError(_("The batch ends inside “%(path)s”: send it again.") % {"path": path[:200]}, code="batch")
+            raise _cut(path)
         started = body.read_bytes
         try:
             entry = services.cd_import_receive(
@@ -116,7 +120,7 @@ def cd_import_receive_batch(*, actor: User, cd_import: CdImport, stream: BinaryI
         try:
             body.skip(size - (body.read_bytes - started))  # what a refused file did not read
         except _Ended:
-            raise ValidationError(_("The batch ends inside “%(path)s”: send it again.") % {"path": path[:200]}, code="batch") from None
+            raise _cut(path) from None
     return results
 
 
