@@ -24,11 +24,15 @@ What it does, in one run (a few minutes):
    root, else the command to run is printed) started with a scratch storage and index,
    HTTP only, remote access off; the same files posted to ``POST /instances`` by 4
    parallel uploaders; the time runs until the last answer;
-5. prints instances/s and MB/s for both, the peak resident memory (VmHWM) of the
+5. the browser's path: another patient imports the same CD through the page itself, in
+   Debian's Chromium driven by Playwright (the folder chosen in the form, "Import", the
+   page's own JavaScript packing the batches — 3 at a time — until the report says done);
+   the time runs from the click to the report (``browser_s``);
+6. prints instances/s and MB/s for both, the peak resident memory (VmHWM) of the
    uvicorn process and of the task worker, and ends with
-   ``RESULT cd_import instances=… mb=… instances_per_s=… mb_per_s=… peak_rss_mb=… orthanc_instances_per_s=… ratio=…``
-   (``peak_rss_mb`` is the larger of the two telemed processes; ``ratio`` is telemed's
-   instances/s over Orthanc's).
+   ``RESULT cd_import instances=… mb=… instances_per_s=… mb_per_s=… peak_rss_mb=… orthanc_instances_per_s=… ratio=… browser_s=…``
+   (``peak_rss_mb`` is the larger of the two telemed processes over both imports; ``ratio``
+   is telemed's instances/s over Orthanc's, on the HTTP path of step 3).
 
 All traffic goes to 127.0.0.1; every wait is bounded. Target: faster than Orthanc, peak
 memory under 300 MB.
@@ -63,6 +67,7 @@ MB = 1024 * 1024
 UPLOADERS = 4
 TIMEOUT_SECONDS = 900
 ORTHANC = "/usr/sbin/Orthanc"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def build_cd(folder: Path, count: int) -> tuple[list[Path], int]:
@@ -193,6 +198,31 @@ def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> 
     return time.perf_counter() - started, urls["id"]
 
 
+def browser_import(port: int, session_key: str, cd: Path) -> float:
+    """The same CD imported by the page in Chromium; seconds from the click on "Import" to the report."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        fail("Chromium is missing: run `make chromium` and start the benchmark again.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            context = browser.new_context(locale="en-GB")
+            context.add_cookies([{"name": "sessionid", "value": session_key, "url": f"http://127.0.0.1:{port}/"}])
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/dicom/import/")
+            page.locator('input[name="cd_folder"]').set_input_files(str(cd))
+            started = time.perf_counter()
+            page.locator('[data-testid="cd-import-submit"]').click()
+            page.wait_for_url("**/dicom/imports/*/", timeout=TIMEOUT_SECONDS * 1000)
+            page.locator('[data-testid="import-report"][data-state="done"]').wait_for(timeout=TIMEOUT_SECONDS * 1000)
+            return time.perf_counter() - started
+        finally:
+            browser.close()
+
+
 def ensure_orthanc() -> None:
     if os.path.exists(ORTHANC):
         return
@@ -252,12 +282,16 @@ def main() -> None:
         (var_dir / "telemed").mkdir()
         setup_django_on_scratch(var_dir / "telemed", database_url)
         session_key = patient_session(extra_bytes=2 * 1024**3)
+        browser_session_key = patient_session(extra_bytes=2 * 1024**3, number=2)
         port = free_port()
         log = open(var_dir / "serve.log", "w+")  # noqa: SIM115 - removed with the folder
         server = start_platform(port, log=log, env={"TELEMED_WORKER_INTERVAL": "0.2"})
         try:
             pids = server_processes(server.pid)
             elapsed, import_id = telemed_import(port, session_key, cd, paths)
+            print("the browser's path: the same CD through the page, in Chromium…", flush=True)
+            browser_s = browser_import(port, browser_session_key, cd)
+            print(f"browser: {len(paths)} instances in {browser_s:.2f} s (the page's JavaScript, 3 batches at a time)")
             peaks = {pid: peak_rss_mb([pid]) for pid in pids}
         finally:
             stop_processes(server)
@@ -274,6 +308,9 @@ def main() -> None:
             fail(f"the import ended {cd_import.state} with {cd_import.imported_count} instances:\n{log.read()[-3000:]}")
         if (box.used_bytes, box.reserved_bytes) != (stored, 0) or stored != total:
             fail(f"the quota is not exact: used {box.used_bytes}, reserved {box.reserved_bytes}, stored {stored} of {total}")
+        by_browser = CdImport.objects.exclude(pk=import_id).get()
+        if by_browser.state != "done" or by_browser.imported_count != len(paths):
+            fail(f"the browser's import ended {by_browser.state} with {by_browser.imported_count} instances")
         del Box
         instances_per_s, mb_per_s = len(paths) / elapsed, mb / elapsed
         peak = max(peaks.values()) if peaks else float("nan")
@@ -291,7 +328,7 @@ def main() -> None:
         print(f"ratio (telemed / Orthanc, instances per second): {ratio:.2f}")
         print(
             f"RESULT cd_import instances={len(paths)} mb={mb:.1f} instances_per_s={instances_per_s:.1f} mb_per_s={mb_per_s:.1f} "
-            f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f}"
+            f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f} browser_s={browser_s:.2f}"
         )
 
 

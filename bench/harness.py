@@ -210,18 +210,20 @@ def login_session(user) -> str:
     return session.session_key
 
 
-def patient_session(extra_bytes: int) -> str:
+def patient_session(extra_bytes: int, number: int = 1) -> str:
     """A patient, logged in (see ``login_session``), whose box holds ``extra_bytes`` more than the
-    free quota: the files the upload benchmarks send are larger than that."""
+    free quota: the files the upload benchmarks send are larger than that. Each ``number`` is
+    another patient."""
     import datetime
 
     from telemed.accounts import services as accounts
     from telemed.boxes import services as boxes
     from telemed.portal.management.commands.load_demo import demo_codice_fiscale
 
-    birth = datetime.date(1980, 5, 2)
+    birth = datetime.date(1980, 5, 1) + datetime.timedelta(days=number)
+    email = "bench.patient@example.test" if number == 1 else f"bench.patient{number}@example.test"
     user = accounts.patient_register(
-        person=accounts.Person("bench.patient@example.test", "a-bench-password-2026", "Bruno", "Panca"),
+        person=accounts.Person(email, "a-bench-password-2026", "Bruno", "Panca"),
         identity=accounts.Identity(
             codice_fiscale=demo_codice_fiscale("Panca", "Bruno", birth, "M", "F205"), birth_date=birth, sex="M",
             phone="+39 333 000 0000",

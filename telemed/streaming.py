@@ -16,6 +16,7 @@ view then cuts the part file back (boxes.services._write_chunk).
 """
 
 import asyncio
+import collections
 import re
 
 from asgiref.sync import async_to_sync
@@ -35,39 +36,56 @@ class ReceivedBody:
 
     def __init__(self, receive):
         self._receive = receive
-        self._buffer = bytearray()
+        # The body's pieces as the server handed them over, kept as they are: a read joins just
+        # the pieces it takes (one copy), where appending to one buffer and slicing it took three.
+        self._pieces: collections.deque[bytes | memoryview] = collections.deque()
+        self._buffered = 0
         self._more = True
         self.disconnected = asyncio.Event()
 
     async def _fill(self, size: int) -> None:
         # One hop from the view's thread to the event loop per read, not per ASGI message
         # (a server hands the body over in pieces of tens of kB).
-        while self._more and (size < 0 or len(self._buffer) < size):
+        while self._more and (size < 0 or self._buffered < size):
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self._more = False
                 self.disconnected.set()
                 raise OSError("the client went away before the end of the body")
-            self._buffer += message.get("body", b"")
+            body = message.get("body", b"")
+            if body:
+                self._pieces.append(body)
+                self._buffered += len(body)
             self._more = message.get("more_body", False)
 
     def read(self, size: int = -1) -> bytes:
         if size is None:
             size = -1
-        if self._more and (size < 0 or len(self._buffer) < size):
+        if self._more and (size < 0 or self._buffered < size):
             async_to_sync(self._fill)(size)
-        if size < 0 or size >= len(self._buffer):
-            data, self._buffer = bytes(self._buffer), bytearray()
+        if size < 0 or size >= self._buffered:
+            taken, self._pieces = list(self._pieces), collections.deque()
         else:
-            data = bytes(self._buffer[:size])
-            del self._buffer[:size]
-        return data
+            taken, wanted = [], size
+            while wanted:
+                piece = self._pieces.popleft()
+                if len(piece) > wanted:
+                    rest = memoryview(piece)
+                    piece, rest = rest[:wanted], rest[wanted:]
+                    self._pieces.appendleft(rest)
+                taken.append(piece)
+                wanted -= len(piece)
+        self._buffered -= sum(len(piece) for piece in taken)
+        if len(taken) == 1 and isinstance(taken[0], bytes):
+            return taken[0]
+        return b"".join(taken)
 
     def readline(self, size: int = -1) -> bytes:
         raise OSError("a streamed upload body is read in blocks, not lines")
 
     def close(self) -> None:
-        self._buffer = bytearray()
+        self._pieces.clear()
+        self._buffered = 0
 
 
 class _StreamingReceive:

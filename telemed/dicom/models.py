@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from telemed.boxes.models import Box, Folder
+from telemed.boxes.models import Box, DigestAlgorithm, Folder
 
 
 class DicomPatient(models.Model):
@@ -115,7 +115,10 @@ class Instance(models.Model):
     photometric = models.CharField(max_length=20, blank=True)
     file = models.FileField(upload_to=instance_storage_name, max_length=200)
     size = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    # What guards the bytes (boxes/digests.py): BLAKE3, computed as the file arrived; instances
+    # stored before it keep their SHA-256.
+    digest = models.CharField(max_length=64)
+    digest_algorithm = models.CharField(max_length=10, choices=DigestAlgorithm.choices, default=DigestAlgorithm.BLAKE3)
     path_on_cd = models.CharField(max_length=255, blank=True)
     # The import that stored it: a run of the import task that starts again after its worker
     # died knows what it already stored.
@@ -202,6 +205,11 @@ class ImportedFile(models.Model):
     path = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     received = models.PositiveBigIntegerField(default=0)
+    # Read while the file arrived whole in a batch (dicom/batches.py): its header (reading.Header)
+    # and its digest, so that the import neither reads nor hashes it again. Empty for a file
+    # that came in chunks, or that is not a DICOM image: the import reads those itself.
+    header = models.JSONField(null=True, blank=True)
+    digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("imported file")

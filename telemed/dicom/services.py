@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, ProtectedError, Sum
 from django.http import HttpRequest
@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from telemed.accounts.models import User
 from telemed.audit.models import AuditAction
 from telemed.audit.services import audit_record
+from telemed.boxes import digests
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import Box, BoxKind, Folder
@@ -194,22 +195,11 @@ def cd_import_receive(
     _own(actor, cd_import)
     if cd_import.state != ImportState.RECEIVING:
         raise ImportConflict(_("This import is no longer receiving files."), code="state")
-    if not isinstance(total, int) or total <= 0:
-        raise _refuse_file(cd_import, path, SkipReason.EMPTY, _("The file is empty."), "empty")
-    if total > MAX_FILE_BYTES:
-        raise _refuse_file(cd_import, path, SkipReason.TOO_BIG, _("A file can be at most 2 GB."), "size")
+    relative, target = file_admitted(cd_import, path, total)
     if length is None or length <= 0 or length > MAX_CHUNK_BYTES:
-        raise ValidationError(_("A chunk must hold between 1 byte and 64 MB."), code="chunk")
+        raise chunk_too_big()
     if offset < 0 or offset + length > total:
         raise ValidationError(_("This chunk goes beyond the declared size of the file."), code="beyond")
-    try:
-        relative = staging.clean_relative_path(path)
-        target = staging.staged_path(cd_import.pk, relative)
-    except staging.UnsafePath:
-        raise _refuse_file(
-            cd_import, path, SkipReason.UNSAFE_PATH,
-            _("“%(path)s” points outside the CD's folder: it was not accepted.") % {"path": path[:200]}, "unsafe_path",
-        ) from None  # fmt: skip
     entry = ImportedFile.objects.filter(cd_import=cd_import, path=relative).first()
     if entry is None:
         if offset != 0:
@@ -230,15 +220,11 @@ def cd_import_receive(
         if cd_import.state != ImportState.RECEIVING:
             raise ImportConflict(_("This import is no longer receiving files."), code="state", received=entry.received)
         if offset != entry.received:
-            raise ImportConflict(
-                _("This chunk starts at byte %(sent)d, but the file is at byte %(expected)d.")
-                % {"sent": offset, "expected": entry.received},
-                code="offset", received=entry.received,
-            )  # fmt: skip
+            raise offset_conflict(offset, entry.received)
         try:
             staging.append_chunk(fd, stream, offset, length)
         except staging.ChunkError as error:
-            raise _chunk_refused(error, length) from None
+            raise chunk_refused(error, length) from None
         moved = ImportedFile.objects.filter(pk=entry.pk, received=offset).update(received=offset + length)
         if not moved:
             os.ftruncate(fd, offset)
@@ -252,7 +238,36 @@ def cd_import_receive(
     return entry
 
 
-def _chunk_refused(error: staging.ChunkError, length: int) -> ValidationError:
+def file_admitted(cd_import: CdImport, path: str, total: int) -> tuple[str, Path]:
+    """The checks a file of the CD passes before its first byte is written; returns its cleaned
+    relative path and its place in the staging. A refusal is written to the report."""
+    if not isinstance(total, int) or total <= 0:
+        raise _refuse_file(cd_import, path, SkipReason.EMPTY, _("The file is empty."), "empty")
+    if total > MAX_FILE_BYTES:
+        raise _refuse_file(cd_import, path, SkipReason.TOO_BIG, _("A file can be at most 2 GB."), "size")
+    try:
+        relative = staging.clean_relative_path(path)
+        return relative, staging.staged_path(cd_import.pk, relative)
+    except staging.UnsafePath:
+        raise _refuse_file(
+            cd_import, path, SkipReason.UNSAFE_PATH,
+            _("“%(path)s” points outside the CD's folder: it was not accepted.") % {"path": path[:200]}, "unsafe_path",
+        ) from None  # fmt: skip
+
+
+def offset_conflict(sent: int, received: int) -> ImportConflict:
+    """A chunk that does not start where the file stands; the sender goes on from ``received``."""
+    return ImportConflict(
+        _("This chunk starts at byte %(sent)d, but the file is at byte %(expected)d.") % {"sent": sent, "expected": received},
+        code="offset", received=received,
+    )  # fmt: skip
+
+
+def chunk_too_big() -> ValidationError:
+    return ValidationError(_("A chunk must hold between 1 byte and 64 MB."), code="chunk")
+
+
+def chunk_refused(error: staging.ChunkError, length: int) -> ValidationError:
     """What the sender is told when a chunk did not arrive whole: it may send it again."""
     if error.code == "truncated":
         return ValidationError(
@@ -301,6 +316,96 @@ def _begin_refused(cd_import: CdImport, relative: str) -> ValidationError:
     return _refuse_file(
         cd_import, relative, SkipReason.TOO_BIG, _("One import takes at most 8 GB: this file was not accepted."), "too_big"
     )
+
+
+def cd_import_batch_reserve(*, actor: User, cd_import: CdImport, length: int) -> bool:
+    """Reserve a whole batch's ``length`` bytes at once, before its first byte is written.
+
+    The batch's files are not known yet, but they are fewer bytes than the body that carries
+    them, so the body's length bounds them: the import's limit and the box's quota are checked
+    once for the batch (and ``cd_import_batch_settle`` gives back what was not kept). False
+    when they do not fit: the batch is then received file by file (``cd_import_receive``),
+    which takes what still fits and says which file met which limit.
+    """
+    _own(actor, cd_import)
+    if cd_import.state != ImportState.RECEIVING:
+        raise ImportConflict(_("This import is no longer receiving files."), code="state")
+    try:
+        with transaction.atomic():
+            held = CdImport.objects.filter(
+                pk=cd_import.pk, state=ImportState.RECEIVING, reserved_bytes__lte=staging.MAX_IMPORT_BYTES - length
+            ).update(reserved_bytes=F("reserved_bytes") + length)
+            if held:
+                box_services.box_space_reserve(box=cd_import.box, size=length)
+    except QuotaExceeded:
+        return False
+    return bool(held)
+
+
+def cd_import_batch_settle(*, cd_import: CdImport, held: int, files: list[ImportedFile]) -> list[ValidationError | None]:
+    """The batch's received files counted, and what was reserved for the rest given back, in one
+    transaction. Returns, for each file, None when it is kept, else why not: past the import's
+    file limit (its staged copy is removed and the report lists it), begun meanwhile by another
+    request (whose file stands), or the import stopped receiving meanwhile (its cancellation
+    gave back everything it held, this batch's bytes too).
+    """
+    with transaction.atomic():
+        fresh = CdImport.objects.select_for_update().get(pk=cd_import.pk)
+        if fresh.state != ImportState.RECEIVING:
+            stopped = ImportConflict(_("This import is no longer receiving files."), code="state")
+            outcome: dict[int, ValidationError | None] = {id(entry): stopped for entry in files}
+            dropped = files
+        else:
+            room = max(staging.MAX_FILES - fresh.received_files, 0)
+            dropped = files[room:]
+            too_many = ValidationError(
+                _("One import takes at most %(max)d files: this one was not accepted.") % {"max": staging.MAX_FILES},
+                code="too_many",
+            )
+            outcome = {id(entry): too_many for entry in dropped}
+            kept = _rows_for(cd_import, files[:room])
+            busy = ImportConflict(_("Another part of this file is being sent right now."), code="busy")
+            outcome.update({id(entry): busy for entry in files[:room]})
+            outcome.update({id(entry): None for entry in kept})
+            size = sum(entry.size for entry in kept)
+            CdImport.objects.filter(pk=cd_import.pk).update(
+                received_files=F("received_files") + len(kept), received_bytes=F("received_bytes") + size,
+                reserved_bytes=F("reserved_bytes") - (held - size), last_activity_at=timezone.now(),
+            )  # fmt: skip
+            box_services.box_space_release(box=cd_import.box, size=held - size)
+            if dropped:
+                report = _Skips(cd_import)
+                for entry in dropped:
+                    report.add(entry.path, SkipReason.TOO_MANY_FILES)
+                report.flush()
+    for entry in dropped:
+        staging.staged_path(cd_import.pk, entry.path).unlink(missing_ok=True)
+    return [outcome[id(entry)] for entry in files]
+
+
+def _rows_for(cd_import: CdImport, files: list[ImportedFile]) -> list[ImportedFile]:
+    """The received files' rows in one insert; one by one if the same path was begun meanwhile
+    by another request (then that request's row and file stand, and this entry is not kept)."""
+    if not files:
+        return []
+    try:
+        with transaction.atomic():
+            return ImportedFile.objects.bulk_create(files)
+    except IntegrityError:
+        kept = []
+        for entry in files:
+            try:
+                with transaction.atomic():
+                    entry.save(force_insert=True)
+                kept.append(entry)
+            except IntegrityError:
+                pass
+        return kept
+
+
+def imported_file_received(cd_import: CdImport, relative: str) -> int | None:
+    """How many bytes of the file the import holds, or None when it has not begun it."""
+    return ImportedFile.objects.filter(cd_import=cd_import, path=relative).values_list("received", flat=True).first()
 
 
 def cd_import_finish(*, actor: User, cd_import: CdImport) -> CdImport:
@@ -389,14 +494,6 @@ def cd_import_run(*, import_id: str, attempt: int = 1) -> CdImport | None:
     return cd_import
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class _CdRun:
     """One run of the import task over the staged CD."""
 
@@ -411,6 +508,8 @@ class _CdRun:
         self.studies: dict[str, Study] = {}
         self.series: dict[tuple, Series] = {}
         self.moved: list[str] = []
+        # What the batches read as the files arrived (staged path → header, digest).
+        self.read_before: dict[str, tuple[reading.Header, str]] = {}
 
     # -- reservations: the import's tally and the box move together, in one transaction each --
 
@@ -434,6 +533,8 @@ class _CdRun:
     def execute(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for entry in self.cd_import.files.all().order_by("path"):
+            if entry.header and entry.digest and entry.received == entry.size:
+                self.read_before[entry.path] = (reading.Header.from_json(entry.header), entry.digest)
             path = self.root.joinpath(*entry.path.split("/"))
             if self.resuming and path.with_name(path.name + ".unzipped").exists() and path.exists():
                 raise _Interrupted("it died while unpacking a ZIP")  # its reservations moved half-way
@@ -494,7 +595,7 @@ class _CdRun:
             self.skips.add(candidate.relative, SkipReason.EMPTY)
             return None
         try:
-            header = reading.read_header(candidate.path)
+            header, _digest = self.read_before.get(candidate.relative) or (reading.read_header(candidate.path), "")
         except reading.NotDicom:
             self.skips.add(candidate.relative, SkipReason.NOT_DICOM)
             return None
@@ -528,11 +629,10 @@ class _CdRun:
                 box=self.box, sop_instance_uid=header.sop_instance_uid, sop_class_uid=header.sop_class_uid,
                 transfer_syntax_uid=header.transfer_syntax_uid, number=header.instance_number,
                 slice_position=header.slice_position, rows=header.rows, columns=header.columns, frames=header.frames,
-                photometric=header.photometric, size=size, sha256=_sha256(candidate.path),
-                path_on_cd=candidate.relative[:255], cd_import=self.cd_import,
+                photometric=header.photometric, size=size, path_on_cd=candidate.relative[:255], cd_import=self.cd_import,
+                digest=self._digest(candidate),
             )  # fmt: skip
-            with open(candidate.path, "rb") as stream:
-                instance.file.name = default_storage.save(self._storage_name(header), self._stored(stream, candidate.path))
+            instance.file.name = self._place(self._storage_name(header), candidate.path)
             self.moved.append(instance.file.name)
             ready.append((instance, header))
         try:
@@ -554,11 +654,32 @@ class _CdRun:
             default_storage.delete(name)
         return name
 
-    def _stored(self, stream, path: Path) -> File:
-        # Copied, not moved: a staged file moved into place whose rows were not committed yet
-        # would be lost to a kill, as the resumed run reads the staging again. The staging is
-        # removed when the import ends.
-        return File(stream, name=path.name)
+    def _digest(self, candidate: reading.Candidate) -> str:
+        before = self.read_before.get(candidate.relative)
+        return before[1] if before else digests.of_file(candidate.path)
+
+    def _place(self, name: str, path: Path) -> str:
+        """The staged file put into storage under ``name``.
+
+        Never moved: a staged file moved into place whose rows were not committed yet would be
+        lost to a kill, as the resumed run reads the staging again (the staging is removed when
+        the import ends). On the local disk it is linked (a second name for the same bytes: no
+        copy, and the bytes stay when the staging's name goes); into object storage it is copied.
+        """
+        if isinstance(default_storage, FileSystemStorage):
+            target = Path(default_storage.path(name))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+                return name
+            except FileExistsError:  # a dead run's, without its row (_storage_name)
+                target.unlink()
+                os.link(path, target)
+                return name
+            except OSError:  # another file system: copied below
+                pass
+        with open(path, "rb") as stream:
+            return default_storage.save(name, File(stream, name=path.name))
 
     def _write_rows(self, ready) -> list[Instance]:
         for instance, header in ready:

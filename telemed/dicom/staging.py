@@ -117,6 +117,22 @@ def open_for_append(path: Path) -> int:
     return fd
 
 
+def create_new(path: Path) -> int | None:
+    """A new staged file's descriptor, or None when the file exists already (sent before, or
+    being sent by another request): a batch never writes over a file it did not begin."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return None
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def append_chunk(fd: int, stream: BinaryIO, offset: int, length: int) -> None:
     """Write ``length`` bytes at ``offset``; on a short or failed read the file is cut back to ``offset``."""
     os.ftruncate(fd, offset)
@@ -127,9 +143,7 @@ def append_chunk(fd: int, stream: BinaryIO, offset: int, length: int) -> None:
             block = stream.read(min(COPY_BLOCK, length - received))
             if not block:
                 break
-            view = memoryview(block)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, block)
             received += len(block)
     except OSError as error:
         os.ftruncate(fd, offset)

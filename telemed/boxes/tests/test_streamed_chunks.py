@@ -139,3 +139,30 @@ def test_the_body_reads_in_the_blocks_asked_for():
         return await sync_to_async(lambda: [body.read(4), body.read(4), body.read(4)])()
 
     assert asyncio.run(run()) == [b"abcd", b"efgh", b""]
+
+
+def test_reads_of_any_size_give_back_the_body_byte_for_byte_whatever_its_pieces():
+    content = bytes(range(256)) * 40
+    cuts = [0, 1, 7, 300, 301, 4000, 4096, 9000, len(content)]
+    pieces = [content[start:end] for start, end in zip(cuts, cuts[1:])]
+    messages = [{"type": "http.request", "body": piece, "more_body": True} for piece in pieces]
+    messages.append({"type": "http.request", "body": b"", "more_body": False})
+
+    async def receive():
+        return messages.pop(0)
+
+    async def run():
+        body = ReceivedBody(receive)
+
+        def read_all():
+            blocks, size = [], 1
+            while block := body.read(size):
+                assert isinstance(block, bytes) and len(block) <= size
+                blocks.append(block)
+                size = size * 3 + 1
+            return blocks
+
+        return await sync_to_async(read_all)()
+
+    blocks = asyncio.run(run())
+    assert b"".join(blocks) == content and all(len(block) == size for block, size in zip(blocks[:-1], [1, 4, 13, 40, 121, 364, 1093, 3280]))
