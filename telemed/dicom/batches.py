@@ -15,7 +15,7 @@ Rules and decisions:
   and no per-file checksum (TCP guards the bytes in flight; a file that does not arrive whole is
   cut back by ``staging.append_chunk``).
 - Each file is received exactly as the one-file-per-request path receives a single chunk of it
-  (``services.cd_import_receive``): the same reservation, limits, refusals and skip report.
+  (``receiving.cd_import_receive``): the same reservation, limits, refusals and skip report.
 - A refused file (over quota, unsafe path, too many files, already received) does not stop the
   batch: its bytes are read past and the next record is read. The answer lists every file with
   what happened to it, so the page knows what to send again.
@@ -27,7 +27,7 @@ Rules and decisions:
   import's limit and the box's quota, before the first byte is written (the files are fewer
   bytes than the body that carries them); the files are written; then one transaction inserts
   their rows, counts them and gives back what was reserved for headers and refused files
-  (``services.cd_import_batch_reserve`` / ``cd_import_batch_settle``). A batch that does not fit
+  (``receiving.cd_import_batch_reserve`` / ``cd_import_batch_settle``). A batch that does not fit
   whole is received file by file, as before, so that what still fits is taken and each refusal
   names its limit.
 - A file is read whole into memory as it arrives (up to ``INDEX_MAX``, which the page's batched
@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 from telemed.accounts.models import User
 from telemed.boxes import digests
 from telemed.boxes.services import QuotaExceeded
-from telemed.dicom import reading, services, staging
+from telemed.dicom import imports, reading, receiving, staging
 from telemed.dicom.models import CdImport, ImportedFile
 
 HEADER_MAX = 4096
@@ -117,13 +117,13 @@ def _parse(line: bytes) -> tuple[int, str]:
 def cd_import_receive_batch(*, actor: User, cd_import: CdImport, stream: BinaryIO, length: int) -> list[dict]:
     """Receive the batch of ``length`` bytes; returns one entry per file, in order."""
     body = _Counted(stream)
-    if not services.cd_import_batch_reserve(actor=actor, cd_import=cd_import, length=length):
+    if not receiving.cd_import_batch_reserve(actor=actor, cd_import=cd_import, length=length):
         return _records(body, length, lambda path, size: _one_file(actor, cd_import, body, path, size))
     batch = _Batch(cd_import, body)
     try:
         results = _records(body, length, batch.receive)
     finally:
-        refusals = services.cd_import_batch_settle(cd_import=cd_import, held=length, files=[f for f, _r in batch.files])
+        refusals = receiving.cd_import_batch_settle(cd_import=cd_import, held=length, files=[f for f, _r in batch.files])
     for (_file, result), refusal in zip(batch.files, refusals, strict=True):
         if refusal is not None:
             result.update(received=0, code=refusal.code, error=_message(refusal))
@@ -142,7 +142,7 @@ def _records(body: "_Counted", length: int, receive) -> list[dict]:
             results.append(receive(path, size))
         except QuotaExceeded as error:
             results.append({"path": path, "received": 0, "size": size, "code": "quota", "error": _message(error)})
-        except services.ImportConflict as error:
+        except imports.ImportConflict as error:
             results.append({"path": path, "received": error.received, "size": size, "code": error.code, "error": _message(error)})
         except ValidationError as error:
             if error.code in {"truncated", "chunk"}:
@@ -157,7 +157,7 @@ def _records(body: "_Counted", length: int, receive) -> list[dict]:
 
 def _one_file(actor: User, cd_import: CdImport, body: "_Counted", path: str, size: int) -> dict:
     """A file received on its own, as one whole chunk of the one-file path."""
-    entry = services.cd_import_receive(
+    entry = receiving.cd_import_receive(
         actor=actor, cd_import=cd_import, path=path, offset=0, total=size, stream=body, length=size
     )
     return {"path": path, "received": entry.received, "size": size}
@@ -171,15 +171,15 @@ class _Batch:
         self.files: list[tuple[ImportedFile, dict]] = []
 
     def receive(self, path: str, size: int) -> dict:
-        relative, target = services.file_admitted(self.cd_import, path, size)
-        if size > services.MAX_CHUNK_BYTES:
-            raise services.chunk_too_big()
+        relative, target = receiving.file_admitted(self.cd_import, path, size)
+        if size > receiving.MAX_CHUNK_BYTES:
+            raise receiving.chunk_too_big()
         fd = staging.create_new(target)
         if fd is None:
-            received = services.imported_file_received(self.cd_import, relative)
+            received = receiving.imported_file_received(self.cd_import, relative)
             if received == size:
-                raise services.offset_conflict(0, received)
-            raise services.ImportConflict(
+                raise receiving.offset_conflict(0, received)
+            raise imports.ImportConflict(
                 _("Another part of this file is being sent right now."), code="busy", received=received or 0
             )
         try:
@@ -187,7 +187,7 @@ class _Batch:
         except staging.ChunkError as error:
             os.close(fd)
             target.unlink(missing_ok=True)
-            raise services.chunk_refused(error, size) from None
+            raise receiving.chunk_refused(error, size) from None
         os.close(fd)
         entry = ImportedFile(
             cd_import=self.cd_import, path=relative, size=size, received=size,

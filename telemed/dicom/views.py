@@ -39,7 +39,7 @@ from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
 from telemed.boxes.views import form_errors_text
-from telemed.dicom import batches, forms, rendering, selectors, services
+from telemed.dicom import batches, forms, imports, receiving, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
 VIEWER_IMAGES_MAX = 5000
@@ -107,7 +107,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _json_error(form_errors_text(form), "invalid", 400)
     try:
-        cd_import = services.cd_import_start(actor=request.user, folder=form.cleaned_data["folder"])
+        cd_import = receiving.cd_import_start(actor=request.user, folder=form.cleaned_data["folder"])
     except ValidationError as error:
         return _json_error(_error_text(error), error.code or "invalid", 400)
     return JsonResponse(
@@ -145,12 +145,12 @@ def import_file(request: HttpRequest, import_id) -> HttpResponse:
     if length is None and total != 0:
         return _json_error(_("The chunk must declare its length."), "length", 411)
     try:
-        entry = services.cd_import_receive(
+        entry = receiving.cd_import_receive(
             actor=request.user, cd_import=cd_import, path=path, offset=offset, total=total, stream=request, length=length
         )
-    except services.QuotaExceeded as error:
+    except imports.QuotaExceeded as error:
         return _json_error(_error_text(error), "quota", 413, needed=error.needed, free=error.free)
-    except services.ImportConflict as error:
+    except imports.ImportConflict as error:
         response = _json_error(_error_text(error), error.code, 409)
         response["Upload-Offset"] = str(error.received)
         return response
@@ -183,7 +183,7 @@ def import_batch(request: HttpRequest, import_id) -> HttpResponse:
 def import_finish(request: HttpRequest, import_id) -> HttpResponse:
     cd_import = selectors.cd_import_get_for_user(request.user, import_id)
     try:
-        services.cd_import_finish(actor=request.user, cd_import=cd_import)
+        receiving.cd_import_finish(actor=request.user, cd_import=cd_import)
     except ValidationError as error:
         return _json_error(_error_text(error), error.code or "state", 409)
     return JsonResponse({"report_url": reverse("dicom:import_detail", args=[cd_import.pk])}, status=202)
@@ -194,7 +194,7 @@ def import_finish(request: HttpRequest, import_id) -> HttpResponse:
 def import_cancel(request: HttpRequest, import_id) -> HttpResponse:
     cd_import = selectors.cd_import_get_for_user(request.user, import_id)
     try:
-        services.cd_import_cancel(actor=request.user, cd_import=cd_import)
+        receiving.cd_import_cancel(actor=request.user, cd_import=cd_import)
     except ValidationError as error:
         return _json_error(_error_text(error), error.code or "state", 409)
     return JsonResponse({"state": cd_import.state})
@@ -228,7 +228,7 @@ def import_detail(request: HttpRequest, import_id) -> HttpResponse:
         "status": _import_status(cd_import),
         "studies": cd_import.studies.select_related("study").order_by("study__study_date"),
         "totals": totals,
-        "skips": skips[: services.MAX_SKIP_ROWS],
+        "skips": skips[: imports.MAX_SKIP_ROWS],
         "listed": skips.count(),
     }
     return render(request, "dicom/import_report.html", context)

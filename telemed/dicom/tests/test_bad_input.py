@@ -295,12 +295,12 @@ def test_an_import_left_idle_is_cancelled_and_its_space_given_back(importer, pat
 
     from django.utils import timezone
 
-    from telemed.dicom import services
+    from telemed.dicom import receiving
 
     urls = importer.start().json()
     importer.send(urls["files_url"], "CD/IM1", dicom_bytes("CT_small.dcm")[:5000], total=39206)
     assert Box.objects.get(owner=patient).reserved_bytes == 39206
     CdImport.objects.filter(pk=urls["id"]).update(last_activity_at=timezone.now() - datetime.timedelta(days=2))
-    assert services.cd_import_expire_if_idle(import_id=urls["id"])
+    assert receiving.cd_import_expire_if_idle(import_id=urls["id"])
     assert CdImport.objects.get(pk=urls["id"]).state == ImportState.CANCELLED
     assert Box.objects.get(owner=patient).reserved_bytes == 0 and leftovers(dicom_files) == []

@@ -3,7 +3,7 @@
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from telemed.dicom import services
+from telemed.dicom import imports, importing
 from telemed.dicom.models import CdImport, ImportedStudy, ImportState, Instance
 from telemed.dicom.tests.conftest import cd_from_dicomdir_set, leftovers, storage_files
 from telemed.dicom.tests.test_import import assert_quota_exact
@@ -18,7 +18,7 @@ class Killed(BaseException):
 def _die_after(monkeypatch, batches: int):
     """The run dies after ``batches`` committed batches, with the next batch's files already
     copied into storage and its rows not written; like a kill, it gives nothing back."""
-    real = services._CdRun._write_rows
+    real = importing._CdRun._write_rows
     done = []
 
     def write_rows(self, ready):
@@ -27,9 +27,9 @@ def _die_after(monkeypatch, batches: int):
         done.append(1)
         return real(self, ready)
 
-    monkeypatch.setattr(services._CdRun, "_write_rows", write_rows)
-    monkeypatch.setattr(services, "_give_back", lambda cd_import: None)
-    monkeypatch.setattr(services._CdRun, "discard_moved", lambda self: None)
+    monkeypatch.setattr(importing._CdRun, "_write_rows", write_rows)
+    monkeypatch.setattr(imports, "give_back", lambda cd_import: None)
+    monkeypatch.setattr(importing._CdRun, "discard_moved", lambda self: None)
 
 
 def _queued_import(importer, tmp_path, run_tasks):
@@ -45,16 +45,16 @@ def _queued_import(importer, tmp_path, run_tasks):
 
 def test_an_import_killed_mid_way_resumes_with_exactly_the_cds_images(importer, patient, run_tasks, tmp_path, dicom_files, monkeypatch):
     cd_import = _queued_import(importer, tmp_path, run_tasks)
-    monkeypatch.setattr(services, "BATCH", 5)
+    monkeypatch.setattr(importing, "BATCH", 5)
     with monkeypatch.context() as patch:
         _die_after(patch, 2)
         with pytest.raises(Killed):
-            services.cd_import_run(import_id=str(cd_import.pk), attempt=1)
+            importing.cd_import_run(import_id=str(cd_import.pk), attempt=1)
     cd_import.refresh_from_db()
     assert cd_import.state == ImportState.RUNNING and cd_import.imported_count == 10
     assert len(storage_files(dicom_files)) == 15  # a batch copied, its rows never written
     # The task runs again (its worker died): the same import, resumed.
-    services.cd_import_run(import_id=str(cd_import.pk), attempt=2)
+    importing.cd_import_run(import_id=str(cd_import.pk), attempt=2)
     cd_import.refresh_from_db()
     assert cd_import.state == ImportState.DONE
     assert (cd_import.imported_count, cd_import.skipped_count) == (31, 0)
@@ -67,12 +67,12 @@ def test_an_import_killed_mid_way_resumes_with_exactly_the_cds_images(importer, 
 def test_an_import_on_its_last_attempt_fails_cleanly(importer, patient, run_tasks, tmp_path, dicom_files, monkeypatch, settings):
     settings.TASK_MAX_ATTEMPTS = 2
     cd_import = _queued_import(importer, tmp_path, run_tasks)
-    monkeypatch.setattr(services, "BATCH", 5)
+    monkeypatch.setattr(importing, "BATCH", 5)
     with monkeypatch.context() as patch:
         _die_after(patch, 1)
         with pytest.raises(Killed):
-            services.cd_import_run(import_id=str(cd_import.pk), attempt=1)
-    services.cd_import_run(import_id=str(cd_import.pk), attempt=2)
+            importing.cd_import_run(import_id=str(cd_import.pk), attempt=1)
+    importing.cd_import_run(import_id=str(cd_import.pk), attempt=2)
     cd_import.refresh_from_db()
     assert cd_import.state == ImportState.FAILED and cd_import.reserved_bytes == 0
     assert leftovers(dicom_files) == []

@@ -84,21 +84,21 @@ def demo_study_import(owner: User, folder=None):
 
     import pydicom
 
-    from telemed.dicom import services as dicom_services
+    from telemed.dicom import importing, receiving
     from telemed.dicom.models import ImportState
 
     mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
     files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
-    cd_import = dicom_services.cd_import_start(actor=owner, folder=folder)
+    cd_import = receiving.cd_import_start(actor=owner, folder=folder)
     for path in files:
         size = path.stat().st_size
         with open(path, "rb") as stream:
-            dicom_services.cd_import_receive(
+            receiving.cd_import_receive(
                 actor=owner, cd_import=cd_import, path=f"CD/{path.parent.name}/{path.name}", offset=0, total=size,
                 stream=stream, length=size,
             )  # fmt: skip
-    dicom_services.cd_import_finish(actor=owner, cd_import=cd_import)
-    if dicom_services.cd_import_run(import_id=str(cd_import.pk)) is None:
+    receiving.cd_import_finish(actor=owner, cd_import=cd_import)
+    if importing.cd_import_run(import_id=str(cd_import.pk)) is None:
         # A task worker that is already running took the queued import first: wait for it.
         deadline = time.monotonic() + 300
         while cd_import.state not in (ImportState.DONE, ImportState.FAILED) and time.monotonic() < deadline:
