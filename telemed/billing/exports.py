@@ -131,6 +131,8 @@ def charity_rows(summary: list[dict]) -> Iterator[list]:
 STS_SCHEMA_LOCATION = "730_precompilata.xsd"
 STS_SCHEMA = xsd.SCHEMAS / STS_SCHEMA_LOCATION
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+# cfType of the schema: the longest encrypted (base64) fiscal code the file may hold.
+ENCRYPTED_FISCAL_CODE_MAX = 256
 # Invoices and credit notes are numbered in two series: the "device" tells them apart in idSpesa.
 DEVICE = {"invoice": "1", "credit_note": "2"}
 

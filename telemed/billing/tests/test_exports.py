@@ -12,7 +12,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
@@ -176,7 +175,7 @@ def test_a_year_without_invoices_gets_a_message_not_an_empty_file(doctor_client,
     assert response.redirect_chain and "2019" in str(list(response.context["messages"])[0])
 
 
-def test_a_file_that_breaks_the_schema_is_not_offered(doctor_client, invoices, caplog):
+def test_a_file_that_breaks_the_schema_is_not_offered(doctor_client, invoices, caplog, settings):
     first = invoices[0]
     Invoice.objects.filter(pk=first.pk).update(seller={**first.seller, "partita_iva": "IT12345"})
     response = doctor_client.get(reverse("billing:sts_export", args=[timezone.localdate().year]), follow=True)
@@ -186,23 +185,41 @@ def test_a_file_that_breaks_the_schema_is_not_offered(doctor_client, invoices, c
     assert "pIva" in caplog.text and first.buyer["codice_fiscale"] not in caplog.text
 
 
-def test_sistema_ts_file_encrypts_fiscal_codes_with_the_certificate(doctor, invoices, tmp_path):
-    # The Sanitel certificate's key is RSA 1024: its ciphertext fits the schema's 256 characters.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+def sanitel_certificate(tmp_path, key_size: int):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sanitel test")])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
     )  # fmt: skip
-    path = tmp_path / "SanitelCF.cer"
+    path = tmp_path / f"SanitelCF-{key_size}.cer"
     path.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+    return key, path
+
+
+def test_sistema_ts_file_encrypts_fiscal_codes_with_the_certificate(doctor, invoices, tmp_path):
+    # The Sanitel certificate's key is RSA 1024: its ciphertext fits the schema's 256 characters.
+    key, path = sanitel_certificate(tmp_path, 1024)
     root = sts(doctor, invoices, exports.StsEncryptor(str(path)))
     assert not list(root.iter(etree.Comment))
     encrypted = root.findtext("proprietario/cfProprietario")
     assert key.decrypt(base64.b64decode(encrypted), padding.PKCS1v15()).decode() == doctor.codice_fiscale
     citizen = root.find("documentoSpesa").findtext("cfCittadino")
     assert key.decrypt(base64.b64decode(citizen), padding.PKCS1v15()).decode() == invoices[0].buyer["codice_fiscale"]
+
+
+def test_a_certificate_whose_ciphertext_the_schema_refuses_is_reported_at_startup(tmp_path, settings):
+    from telemed.billing.checks import sts_certificate_check
+
+    _key, path = sanitel_certificate(tmp_path, 2048)  # 344 base64 characters
+    settings.BILLING_STS_CERTIFICATE = str(path)
+    assert [error.id for error in sts_certificate_check(None)] == ["billing.E002"]
+    settings.BILLING_STS_CERTIFICATE = str(tmp_path / "missing.cer")
+    assert [error.id for error in sts_certificate_check(None)] == ["billing.E002"]
+    _key, path = sanitel_certificate(tmp_path, 1024)
+    settings.BILLING_STS_CERTIFICATE = str(path)
+    assert sts_certificate_check(None) == []
 
 
 def test_sistema_ts_download(doctor_client, invoices):
