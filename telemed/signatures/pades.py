@@ -86,6 +86,7 @@ class PdfAUpdateWriter(IncrementalPdfFileWriter):
 
     def _update_meta(self):
         super()._update_meta()
+        # Indexing, not .get(): only indexing resolves the indirect reference to the stream.
         metadata = self.root["/Metadata"] if "/Metadata" in self.root else None
         if self._info is None or not isinstance(metadata, xmp_xml.MetadataStream):
             return

@@ -123,7 +123,7 @@ def test_sistema_ts_file_of_invoices_only_follows_the_schema(doctor, make_patien
 
 
 def test_sistema_ts_file_puts_the_refunded_invoice_right_after_id_spesa_and_validates(doctor, invoices):
-    first, second, note = invoices
+    first = invoices[0]
     root = sts(doctor, invoices)
     assert any("NOT encrypted" in str(node) for node in root.iter(etree.Comment))
     documents = root.findall("documentoSpesa")
@@ -172,7 +172,7 @@ def test_the_schema_refuses_id_rimborso_after_the_expense_lines(doctor, invoices
 
 def test_a_year_without_invoices_gets_a_message_not_an_empty_file(doctor_client, doctor):
     response = doctor_client.get(reverse("billing:sts_export", args=[2019]), follow=True)
-    assert response.redirect_chain and "2019" in str(list(response.context["messages"])[0])
+    assert response.redirect_chain and "2019" in str(next(iter(response.context["messages"])))
 
 
 def test_a_file_that_breaks_the_schema_is_not_offered(doctor_client, invoices, caplog, settings):
@@ -180,7 +180,7 @@ def test_a_file_that_breaks_the_schema_is_not_offered(doctor_client, invoices, c
     Invoice.objects.filter(pk=first.pk).update(seller={**first.seller, "partita_iva": "IT12345"})
     response = doctor_client.get(reverse("billing:sts_export", args=[timezone.localdate().year]), follow=True)
     assert response["Content-Type"].startswith("text/html")
-    message = str(list(response.context["messages"])[0])
+    message = str(next(iter(response.context["messages"])))
     assert "Sistema TS" in message and settings.SUPPORT_EMAIL in message
     assert "pIva" in caplog.text and first.buyer["codice_fiscale"] not in caplog.text
 
