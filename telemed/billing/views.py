@@ -475,7 +475,10 @@ def sts_export(request: HttpRequest, year: str) -> HttpResponse:
     try:
         xml = exports.sts_file(
             doctor_codice_fiscale=doctor.codice_fiscale,
-            invoices=selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk").iterator(),
+            invoices=selectors.invoices_of_doctor(doctor, start=start, end=end)
+            .select_related("credits", "refund")  # a credit note names its invoice and the day of its refund
+            .order_by("issued_at", "pk")
+            .iterator(),
             encrypt=encrypt,
             year=year,
         )

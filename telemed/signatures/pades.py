@@ -79,7 +79,8 @@ class PdfAUpdateWriter(IncrementalPdfFileWriter):
     but writes its own name alone as the XMP ``pdf:Producer``, and stamps the modification date
     in each with its own clock reading. PDF/A (ISO 19005-3, 6.6.2.3.1) wants every Info entry
     and its XMP counterpart to agree, and validators refuse the file otherwise; so once pyHanko
-    has updated both, the XMP is given the Info's values.
+    has updated both, the XMP is given the Info's values. ``_update_meta`` is pyHanko's own step
+    (pinned version); reports/tests/test_pdfa.py reads a signed report back to hold it to this.
     """
 
     SYNCED = (("/Producer", xmp_model.PDF_PRODUCER), ("/ModDate", xmp_model.XMP_MODDATE))
