@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
 
-from telemed.billing import pricing
+from telemed.billing import pricing, xsd
 from telemed.billing.models import Invoice
 
 ZERO = Decimal("0.00")
@@ -129,7 +129,10 @@ def charity_rows(summary: list[dict]) -> Iterator[list]:
 # --- Sistema Tessera Sanitaria: the 730-precompilato file -------------------------------------------
 
 STS_SCHEMA_LOCATION = "730_precompilata.xsd"
+STS_SCHEMA = xsd.SCHEMAS / STS_SCHEMA_LOCATION
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+# cfType of the schema: the longest encrypted (base64) fiscal code the file may hold.
+ENCRYPTED_FISCAL_CODE_MAX = 256
 # Invoices and credit notes are numbered in two series: the "device" tells them apart in idSpesa.
 DEVICE = {"invoice": "1", "credit_note": "2"}
 
@@ -179,12 +182,46 @@ def _id_block(parent, tag: str, invoice: Invoice) -> None:
     _sub(number, "numDocumento", str(invoice.number))
 
 
+def _expense_lines(document, breakdown: pricing.Breakdown) -> None:
+    """One voceSpesa per patient line that is an expense: the doctor's fee (a healthcare service,
+    SP, exempt: N4) and the platform fee (AA, with its VAT). Amounts are positive, refunds too;
+    a zero line is not an expense and is left out (the schema wants at least 0.01)."""
+    for line in breakdown.patient_lines:
+        if line.code == pricing.LineCode.DOCTOR_FEE and line.amount > 0:
+            item = _sub(document, "voceSpesa")
+            _sub(item, "tipoSpesa", "SP")
+            _sub(item, "importo", str(line.amount))
+            _sub(item, "naturaIVA", "N4")
+        elif line.code == pricing.LineCode.PLATFORM_FEE and line.total > 0:
+            item = _sub(document, "voceSpesa")
+            _sub(item, "tipoSpesa", "AA")
+            _sub(item, "importo", str(line.total))
+            if line.vat_treatment == pricing.VatTreatment.EXEMPT:
+                _sub(item, "naturaIVA", "N4")
+            else:
+                _sub(item, "aliquotaIVA", f"{line.vat_rate:.2f}")
+
+
+def _payment_date(invoice: Invoice) -> datetime.date:
+    """When the patient paid; for a credit note, when the money went back (or, still owed, its date)."""
+    if invoice.is_credit_note:
+        refund = getattr(invoice, "refund", None)
+        when = refund.done_at if refund is not None and refund.done_at else invoice.issued_at
+    else:
+        when = invoice.paid_at or invoice.issued_at
+    return timezone.localtime(when).date()
+
+
 def sts_document(*, doctor_codice_fiscale: str, invoices: Iterable[Invoice], encrypt: StsEncryptor) -> bytes:
     """``precompilata`` with one ``documentoSpesa`` per invoice (flagOperazione I) and per credit
     note (R, a refund that names the invoice in ``idRimborso``). The doctor's fee is a healthcare
     service (tipoSpesa SP, VAT nature N4: exempt); the platform fee is another expense (AA) with
     its own VAT treatment; the stamp duty is a tax, not an expense, and is not sent. A patient's
-    opposition is honoured: flagOpposizione 1 and no fiscal code of the patient."""
+    opposition is honoured: flagOpposizione 1 and no fiscal code of the patient.
+
+    Elements follow the order of the schema (``schemas/730_precompilata.xsd``): idSpesa,
+    idRimborso, dataPagamento, flagOperazione, cfCittadino, pagamentoTracciato, tipoDocumento,
+    flagOpposizione, then the voceSpesa lines. Use :func:`sts_file` to get a checked file."""
     root = etree.Element("precompilata", nsmap={"xsi": XSI})
     root.set(f"{{{XSI}}}noNamespaceSchemaLocation", STS_SCHEMA_LOCATION)
     if not encrypt.encrypted:
@@ -192,34 +229,46 @@ def sts_document(*, doctor_codice_fiscale: str, invoices: Iterable[Invoice], enc
     owner = _sub(root, "proprietario")
     _sub(owner, "cfProprietario", encrypt(doctor_codice_fiscale))
     for invoice in invoices:
-        breakdown = pricing.Breakdown.from_dict(invoice.breakdown)
         document = _sub(root, "documentoSpesa")
         _id_block(document, "idSpesa", invoice)
-        paid = invoice.paid_at or invoice.issued_at
-        _sub(document, "dataPagamento", timezone.localtime(paid).date().isoformat())
+        if invoice.is_credit_note:
+            _id_block(document, "idRimborso", invoice.credits)
+        _sub(document, "dataPagamento", _payment_date(invoice).isoformat())
         _sub(document, "flagOperazione", "R" if invoice.is_credit_note else "I")
         if not invoice.sts_opposition:
             _sub(document, "cfCittadino", encrypt(invoice.buyer["codice_fiscale"]))
         _sub(document, "pagamentoTracciato", "SI")
         _sub(document, "tipoDocumento", "F")
         _sub(document, "flagOpposizione", "1" if invoice.sts_opposition else "0")
-        for line in breakdown.patient_lines:
-            if line.code == pricing.LineCode.DOCTOR_FEE:
-                item = _sub(document, "voceSpesa")
-                _sub(item, "tipoSpesa", "SP")
-                _sub(item, "importo", str(line.amount))
-                _sub(item, "naturaIVA", "N4")
-            elif line.code == pricing.LineCode.PLATFORM_FEE:
-                item = _sub(document, "voceSpesa")
-                _sub(item, "tipoSpesa", "AA")
-                _sub(item, "importo", str(line.total))
-                if line.vat_treatment == pricing.VatTreatment.EXEMPT:
-                    _sub(item, "naturaIVA", "N4")
-                else:
-                    _sub(item, "aliquotaIVA", f"{line.vat_rate:.2f}")
-        if invoice.is_credit_note:
-            _id_block(document, "idRimborso", invoice.credits)
+        _expense_lines(document, pricing.Breakdown.from_dict(invoice.breakdown))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+class StsFileRefused(ValueError):
+    """No file can be offered; the message is for the doctor. ``invalid`` holds the schema's
+    verdict when the file was made but broke the schema (a fault of ours, for the logs)."""
+
+    def __init__(self, message: str, invalid: xsd.SchemaInvalid | None = None):
+        super().__init__(message)
+        self.invalid = invalid
+
+
+def sts_file(*, doctor_codice_fiscale: str, invoices: Iterable[Invoice], encrypt: StsEncryptor, year: int) -> bytes:
+    """The Sistema TS file of ``invoices``, checked against the schema before anyone gets it."""
+    xml = sts_document(doctor_codice_fiscale=doctor_codice_fiscale, invoices=invoices, encrypt=encrypt)
+    root = etree.fromstring(xml)
+    if root.find("documentoSpesa") is None:
+        raise StsFileRefused(_("You issued no invoices in %(year)s: there is nothing to send to the Sistema TS.") % {"year": year})
+    try:
+        xsd.validate(root, STS_SCHEMA)
+    except xsd.SchemaInvalid as invalid:
+        raise StsFileRefused(
+            _("The Sistema TS file for %(year)s does not pass the schema of the Sistema TS, so it is not offered: "
+              "the fault is the platform's, not in your invoices. Please write to %(email)s.")
+            % {"year": year, "email": settings.SUPPORT_EMAIL},
+            invalid,
+        ) from None
+    return xml
 
 
 def year_bounds(year: int) -> tuple[datetime.datetime, datetime.datetime]:

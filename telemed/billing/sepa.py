@@ -8,12 +8,12 @@ handed to staff.
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from importlib import resources
+from pathlib import Path
 
-from lxml import etree
 from sepaxml import SepaTransfer
 
+from telemed.billing import xsd
 from telemed.billing.transfer import PlatformAccount
 
 SCHEMA = "pain.001.001.09"
@@ -28,15 +28,13 @@ class Payee:
     end_to_end_id: str
 
 
-class PayoutFileInvalid(ValueError):
+class PayoutFileInvalid(xsd.SchemaInvalid):
     pass
 
 
-@cache
-def schema() -> etree.XMLSchema:
-    xsd = resources.files("sepaxml").joinpath("schemas", f"{SCHEMA}.xsd")
-    with resources.as_file(xsd) as path:
-        return etree.XMLSchema(etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False)))
+def schema_path() -> Path:
+    """sepaxml's copy of the ISO 20022 schema (an installed package is a directory on disk)."""
+    return Path(str(resources.files("sepaxml").joinpath("schemas", f"{SCHEMA}.xsd")))
 
 
 def _cents(amount: Decimal) -> int:
@@ -70,6 +68,4 @@ def build(*, account: PlatformAccount, payees: list[Payee], execution_date: date
 
 
 def validate(xml: bytes) -> None:
-    document = etree.fromstring(xml, etree.XMLParser(no_network=True, resolve_entities=False))
-    if not schema().validate(document):
-        raise PayoutFileInvalid("; ".join(str(error) for error in schema().error_log))
+    xsd.validate(xml, schema_path(), error=PayoutFileInvalid)

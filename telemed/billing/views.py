@@ -1,6 +1,7 @@
 """Thin HTTP layer of billing: a doctor's tariffs and donation, and the structure manager's version."""
 
 import datetime
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,6 +31,8 @@ from telemed.billing.models import (
     Tariff,
     service_label,
 )
+
+logger = logging.getLogger(__name__)
 
 # What a new service's form suggests, before the doctor has set it.
 SUGGESTED_RESPONSE = {
@@ -464,15 +467,27 @@ def export(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def sts_export(request: HttpRequest, year: str) -> HttpResponse:
+    """The doctor's Sistema TS file of a year, offered only once it passes the schema."""
     doctor = _doctor_of(request.user)
     year = _year(year)
     start, end = exports.year_bounds(year)
     encrypt = exports.sts_encryptor()
-    xml = exports.sts_document(
-        doctor_codice_fiscale=doctor.codice_fiscale,
-        invoices=selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk").iterator(),
-        encrypt=encrypt,
-    )
+    try:
+        xml = exports.sts_file(
+            doctor_codice_fiscale=doctor.codice_fiscale,
+            invoices=selectors.invoices_of_doctor(doctor, start=start, end=end)
+            .select_related("credits", "refund")  # a credit note names its invoice and the day of its refund
+            .order_by("issued_at", "pk")
+            .iterator(),
+            encrypt=encrypt,
+            year=year,
+        )
+    except exports.StsFileRefused as refused:
+        if refused.invalid is not None:
+            # Only where and what: the messages themselves may quote fiscal codes.
+            logger.error("Sistema TS file of doctor %s for %s breaks the schema: %s", doctor.pk, year, "; ".join(refused.invalid.places))
+        messages.error(request, str(refused))
+        return redirect(reverse("billing:home") + "#records")
     suffix = "" if encrypt.encrypted else "-NON-CIFRATO"
     response = HttpResponse(xml, content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="sistema-ts-{year}{suffix}.xml"'

@@ -2,7 +2,9 @@
 
 The signature is added as an incremental update, so the PDF/A bytes that were rendered stay
 exactly as they were under the signature. The visible appearance is drawn with an embedded
-DejaVu Sans (PDF/A forbids non-embedded fonts).
+DejaVu Sans (PDF/A forbids non-embedded fonts). The update keeps the document PDF/A-3b: its
+output intent and identification are untouched, and the metadata pyHanko changes (producer,
+modification date) say the same in the Info dictionary and in the XMP (see PdfAUpdateWriter).
 """
 
 from dataclasses import dataclass
@@ -13,8 +15,11 @@ from asn1crypto import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata import model as xmp_model
+from pyhanko.pdf_utils.metadata import xmp_xml
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
@@ -67,6 +72,43 @@ class LoadedKeySigner(signers.Signer):
         return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
 
 
+class PdfAUpdateWriter(IncrementalPdfFileWriter):
+    """An incremental update that leaves a PDF/A a PDF/A.
+
+    pyHanko (0.38) appends itself to the Info ``/Producer`` ("WeasyPrint 70.0; pyHanko 0.38.0")
+    but writes its own name alone as the XMP ``pdf:Producer``, and stamps the modification date
+    in each with its own clock reading. PDF/A (ISO 19005-3, 6.6.2.3.1) wants every Info entry
+    and its XMP counterpart to agree, and validators refuse the file otherwise; so once pyHanko
+    has updated both, the XMP is given the Info's values. ``_update_meta`` is pyHanko's own step
+    (pinned version); reports/tests/test_pdfa.py reads a signed report back to hold it to this.
+    """
+
+    SYNCED = (("/Producer", xmp_model.PDF_PRODUCER), ("/ModDate", xmp_model.XMP_MODDATE))
+
+    def _update_meta(self):
+        super()._update_meta()
+        # Indexing, not .get(): only indexing resolves the indirect reference to the stream.
+        metadata = self.root["/Metadata"] if "/Metadata" in self.root else None
+        if self._info is None or not isinstance(metadata, xmp_xml.MetadataStream):
+            return
+        info = self._info.get_object()
+        fields = {name: value for root in metadata.xmp for name, value in root}
+        for key, name in self.SYNCED:
+            if key in info:
+                fields[name] = xmp_model.XmpValue(_xmp_text(key, info[key]))
+        # What MetadataStream.update_xmp_with_meta does with pyHanko's values, with the Info's.
+        metadata._xmp = [xmp_model.XmpStructure(fields)]
+        metadata._reserialise()
+        metadata._encoded_data = None
+        self.update_container(metadata)
+
+
+def _xmp_text(key: str, value) -> str:
+    if key == "/ModDate":
+        return generic.parse_pdf_date(str(value)).replace(microsecond=0).isoformat()
+    return str(value)
+
+
 def local_signer(*, certificate_der: bytes, private_key_der: bytes, chain_der: list[bytes]) -> signers.Signer:
     return LoadedKeySigner(certificate_der=certificate_der, private_key_der=private_key_der, chain_der=chain_der)
 
@@ -104,7 +146,7 @@ async def sign_pdf(
         stamp_style=_stamp_style(),
         new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=-1, box=APPEARANCE_BOX),
     )
-    writer = IncrementalPdfFileWriter(pdf, strict=False)
+    writer = PdfAUpdateWriter(pdf, strict=False)
     await pdf_signer.async_sign_pdf(
         writer,
         output=output,
