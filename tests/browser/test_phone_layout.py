@@ -168,9 +168,11 @@ def authenticator_code(email: str) -> str:
     return f"{hotp(device.bin_key, step):06d}"
 
 
-def crawl(page, start: str) -> list[str]:
+def crawl(page, start: str, check) -> list[str]:
     """The pages a person of this role reaches: everything linked from the header and from the
-    first page, then the main detail pages found from there (one of each kind)."""
+    first page, then the main detail pages found from there (one of each kind). ``check(url)``
+    looks at each page as the crawl finds it (at the crawl's viewport), so that it is not
+    loaded twice at that size."""
     seen_shapes: set[str] = set()
     pages: list[str] = []
     queue = [(start, 0)]
@@ -186,6 +188,7 @@ def crawl(page, start: str) -> list[str]:
         if response is None or response.status >= 400 or path_of(page.url) != url:
             continue  # a redirect (to a form already seen, to the login) or a refusal: not a page of its own
         pages.append(url)
+        check(url)
         if depth >= MAX_DEPTH:
             continue
         for link in page.evaluate(LINKS):
@@ -233,21 +236,23 @@ def test_every_page_of_the_role_fits_a_phone_and_a_desktop(new_page, role):
     off_the_loop(open_the_demo_visit_room)
     page = new_page(viewport=DESKTOP)
     log_in(page, role)
-    pages = crawl(page, "/" if role == "visitor" else "/dashboard/")
-    assert len(pages) >= 3, pages
-
     problems: dict[str, list[str]] = {}
-    for viewport, name in ((PHONE, "375"), (DESKTOP, "1280")):
-        page.set_viewport_size(viewport)
-        for url in pages:
-            page.goto(url)
-            page.wait_for_load_state("load")
-            if viewport is PHONE:
-                for (who, pattern), shot in MAIN_PAGES.items():
-                    if who == role and re.search(pattern, url):
-                        screenshot(page, f"phone-{shot}")
-            if found := layout_problems(page):
-                problems[f"{name} {url}"] = found
+
+    def look(url: str, name: str) -> None:
+        if found := layout_problems(page):
+            problems[f"{name} {url}"] = found
+
+    # The crawl sees every page at the desktop's size; then each is seen again on a phone.
+    pages = crawl(page, "/" if role == "visitor" else "/dashboard/", lambda url: look(url, "1280"))
+    assert len(pages) >= 3, pages
+    page.set_viewport_size(PHONE)
+    for url in pages:
+        page.goto(url)
+        page.wait_for_load_state("load")
+        for (who, pattern), shot in MAIN_PAGES.items():
+            if who == role and re.search(pattern, url):
+                screenshot(page, f"phone-{shot}")
+        look(url, "375")
     assert problems == {}, "\n" + "\n".join(f"{where}:\n  " + "\n  ".join(found) for where, found in problems.items())
 
 
