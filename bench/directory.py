@@ -14,12 +14,13 @@ What it does, in one run (a few minutes):
    application, several worker processes) on a free loopback port; with
    ``--workers auto`` (the default) it first measures a short search load with
    each candidate number of worker processes and keeps the fastest;
-4. replays a mix of realistic searches from 16 concurrent keep-alive clients
+4. replays a mix of realistic searches — names, specialties, cities, filters and their
+   combinations, drawn Zipf-like from 10,000 distinct queries — from 16 concurrent keep-alive clients
    (plain asyncio sockets, HTTP/1.1) and, in the same run and on the same server,
    the trivial ``/ping`` view as the baseline, in alternating windows so that a
    change in the machine's load weighs on both alike;
 5. prints p50/p95/p99 latency and requests per second, the baseline and the ratio,
-   and ends with ``RESULT directory p50_ms=… p95_ms=… p99_ms=… rps=… baseline_rps=… ratio=…``.
+   and ends with ``RESULT directory p50_ms=… p95_ms=… p99_ms=… rps=… baseline_rps=… ratio=… distinct_queries=…``.
 
 All traffic goes to 127.0.0.1. ``--reuse`` keeps an already loaded database.
 Targets: p95 under 50 ms; searches at least 40% of the trivial view's throughput.
@@ -53,6 +54,10 @@ from harness import (
 DOCTORS = 100_000
 CLIENTS = 16
 SEED = 2026
+# The searches are drawn from this many distinct queries, the r-th most popular asked in proportion
+# to 1/r^ZIPF_EXPONENT.
+DISTINCT_QUERIES = 10_000
+ZIPF_EXPONENT = 1.0
 
 FIRST_NAMES_M = (
     "Marco Luca Giuseppe Francesco Alessandro Andrea Matteo Lorenzo Davide Stefano Paolo Roberto Giovanni Antonio "
@@ -270,54 +275,74 @@ def build_entries() -> int:
 # --- the searches -----------------------------------------------------------------------------------------
 
 
-def search_mix(n: int) -> list[str]:
-    """A realistic mix of search URLs: names (some mistyped or accented), specialties, places, filters, pages."""
+def _one_search(rng: random.Random, sample: list[tuple], specialties: list[str]) -> str:
+    """One search URL as people make them: names (some mistyped or accented), specialties, places, filters, pages."""
+    name, city, province, codes = rng.choice(sample)
+    first, last = name.split(" ", 1)
+    roll = rng.random()
+    params: dict = {}
+    if roll < 0.12:  # the directory's front page, or a page of it
+        params = {"page": rng.randint(2, 6)} if rng.random() < 0.4 else {}
+    elif roll < 0.30:  # a surname, a full name, a mistyped or accent-free name
+        choice = rng.random()
+        if choice < 0.4:
+            params = {"q": last}
+        elif choice < 0.7:
+            params = {"q": name}
+        else:
+            key = last.lower()
+            params = {"q": TYPOS.get(key, key[:-1] if len(key) > 5 else key).replace("ò", "o")}
+    elif roll < 0.50:  # a specialty, often in a place
+        params = {"specialty": rng.choice(specialties)}
+        if rng.random() < 0.7:
+            params["city"] = rng.choice([city, province, city.lower()])
+    elif roll < 0.65:  # words, as people type them
+        params = {"q": rng.choice(TEXT_QUERIES)}
+    elif roll < 0.85:  # filters
+        params = {"specialty": codes.split()[0], "language": rng.choice(["en", "en", "fr", "de", "es"])}
+        if rng.random() < 0.5:
+            params["second_opinion"] = "on"
+        if rng.random() < 0.6:
+            params["service"] = rng.choice(["base", "imaging", "priority", "video"])
+            params["max_price"] = rng.choice([50, 80, 100, 150])
+        if rng.random() < 0.5:
+            params["city"] = province
+    else:  # a name with filters, or a later page
+        params = {"q": last, "city": city} if rng.random() < 0.5 else {"specialty": rng.choice(specialties), "page": rng.randint(2, 4)}
+    return "/medici/" + ("?" + urlencode(params) if params else "")
+
+
+def query_pool(distinct: int) -> list[str]:
+    """``distinct`` different search URLs, most popular first: the front page, then the others in a
+    random order (how popular a query is has nothing to do with how it was made)."""
     from telemed.directory.models import DirectoryEntry
 
     rng = random.Random(SEED + 1)
-    ids = rng.sample(list(DirectoryEntry.objects.order_by("doctor_id").values_list("doctor_id", flat=True)), 2000)
+    ids = list(DirectoryEntry.objects.order_by("doctor_id").values_list("doctor_id", flat=True))
     sample = list(
-        DirectoryEntry.objects.filter(doctor_id__in=ids)
+        DirectoryEntry.objects.filter(doctor_id__in=rng.sample(ids, min(len(ids), 5000)))
         .order_by("doctor_id")
         .values_list("display_name", "city", "province", "specialty_codes")
     )
     specialties = list(SPECIALTY_WEIGHTS)
-    urls = []
-    for _ in range(n):
-        name, city, province, codes = rng.choice(sample)
-        first, last = name.split(" ", 1)
-        roll = rng.random()
-        params: dict = {}
-        if roll < 0.12:  # the directory's front page, or a page of it
-            params = {"page": rng.randint(2, 6)} if rng.random() < 0.4 else {}
-        elif roll < 0.30:  # a surname, a full name, a mistyped or accent-free name
-            choice = rng.random()
-            if choice < 0.4:
-                params = {"q": last}
-            elif choice < 0.7:
-                params = {"q": name}
-            else:
-                key = last.lower()
-                params = {"q": TYPOS.get(key, key[:-1] if len(key) > 5 else key).replace("ò", "o")}
-        elif roll < 0.50:  # a specialty, often in a place
-            params = {"specialty": rng.choice(specialties)}
-            if rng.random() < 0.7:
-                params["city"] = rng.choice([city, province, city.lower()])
-        elif roll < 0.65:  # words, as people type them
-            params = {"q": rng.choice(TEXT_QUERIES)}
-        elif roll < 0.85:  # filters
-            params = {"specialty": codes.split()[0], "language": rng.choice(["en", "en", "fr", "de", "es"])}
-            if rng.random() < 0.5:
-                params["second_opinion"] = "on"
-            if rng.random() < 0.6:
-                params["service"] = rng.choice(["base", "imaging", "priority", "video"])
-                params["max_price"] = rng.choice([50, 80, 100, 150])
-            if rng.random() < 0.5:
-                params["city"] = province
-        else:  # a name with filters, or a later page
-            params = {"q": last, "city": city} if rng.random() < 0.5 else {"specialty": rng.choice(specialties), "page": rng.randint(2, 4)}
-        urls.append("/medici/" + ("?" + urlencode(params) if params else ""))
-    return urls
+    pool = {"/medici/": None}
+    for _ in range(distinct * 100):
+        if len(pool) >= distinct:
+            break
+        pool.setdefault(_one_search(rng, sample, specialties), None)
+    ranked = list(pool)[1:]
+    rng.shuffle(ranked)
+    return ["/medici/", *ranked]
+
+
+def search_mix(n: int, distinct: int = DISTINCT_QUERIES) -> tuple[list[str], int]:
+    """``n`` searches drawn from a pool of ``distinct`` queries with Zipf-like popularity (the query
+    of rank r is asked in proportion to 1/r^ZIPF_EXPONENT), as searches on a site are: a few very
+    often, most of them rarely. A cache helps here only as much as it would in real use.
+    Returns the searches and the size of the pool."""
+    pool = query_pool(distinct)
+    weights = [1 / rank**ZIPF_EXPONENT for rank in range(1, len(pool) + 1)]
+    return random.Random(SEED + 2).choices(pool, weights, k=n), len(pool)
 
 
 # --- the server ---------------------------------------------------------------------------------------------
@@ -472,6 +497,8 @@ def main() -> None:
     os.environ["DATABASE_POOL"] = "false"
     os.environ.setdefault("TELEMED_LOG_LEVEL", "WARNING")
     setup_django()
+    from django.db import connection
+
     from telemed.accounts.models import DoctorProfile
 
     clock = time.monotonic()
@@ -485,9 +512,14 @@ def main() -> None:
         written = build_entries()
         print(f"directory entries built: {written:,} in {time.monotonic() - clock:.1f} s")
     else:
-        print("reusing the loaded database")
+        # A migration may have rewritten rows: the figures are of a vacuumed, analysed table.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        print("reusing the loaded database (vacuumed and analysed again)")
 
-    urls = search_mix(4000)
+    urls, distinct = search_mix(60_000)
+    print(f"searches: drawn from {distinct:,} distinct queries (Zipf, exponent {ZIPF_EXPONENT}); "
+          f"{len(set(urls)):,} distinct among the {len(urls):,} prepared")  # fmt: skip
     from django.db import connections
 
     connections.close_all()
@@ -527,7 +559,7 @@ def main() -> None:
           f"{load_start}, at the end {load_average()}")  # fmt: skip
     print(
         f"RESULT directory p50_ms={search['p50']:.1f} p95_ms={search['p95']:.1f} p99_ms={search['p99']:.1f} "
-        f"rps={search['rps']:.1f} baseline_rps={baseline['rps']:.1f} ratio={ratio:.2f}"
+        f"rps={search['rps']:.1f} baseline_rps={baseline['rps']:.1f} ratio={ratio:.2f} distinct_queries={distinct}"
     )
 
 

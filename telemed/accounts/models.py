@@ -42,6 +42,11 @@ TITLE_DISPLAY = {
 }
 
 
+def titled_name(title: str, full_name: str) -> str:
+    """A doctor's name after their title, in the active language ("Dott.ssa Anna Bianchi")."""
+    return f"{TITLE_DISPLAY.get(title, TITLE_DISPLAY[DoctorTitle.DOTT])} {full_name}"
+
+
 # Contexts of the texts that agree with a person's gender (pgettext, {% blocktranslate context %}).
 GRAMMAR_CONTEXTS = {"F": "to or about a woman", "M": "to or about a man", "": "to or about a person"}
 
@@ -274,7 +279,7 @@ class DoctorProfile(PersonalData):
     @property
     def display_name(self) -> str:
         """"Dott.ssa Anna Bianchi" (Italian), "Dr. Anna Bianchi" (English)."""
-        return f"{TITLE_DISPLAY.get(self.title, TITLE_DISPLAY[DoctorTitle.DOTT])} {self.user.get_full_name()}"
+        return titled_name(self.title, self.user.get_full_name())
 
 
 class CertificationKind(models.TextChoices):

@@ -409,10 +409,15 @@ def price(
 def fee_rules_for(*, doctor: DoctorProfile | None, kind: str, when: datetime.datetime | None = None) -> FeeRules:
     """The staff-set rules in force at ``when`` (default: now) and the doctor's current donation choice."""
     when = when or timezone.now()
-    platform_fee = selectors.platform_fee_at(kind, when)
-    vat = selectors.vat_setting_at(when)
-    bank = selectors.bank_fee_at(when)
-    settings = selectors.billing_settings_of(doctor) if doctor is not None else None
+    return _fee_rules(
+        platform_fee=selectors.platform_fee_at(kind, when),
+        vat=selectors.vat_setting_at(when),
+        bank=selectors.bank_fee_at(when),
+        settings=selectors.billing_settings_of(doctor) if doctor is not None else None,
+    )
+
+
+def _fee_rules(*, platform_fee, vat, bank, settings) -> FeeRules:
     donating = settings is not None and settings.charity is not None and settings.donation_percent > 0
     return FeeRules(
         platform_fee=platform_fee.fee if platform_fee else ZERO,
@@ -436,6 +441,25 @@ def price_tariff(tariff: Tariff, *, when: datetime.datetime | None = None) -> Br
         tariff_id=tariff.pk,
         priced_at=when,
     )
+
+
+def price_tariffs(doctor: DoctorProfile, tariffs: list[Tariff], *, when: datetime.datetime | None = None) -> list[Breakdown]:
+    """Price several tariff versions of one doctor, each as ``price_tariff`` would: the rules in
+    force are read once for all of them, not once per tariff (a price list shows them all)."""
+    when = when or timezone.now()
+    fees = selectors.platform_fees_at(when)
+    vat, bank, settings = selectors.vat_setting_at(when), selectors.bank_fee_at(when), selectors.billing_settings_of(doctor)
+    return [
+        price(
+            fee=tariff.fee,
+            rules=_fee_rules(platform_fee=fees.get(tariff.kind), vat=vat, bank=bank, settings=settings),
+            kind=tariff.kind,
+            duration_minutes=tariff.duration_minutes,
+            tariff_id=tariff.pk,
+            priced_at=when,
+        )
+        for tariff in tariffs
+    ]
 
 
 def price_service(
@@ -472,9 +496,6 @@ class PricedService:
 def price_list(doctor: DoctorProfile) -> list[PricedService]:
     """The services a doctor offers now, in catalogue order, each priced as a patient would pay today."""
     tariffs = {(t.kind, t.duration_minutes): t for t in selectors.tariffs_offered_by(doctor)}
-    now = timezone.now()
-    return [
-        PricedService(kind, duration, tariffs[(kind, duration)], price_tariff(tariffs[(kind, duration)], when=now))
-        for kind, duration in SERVICES
-        if (kind, duration) in tariffs
-    ]
+    offered = [(kind, duration, tariffs[(kind, duration)]) for kind, duration in SERVICES if (kind, duration) in tariffs]
+    breakdowns = price_tariffs(doctor, [tariff for _kind, _duration, tariff in offered])
+    return [PricedService(kind, duration, tariff, breakdown) for (kind, duration, tariff), breakdown in zip(offered, breakdowns)]

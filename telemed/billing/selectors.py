@@ -116,6 +116,14 @@ def platform_fee_at(kind: str, when: datetime.datetime | None = None) -> Platfor
     return _in_force(PlatformFee.objects.filter(kind=kind), when or timezone.now()).first()
 
 
+def platform_fees_at(when: datetime.datetime | None = None) -> dict[str, PlatformFee]:
+    """The platform fee in force at ``when`` of each paid service kind (as ``platform_fee_at``), in one query."""
+    fees: dict[str, PlatformFee] = {}
+    for fee in _in_force(PlatformFee.objects.exclude(kind=ServiceKind.INFO), when or timezone.now()):
+        fees.setdefault(fee.kind, fee)
+    return fees
+
+
 def platform_fees_current() -> QuerySet[PlatformFee]:
     return PlatformFee.objects.filter(valid_to__isnull=True).order_by("kind")
 

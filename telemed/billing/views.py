@@ -100,12 +100,14 @@ def _locked_for(user: User, doctor: DoctorProfile, tariff: Tariff | None) -> boo
 
 def _service_rows(user: User, doctor: DoctorProfile, bound: forms.TariffForm | None, bound_key: str) -> list[ServiceRow]:
     current = {(t.kind, t.duration_minutes): t for t in selectors.tariffs_current_of(doctor)}
+    offered = [tariff for tariff in current.values() if tariff.offered]
+    breakdowns = dict(zip((tariff.pk for tariff in offered), pricing.price_tariffs(doctor, offered)))
     rows = []
     for kind, duration in SERVICES:
         key = _service_key(kind, duration)
         tariff = current.get((kind, duration))
         form = bound if bound is not None and key == bound_key else forms.TariffForm(prefix=key, initial=_initial(kind, tariff))
-        breakdown = pricing.price_tariff(tariff) if tariff is not None and tariff.offered else None
+        breakdown = breakdowns.get(tariff.pk) if tariff is not None else None
         rows.append(ServiceRow(key, kind, duration, tariff, breakdown, form, _locked_for(user, doctor, tariff)))
     return rows
 

@@ -19,6 +19,7 @@ Chunk bodies are read from the request stream in blocks (never ``request.body``)
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -38,6 +39,8 @@ from telemed.boxes import forms, selectors, services, sniffing
 from telemed.boxes.models import BoxKind, Category, UploadState
 
 SIGNED_URL_SECONDS = 60
+# Documents listed a page at a time, the newest first: a Welbox of years holds hundreds.
+DOCUMENTS_PAGE_SIZE = 50
 DOWNLOAD_BLOCK = 1024 * 1024
 
 
@@ -64,11 +67,17 @@ def box_home(request: HttpRequest) -> HttpResponse:
     search = forms.SearchForm(request.GET or None, folders=folders, auto_id="search_%s")
     filters = search.filters()
     documents = selectors.document_list_for_user(request.user, **filters).select_related("folder")
+    page = Paginator(documents, DOCUMENTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    # The links to the other pages keep the search.
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         **_box_context(request, box),
         "folders": folders,
         "search": search,
-        "documents": documents[:500],
+        "documents": page.object_list,
+        "page": page,
+        "page_query": query.urlencode(),
         "filtered": any(filters.values()),
         "upload_form": forms.UploadForm(folders=folders, initial={"folder": filters["folder"]}, auto_id="upload_%s"),
         "folder_form": forms.FolderForm(patients=selectors.patients_for_folders(request.user), auto_id="folder_%s"),

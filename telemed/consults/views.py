@@ -32,6 +32,9 @@ from telemed.dicom import selectors as dicom_selectors
 from telemed.notifications.services import notification_mark_read_for_url
 from telemed.reports import forms as report_forms
 
+# Consults listed a page at a time (the patient's list, the doctor's queue).
+PAGE_SIZE = 30
+
 
 def _errors_into(form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
@@ -66,7 +69,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff:
         return redirect("consults:overdue")
     _patient(request)
-    page = Paginator(selectors.consult_list_for_user(request.user), 30).get_page(request.GET.get("page"))
+    page = Paginator(selectors.consult_list_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "consults/mine.html", {"page": page, "infos": selectors.info_list_for_patient(request.user)[:20]})
 
 
@@ -266,11 +269,10 @@ def attachment(request: HttpRequest, consult_id: int, attachment_id: int) -> Htt
 def queue(request: HttpRequest) -> HttpResponse:
     if not request.user.is_doctor:
         raise PermissionDenied
-    return render(
-        request,
-        "consults/queue.html",
-        {"queue": selectors.consult_queue_for_doctor(request.user), "recent": selectors.consults_recent_for_doctor(request.user)},
-    )
+    # A page at a time: a busy doctor's open consults run to hundreds, and the first page holds
+    # what is due first.
+    page = Paginator(selectors.consult_queue_for_doctor(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "consults/queue.html", {"page": page, "recent": selectors.consults_recent_for_doctor(request.user)})
 
 
 def _doctor_action(request, consult_id, action, success: str) -> HttpResponse:

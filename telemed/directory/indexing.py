@@ -143,6 +143,7 @@ def build_entry(doctor: DoctorProfile, specialties, languages, tariffs, rules, n
         doctor_id=doctor.pk,
         slug=doctor.slug,
         display_name=f"{first} {last}",
+        title=doctor.title,
         name_text=normalise(f"{first} {last}"),
         sort_name=normalise(f"{last} {first}"),
         search_text=(
@@ -223,7 +224,7 @@ def doctors_changed_since(since: datetime.datetime) -> set[int]:
 def doctors_drifted() -> set[int]:
     """Doctors whose entry disagrees with a plain column of the live data, or who have none.
 
-    This catches what leaves no timestamp: a renamed account, a doctor leaving or
+    This catches what leaves no timestamp: a renamed account, a changed title, a doctor leaving or
     joining a structure, a renamed structure, a deactivated account (whose entry is
     then removed). One query over all doctors, joined on primary keys.
     """
@@ -235,6 +236,7 @@ def doctors_drifted() -> set[int]:
         live.filter(
             Q(directory_entry__isnull=True)
             | ~Q(directory_entry__display_name=F("live_name"))
+            | ~Q(directory_entry__title=F("title"))
             | ~Q(directory_entry__structure_name=F("live_structure"))
             | ~Q(directory_entry__slug=F("slug"))
             | ~Q(directory_entry__city=F("practice_city"))

@@ -17,7 +17,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from telemed.accounts.models import DoctorProfile
+from telemed.accounts.models import DoctorProfile, DoctorTitle
 
 # Price columns, one per kind of service: the lowest total a patient pays for it
 # (pricing module, patient view), NULL when the doctor does not offer it.
@@ -51,8 +51,10 @@ class DirectoryEntry(models.Model):
         DoctorProfile, primary_key=True, on_delete=models.CASCADE, related_name="directory_entry"
     )
     slug = models.SlugField(max_length=120, db_index=False)
-    # Shown as is (first name, a space, last name, exactly as accounts stores them).
+    # Shown as is (first name, a space, last name, exactly as accounts stores them), after the
+    # title the doctor chose ("Dott.", "Dott.ssa"), which is translated when the row is shown.
     display_name = models.CharField(max_length=170)
+    title = models.CharField(max_length=8, choices=DoctorTitle.choices, default=DoctorTitle.DOTT)
     # Normalised (lower case, no accents, no punctuation): "mario rossi"; and "rossi mario" to sort by.
     name_text = models.CharField(max_length=170)
     sort_name = models.CharField(max_length=170)

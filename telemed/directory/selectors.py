@@ -19,19 +19,22 @@ Then a stable order: verified doctors first, then by surname. The profile page r
 live data, never the entry.
 """
 
+import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Case, F, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, F, Func, IntegerField, Max, Q, QuerySet, Value, When
 from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils.translation import get_language
 
 from telemed.accounts import selectors as accounts
+from telemed.accounts.models import titled_name
 from telemed.billing import pricing
 from telemed.billing import selectors as billing
 from telemed.billing.models import CONSULT_KINDS, ServiceKind
@@ -57,6 +60,10 @@ REFERENCE_SECONDS = 300
 STOP_WORDS = frozenset(
     {"da", "di", "del", "della", "dei", "delle", "il", "lo", "la", "le", "gli", "un", "una", "per", "con", "in", "ed", "al", "alla"}
 )
+# How long a result page stays in the cache at most: a refresh of the entries ends it sooner
+# (see ``doctor_search``). Bump the version when what a page holds changes shape.
+RESULTS_CACHE_SECONDS = 60
+RESULTS_CACHE_VERSION = 1
 # Columns the result list never shows.
 UNUSED_ON_RESULTS = ("search_vector", "facets", "search_text", "specialty_text", "place_text")
 
@@ -452,11 +459,40 @@ def _without_deactivated(rows: list[DirectoryEntry]) -> list[DirectoryEntry]:
 def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
     """One page of the doctors matching ``search``, ranked; a page number out of range gives the nearest page.
 
-    At most six queries whatever the number of doctors: on PostgreSQL with words, the typo
-    corrections; the count (stopped after MAX_RESULTS); with words that name doctors, their
-    count and their page; the page of the other matches; the live check of the page's accounts.
+    At most seven queries whatever the number of doctors: the entries' last refresh; on
+    PostgreSQL with words, the typo corrections; the count (stopped after MAX_RESULTS); with
+    words that name doctors, their count and their page; the page of the other matches; the live
+    check of the page's accounts.
+
+    A page is kept in the cache, keyed by the search as understood, the page number, the
+    language and the moment of the entries' last refresh: any refresh (every sweep refreshes
+    some entries) makes a new key, so a cached page is never staler than the entries themselves.
+    The live check of the accounts runs on every answer, cached or not.
     """
     search = understood(search)
+    key = _cache_key(search, page)
+    found = cache.get(key)
+    if found is None:
+        found = _search_page(search, page)
+        cache.set(key, found, RESULTS_CACHE_SECONDS)
+    return _live_only(found)
+
+
+def _cache_key(search: DoctorSearch, page: int) -> str:
+    last_refresh = DirectoryEntry.objects.aggregate(last=Max("refreshed_at"))["last"]
+    # The paging limits too: pages cut differently are different pages.
+    asked = repr((RESULTS_CACHE_VERSION, PAGE_SIZE, MAX_RESULTS, SORT_LIMIT, search, page, get_language(), last_refresh))
+    return "directory:search:" + hashlib.sha256(asked.encode()).hexdigest()
+
+
+def _live_only(page: SearchPage) -> SearchPage:
+    kept = {row.doctor_id for row in _without_deactivated([result.entry for result in page.results])}
+    if len(kept) == len(page.results):
+        return page
+    return replace(page, results=[result for result in page.results if result.entry.doctor_id in kept])
+
+
+def _search_page(search: DoctorSearch, page: int) -> SearchPage:
     plan = _plan(search)
     matches = _capped_count(plan.matching)
     corrected = ""
@@ -472,7 +508,7 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
     count = min(matches, MAX_RESULTS)
     num_pages = max(1, -(-count // PAGE_SIZE))
     number = min(max(page, 1), num_pages)
-    rows = _without_deactivated(_rows(plan, matches, count, (number - 1) * PAGE_SIZE)) if count else []
+    rows = _rows(plan, matches, count, (number - 1) * PAGE_SIZE) if count else []
     names = dict(specialty_choices())
     price_field = PRICE_FIELDS[search.service] if search.service else "price_from"
     # Profile addresses are built once, not reversed for every row (slugs are URL-safe by construction).
@@ -481,7 +517,7 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
         SearchResult(
             entry=row,
             url=f"{base}{quote(row.slug)}/",
-            name=row.display_name,
+            name=titled_name(row.title, row.display_name),
             initials=initials(row.display_name),
             specialties=" · ".join(names.get(code, code) for code in row.specialty_codes.split()),
             place=f"{row.city} ({row.province})" + (f" · {row.structure_name}" if row.structure_name else ""),

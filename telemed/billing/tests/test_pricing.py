@@ -5,6 +5,8 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from telemed.billing import pricing, selectors, services
@@ -211,3 +213,21 @@ def test_price_list_follows_the_catalogue(doctor):
     assert listed[0].breakdown.is_free
     assert listed[2].breakdown.has_stamp_duty
     assert listed[2].breakdown.kind == ServiceKind.VIDEO
+
+
+@pytest.mark.django_db
+def test_a_price_list_prices_each_tariff_as_it_would_alone_with_the_rules_read_once(doctor, staff, charity):
+    for kind, fee in (("base", "45.00"), ("priority", "76.00"), ("imaging", "60.00")):
+        services.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=D(fee), response_value=3, response_unit="working_days")
+    services.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=30, fee=D("60.00"))
+    services.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
+    services.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))
+    services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    tariffs = list(selectors.tariffs_offered_by(doctor))
+    now = timezone.now()
+
+    with CaptureQueriesContext(connection) as queries:
+        together = pricing.price_tariffs(doctor, tariffs, when=now)
+
+    assert together == [pricing.price_tariff(tariff, when=now) for tariff in tariffs]
+    assert len(queries) == 4  # platform fees, VAT, bank fees, the doctor's donation: whatever the number of tariffs

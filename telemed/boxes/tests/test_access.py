@@ -1,11 +1,13 @@
 """Access: a patient never reaches another patient's box; a doctor reaches a Welbox only for what
 the patient shared; every view and download is audited; the file responses' headers."""
 
+import io
+
 import pytest
 from django.urls import reverse
 
 from telemed.audit.models import AuditEntry
-from telemed.boxes import services
+from telemed.boxes import services, views
 from telemed.boxes.models import Document, Folder
 from telemed.boxes.tests.conftest import Uploader, logged_in, pdf_bytes
 
@@ -213,3 +215,17 @@ def test_only_doctors_and_patients_have_a_box(db):
     client = logged_in(secretary)
     assert client.get(reverse("boxes:home")).status_code == 403
     assert client.post(reverse("boxes:upload_create"), {"name": "a", "size": "1"}).status_code == 403
+
+
+def test_the_box_lists_its_documents_a_page_at_a_time_and_its_pages_keep_the_search(patient, patient_client):
+    content = pdf_bytes()
+    for n in range(views.DOCUMENTS_PAGE_SIZE + 1):
+        upload = services.upload_start(actor=patient, name=f"Esame {n:03d}.pdf", size=len(content), category="exam")
+        services.upload_append(actor=patient, upload=upload, offset=0, stream=io.BytesIO(content), length=len(content))
+    first = patient_client.get(reverse("boxes:home")).content.decode()
+    assert first.count('data-testid="document-row"') == views.DOCUMENTS_PAGE_SIZE
+    assert f"Esame {views.DOCUMENTS_PAGE_SIZE:03d}.pdf" in first and "Esame 000.pdf" not in first  # the newest first
+    searched = patient_client.get(reverse("boxes:home"), {"category": "exam"}).content.decode()
+    assert "?category=exam&amp;page=2" in searched
+    second = patient_client.get(reverse("boxes:home"), {"category": "exam", "page": 2}).content.decode()
+    assert second.count('data-testid="document-row"') == 1 and "Esame 000.pdf" in second

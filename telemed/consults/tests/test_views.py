@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from telemed.consults import services
+from telemed.consults import services, views
 from telemed.consults.models import Consult, ConsultStatus, InfoRequest
 from telemed.consults.tests.conftest import login, pdf_bytes, welbox_document, welbox_study
 
@@ -87,6 +87,22 @@ def test_only_its_patient_and_doctor_see_a_consult(consult_doctor, make_patient,
     assert login(client, consult_doctor()).get(url).status_code == 404
     assert login(client, doctor).get(url).status_code == 200
     assert login(client, patient).get(url).status_code == 200
+
+
+def test_the_doctors_queue_shows_a_page_at_a_time_priority_first(consult_doctor, make_patient, client):
+    doctor, patient = consult_doctor(), make_patient()
+
+    def ask(kind):
+        draft = services.ConsultDraft(kind=kind, question="Domanda", accepted_terms=True, idempotency_key=uuid.uuid4())
+        return services.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft)[0]
+
+    consults = [ask("base") for _ in range(views.PAGE_SIZE)] + [ask("priority")]
+    login(client, doctor)
+    first = client.get(reverse("consults:queue")).content.decode()
+    second = client.get(reverse("consults:queue"), {"page": 2}).content.decode()
+    assert f'data-testid="queue-{consults[-1].pk}"' in first and "?page=2" in first
+    assert first.count('data-testid="queue-') == views.PAGE_SIZE
+    assert second.count('data-testid="queue-') == 1 and f'data-testid="queue-{consults[-2].pk}"' in second
 
 
 def test_the_pages_of_each_role(consult_doctor, make_patient, make_secretary, client, admin_user):

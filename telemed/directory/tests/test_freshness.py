@@ -79,6 +79,9 @@ def test_changes_that_leave_no_timestamp_are_caught_by_comparing_with_the_live_d
     Structure.objects.filter(pk=structure.pk).update(name="Poliambulatorio Nuovo")
     sweep_once()
     assert DirectoryEntry.objects.get(doctor=doctor).structure_name == "Poliambulatorio Nuovo"
+    type(doctor).objects.filter(pk=doctor.pk).update(title="dottssa")  # as the profile page saves it
+    sweep_once()
+    assert DirectoryEntry.objects.get(doctor=doctor).title == "dottssa"
 
 
 def test_a_deactivated_doctor_loses_the_entry(swept, doctor_factory):

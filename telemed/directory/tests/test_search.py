@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from telemed.accounts.models import Structure
 from telemed.billing import pricing
-from telemed.directory import selectors
+from telemed.directory import selectors, services
 from telemed.directory.forms import DirectorySearchForm
 from telemed.directory.models import DirectoryEntry
 from telemed.directory.selectors import DoctorSearch, doctor_search
@@ -184,7 +184,7 @@ def test_filters_that_do_not_parse_are_left_out_and_say_why(client, city_of_doct
     response = client.get(SEARCH, {"max_price": "-5", "specialty": "<script>", "q": "bianchi"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert result_names(response) == ["Marco Bianchi"]  # the words still count
+    assert result_names(response) == ["Dott. Marco Bianchi"]  # the words still count
     assert 'id="id_max_price_error"' in html and 'id="id_specialty_error"' in html
     assert "<script>" not in html.split("<main", 1)[1]
     form = DirectorySearchForm({"max_price": "-5", "q": "  bianchi  ", "page": "7"})
@@ -266,3 +266,30 @@ def test_capped_results_page_the_same_order(doctor_factory, monkeypatch):
     # With words too: a capped first tier (one surname for many doctors) keeps the stable order.
     named = [r.entry.display_name for p in (1, 2, 3) for r in doctor_search(DoctorSearch(text="medico"), p).results]
     assert named == full[:12]
+
+
+def test_each_result_names_the_doctor_after_the_title_they_chose(client, doctor_factory):
+    doctor = doctor_factory("Anna", "Conti", index=False)
+    type(doctor).objects.filter(pk=doctor.pk).update(title="dottssa")
+    doctor.refresh_from_db()
+    services.directory_entry_refresh(doctor=doctor)
+    doctor_factory("Marco", "Bianchi")
+    assert sorted(result_names(client.get(SEARCH))) == ["Dott. Marco Bianchi", "Dott.ssa Anna Conti"]
+    english = client.get(SEARCH, HTTP_ACCEPT_LANGUAGE="en")
+    assert sorted(result_names(english)) == ["Dr. Anna Conti", "Dr. Marco Bianchi"]
+
+
+def test_a_search_asked_again_comes_from_the_cache_until_the_entries_change(doctor_factory):
+    doctor = doctor_factory("Marco", "Bianchi")
+    doctor_factory("Anna", "Bianchi")
+    found = lambda: sorted(names(DoctorSearch(text="bianchi")))  # noqa: E731
+    assert found() == ["Anna Bianchi", "Marco Bianchi"]
+    with CaptureQueriesContext(connection) as queries:
+        assert found() == ["Anna Bianchi", "Marco Bianchi"]
+    assert len(queries) == 2  # the entries' last refresh and the live check of the accounts
+    doctor.user.first_name = "Mario"
+    doctor.user.save(update_fields=["first_name"])
+    services.directory_entry_refresh(doctor=doctor)
+    assert found() == ["Anna Bianchi", "Mario Bianchi"]
+    type(doctor.user).objects.filter(pk=doctor.user.pk).update(is_active=False)  # no refresh yet
+    assert found() == ["Anna Bianchi"]
