@@ -884,7 +884,7 @@ def payout_batch_run(
         number=counter.last, cutoff=cutoff, created_by=actor, execution_date=execution_date, message_id=message_id[:35],
         total=sum((item[4] for item in owed), Decimal("0.00")), xml=xml.decode(),
     )  # fmt: skip
-    for (kind, payee, name, iban, total), sepa_payee in zip(owed, payees, strict=True):
+    for (kind, payee, name, _iban, total), sepa_payee in zip(owed, payees, strict=True):
         line = PayoutLine.objects.create(
             batch=batch, doctor=payee if kind == "doctor" else None, charity=payee if kind == "charity" else None,
             name=name[:140], iban=sepa_payee.iban, amount=total, end_to_end_id=sepa_payee.end_to_end_id,

@@ -376,7 +376,7 @@ def cd_import_run(*, import_id: str, attempt: int = 1) -> CdImport | None:
         if resuming:
             run.restart()
         run.execute()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever breaks the import, it fails cleanly and says so
         logger.exception("CD import %s failed", cd_import.pk) if not isinstance(error, _Interrupted) else logger.error(
             "CD import %s stopped: interrupted (%s)", cd_import.pk, error
         )

@@ -159,7 +159,7 @@ def _deidentified_copies(actor, studies: list[Study]) -> list:
                         box_services.document_stage(
                             actor=actor, box=study.box, folder=study.folder, category=Category.IMAGING, name=name,
                             stream=stream, mime="application/zip",
-                        )  # fmt: skip
+                        )
                     )
             finally:
                 path.unlink(missing_ok=True)

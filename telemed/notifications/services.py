@@ -49,7 +49,7 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     # would find them online and send nothing, so they are not even enqueued (the tasks check
     # again anyway).
     online = presence.online_among(recipient_ids)
-    offline = [(t, n) for t, n in zip(tells, notifications) if t.recipient.pk not in online]
+    offline = [(t, n) for t, n in zip(tells, notifications, strict=True) if t.recipient.pk not in online]
     emails, pushes = selectors.deliveries_wanted({(t.recipient.pk, t.kind) for t, _n in offline})
     with_devices = selectors.users_with_push_devices({user_id for user_id, _kind in pushes})
     for tell, notification in offline:

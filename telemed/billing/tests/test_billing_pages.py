@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_emetti_fattura_review_and_validate_through_the_pages(doctor_client, doctor, patient, deliver):
-    first, second = deliver(doctor, patient), deliver(doctor, patient, fee="80.00")
+    deliver(doctor, patient)
+    deliver(doctor, patient, fee="80.00")
     page = doctor_client.get(reverse("billing:home"))
     assert page.status_code == 200 and b'data-testid="emetti-fattura"' in page.content
     response = doctor_client.post(reverse("billing:issue"))

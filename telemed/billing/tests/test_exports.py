@@ -53,7 +53,7 @@ def test_accountant_csv_and_xlsx(doctor_client, doctor, invoices):
 @pytest.mark.parametrize(
     "query",
     [{}, {"start": "2026-02-30", "end": "x", "format": "csv"}, {"start": "2026-03-01", "end": "2026-01-01", "format": "csv"},
-     {"start": "2026-01-01", "end": "2026-02-01", "format": "pdf"}],  # fmt: skip
+     {"start": "2026-01-01", "end": "2026-02-01", "format": "pdf"}],
 )
 def test_bad_export_periods_get_a_message_not_a_500(doctor_client, query):
     response = doctor_client.get(reverse("billing:export"), query)

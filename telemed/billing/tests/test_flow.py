@@ -66,7 +66,7 @@ def test_free_services_are_not_billed_and_mismatched_breakdowns_are_refused(doct
     with pytest.raises(ValueError):  # naive time
         services.billable_service_register(
             doctor=doctor, patient=patient, kind="base", duration_minutes=None, breakdown=priced,
-            accepted_at=datetime.datetime(2026, 1, 1), source_label="x",
+            accepted_at=datetime.datetime(2026, 1, 1), source_label="x",  # noqa: DTZ001 - refused: naive
         )  # fmt: skip
     assert not BillableService.objects.exists()
 

@@ -179,8 +179,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo data: {created} account(s) created, the rest already present.")
         self.stdout.write(f"Demo tariffs: set for {priced} doctor(s).")
         self.stdout.write(
-            "Demo logins (password %s): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, staff@ %s"
-            % (PASSWORD, DOMAIN)
+            f"Demo logins (password {PASSWORD}): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, "
+            f"staff@ {DOMAIN}"
         )
         # Boxes (a step of its own, idempotent): a few documents in the demo patient's Welbox,
         # one shared with medico@, whose Medbox has the patient's folder with a visit note.
@@ -402,7 +402,7 @@ class Command(BaseCommand):
                     breakdown=pricing.price_service(doctor=doctor, kind=kind, duration=minutes),
                     accepted_at=when - datetime.timedelta(hours=2), delivered_at=when, source_label=label,
                     source_key=f"demo:{label}",
-                )  # fmt: skip
+                )
             )
         # The first two are billed: one awaits paziente@'s transfer, the other was paid at the desk.
         drafts = billing_services.proformas_draft(actor=doctor.user, service_ids=[delivered[0].pk, delivered[1].pk])
