@@ -71,14 +71,17 @@ test: $(TEST_STAMP) messages chromium
 	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup $(PYTEST_ARGS)
 
 # What keeps the house tidy, in seconds: lint and formatting (ruff, configured in pyproject.toml),
-# migrations that match the models, and the types of the rule modules (mypy, [tool.mypy]).
+# migrations that match the models, the types of the rule modules (mypy, [tool.mypy]) and, where
+# the shared tools sit beside the clone (as in CI), the layer order of DESIGN.md.
 PY_SOURCES := telemed bench tests conftest.py manage.py
+LAYERS := ../shared/tools/check_layers.py
 
 check: $(TEST_STAMP)
 	$(PY) -m ruff check $(PY_SOURCES)
 	$(PY) -m ruff format --check $(PY_SOURCES)
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(PY) -m mypy
+	@if [ -f $(LAYERS) ]; then $(PYTHON) $(LAYERS) .; fi
 
 fix: $(TEST_STAMP)
 	$(PY) -m ruff check --fix $(PY_SOURCES)
