@@ -22,7 +22,7 @@ from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
 from telemed.billing import pricing
 from telemed.billing import selectors as billing_selectors
-from telemed.billing import services as billing
+from telemed.billing import proformas
 from telemed.billing.deadlines import response_deadline
 from telemed.billing.models import ServiceKind
 from telemed.boxes import selectors as box_selectors
@@ -596,7 +596,7 @@ def consult_answer(*, actor: User, consult: Consult, code: str = "", content: re
             raise ValidationError(_("A consult is answered with a signed report or prescription: write it first."), code="no_report")
         consult_transition(consult, ConsultStatus.ANSWERED)
         consult.save(update_fields=["status", "answered_at"])
-        billing.billable_service_register(
+        proformas.billable_service_register(
             doctor=consult.doctor, patient=consult.patient, kind=consult.service_kind, duration_minutes=None,
             breakdown=pricing.Breakdown.from_dict(consult.breakdown), accepted_at=consult.accepted_at,
             source_label=_("%(service)s of %(date)s") % {

@@ -764,7 +764,7 @@ def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
 
 @transaction.atomic
 def _visit_deliver(*, actor, booking: Booking) -> Booking:
-    from telemed.billing.services import billable_service_register
+    from telemed.billing.proformas import billable_service_register
 
     booking = _doctor_booking(actor, booking)
     if booking.status == BookingStatus.IN_PROGRESS:

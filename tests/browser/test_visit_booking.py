@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from telemed.billing.services import tariff_set
+from telemed.billing.tariffs import tariff_set
 from telemed.visits import services as visits
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in

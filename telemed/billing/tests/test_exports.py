@@ -17,21 +17,22 @@ from lxml import etree
 from openpyxl import load_workbook
 
 from conftest import log_in
-from telemed.billing import exports, selectors, services
+from telemed.billing import donations, exports, payments, selectors
+from telemed.billing.invoices import credit_note_issue
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def invoices(doctor, make_patient_user, billed, staff, charity):
-    services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    donations.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
     anna, bruno = make_patient_user("Anna"), make_patient_user("Bruno")
     first = billed(doctor, anna, fee="80.00")
-    services.payment_mark_paid(actor=staff, payment_request=first, reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=first, reason="paid at the front desk")
     second = billed(doctor, bruno)
-    services.payment_request_details_set(actor=bruno, payment_request=second, sts_opposition=True, payer_address="")
-    services.payment_mark_paid(actor=staff, payment_request=second, reason="paid at the front desk")
-    note = services.credit_note_issue(actor=doctor.user, invoice=first.invoice, reason="wrong patient")
+    payments.payment_request_details_set(actor=bruno, payment_request=second, sts_opposition=True, payer_address="")
+    payments.payment_mark_paid(actor=staff, payment_request=second, reason="paid at the front desk")
+    note = credit_note_issue(actor=doctor.user, invoice=first.invoice, reason="wrong patient")
     return first.invoice, second.invoice, note
 
 

@@ -19,7 +19,7 @@ from telemed.accounts.models import (
     User,
     VerificationStatus,
 )
-from telemed.billing import services as billing_services
+from telemed.billing import tariffs
 from telemed.directory import services
 
 _numbers = itertools.count(1)
@@ -67,7 +67,7 @@ def doctor_factory(db, reference_data):
                 kind, duration = "video", int(offer.split("-")[1])
             response = {"info": (2, "working_days"), "base": (72, "hours"), "imaging": (5, "working_days"), "priority": (24, "hours")}
             value, unit = response.get(kind, (None, None))
-            billing_services.tariff_set(
+            tariffs.tariff_set(
                 actor=user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration,
                 response_value=value, response_unit=unit,
             )  # fmt: skip

@@ -151,7 +151,7 @@ def test_report_signed_delivered_and_billable(
 ):
     from decimal import Decimal
 
-    from telemed.billing.services import tariff_set
+    from telemed.billing.tariffs import tariff_set
 
     doctor = signing_doctor(email="firma@example.test")
     tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)
