@@ -78,15 +78,18 @@ def _stamp_duty_note(doctor: DoctorProfile, breakdown: pricing.Breakdown) -> str
 
 
 def invoice_issue(request: PaymentRequest) -> Invoice:
-    doctor, patient = request.doctor, request.payer
+    """The invoice of a settled request for a doctor's service (a storage purchase has none)."""
+    doctor, patient, proforma = request.doctor, request.payer, request.proforma
+    if doctor is None or proforma is None:
+        raise ValueError("only a request for a doctor's proforma is invoiced")
     now = timezone.now()
     year = timezone.localtime(now).year
-    breakdown = pricing.Breakdown.from_dict(request.proforma.service.breakdown)
+    breakdown = pricing.Breakdown.from_dict(proforma.service.breakdown)
     invoice = Invoice.objects.create(
         kind=InvoiceKind.INVOICE, doctor=doctor, patient=patient, payment_request=request, year=year,
         number=_next_number(doctor, InvoiceKind.INVOICE, year), issued_at=now, paid_at=request.paid_at,
         seller=_seller(doctor), buyer=_buyer(patient, request.payer_address),
-        description=request.proforma.service.source_label, breakdown=breakdown.to_dict(), total=breakdown.patient_total,
+        description=proforma.service.source_label, breakdown=breakdown.to_dict(), total=breakdown.patient_total,
         sts_opposition=request.sts_opposition, stamp_duty_note=_stamp_duty_note(doctor, breakdown),
     )  # fmt: skip
     tasks.deliver_invoice.enqueue(invoice_id=invoice.pk)

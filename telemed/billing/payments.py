@@ -9,6 +9,7 @@ moves only through ``payment_transition``: open → paid or cancelled.
 """
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -72,7 +73,7 @@ def _payment_request_open(
     return request
 
 
-PAYMENT_MOVES = {PaymentStatus.OPEN: {PaymentStatus.PAID, PaymentStatus.CANCELLED}}
+PAYMENT_MOVES: dict[str, set[str]] = {PaymentStatus.OPEN: {PaymentStatus.PAID, PaymentStatus.CANCELLED}}
 
 
 def payment_transition(request: PaymentRequest, to: str) -> PaymentRequest:
@@ -101,28 +102,28 @@ def locked_request(request: PaymentRequest) -> PaymentRequest:
 
 
 @transaction.atomic
-def proformas_validate(*, actor: User, include: list[int], exclude: list[int] = ()) -> list[PaymentRequest]:
+def proformas_validate(*, actor: User, include: Iterable[int], exclude: Iterable[int] = ()) -> list[PaymentRequest]:
     """The doctor validates the reviewed drafts: each included one becomes a payment request sent to
     its patient; each excluded one is set aside (its service can be billed another time).
     All or nothing: if one of them is not a draft of this doctor any more, nothing changes."""
     doctor = check_doctor(actor)
-    include, exclude = set(include), set(exclude)
-    if include & exclude:
+    included, excluded = set(include), set(exclude)
+    if included & excluded:
         raise BillingError(_("A proforma cannot be both validated and excluded."))
-    if not include and not exclude:
+    if not included and not excluded:
         raise BillingError(_("Choose at least one proforma."))
     proformas = {
         proforma.pk: proforma
         for proforma in Proforma.objects.select_for_update(of=("self",))
-        .filter(pk__in=include | exclude, doctor=doctor)
+        .filter(pk__in=included | excluded, doctor=doctor)
         .select_related("service", "patient")
     }
-    if set(proformas) != include | exclude:
+    if set(proformas) != included | excluded:
         raise BillingError(_("Some of these proformas do not exist: nothing was changed."))
     requests = []
-    for pk in sorted(exclude):
+    for pk in sorted(excluded):
         proforma_transition(proformas[pk], ProformaStatus.EXCLUDED)
-    for pk in sorted(include):
+    for pk in sorted(included):
         proforma = proforma_transition(proformas[pk], ProformaStatus.AWAITING_PAYMENT)
         # The description is the patient's to read: in their language, with the doctor's title in it.
         with translation.override(proforma.patient.language):
@@ -147,9 +148,10 @@ def storage_purchase_start(*, actor: User, plan: StoragePlan) -> PaymentRequest:
     """A doctor or patient buys extra space: a payment request like any other; the space comes when it is paid."""
     if not (actor.is_active and (actor.is_doctor or actor.is_patient)):
         raise PermissionDenied
-    plan = selectors.storage_plans_for(actor).filter(pk=plan.pk).first()
-    if plan is None:
+    on_sale = selectors.storage_plans_for(actor).filter(pk=plan.pk).first()
+    if on_sale is None:
         raise BillingError(_("This storage plan is not on sale for your box."))
+    plan = on_sale
     purchase = StoragePurchase.objects.create(buyer=actor, plan=plan, extra_bytes=plan.extra_bytes, price=plan.price)
     return _payment_request_open(
         payer=actor,
@@ -180,7 +182,7 @@ def payment_request_cancel(*, actor: User, payment_request: PaymentRequest) -> P
     """The doctor withdraws a request nothing was paid for; the service can be billed again."""
     doctor = check_doctor(actor)
     request = locked_request(payment_request)
-    if request.doctor_id != doctor.pk or request.proforma_id is None:
+    if request.doctor_id != doctor.pk or request.proforma is None:
         raise PermissionDenied
     if request.received > 0:
         raise BillingError(_("Part of this request is already paid: it cannot be withdrawn."))
@@ -222,7 +224,7 @@ def apply_payment(
 
 
 def _split_of(request: PaymentRequest) -> pricing.Split:
-    if request.proforma_id is not None:
+    if request.proforma is not None:
         return pricing.Breakdown.from_dict(request.proforma.service.breakdown).split()
     return pricing.platform_only_split(request.amount)
 
@@ -234,10 +236,10 @@ def _settle(request: PaymentRequest, *, actor: User | None) -> None:
     ledger.Journal("request_settled", actor=actor, links={"payment_request": request}).allocate(
         ledger.Account.TOWARD_REQUESTS, split, doctor=request.doctor
     ).post()
-    if request.proforma_id is not None:
+    if request.proforma is not None:
         proforma_transition(request.proforma, ProformaStatus.PAID)
         invoice_issue(request)
-    else:
+    elif request.storage_purchase is not None:
         storage_purchase_apply(request.storage_purchase)
     with translation.override(request.payer.language):
         notify(

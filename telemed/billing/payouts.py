@@ -64,24 +64,25 @@ def payout_batch_run(
     counter, _created = BatchCounter.objects.get_or_create(name="payout")
     counter = BatchCounter.objects.select_for_update().get(pk=counter.pk)
     unsettled = LedgerEntry.objects.filter(settled_by__isnull=True, created_at__lte=cutoff)
-    owed = []
-    for row in (
+    # (kind, payee, name, IBAN as entered, amount)
+    owed: list[tuple[str, DoctorProfile | Charity, str, str, Decimal]] = []
+    for doctor_row in (
         unsettled.filter(account=ledger.Account.DOCTOR)
         .values("doctor")
         .annotate(total=Sum("amount"))
         .order_by("doctor")
     ):
-        if (total := ledger.cents(row["total"])) > 0:
-            doctor = DoctorProfile.objects.select_related("user").get(pk=row["doctor"])
+        if (total := ledger.cents(doctor_row["total"])) > 0:
+            doctor = DoctorProfile.objects.select_related("user").get(pk=doctor_row["doctor"])
             owed.append(("doctor", doctor, doctor.user.get_full_name(), doctor.iban, total))
-    for row in (
+    for charity_row in (
         unsettled.filter(account=ledger.Account.CHARITY)
         .values("charity")
         .annotate(total=Sum("amount"))
         .order_by("charity")
     ):
-        if (total := ledger.cents(row["total"])) > 0:
-            charity = Charity.objects.get(pk=row["charity"])
+        if (total := ledger.cents(charity_row["total"])) > 0:
+            charity = Charity.objects.get(pk=charity_row["charity"])
             owed.append(("charity", charity, charity.name, charity.iban, total))
     invalid = [name for _kind, _payee, name, iban, _total in owed if _valid_iban(iban) is None]
     if invalid and not leave_out_invalid:
@@ -91,14 +92,17 @@ def payout_batch_run(
             )
             % {"names": ", ".join(invalid)}
         )
-    owed = [item for item in owed if _valid_iban(item[3]) is not None]
+    # The IBANs as the payout file writes them (those left out wait for the next batch).
+    owed = [
+        (kind, payee, name, valid, total) for kind, payee, name, iban, total in owed if (valid := _valid_iban(iban))
+    ]
     if not owed:
         raise BillingError(_("There is nothing to pay out until that date."))
     counter.last += 1
     counter.save(update_fields=["last"])
     payees = [
         sepa.Payee(
-            name=name, iban=_valid_iban(iban), amount=total, end_to_end_id=f"TM-P{counter.last}-{kind[0].upper()}{payee.pk}",
+            name=name, iban=iban, amount=total, end_to_end_id=f"TM-P{counter.last}-{kind[0].upper()}{payee.pk}",
             description=f"telemed payout {counter.last} {'donations' if kind == 'charity' else 'compensi'}",
         )
         for kind, payee, name, iban, total in owed
@@ -115,7 +119,8 @@ def payout_batch_run(
     )  # fmt: skip
     for (kind, payee, name, _iban, total), sepa_payee in zip(owed, payees, strict=True):
         line = PayoutLine.objects.create(
-            batch=batch, doctor=payee if kind == "doctor" else None, charity=payee if kind == "charity" else None,
+            batch=batch, doctor=payee if isinstance(payee, DoctorProfile) else None,
+            charity=payee if isinstance(payee, Charity) else None,
             name=name[:140], iban=sepa_payee.iban, amount=total, end_to_end_id=sepa_payee.end_to_end_id,
         )  # fmt: skip
         who = {"doctor": payee} if kind == "doctor" else {"charity": payee}
@@ -132,7 +137,7 @@ def payout_batch_run(
         ):
             if entry.account == held:
                 LedgerEntry.objects.filter(pk=entry.pk).update(settled_by=line)
-        if kind == "doctor":
+        if isinstance(payee, DoctorProfile):
             with translation.override(payee.user.language):
                 notify(
                     recipient=payee.user,

@@ -75,7 +75,7 @@ def billable_service_register(
     )
 
 
-PROFORMA_MOVES = {
+PROFORMA_MOVES: dict[str, set[str]] = {
     ProformaStatus.DRAFT: {ProformaStatus.EXCLUDED, ProformaStatus.AWAITING_PAYMENT},
     ProformaStatus.AWAITING_PAYMENT: {ProformaStatus.PAID, ProformaStatus.CANCELLED},
 }

@@ -98,7 +98,7 @@ def _transfer_record(statement: BankStatement, credit: camt.Credit, *, actor: Us
     row = IncomingTransfer.objects.create(
         statement=statement, entry_key=credit.entry_key, amount=credit.amount, currency=credit.currency or "EUR",
         booked_on=credit.booked_on, debtor_name=credit.debtor_name, debtor_iban=credit.debtor_iban,
-        remittance=credit.remittance, reference=request.reference if request else (references[0] if references else ""),
+        remittance=credit.remittance, reference=(request.reference or "") if request else (references[0] if references else ""),
         status=TransferStatus.QUEUED, payment_request=request,
     )  # fmt: skip
     ledger.Journal("transfer_received", actor=actor, links={"transfer": row}).move(

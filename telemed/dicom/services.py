@@ -13,6 +13,7 @@ exactly what was stored.
 """
 
 import datetime
+import functools
 import hashlib
 import logging
 import os
@@ -85,7 +86,8 @@ def study_patient(study: Study) -> User | None:
     """Whose clinical data this is: the Welbox's owner, or the patient linked to the Medbox folder."""
     if study.box.kind == BoxKind.WELBOX:
         return study.box.owner
-    return study.folder.patient if study.folder_id and study.folder.patient_id else None
+    folder = study.folder
+    return folder.patient if folder is not None and folder.patient_id else None
 
 
 def _audit(actor: User | None, action: AuditAction, target, study: Study, request: HttpRequest | None) -> None:
@@ -578,8 +580,8 @@ class _CdRun:
                     stored.append(instance)
                 except IntegrityError:
                     self.skips.add(instance.path_on_cd, SkipReason.DUPLICATE)
-                    name = instance.file.name
-                    transaction.on_commit(lambda name=name: default_storage.delete(name))
+                    if instance.file.name:
+                        transaction.on_commit(functools.partial(default_storage.delete, instance.file.name))
         size = sum(instance.size for instance in stored)
         box_services.box_space_commit(box=self.box, size=size)
         CdImport.objects.filter(pk=self.cd_import.pk).update(

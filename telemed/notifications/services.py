@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from telemed.accounts.models import User
 from telemed.notifications import kinds, presence, selectors, tasks, webpush
 from telemed.notifications.models import EmailPreference, Notification, PushSubscription
 from telemed.notifications.realtime import push_on_commit
@@ -17,7 +18,7 @@ class Tell:
     """One notification to make: who, of which kind, the title (never clinical: it may be
     e-mailed) and where it leads."""
 
-    recipient: object
+    recipient: User
     kind: str
     title: str
     url: str = ""
