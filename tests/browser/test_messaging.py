@@ -4,6 +4,7 @@ two doctors talk on Intramed and send each other a DICOM study, opened in the vi
 import re
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from conftest import PASSWORD
 from telemed.boxes import services as box_services
@@ -131,3 +132,26 @@ def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_docto
     colleague_page.locator("textarea[name=text]").fill("Nessuna iperintensità significativa.")
     colleague_page.locator("button[name=send]").click()
     sender_page.locator(".message-item", has_text="Nessuna iperintensità").wait_for()
+
+
+def test_a_page_opened_before_the_message_counts_it_live(new_page, make_doctor, make_patient):
+    """notifications/live.js (through the shared reconnecting socket): the unread badge of a page
+    that is already open goes up when a message arrives, without a reload."""
+    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.rossi@example.test", first_name="Marco", last_name="Rossi")
+    patient = make_patient(email="bruna@example.test", first_name="Bruna")
+    off_the_loop(lambda: care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor)))
+    conversation = off_the_loop(
+        services.conversation_start_with_patient, actor=doctor, patient=patient, text="Buongiorno Bruna", allow_replies=True
+    )
+    patient_page, doctor_page = new_page(), new_page()
+    with patient_page.expect_websocket(lambda socket: socket.url.endswith("/ws/notifications/")):
+        log_in(patient_page, patient)
+    badge = patient_page.get_by_test_id("unread-badge")
+    before = int(badge.inner_text().strip())  # the care link and the conversation's first message
+
+    log_in(doctor_page, doctor)
+    doctor_page.goto(f"/messages/{conversation.pk}/")
+    doctor_page.locator("textarea[name=text]").fill("Gli esami sono pronti")
+    doctor_page.locator("button[name=send]").click()
+    expect(badge).to_have_text(str(before + 1))
+    assert patient_page.url.endswith("/dashboard/")  # the same page, never reloaded
