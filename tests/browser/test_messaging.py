@@ -38,13 +38,23 @@ def doctor_with_demo_authenticator(make_doctor, **kwargs):
     return doctor
 
 
-def test_doctor_writes_and_the_linked_patient_sees_it_live(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.verdi@example.test", first_name="Luigi", last_name="Verdi")
-    patient = make_patient(email="anna@example.test", first_name="Anna")
-    off_the_loop(lambda: care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor)))
+def linked_conversation(make_doctor, make_patient, *, doctor: dict, patient: dict, text: str):
+    """A doctor (with the demo authenticator) and a patient linked by care, talking in a conversation."""
+    doctor_user = doctor_with_demo_authenticator(make_doctor, **doctor)
+    patient_user = make_patient(**patient)
+    off_the_loop(lambda: care.care_accept(actor=doctor_user, link=care.care_request(actor=patient_user, doctor=doctor_user)))
     conversation = off_the_loop(
-        services.conversation_start_with_patient, actor=doctor, patient=patient, text="Buongiorno Anna", allow_replies=True
+        services.conversation_start_with_patient, actor=doctor_user, patient=patient_user, text=text, allow_replies=True
     )
+    return doctor_user, patient_user, conversation
+
+
+def test_doctor_writes_and_the_linked_patient_sees_it_live(new_page, make_doctor, make_patient):
+    doctor, patient, conversation = linked_conversation(
+        make_doctor, make_patient, text="Buongiorno Anna",
+        doctor={"email": "dott.verdi@example.test", "first_name": "Luigi", "last_name": "Verdi"},
+        patient={"email": "anna@example.test", "first_name": "Anna"},
+    )  # fmt: skip
 
     patient_page, doctor_page = new_page(), new_page()
     log_in(patient_page, patient)
@@ -137,12 +147,11 @@ def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_docto
 def test_a_page_opened_before_the_message_counts_it_live(new_page, make_doctor, make_patient):
     """notifications/live.js (through the shared reconnecting socket): the unread badge of a page
     that is already open goes up when a message arrives, without a reload."""
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.rossi@example.test", first_name="Marco", last_name="Rossi")
-    patient = make_patient(email="bruna@example.test", first_name="Bruna")
-    off_the_loop(lambda: care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor)))
-    conversation = off_the_loop(
-        services.conversation_start_with_patient, actor=doctor, patient=patient, text="Buongiorno Bruna", allow_replies=True
-    )
+    doctor, patient, conversation = linked_conversation(
+        make_doctor, make_patient, text="Buongiorno Bruna",
+        doctor={"email": "dott.rossi@example.test", "first_name": "Marco", "last_name": "Rossi"},
+        patient={"email": "bruna@example.test", "first_name": "Bruna"},
+    )  # fmt: skip
     patient_page, doctor_page = new_page(), new_page()
     with patient_page.expect_websocket(lambda socket: socket.url.endswith("/ws/notifications/")):
         log_in(patient_page, patient)
