@@ -77,6 +77,7 @@ PY_SOURCES := telemed bench tests conftest.py manage.py
 LAYERS := ../shared/tools/check_layers.py
 
 check: $(TEST_STAMP)
+	mkdir -p var
 	$(PY) -m ruff check $(PY_SOURCES)
 	$(PY) -m ruff format --check $(PY_SOURCES)
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
