@@ -12,11 +12,13 @@ NAME ?=
 TELEMED_BASE_URL ?= http://$(HOST):$(PORT)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-test messages migrate demo bench chromium clean help audit
+.PHONY: run test check fix install install-test messages migrate demo bench chromium clean help audit
 
 help:
 	@echo "make run    - set up everything and start telemed with demo data"
 	@echo "make test   - install what the tests need and run the whole suite"
+	@echo "make check  - lint, formatting, migrations and the rule modules' types (seconds; CI runs it first)"
+	@echo "make fix    - apply what make check's lint and formatter can repair by themselves"
 	@echo "make bench NAME=<name> - run bench/<name>.py"
 	@echo "make audit  - check the pinned dependencies for known vulnerabilities"
 
@@ -67,6 +69,24 @@ chromium:
 test: $(TEST_STAMP) messages chromium
 	mkdir -p var
 	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup $(PYTEST_ARGS)
+
+# What keeps the house tidy, in seconds: lint and formatting (ruff, configured in pyproject.toml),
+# migrations that match the models, the types of the rule modules (mypy, [tool.mypy]) and, where
+# the shared tools sit beside the clone (as in CI), the layer order of DESIGN.md.
+PY_SOURCES := telemed bench tests conftest.py manage.py
+LAYERS := ../shared/tools/check_layers.py
+
+check: $(TEST_STAMP)
+	mkdir -p var
+	$(PY) -m ruff check $(PY_SOURCES)
+	$(PY) -m ruff format --check $(PY_SOURCES)
+	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
+	$(PY) -m mypy
+	@if [ -f $(LAYERS) ]; then $(PYTHON) $(LAYERS) .; fi
+
+fix: $(TEST_STAMP)
+	$(PY) -m ruff check --fix $(PY_SOURCES)
+	$(PY) -m ruff format $(PY_SOURCES)
 
 # Known vulnerabilities of the pinned dependencies (PyPI's data); accepted ones in .ci/pip-audit-ignore.txt.
 audit: $(TEST_STAMP)

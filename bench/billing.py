@@ -39,7 +39,7 @@ def people(doctors: int, patients: int):
     import datetime
 
     from telemed.accounts.models import DoctorProfile, PatientProfile, Role, User
-    from telemed.billing import services
+    from telemed.billing import donations, tariffs
     from telemed.billing.models import Charity
     from telemed.portal.management.commands.load_demo import demo_codice_fiscale, demo_iban, demo_partita_iva
 
@@ -55,9 +55,9 @@ def people(doctors: int, patients: int):
             partita_iva=demo_partita_iva(700000 + n), iban=demo_iban(500 + n), practice_address="Via Roma 1",
             practice_city="Milano", practice_postcode="20121", practice_province="MI",
         )  # fmt: skip
-        services.tariff_set(actor=user, doctor=profile, kind="base", fee=Decimal("45.00") + n * 20, response_value=72, response_unit="hours")
+        tariffs.tariff_set(actor=user, doctor=profile, kind="base", fee=Decimal("45.00") + n * 20, response_value=72, response_unit="hours")
         profiles.append(profile)
-    services.donation_set(actor=profiles[0].user, percent=Decimal("10"), charity=charity)
+    donations.donation_set(actor=profiles[0].user, percent=Decimal("10"), charity=charity)
     patient_users = []
     for n in range(patients):
         user = User.objects.create_user(f"bench.patient{n}@example.test", "x", first_name="Paziente", last_name=f"Bench{n}", role=Role.PATIENT)
@@ -72,18 +72,18 @@ def people(doctors: int, patients: int):
 def requests_to_pay(count: int, doctors, patients):
     from django.utils import timezone
 
-    from telemed.billing import pricing, services
+    from telemed.billing import payments, pricing, proformas
 
     for n in range(count):
         doctor, patient = doctors[n % len(doctors)], patients[n % len(patients)]
-        services.billable_service_register(
+        proformas.billable_service_register(
             doctor=doctor, patient=patient, kind="base", duration_minutes=None,
             breakdown=pricing.price_service(doctor=doctor, kind="base"), accepted_at=timezone.now(), source_label=f"Consulto {n}",
         )  # fmt: skip
     sent = []
     for doctor in doctors:
-        drafts = services.proformas_draft(actor=doctor.user)
-        sent += services.proformas_validate(actor=doctor.user, include=[proforma.pk for proforma in drafts])
+        drafts = proformas.proformas_draft(actor=doctor.user)
+        sent += payments.proformas_validate(actor=doctor.user, include=[proforma.pk for proforma in drafts])
     return sent
 
 
@@ -141,7 +141,7 @@ def main() -> None:
         setup_django_on_scratch(var_dir, database_url)
         from django.db.models import Count, Max
 
-        from telemed.billing import ledger, services
+        from telemed.billing import ledger, reconciliation
         from telemed.billing.models import Invoice, PaymentRequest, PaymentStatus
 
         started = time.perf_counter()
@@ -154,12 +154,12 @@ def main() -> None:
         baseline_per_s = len(requests) / baseline_s
 
         start = time.perf_counter()
-        result = services.statement_import(actor=staff, stream=io.BytesIO(content), file_name="bench.xml")
+        result = reconciliation.statement_import(actor=staff, stream=io.BytesIO(content), file_name="bench.xml")
         import_s = time.perf_counter() - start
         per_s = len(requests) / import_s
 
         start = time.perf_counter()
-        again = services.statement_import(actor=staff, stream=io.BytesIO(content), file_name="bench.xml")
+        again = reconciliation.statement_import(actor=staff, stream=io.BytesIO(content), file_name="bench.xml")
         reimport_s = time.perf_counter() - start
 
         paid = PaymentRequest.objects.filter(status=PaymentStatus.PAID).count()

@@ -216,7 +216,7 @@ def load_doctors(count: int) -> None:
             })  # fmt: skip
         since = joined + datetime.timedelta(hours=1)
 
-        def tariff(kind, fee, duration=None, response=(None, "")):
+        def tariff(kind, fee, duration=None, response=(None, ""), since=since, pk=pk):
             tariffs.append({
                 "valid_from": since, "valid_to": None, "set_by_id": pk, "doctor_id": pk, "kind": kind, "duration_minutes": duration,
                 "offered": True, "fee": Decimal(fee), "response_value": response[0], "response_unit": response[1],

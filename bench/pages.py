@@ -65,7 +65,7 @@ def seed(scale: int) -> None:
     from telemed.accounts import services as accounts
     from telemed.accounts.models import User
     from telemed.billing import pricing
-    from telemed.billing import services as billing
+    from telemed.billing import payments, proformas
     from telemed.care import services as care
     from telemed.consults import services as consults
     from telemed.messaging import services as messaging
@@ -86,7 +86,7 @@ def seed(scale: int) -> None:
         return consults.consult_request(actor=who, doctor=doctor.doctor_profile, draft=draft)[0]
 
     def deliver(who, n: int):
-        return billing.billable_service_register(
+        return proformas.billable_service_register(
             doctor=doctor.doctor_profile, patient=who, kind="base", duration_minutes=None,
             breakdown=pricing.price_service(doctor=doctor.doctor_profile, kind="base", duration=None),
             accepted_at=now - datetime.timedelta(days=n % 60, hours=2), delivered_at=now - datetime.timedelta(days=n % 60),
@@ -147,8 +147,8 @@ def seed(scale: int) -> None:
             messaging.conversation_start_intramed(
                 actor=doctor, doctors=[users["medico2"]], subject=f"Parere {n}", text="Ti mando una paziente per un consulto?"
             )
-    drafts = billing.proformas_draft(actor=doctor)
-    billing.proformas_validate(actor=doctor, include=[p.pk for p in drafts])
+    drafts = proformas.proformas_draft(actor=doctor)
+    payments.proformas_validate(actor=doctor, include=[p.pk for p in drafts])
 
 
 def pages_by_role() -> dict[str, list[str]]:

@@ -205,7 +205,8 @@ def _store_certification(
     )
     upload.stream.seek(0)
     certification.file.save(upload.name, File(upload.stream), save=False)
-    stored.append(certification.file.name)
+    if certification.file.name:  # the name the storage chose, removed again if the transaction fails
+        stored.append(certification.file.name)
     certification.save()
     return certification
 

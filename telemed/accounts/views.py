@@ -35,6 +35,11 @@ def add_service_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+def refusal_text(error: ValidationError) -> str:
+    """A service's ValidationError as one line: for a flash message or a JSON answer."""
+    return " ".join(error.messages)
+
+
 def flash_refusal(request: HttpRequest, error: ValidationError) -> None:
     """Show each message of a service's ValidationError on the next page (a form-less POST)."""
     for message in error.messages:

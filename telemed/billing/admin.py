@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from telemed.billing import charities, forms, services
+from telemed.billing import charities, forms, storage_purchases, tariffs
 from telemed.billing.models import (
     BankFeeSetting,
     Charity,
@@ -62,7 +62,7 @@ class PlatformFeeAdmin(VersionedAdmin):
     list_filter = ["kind", *VersionedAdmin.list_filter]
 
     def set_version(self, actor, data):
-        return services.platform_fee_set(actor=actor, kind=data["kind"], fee=data["fee"])
+        return tariffs.platform_fee_set(actor=actor, kind=data["kind"], fee=data["fee"])
 
 
 @admin.register(VatSetting)
@@ -71,7 +71,7 @@ class VatSettingAdmin(VersionedAdmin):
     list_display = ["__str__", "platform_fee_exempt", "platform_fee_rate", "valid_from", "valid_to", "set_by"]
 
     def set_version(self, actor, data):
-        return services.vat_setting_set(
+        return tariffs.vat_setting_set(
             actor=actor, platform_fee_exempt=data["platform_fee_exempt"], platform_fee_rate=data["platform_fee_rate"]
         )
 
@@ -82,7 +82,7 @@ class BankFeeSettingAdmin(VersionedAdmin):
     list_display = ["fixed", "percent", "valid_from", "valid_to", "set_by"]
 
     def set_version(self, actor, data):
-        return services.bank_fee_set(actor=actor, fixed=data["fixed"], percent=data["percent"])
+        return tariffs.bank_fee_set(actor=actor, fixed=data["fixed"], percent=data["percent"])
 
 
 class CharityAdminForm(django_forms.ModelForm):
@@ -180,7 +180,7 @@ class StoragePlanAdmin(admin.ModelAdmin):
         from django.core.exceptions import ValidationError
 
         try:
-            saved = services.storage_plan_set(
+            saved = storage_purchases.storage_plan_set(
                 actor=request.user, name=obj.name, for_box=obj.for_box, extra_gigabytes=obj.extra_gigabytes,
                 price=obj.price, active=obj.active,
             )  # fmt: skip

@@ -47,6 +47,12 @@ class Statement:
     sha256: str
 
 
+def _places(amount: Decimal) -> int:
+    """Digits after the decimal point of a finite amount, as written ("1.230" has three)."""
+    exponent = amount.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def parse(stream: BinaryIO) -> Statement:
     """Parse the uploaded file. Reads at most ``MAX_BYTES`` (a statement of one account is far smaller)."""
     digest = hashlib.sha256()
@@ -128,7 +134,7 @@ def _credit(entry, ns: dict, *, account: str, statement_id: str, position: int) 
         amount = Decimal((amount_node.text or "").strip()) if amount_node is not None else None
     except InvalidOperation:
         amount = None
-    if amount is None or not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
+    if amount is None or not amount.is_finite() or amount <= 0 or _places(amount) > 2:
         raise StatementError(_("Entry %(n)d of statement %(id)s has no valid amount.") % {"n": position + 1, "id": statement_id})
     currency = (amount_node.get("Ccy") or "").upper()
     booked = _text(entry, "c:BookgDt/c:Dt", ns) or _text(entry, "c:BookgDt/c:DtTm", ns)[:10]

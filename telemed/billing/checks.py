@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from telemed.billing import exports, services, transfer
+from telemed.billing import exports, payments, transfer
 
 
 @register()
@@ -21,7 +21,7 @@ def platform_account_check(app_configs, **kwargs):
 @register()
 def reminder_days_check(app_configs, **kwargs):
     raw = str(settings.BILLING_REMINDER_DAYS).strip()
-    if raw and not services.reminder_days():
+    if raw and not payments.reminder_days():
         return [Warning("TELEMED_PAYMENT_REMINDER_DAYS has no valid day: no payment reminder will be sent.", id="billing.W001")]
     return []
 

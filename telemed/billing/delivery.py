@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from telemed.billing import services, transfer
+from telemed.billing import invoices, notices, transfer
 from telemed.billing.models import Invoice, PaymentRequest, PaymentStatus
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as boxes
@@ -62,7 +62,7 @@ def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) 
             return False
         if reminder:
             PaymentRequest.objects.filter(pk=request.pk).update(reminders_sent=F("reminders_sent") + 1)
-            notify(recipient=request.payer, kind=services.NOTIFY_PAYMENT_REMINDER, title=title, url=reverse("billing:payment", args=[request.pk]))
+            notify(recipient=request.payer, kind=notices.NOTIFY_PAYMENT_REMINDER, title=title, url=reverse("billing:payment", args=[request.pk]))
         return True
 
     email_send_once(key=key, message=message, before_send=record)
@@ -78,7 +78,7 @@ def invoice_deliver(*, invoice_id: int) -> None:
     invoice = Invoice.objects.select_related("doctor__user", "patient").filter(pk=invoice_id, delivered_at__isnull=True).first()
     if invoice is None:
         return
-    invoice = services.invoice_pdf_ensure(invoice=invoice)
+    invoice = invoices.invoice_pdf_ensure(invoice=invoice)
     patient, doctor = invoice.patient, invoice.doctor.user
     with translation.override(patient.language):
         name = _file_name(invoice)
@@ -100,7 +100,7 @@ def invoice_deliver(*, invoice_id: int) -> None:
         for box, box_folder in ((boxes.box_for(patient), None), (boxes.box_for(doctor), folder)):
             with invoice.pdf.open("rb") as stream:
                 boxes.document_store_system(box=box, category="other", name=name, stream=stream, mime="application/pdf", folder=box_folder)
-        notify(recipient=patient, kind=services.NOTIFY_INVOICE, title=title, url=reverse("billing:payments") + "#invoices")
+        notify(recipient=patient, kind=notices.NOTIFY_INVOICE, title=title, url=reverse("billing:payments") + "#invoices")
         Invoice.objects.filter(pk=invoice.pk).update(delivered_at=timezone.now())
         return True
 

@@ -93,7 +93,7 @@ def xlsx_file(header: list[str], rows: Iterable[list], *, title: str) -> tempfil
     sheet.append(header)
     for row in rows:
         sheet.append([float(value) if isinstance(value, Decimal) else value for value in row])
-    spool = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+    spool = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115 - returned, the caller closes it
     workbook.save(spool)
     spool.seek(0)
     return spool

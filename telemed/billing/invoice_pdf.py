@@ -20,7 +20,7 @@ PDF_VARIANT = "pdf/a-3b"
 
 
 def render(invoice: Invoice) -> io.BytesIO:
-    from telemed.billing.services import VAT_EXEMPTION_WORDING
+    from telemed.billing.invoices import VAT_EXEMPTION_WORDING
 
     language = invoice.patient.language or settings.LANGUAGE_CODE
     breakdown = pricing.Breakdown.from_dict(invoice.breakdown)

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
+from telemed.accounts.models import User
 from telemed.billing.models import HELD_ACCOUNTS, Account, LedgerEntry
 from telemed.billing.pricing import ZERO, Split, round_cents
 
@@ -31,7 +32,7 @@ from telemed.billing.pricing import ZERO, Split, round_cents
 @dataclass
 class Journal:
     operation: str
-    actor: object = None
+    actor: User | None = None
     links: dict = field(default_factory=dict)  # payment_request, transfer, invoice, payout_line
     lines: list[LedgerEntry] = field(default_factory=list)
 

@@ -144,7 +144,7 @@ class Line:
     @property
     def vat_label(self) -> str:
         label = VAT_LABELS[self.vat_treatment]
-        if self.vat_treatment == VatTreatment.TAXABLE:
+        if self.vat_treatment == VatTreatment.TAXABLE and self.vat_rate is not None:
             return str(label) % {"rate": localize(self.vat_rate.normalize())}
         return str(label)
 
@@ -418,15 +418,17 @@ def fee_rules_for(*, doctor: DoctorProfile | None, kind: str, when: datetime.dat
 
 
 def _fee_rules(*, platform_fee, vat, bank, settings) -> FeeRules:
-    donating = settings is not None and settings.charity is not None and settings.donation_percent > 0
+    donation_percent, charity = ZERO, None
+    if settings is not None and settings.charity is not None and settings.donation_percent > 0:
+        donation_percent, charity = settings.donation_percent, settings.charity
     return FeeRules(
         platform_fee=platform_fee.fee if platform_fee else ZERO,
         platform_fee_vat_rate=None if vat is None or vat.platform_fee_exempt else vat.platform_fee_rate,
         bank_fee_fixed=bank.fixed if bank else ZERO,
         bank_fee_percent=bank.percent if bank else ZERO,
-        donation_percent=settings.donation_percent if donating else ZERO,
-        charity_id=settings.charity_id if donating else None,
-        charity_name=settings.charity.name if donating else "",
+        donation_percent=donation_percent,
+        charity_id=charity.pk if charity else None,
+        charity_name=charity.name if charity else "",
     )
 
 

@@ -296,7 +296,7 @@ def payout_statement_rows(line: PayoutLine) -> list[StatementRow]:
 
     rows = []
     for entry in payout_statement(line):
-        proforma = entry.payment_request.proforma if entry.payment_request_id else None
+        proforma = entry.payment_request.proforma if entry.payment_request is not None else None
         amounts = None
         if proforma is not None:
             amounts = pricing.statement_line(

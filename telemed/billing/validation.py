@@ -112,12 +112,12 @@ def clean_response(kind: ServiceKind, value, unit, *, offered: bool) -> tuple[in
     except ValueError as exc:
         raise ValidationError({"response_unit": _("Choose hours or working days.")}) from exc
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else str(value))
+        written = Decimal(value.strip() if isinstance(value, str) else str(value))
     except InvalidOperation as exc:
         raise ValidationError({"response_value": _("Enter the response time as a whole number.")}) from exc
-    if not number.is_finite() or number != number.to_integral_value():
+    if not written.is_finite() or written != written.to_integral_value():
         raise ValidationError({"response_value": _("Enter the response time as a whole number.")})
-    number = int(number)
+    number = int(written)
     if number < 1:
         raise ValidationError({"response_value": _("The response time must be at least 1.")})
     if number > MAX_RESPONSE[unit]:

@@ -19,7 +19,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from telemed.accounts.models import DoctorProfile, User
 from telemed.accounts.views import add_service_errors, flash_refusal
-from telemed.billing import charges, exports, forms, ledger, pricing, selectors, services, transfer, validation
+from telemed.billing import charges, donations, exports, forms, invoices, ledger, payouts, pricing, proformas, reconciliation, selectors, tariffs, transfer, validation
+# By name: `payments` is also the payer's page below.
+from telemed.billing.payments import payment_mark_paid, payment_request_cancel, payment_request_details_set, proformas_validate, storage_purchase_start
 from telemed.billing.models import (
     CONSULT_KINDS,
     FREE_KINDS,
@@ -126,7 +128,7 @@ def _save_tariff(request: HttpRequest, doctor: DoctorProfile) -> tuple[forms.Tar
         if kind in FREE_KINDS or (fee is None and not data["offered"]):
             fee = Decimal("0.00")
         try:
-            services.tariff_set(
+            tariffs.tariff_set(
                 actor=request.user,
                 doctor=doctor,
                 kind=kind,
@@ -207,7 +209,7 @@ def donation(request: HttpRequest) -> HttpResponse:
     form = forms.DonationForm(request.POST)
     if form.is_valid():
         try:
-            services.donation_set(
+            donations.donation_set(
                 actor=request.user, percent=form.cleaned_data["percent"], charity=form.cleaned_data["charity"]
             )
         except ValidationError as error:
@@ -323,7 +325,7 @@ def issue(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("This service does not exist."))
             return redirect("billing:home")
     try:
-        drafted = services.proformas_draft(actor=request.user, service_ids=service_ids)
+        drafted = proformas.proformas_draft(actor=request.user, service_ids=service_ids)
     except ValidationError as error:
         flash_refusal(request, error)
         return redirect("billing:home")
@@ -343,7 +345,7 @@ def review(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("These proformas do not exist."))
             return redirect("billing:review")
         try:
-            sent = services.proformas_validate(actor=request.user, include=included, exclude=sorted(set(drafts) - set(included)))
+            sent = proformas_validate(actor=request.user, include=included, exclude=sorted(set(drafts) - set(included)))
         except ValidationError as error:
             flash_refusal(request, error)
             return redirect("billing:review")
@@ -363,7 +365,7 @@ def review(request: HttpRequest) -> HttpResponse:
 def payment_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
     payment_request = selectors.payment_request_of_doctor(request.user, request_id)
     try:
-        services.payment_request_cancel(actor=request.user, payment_request=payment_request)
+        payment_request_cancel(actor=request.user, payment_request=payment_request)
     except ValidationError as error:
         flash_refusal(request, error)
     else:
@@ -380,7 +382,7 @@ def credit_note(request: HttpRequest, invoice_id: int) -> HttpResponse:
     form = forms.CreditNoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            note = services.credit_note_issue(actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"])
+            note = invoices.credit_note_issue(actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"])
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -395,7 +397,7 @@ def stamp_duty(request: HttpRequest) -> HttpResponse:
     _doctor_of(request.user)
     form = forms.StampDutyForm(request.POST)
     if form.is_valid():
-        services.stamp_duty_mode_set(actor=request.user, mode=form.cleaned_data["stamp_duty_mode"])
+        invoices.stamp_duty_mode_set(actor=request.user, mode=form.cleaned_data["stamp_duty_mode"])
         messages.success(request, _("Saved: how you pay the stamp duty."))
     else:
         messages.error(request, _("Choose how you pay the stamp duty."))
@@ -406,7 +408,7 @@ def stamp_duty(request: HttpRequest) -> HttpResponse:
 @require_GET
 def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.invoice_for_user(request.user, invoice_id)
-    invoice = services.invoice_pdf_ensure(invoice=invoice)
+    invoice = invoices.invoice_pdf_ensure(invoice=invoice)
     name = f"{'nota-di-credito' if invoice.is_credit_note else 'fattura'}-{invoice.number}-{invoice.year}.pdf"
     return FileResponse(invoice.pdf.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
 
@@ -524,7 +526,7 @@ def payment(request: HttpRequest, request_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.payment_request_details_set(
+            payment_request_details_set(
                 actor=request.user, payment_request=payment_request, **form.cleaned_data
             )
         except ValidationError as error:
@@ -558,7 +560,7 @@ def storage(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("This storage plan is not on sale for your box."))
             return redirect("billing:storage")
         try:
-            payment_request = services.storage_purchase_start(actor=request.user, plan=plan)
+            payment_request = storage_purchase_start(actor=request.user, plan=plan)
         except ValidationError as error:
             flash_refusal(request, error)
             return redirect("billing:storage")
@@ -580,7 +582,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
         if upload.is_valid():
             stream = upload.cleaned_data["statement"]
             try:
-                result = services.statement_import(actor=request.user, stream=stream, file_name=stream.name)
+                result = reconciliation.statement_import(actor=request.user, stream=stream, file_name=stream.name)
             except ValidationError as error:
                 upload.add_error("statement", error)
             else:
@@ -623,9 +625,9 @@ def staff_transfer(request: HttpRequest, transfer_id: int) -> HttpResponse:
             target = selectors.payment_request_by_reference(request.user, data["reference"]) if data["reference"] else row.payment_request
             if target is None:
                 raise ValidationError(_("No payment request has this reference."))
-            services.transfer_apply(actor=request.user, transfer_row=row, payment_request=target, note=data["note"])
+            reconciliation.transfer_apply(actor=request.user, transfer_row=row, payment_request=target, note=data["note"])
         else:
-            services.transfer_refund(actor=request.user, transfer_row=row, note=data["note"])
+            reconciliation.transfer_refund(actor=request.user, transfer_row=row, note=data["note"])
     except ValidationError as error:
         flash_refusal(request, error)
     else:
@@ -642,7 +644,7 @@ def staff_mark_paid(request: HttpRequest, request_id: int) -> HttpResponse:
     try:
         if not form.is_valid():
             raise ValidationError(_("Say why the payment is marked by hand (at least 5 characters)."))
-        services.payment_mark_paid(actor=request.user, payment_request=payment_request, reason=form.cleaned_data["reason"])
+        payment_mark_paid(actor=request.user, payment_request=payment_request, reason=form.cleaned_data["reason"])
     except ValidationError as error:
         flash_refusal(request, error)
     else:
@@ -659,7 +661,7 @@ def staff_refund_done(request: HttpRequest, refund_id: int) -> HttpResponse:
     try:
         if not form.is_valid():
             raise ValidationError(_("Write a short note on what you did and why (at least 5 characters)."))
-        services.refund_mark_done(actor=request.user, refund=refund, note=form.cleaned_data["note"])
+        reconciliation.refund_mark_done(actor=request.user, refund=refund, note=form.cleaned_data["note"])
     except ValidationError as error:
         flash_refusal(request, error)
     else:
@@ -670,7 +672,7 @@ def staff_refund_done(request: HttpRequest, refund_id: int) -> HttpResponse:
 @login_required
 def staff_payouts(request: HttpRequest) -> HttpResponse:
     _staff(request.user)
-    cutoff = services.default_payout_cutoff()
+    cutoff = payouts.default_payout_cutoff()
     form = forms.PayoutRunForm(
         request.POST or None,
         initial={"cutoff": (cutoff - datetime.timedelta(days=1)).date(), "execution_date": timezone.localdate()},
@@ -679,7 +681,7 @@ def staff_payouts(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         zone = timezone.get_current_timezone()
         try:
-            batch = services.payout_batch_run(
+            batch = payouts.payout_batch_run(
                 actor=request.user,
                 cutoff=datetime.datetime.combine(data["cutoff"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
                 - datetime.timedelta(microseconds=1),

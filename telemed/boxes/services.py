@@ -83,6 +83,8 @@ class QuotaExceeded(ValidationError):
 class UploadConflict(ValidationError):
     """The chunk does not fit the upload's state (wrong offset, finished, busy): the client asks HEAD and resumes."""
 
+    upload: UploadSession | None = None
+
 
 def human_size(size: int) -> str:
     return str(filesizeformat(size))
@@ -348,7 +350,7 @@ def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: st
             % {"received": received, "length": length},
             code="truncated",
         )
-    if digest is not None and digest.hexdigest() != sha256.lower():
+    if digest is not None and sha256 is not None and digest.hexdigest() != sha256.lower():
         os.ftruncate(fd, offset)
         raise ValidationError(_("The chunk was damaged on the way (its checksum does not match); send it again."), code="checksum")
     return received
@@ -462,7 +464,8 @@ def document_patient(document: Document) -> User | None:
     box = document.box
     if box.kind == BoxKind.WELBOX:
         return box.owner
-    return document.folder.patient if document.folder_id and document.folder.patient_id else None
+    folder = document.folder
+    return folder.patient if folder is not None and folder.patient_id else None
 
 
 def _audit(actor: User | None, action: AuditAction, document: Document, request: HttpRequest | None) -> None:
@@ -520,7 +523,8 @@ def document_delete(*, actor: User, document: Document, request: HttpRequest | N
     )
     name = document.file.name
     document.delete()
-    transaction.on_commit(lambda: default_storage.delete(name))
+    if name:
+        transaction.on_commit(lambda: default_storage.delete(name))
 
 
 def document_store_system(
@@ -582,7 +586,7 @@ def _stage_stream(
     counts = owner is not None
     digest, size = digests.new(), 0
     # An unnamed temporary file: the kernel removes it with the process, however it ends.
-    with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=_uploads_dir()) as spool:
+    with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=os.fspath(_uploads_dir())) as spool:
         while block := stream.read(COPY_BLOCK):
             digest.update(block)
             spool.write(block)
@@ -690,14 +694,17 @@ def folder_share(*, actor: User, folder: Folder, doctor: User) -> Share:
 
 @transaction.atomic
 def share_revoke(*, actor: User, share: Share, request: HttpRequest | None = None) -> None:
-    box = share.document.box if share.document_id else share.folder.box
+    shared = share.document or share.folder
+    if shared is None:
+        raise PermissionDenied
+    box = shared.box
     if box.owner_id != actor.pk:
         raise PermissionDenied
     if share.revoked_at is not None:
         return
     share.revoked_at = timezone.now()
     share.save(update_fields=["revoked_at"])
-    if share.document_id:
+    if share.document is not None:
         _audit(actor, AuditAction.UNSHARE, share.document, request)
 
 

@@ -49,7 +49,7 @@ ACTIVE_MARKUP = re.compile(rb"<\s*(?:!doctype|html|head|body|script|iframe|svg|o
 def _looks_like_text(head: bytes) -> bool:
     if not head or b"\x00" in head:
         return False
-    if head.startswith(b"#!") or head.startswith(b"MZ") or head.startswith(b"\x7fELF"):
+    if head.startswith((b"#!", b"MZ", b"\x7fELF")):
         return False  # scripts and executables
     if ACTIVE_MARKUP.search(head):
         return False

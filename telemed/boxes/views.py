@@ -34,6 +34,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from csp.decorators import csp_replace, csp_update
 from django.core.files.storage import FileSystemStorage, default_storage
 
+from telemed.accounts.views import refusal_text
 from telemed.audit.models import AuditAction
 from telemed.boxes import forms, selectors, services, sniffing
 from telemed.boxes.models import BoxKind, Category, UploadState
@@ -182,10 +183,6 @@ def _back(request: HttpRequest, document=None) -> HttpResponse:
     return redirect("boxes:home")
 
 
-def _error_message(error: ValidationError) -> str:
-    return " ".join(error.messages)
-
-
 def form_errors_text(form) -> str:
     """A form's errors as one line, for a flash message or a JSON error."""
     return " ".join(str(message) for errors in form.errors.values() for message in errors)
@@ -202,7 +199,7 @@ def document_rename(request: HttpRequest, document_id: int) -> HttpResponse:
     try:
         services.document_rename(actor=request.user, document=document, name=form.cleaned_data["name"], request=request)
     except ValidationError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, refusal_text(error))
     else:
         messages.success(request, _("Renamed."))
     return _back(request, document)
@@ -222,7 +219,7 @@ def document_move(request: HttpRequest, document_id: int) -> HttpResponse:
             category=form.cleaned_data["category"], request=request,
         )  # fmt: skip
     except ValidationError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, refusal_text(error))
     else:
         messages.success(request, _("Moved."))
     return _back(request, document)
@@ -249,7 +246,7 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
     try:
         services.document_share(actor=request.user, document=document, doctor=form.cleaned_data["doctor"], request=request)
     except ValidationError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, refusal_text(error))
     else:
         messages.success(
             request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
@@ -280,7 +277,7 @@ def folder_create(request: HttpRequest) -> HttpResponse:
     try:
         folder = services.folder_create(actor=request.user, name=form.cleaned_data["name"], patient=form.cleaned_data["patient"])
     except ValidationError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, refusal_text(error))
         return _back(request)
     messages.success(request, _("Folder created."))
     return redirect(reverse("boxes:home") + f"?folder={folder.pk}")
@@ -295,7 +292,7 @@ def folder_rename(request: HttpRequest, folder_id: int) -> HttpResponse:
         try:
             services.folder_rename(actor=request.user, folder=folder, name=form.cleaned_data["name"])
         except ValidationError as error:
-            messages.error(request, _error_message(error))
+            messages.error(request, refusal_text(error))
         else:
             messages.success(request, _("Renamed."))
     else:
@@ -310,7 +307,7 @@ def folder_delete(request: HttpRequest, folder_id: int) -> HttpResponse:
     try:
         services.folder_delete(actor=request.user, folder=folder)
     except ValidationError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, refusal_text(error))
         return redirect(reverse("boxes:home") + f"?folder={folder.pk}")
     messages.success(request, _("Folder deleted."))
     return _back(request)
@@ -327,7 +324,7 @@ def folder_share(request: HttpRequest, folder_id: int) -> HttpResponse:
         try:
             services.folder_share(actor=request.user, folder=folder, doctor=form.cleaned_data["doctor"])
         except ValidationError as error:
-            messages.error(request, _error_message(error))
+            messages.error(request, refusal_text(error))
         else:
             messages.success(
                 request, pgettext(form.cleaned_data["doctor"].grammar_context, "Folder shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
@@ -339,7 +336,7 @@ def folder_share(request: HttpRequest, folder_id: int) -> HttpResponse:
 
 
 def _json_error(error: ValidationError, status: int, **extra) -> JsonResponse:
-    return JsonResponse({"error": _error_message(error), "code": getattr(error, "code", None) or "invalid", **extra}, status=status)
+    return JsonResponse({"error": refusal_text(error), "code": getattr(error, "code", None) or "invalid", **extra}, status=status)
 
 
 def _quota_refusal(error: services.QuotaExceeded) -> JsonResponse:
@@ -477,7 +474,7 @@ def upload_form(request: HttpRequest) -> HttpResponse:
             actor=request.user, upload=upload, offset=0, stream=uploaded, length=uploaded.size, request=request
         )
     except ValidationError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, refusal_text(error))
         return _back(request)
     messages.success(request, _("“%(name)s” uploaded.") % {"name": upload.name})
     return redirect("boxes:document", upload.document_id)

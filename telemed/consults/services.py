@@ -22,7 +22,7 @@ from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
 from telemed.billing import pricing
 from telemed.billing import selectors as billing_selectors
-from telemed.billing import services as billing
+from telemed.billing import proformas
 from telemed.billing.deadlines import response_deadline
 from telemed.billing.models import ServiceKind
 from telemed.boxes import selectors as box_selectors
@@ -288,7 +288,7 @@ def consult_offers(doctor: DoctorProfile, *, when: datetime.datetime | None = No
     offers = []
     for kind in CONSULT_KINDS:
         tariff = billing_selectors.tariff_at(doctor, kind, when)
-        if tariff is None or not tariff.offered or not tariff.has_response_time:
+        if tariff is None or not tariff.offered or tariff.response_value is None:  # no response time: no consult
             continue
         breakdown = pricing.price_tariff(tariff, when=when)
         deadline = response_deadline(start=when, value=tariff.response_value, unit=tariff.response_unit)
@@ -448,9 +448,10 @@ def consult_request(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft) 
         with transaction.atomic():
             now = timezone.now()
             # Priced again at the moment of sending: the page showed the same tariff version.
-            offer = next((o for o in consult_offers(doctor, when=now) if o.kind == offer.kind), None)
-            if offer is None:
+            priced = next((o for o in consult_offers(doctor, when=now) if o.kind == offer.kind), None)
+            if priced is None:
                 raise ValidationError(_("The doctor stopped offering this service meanwhile."))
+            offer = priced
             consult = Consult.objects.create(
                 doctor=doctor, patient=actor, service_kind=offer.kind,
                 question=_clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX),
@@ -560,7 +561,7 @@ def consult_report_start(*, actor: User, consult: Consult, kind: str = ReportKin
     _require_consult_doctor(actor, consult)
     if consult.status != ConsultStatus.IN_PROGRESS:
         raise ValidationError(_("Start working on the consult before writing its report."))
-    if consult.report_id is not None and consult.report.status != "discarded":
+    if consult.report is not None and consult.report.status != "discarded":
         return consult
     # The patient asked this doctor for this consult: that is the relationship, verified here.
     # Its editor signs through consult_answer: signing the answer is answering.
@@ -580,23 +581,24 @@ def consult_answer(*, actor: User, consult: Consult, code: str = "", content: re
     _require_consult_doctor(actor, consult)
     if consult.status != ConsultStatus.IN_PROGRESS:
         consult_transition(consult, ConsultStatus.ANSWERED)  # refused with the state's own message
-    if consult.report is None or consult.report.status == "discarded":
+    report = consult.report
+    if report is None or report.status == "discarded":
         raise ValidationError(_("A consult is answered with a signed report or prescription: write it first."), code="no_report")
-    if consult.report.status == "draft":
+    if report.status == "draft":
         if content is not None:
-            reports.report_update(actor=actor, report=consult.report, content=content)
-            consult.report.refresh_from_db()
+            reports.report_update(actor=actor, report=report, content=content)
+            report.refresh_from_db()
         if not (code or "").strip():
             raise ValidationError({"code": _("Enter the code from your signing app to sign the report.")})
-        reports.report_sign(actor=actor, report=consult.report, code=code.strip(), engagement=consult.engagement)
+        reports.report_sign(actor=actor, report=report, code=code.strip(), engagement=consult.engagement)
     with transaction.atomic():
         consult = _locked(consult)
-        consult.report.refresh_from_db()
-        if consult.report.status != "signed":
+        report = consult.report  # read again, under the consult's lock
+        if report is None or report.status != "signed":
             raise ValidationError(_("A consult is answered with a signed report or prescription: write it first."), code="no_report")
         consult_transition(consult, ConsultStatus.ANSWERED)
         consult.save(update_fields=["status", "answered_at"])
-        billing.billable_service_register(
+        proformas.billable_service_register(
             doctor=consult.doctor, patient=consult.patient, kind=consult.service_kind, duration_minutes=None,
             breakdown=pricing.Breakdown.from_dict(consult.breakdown), accepted_at=consult.accepted_at,
             source_label=_("%(service)s of %(date)s") % {

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from telemed.accounts import selectors as accounts
-from telemed.accounts.views import flash_refusal
+from telemed.accounts.views import add_service_errors, flash_refusal
 from telemed.audit.models import AuditAction
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes.services import document_opened
@@ -34,16 +34,6 @@ from telemed.reports import forms as report_forms
 
 # Consults listed a page at a time (the patient's list, the doctor's queue).
 PAGE_SIZE = 30
-
-
-def _errors_into(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            for text in ValidationError(errors).messages:
-                form.add_error(name if name in form.fields else None, text)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
 
 
 def _hidden_field_errors(form) -> None:
@@ -127,7 +117,7 @@ def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 consult, created = services.consult_request(actor=request.user, doctor=doctor, draft=draft)
             except ValidationError as error:
-                _errors_into(form, error)
+                add_service_errors(form, error)
             else:
                 if created:
                     messages.success(request, _("Your consult was sent. The doctor will answer by the time shown."))
@@ -159,7 +149,7 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
                     actor=request.user, doctor=doctor, text=form.cleaned_data["text"], idempotency_key=form.cleaned_data["key"]
                 )
             except ValidationError as error:
-                _errors_into(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, _("Your Info request was sent to the doctor's office."))
                 return redirect("consults:mine")
@@ -237,7 +227,7 @@ def message(request: HttpRequest, consult_id: int) -> HttpResponse:
                 actor=request.user, consult=consult, text=form.cleaned_data["text"], document_ids=form.cleaned_data["documents"]
             )
         except ValidationError as error:
-            _errors_into(form, error)
+            add_service_errors(form, error)
         else:
             return redirect("consults:detail", consult.pk)
     return _detail(request, consult, message_form=form, status=400)
@@ -303,7 +293,7 @@ def decline(request: HttpRequest, consult_id: int) -> HttpResponse:
         try:
             services.consult_decline(actor=request.user, consult=consult, reason=form.cleaned_data["reason"])
         except ValidationError as error:
-            _errors_into(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The consult is declined; the patient was told why."))
             return redirect("consults:detail", consult.pk)
@@ -345,7 +335,7 @@ def answer(request: HttpRequest, consult_id: int) -> HttpResponse:
         if from_editor:  # back to the editor, whose text is saved, with the reason
             flash_refusal(request, error)
             return redirect("reports:edit", consult.report.public_id)
-        _errors_into(form, error)
+        add_service_errors(form, error)
         if not hasattr(error, "error_dict"):
             flash_refusal(request, error)  # a refused move is shown at the top, whatever the page shows below
         return _detail(request, consult, answer_form=form, status=400)

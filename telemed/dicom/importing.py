@@ -7,6 +7,7 @@ read as it arrived (batches.py) is neither read nor hashed again. A run that sta
 its worker died resumes where the dead run's last batch was committed.
 """
 
+import functools
 import logging
 import os
 import shutil
@@ -73,7 +74,7 @@ def cd_import_run(*, import_id: str, attempt: int = 1) -> CdImport | None:
         if resuming:
             run.restart()
         run.execute()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever breaks the import, it fails cleanly and says so
         logger.exception("CD import %s failed", cd_import.pk) if not isinstance(error, _Interrupted) else logger.error(
             "CD import %s stopped: interrupted (%s)", cd_import.pk, error
         )
@@ -291,8 +292,8 @@ class _CdRun:
                     stored.append(instance)
                 except IntegrityError:
                     self.skips.add(instance.path_on_cd, SkipReason.DUPLICATE)
-                    name = instance.file.name
-                    transaction.on_commit(lambda name=name: default_storage.delete(name))
+                    if instance.file.name:
+                        transaction.on_commit(functools.partial(default_storage.delete, instance.file.name))
         size = sum(instance.size for instance in stored)
         box_services.box_space_commit(box=self.box, size=size)
         CdImport.objects.filter(pk=self.cd_import.pk).update(

@@ -83,7 +83,6 @@ class Series(models.Model):
         verbose_name = _("series")
         verbose_name_plural = _("series")
         ordering = ["number", "id"]
-        verbose_name_plural = _("series")
         constraints = [
             models.UniqueConstraint(fields=["study", "series_instance_uid"], name="dicom_series_unique_in_study")
         ]

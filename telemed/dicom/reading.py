@@ -123,7 +123,7 @@ def plan_import(root: Path) -> Plan:
     for dicomdir in dicomdirs:
         try:
             listed.extend(_load_fileset(dicomdir, staged))
-        except Exception:  # noqa: BLE001 - a damaged DICOMDIR breaks pydicom in many ways; we scan instead
+        except Exception:  # a damaged DICOMDIR breaks pydicom in many ways; we scan instead
             logger.info("DICOMDIR %s unreadable, scanning", dicomdir, exc_info=True)
             unreadable.append(str(dicomdir.relative_to(root)))
     if listed:
@@ -216,7 +216,7 @@ def _text(ds, keyword: str, limit: int) -> str:
 def _date(ds, keyword: str) -> datetime.date | None:
     value = _text(ds, keyword, 16).replace(".", "")
     try:
-        return datetime.datetime.strptime(value[:8], "%Y%m%d").date() if len(value) >= 8 else None
+        return datetime.datetime.strptime(value[:8], "%Y%m%d").date() if len(value) >= 8 else None  # noqa: DTZ007
     except ValueError:
         return None
 

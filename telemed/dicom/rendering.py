@@ -133,7 +133,7 @@ def render_png(source: BinaryIO, *, frame: int = 0, window: Window | None = None
                 image = Image.fromarray(_colour(ds, pixels), mode="RGB")
     except CannotRender:
         raise
-    except Exception as error:  # noqa: BLE001 - damaged data or a compression no plugin decodes
+    except Exception as error:  # damaged data or a compression no plugin decodes
         raise CannotRender(str(error)[:200]) from error
     if size:
         image.thumbnail((size, size), Image.Resampling.LANCZOS)

@@ -44,7 +44,8 @@ def study_patient(study: Study) -> User | None:
     """Whose clinical data this is: the Welbox's owner, or the patient linked to the Medbox folder."""
     if study.box.kind == BoxKind.WELBOX:
         return study.box.owner
-    return study.folder.patient if study.folder_id and study.folder.patient_id else None
+    folder = study.folder
+    return folder.patient if folder is not None and folder.patient_id else None
 
 
 def study_audit(actor: User | None, action: AuditAction, target, study: Study, request: HttpRequest | None) -> None:

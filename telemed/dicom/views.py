@@ -35,6 +35,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from telemed.accounts.views import refusal_text
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
@@ -43,10 +44,6 @@ from telemed.dicom import batches, forms, imports, receiving, rendering, selecto
 from telemed.dicom.models import ImportState, SkipReason
 
 VIEWER_IMAGES_MAX = 5000
-
-
-def _error_text(error: ValidationError) -> str:
-    return " ".join(error.messages)
 
 
 def _json_error(message: str, code: str, status: int, **extra) -> JsonResponse:
@@ -109,7 +106,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
     try:
         cd_import = receiving.cd_import_start(actor=request.user, folder=form.cleaned_data["folder"])
     except ValidationError as error:
-        return _json_error(_error_text(error), error.code or "invalid", 400)
+        return _json_error(refusal_text(error), error.code or "invalid", 400)
     return JsonResponse(
         {
             "id": str(cd_import.pk),
@@ -149,14 +146,14 @@ def import_file(request: HttpRequest, import_id) -> HttpResponse:
             actor=request.user, cd_import=cd_import, path=path, offset=offset, total=total, stream=request, length=length
         )
     except imports.QuotaExceeded as error:
-        return _json_error(_error_text(error), "quota", 413, needed=error.needed, free=error.free)
+        return _json_error(refusal_text(error), "quota", 413, needed=error.needed, free=error.free)
     except imports.ImportConflict as error:
-        response = _json_error(_error_text(error), error.code, 409)
+        response = _json_error(refusal_text(error), error.code, 409)
         response["Upload-Offset"] = str(error.received)
         return response
     except ValidationError as error:
         status = {"size": 413, "too_big": 413, "too_many": 413, "beyond": 413}.get(error.code, 400)
-        return _json_error(_error_text(error), error.code or "invalid", status)
+        return _json_error(refusal_text(error), error.code or "invalid", status)
     response = JsonResponse({"path": entry.path, "received": entry.received, "size": entry.size})
     response["Upload-Offset"] = str(entry.received)
     return response
@@ -174,7 +171,7 @@ def import_batch(request: HttpRequest, import_id) -> HttpResponse:
     try:
         files = batches.cd_import_receive_batch(actor=request.user, cd_import=cd_import, stream=request, length=length)
     except ValidationError as error:
-        return _json_error(_error_text(error), error.code or "batch", 400)
+        return _json_error(refusal_text(error), error.code or "batch", 400)
     return JsonResponse({"files": files})
 
 
@@ -185,7 +182,7 @@ def import_finish(request: HttpRequest, import_id) -> HttpResponse:
     try:
         receiving.cd_import_finish(actor=request.user, cd_import=cd_import)
     except ValidationError as error:
-        return _json_error(_error_text(error), error.code or "state", 409)
+        return _json_error(refusal_text(error), error.code or "state", 409)
     return JsonResponse({"report_url": reverse("dicom:import_detail", args=[cd_import.pk])}, status=202)
 
 
@@ -196,7 +193,7 @@ def import_cancel(request: HttpRequest, import_id) -> HttpResponse:
     try:
         receiving.cd_import_cancel(actor=request.user, cd_import=cd_import)
     except ValidationError as error:
-        return _json_error(_error_text(error), error.code or "state", 409)
+        return _json_error(refusal_text(error), error.code or "state", 409)
     return JsonResponse({"state": cd_import.state})
 
 
@@ -357,7 +354,7 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
     try:
         services.study_share(actor=request.user, study=study, doctor=form.cleaned_data["doctor"], request=request)
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, _error_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."))
+        messages.error(request, refusal_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."))
     else:
         messages.success(request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name})
     return redirect("dicom:study", study.pk)
@@ -380,7 +377,7 @@ def study_delete(request: HttpRequest, study_id: int) -> HttpResponse:
     try:
         services.study_delete(actor=request.user, study=study, request=request)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, refusal_text(error))
         return redirect("dicom:study", study.pk)
     messages.success(request, _("“%(name)s” deleted; its space is free again.") % {"name": label})
     return redirect("dicom:studies")
@@ -405,7 +402,7 @@ def study_deidentified(request: HttpRequest, study_id: int) -> HttpResponse:
     try:
         path, written, _left_out = services.study_export_deidentified(actor=request.user, study=study, request=request)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, refusal_text(error))
         return redirect("dicom:study", study.pk)
     if not written:
         path.unlink(missing_ok=True)

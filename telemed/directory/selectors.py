@@ -191,7 +191,7 @@ class LexemeQuery(SearchQuery):
     def __init__(self, lexemes: list[str]):
         super().__init__(" & ".join("'" + lexeme.replace("\\", "").replace("'", "") + "'" for lexeme in lexemes))
 
-    def as_sql(self, compiler, connection, function=None, template=None):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
         return f"({sql})::tsquery", params
 
@@ -326,7 +326,7 @@ def _postgres_plan(entries: QuerySet, words: list[str]) -> _Plan:
     ranked = None
     if len(groups) > 1 or any(len(group) > 1 for group in groups):
         ranked = first.annotate(
-            rank=SearchRank(F("search_vector"), named) + TrigramWordSimilarity(Value(" ".join(words)), "name_text")
+            rank=SearchRank(F("search_vector"), named) + TrigramWordSimilarity(" ".join(words), "name_text")
         ).order_by("-rank", *STABLE_ORDER)
     return _Plan(matching=matching, first=first, first_ranked=ranked, rest=matching.exclude(search_vector=named))
 

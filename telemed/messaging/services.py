@@ -2,6 +2,7 @@
 (pages and WebSocket frames go through the same functions)."""
 
 import contextlib
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -45,11 +46,11 @@ def attachment_url(attachment: Attachment) -> str:
     return reverse("messaging:attachment", args=[attachment.pk])
 
 
-def message_payload(message: Message, attachments: list[Attachment] | None = None) -> dict:
+def message_payload(message: Message, attachments: Iterable[Attachment] | None = None) -> dict:
     """The message as pages receive it live (``attachments``: already known, saves a query)."""
-    attachments = message.attachments.all() if attachments is None else attachments
+    files = message.attachments.all() if attachments is None else attachments
     return {
-        "attachments": [{"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in attachments],
+        "attachments": [{"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in files],
         "id": message.pk,
         "conversation": message.conversation_id,
         "sender": message.sender_id,
@@ -120,7 +121,7 @@ def _own_items(actor, ids: list[int], get_owned, not_yours: str) -> list:
     return items
 
 
-def _attachable(actor, conversation: Conversation, document_ids: list[int]) -> list:
+def _attachable(actor, conversation: Conversation | None, document_ids: list[int]) -> list:
     """The sender's own box documents named by ``document_ids``; anything else is refused.
 
     Only one's own documents travel: a patient's Welbox document that a doctor may read was
@@ -159,7 +160,7 @@ def _deidentified_copies(actor, studies: list[Study]) -> list:
                         box_services.document_stage(
                             actor=actor, box=study.box, folder=study.folder, category=Category.IMAGING, name=name,
                             stream=stream, mime="application/zip",
-                        )  # fmt: skip
+                        )
                     )
             finally:
                 path.unlink(missing_ok=True)
@@ -190,21 +191,21 @@ def _file_copies(copies: list) -> list[int]:
     return [box_services.document_file_staged(staged=staged).pk for staged in copies]
 
 
-def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: list[Study] = ()) -> list[Attachment]:
+def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: Sequence[Study] = ()) -> list[Attachment]:
     doctor, patient = (
         _doctor_and_patient(conversation) if conversation.kind == ConversationKind.DOCTOR_PATIENT else (None, None)
     )
     attachments = []
     for document in documents:
         copy = None
-        if patient is not None and actor.pk == doctor.pk:
+        if doctor is not None and patient is not None and actor.pk == doctor.pk:
             # "Attachments reach the patient's Welbox": a copy that is the patient's from now on,
             # filed outside their quota like every document the platform delivers.
             with document.file.open("rb") as stream:
                 copy = box_services.document_store_system(
                     box=box_services.box_for(patient), category=Category.OTHER, name=document.name, stream=stream, mime=document.mime
                 )
-        elif patient is not None and actor.pk == patient.pk:
+        elif doctor is not None and patient is not None and actor.pk == patient.pk:
             # A patient's attachment is a share with the doctor, by reference, revocable in the Welbox.
             box_services.document_share(actor=actor, document=document, doctor=doctor)
         attachments.append(
@@ -222,7 +223,7 @@ def _attach(actor, conversation: Conversation, message: Message, documents: list
     return attachments
 
 
-def _append(actor, conversation: Conversation, text: str, documents: list = (), studies: list[Study] = ()) -> Message:
+def _append(actor, conversation: Conversation, text: str, documents: Sequence = (), studies: Sequence[Study] = ()) -> Message:
     message = Message.objects.create(conversation=conversation, sender=actor, text=text)
     attachments = _attach(actor, conversation, message, list(documents), list(studies))
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
@@ -238,7 +239,7 @@ def _append(actor, conversation: Conversation, text: str, documents: list = (), 
 
 
 def message_send(
-    *, actor, conversation: Conversation, text: str, document_ids: list[int] = (), study_ids: list[int] = (), deidentified: bool = False
+    *, actor, conversation: Conversation, text: str, document_ids: Sequence[int] = (), study_ids: Sequence[int] = (), deidentified: bool = False
 ) -> Message:
     """Send a message, with documents of one's box and (Intramed) studies of one's Medbox: shared
     by reference, or with ``deidentified`` as de-identified copies instead."""
@@ -255,7 +256,7 @@ def message_send(
 
 @transaction.atomic
 def conversation_start_with_patient(
-    *, actor, patient, text: str, subject: str = "", allow_replies: bool = False, document_ids: list[int] = ()
+    *, actor, patient, text: str, subject: str = "", allow_replies: bool = False, document_ids: Sequence[int] = ()
 ) -> Conversation:
     """A doctor writes to a linked patient, free of charge, at any time."""
     if not actor.is_doctor:
@@ -278,8 +279,8 @@ def conversation_start_intramed(
     doctors: list,
     text: str,
     subject: str = "",
-    document_ids: list[int] = (),
-    study_ids: list[int] = (),
+    document_ids: Sequence[int] = (),
+    study_ids: Sequence[int] = (),
     deidentified: bool = False,
 ) -> Conversation:
     """Intramed: any registered doctor may start a conversation with any others (small groups)."""

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from django.views.decorators.cache import never_cache
 
+from telemed.accounts.views import add_service_errors
 from telemed.audit.models import AuditAction
 from telemed.boxes.services import document_opened
 from telemed.boxes.views import document_file_response
@@ -18,11 +19,6 @@ from telemed.messaging import selectors, services
 from telemed.messaging.forms import IntramedForm, MessageForm, PatientConversationForm
 from telemed.messaging.models import ConversationKind
 from telemed.notifications.services import notification_mark_read_for_url
-
-
-def _service_errors(form, error: ValidationError) -> None:
-    for message in error.messages:
-        form.add_error(None, message)
 
 
 @login_required
@@ -62,7 +58,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 deidentified=deidentified,
             )
         except ValidationError as error:
-            _service_errors(form, error)
+            add_service_errors(form, error)
         except PermissionDenied:
             form.add_error(None, _("You cannot write in this conversation."))
         else:
@@ -122,7 +118,7 @@ def new_to_patient(request: HttpRequest) -> HttpResponse:
                 document_ids=data["documents"],
             )
         except ValidationError as error:
-            _service_errors(form, error)
+            add_service_errors(form, error)
         else:
             flash.success(request, _("Message sent."))
             return redirect("messaging:conversation", conversation.pk)
@@ -175,7 +171,7 @@ def new_intramed(request: HttpRequest) -> HttpResponse:
                 deidentified=deidentified,
             )
         except ValidationError as error:
-            _service_errors(form, error)
+            add_service_errors(form, error)
         else:
             flash.success(request, _("Message sent."))
             return redirect("messaging:conversation", conversation.pk)

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from telemed.accounts.models import User
 from telemed.notifications import kinds, presence, selectors, tasks, webpush
 from telemed.notifications.models import EmailPreference, Notification, PushSubscription
 from telemed.notifications.realtime import push_on_commit
@@ -17,7 +18,7 @@ class Tell:
     """One notification to make: who, of which kind, the title (never clinical: it may be
     e-mailed) and where it leads."""
 
-    recipient: object
+    recipient: User
     kind: str
     title: str
     url: str = ""
@@ -49,7 +50,7 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     # would find them online and send nothing, so they are not even enqueued (the tasks check
     # again anyway).
     online = presence.online_among(recipient_ids)
-    offline = [(t, n) for t, n in zip(tells, notifications) if t.recipient.pk not in online]
+    offline = [(t, n) for t, n in zip(tells, notifications, strict=True) if t.recipient.pk not in online]
     emails, pushes = selectors.deliveries_wanted({(t.recipient.pk, t.kind) for t, _n in offline})
     with_devices = selectors.users_with_push_devices({user_id for user_id, _kind in pushes})
     for tell, notification in offline:

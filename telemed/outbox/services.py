@@ -25,6 +25,7 @@ Rules:
 
 import hashlib
 
+from django.core import mail
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 
@@ -75,7 +76,7 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None) -> boo
             return False
         return True
 
-    connection = message.get_connection()
+    connection = message.connection or mail.get_connection()
     if isinstance(connection, smtp.EmailBackend):
         return connection.send_with_commit_point(
             message, commit=record, on_refused=lambda: SentMessage.objects.filter(key=key).delete()

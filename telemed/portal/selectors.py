@@ -7,7 +7,7 @@ dashboard costs the same number of queries however much work is waiting.
 from dataclasses import dataclass, field
 
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 
 from telemed.accounts import selectors as accounts
 from telemed.billing import selectors as billing

@@ -57,7 +57,7 @@ class TimesField(forms.Field):
         times = []
         for text in values:
             try:
-                times.append(datetime.datetime.strptime(text[:5], "%H:%M").time())
+                times.append(datetime.datetime.strptime(text[:5], "%H:%M").time())  # noqa: DTZ007 - a time of day
             except ValueError:
                 raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": text[:20]}) from None
         return tuple(times)

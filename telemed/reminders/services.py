@@ -156,7 +156,8 @@ def reminder_edit_from(
         raise ValidationError(_("This occurrence is not part of the reminder any more."))
     if occurrence <= now:
         raise ValidationError(_("A reminder can be changed only from an occurrence still to come."))
-    if occurrence <= series.first():
+    first = series.first()
+    if first is None or occurrence <= first:
         for name, value in {"kind": text.kind, "title": text.title, "notes": text.notes, **_series_fields(recurrence)}.items():
             setattr(reminder, name, value)
         reminder.updated_at = now

@@ -112,7 +112,7 @@ def _clean_content(kind: str, content: ReportContent) -> ReportContent:
             TherapyLine(drug=line.drug.strip()[:200], dose=line.dose.strip()[:100], schedule=line.schedule.strip()[:200],
                         duration=line.duration.strip()[:100])
             for line in lines
-        ),  # fmt: skip
+        ),
         nre=nre,
         nre_pin=pin,
     )

@@ -17,7 +17,7 @@ import logging
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import aiohttp
 from django.conf import settings
@@ -25,8 +25,10 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied, Valid
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from pyhanko.sign import signers
 from pyhanko.sign.general import SigningError
 
+from telemed.accounts.models import User
 from telemed.signatures import authority, csc, pades, selectors, totp
 from telemed.signatures.models import (
     CertificateAuthority,
@@ -106,7 +108,7 @@ def signing_certificate_issue(*, actor) -> SigningCertificate:
     ca = _current_authority()
     issued = authority.issue_doctor_certificate(
         authority_certificate_der=bytes(ca.certificate_der),
-        authority_key_der=unseal(ca.sealed_key, purpose=CA_KEY_PURPOSE),
+        authority_key_der=unseal(bytes(ca.sealed_key), purpose=CA_KEY_PURPOSE),
         first_name=actor.first_name,
         last_name=actor.last_name,
         codice_fiscale=_codice_fiscale(actor),
@@ -270,7 +272,7 @@ def remote_signer_remove(*, actor) -> None:
 class SigningAuthorization:
     """Permission to sign ``documents`` PDFs, obtained with one code. Use it once."""
 
-    actor: object
+    actor: User
     documents: int
     backend: str
     certificate_der: bytes
@@ -279,7 +281,7 @@ class SigningAuthorization:
     fiscal_code: str
     chain_der: list[bytes] = field(default_factory=list)
     private_key_der: bytes = b""
-    remote: object = None  # (connection, credential info, CSC authorisation) for a remote signer
+    remote: tuple | None = None  # (connection, credential info, CSC authorisation) for a remote signer
     used: bool = False
 
 
@@ -374,7 +376,7 @@ async def _authorize_remote(connection: csc.Connection, *, otp: str, documents: 
 
 
 def _authorize_remote_signer(actor, credential: RemoteCredential, code: str, documents: int) -> SigningAuthorization:
-    token = unseal(credential.sealed_access_token, purpose=_token_purpose(actor.pk)).decode() if credential.sealed_access_token else ""
+    token = unseal(bytes(credential.sealed_access_token), purpose=_token_purpose(actor.pk)).decode() if credential.sealed_access_token else ""
     connection = csc.Connection(
         base_url=credential.provider.base_url, credential_id=credential.credential_id, access_token=token
     )
@@ -433,18 +435,20 @@ def signing_authorize(*, actor, code: str, documents: int) -> SigningAuthorizati
         signer_name=authority.common_name_of(bytes(certificate.certificate_der)),
         fiscal_code=authority.fiscal_code_of(bytes(certificate.certificate_der)),
         chain_der=[bytes(certificate.authority.certificate_der)],
-        private_key_der=unseal(certificate.sealed_key, purpose=_certificate_key_purpose(serial)),
+        private_key_der=unseal(bytes(certificate.sealed_key), purpose=_certificate_key_purpose(serial)),
     )
 
 
 def _spool() -> BinaryIO:
-    return tempfile.SpooledTemporaryFile(max_size=SIGNING_SPOOL_BYTES)
+    # A binary file, in memory until it grows: typeshed types it IO[bytes], pyHanko asks for BinaryIO.
+    return cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SIGNING_SPOOL_BYTES))
 
 
 async def _sign_all(authorization: SigningAuthorization, documents: list[DocumentToSign], outputs: list[BinaryIO]):
     async with aiohttp.ClientSession() as session:
         timestamper = pades.timestamper_for(settings.SIGNING_TSA_URL, session) if settings.SIGNING_TSA_URL else None
-        if authorization.backend == SignatureBackend.REMOTE:
+        signer: signers.Signer
+        if authorization.backend == SignatureBackend.REMOTE and authorization.remote is not None:
             connection, info, csc_authorization = authorization.remote
             manager = csc.BatchAuthorizationManager(
                 connection.session_info, info, csc_authorization, authorization.documents

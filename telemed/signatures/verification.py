@@ -104,7 +104,7 @@ def inspect_pdf(stream: BinaryIO, *, trust_roots_der: list[bytes]) -> Inspection
         if reader.encrypted:
             return Inspection(readable=False, problem="encrypted")
         embedded = list(reader.embedded_signatures)
-    except Exception:  # noqa: BLE001 - a hostile file may break the parser in any way
+    except Exception:  # a hostile file may break the parser in any way
         logger.info("unreadable PDF on the verification page", exc_info=True)
         return Inspection(readable=False, problem="corrupt")
     trust_roots = [asn1_x509.Certificate.load(der) for der in trust_roots_der]
@@ -112,7 +112,7 @@ def inspect_pdf(stream: BinaryIO, *, trust_roots_der: list[bytes]) -> Inspection
     for signature in embedded:
         try:
             checks.append(_check(signature, stream, trust_roots))
-        except Exception:  # noqa: BLE001 - a broken signature dictionary is a broken signature
+        except Exception:  # a broken signature dictionary is a broken signature
             logger.info("signature could not be checked", exc_info=True)
             checks.append(
                 SignatureCheck(

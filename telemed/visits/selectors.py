@@ -110,7 +110,7 @@ def room_get_for_user(user, booking_id: int, *, now: datetime.datetime | None = 
     if now < booking.start - ROOM_OPENS_BEFORE:
         raise RoomClosed(
             _("The room opens %(duration)s before the start of the visit.")
-            % {"duration": formatting.minutes(ROOM_OPENS_BEFORE.total_seconds() // 60)}
+            % {"duration": formatting.minutes(int(ROOM_OPENS_BEFORE.total_seconds() // 60))}
         )
     return booking
 

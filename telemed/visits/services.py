@@ -48,7 +48,7 @@ def _require_patient(actor) -> None:
         raise PermissionDenied
 
 
-def _aware(value: datetime.datetime) -> datetime.datetime:
+def _aware(value: datetime.datetime | None) -> datetime.datetime:
     if not isinstance(value, datetime.datetime) or timezone.is_naive(value):
         raise ValidationError(_("Choose a valid date and time."))
     return value
@@ -164,7 +164,11 @@ def visit_lengths(doctor) -> list[int]:
     if not getattr(doctor, "is_doctor", False) or not hasattr(doctor, "doctor_profile"):
         return []
     return sorted(
-        {tariff.duration_minutes for tariff in billing_selectors.tariffs_offered_by(doctor.doctor_profile).filter(kind="video")}
+        {
+            tariff.duration_minutes
+            for tariff in billing_selectors.tariffs_offered_by(doctor.doctor_profile).filter(kind="video")
+            if tariff.duration_minutes is not None
+        }
         & set(SLOT_MINUTES)
     )
 
@@ -353,7 +357,7 @@ def proposal_url(proposal: DateProposal) -> str:
     return reverse("visits:proposal", args=[proposal.pk])
 
 
-def _check_future(start: datetime.datetime) -> datetime.datetime:
+def _check_future(start: datetime.datetime | None) -> datetime.datetime:
     start = _aware(start)
     if start <= timezone.now():
         raise ValidationError(_("This time is in the past. Please propose a future date."))
@@ -393,7 +397,7 @@ PROPOSAL_ACTIONS = ("accept", "reject", "propose", "withdraw")
 
 def _proposal_transition(proposal: DateProposal, actor, action: str) -> None:
     """The one transition function of a negotiation: whose turn it is decides what they may do."""
-    turn = {ProposalStatus.WAITING_DOCTOR: proposal.doctor_id, ProposalStatus.WAITING_PATIENT: proposal.patient_id}
+    turn: dict[str, int] = {ProposalStatus.WAITING_DOCTOR: proposal.doctor_id, ProposalStatus.WAITING_PATIENT: proposal.patient_id}
     if proposal.status not in turn:
         raise ValidationError(_("This request is closed: nothing more can be done on it."))
     if action == "withdraw":
@@ -431,11 +435,10 @@ def proposal_reply(
         raise ValidationError({"message": _("The message is too long.")})
     if action not in PROPOSAL_ACTIONS:
         raise ValidationError(_("Unknown request."))
-    if action == "propose":
-        start = _check_future(start)
+    proposed = _check_future(start) if action == "propose" else None
     _proposal_transition(proposal, actor, action)
-    if action == "propose":
-        proposal.start = start
+    if proposed is not None:
+        proposal.start = proposed
     if proposal.status == ProposalStatus.AGREED:
         _check_future(proposal.start)
         _locked_agenda(proposal.doctor)
@@ -586,6 +589,8 @@ def room_file_send(*, actor, booking: Booking, name: str, stream, size: int):
         if upload.state == UploadState.OPEN:  # the bytes did not all arrive: free the reserved space
             boxes.upload_cancel(actor=actor, upload=upload)
     document = upload.document
+    if document is None:
+        raise ValueError("an upload appended whole has its document")
     with transaction.atomic():
         boxes.document_share(actor=actor, document=document, doctor=booking.doctor)
         message = RoomMessage.objects.create(booking=booking, author=actor, document_id=document.pk, document_name=document.name)
@@ -715,7 +720,7 @@ def visit_report_save(*, actor, booking: Booking, diagnosis: str, findings: str,
     content = reports.ReportContent(
         diagnosis=diagnosis or "", findings=findings or "", notes=visit_record_text(booking), therapy=tuple(therapy)
     )
-    if booking.report_id is None:
+    if booking.report is None:
         booking.report = reports.report_create(
             actor=actor, patient=booking.patient, kind="report", content=content, engagement=_engagement(booking)
         )
@@ -734,7 +739,8 @@ def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
     booking = _doctor_booking(actor, booking, lock=False)
     if booking.status == BookingStatus.DELIVERED:
         raise ValidationError(_("This visit's report is already signed and delivered."))
-    if booking.report_id is None:
+    report = booking.report
+    if report is None:
         raise ValidationError(_("Write the report before signing it."))
     if not booking.statement:
         raise ValidationError(
@@ -742,7 +748,6 @@ def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
         )
     if booking.admitted_at is None:
         raise ValidationError(_("The call did not take place: there is nothing to report."))
-    report = booking.report
     if report.is_draft:
         if booking.status == BookingStatus.IN_PROGRESS:
             visit_end(actor=actor, booking=booking)
@@ -764,7 +769,7 @@ def visit_report_sign(*, actor, booking: Booking, code: str) -> Booking:
 
 @transaction.atomic
 def _visit_deliver(*, actor, booking: Booking) -> Booking:
-    from telemed.billing.services import billable_service_register
+    from telemed.billing.proformas import billable_service_register
 
     booking = _doctor_booking(actor, booking)
     if booking.status == BookingStatus.IN_PROGRESS:

@@ -30,7 +30,7 @@ class Slot:
 
 def parse_slot_key(value: str) -> datetime.datetime | None:
     try:
-        moment = datetime.datetime.strptime(value or "", "%Y-%m-%dT%H:%MZ")
+        moment = datetime.datetime.strptime(value or "", "%Y-%m-%dT%H:%MZ")  # noqa: DTZ007 - UTC, set below
     except ValueError:
         return None
     return moment.replace(tzinfo=datetime.UTC)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from telemed.accounts.selectors import doctor_public_profile
+from telemed.accounts.views import add_service_errors
 from telemed.reports import forms as report_forms
 from telemed.visits import ice, selectors, services, slots
 from telemed.visits.forms import (
@@ -28,15 +29,6 @@ from telemed.visits.forms import (
     SignForm,
     VisitReportForm,
 )
-
-
-def _errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
 
 
 def _by_day(free: list[slots.Slot]) -> list[tuple]:
@@ -99,7 +91,7 @@ def agenda(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         form = {"settings": settings_form, "rule": rule_form, "exception": exception_form}.get(which)
         if form is not None:
-            _errors(form, error)
+            add_service_errors(form, error)
         else:
             for message in error.messages:
                 flash.error(request, message)
@@ -159,7 +151,7 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
         if which == "book" and not book_form.is_valid():
             book_form.add_error(None, _("Choose one of the free slots."))
     except ValidationError as error:
-        _errors(book_form if which == "book" else proposal_form, error)
+        add_service_errors(book_form if which == "book" else proposal_form, error)
     context = {
         "doctor": doctor,
         "breakdown": breakdown,
@@ -228,7 +220,7 @@ def proposal(request: HttpRequest, proposal_id: int) -> HttpResponse:
                 message=form.cleaned_data["message"],
             )
         except ValidationError as error:
-            _errors(form, error)
+            add_service_errors(form, error)
         except PermissionDenied:
             form.add_error(None, _("You cannot do this on this request."))
         else:
@@ -300,7 +292,7 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
             flash.success(request, _("The report is signed and delivered to the patient."))
             return redirect("visits:booking", booking_id=booking.pk)
     except ValidationError as error:
-        _errors(form if which == "save" else sign_form, error)
+        add_service_errors(form if which == "save" else sign_form, error)
     booking = selectors.booking_get_for_user(request.user, booking_id)
     context = {
         "booking": booking,

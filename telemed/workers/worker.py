@@ -35,7 +35,7 @@ class HeartbeatWorker(Worker):
                 try:
                     heartbeat_beat(process_id=self.worker_id, role=Role.TASK_WORKER)
                     tasks_reap()
-                except Exception:  # noqa: BLE001 - a database hiccup must not stop the beat for good
+                except Exception:  # a database hiccup must not stop the beat for good
                     logger.exception("heartbeat: could not beat or reap")
                     connection.close()
                 if stop.wait(settings.HEARTBEAT_INTERVAL):

@@ -9,7 +9,7 @@ import zxingcpp
 from django.utils import timezone
 from PIL import Image
 
-from telemed.billing import pricing, services
+from telemed.billing import pricing, proformas, tariffs
 from telemed.billing.models import PaymentRequest
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
@@ -17,7 +17,7 @@ from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
 def deliver(doctor, patient, label):
     profile = doctor.doctor_profile
-    return services.billable_service_register(
+    return proformas.billable_service_register(
         doctor=profile, patient=patient, kind="base", duration_minutes=None,
         breakdown=pricing.price_service(doctor=profile, kind="base"), accepted_at=timezone.now(),
         source_label=label,
@@ -28,7 +28,7 @@ def test_a_doctor_issues_invoices_with_one_button_and_the_patient_sees_the_qr_co
     doctor = doctor_with_demo_authenticator(make_doctor, email="dott.rossi@example.test", first_name="Paolo", last_name="Rossi")
     patient = make_patient(email="giulia@example.test", first_name="Giulia")
     off_the_loop(
-        services.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("80.00"),
+        tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("80.00"),
         response_value=72, response_unit="hours",
     )  # fmt: skip
     off_the_loop(deliver, doctor, patient, "Consulto: esami del sangue")

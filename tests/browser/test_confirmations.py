@@ -5,7 +5,7 @@ a refused consult request keeps the file the patient had chosen."""
 import uuid
 from decimal import Decimal
 
-from telemed.billing import services as billing
+from telemed.billing import tariffs
 from telemed.care.models import CareLink
 from telemed.consults import services as consults
 from telemed.consults.models import Consult, ConsultAttachment
@@ -18,7 +18,7 @@ from tests.browser.test_paying import worker_idle
 def _doctor_offering_consults(make_doctor, email):
     doctor = make_doctor(email=email, first_name="Lucia", last_name="Ferri")
     off_the_loop(
-        billing.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("50.00"),
+        tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("50.00"),
         response_value=72, response_unit="hours",
     )  # fmt: skip
     return doctor

@@ -61,7 +61,7 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
     from decimal import Decimal
 
     from telemed.accounts.models import Certification
-    from telemed.billing import services as billing
+    from telemed.billing import donations, tariffs
     from telemed.signatures import services as signing
     from telemed.signatures.tests.conftest import code_for
     from telemed.visits import services as visits
@@ -89,7 +89,7 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
         doctor_page.goto("/dashboard/")
         doctor_page.get_by_test_id(f"step-{key}").get_by_role("link").click()
         doctor_page.wait_for_url(url)
-    off_the_loop(billing.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    off_the_loop(tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
     import datetime
 
     off_the_loop(visits.availability_rule_add, actor=doctor, weekday=0, start=datetime.time(9), end=datetime.time(12))
@@ -103,7 +103,7 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
     off_the_loop(signing.certificate_authority_create, name="telemed First Steps Test CA")
     device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
     off_the_loop(signing.signing_device_confirm, actor=doctor, code=code_for(device, __import__("time").time()))
-    off_the_loop(billing.donation_set, actor=doctor, percent=Decimal("0"), charity=None)
+    off_the_loop(donations.donation_set, actor=doctor, percent=Decimal("0"), charity=None)
     Certification.objects.filter(doctor=doctor.doctor_profile).update(status="verified")
     doctor_page.goto("/dashboard/")
     doctor_page.get_by_test_id("doctor-work").wait_for()

@@ -4,6 +4,7 @@ two doctors talk on Intramed and send each other a DICOM study, opened in the vi
 import re
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from conftest import PASSWORD
 from telemed.boxes import services as box_services
@@ -37,13 +38,23 @@ def doctor_with_demo_authenticator(make_doctor, **kwargs):
     return doctor
 
 
-def test_doctor_writes_and_the_linked_patient_sees_it_live(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.verdi@example.test", first_name="Luigi", last_name="Verdi")
-    patient = make_patient(email="anna@example.test", first_name="Anna")
-    off_the_loop(lambda: care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor)))
+def linked_conversation(make_doctor, make_patient, *, doctor: dict, patient: dict, text: str):
+    """A doctor (with the demo authenticator) and a patient linked by care, talking in a conversation."""
+    doctor_user = doctor_with_demo_authenticator(make_doctor, **doctor)
+    patient_user = make_patient(**patient)
+    off_the_loop(lambda: care.care_accept(actor=doctor_user, link=care.care_request(actor=patient_user, doctor=doctor_user)))
     conversation = off_the_loop(
-        services.conversation_start_with_patient, actor=doctor, patient=patient, text="Buongiorno Anna", allow_replies=True
+        services.conversation_start_with_patient, actor=doctor_user, patient=patient_user, text=text, allow_replies=True
     )
+    return doctor_user, patient_user, conversation
+
+
+def test_doctor_writes_and_the_linked_patient_sees_it_live(new_page, make_doctor, make_patient):
+    doctor, patient, conversation = linked_conversation(
+        make_doctor, make_patient, text="Buongiorno Anna",
+        doctor={"email": "dott.verdi@example.test", "first_name": "Luigi", "last_name": "Verdi"},
+        patient={"email": "anna@example.test", "first_name": "Anna"},
+    )  # fmt: skip
 
     patient_page, doctor_page = new_page(), new_page()
     log_in(patient_page, patient)
@@ -131,3 +142,25 @@ def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_docto
     colleague_page.locator("textarea[name=text]").fill("Nessuna iperintensità significativa.")
     colleague_page.locator("button[name=send]").click()
     sender_page.locator(".message-item", has_text="Nessuna iperintensità").wait_for()
+
+
+def test_a_page_opened_before_the_message_counts_it_live(new_page, make_doctor, make_patient):
+    """notifications/live.js (through the shared reconnecting socket): the unread badge of a page
+    that is already open goes up when a message arrives, without a reload."""
+    doctor, patient, conversation = linked_conversation(
+        make_doctor, make_patient, text="Buongiorno Bruna",
+        doctor={"email": "dott.rossi@example.test", "first_name": "Marco", "last_name": "Rossi"},
+        patient={"email": "bruna@example.test", "first_name": "Bruna"},
+    )  # fmt: skip
+    patient_page, doctor_page = new_page(), new_page()
+    with patient_page.expect_websocket(lambda socket: socket.url.endswith("/ws/notifications/")):
+        log_in(patient_page, patient)
+    badge = patient_page.get_by_test_id("unread-badge")
+    before = int(badge.inner_text().strip())  # the care link and the conversation's first message
+
+    log_in(doctor_page, doctor)
+    doctor_page.goto(f"/messages/{conversation.pk}/")
+    doctor_page.locator("textarea[name=text]").fill("Gli esami sono pronti")
+    doctor_page.locator("button[name=send]").click()
+    expect(badge).to_have_text(str(before + 1))
+    assert patient_page.url.endswith("/dashboard/")  # the same page, never reloaded

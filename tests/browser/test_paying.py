@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from telemed.accounts.models import User
 from telemed.billing import pricing
-from telemed.billing import services as billing
+from telemed.billing import payments, proformas, tariffs
 from telemed.billing.models import PaymentRequest
 from telemed.consults import services as consults
 from telemed.visits import services as visits
@@ -41,8 +41,8 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
     patient = make_patient(email="piero@example.test", first_name="Piero")
     staff = off_the_loop(lambda: User.objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd"))
     profile = doctor.doctor_profile
-    off_the_loop(billing.tariff_set, actor=doctor, doctor=profile, kind="base", fee=Decimal("50.00"), response_value=72, response_unit="hours")
-    off_the_loop(billing.tariff_set, actor=doctor, doctor=profile, kind="video", duration_minutes=30, fee=Decimal("40.00"))
+    off_the_loop(tariffs.tariff_set, actor=doctor, doctor=profile, kind="base", fee=Decimal("50.00"), response_value=72, response_unit="hours")
+    off_the_loop(tariffs.tariff_set, actor=doctor, doctor=profile, kind="video", duration_minutes=30, fee=Decimal("40.00"))
     consult, _created = off_the_loop(
         consults.consult_request, actor=patient, doctor=profile,
         draft=consults.ConsultDraft(kind="base", question="Pressione alta al mattino", accepted_terms=True, idempotency_key=uuid.uuid4()),
@@ -74,7 +74,7 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
 
     # Answered (the consult registers the delivered service): the request is on its way.
     off_the_loop(
-        billing.billable_service_register, doctor=profile, patient=patient, kind="base", duration_minutes=None,
+        proformas.billable_service_register, doctor=profile, patient=patient, kind="base", duration_minutes=None,
         breakdown=pricing.Breakdown.from_dict(consult.breakdown), accepted_at=consult.accepted_at,
         source_label="Consulto: pressione alta", source_url=f"/consults/{consult.pk}/", source_key=consult.engagement,
     )  # fmt: skip
@@ -87,8 +87,8 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
 
     # The doctor sends the payment request: the consult page leads to the bank details.
     def request_sent():
-        drafts = billing.proformas_draft(actor=doctor)
-        return billing.proformas_validate(actor=doctor, include=[proforma.pk for proforma in drafts])[0]
+        drafts = proformas.proformas_draft(actor=doctor)
+        return payments.proformas_validate(actor=doctor, include=[proforma.pk for proforma in drafts])[0]
 
     off_the_loop(request_sent)
     page.goto(f"/consults/{consult.pk}/")
@@ -100,7 +100,7 @@ def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_p
 
     # Paid: the consult says so, with the date.
     request = off_the_loop(lambda: PaymentRequest.objects.get(payer=patient))
-    off_the_loop(billing.payment_mark_paid, actor=staff, payment_request=request, reason="paid at the front desk")
+    off_the_loop(payments.payment_mark_paid, actor=staff, payment_request=request, reason="paid at the front desk")
     page.goto(f"/consults/{consult.pk}/")
     assert page.get_by_test_id("charge-state").inner_text() == "Pagato"
     assert page.get_by_test_id("charge-explanation").inner_text().startswith("Pagato il")

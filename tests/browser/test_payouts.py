@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from telemed.accounts.models import User
-from telemed.billing import services
+from telemed.billing import donations, payments, payouts, proformas, tariffs
 from telemed.billing.models import Charity
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_billing import deliver
@@ -57,17 +57,17 @@ def test_a_doctor_reads_fee_bank_fee_donation_and_net_on_the_payout_statement(ne
     staff = off_the_loop(lambda: User.objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd"))
     charity = off_the_loop(lambda: Charity.objects.create(name="Fondazione Sorriso ETS", iban="IT60X0542811101000000123456"))
     off_the_loop(
-        services.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("80.00"),
+        tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("80.00"),
         response_value=72, response_unit="hours",
     )  # fmt: skip
-    off_the_loop(services.donation_set, actor=doctor, percent=Decimal("10"), charity=charity)
+    off_the_loop(donations.donation_set, actor=doctor, percent=Decimal("10"), charity=charity)
 
     def paid_and_paid_out():
         service = deliver(doctor, patient, "Consulto: esami del sangue")
-        proforma = services.proformas_draft(actor=doctor, service_ids=[service.pk])[0]
-        request = services.proformas_validate(actor=doctor, include=[proforma.pk])[0]
-        services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
-        return services.payout_batch_run(actor=staff, cutoff=timezone.now())
+        proforma = proformas.proformas_draft(actor=doctor, service_ids=[service.pk])[0]
+        request = payments.proformas_validate(actor=doctor, include=[proforma.pk])[0]
+        payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+        return payouts.payout_batch_run(actor=staff, cutoff=timezone.now())
 
     off_the_loop(paid_and_paid_out)
     page = new_page()

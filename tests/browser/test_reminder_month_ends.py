@@ -4,6 +4,8 @@ to "the last day of the month" and every month has it."""
 import datetime as dt
 import re
 
+from django.utils import timezone
+
 from telemed.reminders.models import Reminder
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import log_in
@@ -24,7 +26,7 @@ def fill_monthly(page, *, start: dt.date, mode: str) -> None:
 
 def test_a_monthly_reminder_on_the_31st_warns_and_the_last_day_reaches_every_month(new_page, make_patient):
     patient = make_patient(email="rosa@example.test", first_name="Rosa", last_name="Villa")
-    year = dt.date.today().year + 1
+    year = timezone.localdate().year + 1
     page = new_page()
     log_in(page, patient)
     page.goto("/reminders/new/")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 
-from telemed.billing import services
+from telemed.billing import payments, storage_purchases
 from telemed.billing.models import PaymentRequest
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import log_in
@@ -18,7 +18,7 @@ def test_a_patient_buys_welbox_space_and_gets_it_once_paid(new_page, make_patien
     patient = make_patient(email="marta@example.test", first_name="Marta")
     staff = off_the_loop(lambda: get_user_model().objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd"))
     for name, for_box, gigabytes, price in [("Welbox Plus", "welbox", 5, "9.90"), ("Medbox Studio", "medbox", 50, "49.00")]:
-        off_the_loop(services.storage_plan_set, actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
+        off_the_loop(storage_purchases.storage_plan_set, actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
 
     page = new_page()
     log_in(page, patient)
@@ -39,7 +39,7 @@ def test_a_patient_buys_welbox_space_and_gets_it_once_paid(new_page, make_patien
     screenshot(page, "storage-payment")
 
     request = off_the_loop(lambda: PaymentRequest.objects.get(payer=patient))
-    off_the_loop(services.payment_mark_paid, actor=staff, payment_request=request, reason="paid at the front desk")
+    off_the_loop(payments.payment_mark_paid, actor=staff, payment_request=request, reason="paid at the front desk")
     page.goto("/billing/storage/")
     assert "Aggiunto al tuo box il" in page.get_by_test_id("storage-purchases").inner_text()
     page.goto("/box/space/")

@@ -5,8 +5,9 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from telemed.billing.services import tariff_set
+from telemed.billing.tariffs import tariff_set
 from telemed.visits import services as visits
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
@@ -46,7 +47,7 @@ def test_a_date_negotiation_reads_in_italian_and_leads_with_the_answer(new_page,
     patient_page, doctor_page = new_page(), new_page()
     log_in(patient_page, patient)
     patient_page.goto(f"/visits/book/{visit_doctor.doctor_profile.slug}/")
-    day = datetime.date.today() + datetime.timedelta(days=5)
+    day = timezone.localdate() + datetime.timedelta(days=5)
     form = patient_page.locator('[data-testid="proposal-form"]')
     form.locator('input[name="day"]').fill(day.isoformat())
     form.locator('input[name="time"]').fill("18:30")
@@ -93,7 +94,7 @@ def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doct
     from telemed.lib import formatting
     from telemed.lib.italy import public_holidays
 
-    today = datetime.date.today()
+    today = timezone.localdate()
     holiday = min(day for year in (today.year, today.year + 1) for day in public_holidays(year) if day > today + datetime.timedelta(days=1))
     doctor = doctor_with_demo_authenticator(make_doctor, email="dott.gallo@example.test", first_name="Pia", last_name="Gallo")
     off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)

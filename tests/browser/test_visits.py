@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import image_bytes
-from telemed.billing.services import tariff_set
+from telemed.billing.tariffs import tariff_set
 from telemed.signatures import services as signing
 from telemed.signatures.tests.conftest import code_for
 from telemed.visits import services as visits

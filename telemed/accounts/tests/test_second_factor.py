@@ -5,6 +5,7 @@ import datetime
 import re
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -58,7 +59,7 @@ def test_stolen_password_cannot_enrol_a_new_authenticator_over_the_real_one(doct
     forged = TOTPDevice.objects.create(user=doctor, name="thief", confirmed=False)
     posted = thief.post(reverse("accounts:totp_setup"), {"code": code_of(forged)})
     assert posted.status_code == 302 and posted["Location"].startswith(reverse("accounts:totp_verify"))
-    with pytest.raises(Exception):
+    with pytest.raises(PermissionDenied):
         second_factor.totp_enrolment_confirm(request=_request_for(thief, doctor), device=forged, code=code_of(forged))
     assert list(TOTPDevice.objects.filter(user=doctor, confirmed=True)) == [real]
     assert thief.get(reverse("portal:dashboard"))["Location"].startswith(reverse("accounts:totp_verify"))

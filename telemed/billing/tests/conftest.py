@@ -111,7 +111,7 @@ from decimal import Decimal  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from telemed.billing import pricing, services  # noqa: E402
+from telemed.billing import payments, pricing, proformas, tariffs  # noqa: E402
 
 CAMT = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 
@@ -140,9 +140,9 @@ def deliver(db):
     def make(doctor: DoctorProfile, patient: User, *, fee: str = "45.00", kind: str = "base", duration=None, key=None):
         if selectors_tariff(doctor, kind, duration) is None or selectors_tariff(doctor, kind, duration).fee != Decimal(fee):
             response = {} if kind == "video" else {"response_value": 72, "response_unit": "hours"}
-            services.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration, **response)
+            tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration, **response)
         breakdown = pricing.price_service(doctor=doctor, kind=kind, duration=duration)
-        return services.billable_service_register(
+        return proformas.billable_service_register(
             doctor=doctor, patient=patient, kind=kind, duration_minutes=duration, breakdown=breakdown,
             accepted_at=timezone.now(), source_label=f"Consulto {next(_numbers)}", source_url="/consults/1/", source_key=key,
         )
@@ -163,8 +163,8 @@ def billed(deliver, make_patient_user):
     def make(doctor: DoctorProfile, patient: User | None = None, fee: str = "45.00"):
         patient = patient or make_patient_user()
         service = deliver(doctor, patient, fee=fee)
-        proforma = services.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
-        return services.proformas_validate(actor=doctor.user, include=[proforma.pk])[0]
+        proforma = proformas.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
+        return payments.proformas_validate(actor=doctor.user, include=[proforma.pk])[0]
 
     return make
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import log_in
-from telemed.billing import services
+from telemed.billing import payments, payouts
 from telemed.billing.models import Invoice, PaymentStatus, ProformaStatus, StoragePlan
 from telemed.billing.tests.conftest import camt053
 from telemed.boxes.models import Box
@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_emetti_fattura_review_and_validate_through_the_pages(doctor_client, doctor, patient, deliver):
-    first, second = deliver(doctor, patient), deliver(doctor, patient, fee="80.00")
+    deliver(doctor, patient)
+    deliver(doctor, patient, fee="80.00")
     page = doctor_client.get(reverse("billing:home"))
     assert page.status_code == 200 and b'data-testid="emetti-fattura"' in page.content
     response = doctor_client.post(reverse("billing:issue"))
@@ -76,7 +77,7 @@ def test_the_patient_pays_with_the_qr_code_and_downloads_the_invoice(client, doc
 
 def test_nobody_sees_anyone_elses_payments_or_invoices(client, doctor, patient, make_patient_user, billed, staff, make_doctor, login_doctor):
     request = billed(doctor, patient)
-    services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     invoice = Invoice.objects.get()
     stranger = make_patient_user("Zoe")
     client.force_login(stranger)
@@ -123,10 +124,10 @@ def test_staff_pages_and_bad_uploads(client, staff, doctor, patient, billed):
 
 
 def test_the_doctor_sees_their_payout_statement_and_not_others(client, doctor, make_doctor, patient, billed, staff, login_doctor):
-    services.payment_mark_paid(actor=staff, payment_request=billed(doctor, patient), reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=billed(doctor, patient), reason="paid at the front desk")
     from django.utils import timezone
 
-    services.payout_batch_run(actor=staff, cutoff=timezone.now())
+    payouts.payout_batch_run(actor=staff, cutoff=timezone.now())
     line = doctor.payout_lines.get()
     login_doctor(client, doctor)
     page = client.get(reverse("billing:payout_statement", args=[line.pk]))
@@ -145,14 +146,14 @@ def test_buying_space_raises_the_quota_when_paid(client, patient, staff):
     response = client.post(reverse("billing:storage"), {"plan": plan.pk})
     request = patient.payment_requests.get()
     assert response["Location"] == reverse("billing:payment", args=[request.pk]) and request.amount == D("9.90")
-    services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     box = Box.objects.get(owner=patient)
     assert box.extra_quota_bytes == 5 * 1024**3
     assert box.quota_raises.get().reason.startswith("storage purchase")
 
 
 def test_credit_note_page(client, doctor, patient, billed, staff, login_doctor):
-    services.payment_mark_paid(actor=staff, payment_request=billed(doctor, patient), reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=billed(doctor, patient), reason="paid at the front desk")
     invoice = Invoice.objects.get()
     login_doctor(client, doctor)
     assert client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": ""}).status_code == 400

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection, connections
 
-from telemed.billing import services
+from telemed.billing import acting, payments, proformas
 from telemed.billing.models import Invoice, PaymentRequest
 
 pytestmark = [
@@ -39,7 +39,7 @@ def test_invoice_numbers_under_concurrent_issuing(doctor, make_patient_user, bil
     patient = make_patient_user()
     requests = [billed(doctor, patient) for _ in range(16)]
     results = concurrently(
-        lambda request: services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk"),
+        lambda request: payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk"),
         requests,
     )
     assert not [r for r in results if isinstance(r, BaseException)], results
@@ -49,15 +49,15 @@ def test_invoice_numbers_under_concurrent_issuing(doctor, make_patient_user, bil
 
 def test_concurrent_validation_of_the_same_proforma_sends_one_request(doctor, patient, deliver):
     service = deliver(doctor, patient)
-    proforma = services.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
-    results = concurrently(lambda _: services.proformas_validate(actor=doctor.user, include=[proforma.pk]), range(6), workers=6)
-    refused = [r for r in results if isinstance(r, services.BillingError)]
+    proforma = proformas.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
+    results = concurrently(lambda _: payments.proformas_validate(actor=doctor.user, include=[proforma.pk]), range(6), workers=6)
+    refused = [r for r in results if isinstance(r, acting.BillingError)]
     assert len(refused) == 5 and PaymentRequest.objects.filter(proforma=proforma).count() == 1
 
 
 def test_concurrent_emetti_fattura_drafts_each_service_once(doctor, patient, deliver):
     for _ in range(5):
         deliver(doctor, patient)
-    results = concurrently(lambda _: services.proformas_draft(actor=doctor.user), range(4), workers=4)
+    results = concurrently(lambda _: proformas.proformas_draft(actor=doctor.user), range(4), workers=4)
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sum(len(r) for r in results) == 5

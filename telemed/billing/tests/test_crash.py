@@ -18,8 +18,8 @@ pytestmark = CRASH_TEST_MARKS
 KILLS = 3
 RUN = (
     "import datetime; from django.utils import timezone; from telemed.accounts.models import User; "
-    "from telemed.billing import services; "
-    "services.payout_batch_run(actor=User.objects.get(pk={staff}), cutoff=timezone.now() + datetime.timedelta(minutes=5))"
+    "from telemed.billing import payouts; "
+    "payouts.payout_batch_run(actor=User.objects.get(pk={staff}), cutoff=timezone.now() + datetime.timedelta(minutes=5))"
 )
 
 

@@ -89,7 +89,7 @@ def test_working_days_and_holidays():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"start": datetime.datetime(2026, 11, 27, 10, 0), "value": 1, "unit": "hours"},  # naive
+        {"start": datetime.datetime(2026, 11, 27, 10, 0), "value": 1, "unit": "hours"},  # noqa: DTZ001 - refused: naive
         {"start": rome(2026, 11, 27, 10, 0), "value": 0, "unit": "hours"},
         {"start": rome(2026, 11, 27, 10, 0), "value": -3, "unit": "working_days"},
         {"start": rome(2026, 11, 27, 10, 0), "value": 1, "unit": "fortnights"},

@@ -57,12 +57,12 @@ def test_the_demo_payout_batch_builds_without_leaving_anyone_out():
 
     from django.utils import timezone
 
-    from telemed.billing import services
+    from telemed.billing import payouts
 
     call_command("load_demo", verbosity=0)
     call_command("load_demo", verbosity=0)
     assert selectors.charity_list().count() == selectors.charities_all().count() >= 3
     staff = User.objects.get(email="staff@demo.telemed.test")
-    batch = services.payout_batch_run(actor=staff, cutoff=timezone.now() + datetime.timedelta(seconds=1))
+    batch = payouts.payout_batch_run(actor=staff, cutoff=timezone.now() + datetime.timedelta(seconds=1))
     payees = {(line.doctor_id is not None, line.charity_id is not None) for line in batch.lines.all()}
     assert payees == {(True, False), (False, True)}  # medico@'s net and the donation to the charity

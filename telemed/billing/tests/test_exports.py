@@ -18,7 +18,8 @@ from lxml import etree
 from openpyxl import load_workbook
 
 from conftest import log_in
-from telemed.billing import exports, selectors, services, xsd
+from telemed.billing import donations, exports, payments, reconciliation, selectors, xsd
+from telemed.billing.invoices import credit_note_issue
 from telemed.billing.models import Invoice
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +27,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def invoices(doctor, make_patient_user, billed, staff, charity):
-    services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    donations.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
     anna, bruno = make_patient_user("Anna"), make_patient_user("Bruno")
     first = billed(doctor, anna, fee="80.00")
-    services.payment_mark_paid(actor=staff, payment_request=first, reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=first, reason="paid at the front desk")
     second = billed(doctor, bruno)
-    services.payment_request_details_set(actor=bruno, payment_request=second, sts_opposition=True, payer_address="")
-    services.payment_mark_paid(actor=staff, payment_request=second, reason="paid at the front desk")
-    note = services.credit_note_issue(actor=doctor.user, invoice=first.invoice, reason="wrong patient")
+    payments.payment_request_details_set(actor=bruno, payment_request=second, sts_opposition=True, payer_address="")
+    payments.payment_mark_paid(actor=staff, payment_request=second, reason="paid at the front desk")
+    note = credit_note_issue(actor=doctor.user, invoice=first.invoice, reason="wrong patient")
     return first.invoice, second.invoice, note
 
 
@@ -55,7 +56,7 @@ def test_accountant_csv_and_xlsx(doctor_client, doctor, invoices):
 @pytest.mark.parametrize(
     "query",
     [{}, {"start": "2026-02-30", "end": "x", "format": "csv"}, {"start": "2026-03-01", "end": "2026-01-01", "format": "csv"},
-     {"start": "2026-01-01", "end": "2026-02-01", "format": "pdf"}],  # fmt: skip
+     {"start": "2026-01-01", "end": "2026-02-01", "format": "pdf"}],
 )
 def test_bad_export_periods_get_a_message_not_a_500(doctor_client, query):
     response = doctor_client.get(reverse("billing:export"), query)
@@ -111,7 +112,7 @@ def test_sistema_ts_file_of_invoices_only_follows_the_schema(doctor, make_patien
     invoices = []
     for patient in patients:
         request = billed(doctor, patient, fee="60.00")
-        services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+        payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
         invoices.append(request.invoice)
     root = sts(doctor, invoices)
     documents = root.findall("documentoSpesa")
@@ -153,7 +154,7 @@ def test_sistema_ts_file_of_an_opposed_patient_has_no_fiscal_code_and_validates(
 
 def test_sistema_ts_file_dates_a_made_refund_on_the_day_the_money_went_back(doctor, invoices, staff):
     first, _second, note = invoices
-    refund = services.refund_mark_done(actor=staff, refund=note.refund, note="bonifico al paziente")
+    refund = reconciliation.refund_mark_done(actor=staff, refund=note.refund, note="bonifico al paziente")
     refund_document = sts(doctor, [first, note]).findall("documentoSpesa")[1]
     assert refund_document.findtext("flagOperazione") == "R"
     assert refund_document.findtext("dataPagamento") == timezone.localtime(refund.done_at).date().isoformat()

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from telemed.billing import ledger, pricing, services
+from telemed.billing import acting, donations, ledger, payments, payouts, pricing, proformas, reconciliation, tariffs
+from telemed.billing.invoices import credit_note_issue
 from telemed.billing.models import (
-    Charity,
     IncomingTransfer,
     Invoice,
     InvoiceKind,
@@ -41,7 +41,7 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
     patients = [make_patient_user("Anna"), make_patient_user("Bruno")]
     plan = StoragePlan.objects.create(name="Plus", extra_gigabytes=5, price=D("9.90"))
     for doctor in doctors:
-        services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+        tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
 
     class Operations(RuleBasedStateMachine):
         @initialize()
@@ -52,16 +52,16 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
               fee=st.decimals(min_value=D("0.01"), max_value=D("300.00"), places=2))  # fmt: skip
         def deliver_and_bill(self, doctor, patient, fee):
             breakdown = pricing.price(fee=fee, rules=pricing.fee_rules_for(doctor=doctor, kind="base"), kind="base")
-            service = services.billable_service_register(
+            service = proformas.billable_service_register(
                 doctor=doctor, patient=patient, kind="base", duration_minutes=None, breakdown=breakdown,
                 accepted_at=timezone.now(), source_label="Consulto",
             )  # fmt: skip
-            proforma = services.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
-            services.proformas_validate(actor=doctor.user, include=[proforma.pk])
+            proforma = proformas.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
+            payments.proformas_validate(actor=doctor.user, include=[proforma.pk])
 
         @rule(patient=st.sampled_from(patients))
         def buy_space(self, patient):
-            services.storage_purchase_start(actor=patient, plan=plan)
+            payments.storage_purchase_start(actor=patient, plan=plan)
 
         @rule(kind=st.sampled_from(["exact", "partial", "excess", "unknown", "duplicate"]), data=st.data())
         def transfer_arrives(self, kind, data):
@@ -75,7 +75,7 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
                           "excess": base + D("1.00")}[kind]  # fmt: skip
                 entry = {"amount": str(max(amount, D("0.01"))), "reference": request.reference}
             entry["bank_ref"] = f"E{next(_refs)}"
-            services.statement_import(actor=staff, stream=io.BytesIO(camt053([entry], statement_id=entry["bank_ref"])), file_name="s.xml")
+            reconciliation.statement_import(actor=staff, stream=io.BytesIO(camt053([entry], statement_id=entry["bank_ref"])), file_name="s.xml")
 
         @rule(data=st.data())
         def staff_apply_or_refund(self, data):
@@ -85,41 +85,41 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
             row = data.draw(st.sampled_from(queued))
             target = row.payment_request
             if data.draw(st.booleans()) and target is not None and target.is_open and row.currency == "EUR":
-                services.transfer_apply(actor=staff, transfer_row=row, payment_request=target, note="checked by staff")
+                reconciliation.transfer_apply(actor=staff, transfer_row=row, payment_request=target, note="checked by staff")
             else:
-                services.transfer_refund(actor=staff, transfer_row=row, note="sent back to the payer")
+                reconciliation.transfer_refund(actor=staff, transfer_row=row, note="sent back to the payer")
 
         @rule(data=st.data())
         def mark_by_hand(self, data):
             open_requests = list(PaymentRequest.objects.filter(status=PaymentStatus.OPEN).order_by("pk"))
             if open_requests:
                 request = data.draw(st.sampled_from(open_requests))
-                services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+                payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
 
         @rule(fee=st.decimals(min_value=D("0"), max_value=D("20"), places=2),
               bank=st.decimals(min_value=D("0"), max_value=D("3"), places=2), donate=st.booleans())  # fmt: skip
         def fees_change(self, fee, bank, donate):
-            services.platform_fee_set(actor=staff, kind="base", fee=fee)
-            services.bank_fee_set(actor=staff, fixed=bank, percent=D("1.5"))
-            services.donation_set(actor=doctors[0].user, percent=D("25") if donate else D("0"), charity=charity if donate else None)
+            tariffs.platform_fee_set(actor=staff, kind="base", fee=fee)
+            tariffs.bank_fee_set(actor=staff, fixed=bank, percent=D("1.5"))
+            donations.donation_set(actor=doctors[0].user, percent=D("25") if donate else D("0"), charity=charity if donate else None)
 
         @rule(data=st.data())
         def credit_note(self, data):
             invoices = list(Invoice.objects.filter(kind=InvoiceKind.INVOICE, credit_note__isnull=True).order_by("pk"))
             if invoices:
                 invoice = data.draw(st.sampled_from(invoices))
-                services.credit_note_issue(actor=invoice.doctor.user, invoice=invoice, reason="corrected by the doctor")
+                credit_note_issue(actor=invoice.doctor.user, invoice=invoice, reason="corrected by the doctor")
 
         @rule()
         def refunds_made(self):
             for refund in Refund.objects.filter(done_at__isnull=True):
-                services.refund_mark_done(actor=staff, refund=refund, note="refund transfer sent")
+                reconciliation.refund_mark_done(actor=staff, refund=refund, note="refund transfer sent")
 
         @rule()
         def payout(self):
             try:
-                services.payout_batch_run(actor=staff, cutoff=timezone.now() + datetime.timedelta(seconds=1))
-            except services.BillingError:
+                payouts.payout_batch_run(actor=staff, cutoff=timezone.now() + datetime.timedelta(seconds=1))
+            except acting.BillingError:
                 pass  # nothing to pay
 
         @invariant()

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from lxml import etree
 
-from telemed.billing import ledger, selectors, sepa, services
-from telemed.billing.models import Account, PayoutBatch, PayoutLine
+from telemed.billing import acting, donations, invoices, ledger, payments, payouts, selectors, sepa
+from telemed.billing.models import PayoutBatch, PayoutLine
 
 pytestmark = pytest.mark.django_db
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
@@ -17,7 +17,7 @@ NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
 
 def paid(doctor, patient, billed, staff, fee="45.00"):
     request = billed(doctor, patient, fee=fee)
-    services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     return request
 
 
@@ -28,12 +28,12 @@ def later():
 def test_a_batch_pays_doctors_and_charities_in_one_valid_file(doctor, make_doctor, patient, billed, staff, charity):
     charity.iban = "IT60X0542811101000000123456"
     charity.save()
-    services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    donations.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
     other = make_doctor("Carla", "Neri")
     paid(doctor, patient, billed, staff, fee="80.00")
     paid(doctor, patient, billed, staff)
     paid(other, patient, billed, staff)
-    batch = services.payout_batch_run(actor=staff, cutoff=later())
+    batch = payouts.payout_batch_run(actor=staff, cutoff=later())
     sepa.validate(batch.xml.encode())  # the pain.001.001.09 XSD
     document = etree.fromstring(batch.xml.encode())
     assert document.tag == "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}Document"
@@ -61,8 +61,8 @@ def test_a_batch_pays_doctors_and_charities_in_one_valid_file(doctor, make_docto
     totals = ledger.totals()
     assert totals.doctor_payouts == D("158.10") and totals.charity_payouts == D("12.40") and totals.balances
     # Nothing is paid twice: the next batch has nothing to pay.
-    with pytest.raises(services.BillingError):
-        services.payout_batch_run(actor=staff, cutoff=later())
+    with pytest.raises(acting.BillingError):
+        payouts.payout_batch_run(actor=staff, cutoff=later())
 
 
 def test_a_doctor_without_a_valid_iban_stops_the_batch_or_is_left_out(doctor, make_doctor, patient, billed, staff):
@@ -71,42 +71,42 @@ def test_a_doctor_without_a_valid_iban_stops_the_batch_or_is_left_out(doctor, ma
     paid(other, patient, billed, staff)
     other.iban = "IT60X0542811101000000123457"  # checksum fails
     other.save()
-    with pytest.raises(services.BillingError, match="Carla Neri"):
-        services.payout_batch_run(actor=staff, cutoff=later())
+    with pytest.raises(acting.BillingError, match="Carla Neri"):
+        payouts.payout_batch_run(actor=staff, cutoff=later())
     assert not PayoutBatch.objects.exists() and ledger.totals().doctor_payouts == 0
     other.iban = ""
     other.save()
-    with pytest.raises(services.BillingError):
-        services.payout_batch_run(actor=staff, cutoff=later())
-    batch = services.payout_batch_run(actor=staff, cutoff=later(), leave_out_invalid=True)
+    with pytest.raises(acting.BillingError):
+        payouts.payout_batch_run(actor=staff, cutoff=later())
+    batch = payouts.payout_batch_run(actor=staff, cutoff=later(), leave_out_invalid=True)
     assert list(batch.lines.values_list("doctor", flat=True)) == [doctor.pk]
     assert selectors.held_for_doctor(other) == D("44.50")  # waits for the next batch
     other.iban = "IT60X0542811101000000123456"
     other.save()
-    second = services.payout_batch_run(actor=staff, cutoff=later())
+    second = payouts.payout_batch_run(actor=staff, cutoff=later())
     assert second.number == batch.number + 1 and list(second.lines.values_list("doctor", flat=True)) == [other.pk]
 
 
 def test_money_received_after_the_cutoff_waits(doctor, patient, billed, staff):
     before = timezone.now() - datetime.timedelta(seconds=1)
     paid(doctor, patient, billed, staff)
-    with pytest.raises(services.BillingError):
-        services.payout_batch_run(actor=staff, cutoff=before)
+    with pytest.raises(acting.BillingError):
+        payouts.payout_batch_run(actor=staff, cutoff=before)
 
 
 def test_a_credit_note_after_a_payout_is_deducted_from_the_next(doctor, patient, billed, staff):
     first = paid(doctor, patient, billed, staff)
-    services.payout_batch_run(actor=staff, cutoff=later())
-    services.credit_note_issue(actor=doctor.user, invoice=first.invoice, reason="not delivered in full")
+    payouts.payout_batch_run(actor=staff, cutoff=later())
+    invoices.credit_note_issue(actor=doctor.user, invoice=first.invoice, reason="not delivered in full")
     assert selectors.held_for_doctor(doctor) == D("-44.50")
     paid(doctor, patient, billed, staff, fee="60.00")
-    batch = services.payout_batch_run(actor=staff, cutoff=later())
+    batch = payouts.payout_batch_run(actor=staff, cutoff=later())
     assert batch.lines.get().amount == D("59.50") - D("44.50")
     assert ledger.totals().balances
 
 
 def test_default_cutoff_is_the_start_of_this_week_in_rome():
     now = datetime.datetime(2026, 3, 5, 10, 0, tzinfo=datetime.UTC)  # a Thursday
-    cutoff = services.default_payout_cutoff(now)
+    cutoff = payouts.default_payout_cutoff(now)
     local = timezone.localtime(cutoff)
     assert (local.weekday(), local.hour, local.date()) == (0, 0, datetime.date(2026, 3, 2))

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from telemed.billing import pricing, selectors, services
+from telemed.billing import donations, pricing, selectors, tariffs
 from telemed.billing.models import ServiceKind
 from telemed.billing.pricing import Breakdown, FeeRules, LineCode, Payer, VatTreatment, price
 
@@ -138,7 +138,7 @@ def test_negative_fee_is_refused():
 
 @pytest.mark.django_db
 def test_seeded_rules_price_a_service(doctor):
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
     breakdown = pricing.price_service(doctor=doctor, kind="base")
     # Platform fee 3.00 exempt, bank fee 0.50: the defaults of the data migration.
     assert (breakdown.patient_total, breakdown.doctor_net) == (D("48.00"), D("44.50"))
@@ -147,12 +147,12 @@ def test_seeded_rules_price_a_service(doctor):
 
 @pytest.mark.django_db
 def test_a_tariff_changed_after_a_request_keeps_the_old_price(doctor):
-    old = services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+    old = tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
     requested_at = timezone.now()
     at_request = pricing.price_service(doctor=doctor, kind="base", when=requested_at)
     stored = at_request.to_dict()  # what a request keeps
 
-    new = services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("90.00"), response_value=72, response_unit="hours")
+    new = tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("90.00"), response_value=72, response_unit="hours")
 
     assert new.pk != old.pk
     assert pricing.price_service(doctor=doctor, kind="base").patient_total == D("95.00")  # 90 + 3 + bollo 2
@@ -164,18 +164,18 @@ def test_a_tariff_changed_after_a_request_keeps_the_old_price(doctor):
 
 @pytest.mark.django_db
 def test_a_platform_fee_changed_after_a_request_keeps_the_old_price(doctor, staff):
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="priority", fee=D("50.00"), response_value=24, response_unit="hours")
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="priority", fee=D("50.00"), response_value=24, response_unit="hours")
     requested_at = timezone.now()
-    services.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
+    tariffs.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
     assert pricing.price_service(doctor=doctor, kind="priority", when=requested_at).patient_total == D("55.00")
     assert pricing.price_service(doctor=doctor, kind="priority").patient_total == D("57.50")
 
 
 @pytest.mark.django_db
 def test_staff_make_the_platform_fee_taxable(doctor, staff):
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("76.00"), response_value=3, response_unit="working_days")
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("76.00"), response_value=3, response_unit="working_days")
     assert pricing.price_service(doctor=doctor, kind="base").has_stamp_duty  # 76 + 3 exempt > 77.47
-    services.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))
+    tariffs.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))
     breakdown = pricing.price_service(doctor=doctor, kind="base")
     assert not breakdown.has_stamp_duty  # only the doctor's 76.00 is exempt now
     assert breakdown.line(LineCode.PLATFORM_FEE).vat == D("0.66")
@@ -184,8 +184,8 @@ def test_staff_make_the_platform_fee_taxable(doctor, staff):
 
 @pytest.mark.django_db
 def test_the_doctors_donation_is_in_the_breakdown(doctor, charity):
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=30, fee=D("60.00"))
-    services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=30, fee=D("60.00"))
+    donations.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
     breakdown = pricing.price_service(doctor=doctor, kind="video", duration=30)
     donation = breakdown.line(LineCode.DONATION)
     assert (donation.amount, donation.detail) == (D("5.95"), charity.name)
@@ -196,7 +196,7 @@ def test_the_doctors_donation_is_in_the_breakdown(doctor, charity):
 def test_a_service_not_offered_cannot_be_priced(doctor):
     with pytest.raises(ValidationError):
         pricing.price_service(doctor=doctor, kind="base")
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), offered=False)
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), offered=False)
     with pytest.raises(ValidationError):
         pricing.price_service(doctor=doctor, kind="base")
     with pytest.raises(ValidationError):
@@ -205,9 +205,9 @@ def test_a_service_not_offered_cannot_be_priced(doctor):
 
 @pytest.mark.django_db
 def test_price_list_follows_the_catalogue(doctor):
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=60, fee=D("120.00"))
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="info", fee=D("0"))
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=60, fee=D("120.00"))
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="info", fee=D("0"))
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
     listed = pricing.price_list(doctor)
     assert [(item.kind, item.duration_minutes) for item in listed] == [("info", None), ("base", None), ("video", 60)]
     assert listed[0].breakdown.is_free

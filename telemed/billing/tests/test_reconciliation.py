@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from telemed.billing import ledger, services
+from telemed.billing import acting, ledger, payments, reconciliation
 from telemed.billing.models import (
     Account,
     BankStatement,
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(staff, content: bytes, name="statement.xml"):
-    return services.statement_import(actor=staff, stream=io.BytesIO(content), file_name=name)
+    return reconciliation.statement_import(actor=staff, stream=io.BytesIO(content), file_name=name)
 
 
 def nothing_changed():
@@ -90,39 +90,39 @@ def test_staff_apply_two_part_payments_and_refund_an_excess(doctor, patient, bil
     request = billed(doctor, patient)
     upload(staff, camt53 := camt053([{"amount": "20.00", "reference": request.reference, "bank_ref": "P1"}]))  # noqa: F841
     part = IncomingTransfer.objects.get()
-    services.transfer_apply(actor=staff, transfer_row=part, payment_request=request, note="first instalment")
+    reconciliation.transfer_apply(actor=staff, transfer_row=part, payment_request=request, note="first instalment")
     request.refresh_from_db()
     assert (request.received, request.status) == (D("20.00"), PaymentStatus.OPEN)
     # The rest arrives with a little extra.
     upload(staff, camt053([{"amount": "30.00", "reference": request.reference, "bank_ref": "P2"}], statement_id="S2"))
     excess = IncomingTransfer.objects.get(entry_key__endswith="P2")
     assert excess.queue_reason == QueueReason.EXCESS
-    services.transfer_apply(actor=staff, transfer_row=excess, payment_request=request, note="second instalment")
+    reconciliation.transfer_apply(actor=staff, transfer_row=excess, payment_request=request, note="second instalment")
     request.refresh_from_db()
     assert request.status == PaymentStatus.PAID and Invoice.objects.filter(payment_request=request).exists()
     excess.refresh_from_db()
     assert excess.remaining == D("2.00") and excess.status == TransferStatus.QUEUED
-    services.transfer_refund(actor=staff, transfer_row=excess, note="2 EUR sent back")
+    reconciliation.transfer_refund(actor=staff, transfer_row=excess, note="2 EUR sent back")
     excess.refresh_from_db()
     assert excess.status == TransferStatus.RESOLVED and ledger.balance(Account.UNAPPLIED) == 0
     totals = ledger.totals()
     assert totals.payments_received == D("48.00") and totals.balances
-    with pytest.raises(services.BillingError):  # resolved: nothing more to do with it
-        services.transfer_refund(actor=staff, transfer_row=excess, note="once more please")
+    with pytest.raises(acting.BillingError):  # resolved: nothing more to do with it
+        reconciliation.transfer_refund(actor=staff, transfer_row=excess, note="once more please")
 
 
 def test_manual_marking_needs_a_reason_and_staff(doctor, patient, billed, staff):
     request = billed(doctor, patient)
-    with pytest.raises(services.BillingError):
-        services.payment_mark_paid(actor=staff, payment_request=request, reason="ok")
+    with pytest.raises(acting.BillingError):
+        payments.payment_mark_paid(actor=staff, payment_request=request, reason="ok")
     with pytest.raises(PermissionDenied):
-        services.payment_mark_paid(actor=doctor.user, payment_request=request, reason="paid in cash to me")
-    services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+        payments.payment_mark_paid(actor=doctor.user, payment_request=request, reason="paid in cash to me")
+    payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     request.refresh_from_db()
     assert request.status == PaymentStatus.PAID
     assert request.applications.get().reason == "paid at the front desk"
-    with pytest.raises(services.BillingError):  # already paid: no money counted twice
-        services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+    with pytest.raises(acting.BillingError):  # already paid: no money counted twice
+        payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     assert ledger.totals().payments_received == D("48.00")
 
 
@@ -140,13 +140,13 @@ def test_manual_marking_needs_a_reason_and_staff(doctor, patient, billed, staff)
     ids=["empty", "not-xml", "pain-not-camt", "no-statement", "entities", "html", "no-account"],
 )
 def test_malformed_or_foreign_files_are_refused_and_change_nothing(staff, content):
-    with pytest.raises(services.BillingError):
+    with pytest.raises(acting.BillingError):
         upload(staff, content)
     assert nothing_changed()
 
 
 def test_a_statement_of_another_account_is_refused(staff):
-    with pytest.raises(services.BillingError, match="IT60X0542811101000000123456"):
+    with pytest.raises(acting.BillingError, match="IT60X0542811101000000123456"):
         upload(staff, camt053([{"amount": "10.00", "text": "x"}], iban="IT60X0542811101000000123456"))
     assert nothing_changed()
 
@@ -154,7 +154,7 @@ def test_a_statement_of_another_account_is_refused(staff):
 def test_a_bad_amount_refuses_the_whole_file(doctor, patient, billed, staff):
     request = billed(doctor, patient)
     content = camt053([{"amount": "48.00", "reference": request.reference}, {"amount": "abc", "text": "x"}])
-    with pytest.raises(services.BillingError):
+    with pytest.raises(acting.BillingError):
         upload(staff, content)
     assert nothing_changed()
     request.refresh_from_db()

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 
-from telemed.billing import selectors, services
+from telemed.billing import donations, selectors, tariffs
 from telemed.billing.models import BankFeeSetting, DoctorBillingSettings, PlatformFee, Tariff, VatSetting
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ BASE = {"kind": "base", "fee": D("45.00"), "response_value": 72, "response_unit"
 
 
 def set_base(actor, doctor, **changes):
-    return services.tariff_set(actor=actor, doctor=doctor, **{**BASE, **changes})
+    return tariffs.tariff_set(actor=actor, doctor=doctor, **{**BASE, **changes})
 
 
 # --- tariffs: versions ----------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def test_saving_the_same_values_adds_no_version(doctor):
 
 def test_video_durations_each_have_their_own_fee(doctor):
     for minutes, fee in [(15, "25.00"), (30, "45.00"), (60, "80.00")]:
-        services.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=minutes, fee=D(fee))
+        tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=minutes, fee=D(fee))
     assert selectors.tariff_current_for(doctor, "video", 30).fee == D("45.00")
     assert selectors.tariff_current_for(doctor, "video", 60).fee == D("80.00")
     assert selectors.tariff_current_for(doctor, "video", 45) is None
@@ -61,7 +61,7 @@ def test_a_tariff_before_any_version_is_none(doctor):
 
 
 def test_info_requests_are_free_and_may_have_a_response_time(doctor):
-    tariff = services.tariff_set(
+    tariff = tariffs.tariff_set(
         actor=doctor.user, doctor=doctor, kind="info", fee=D("0"), response_value=2, response_unit="working_days"
     )
     assert tariff.is_free and tariff.response_value == 2
@@ -143,7 +143,7 @@ def test_the_doctor_cannot_override_the_structure(structure_doctor, manager):
 
 def test_the_doctor_keeps_other_services_of_their_own(structure_doctor, manager):
     set_base(manager, structure_doctor, fee=D("60.00"))
-    video = services.tariff_set(
+    video = tariffs.tariff_set(
         actor=structure_doctor.user, doctor=structure_doctor, kind="video", duration_minutes=30, fee=D("50.00")
     )
     assert video.set_by_structure is None
@@ -180,9 +180,9 @@ def test_others_cannot_set_a_doctors_tariff(request, doctor, make_doctor, who):
 
 
 def test_a_doctor_chooses_a_donation(doctor, charity):
-    settings = services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    settings = donations.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
     assert (settings.donation_percent, settings.charity) == (D("10.00"), charity)
-    settings = services.donation_set(actor=doctor.user, percent=D("0"), charity=None)
+    settings = donations.donation_set(actor=doctor.user, percent=D("0"), charity=None)
     assert settings.donation_percent == 0 and settings.charity is None
 
 
@@ -192,7 +192,7 @@ def test_a_doctor_chooses_a_donation(doctor, charity):
 )
 def test_bad_donations_are_refused(doctor, charity, percent, use_charity, field):
     with pytest.raises(ValidationError) as caught:
-        services.donation_set(actor=doctor.user, percent=percent, charity=charity if use_charity else None)
+        donations.donation_set(actor=doctor.user, percent=percent, charity=charity if use_charity else None)
     assert field in caught.value.message_dict
     assert not DoctorBillingSettings.objects.filter(doctor=doctor, donation_percent__gt=0).exists()
 
@@ -201,12 +201,12 @@ def test_a_retired_charity_cannot_be_chosen(doctor, charity):
     charity.active = False
     charity.save()
     with pytest.raises(ValidationError):
-        services.donation_set(actor=doctor.user, percent=D("5"), charity=charity)
+        donations.donation_set(actor=doctor.user, percent=D("5"), charity=charity)
 
 
 def test_only_a_doctor_donates(patient, charity):
     with pytest.raises(PermissionDenied):
-        services.donation_set(actor=patient, percent=D("5"), charity=charity)
+        donations.donation_set(actor=patient, percent=D("5"), charity=charity)
 
 
 # --- fee rules set by staff ---------------------------------------------------------------------------
@@ -215,21 +215,21 @@ def test_only_a_doctor_donates(patient, charity):
 def test_staff_change_a_platform_fee_from_now_on(staff):
     before = timezone.now()
     old = selectors.platform_fee_at("base")
-    new = services.platform_fee_set(actor=staff, kind="base", fee=D("3.50"))
+    new = tariffs.platform_fee_set(actor=staff, kind="base", fee=D("3.50"))
     old.refresh_from_db()
     assert old.valid_to == new.valid_from
     assert selectors.platform_fee_at("base", before).fee == D("3.00")
     assert selectors.platform_fee_at("base").fee == D("3.50")
-    assert services.platform_fee_set(actor=staff, kind="base", fee=D("3.50")) == new
+    assert tariffs.platform_fee_set(actor=staff, kind="base", fee=D("3.50")) == new
 
 
 def test_platform_fee_rules(staff, doctor):
     with pytest.raises(PermissionDenied):
-        services.platform_fee_set(actor=doctor.user, kind="base", fee=D("1.00"))
+        tariffs.platform_fee_set(actor=doctor.user, kind="base", fee=D("1.00"))
     with pytest.raises(ValidationError):
-        services.platform_fee_set(actor=staff, kind="info", fee=D("1.00"))
+        tariffs.platform_fee_set(actor=staff, kind="info", fee=D("1.00"))
     with pytest.raises(ValidationError):
-        services.platform_fee_set(actor=staff, kind="base", fee=D("-1.00"))
+        tariffs.platform_fee_set(actor=staff, kind="base", fee=D("-1.00"))
     assert PlatformFee.objects.filter(valid_to__isnull=True).count() == 4
 
 
@@ -244,15 +244,15 @@ def test_seeded_settings():
 
 
 def test_vat_and_bank_settings(staff):
-    vat = services.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22"))
+    vat = tariffs.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22"))
     assert not selectors.vat_setting_at().platform_fee_exempt and vat.platform_fee_rate == D("22.00")
     assert VatSetting.objects.count() == 2
     with pytest.raises(ValidationError):
-        services.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("0"))
-    bank = services.bank_fee_set(actor=staff, fixed=D("0.35"), percent=D("1.2"))
+        tariffs.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("0"))
+    bank = tariffs.bank_fee_set(actor=staff, fixed=D("0.35"), percent=D("1.2"))
     assert selectors.bank_fee_at() == bank and BankFeeSetting.objects.count() == 2
     with pytest.raises(ValidationError):
-        services.bank_fee_set(actor=staff, fixed=D("-0.10"), percent=D("0"))
+        tariffs.bank_fee_set(actor=staff, fixed=D("-0.10"), percent=D("0"))
 
 
 def test_a_charity_is_offered_only_with_a_valid_iban(doctor, staff):
@@ -262,11 +262,11 @@ def test_a_charity_is_offered_only_with_a_valid_iban(doctor, staff):
     unpaid = Charity.objects.create(name="Senza conto ETS")
     assert unpaid not in selectors.charity_list()
     with pytest.raises(ValidationError):
-        services.donation_set(actor=doctor.user, percent=D("5"), charity=unpaid)
+        donations.donation_set(actor=doctor.user, percent=D("5"), charity=unpaid)
     with pytest.raises(ValidationError):
         charities.charity_iban_set(actor=staff, charity=unpaid, iban="IT60X0542811101000000123457")
     with pytest.raises(PermissionDenied):
         charities.charity_iban_set(actor=doctor.user, charity=unpaid, iban="IT60X0542811101000000123456")
     charities.charity_iban_set(actor=staff, charity=unpaid, iban="IT60 X054 2811 1010 0000 0123 456")
     assert selectors.charity_list().get() == unpaid
-    assert services.donation_set(actor=doctor.user, percent=D("5"), charity=unpaid).charity == unpaid
+    assert donations.donation_set(actor=doctor.user, percent=D("5"), charity=unpaid).charity == unpaid

@@ -24,14 +24,14 @@ def test_the_payment_request_and_a_reminder_are_sent_once(doctor, patient, bille
 
 
 def test_the_invoice_is_delivered_and_emailed_once(doctor, patient, billed, staff, run_tasks_twice):
-    from telemed.billing import services
+    from telemed.billing import payments
     from telemed.billing.models import Invoice
     from telemed.boxes.models import Document
 
     request = billed(doctor, patient)
     run_tasks_twice()
     mail.outbox.clear()
-    services.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
+    payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     assert "deliver_invoice" in run_tasks_twice()
     invoice = Invoice.objects.get(payment_request=request)
     assert invoice.delivered_at is not None

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from conftest import log_in
-from telemed.billing import pricing, selectors, services
+from telemed.billing import pricing, selectors, tariffs
 from telemed.billing.models import Tariff
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_a_video_visit_and_an_info_request(doctor_client, doctor):
 
 
 def test_the_doctor_sees_who_set_a_structure_tariff(client, login_doctor, structure_doctor, manager):
-    services.tariff_set(actor=manager, doctor=structure_doctor, kind="base", fee=D("60.00"), response_value=24, response_unit="hours")
+    tariffs.tariff_set(actor=manager, doctor=structure_doctor, kind="base", fee=D("60.00"), response_value=24, response_unit="hours")
     login_doctor(client, structure_doctor)
     page = client.get(TARIFFS).content.decode()
     assert structure_doctor.structure.name in page and manager.get_full_name() in page

@@ -10,7 +10,7 @@ import pytest
 from conftest import log_in
 from conftest import PASSWORD
 from telemed.accounts.models import Role, SecretaryAssignment, SecretaryProfile, User
-from telemed.billing import services as billing
+from telemed.billing import tariffs
 from telemed.billing.models import ServiceKind
 from telemed.boxes import services as boxes
 
@@ -27,14 +27,14 @@ def offer_consults(doctor_user, *, base="50.00", imaging="90.00", priority="120.
     """The doctor's tariffs: base and imaging in 2 working days (or hours), priority in 24 hours."""
     doctor = doctor_user.doctor_profile
     if info:
-        billing.tariff_set(actor=doctor_user, doctor=doctor, kind=ServiceKind.INFO, fee=Decimal("0"))
+        tariffs.tariff_set(actor=doctor_user, doctor=doctor, kind=ServiceKind.INFO, fee=Decimal("0"))
     for kind, fee, value, response_unit in (
         (ServiceKind.BASE, base, 2, unit),
         (ServiceKind.IMAGING, imaging, 3, unit),
         (ServiceKind.PRIORITY, priority, 24, "hours"),
     ):
         if fee is not None:
-            billing.tariff_set(
+            tariffs.tariff_set(
                 actor=doctor_user, doctor=doctor, kind=kind, fee=Decimal(fee), response_value=value, response_unit=response_unit
             )
     return doctor

@@ -126,7 +126,7 @@ class CdImporter:
 
 
 @pytest.fixture
-def importer(patient_client):
+def importer(patient_client):  # noqa: F811 - the fixture imported above
     return CdImporter(patient_client)
 
 

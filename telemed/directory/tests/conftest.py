@@ -19,7 +19,7 @@ from telemed.accounts.models import (
     User,
     VerificationStatus,
 )
-from telemed.billing import services as billing_services
+from telemed.billing import tariffs
 from telemed.directory import services
 
 _numbers = itertools.count(1)
@@ -61,13 +61,13 @@ def doctor_factory(db, reference_data):
                 doctor=doctor, kind=kind, file=f"private/certifications/{n}/{kind}", original_name=f"{kind}.pdf",
                 content_type="application/pdf", size=100, status=status,
             )  # fmt: skip
-        for kind, fee in (fees if fees is not None else {"info": "0", "base": "40.00"}).items():
-            duration = None
-            if kind.startswith("video"):
-                kind, duration = "video", int(kind.split("-")[1])
+        for offer, fee in (fees if fees is not None else {"info": "0", "base": "40.00"}).items():
+            kind, duration = offer, None
+            if offer.startswith("video"):
+                kind, duration = "video", int(offer.split("-")[1])
             response = {"info": (2, "working_days"), "base": (72, "hours"), "imaging": (5, "working_days"), "priority": (24, "hours")}
             value, unit = response.get(kind, (None, None))
-            billing_services.tariff_set(
+            tariffs.tariff_set(
                 actor=user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration,
                 response_value=value, response_unit=unit,
             )  # fmt: skip

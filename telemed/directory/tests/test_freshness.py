@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 
 from telemed.accounts.models import Certification, Structure
-from telemed.billing import services as billing_services
+from telemed.billing import tariffs
 from telemed.billing.models import PlatformFee
 from telemed.directory import services, tasks
 from telemed.directory.models import DirectoryEntry, DirectorySweep, DirectoryWord
@@ -46,7 +46,7 @@ def test_a_doctor_who_just_registered_shows_after_the_next_sweep(swept, make_doc
 def test_tariffs_verifications_and_profile_changes_reach_the_entry(swept, doctor_factory, django_user_model):
     doctor = doctor_factory("Marco", "Bianchi", index=False)
     sweep_once()
-    billing_services.tariff_set(
+    tariffs.tariff_set(
         actor=doctor.user, doctor=doctor, kind="priority", fee=Decimal("85.00"), response_value=24, response_unit="hours"
     )
     staff = django_user_model.objects.create_superuser("staff@example.test", "x-long-pass-2026", first_name="S", last_name="T")
@@ -97,7 +97,7 @@ def test_a_new_platform_fee_reprices_every_entry(swept, doctor_factory, django_u
     sweep_once()
     assert DirectoryEntry.objects.get(doctor=doctor).price_base == Decimal("43.00")
     staff = django_user_model.objects.create_superuser("staff@example.test", "x-long-pass-2026", first_name="S", last_name="T")
-    billing_services.platform_fee_set(actor=staff, kind="base", fee=Decimal("6.00"))
+    tariffs.platform_fee_set(actor=staff, kind="base", fee=Decimal("6.00"))
     sweep_once()
     assert DirectoryEntry.objects.get(doctor=doctor).price_base == Decimal("46.00")
     assert PlatformFee.objects.filter(kind="base", valid_to__isnull=True).get().fee == Decimal("6.00")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import reverse
 
-from telemed.billing import services as billing_services
+from telemed.billing import donations
 from telemed.billing.models import Charity
 
 
@@ -110,7 +110,7 @@ def test_request_buttons_lead_to_login_and_back_to_the_profile(client, priority_
 
 def test_the_donation_note(client, priority_doctor):
     charity = Charity.objects.create(name="Fondazione di prova ETS", iban="IT60X0542811101000000123456")
-    billing_services.donation_set(actor=priority_doctor.user, percent=Decimal("10"), charity=charity)
+    donations.donation_set(actor=priority_doctor.user, percent=Decimal("10"), charity=charity)
     html = profile_page(client, priority_doctor, HTTP_ACCEPT_LANGUAGE="en")
     assert "10% of this doctor's earnings go to Fondazione di prova ETS." in html
 

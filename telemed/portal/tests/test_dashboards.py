@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from conftest import log_in
 from telemed.billing import pricing
-from telemed.billing import services as billing
+from telemed.billing import payments, proformas, tariffs
 from telemed.consults import services as consults
 from telemed.consults.models import Consult
 from telemed.consults.tests.conftest import offer_consults
@@ -39,13 +39,13 @@ def _visit(doctor, patient, start, **fields) -> Booking:
 
 def _bill(doctor, patient, *, validate: bool):
     breakdown = pricing.price_service(doctor=doctor.doctor_profile, kind="base", duration=None)
-    service = billing.billable_service_register(
+    service = proformas.billable_service_register(
         doctor=doctor.doctor_profile, patient=patient, kind="base", duration_minutes=None, breakdown=breakdown,
         accepted_at=timezone.now(), source_label="Consulto", source_url="/consults/1/", source_key=f"test:{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
-    proforma = billing.proformas_draft(actor=doctor, service_ids=[service.pk])[0]
+    proforma = proformas.proformas_draft(actor=doctor, service_ids=[service.pk])[0]
     if validate:
-        billing.proformas_validate(actor=doctor, include=[proforma.pk])
+        payments.proformas_validate(actor=doctor, include=[proforma.pk])
 
 
 def _doctor_work(doctor, patient, count: int) -> None:
@@ -119,7 +119,7 @@ def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be
     profile = reverse("directory:profile", args=[doctor.doctor_profile.slug])
     log_in(client, patient)
     assert b'data-testid="book-video-visit"' not in client.get(profile).content
-    billing.tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    tariffs.tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
     assert b'data-testid="book-video-visit"' not in client.get(profile).content  # priced, but no hours open
     visits.availability_rule_add(actor=doctor, weekday=2, start=dt.time(9), end=dt.time(12))
     assert b'data-testid="book-video-visit"' in client.get(profile).content

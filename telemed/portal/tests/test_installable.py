@@ -1,6 +1,7 @@
 """The installable app's files: manifest, icons, service worker, offline page."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -26,7 +27,7 @@ def test_the_manifest_describes_an_installable_app(client):
 
 
 def test_the_colours_are_the_stylesheet_s():
-    css = open(finders.find("telemed/css/site.css")).read()
+    css = Path(finders.find("telemed/css/site.css")).read_text()
     assert f"--brand: {installable.BRAND};" in css and f"--wash: {installable.WASH};" in css
 
 

@@ -146,7 +146,9 @@ def test_the_demo_patient_has_a_doctor_a_conversation_an_agenda_a_visit_and_a_si
     from telemed.visits.models import Booking
 
     call_command("load_demo", verbosity=0)
-    counts = lambda: (Conversation.objects.count(), Reminder.objects.count(), Booking.objects.count(), Consult.objects.count())  # noqa: E731
+    def counts():
+        return Conversation.objects.count(), Reminder.objects.count(), Booking.objects.count(), Consult.objects.count()
+
     before = counts()
     call_command("load_demo", verbosity=0)
     assert counts() == before  # a second run adds nothing
@@ -277,7 +279,7 @@ def test_serve_runs_server_and_worker_and_ctrl_c_stops_both(tmp_path):
                 assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
                 time.sleep(0.2)
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-        commands = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children]
+        commands = [pathlib.Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in children]
         assert any("uvicorn" in c for c in commands) and any("task_worker" in c for c in commands), commands
         assert any("reminders_dispatch" in c for c in commands), commands
         # Ctrl-C in a terminal signals the whole foreground process group.

@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +33,7 @@ def _children(supervisor_pid: int) -> dict[str, int]:
     found = {}
     for pid in pids:
         try:
-            command = open(f"/proc/{pid}/cmdline").read()
+            command = Path(f"/proc/{pid}/cmdline").read_text()
         except FileNotFoundError:
             continue
         for name in ("uvicorn", "task_worker", "reminders_dispatch"):
@@ -77,7 +78,7 @@ def test_each_child_killed_comes_back_while_the_others_keep_serving(tmp_path):
                 # The web server keeps answering while the other child is down.
                 assert _health(base_url)[0] in (200, 503)
             _wait(lambda n=name, old=pid: _children(supervisor).get(n, old) != old, 20, f"{name} back")
-            _wait(lambda: _health(base_url)[0] == 200 if name == "uvicorn" else True, 30, "the server back")
+            _wait(lambda n=name: _health(base_url)[0] == 200 if n == "uvicorn" else True, 30, "the server back")
             # The workers that were not killed kept beating all along.
             for role, before in beats.items():
                 if (role, name) not in ((Role.TASK_WORKER, "task_worker"), (Role.REMINDERS, "reminders_dispatch")):
@@ -128,6 +129,6 @@ def test_a_child_that_keeps_dying_stops_the_platform_instead_of_looping(tmp_path
             os.kill(pid, signal.SIGKILL)
             killed.add(pid)
         # The supervisor gives up: it stops every child and exits with an error.
-        _wait(lambda: not os.path.exists(f"/proc/{supervisor}") or open(f"/proc/{supervisor}/stat").read().split()[2] == "Z",
+        _wait(lambda: not os.path.exists(f"/proc/{supervisor}") or Path(f"/proc/{supervisor}/stat").read_text().split()[2] == "Z",
               30, "the supervisor gone")  # fmt: skip
         assert _health(base_url)[0] == 0  # nothing listens any more

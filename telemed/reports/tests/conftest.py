@@ -17,7 +17,7 @@ def link(doctor, patient) -> None:
 
 
 @pytest.fixture
-def linked_pair(signing_doctor, make_patient):
+def linked_pair(signing_doctor, make_patient):  # noqa: F811 - the fixture imported above
     def make():
         doctor = signing_doctor()
         patient = make_patient(first_name="Maria", last_name="Bianchi")

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from telemed.billing.services import tariff_set
+from telemed.billing.tariffs import tariff_set
 from telemed.visits import services
 from telemed.visits.slots import ROME
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from conftest import verified_client
-from telemed.billing.services import tariff_set
+from telemed.billing.tariffs import tariff_set
 from telemed.visits import services, slots
 from telemed.visits.tests.conftest import rome
 

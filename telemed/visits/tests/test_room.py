@@ -142,10 +142,16 @@ def test_turn_credentials_in_the_coturn_rest_style():
 
 
 @pytest.mark.django_db
-def test_report_signed_delivered_and_billable(make_patient, signing_doctor, next_code, run_tasks, settings):
+def test_report_signed_delivered_and_billable(
+    make_patient,
+    signing_doctor,  # noqa: F811 - the fixture imported above
+    next_code,  # noqa: F811 - the fixture imported above
+    run_tasks,
+    settings,
+):
     from decimal import Decimal
 
-    from telemed.billing.services import tariff_set
+    from telemed.billing.tariffs import tariff_set
 
     doctor = signing_doctor(email="firma@example.test")
     tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)

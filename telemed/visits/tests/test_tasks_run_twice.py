@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_the_confirmation_and_the_reminder_reach_each_person_once(visit_doctor, visit_patient, run_tasks_twice):
     run_tasks_twice()
     mail.outbox.clear()
-    booking = services.booking_create(
+    services.booking_create(
         actor=visit_patient, doctor=visit_doctor, start=rome(3, 11), accepted_total=total_for(visit_doctor)
     )
     assert "send_booking_confirmation" in run_tasks_twice()

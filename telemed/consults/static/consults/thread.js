@@ -3,10 +3,11 @@
 // sent by the page's normal form. After a drop the socket reconnects with a growing delay and
 // asks for what it missed, newer than the last message drawn.
 
+import { reconnectingSocket } from "../telemed/js/reconnecting.js";
+
 const thread = document.querySelector("[data-thread-socket]");
 const empty = document.querySelector('[data-testid="no-messages"]');
 const changed = document.querySelector('[data-testid="consult-changed"]');
-let delay = 1000;
 
 function lastId() {
   const ids = [...thread.querySelectorAll("[data-message-id]")].map((item) => Number(item.dataset.messageId));
@@ -24,21 +25,15 @@ function add(id, html) {
 }
 
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}${thread.dataset.threadSocket}`);
-  socket.addEventListener("open", () => {
-    delay = 1000;
-    socket.send(JSON.stringify({ type: "sync", after: lastId() }));
-  });
-  socket.addEventListener("message", (event) => {
-    const data = JSON.parse(event.data);
-    if (data.type === "message") add(data.id, data.html);
-    else if (data.type === "changed" && changed) changed.hidden = false;
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code === 4401 || event.code === 4403) return; // logged out, or not a party
-    setTimeout(connect, delay);
-    delay = Math.min(delay * 2, 30000);
+  const socket = reconnectingSocket(thread.dataset.threadSocket, {
+    stopCodes: [4401, 4403], // logged out, or not a party
+    onOpen() {
+      socket.send({ type: "sync", after: lastId() });
+    },
+    onMessage(data) {
+      if (data.type === "message") add(data.id, data.html);
+      else if (data.type === "changed" && changed) changed.hidden = false;
+    },
   });
 }
 

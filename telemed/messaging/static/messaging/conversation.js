@@ -1,6 +1,8 @@
 // A conversation, live: new messages appear without reloading, the form sends over the
 // WebSocket (falling back to a normal POST when it is closed), and read receipts update.
 
+import { reconnectingSocket } from "../telemed/js/reconnecting.js";
+
 const list = document.querySelector("[data-conversation]");
 const form = document.querySelector("[data-testid=message-form]");
 const errorBox = document.querySelector("[data-testid=live-error]");
@@ -8,7 +10,6 @@ const receipt = document.querySelector("[data-testid=read-receipt]");
 const me = Number(list?.dataset.me);
 const readBy = new Map(); // other user id -> newest message id they have read
 let socket;
-let delay = 1000;
 
 const URL_PATTERN = /(https?:\/\/[^\s<]+)/g;
 
@@ -88,35 +89,29 @@ function showError(text) {
 }
 
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/conversations/${list.dataset.conversation}/`);
-  socket.addEventListener("open", () => {
-    delay = 1000;
-    // What happened between drawing the page (or a drop) and this connection: missed messages
-    // and read positions come back as ordinary frames.
-    socket.send(JSON.stringify({ type: "sync", after: newestId() }));
-    socket.send(JSON.stringify({ type: "read", up_to: newestId() }));
-  });
-  socket.addEventListener("message", (event) => {
-    const data = JSON.parse(event.data);
-    if (data.type === "message") {
-      appendMessage(data);
-      showError("");
-      if (data.sender !== me && document.visibilityState === "visible") {
-        socket.send(JSON.stringify({ type: "read", up_to: data.id }));
+  socket = reconnectingSocket(`/ws/conversations/${list.dataset.conversation}/`, {
+    stopCodes: [4401, 4403],
+    onOpen() {
+      // What happened between drawing the page (or a drop) and this connection: missed messages
+      // and read positions come back as ordinary frames.
+      socket.send({ type: "sync", after: newestId() });
+      socket.send({ type: "read", up_to: newestId() });
+    },
+    onMessage(data) {
+      if (data.type === "message") {
+        appendMessage(data);
+        showError("");
+        if (data.sender !== me && document.visibilityState === "visible") {
+          socket.send({ type: "read", up_to: data.id });
+        }
+        updateReceipt();
+      } else if (data.type === "read" && data.user !== me) {
+        readBy.set(data.user, data.up_to);
+        updateReceipt();
+      } else if (data.type === "error") {
+        showError(data.error);
       }
-      updateReceipt();
-    } else if (data.type === "read" && data.user !== me) {
-      readBy.set(data.user, data.up_to);
-      updateReceipt();
-    } else if (data.type === "error") {
-      showError(data.error);
-    }
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code === 4401 || event.code === 4403) return;
-    setTimeout(connect, delay);
-    delay = Math.min(delay * 2, 30000);
+    },
   });
 }
 
@@ -128,16 +123,16 @@ if (list) {
   updateReceipt();
   connect();
   form?.addEventListener("submit", (event) => {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return; // the normal POST works too
+    if (!socket?.open) return; // the normal POST works too
     if (form.querySelector("input[name=documents]:checked, input[name=studies]:checked")) return; // attachments go by POST
     event.preventDefault();
     const field = form.querySelector("textarea[name=text]");
-    socket.send(JSON.stringify({ type: "send", text: field.value }));
+    socket.send({ type: "send", text: field.value });
     field.value = "";
   });
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && socket?.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "read", up_to: newestId() }));
+    if (document.visibilityState === "visible" && socket?.open) {
+      socket.send({ type: "read", up_to: newestId() });
     }
   });
 }

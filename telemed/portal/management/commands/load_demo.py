@@ -25,7 +25,7 @@ from stdnum.it import codicefiscale
 from telemed.accounts import services
 from telemed.billing import charities as billing_charities
 from telemed.billing import selectors as billing_selectors
-from telemed.billing import services as billing_services
+from telemed.billing import donations, payments, proformas, storage_purchases, tariffs
 from telemed.directory import services as directory_services
 from telemed.accounts.models import (
     Certification,
@@ -179,8 +179,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo data: {created} account(s) created, the rest already present.")
         self.stdout.write(f"Demo tariffs: set for {priced} doctor(s).")
         self.stdout.write(
-            "Demo logins (password %s): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, staff@ %s"
-            % (PASSWORD, DOMAIN)
+            f"Demo logins (password {PASSWORD}): paziente@, paziente2@, medico@, medico2@, segreteria@, struttura@, "
+            f"staff@ {DOMAIN}"
         )
         # Boxes (a step of its own, idempotent): a few documents in the demo patient's Welbox,
         # one shared with medico@, whose Medbox has the patient's folder with a visit note.
@@ -328,11 +328,11 @@ class Command(BaseCommand):
         for kind, fee in consults.items():
             if fee is not None:
                 value, unit = RESPONSE_TIMES[kind]
-                billing_services.tariff_set(
+                tariffs.tariff_set(
                     actor=actor, doctor=doctor, kind=kind, fee=Decimal(fee), response_value=value, response_unit=unit
                 )
         for minutes, fee in videos.items():
-            billing_services.tariff_set(actor=actor, doctor=doctor, kind="video", duration_minutes=minutes, fee=Decimal(fee))
+            tariffs.tariff_set(actor=actor, doctor=doctor, kind="video", duration_minutes=minutes, fee=Decimal(fee))
         return 1
 
     def _donation(self) -> None:
@@ -345,7 +345,7 @@ class Command(BaseCommand):
         settings = billing_selectors.billing_settings_of(doctor.doctor_profile)
         charity = billing_selectors.charity_list().first()
         if charity is not None and (settings is None or settings.charity_id is None):
-            billing_services.donation_set(actor=doctor, percent=DEMO_DONATION_PERCENT, charity=charity)
+            donations.donation_set(actor=doctor, percent=DEMO_DONATION_PERCENT, charity=charity)
 
     def _boxes(self) -> int:
         patient = User.objects.get(email=self._email("paziente"))
@@ -387,7 +387,7 @@ class Command(BaseCommand):
 
         staff = User.objects.get(email=self._email("staff"))
         for name, for_box, gigabytes, price in DEMO_STORAGE_PLANS:
-            billing_services.storage_plan_set(actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
+            storage_purchases.storage_plan_set(actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
         doctor = User.objects.get(email=self._email("medico")).doctor_profile
         if billing_selectors.invoices_of_doctor(doctor).exists() or billing_selectors.services_to_bill(doctor).exists():
             return 0
@@ -397,17 +397,17 @@ class Command(BaseCommand):
         for local, kind, minutes, days_ago, label in DEMO_BILLABLE:
             when = now - datetime.timedelta(days=days_ago)
             delivered.append(
-                billing_services.billable_service_register(
+                proformas.billable_service_register(
                     doctor=doctor, patient=patients[local], kind=kind, duration_minutes=minutes,
                     breakdown=pricing.price_service(doctor=doctor, kind=kind, duration=minutes),
                     accepted_at=when - datetime.timedelta(hours=2), delivered_at=when, source_label=label,
                     source_key=f"demo:{label}",
-                )  # fmt: skip
+                )
             )
         # The first two are billed: one awaits paziente@'s transfer, the other was paid at the desk.
-        drafts = billing_services.proformas_draft(actor=doctor.user, service_ids=[delivered[0].pk, delivered[1].pk])
-        awaiting, paid = billing_services.proformas_validate(actor=doctor.user, include=[p.pk for p in drafts])
-        billing_services.payment_mark_paid(actor=staff, payment_request=paid, reason="Demo: paid at the front desk")
+        drafts = proformas.proformas_draft(actor=doctor.user, service_ids=[delivered[0].pk, delivered[1].pk])
+        awaiting, paid = payments.proformas_validate(actor=doctor.user, include=[p.pk for p in drafts])
+        payments.payment_mark_paid(actor=staff, payment_request=paid, reason="Demo: paid at the front desk")
         return len(delivered)
 
     def _consults(self) -> int:
