@@ -34,7 +34,7 @@ from csp.decorators import csp_replace, csp_update
 from django.core.files.storage import FileSystemStorage, default_storage
 
 from telemed.audit.models import AuditAction
-from telemed.boxes import forms, selectors, services, sniffing
+from telemed.boxes import forms, hiding, selectors, services, sniffing
 from telemed.boxes.models import BoxKind, Category, UploadState
 
 SIGNED_URL_SECONDS = 60
@@ -245,6 +245,24 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
         messages.success(
             request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
         )
+    return _back(request, document)
+
+
+@login_required
+@require_POST
+def document_hide(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, document_id, owned=True)
+    hiding.record_hide_from_doctors(actor=request.user, record=document, request=request)
+    messages.success(request, _("Hidden: no doctor sees this document now, not even in the lists."))
+    return _back(request, document)
+
+
+@login_required
+@require_POST
+def document_show(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, document_id, owned=True)
+    hiding.record_show_to_doctors(actor=request.user, record=document, request=request)
+    messages.success(request, _("Visible again to the doctors you share it with."))
     return _back(request, document)
 
 

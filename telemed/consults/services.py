@@ -303,6 +303,8 @@ def _documents_of(actor: User, document_ids) -> list:
             documents.append(box_selectors.document_get_for_user(actor, document_id, owned=True))
         except Http404:
             raise ValidationError({"documents": _("One of the attachments is not a document of yours.")}) from None
+    if any(document.hidden_from_doctors_at for document in documents):
+        raise ValidationError({"documents": _("One of the attachments is hidden from doctors: show it again in your Welbox first.")})
     return documents
 
 
@@ -313,6 +315,8 @@ def _studies_of(actor: User, study_ids) -> list:
             study = dicom_selectors.study_get_for_user(actor, study_id, owned=True)
         except Http404:
             raise ValidationError({"studies": _("One of the radiology studies is not yours.")}) from None
+        if study.hidden_from_doctors_at:
+            raise ValidationError({"studies": _("One of the radiology studies is hidden from doctors: show it again first.")})
         studies.append(study)
     return studies
 

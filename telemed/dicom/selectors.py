@@ -2,8 +2,9 @@
 
 A study is readable by the owner of the box it is in, by a doctor its owner shared it with
 (a patient from the Welbox, a colleague from the Medbox through Intramed; until revoked),
-and by a doctor the study's Welbox folder is shared with. A missing or forbidden study,
-series, image or import is the same 404.
+and by a doctor the study's Welbox folder is shared with, unless the patient hid the study
+(oscuramento: then no doctor lists it, opens it, nor reads one of its images). A missing or
+forbidden study, series, image or import is the same 404.
 """
 
 from django.core.exceptions import ValidationError
@@ -30,10 +31,16 @@ def study_list_for_user(user: User) -> QuerySet[Study]:
     readable = Q(box__owner=user)
     if user.is_doctor:
         shared = StudyShare.objects.filter(doctor=user, revoked_at__isnull=True).values("study_id")
-        readable |= Q(pk__in=shared) | (
-            Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk"))
+        readable |= Q(hidden_from_doctors_at__isnull=True) & (
+            Q(pk__in=shared)
+            | (Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk")))
         )
     return Study.objects.filter(readable).select_related("box__owner", "folder__patient", "dicom_patient")
+
+
+def studies_hidden_from_doctors() -> QuerySet[Study]:
+    """Every study its patient hid from doctors, for apps that list what points at studies."""
+    return Study.objects.filter(hidden_from_doctors_at__isnull=False)
 
 
 def studies_owned_by(user: User) -> QuerySet[Study]:

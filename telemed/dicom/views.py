@@ -35,6 +35,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from telemed.boxes import hiding
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
@@ -360,6 +361,32 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
         messages.error(request, _error_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."))
     else:
         messages.success(request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name})
+    return redirect("dicom:study", study.pk)
+
+
+@login_required
+@require_POST
+def study_hide(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_user(request.user, study_id, owned=True)
+    try:
+        hiding.record_hide_from_doctors(actor=request.user, record=study, request=request)
+    except PermissionDenied:
+        messages.error(request, _("Only the patient can hide a study of their Welbox."))
+    else:
+        messages.success(request, _("Hidden: no doctor sees this study now, not even in the lists."))
+    return redirect("dicom:study", study.pk)
+
+
+@login_required
+@require_POST
+def study_show(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_user(request.user, study_id, owned=True)
+    try:
+        hiding.record_show_to_doctors(actor=request.user, record=study, request=request)
+    except PermissionDenied:
+        messages.error(request, _("Only the patient can hide a study of their Welbox."))
+    else:
+        messages.success(request, _("Visible again to the doctors you share it with."))
     return redirect("dicom:study", study.pk)
 
 
