@@ -248,12 +248,24 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
     return _back(request, document)
 
 
+def record_visibility_change(request: HttpRequest, record, *, hide: bool) -> None:
+    """Hide one of the patient's Welbox records from doctors, or show it again (a document here,
+    a study in dicom), and say how it went."""
+    change = hiding.record_hide_from_doctors if hide else hiding.record_show_to_doctors
+    try:
+        change(actor=request.user, record=record, request=request)
+    except PermissionDenied:
+        messages.error(request, _("Only the patient can hide a record of their Welbox."))
+    else:
+        done = _("Hidden: no doctor sees it now, not even in their lists.") if hide else _("Visible again to the doctors you share it with.")
+        messages.success(request, done)
+
+
 @login_required
 @require_POST
 def document_hide(request: HttpRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, document_id, owned=True)
-    hiding.record_hide_from_doctors(actor=request.user, record=document, request=request)
-    messages.success(request, _("Hidden: no doctor sees this document now, not even in the lists."))
+    record_visibility_change(request, document, hide=True)
     return _back(request, document)
 
 
@@ -261,8 +273,7 @@ def document_hide(request: HttpRequest, document_id: int) -> HttpResponse:
 @require_POST
 def document_show(request: HttpRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, document_id, owned=True)
-    hiding.record_show_to_doctors(actor=request.user, record=document, request=request)
-    messages.success(request, _("Visible again to the doctors you share it with."))
+    record_visibility_change(request, document, hide=False)
     return _back(request, document)
 
 

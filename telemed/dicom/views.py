@@ -35,11 +35,10 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from telemed.boxes import hiding
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
-from telemed.boxes.views import form_errors_text
+from telemed.boxes.views import form_errors_text, record_visibility_change
 from telemed.dicom import batches, forms, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
@@ -368,12 +367,7 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def study_hide(request: HttpRequest, study_id: int) -> HttpResponse:
     study = selectors.study_get_for_user(request.user, study_id, owned=True)
-    try:
-        hiding.record_hide_from_doctors(actor=request.user, record=study, request=request)
-    except PermissionDenied:
-        messages.error(request, _("Only the patient can hide a study of their Welbox."))
-    else:
-        messages.success(request, _("Hidden: no doctor sees this study now, not even in the lists."))
+    record_visibility_change(request, study, hide=True)
     return redirect("dicom:study", study.pk)
 
 
@@ -381,12 +375,7 @@ def study_hide(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def study_show(request: HttpRequest, study_id: int) -> HttpResponse:
     study = selectors.study_get_for_user(request.user, study_id, owned=True)
-    try:
-        hiding.record_show_to_doctors(actor=request.user, record=study, request=request)
-    except PermissionDenied:
-        messages.error(request, _("Only the patient can hide a study of their Welbox."))
-    else:
-        messages.success(request, _("Visible again to the doctors you share it with."))
+    record_visibility_change(request, study, hide=False)
     return redirect("dicom:study", study.pk)
 
 
