@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "telemed.accounts.caching.PrivateResponseMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "telemed.accounts.middleware.SecondFactorMiddleware",
+    "telemed.accounts.middleware.ConsentMiddleware",
     "telemed.accounts.middleware.AccountSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

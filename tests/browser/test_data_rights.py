@@ -1,8 +1,14 @@
 """The patient's data rights in Chromium against the real server.
 
 Oscuramento: a patient hides a shared document and the doctor no longer sees it, then sees it
-again after the undo; both changes are in the patient's access log."""
+again after the undo; both changes are in the patient's access log. Notices: a new version of
+the privacy notice is asked for, and accepted, at the next login."""
 
+from django.utils import timezone
+
+from conftest import PASSWORD
+from telemed.accounts import consents
+from telemed.accounts.models import Notice
 from telemed.boxes import services as box_services
 from telemed.consults.tests.conftest import welbox_document
 from tests.browser.conftest import off_the_loop, screenshot
@@ -41,3 +47,36 @@ def test_a_patient_hides_a_document_from_the_linked_doctor_and_shows_it_again(ne
     patient_page.goto("/audit/")
     log = patient_page.locator('[data-testid="audit-entries"]').inner_text()
     assert "hidden from doctors" in log and "shown to doctors again" in log
+
+
+def test_a_new_privacy_version_is_accepted_at_the_next_login(new_page, make_patient):
+    patient = make_patient(email="carla.notice@example.test", first_name="Carla", last_name="Riva")
+    Notice.objects.create(
+        kind="privacy", version="2027-03", published_at=timezone.now(),
+        body="Informativa aggiornata: i dati sono conservati in Italia.\n\nAltre novità.",
+    )  # fmt: skip
+
+    page = new_page(locale="en-GB")
+    page.goto("/account/login/")
+    page.locator('input[name="username"]').fill(patient.email)
+    page.locator('input[name="password"]').fill(PASSWORD)
+    page.locator('main button[type="submit"]').click()
+    page.wait_for_url("**/account/consents/renew/**")
+    form = page.locator('[data-testid="consents-renew-form"]')
+    screenshot(page, "rights-consents-renew")
+    assert blocking_violations(page) == []
+
+    with page.context.expect_page() as notice_tab:
+        page.get_by_role("link", name="Privacy notice").first.click()
+    notice_tab.value.get_by_text("conservati in Italia").wait_for()
+    notice_tab.value.close()
+
+    form.locator('input[name="privacy"]').check()
+    form.locator('input[name="health_data"]').check()
+    form.locator('input[name="shared_space"]').check()
+    form.get_by_role("button", name="Confirm and go on").click()
+    page.wait_for_url("**/dashboard/")
+    assert ("privacy", "2027-03") in set(consents.live_consents(patient).values_list("kind", "version"))
+    page.goto("/account/consents/")
+    assert "2027-03" in page.locator('[data-testid="consent-privacy"]').inner_text()
+
