@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "telemed.consults",
     "telemed.visits",
     "telemed.directory",
+    "telemed.rights",
     "telemed.portal",
 ]
 

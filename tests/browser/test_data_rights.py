@@ -2,14 +2,22 @@
 
 Oscuramento: a patient hides a shared document and the doctor no longer sees it, then sees it
 again after the undo; both changes are in the patient's access log. Notices: a new version of
-the privacy notice is asked for, and accepted, at the next login."""
+the privacy notice is asked for, and accepted, at the next login. Export: the patient asks for
+their data, the worker builds the ZIP, and its index lists every item the Welbox shows."""
+
+import io
+import json
+import zipfile
 
 from django.utils import timezone
 
 from conftest import PASSWORD
 from telemed.accounts import consents
 from telemed.accounts.models import Notice
+from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
+from telemed.dicom import selectors as dicom_selectors
+from telemed.portal.management.commands.load_demo import demo_study_import
 from telemed.consults.tests.conftest import welbox_document
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_accessibility import blocking_violations
@@ -80,3 +88,30 @@ def test_a_new_privacy_version_is_accepted_at_the_next_login(new_page, make_pati
     page.goto("/account/consents/")
     assert "2027-03" in page.locator('[data-testid="consent-privacy"]').inner_text()
 
+
+def test_a_patient_exports_their_data_and_the_index_lists_every_item_of_the_welbox(new_page, make_patient):
+    patient = make_patient(email="luca.export@example.test", first_name="Luca", last_name="Serra")
+    off_the_loop(welbox_document, patient, name="Referto cardiologico.pdf")
+    off_the_loop(welbox_document, patient, name="Analisi del sangue.pdf")
+    off_the_loop(demo_study_import, patient)
+
+    page = new_page(locale="en-GB")
+    log_in(page, patient)
+    page.goto("/box/")
+    shown_documents = page.locator('[data-testid="document-row"]').count()
+    page.goto("/rights/export/")
+    page.locator('[data-testid="export-form"] button').click()
+    page.locator('[data-testid="export-card"][data-state="ready"]').wait_for(timeout=60000)
+    screenshot(page, "rights-export-ready")
+    assert blocking_violations(page) == []
+    with page.expect_download() as download:
+        page.locator('[data-testid="export-download"]').click()
+    archive = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read()))
+    index = json.loads(archive.read("index.json"))
+
+    listed = {(item["type"], item["id"]) for item in index["items"]}
+    documents = off_the_loop(lambda: list(box_selectors.document_list_for_user(patient)))
+    studies = off_the_loop(lambda: list(dicom_selectors.studies_owned_by(patient)))
+    assert len(documents) == shown_documents == 2 and len(studies) == 1
+    assert {("document", str(d.pk)) for d in documents} | {("study", str(s.pk)) for s in studies} <= listed
+    assert all(any(name.startswith(item["path"]) for name in archive.namelist()) for item in index["items"])
