@@ -127,6 +127,8 @@ def reference_data(django_db_blocker):
     # The staff's fee rules (platform fees, VAT treatment, bank fees, charities) come from a data
     # migration too; without them every price would silently lack its platform-fee line.
     import_module("telemed.billing.migrations.0002_default_fee_rules").seed(apps, connection.schema_editor())
+    # The privacy notice and the terms in force: without them no consent would be asked.
+    import_module("telemed.accounts.migrations.0008_first_notices").publish(apps, connection.schema_editor())
 
 
 def person(**overrides) -> services.Person:

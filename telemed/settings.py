@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "telemed.consults",
     "telemed.visits",
     "telemed.directory",
+    "telemed.rights",
     "telemed.portal",
 ]
 
@@ -98,6 +99,7 @@ MIDDLEWARE = [
     "telemed.accounts.caching.PrivateResponseMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "telemed.accounts.middleware.SecondFactorMiddleware",
+    "telemed.accounts.middleware.ConsentMiddleware",
     "telemed.accounts.middleware.AccountSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

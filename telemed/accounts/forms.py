@@ -6,11 +6,13 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from telemed.accounts import selectors
-from telemed.accounts.models import CertificationKind, DoctorTitle, Language, Sex, Specialty, User
+from telemed.accounts import consents, selectors
+from telemed.accounts.models import CertificationKind, ConsentKind, DoctorTitle, Language, Sex, Specialty, User
 from telemed.accounts.services import Identity, Person, UploadedCertification
 from telemed.lib import identifiers
 from telemed.lib.italy import PROVINCE_CHOICES
@@ -147,11 +149,59 @@ class IdentityFields(forms.Form):
         )
 
 
+def _notice_links() -> str:
+    """Links to the notices in force, under the boxes that refer to them."""
+    return format_html_join(
+        " · ", '<a href="{}" target="_blank" rel="noopener">{}</a>',
+        [(reverse_lazy("accounts:notice", args=["privacy"]), _("Privacy notice")),
+         (reverse_lazy("accounts:notice", args=["terms"]), _("Terms of service"))],
+    )  # fmt: skip
+
+
 class TermsField(forms.Form):
     accept_terms = forms.BooleanField(
         label=_("I have read the privacy notice and accept the terms of service."),
         error_messages={"required": _("You must accept the terms of service to register.")},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["accept_terms"].help_text = _notice_links()
+
+
+class HealthConsentFields(forms.Form):
+    """A patient's two separate consents (accounts.consents): the first is required, the second not."""
+
+    consent_health_data = forms.BooleanField(
+        label=consents.WORDING[ConsentKind.HEALTH_DATA],
+        error_messages={"required": _("Without this consent telemed cannot keep your health data.")},
+    )
+    consent_shared_space = forms.BooleanField(
+        label=consents.WORDING[ConsentKind.SHARED_SPACE],
+        required=False,
+        help_text=_("Optional: without it your Welbox works, but no doctor sees what you share."),
+    )
+
+
+class ConsentsRenewForm(forms.Form):
+    """The consents a new version of the notices (or a withdrawn one) asks for, one box each; a
+    patient also chooses again about the shared clinical space."""
+
+    def __init__(self, *args, missing, ask_shared_space: bool, shared_space: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in missing:
+            self.fields[kind] = forms.BooleanField(
+                label=consents.WORDING[kind], error_messages={"required": _("This consent is needed to go on.")}
+            )
+        if ask_shared_space:
+            self.fields[ConsentKind.SHARED_SPACE] = forms.BooleanField(
+                label=consents.WORDING[ConsentKind.SHARED_SPACE], required=False, initial=shared_space,
+                help_text=_("Optional: without it your Welbox works, but no doctor sees what you share."),
+            )  # fmt: skip
+        self.links = _notice_links()
+
+    def given(self) -> list[str]:
+        return [kind for kind, value in self.cleaned_data.items() if value]
 
 
 class Sectioned:
@@ -167,11 +217,11 @@ PERSON = ["first_name", "last_name", "codice_fiscale", "birth_date", "sex", "pho
 ACCOUNT = ["email", "password1", "password2"]
 
 
-class PatientRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField):
+class PatientRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField, HealthConsentFields):
     SECTIONS = [
         (_("About you"), PERSON),
         (_("Your account"), ACCOUNT),
-        (_("Privacy"), ["accept_terms"]),
+        (_("Privacy"), ["accept_terms", "consent_health_data", "consent_shared_space"]),
     ]
 
 

@@ -1,6 +1,7 @@
 """Doctors and platform staff must pass their second factor before any page but the ones that
-let them do so (the back office at /admin/ included); every logged-in browser is noted so that
-the account can list and end its sessions."""
+let them do so (the back office at /admin/ included); an account must give the consents the
+notices in force ask for before any page but the notices themselves; every logged-in browser is
+noted so that the account can list and end its sessions."""
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import logout
@@ -11,6 +12,7 @@ from django.utils.http import urlencode
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
+from telemed.accounts.consents import consents_missing
 from telemed.accounts.second_factor import has_confirmed_authenticator
 from telemed.accounts.sessions import session_close_sockets, session_seen, session_too_old
 
@@ -54,6 +56,36 @@ class SecondFactorMiddleware:
         if view_name in OPEN_BEFORE_SECOND_FACTOR:
             return None
         return redirect(reverse("accounts:totp_verify") + "?" + urlencode({"next": request.get_full_path()}))
+
+
+# Views reachable while consents are missing: the page that asks for them and what it links to.
+OPEN_BEFORE_CONSENTS = OPEN_BEFORE_SECOND_FACTOR | {
+    "accounts:consents_renew",
+    "accounts:notice",
+    "accounts:notice_version",
+}
+
+
+class ConsentMiddleware:
+    """A new version of the privacy notice or of the terms, or a required consent withdrawn: the
+    account is asked (again) before any other page (accounts.consents)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = request.user
+        if not user.is_authenticated or (user.needs_second_factor and not user.is_verified()):
+            return None  # the second factor comes first (SecondFactorMiddleware)
+        match = request.resolver_match
+        if match is not None and match.view_name in OPEN_BEFORE_CONSENTS:
+            return None
+        if not consents_missing(user):
+            return None
+        return redirect(reverse("accounts:consents_renew") + "?" + urlencode({"next": request.get_full_path()}))
 
 
 class AccountSessionMiddleware:

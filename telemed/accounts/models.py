@@ -477,3 +477,58 @@ class SecondFactorThrottle(models.Model):
     class Meta:
         verbose_name = _("second-factor attempt counter")
         verbose_name_plural = _("second-factor attempt counters")
+
+
+class NoticeKind(models.TextChoices):
+    PRIVACY = "privacy", _("Privacy notice")
+    TERMS = "terms", _("Terms of service")
+
+
+class Notice(models.Model):
+    """One version of the privacy notice (GDPR art. 13) or of the terms. The version in force is
+    the newest one published; publishing a new one asks every account to accept it again at
+    its next page (accounts.consents)."""
+
+    kind = models.CharField(_("kind"), max_length=10, choices=NoticeKind.choices)
+    version = models.CharField(_("version"), max_length=20)
+    # The binding text, in Italian, as people read it on the page (paragraphs split by blank lines).
+    body = models.TextField(_("text"))
+    published_at = models.DateTimeField(_("in force from"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        ordering = ["kind", "-published_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "version"], name="accounts_notice_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.version}"
+
+
+class ConsentKind(models.TextChoices):
+    PRIVACY = "privacy", _("I have read the privacy notice")
+    TERMS = "terms", _("I accept the terms of service")
+    HEALTH_DATA = "health_data", _("Processing of my health data")
+    SHARED_SPACE = "shared_space", _("The shared clinical space")
+
+
+class Consent(models.Model):
+    """One consent as given: by whom, to which version of which notice, with the exact wording,
+    when; and when it was withdrawn. A new version or a new consent is a new row."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(_("kind"), max_length=20, choices=ConsentKind.choices)
+    # The version of the notice the consent was given under (empty: none was published yet).
+    version = models.CharField(_("version"), max_length=20, blank=True)
+    text = models.TextField(_("wording agreed to"))
+    given_at = models.DateTimeField(_("given"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["-given_at", "-id"]
+        indexes = [models.Index(fields=["user", "kind"], name="accounts_consent_user_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.version}"

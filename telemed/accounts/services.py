@@ -16,10 +16,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from telemed.accounts import tasks
+from telemed.accounts import consents, tasks
 from telemed.accounts.models import (
     Certification,
     CertificationKind,
+    ConsentKind,
     DoctorProfile,
     DoctorTitle,
     Invitation,
@@ -72,9 +73,11 @@ class UploadedCertification:
 
 
 def _create_user(person: Person, role: Role) -> User:
+    """The account, with the privacy notice read and the terms accepted (every registration form
+    asks both) under the versions in force."""
     try:
         with transaction.atomic():
-            return User.objects.create_user(
+            user = User.objects.create_user(
                 person.email,
                 person.password,
                 first_name=person.first_name.strip(),
@@ -84,6 +87,8 @@ def _create_user(person: Person, role: Role) -> User:
             )
     except IntegrityError as exc:
         raise ValidationError({"email": _("An account with this e-mail address already exists.")}) from exc
+    consents.consents_give(user=user, kinds=consents.EVERY_ACCOUNT)
+    return user
 
 
 def _check_codice_fiscale_free(model, codice_fiscale: str) -> None:
@@ -92,11 +97,15 @@ def _check_codice_fiscale_free(model, codice_fiscale: str) -> None:
 
 
 @transaction.atomic
-def patient_register(*, person: Person, identity: Identity) -> User:
-    """A patient can use the platform at once; the e-mail is verified afterwards."""
+def patient_register(*, person: Person, identity: Identity, shared_space: bool = True) -> User:
+    """A patient can use the platform at once; the e-mail is verified afterwards. The patient gave
+    the consent to the processing of their health data (the form requires it) and, when
+    ``shared_space``, the one to the shared clinical space."""
     _check_codice_fiscale_free(PatientProfile, identity.codice_fiscale)
     user = _create_user(person, Role.PATIENT)
     PatientProfile.objects.create(user=user, **identity.__dict__)
+    given = [ConsentKind.HEALTH_DATA, ConsentKind.SHARED_SPACE] if shared_space else [ConsentKind.HEALTH_DATA]
+    consents.consents_give(user=user, kinds=given)
     _enqueue_email_verification(user)
     return user
 

@@ -9,7 +9,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import urlencode
@@ -19,8 +19,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from telemed.accounts import credentials, forms, second_factor, selectors, services, sessions
-from telemed.accounts.models import InvitationKind
+from telemed.accounts import consents, credentials, forms, second_factor, selectors, services, sessions
+from telemed.accounts.models import ConsentKind, InvitationKind, NoticeKind
 from telemed.lib.redirects import next_path
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -123,7 +123,8 @@ def register_patient(request: HttpRequest) -> HttpResponse:
         forms.PatientRegistrationForm,
         "accounts/register_patient.html",
         lambda form: services.patient_register(
-            person=form.person(language=get_language()[:2]), identity=form.identity()
+            person=form.person(language=get_language()[:2]), identity=form.identity(),
+            shared_space=form.cleaned_data["consent_shared_space"],
         ),
         reverse("portal:dashboard"),
     )
@@ -524,3 +525,81 @@ def structure_doctor_detach(request: HttpRequest, doctor_id: int) -> HttpRespons
     services.structure_doctor_detach(actor=request.user, doctor_id=doctor_id)
     messages.success(request, _("The doctor is no longer part of the structure."))
     return redirect("portal:dashboard")
+
+
+# --- the notices and the consents (accounts.consents) ----------------------------------------------
+
+
+def _notice_page(request: HttpRequest, kind: str, version: str | None) -> HttpResponse:
+    if kind not in NoticeKind.values:
+        raise Http404
+    notice = consents.notice_get(kind, version)
+    if notice is None:
+        raise Http404
+    context = {
+        "notice": notice,
+        "paragraphs": [p.strip() for p in notice.body.split("\n\n") if p.strip()],
+        "versions": consents.notice_versions(kind),
+    }
+    return render(request, "accounts/notice.html", context)
+
+
+def notice(request: HttpRequest, kind: str) -> HttpResponse:
+    """The privacy notice or the terms in force, public."""
+    return _notice_page(request, kind, None)
+
+
+def notice_version(request: HttpRequest, kind: str, version: str) -> HttpResponse:
+    """An earlier (or the current) version, as it was agreed to."""
+    return _notice_page(request, kind, version)
+
+
+@login_required
+def consents_renew(request: HttpRequest) -> HttpResponse:
+    """Asked before any page when the notices changed or a required consent was withdrawn."""
+    user = request.user
+    missing = consents.consents_missing(user)
+    destination = next_path(request, reverse("portal:dashboard"))
+    if not missing:
+        return redirect(destination)
+    form = forms.ConsentsRenewForm(
+        request.POST or None, missing=missing, ask_shared_space=user.is_patient, shared_space=consents.has_shared_space(user)
+    )
+    if request.method == "POST" and form.is_valid():
+        consents.consents_renew(user=user, given=form.given())
+        messages.success(request, _("Thank you: your choices are recorded."))
+        return redirect(destination)
+    context = {"form": form, "next": destination, "in_force": consents.notices_in_force()}
+    return render(request, "accounts/consents_renew.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def consents_page(request: HttpRequest) -> HttpResponse:
+    """The account's consents: what each allows, when it was given, and (a patient) withdrawing one."""
+    return render(request, "accounts/consents.html", {"lines": consents.consent_overview(request.user)})
+
+
+@login_required
+@require_POST
+def consent_withdraw(request: HttpRequest) -> HttpResponse:
+    try:
+        withdrawn = consents.consent_withdraw(user=request.user, kind=request.POST.get("kind", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if withdrawn:
+            messages.success(request, _("Consent withdrawn. %(stops)s") % {"stops": consents.WITHDRAWING_STOPS[request.POST["kind"]]})
+    return redirect("accounts:consents")
+
+
+@login_required
+@require_POST
+def consent_give(request: HttpRequest) -> HttpResponse:
+    """Give a withdrawable consent again (the shared clinical space, after withdrawing it)."""
+    kind = request.POST.get("kind", "")
+    if kind not in consents.WITHDRAWABLE or not request.user.is_patient:
+        messages.error(request, _("This consent cannot be given here."))
+    else:
+        consents.consents_give(user=request.user, kinds=[ConsentKind(kind)])
+        messages.success(request, _("Thank you: your choices are recorded."))
+    return redirect("accounts:consents")

@@ -25,6 +25,9 @@ class AuditAction(models.TextChoices):
     UNSHARE = "unshare", _("stopped sharing")
     EXPORT = "export", _("exported")
     SIGN = "sign", _("signed")
+    # Oscuramento: the patient hid a record from the doctors it is shared with, or showed it again.
+    HIDE = "hide", _("hidden from doctors")
+    UNHIDE = "unhide", _("shown to doctors again")
 
 
 class AuditEntryQuerySet(models.QuerySet):

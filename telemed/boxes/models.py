@@ -127,6 +127,9 @@ class Document(models.Model):
     )
     created_at = models.DateTimeField(_("added"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Oscuramento: the patient blanked this Welbox document out. No doctor reads or even lists it,
+    # whatever it is shared through, until the patient shows it again (the shares are kept).
+    hidden_from_doctors_at = models.DateTimeField(_("hidden from doctors since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("document")

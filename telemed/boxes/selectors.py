@@ -2,8 +2,11 @@
 
 A box's owner sees everything in it. A doctor also reads the Welbox documents a
 patient shared with them (the document itself, or a folder it is in now), for as
-long as the share is not revoked. Nobody else reaches a box: a patient never
-reaches another patient's, and a missing or forbidden document is the same 404.
+long as the share is not revoked, the patient has not hidden the document
+(oscuramento: a hidden document is neither listed nor read by any doctor) and the patient
+consents to the shared clinical space (accounts.consents). Nobody
+else reaches a box: a patient never reaches another patient's, and a missing or
+forbidden document is the same 404.
 """
 
 import datetime
@@ -13,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from telemed.accounts.models import User
+from telemed.accounts.consents import patients_with_shared_space
 from telemed.accounts.selectors import public_doctors
 from telemed.boxes.models import Box, BoxKind, Document, Folder, Share, UploadSession
 from telemed.boxes.services import box_settings
@@ -71,7 +75,9 @@ def _readable(user: User) -> QuerySet[Document]:
     readable = Q(box__owner=user)
     if user.is_doctor:
         shares = _live_shares(user)
-        readable |= Q(box__kind=BoxKind.WELBOX) & (
+        readable |= Q(
+            box__kind=BoxKind.WELBOX, hidden_from_doctors_at__isnull=True, box__owner__in=patients_with_shared_space()
+        ) & (
             Q(pk__in=shares.filter(document__isnull=False).values("document_id"))
             | Q(folder_id__in=shares.filter(folder__isnull=False).values("folder_id"))
         )
@@ -118,6 +124,12 @@ def documents_shared_with(
     return _search(documents, category=category, query=query, date_from=date_from, date_to=date_to).order_by(
         "box__owner__last_name", "box__owner__first_name", "-created_at"
     )
+
+
+def documents_hidden_from_doctors() -> QuerySet[Document]:
+    """Every document its patient hid from doctors (oscuramento), for apps that list what points
+    at documents (a consult's attachments) and must leave these out for the doctor."""
+    return Document.objects.filter(hidden_from_doctors_at__isnull=False)
 
 
 def _search(documents, *, category, query, date_from, date_to) -> QuerySet[Document]:

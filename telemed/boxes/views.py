@@ -36,7 +36,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 
 from telemed.accounts.views import refusal_text
 from telemed.audit.models import AuditAction
-from telemed.boxes import forms, selectors, services, sniffing
+from telemed.boxes import forms, hiding, selectors, services, sniffing
 from telemed.boxes.models import BoxKind, Category, UploadState
 
 SIGNED_URL_SECONDS = 60
@@ -251,6 +251,35 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
         messages.success(
             request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
         )
+    return _back(request, document)
+
+
+def record_visibility_change(request: HttpRequest, record, *, hide: bool) -> None:
+    """Hide one of the patient's Welbox records from doctors, or show it again (a document here,
+    a study in dicom), and say how it went."""
+    change = hiding.record_hide_from_doctors if hide else hiding.record_show_to_doctors
+    try:
+        change(actor=request.user, record=record, request=request)
+    except PermissionDenied:
+        messages.error(request, _("Only the patient can hide a record of their Welbox."))
+    else:
+        done = _("Hidden: no doctor sees it now, not even in their lists.") if hide else _("Visible again to the doctors you share it with.")
+        messages.success(request, done)
+
+
+@login_required
+@require_POST
+def document_hide(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, document_id, owned=True)
+    record_visibility_change(request, document, hide=True)
+    return _back(request, document)
+
+
+@login_required
+@require_POST
+def document_show(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, document_id, owned=True)
+    record_visibility_change(request, document, hide=False)
     return _back(request, document)
 
 

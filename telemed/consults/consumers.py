@@ -42,8 +42,10 @@ class ConsultThreadConsumer(JsonFramesConsumer):
     def _rendered(self, *, after: int | None = None, message_id: int | None = None) -> list[dict]:
         """Messages as this listener's page draws them: in their language, with the attachment
         links that they may open."""
-        messages = selectors.consult_messages(self.consult)
-        messages = messages.filter(pk=message_id) if message_id is not None else selectors.consult_messages_after(self.consult, after_id=after)
+        if message_id is not None:
+            messages = selectors.consult_messages(self.consult, viewer=self.user).filter(pk=message_id)
+        else:
+            messages = selectors.consult_messages_after(self.consult, viewer=self.user, after_id=after)
         with override(self.user.language or "it"):
             return [
                 {

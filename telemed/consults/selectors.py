@@ -4,14 +4,15 @@ A consult is readable by its patient and its doctor; an Info request by its pati
 doctor and the doctor's secretaries; staff see the overdue list. Anything else is a 404.
 """
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
+from telemed.dicom.selectors import studies_hidden_from_doctors
 from telemed.billing import charges
-from telemed.boxes.selectors import document_get_for_user
+from telemed.boxes.selectors import document_get_for_user, documents_hidden_from_doctors
 from telemed.consults.models import OPEN_STATES, Consult, ConsultAttachment, ConsultStatus, InfoRequest, InfoStatus
 
 
@@ -76,22 +77,35 @@ def consults_overdue(user: User) -> QuerySet[Consult]:
     )
 
 
-def consult_messages(consult: Consult):
-    return consult.messages.select_related("sender").prefetch_related("attachments")
+def _attachments_seen_by(viewer: User, consult: Consult, attachments: QuerySet[ConsultAttachment]) -> QuerySet[ConsultAttachment]:
+    """Leave out, for anyone but the patient, the documents the patient hid from doctors (oscuramento)."""
+    if viewer.pk == consult.patient_id:
+        return attachments
+    return attachments.exclude(document__in=documents_hidden_from_doctors())
 
 
-def consult_messages_after(consult: Consult, *, after_id: int) -> QuerySet:
+def consult_messages(consult: Consult, *, viewer: User):
+    """The thread as ``viewer`` sees it: a document the patient hid from doctors is not listed to the doctor."""
+    attachments = _attachments_seen_by(viewer, consult, ConsultAttachment.objects.all())
+    return consult.messages.select_related("sender").prefetch_related(Prefetch("attachments", queryset=attachments))
+
+
+def consult_messages_after(consult: Consult, *, viewer: User, after_id: int) -> QuerySet:
     """What an open page has not drawn yet: the messages after its newest one, oldest first."""
-    return consult_messages(consult).filter(pk__gt=after_id).order_by("pk")
+    return consult_messages(consult, viewer=viewer).filter(pk__gt=after_id).order_by("pk")
 
 
-def consult_request_attachments(consult: Consult) -> QuerySet[ConsultAttachment]:
-    """What went with the request itself (not with a later message)."""
-    return consult.attachments.filter(message__isnull=True)
+def consult_request_attachments(consult: Consult, *, viewer: User) -> QuerySet[ConsultAttachment]:
+    """What went with the request itself (not with a later message), as ``viewer`` sees it."""
+    return _attachments_seen_by(viewer, consult, consult.attachments.filter(message__isnull=True))
 
 
-def consult_studies(consult: Consult) -> list:
-    return [link.study for link in consult.studies.select_related("study")]
+def consult_studies(consult: Consult, *, viewer: User) -> list:
+    """The radiology studies that went with the consult, but for the doctor those the patient hid."""
+    links = consult.studies.select_related("study")
+    if viewer.pk != consult.patient_id:
+        links = links.exclude(study__in=studies_hidden_from_doctors())
+    return [link.study for link in links]
 
 
 def attachment_for_user(user: User, consult: Consult, attachment_id):

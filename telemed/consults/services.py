@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from telemed.accounts import consents
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
 from telemed.billing import pricing
@@ -303,6 +304,8 @@ def _documents_of(actor: User, document_ids) -> list:
             documents.append(box_selectors.document_get_for_user(actor, document_id, owned=True))
         except Http404:
             raise ValidationError({"documents": _("One of the attachments is not a document of yours.")}) from None
+    if any(document.hidden_from_doctors_at for document in documents):
+        raise ValidationError({"documents": _("One of the attachments is hidden from doctors: show it again in your Welbox first.")})
     return documents
 
 
@@ -313,6 +316,8 @@ def _studies_of(actor: User, study_ids) -> list:
             study = dicom_selectors.study_get_for_user(actor, study_id, owned=True)
         except Http404:
             raise ValidationError({"studies": _("One of the radiology studies is not yours.")}) from None
+        if study.hidden_from_doctors_at:
+            raise ValidationError({"studies": _("One of the radiology studies is hidden from doctors: show it again first.")})
         studies.append(study)
     return studies
 
@@ -386,6 +391,12 @@ def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft)
     _clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX)
     if len(set(draft.document_ids)) + len(draft.uploads) > MAX_ATTACHMENTS:
         raise ValidationError({"documents": _("At most %(n)d attachments per consult.") % {"n": MAX_ATTACHMENTS}})
+    if (draft.document_ids or draft.uploads or draft.study_ids) and not consents.has_shared_space(actor):
+        # What goes with a consult is shared with the doctor through the shared clinical space.
+        raise ValidationError(
+            {"documents": _("To send documents or studies to a doctor, give the consent to the shared clinical space "
+                            "(Account → Privacy and consents) first.")}
+        )  # fmt: skip
     documents = _documents_of(actor, draft.document_ids)
     if len(set(draft.study_ids)) > MAX_STUDIES:
         raise ValidationError({"studies": _("At most %(n)d radiology studies per consult.") % {"n": MAX_STUDIES}})

@@ -196,9 +196,9 @@ def _detail(request, consult, *, message_form=None, decline_form=None, answer_fo
     context = {
         "consult": consult,
         "is_doctor": is_doctor,
-        "thread": selectors.consult_messages(consult),
-        "request_attachments": selectors.consult_request_attachments(consult),
-        "studies": selectors.consult_studies(consult),
+        "thread": selectors.consult_messages(consult, viewer=request.user),
+        "request_attachments": selectors.consult_request_attachments(consult, viewer=request.user),
+        "studies": selectors.consult_studies(consult, viewer=request.user),
         "message_form": message_form or MessageForm(documents=_own_documents(request.user)),
         "decline_form": decline_form or DeclineForm(),
         "report_form": ReportStartForm(),

@@ -1,6 +1,12 @@
+"""Back office: studies and CD imports, metadata only. A staff member opening a study's page
+reads clinical data: it is recorded in the patient's access log, as any other reading."""
+
 from django.contrib import admin
 
+from telemed.audit.models import AuditAction
+from telemed.audit.services import audit_record
 from telemed.dicom.models import CdImport, Study
+from telemed.dicom.services import study_patient
 
 
 @admin.register(Study)
@@ -13,6 +19,12 @@ class StudyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        study = self.get_object(request, object_id)
+        if study is not None and request.method == "GET":
+            audit_record(actor=request.user, action=AuditAction.VIEW, target=study, patient=study_patient(study), request=request)
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(CdImport)

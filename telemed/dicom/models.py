@@ -56,6 +56,9 @@ class Study(models.Model):
     size = models.PositiveBigIntegerField(_("size"), default=0)
     imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("imported"), auto_now_add=True)
+    # Oscuramento, as for a Welbox document: no doctor reads or lists the study until the patient
+    # shows it again (its shares are kept).
+    hidden_from_doctors_at = models.DateTimeField(_("hidden from doctors since"), null=True, blank=True)
 
     class Meta:
         ordering = ["-study_date", "-created_at", "-id"]

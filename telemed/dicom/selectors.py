@@ -2,14 +2,17 @@
 
 A study is readable by the owner of the box it is in, by a doctor its owner shared it with
 (a patient from the Welbox, a colleague from the Medbox through Intramed; until revoked),
-and by a doctor the study's Welbox folder is shared with. A missing or forbidden study,
-series, image or import is the same 404.
+and by a doctor the study's Welbox folder is shared with, unless the patient hid the study
+(oscuramento: then no doctor lists it, opens it, nor reads one of its images) or withdrew the
+consent to the shared clinical space (accounts.consents). A missing or
+forbidden study, series, image or import is the same 404.
 """
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from telemed.accounts.consents import patients_with_shared_space
 from telemed.accounts.models import User
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes.models import BoxKind
@@ -30,10 +33,19 @@ def study_list_for_user(user: User) -> QuerySet[Study]:
     readable = Q(box__owner=user)
     if user.is_doctor:
         shared = StudyShare.objects.filter(doctor=user, revoked_at__isnull=True).values("study_id")
-        readable |= Q(pk__in=shared) | (
-            Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk"))
+        # A patient's study needs their consent to the shared clinical space; a colleague's
+        # Medbox study, sent in Intramed, does not.
+        shared_space = Q(box__kind=BoxKind.MEDBOX) | Q(box__owner__in=patients_with_shared_space())
+        readable |= Q(hidden_from_doctors_at__isnull=True) & shared_space & (
+            Q(pk__in=shared)
+            | (Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk")))
         )
     return Study.objects.filter(readable).select_related("box__owner", "folder__patient", "dicom_patient")
+
+
+def studies_hidden_from_doctors() -> QuerySet[Study]:
+    """Every study its patient hid from doctors, for apps that list what points at studies."""
+    return Study.objects.filter(hidden_from_doctors_at__isnull=False)
 
 
 def studies_owned_by(user: User) -> QuerySet[Study]:

@@ -39,7 +39,7 @@ from telemed.accounts.views import refusal_text
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
-from telemed.boxes.views import form_errors_text
+from telemed.boxes.views import form_errors_text, record_visibility_change
 from telemed.dicom import batches, forms, imports, receiving, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
@@ -357,6 +357,22 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
         messages.error(request, refusal_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."))
     else:
         messages.success(request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name})
+    return redirect("dicom:study", study.pk)
+
+
+@login_required
+@require_POST
+def study_hide(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_user(request.user, study_id, owned=True)
+    record_visibility_change(request, study, hide=True)
+    return redirect("dicom:study", study.pk)
+
+
+@login_required
+@require_POST
+def study_show(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_user(request.user, study_id, owned=True)
+    record_visibility_change(request, study, hide=False)
     return redirect("dicom:study", study.pk)
 
 

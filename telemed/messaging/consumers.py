@@ -73,7 +73,7 @@ class ConversationConsumer(JsonFramesConsumer):
             self.marked_online_at = now
 
     def _missed(self, after: int) -> tuple[list[dict], dict[int, int]]:
-        messages = selectors.messages_after(self.conversation, after_id=after)
+        messages = selectors.messages_after(self.conversation, viewer=self.user, after_id=after)
         return [services.message_payload(m) for m in messages], selectors.read_positions(self.conversation)
 
     async def message_new(self, event):

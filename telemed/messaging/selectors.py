@@ -3,11 +3,11 @@
 import re
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from telemed.boxes.selectors import document_list_for_user
+from telemed.boxes.selectors import document_list_for_user, documents_hidden_from_doctors
 from telemed.dicom.selectors import studies_owned_by
 from telemed.messaging.models import Attachment, Conversation, ConversationKind, Message, Participant
 
@@ -45,17 +45,26 @@ def conversation_get_for_user(user, conversation_id) -> Conversation:
     return conversation
 
 
-def messages_page(conversation: Conversation, *, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
+def _messages_seen_by(viewer, conversation: Conversation) -> QuerySet[Message]:
+    """The conversation's messages with the attachments ``viewer`` may see: a document its patient
+    hid from doctors (oscuramento) is listed to its owner only."""
+    attachments = Attachment.objects.exclude(
+        Q(document__in=documents_hidden_from_doctors()) & ~Q(document__box__owner=viewer)
+    )
+    return conversation.messages.select_related("sender").prefetch_related(Prefetch("attachments", queryset=attachments))
+
+
+def messages_page(conversation: Conversation, *, viewer, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
     """One page of history, oldest first, ending just before ``before_id`` (the newest page without it)."""
-    messages = conversation.messages.select_related("sender").prefetch_related("attachments")
+    messages = _messages_seen_by(viewer, conversation)
     if before_id:
         messages = messages.filter(id__lt=before_id)
     return list(reversed(messages.order_by("-id")[:limit]))
 
 
-def messages_after(conversation: Conversation, *, after_id: int, limit: int = PAGE_SIZE) -> list[Message]:
+def messages_after(conversation: Conversation, *, viewer, after_id: int, limit: int = PAGE_SIZE) -> list[Message]:
     """Up to ``limit`` messages newer than ``after_id``, oldest first (what a page missed)."""
-    messages = conversation.messages.filter(id__gt=after_id).select_related("sender").prefetch_related("attachments")
+    messages = _messages_seen_by(viewer, conversation).filter(id__gt=after_id)
     return list(messages.order_by("id")[:limit])
 
 
@@ -98,6 +107,8 @@ def attachment_file_for_user(user, attachment_id: int):
         return attachment.delivered_copy
     if attachment.document is None:
         raise Http404  # the sender deleted it from their box
+    if attachment.document.hidden_from_doctors_at is not None and attachment.document.box.owner_id != user.pk:
+        raise Http404  # its patient hid it from doctors (oscuramento)
     return attachment.document
 
 

@@ -126,7 +126,10 @@ def _attachable(actor, conversation: Conversation | None, document_ids: list[int
 
     Only one's own documents travel: a patient's Welbox document that a doctor may read was
     shared with that doctor alone, and is not forwarded to colleagues."""
-    return _own_items(actor, document_ids, boxes.document_get_for_user, _("One of the attachments is not a document of yours."))
+    documents = _own_items(actor, document_ids, boxes.document_get_for_user, _("One of the attachments is not a document of yours."))
+    if any(document.hidden_from_doctors_at for document in documents):
+        raise ValidationError(_("One of the attachments is hidden from doctors: show it again in your Welbox first."))
+    return documents
 
 
 def _attachable_studies(actor, kind: str, study_ids: list[int]) -> list[Study]:

@@ -64,7 +64,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
         else:
             return redirect("messaging:conversation", conversation.pk)
     before = request.GET.get("before", "")
-    history = selectors.messages_page(conversation, before_id=int(before) if before.isdigit() else None)
+    history = selectors.messages_page(conversation, viewer=request.user, before_id=int(before) if before.isdigit() else None)
     if history and not before:
         services.conversation_mark_read(actor=request.user, conversation=conversation, up_to_message_id=history[-1].pk)
         notification_mark_read_for_url(actor=request.user, url=request.path)

@@ -6,6 +6,7 @@ real SMTP server and its link opens a consult request with the text in it."""
 import time
 
 from conftest import PASSWORD
+from telemed.accounts import consents
 from telemed.accounts.models import Role, SecretaryAssignment, SecretaryProfile, User
 from telemed.billing.models import BillableService
 from telemed.boxes.models import Document
@@ -125,6 +126,7 @@ def test_a_rejected_info_request_is_emailed_and_reopens_as_a_consult(new_page, m
     doctor = _doctor(make_doctor, "dott.info@example.test")
     patient = make_patient(email="marco.info@example.test", first_name="Marco", last_name="Fontana")
     secretary = User.objects.create_user("segreteria.info@example.test", PASSWORD, first_name="Sara", last_name="Neri", role=Role.SECRETARY)
+    consents.consents_give(user=secretary, kinds=consents.required_kinds(secretary))
     SecretaryAssignment.objects.create(secretary=SecretaryProfile.objects.create(user=secretary), doctor=doctor.doctor_profile)
 
     patient_page = new_page()

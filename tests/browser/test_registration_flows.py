@@ -113,6 +113,7 @@ def test_new_patient_registers_and_verifies_the_email(page, mailbox):
     page.goto("/account/register/")
     page.get_by_role("link", name="Registrati come paziente").click()
     fill_person(page, "Paolo", "Serra", datetime.date(1975, 8, 30), "M", "H501", "paolo.serra@example.test")
+    page.get_by_label("Acconsento al trattamento dei miei dati sanitari").check()  # the health-data consent
     page.get_by_role("button", name="Crea il mio account").click()
     screenshot(page, "patient-after-submit")
     page.wait_for_url("**/dashboard/")

@@ -32,6 +32,7 @@ def patient_data(**overrides):
         "password1": PASSWORD,
         "password2": PASSWORD,
         "accept_terms": "on",
+        "consent_health_data": "on",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

@@ -4,6 +4,7 @@ import itertools
 import pytest
 
 from conftest import log_in
+from telemed.accounts import consents
 from telemed.accounts.models import DoctorProfile, PatientProfile, Role, Structure, StructureManagerProfile, User
 from telemed.billing.models import Charity
 from telemed.portal.management.commands.load_demo import demo_codice_fiscale, demo_iban, demo_partita_iva
@@ -14,7 +15,9 @@ _numbers = itertools.count(1)
 
 def _user(role: str, first: str, last: str) -> User:
     n = next(_numbers)
-    return User.objects.create_user(f"{role}{n}@example.test", PASSWORD, first_name=first, last_name=last, role=role)
+    user = User.objects.create_user(f"{role}{n}@example.test", PASSWORD, first_name=first, last_name=last, role=role)
+    consents.consents_give(user=user, kinds=consents.required_kinds(user))  # as registration gives them
+    return user
 
 
 @pytest.fixture

@@ -209,9 +209,11 @@ def test_folders_in_a_medbox_per_patient(doctor, doctor_client, patient, documen
 
 
 def test_only_doctors_and_patients_have_a_box(db):
+    from telemed.accounts import consents
     from telemed.accounts.models import Role, User
 
     secretary = User.objects.create_user("s@example.test", "x-long-password-1", first_name="S", last_name="T", role=Role.SECRETARY)
+    consents.consents_give(user=secretary, kinds=consents.required_kinds(secretary))
     client = logged_in(secretary)
     assert client.get(reverse("boxes:home")).status_code == 403
     assert client.post(reverse("boxes:upload_create"), {"name": "a", "size": "1"}).status_code == 403

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import log_in
 from conftest import PASSWORD
+from telemed.accounts import consents
 from telemed.accounts.models import Role, SecretaryAssignment, SecretaryProfile, User
 from telemed.billing import tariffs
 from telemed.billing.models import ServiceKind
@@ -54,6 +55,7 @@ def consult_doctor(make_doctor):
 def make_secretary(db):
     def make(*doctors):
         user = User.objects.create_user(f"segreteria{next(_n)}@example.test", PASSWORD, first_name="Sara", last_name="Neri", role=Role.SECRETARY)
+        consents.consents_give(user=user, kinds=consents.required_kinds(user))  # as registration gives them
         profile = SecretaryProfile.objects.create(user=user)
         for doctor in doctors:
             SecretaryAssignment.objects.create(secretary=profile, doctor=doctor.doctor_profile)

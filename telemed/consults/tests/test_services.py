@@ -121,7 +121,7 @@ def test_an_imaging_consult_shares_its_studies_with_the_doctor(consult_doctor, m
     doctor, patient = consult_doctor(), make_patient()
     study = welbox_study(patient)
     consult = ask(patient, doctor, "priority", study_ids=(study.pk,))
-    assert selectors.consult_studies(consult) == [study]
+    assert selectors.consult_studies(consult, viewer=doctor) == [study]
     assert study_get_for_user(doctor, study.pk) == study
 
 
@@ -160,7 +160,7 @@ def test_an_uploaded_file_lands_in_the_welbox_and_goes_with_the_consult(consult_
     doctor, patient = consult_doctor(), make_patient()
     data = pdf_bytes()
     consult = ask(patient, doctor, uploads=(services.UploadedFile("referto.pdf", io.BytesIO(data), len(data)),))
-    [attachment] = selectors.consult_request_attachments(consult)
+    [attachment] = selectors.consult_request_attachments(consult, viewer=doctor)
     assert attachment.document.box.owner == patient and attachment.mime == "application/pdf"
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_doctor_writes_to_a_linked_patient_for_free(linked):
     doctor, patient = linked
     conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Ecco il referto", subject="Esami")
-    assert [m.text for m in selectors.messages_page(conversation)] == ["Ecco il referto"]
+    assert [m.text for m in selectors.messages_page(conversation, viewer=patient)] == ["Ecco il referto"]
     assert selectors.conversations_for(patient).get().unread == 1
     notification = Notification.objects.get(recipient=patient, kind="message")
     assert "referto" not in notification.title  # the title names the sender only
@@ -44,7 +44,7 @@ def test_unlinked_patients_cannot_be_written_to_and_revocation_stops_new_message
     with pytest.raises(ValidationError):
         services.message_send(actor=doctor, conversation=conversation, text="Secondo")
     # What was delivered stays.
-    assert [m.text for m in selectors.messages_page(conversation)] == ["Primo"]
+    assert [m.text for m in selectors.messages_page(conversation, viewer=patient)] == ["Primo"]
 
 
 def test_intramed_between_any_registered_doctors(make_doctor, make_patient):

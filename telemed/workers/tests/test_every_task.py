@@ -31,6 +31,7 @@ PROVEN = {
     "cd_import_expire": "telemed/dicom/tests/test_tasks_run_twice.py::test_an_idle_import_is_cancelled_once_and_its_space_given_back_once",
     "directory_sweep": "telemed/directory/tests/test_tasks_run_twice.py::test_the_sweep_sweeps_once_and_schedules_the_next_once",
     "send_notification_email": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_emailed_once",
+    "export_build": "telemed/rights/tests/test_export.py::test_the_export_is_built_and_announced_once_when_the_task_runs_twice",
     "send_notification_push": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_pushed_once",
     "deliver_signed_report": "telemed/reports/tests/test_tasks_run_twice.py::test_the_signed_report_is_delivered_once",
     "send_reminder_details": "telemed/reminders/tests/test_tasks_run_twice.py::test_the_detailed_email_is_sent_once",
