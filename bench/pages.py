@@ -64,8 +64,7 @@ def seed(scale: int) -> None:
 
     from telemed.accounts import services as accounts
     from telemed.accounts.models import User
-    from telemed.billing import pricing
-    from telemed.billing import payments, proformas
+    from telemed.billing import payments, pricing, proformas
     from telemed.care import services as care
     from telemed.consults import services as consults
     from telemed.messaging import services as messaging

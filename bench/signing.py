@@ -52,12 +52,12 @@ def measure() -> None:
     import datetime
 
     import django_otp.oath
+    from asn1crypto import keys, x509
     from django_otp.oath import TOTP
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
-
-    from asn1crypto import keys, x509
     from pyhanko_certvalidator.registry import SimpleCertificateStore
+
     from telemed.accounts import services as accounts
     from telemed.accounts.models import Language, Sex, Specialty
     from telemed.care import services as care

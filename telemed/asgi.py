@@ -5,9 +5,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from telemed.streaming import get_streaming_asgi_application  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+
+from telemed.streaming import get_streaming_asgi_application
 
 django_application = get_streaming_asgi_application()
 

@@ -1,13 +1,13 @@
 """Back office for platform staff: accounts, and the verification of doctors' certifications."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from telemed.accounts import second_factor, services
 from telemed.accounts.models import (
@@ -16,8 +16,8 @@ from telemed.accounts.models import (
     Invitation,
     Language,
     PatientProfile,
-    SecurityEvent,
     SecretaryProfile,
+    SecurityEvent,
     Specialty,
     Structure,
     StructureManagerProfile,

@@ -36,10 +36,10 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from telemed.lib import formatting
 from telemed.accounts import sessions
 from telemed.accounts.models import SecondFactorThrottle, SecurityEventKind, User
 from telemed.accounts.security_log import security_event_record
+from telemed.lib import formatting
 
 RECOVERY_CODE_COUNT = 10
 _TOTP_SHAPE = re.compile(r"^\d{6}$")

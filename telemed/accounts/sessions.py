@@ -18,7 +18,6 @@ from importlib import import_module
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest

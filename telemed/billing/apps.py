@@ -8,8 +8,10 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self):
-        from telemed.billing import checks  # noqa: F401 - registers the system checks
-        from telemed.billing import notices
+        from telemed.billing import (
+            checks,  # noqa: F401 - registers the system checks
+            notices,
+        )
         from telemed.notifications import kinds
 
         # Payment requests, reminders and invoices have their own e-mail (with the QR code or the PDF):

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from telemed.lib import formatting
 from telemed.accounts.models import DoctorProfile, Structure, User
+from telemed.lib import formatting
 
 
 class ServiceKind(models.TextChoices):

@@ -500,4 +500,4 @@ def price_list(doctor: DoctorProfile) -> list[PricedService]:
     tariffs = {(t.kind, t.duration_minutes): t for t in selectors.tariffs_offered_by(doctor)}
     offered = [(kind, duration, tariffs[(kind, duration)]) for kind, duration in SERVICES if (kind, duration) in tariffs]
     breakdowns = price_tariffs(doctor, [tariff for _kind, _duration, tariff in offered])
-    return [PricedService(kind, duration, tariff, breakdown) for (kind, duration, tariff), breakdown in zip(offered, breakdowns)]
+    return [PricedService(kind, duration, tariff, breakdown) for (kind, duration, tariff), breakdown in zip(offered, breakdowns, strict=True)]

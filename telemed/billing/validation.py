@@ -10,7 +10,6 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from telemed.lib import formatting
 from telemed.billing.models import (
     CONSULT_KINDS,
     FREE_KINDS,
@@ -18,6 +17,7 @@ from telemed.billing.models import (
     ResponseUnit,
     ServiceKind,
 )
+from telemed.lib import formatting
 
 CENT = Decimal("0.01")
 MAX_FEE = Decimal("10000.00")

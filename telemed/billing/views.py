@@ -11,17 +11,30 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from telemed.accounts.models import DoctorProfile, User
 from telemed.accounts.views import add_service_errors, flash_refusal
-from telemed.billing import charges, donations, exports, forms, invoices, ledger, payouts, pricing, proformas, reconciliation, selectors, tariffs, transfer, validation
-# By name: `payments` is also the payer's page below.
-from telemed.billing.payments import payment_mark_paid, payment_request_cancel, payment_request_details_set, proformas_validate, storage_purchase_start
+from telemed.billing import (
+    charges,
+    donations,
+    exports,
+    forms,
+    invoices,
+    ledger,
+    payouts,
+    pricing,
+    proformas,
+    reconciliation,
+    selectors,
+    tariffs,
+    transfer,
+    validation,
+)
 from telemed.billing.models import (
     CONSULT_KINDS,
     FREE_KINDS,
@@ -32,6 +45,15 @@ from telemed.billing.models import (
     ServiceKind,
     Tariff,
     service_label,
+)
+
+# By name: `payments` is also the payer's page below.
+from telemed.billing.payments import (
+    payment_mark_paid,
+    payment_request_cancel,
+    payment_request_details_set,
+    proformas_validate,
+    storage_purchase_start,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,7 +125,7 @@ def _locked_for(user: User, doctor: DoctorProfile, tariff: Tariff | None) -> boo
 def _service_rows(user: User, doctor: DoctorProfile, bound: forms.TariffForm | None, bound_key: str) -> list[ServiceRow]:
     current = {(t.kind, t.duration_minutes): t for t in selectors.tariffs_current_of(doctor)}
     offered = [tariff for tariff in current.values() if tariff.offered]
-    breakdowns = dict(zip((tariff.pk for tariff in offered), pricing.price_tariffs(doctor, offered)))
+    breakdowns = dict(zip((tariff.pk for tariff in offered), pricing.price_tariffs(doctor, offered), strict=True))
     rows = []
     for kind, duration in SERVICES:
         key = _service_key(kind, duration)

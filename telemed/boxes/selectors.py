@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from telemed.accounts.models import User
 from telemed.accounts.consents import patients_with_shared_space
+from telemed.accounts.models import User
 from telemed.accounts.selectors import public_doctors
 from telemed.boxes.models import Box, BoxKind, Document, Folder, Share, UploadSession
 from telemed.boxes.services import box_settings

@@ -16,9 +16,11 @@ static/boxes/upload.js):
 Chunk bodies are read from the request stream in blocks (never ``request.body``).
 """
 
+from csp.decorators import csp_replace, csp_update
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -30,9 +32,6 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST
-
-from csp.decorators import csp_replace, csp_update
-from django.core.files.storage import FileSystemStorage, default_storage
 
 from telemed.accounts.views import refusal_text
 from telemed.audit.models import AuditAction

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
-from telemed.dicom.selectors import studies_hidden_from_doctors
 from telemed.billing import charges
 from telemed.boxes.selectors import document_get_for_user, documents_hidden_from_doctors
 from telemed.consults.models import OPEN_STATES, Consult, ConsultAttachment, ConsultStatus, InfoRequest, InfoStatus
+from telemed.dicom.selectors import studies_hidden_from_doctors
 
 
 def _id(value) -> int:

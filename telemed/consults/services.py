@@ -21,9 +21,8 @@ from django.utils.translation import gettext as _
 from telemed.accounts import consents
 from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
-from telemed.billing import pricing
+from telemed.billing import pricing, proformas
 from telemed.billing import selectors as billing_selectors
-from telemed.billing import proformas
 from telemed.billing.deadlines import response_deadline
 from telemed.billing.models import ServiceKind
 from telemed.boxes import selectors as box_selectors

@@ -32,9 +32,9 @@ def expire_if_untouched(*, consult_id: int) -> None:
 @task(takes_context=True)
 def send_info_rejected(context, *, info_id: int) -> None:
     from telemed.accounts.tasks import send_templated_mail
-    from telemed.outbox.services import task_key
     from telemed.consults.models import InfoRequest
     from telemed.consults.services import info_reformulation_link
+    from telemed.outbox.services import task_key
 
     info = InfoRequest.objects.select_related("doctor__user", "patient").filter(pk=info_id, status="rejected").first()
     if info is None:

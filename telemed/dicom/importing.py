@@ -25,7 +25,8 @@ from telemed.audit.models import AuditAction
 from telemed.boxes import digests
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
-from telemed.dicom import reading, staging
+from telemed.dicom import imports, reading, services, staging
+from telemed.dicom.imports import QuotaExceeded
 from telemed.dicom.models import (
     CdImport,
     DicomPatient,
@@ -38,9 +39,6 @@ from telemed.dicom.models import (
     SkipReason,
     Study,
 )
-
-from telemed.dicom import imports, services
-from telemed.dicom.imports import QuotaExceeded
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ from telemed.dicom.models import (
     SkipReason,
 )
 
-
 # The report lists this many files one by one; the totals per reason count them all.
 MAX_SKIP_ROWS = 1000
 

@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from telemed.accounts.models import User
 from telemed.boxes import services as box_services
 from telemed.boxes.models import Box, BoxKind, Folder
-from telemed.dicom import staging, tasks
+from telemed.dicom import imports, staging, tasks
+from telemed.dicom.imports import ImportConflict, QuotaExceeded
 from telemed.dicom.models import (
     CdImport,
     ImportedFile,
@@ -28,9 +29,6 @@ from telemed.dicom.models import (
     SkipReason,
 )
 from telemed.outbox.services import message_claim
-
-from telemed.dicom import imports
-from telemed.dicom.imports import ImportConflict, QuotaExceeded
 
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_CHUNK_BYTES = 64 * 1024**2

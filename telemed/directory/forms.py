@@ -7,7 +7,6 @@ bounded; any page number gives a page.
 
 from decimal import Decimal
 from functools import lru_cache
-
 from urllib.parse import parse_qsl, urlencode
 
 from django import forms

@@ -12,7 +12,6 @@ from telemed.messaging.models import MAX_MESSAGE_LENGTH
 from telemed.notifications import presence
 from telemed.notifications.consumers import JsonFramesConsumer, in_pool
 
-
 # A frame is JSON; anything far bigger than the longest message is refused before parsing.
 MAX_FRAME_CHARS = MAX_MESSAGE_LENGTH * 2 + 1000
 

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Sequence
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
+from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
-
-from django.http import Http404
 
 from telemed.boxes import selectors as boxes
 from telemed.boxes import services as box_services

@@ -5,9 +5,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
-
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from telemed.accounts.views import add_service_errors
 from telemed.audit.models import AuditAction

@@ -17,7 +17,7 @@ from icalendar import Alarm, Calendar, Event, vRecur
 
 from telemed.reminders.models import Reminder, ReminderKind
 from telemed.reminders.recurrence import Recurrence
-from telemed.reminders.schedule import ROME, UTC, Series, day_rule, bounds
+from telemed.reminders.schedule import ROME, UTC, Series, bounds, day_rule
 
 EVENT_LENGTH = datetime.timedelta(minutes=15)
 

@@ -15,8 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from telemed.lib.formatting import WEEKDAY_NAMES, day_in_words
 

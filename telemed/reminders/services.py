@@ -18,8 +18,8 @@ from telemed.notifications import selectors as notification_selectors
 from telemed.notifications.services import email_preferences_set, notify
 from telemed.reminders.models import AgendaSettings, Dose, Reminder, ReminderKind, StopReason
 from telemed.reminders.recurrence import Recurrence
-from telemed.reminders.selectors import TAKEN_EARLY_BY
 from telemed.reminders.schedule import Series, bounds, to_local
+from telemed.reminders.selectors import TAKEN_EARLY_BY
 
 NOTIFICATION_KIND = "reminder"
 MAX_TITLE = 120

@@ -13,6 +13,7 @@ The rules:
   scratch file a killed build left in ``var/exports`` goes with the next build once a day old.
 """
 
+import functools
 import json
 import logging
 import os
@@ -62,7 +63,7 @@ def export_request(*, actor: User) -> tuple[DataExport, bool]:
     if open_export is not None:
         return open_export, False
     for previous in DataExport.objects.filter(user=actor):
-        transaction.on_commit(lambda name=previous.file_name: _remove_file(name))
+        transaction.on_commit(functools.partial(_remove_file, previous.file_name))
         previous.delete()
     export = DataExport.objects.create(user=actor)
     tasks.export_build.enqueue(export_id=str(export.pk))

@@ -14,7 +14,6 @@ from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer,
 from telemed.visits import selectors, services
 from telemed.visits.models import BookingStatus
 
-
 MAX_FRAME_CHARS = 64_000
 MAX_SDP_CHARS = 30_000
 MAX_CANDIDATE_CHARS = 2_000

@@ -8,8 +8,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from telemed.lib import formatting
 from telemed.billing import charges
+from telemed.lib import formatting
 from telemed.lib.italy import public_holiday_name, public_holidays
 from telemed.visits.models import Agenda, AvailabilityRule, Booking, BookingStatus, DateProposal, RoomMessage
 from telemed.visits.slots import ROME

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from telemed.lib import formatting
 from telemed.billing import pricing
 from telemed.billing import selectors as billing_selectors
+from telemed.lib import formatting
 from telemed.lib.italy import is_public_holiday
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify

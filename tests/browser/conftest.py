@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from conftest import ROOT, SmtpSink, free_port, platform_process, database_url_for_subprocesses
+from conftest import ROOT, SmtpSink, database_url_for_subprocesses, free_port, platform_process
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls that the
 # tests make between page actions are still plain synchronous calls.

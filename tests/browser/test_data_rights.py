@@ -16,9 +16,9 @@ from telemed.accounts import consents
 from telemed.accounts.models import Notice
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
+from telemed.consults.tests.conftest import welbox_document
 from telemed.dicom import selectors as dicom_selectors
 from telemed.portal.management.commands.load_demo import demo_study_import
-from telemed.consults.tests.conftest import welbox_document
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_accessibility import blocking_violations
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
@@ -106,7 +106,8 @@ def test_a_patient_exports_their_data_and_the_index_lists_every_item_of_the_welb
     assert blocking_violations(page) == []
     with page.expect_download() as download:
         page.locator('[data-testid="export-download"]').click()
-    archive = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read()))
+    with open(download.value.path(), "rb") as stream:
+        archive = zipfile.ZipFile(io.BytesIO(stream.read()))
     index = json.loads(archive.read("index.json"))
 
     listed = {(item["type"], item["id"]) for item in index["items"]}

@@ -9,8 +9,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from telemed.accounts.models import User
-from telemed.billing import pricing
-from telemed.billing import payments, proformas, tariffs
+from telemed.billing import payments, pricing, proformas, tariffs
 from telemed.billing.models import PaymentRequest
 from telemed.consults import services as consults
 from telemed.visits import services as visits

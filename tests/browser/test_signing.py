@@ -38,7 +38,7 @@ def test_doctor_signs_a_report_and_the_patient_verifies_it(new_page, make_doctor
     # The doctor enrols the signing app from the dashboard: a QR code and the key to type.
     page = new_page()
     log_in(page, doctor)
-    page.locator(f"main a[href='/signatures/device/']").first.click()
+    page.locator("main a[href='/signatures/device/']").first.click()
     secret = page.get_by_test_id("signing-secret").inner_text().strip()
     screenshot(page, "signing-enrolment")
     page.locator("input[name=code]").fill(signing_code(secret))

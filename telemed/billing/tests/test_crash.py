@@ -7,8 +7,7 @@ import subprocess
 import sys
 import time
 
-
-from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, ROOT
+from conftest import CRASH_TEST_MARKS, ROOT, database_url_for_subprocesses
 from telemed.billing import ledger, selectors
 from telemed.billing.models import PayoutBatch, PayoutLine
 from telemed.billing.tests.test_payouts import paid

@@ -11,7 +11,19 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from pypdf import PdfReader
 
-from telemed.billing import acting, donations, invoices, ledger, payments, pricing, proformas, reconciliation, selectors, tariffs, transfer
+from telemed.billing import (
+    acting,
+    donations,
+    invoices,
+    ledger,
+    payments,
+    pricing,
+    proformas,
+    reconciliation,
+    selectors,
+    tariffs,
+    transfer,
+)
 from telemed.billing.models import (
     Account,
     BillableService,

@@ -218,16 +218,16 @@ def test_price_list_follows_the_catalogue(doctor):
 @pytest.mark.django_db
 def test_a_price_list_prices_each_tariff_as_it_would_alone_with_the_rules_read_once(doctor, staff, charity):
     for kind, fee in (("base", "45.00"), ("priority", "76.00"), ("imaging", "60.00")):
-        services.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=D(fee), response_value=3, response_unit="working_days")
-    services.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=30, fee=D("60.00"))
-    services.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
-    services.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))
-    services.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
-    tariffs = list(selectors.tariffs_offered_by(doctor))
+        tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=D(fee), response_value=3, response_unit="working_days")
+    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=30, fee=D("60.00"))
+    tariffs.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
+    tariffs.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))
+    donations.donation_set(actor=doctor.user, percent=D("10"), charity=charity)
+    offered = list(selectors.tariffs_offered_by(doctor))
     now = timezone.now()
 
     with CaptureQueriesContext(connection) as queries:
-        together = pricing.price_tariffs(doctor, tariffs, when=now)
+        together = pricing.price_tariffs(doctor, offered, when=now)
 
-    assert together == [pricing.price_tariff(tariff, when=now) for tariff in tariffs]
+    assert together == [pricing.price_tariff(tariff, when=now) for tariff in offered]
     assert len(queries) == 4  # platform fees, VAT, bank fees, the doctor's donation: whatever the number of tariffs

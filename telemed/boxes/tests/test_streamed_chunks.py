@@ -144,7 +144,7 @@ def test_the_body_reads_in_the_blocks_asked_for():
 def test_reads_of_any_size_give_back_the_body_byte_for_byte_whatever_its_pieces():
     content = bytes(range(256)) * 40
     cuts = [0, 1, 7, 300, 301, 4000, 4096, 9000, len(content)]
-    pieces = [content[start:end] for start, end in zip(cuts, cuts[1:])]
+    pieces = [content[start:end] for start, end in zip(cuts, cuts[1:], strict=False)]
     messages = [{"type": "http.request", "body": piece, "more_body": True} for piece in pieces]
     messages.append({"type": "http.request", "body": b"", "more_body": False})
 
@@ -165,4 +165,4 @@ def test_reads_of_any_size_give_back_the_body_byte_for_byte_whatever_its_pieces(
         return await sync_to_async(read_all)()
 
     blocks = asyncio.run(run())
-    assert b"".join(blocks) == content and all(len(block) == size for block, size in zip(blocks[:-1], [1, 4, 13, 40, 121, 364, 1093, 3280]))
+    assert b"".join(blocks) == content and all(len(block) == size for block, size in zip(blocks[:-1], [1, 4, 13, 40, 121, 364, 1093, 3280], strict=False))

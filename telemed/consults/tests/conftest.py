@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import log_in
-from conftest import PASSWORD
+from conftest import PASSWORD, log_in
 from telemed.accounts import consents
 from telemed.accounts.models import Role, SecretaryAssignment, SecretaryProfile, User
 from telemed.billing import tariffs

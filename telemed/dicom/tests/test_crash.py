@@ -5,7 +5,6 @@ import os
 import random
 import time
 
-
 from conftest import CRASH_TEST_MARKS, database_url_for_subprocesses, process_stop, task_worker_process
 from telemed.dicom.models import CdImport, ImportState, Instance
 from telemed.dicom.tests.conftest import leftovers, storage_files, with_new_uids

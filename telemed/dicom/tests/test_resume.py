@@ -3,7 +3,7 @@
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from telemed.dicom import imports, importing
+from telemed.dicom import importing, imports
 from telemed.dicom.models import CdImport, ImportedStudy, ImportState, Instance
 from telemed.dicom.tests.conftest import cd_from_dicomdir_set, leftovers, storage_files
 from telemed.dicom.tests.test_import import assert_quota_exact

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from telemed.directory import interpret
-from telemed.directory.selectors import DoctorSearch, doctor_search
+from telemed.directory.selectors import DoctorSearch
 from telemed.directory.tests.test_search import city_of_doctors, names  # noqa: F401  (fixture)
 
 SEARCH = reverse("directory:search")

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from py_vapid import Vapid02
 
 from conftest import log_in
-from telemed.notifications import kinds, presence, services, tasks, webpush
+from telemed.notifications import kinds, presence, services, webpush
 from telemed.notifications.models import Notification, PushSubscription
 from telemed.outbox.models import SentMessage
 

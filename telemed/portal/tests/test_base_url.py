@@ -6,7 +6,6 @@ import re
 import shlex
 import subprocess
 
-
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
@@ -33,7 +32,7 @@ def test_make_run_keeps_a_base_url_that_is_given():
     assert "TELEMED_BASE_URL=https://other.example.org" in serve_command("PORT=8123", "TELEMED_BASE_URL=https://other.example.org")
 
 
-def test_the_verification_email_links_to_the_configured_base_url(settings, make_patient, run_tasks, smtp_settings):  # noqa: F811
+def test_the_verification_email_links_to_the_configured_base_url(settings, make_patient, run_tasks, smtp_settings):
     settings.BASE_URL = "http://127.0.0.1:8123"
     make_patient(email="anna@example.test")
     run_tasks()

@@ -13,8 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import log_in
-from telemed.billing import pricing
-from telemed.billing import payments, proformas, tariffs
+from telemed.billing import payments, pricing, proformas, tariffs
 from telemed.consults import services as consults
 from telemed.consults.models import Consult
 from telemed.consults.tests.conftest import offer_consults

@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from conftest import verified_client
 from telemed.reminders import services
 from telemed.reminders.recurrence import Recurrence
 from telemed.reminders.schedule import ROME, Series, to_local
-from conftest import verified_client
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import verified_client
 from telemed.notifications.models import Notification
 from telemed.reminders import dispatch, services
 from telemed.reminders.models import Delivery, Dose, Reminder
 from telemed.reminders.recurrence import Recurrence
 from telemed.reminders.schedule import Series, to_local
-from conftest import verified_client
 
 pytestmark = pytest.mark.django_db
 

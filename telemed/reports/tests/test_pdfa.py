@@ -62,9 +62,9 @@ def fonts_of(resources, seen: set) -> list:
     resources = resources.get_object()
     for font in (resources.get("/Font") or {}).values():
         found.append(font.get_object())
-    for xobject in (resources.get("/XObject") or {}).values():
-        reference = getattr(xobject, "idnum", None)
-        xobject = xobject.get_object()
+    for entry in (resources.get("/XObject") or {}).values():
+        reference = getattr(entry, "idnum", None)
+        xobject = entry.get_object()
         if xobject.get("/Subtype") == "/Form" and reference not in seen:
             seen.add(reference)
             found += fonts_of(xobject.get("/Resources"), seen)

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from conftest import log_in
 from telemed.reports import selectors, services
 from telemed.reports.models import Report, ReportStatus
-from conftest import log_in
 from telemed.reports.tests.conftest import link
 from telemed.signatures.models import SignatureRecord
 

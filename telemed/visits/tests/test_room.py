@@ -187,9 +187,8 @@ def test_report_signed_delivered_and_billable(
 def test_a_file_sent_in_the_room_lands_in_the_welbox_shared_with_the_doctor(client, visit_doctor, visit_patient, make_patient):
     import io
 
-    from telemed.boxes.models import Box, Share
-
     from conftest import image_bytes
+    from telemed.boxes.models import Box, Share
 
     booking = book_now(visit_doctor, visit_patient)
     url = f"/visits/{booking.pk}/room/file/"

@@ -10,7 +10,6 @@ are created through the same services that registration and the tariff pages use
 import datetime
 import io
 import time
-
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,10 +22,6 @@ from stdnum import luhn
 from stdnum.it import codicefiscale
 
 from telemed.accounts import services
-from telemed.billing import charities as billing_charities
-from telemed.billing import selectors as billing_selectors
-from telemed.billing import donations, payments, proformas, storage_purchases, tariffs
-from telemed.directory import services as directory_services
 from telemed.accounts.models import (
     Certification,
     CertificationKind,
@@ -37,8 +32,12 @@ from telemed.accounts.models import (
     User,
 )
 from telemed.audit import services as audit_services
+from telemed.billing import charities as billing_charities
+from telemed.billing import donations, payments, proformas, storage_purchases, tariffs
+from telemed.billing import selectors as billing_selectors
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
+from telemed.directory import services as directory_services
 
 DOMAIN = "demo.telemed.test"
 PASSWORD = "demo-telemed-2026"
