@@ -142,7 +142,9 @@ def person(**overrides) -> services.Person:
     )
 
 
-def identity(first="Mario", last="Rossi", sex="M", birth=datetime.date(1980, 1, 15), comune="F205") -> services.Identity:
+def identity(
+    first="Mario", last="Rossi", sex="M", birth=datetime.date(1980, 1, 15), comune="F205"
+) -> services.Identity:
     n = next(_sequence)
     # Vary the birth day so that codici fiscali stay unique across a test's people.
     birth = birth + datetime.timedelta(days=n)
@@ -158,7 +160,9 @@ def certification_uploads() -> list[services.UploadedCertification]:
     uploads = []
     for kind in services.CertificationKind:
         pdf = demo_pdf(kind.label)
-        uploads.append(services.UploadedCertification(kind=kind, name=f"{kind.value}.pdf", stream=pdf, size=len(pdf.getvalue())))
+        uploads.append(
+            services.UploadedCertification(kind=kind, name=f"{kind.value}.pdf", stream=pdf, size=len(pdf.getvalue()))
+        )
     return uploads
 
 
@@ -375,7 +379,11 @@ def platform_process(*, port: int, env: dict, args: tuple = (), timeout: float =
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port), *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "manage.py", "serve", "--port", str(port), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + timeout

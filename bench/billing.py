@@ -43,11 +43,15 @@ def people(doctors: int, patients: int):
     from telemed.billing.models import Charity
     from telemed.portal.management.commands.load_demo import demo_codice_fiscale, demo_iban, demo_partita_iva
 
-    staff = User.objects.create_superuser("bench.staff@example.test", "a-bench-password-2026", first_name="Staff", last_name="Bench")
+    staff = User.objects.create_superuser(
+        "bench.staff@example.test", "a-bench-password-2026", first_name="Staff", last_name="Bench"
+    )
     charity = Charity.objects.create(name="Bench Onlus", iban="IT60X0542811101000000123456")
     profiles = []
     for n in range(doctors):
-        user = User.objects.create_user(f"bench.doctor{n}@example.test", "x", first_name="Medico", last_name=f"Bench{n}", role=Role.DOCTOR)
+        user = User.objects.create_user(
+            f"bench.doctor{n}@example.test", "x", first_name="Medico", last_name=f"Bench{n}", role=Role.DOCTOR
+        )
         birth = datetime.date(1970, 1, 1) + datetime.timedelta(days=n)
         profile = DoctorProfile.objects.create(
             user=user, slug=f"bench-{n}", codice_fiscale=demo_codice_fiscale(f"Bench{n}", "Medico", birth, "M", "F205"),
@@ -55,12 +59,21 @@ def people(doctors: int, patients: int):
             partita_iva=demo_partita_iva(700000 + n), iban=demo_iban(500 + n), practice_address="Via Roma 1",
             practice_city="Milano", practice_postcode="20121", practice_province="MI",
         )  # fmt: skip
-        tariffs.tariff_set(actor=user, doctor=profile, kind="base", fee=Decimal("45.00") + n * 20, response_value=72, response_unit="hours")
+        tariffs.tariff_set(
+            actor=user,
+            doctor=profile,
+            kind="base",
+            fee=Decimal("45.00") + n * 20,
+            response_value=72,
+            response_unit="hours",
+        )
         profiles.append(profile)
     donations.donation_set(actor=profiles[0].user, percent=Decimal("10"), charity=charity)
     patient_users = []
     for n in range(patients):
-        user = User.objects.create_user(f"bench.patient{n}@example.test", "x", first_name="Paziente", last_name=f"Bench{n}", role=Role.PATIENT)
+        user = User.objects.create_user(
+            f"bench.patient{n}@example.test", "x", first_name="Paziente", last_name=f"Bench{n}", role=Role.PATIENT
+        )
         birth = datetime.date(1980, 1, 1) + datetime.timedelta(days=n)
         PatientProfile.objects.create(
             user=user, codice_fiscale=demo_codice_fiscale(f"Bench{n}", "Paziente", birth, "F", "F205"), birth_date=birth, sex="F", phone="+39 333 000 0000"
@@ -106,7 +119,9 @@ def statement(requests) -> bytes:
         etree.SubElement(entry, "AcctSvcrRef").text = f"BENCH{n:08d}"
         details = etree.SubElement(etree.SubElement(entry, "NtryDtls"), "TxDtls")
         parties = etree.SubElement(details, "RltdPties")
-        etree.SubElement(etree.SubElement(etree.SubElement(parties, "Dbtr"), "Pty"), "Nm").text = request.payer.get_full_name()
+        etree.SubElement(
+            etree.SubElement(etree.SubElement(parties, "Dbtr"), "Pty"), "Nm"
+        ).text = request.payer.get_full_name()
         reference = etree.SubElement(etree.SubElement(etree.SubElement(details, "RmtInf"), "Strd"), "CdtrRefInf")
         etree.SubElement(reference, "Ref").text = request.reference
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -119,7 +134,9 @@ def baseline(content: bytes) -> float:
     from telemed.billing import camt
 
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE bench_transfer (id integer PRIMARY KEY, entry_key varchar(100) UNIQUE, amount numeric(12,2), reference varchar(35))")
+        cursor.execute(
+            "CREATE TABLE bench_transfer (id integer PRIMARY KEY, entry_key varchar(100) UNIQUE, amount numeric(12,2), reference varchar(35))"
+        )
     start = time.perf_counter()
     parsed = camt.parse(io.BytesIO(content))
     with transaction.atomic(), connection.cursor() as cursor:
@@ -148,7 +165,9 @@ def main() -> None:
         staff, doctors, patients = people(doctors=5, patients=50)
         requests = requests_to_pay(args.count, doctors, patients)
         content = statement(requests)
-        print(f"setup: {len(requests)} payment requests, statement of {len(content) / 1024:.0f} kB, in {time.perf_counter() - started:.1f}s")
+        print(
+            f"setup: {len(requests)} payment requests, statement of {len(content) / 1024:.0f} kB, in {time.perf_counter() - started:.1f}s"
+        )
 
         baseline_s = baseline(content)
         baseline_per_s = len(requests) / baseline_s
@@ -169,11 +188,17 @@ def main() -> None:
         )
         balanced = ledger.totals().balances
         if result.matched != len(requests) or paid != len(requests) or not gapless or not again.already_imported:
-            fail(f"wrong outcome: matched={result.matched} paid={paid} gapless={gapless} reimported={again.already_imported}")
+            fail(
+                f"wrong outcome: matched={result.matched} paid={paid} gapless={gapless} reimported={again.already_imported}"
+            )
         ratio = per_s / baseline_per_s
         print(f"baseline (parse + one bare INSERT per transfer): {baseline_s:.2f}s, {baseline_per_s:.0f} transfers/s")
-        print(f"statement_import (match, settle, invoice, ledger, enqueue): {import_s:.2f}s, {per_s:.0f} transfers/s; ratio {ratio:.3f}")
-        print(f"same statement again: {reimport_s * 1000:.0f} ms (recognised, nothing changed); ledger balanced: {balanced}")
+        print(
+            f"statement_import (match, settle, invoice, ledger, enqueue): {import_s:.2f}s, {per_s:.0f} transfers/s; ratio {ratio:.3f}"
+        )
+        print(
+            f"same statement again: {reimport_s * 1000:.0f} ms (recognised, nothing changed); ledger balanced: {balanced}"
+        )
         print(
             f"RESULT billing transfers={len(requests)} import_s={import_s:.2f} per_s={per_s:.1f} "
             f"baseline_per_s={baseline_per_s:.1f} ratio={ratio:.3f} reimport_s={reimport_s:.3f} balanced={'yes' if balanced else 'no'}"

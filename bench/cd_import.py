@@ -229,7 +229,11 @@ def ensure_orthanc() -> None:
     if os.geteuid() != 0:
         fail("Orthanc is missing: run `sudo apt-get install -y orthanc` and start the benchmark again.")
     print("installing Orthanc (apt-get install -y orthanc)…", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "orthanc"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "orthanc"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
 
 
 def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
@@ -250,7 +254,9 @@ def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
         def send(path: Path, state: dict):
             if "conn" not in state:
                 state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            state["conn"].request("POST", "/instances", body=path.read_bytes(), headers={"Content-Type": "application/dicom"})
+            state["conn"].request(
+                "POST", "/instances", body=path.read_bytes(), headers={"Content-Type": "application/dicom"}
+            )
             answer = state["conn"].getresponse()
             answer.read()
             if answer.status != 200:
@@ -307,7 +313,9 @@ def main() -> None:
             log.seek(0)
             fail(f"the import ended {cd_import.state} with {cd_import.imported_count} instances:\n{log.read()[-3000:]}")
         if (box.used_bytes, box.reserved_bytes) != (stored, 0) or stored != total:
-            fail(f"the quota is not exact: used {box.used_bytes}, reserved {box.reserved_bytes}, stored {stored} of {total}")
+            fail(
+                f"the quota is not exact: used {box.used_bytes}, reserved {box.reserved_bytes}, stored {stored} of {total}"
+            )
         by_browser = CdImport.objects.exclude(pk=import_id).get()
         if by_browser.state != "done" or by_browser.imported_count != len(paths):
             fail(f"the browser's import ended {by_browser.state} with {by_browser.imported_count} instances")
@@ -316,7 +324,11 @@ def main() -> None:
         peak = max(peaks.values()) if peaks else float("nan")
         print(f"telemed: {len(paths)} instances, {mb:.0f} MB in {elapsed:.2f} s = {instances_per_s:.0f} instances/s, "
               f"{mb_per_s:.0f} MB/s (HTTP upload by {UPLOADERS} uploaders + the task worker's import, quota exact)")  # fmt: skip
-        print("peak RSS: " + ", ".join(f"pid {pid} {value:.0f} MB" for pid, value in peaks.items()) + " (uvicorn, task worker)")
+        print(
+            "peak RSS: "
+            + ", ".join(f"pid {pid} {value:.0f} MB" for pid, value in peaks.items())
+            + " (uvicorn, task worker)"
+        )
 
         orthanc_seconds, orthanc_stored, orthanc_peak = orthanc_import(var_dir / "orthanc", paths)
         if orthanc_stored != len(paths):

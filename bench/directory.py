@@ -80,32 +80,117 @@ SURNAMES = (
 ).split() + ["De Luca", "De Santis", "De Angelis", "De Rosa", "Dell'Acqua", "Lo Russo", "Di Stefano"]
 # city, province, postcode, weight (roughly the population)
 CITIES = [
-    ("Roma", "RM", "00184", 28), ("Milano", "MI", "20121", 14), ("Napoli", "NA", "80133", 9), ("Torino", "TO", "10121", 8),
-    ("Palermo", "PA", "90133", 6), ("Genova", "GE", "16121", 5), ("Bologna", "BO", "40121", 4), ("Firenze", "FI", "50123", 4),
-    ("Bari", "BA", "70121", 3), ("Catania", "CT", "95131", 3), ("Venezia", "VE", "30124", 2), ("Verona", "VR", "37121", 2),
-    ("Messina", "ME", "98122", 2), ("Padova", "PD", "35121", 2), ("Trieste", "TS", "34121", 2), ("Brescia", "BS", "25121", 2),
-    ("Parma", "PR", "43121", 2), ("Taranto", "TA", "74121", 2), ("Prato", "PO", "59100", 2), ("Modena", "MO", "41121", 2),
-    ("Reggio Calabria", "RC", "89121", 2), ("Reggio Emilia", "RE", "42121", 2), ("Perugia", "PG", "06121", 2),
-    ("Livorno", "LI", "57123", 1), ("Ravenna", "RA", "48121", 1), ("Cagliari", "CA", "09124", 1), ("Foggia", "FG", "71121", 1),
-    ("Rimini", "RN", "47921", 1), ("Salerno", "SA", "84121", 1), ("Ferrara", "FE", "44121", 1), ("Sassari", "SS", "07100", 1),
-    ("Latina", "LT", "04100", 1), ("Monza", "MB", "20900", 1), ("Bergamo", "BG", "24121", 1), ("Pescara", "PE", "65121", 1),
-    ("Forlì", "FC", "47121", 1), ("Trento", "TN", "38122", 1), ("Vicenza", "VI", "36100", 1), ("Terni", "TR", "05100", 1),
-    ("Bolzano", "BZ", "39100", 1), ("Novara", "NO", "28100", 1), ("Piacenza", "PC", "29121", 1), ("Ancona", "AN", "60121", 1),
-    ("Andria", "BT", "76123", 1), ("Udine", "UD", "33100", 1), ("Arezzo", "AR", "52100", 1), ("Cesena", "FC", "47521", 1),
-    ("Lecce", "LE", "73100", 1), ("Pesaro", "PU", "61121", 1), ("La Spezia", "SP", "19121", 1), ("Cantù", "CO", "22063", 1),
-    ("Sesto San Giovanni", "MI", "20099", 1), ("Rho", "MI", "20017", 1), ("Tivoli", "RM", "00019", 1), ("Pozzuoli", "NA", "80078", 1),
+    ("Roma", "RM", "00184", 28),
+    ("Milano", "MI", "20121", 14),
+    ("Napoli", "NA", "80133", 9),
+    ("Torino", "TO", "10121", 8),
+    ("Palermo", "PA", "90133", 6),
+    ("Genova", "GE", "16121", 5),
+    ("Bologna", "BO", "40121", 4),
+    ("Firenze", "FI", "50123", 4),
+    ("Bari", "BA", "70121", 3),
+    ("Catania", "CT", "95131", 3),
+    ("Venezia", "VE", "30124", 2),
+    ("Verona", "VR", "37121", 2),
+    ("Messina", "ME", "98122", 2),
+    ("Padova", "PD", "35121", 2),
+    ("Trieste", "TS", "34121", 2),
+    ("Brescia", "BS", "25121", 2),
+    ("Parma", "PR", "43121", 2),
+    ("Taranto", "TA", "74121", 2),
+    ("Prato", "PO", "59100", 2),
+    ("Modena", "MO", "41121", 2),
+    ("Reggio Calabria", "RC", "89121", 2),
+    ("Reggio Emilia", "RE", "42121", 2),
+    ("Perugia", "PG", "06121", 2),
+    ("Livorno", "LI", "57123", 1),
+    ("Ravenna", "RA", "48121", 1),
+    ("Cagliari", "CA", "09124", 1),
+    ("Foggia", "FG", "71121", 1),
+    ("Rimini", "RN", "47921", 1),
+    ("Salerno", "SA", "84121", 1),
+    ("Ferrara", "FE", "44121", 1),
+    ("Sassari", "SS", "07100", 1),
+    ("Latina", "LT", "04100", 1),
+    ("Monza", "MB", "20900", 1),
+    ("Bergamo", "BG", "24121", 1),
+    ("Pescara", "PE", "65121", 1),
+    ("Forlì", "FC", "47121", 1),
+    ("Trento", "TN", "38122", 1),
+    ("Vicenza", "VI", "36100", 1),
+    ("Terni", "TR", "05100", 1),
+    ("Bolzano", "BZ", "39100", 1),
+    ("Novara", "NO", "28100", 1),
+    ("Piacenza", "PC", "29121", 1),
+    ("Ancona", "AN", "60121", 1),
+    ("Andria", "BT", "76123", 1),
+    ("Udine", "UD", "33100", 1),
+    ("Arezzo", "AR", "52100", 1),
+    ("Cesena", "FC", "47521", 1),
+    ("Lecce", "LE", "73100", 1),
+    ("Pesaro", "PU", "61121", 1),
+    ("La Spezia", "SP", "19121", 1),
+    ("Cantù", "CO", "22063", 1),
+    ("Sesto San Giovanni", "MI", "20099", 1),
+    ("Rho", "MI", "20017", 1),
+    ("Tivoli", "RM", "00019", 1),
+    ("Pozzuoli", "NA", "80078", 1),
 ]
 # specialty code, weight
 SPECIALTY_WEIGHTS = {
-    "medicina-generale": 14, "cardiologia": 7, "dermatologia": 6, "ginecologia": 6, "pediatria": 7, "ortopedia": 6,
-    "oftalmologia": 4, "psichiatria": 4, "neurologia": 4, "gastroenterologia": 3, "endocrinologia": 3, "otorinolaringoiatria": 3,
-    "urologia": 3, "radiologia": 4, "medicina-interna": 4, "pneumologia": 2, "reumatologia": 2, "oncologia": 2, "geriatria": 2,
-    "diabetologia": 2, "allergologia": 2, "medicina-dello-sport": 2, "nefrologia": 1, "ematologia": 1, "malattie-infettive": 1,
-    "chirurgia-generale": 2, "chirurgia-plastica": 2, "angiologia": 1, "anestesia": 1, "medicina-del-lavoro": 1,
-    "medicina-fisica": 1, "medicina-legale": 1, "neurochirurgia": 1, "neuropsichiatria-infantile": 1, "radioterapia": 1,
-    "scienza-alimentazione": 2, "cardiochirurgia": 1, "chirurgia-toracica": 1,
+    "medicina-generale": 14,
+    "cardiologia": 7,
+    "dermatologia": 6,
+    "ginecologia": 6,
+    "pediatria": 7,
+    "ortopedia": 6,
+    "oftalmologia": 4,
+    "psichiatria": 4,
+    "neurologia": 4,
+    "gastroenterologia": 3,
+    "endocrinologia": 3,
+    "otorinolaringoiatria": 3,
+    "urologia": 3,
+    "radiologia": 4,
+    "medicina-interna": 4,
+    "pneumologia": 2,
+    "reumatologia": 2,
+    "oncologia": 2,
+    "geriatria": 2,
+    "diabetologia": 2,
+    "allergologia": 2,
+    "medicina-dello-sport": 2,
+    "nefrologia": 1,
+    "ematologia": 1,
+    "malattie-infettive": 1,
+    "chirurgia-generale": 2,
+    "chirurgia-plastica": 2,
+    "angiologia": 1,
+    "anestesia": 1,
+    "medicina-del-lavoro": 1,
+    "medicina-fisica": 1,
+    "medicina-legale": 1,
+    "neurochirurgia": 1,
+    "neuropsichiatria-infantile": 1,
+    "radioterapia": 1,
+    "scienza-alimentazione": 2,
+    "cardiochirurgia": 1,
+    "chirurgia-toracica": 1,
 }
-LANGUAGE_ODDS = {"en": 0.55, "fr": 0.15, "de": 0.08, "es": 0.12, "pt": 0.03, "ro": 0.02, "sq": 0.01, "ar": 0.01, "zh": 0.005, "uk": 0.01, "ru": 0.01, "sl": 0.005}
+LANGUAGE_ODDS = {
+    "en": 0.55,
+    "fr": 0.15,
+    "de": 0.08,
+    "es": 0.12,
+    "pt": 0.03,
+    "ro": 0.02,
+    "sq": 0.01,
+    "ar": 0.01,
+    "zh": 0.005,
+    "uk": 0.01,
+    "ru": 0.01,
+    "sl": 0.005,
+}
 PRESENTATIONS = [
     "Medico specialista in {spec} a {city}. Ricevo consulti online e videovisite e rispondo di persona a ogni richiesta.",
     "Mi occupo di {spec} da oltre {years} anni; seguo pazienti adulti e anziani, anche per un secondo parere.",
@@ -114,11 +199,37 @@ PRESENTATIONS = [
     "",
 ]
 # Typing errors and accents people make, for the name searches.
-TYPOS = {"rossi": "rosi", "bianchi": "bianki", "esposito": "esposto", "colombo": "colmbo", "ferrari": "ferarri",
-         "ricci": "rici", "giordano": "giordamo", "lombardi": "lombadi", "moretti": "moreti", "mancini": "mancni"}
-TEXT_QUERIES = ["cardiologo milano", "dermatologo roma", "pediatra napoli", "ginecologa torino", "ortopedico",
-                "medicina dello sport", "oculista", "psichiatra bologna", "neurologo", "endocrinologia", "allergologo firenze",
-                "medico di base", "diabetologo", "reumatologia", "urologo bari", "cardiologia pediatrica", "nutrizionista"]
+TYPOS = {
+    "rossi": "rosi",
+    "bianchi": "bianki",
+    "esposito": "esposto",
+    "colombo": "colmbo",
+    "ferrari": "ferarri",
+    "ricci": "rici",
+    "giordano": "giordamo",
+    "lombardi": "lombadi",
+    "moretti": "moreti",
+    "mancini": "mancni",
+}
+TEXT_QUERIES = [
+    "cardiologo milano",
+    "dermatologo roma",
+    "pediatra napoli",
+    "ginecologa torino",
+    "ortopedico",
+    "medicina dello sport",
+    "oculista",
+    "psichiatra bologna",
+    "neurologo",
+    "endocrinologia",
+    "allergologo firenze",
+    "medico di base",
+    "diabetologo",
+    "reumatologia",
+    "urologo bari",
+    "cardiologia pediatrica",
+    "nutrizionista",
+]
 
 
 # --- the database ------------------------------------------------------------------------------------------
@@ -308,7 +419,11 @@ def _one_search(rng: random.Random, sample: list[tuple], specialties: list[str])
         if rng.random() < 0.5:
             params["city"] = province
     else:  # a name with filters, or a later page
-        params = {"q": last, "city": city} if rng.random() < 0.5 else {"specialty": rng.choice(specialties), "page": rng.randint(2, 4)}
+        params = (
+            {"q": last, "city": city}
+            if rng.random() < 0.5
+            else {"specialty": rng.choice(specialties), "page": rng.randint(2, 4)}
+        )
     return "/medici/" + ("?" + urlencode(params) if params else "")
 
 
@@ -354,7 +469,12 @@ class Server:
     def __init__(self, database_url: str, workers: int):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {"DATABASE_URL": database_url, "DATABASE_POOL": "true", "TELEMED_ENV": "development", "TELEMED_DEBUG": "false"}
+        env = {
+            "DATABASE_URL": database_url,
+            "DATABASE_POOL": "true",
+            "TELEMED_ENV": "development",
+            "TELEMED_DEBUG": "false",
+        }
         self.log = open(ROOT / "var" / "bench-directory-server.log", "w+")  # noqa: SIM115 - closed in stop()
         self.process = start_platform(
             self.port, "--no-worker", "--host", "127.0.0.1", "--workers", str(workers), env=env, log=self.log
@@ -419,7 +539,9 @@ async def _client(
         writer.close()
 
 
-def _measure(port: int, urls: list[str], seconds: float, clients: int, offset: int = 0) -> tuple[list, list, list, float]:
+def _measure(
+    port: int, urls: list[str], seconds: float, clients: int, offset: int = 0
+) -> tuple[list, list, list, float]:
     async def run():
         latencies: list[float] = []
         errors: list[str] = []
@@ -455,7 +577,9 @@ def load(port: int, urls: list[str], seconds: float, clients: int = CLIENTS) -> 
     return _summary(*_measure(port, urls, seconds, clients))
 
 
-def load_interleaved(port: int, urls: list[str], baseline: list[str], seconds: float, rounds: int = 4) -> tuple[dict, dict]:
+def load_interleaved(
+    port: int, urls: list[str], baseline: list[str], seconds: float, rounds: int = 4
+) -> tuple[dict, dict]:
     """The searches and the baseline in alternating windows (search ``seconds``, baseline half as long,
     in ``rounds`` rounds), so that a change of the machine's load weighs on both alike."""
     totals = {"search": ([], [], [], 0.0), "baseline": ([], [], [], 0.0)}
@@ -482,7 +606,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--doctors", type=int, default=DOCTORS)
     parser.add_argument("--workers", default="auto", help="uvicorn worker processes, or 'auto' to measure 2, 3 and 4")
-    parser.add_argument("--seconds", type=float, default=24.0, help="length of the measured search load (the baseline: half)")
+    parser.add_argument(
+        "--seconds", type=float, default=24.0, help="length of the measured search load (the baseline: half)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the benchmark database if it is already loaded")
     args = parser.parse_args()
     begun = time.monotonic()
@@ -490,7 +616,9 @@ def main() -> None:
 
     database_url, _ = require_scalable_stack()
     (ROOT / "var").mkdir(exist_ok=True)
-    print(f"bench directory: PostgreSQL database {bench_database_name(database_url)!r}, {args.doctors:,} doctors, {CLIENTS} clients, {os.cpu_count()} CPU(s)")
+    print(
+        f"bench directory: PostgreSQL database {bench_database_name(database_url)!r}, {args.doctors:,} doctors, {CLIENTS} clients, {os.cpu_count()} CPU(s)"
+    )
     created = recreate_database(database_url, keep_existing=args.reuse)
     tune_database(database_url)
     print("database settings: jit = off, max_parallel_workers_per_gather = 0 (this database only)")

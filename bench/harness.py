@@ -205,7 +205,9 @@ def login_session(user) -> str:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if user.needs_second_factor:
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=user, name="bench", confirmed=True).persistent_id
+        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(
+            user=user, name="bench", confirmed=True
+        ).persistent_id
     session.create()
     return session.session_key
 

@@ -75,7 +75,9 @@ def create_people(conversations: int) -> list[tuple[int, str, str]]:
     for n in range(conversations):
         a, b = doctors[2 * n], doctors[2 * n + 1]
         conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, created_by=a, subject=f"Bench {n}")
-        Participant.objects.bulk_create([Participant(conversation=conversation, user=a), Participant(conversation=conversation, user=b)])
+        Participant.objects.bulk_create(
+            [Participant(conversation=conversation, user=a), Participant(conversation=conversation, user=b)]
+        )
         pairs.append((conversation.pk, login_session(a), login_session(b)))
     return pairs
 
@@ -90,8 +92,12 @@ async def ping_pong(urls_and_headers, rounds: int, parse) -> tuple[list[float], 
     delivered = 0
     connections = []
     for url_a, headers_a, url_b, headers_b, origin in urls_and_headers:
-        a = await websockets.connect(url_a, additional_headers=headers_a, origin=origin, max_queue=None, open_timeout=60)
-        b = await websockets.connect(url_b, additional_headers=headers_b, origin=origin, max_queue=None, open_timeout=60)
+        a = await websockets.connect(
+            url_a, additional_headers=headers_a, origin=origin, max_queue=None, open_timeout=60
+        )
+        b = await websockets.connect(
+            url_b, additional_headers=headers_b, origin=origin, max_queue=None, open_timeout=60
+        )
         connections.append((a, b))
     await asyncio.sleep(1)
 
@@ -134,7 +140,11 @@ async def open_loop(urls_and_headers, rate: float, seconds: float, drain: float)
     sockets = []
     for url_a, headers_a, url_b, headers_b, origin in urls_and_headers:
         for url, headers in ((url_a, headers_a), (url_b, headers_b)):
-            sockets.append(await websockets.connect(url, additional_headers=headers, origin=origin, max_queue=None, open_timeout=60))
+            sockets.append(
+                await websockets.connect(
+                    url, additional_headers=headers, origin=origin, max_queue=None, open_timeout=60
+                )
+            )
     await asyncio.sleep(1)
     due_at: dict[int, float] = {}
     received: dict[int, int] = {}
@@ -195,7 +205,9 @@ def summary(name: str, latencies: list[float], delivered: int, elapsed: float) -
     p50 = statistics.median(ordered) * 1000
     p99 = percentile(ordered, 0.99) * 1000
     rate = delivered / elapsed
-    print(f"{name:>8}: {delivered} messages in {elapsed:.1f} s = {rate:.0f} msg/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"{name:>8}: {delivered} messages in {elapsed:.1f} s = {rate:.0f} msg/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
     return p50, p99, rate
 
 
@@ -213,12 +225,21 @@ def main() -> None:
     try:
         base = f"ws://127.0.0.1:{port}/ws/conversations/"
         targets = [
-            (f"{base}{c}/", {"Cookie": f"sessionid={a}"}, f"{base}{c}/", {"Cookie": f"sessionid={b}"}, f"http://127.0.0.1:{port}")
+            (
+                f"{base}{c}/",
+                {"Cookie": f"sessionid={a}"},
+                f"{base}{c}/",
+                {"Cookie": f"sessionid={b}"},
+                f"http://127.0.0.1:{port}",
+            )
             for c, a, b in pairs
         ]
         print(f"telemed: {clients} clients connected, {args.rounds} messages per conversation …", flush=True)
         p50, p99, rate = summary("telemed", *asyncio.run(ping_pong(targets, args.rounds, telemed_parse)))
-        print(f"open loop: {clients} clients, {args.open_rate:.0f} messages/s in all for {args.open_seconds:.0f} s …", flush=True)
+        print(
+            f"open loop: {clients} clients, {args.open_rate:.0f} messages/s in all for {args.open_seconds:.0f} s …",
+            flush=True,
+        )
         opened = asyncio.run(open_loop(targets, args.open_rate, args.open_seconds, drain=30))
     finally:
         stop_processes(server)
@@ -234,7 +255,8 @@ def main() -> None:
     # 2. The baseline: a bare relay, same clients, same exchange.
     with bare_relay() as port:
         targets = [
-            (f"ws://127.0.0.1:{port}/{c}", {}, f"ws://127.0.0.1:{port}/{c}", {}, f"http://127.0.0.1:{port}") for c, _, _ in pairs
+            (f"ws://127.0.0.1:{port}/{c}", {}, f"ws://127.0.0.1:{port}/{c}", {}, f"http://127.0.0.1:{port}")
+            for c, _, _ in pairs
         ]
         _, _, bare_rate = summary("bare", *asyncio.run(ping_pong(targets, args.rounds, bare_parse)))
 

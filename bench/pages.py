@@ -81,7 +81,9 @@ def seed(scale: int) -> None:
     pdf = demo_text_pdf("Referto", ["Esame nella norma.", "Controllo tra sei mesi."])
 
     def ask(who, n: int, text: str):
-        draft = consults.ConsultDraft(kind="base", question=text, accepted_terms=True, idempotency_key=_key(f"{who.pk}:{n}"))
+        draft = consults.ConsultDraft(
+            kind="base", question=text, accepted_terms=True, idempotency_key=_key(f"{who.pk}:{n}")
+        )
         return consults.consult_request(actor=who, doctor=doctor.doctor_profile, draft=draft)[0]
 
     def deliver(who, n: int):
@@ -112,7 +114,11 @@ def seed(scale: int) -> None:
         link = care.care_request(actor=other, doctor=doctor, message="Sono in cura presso il suo studio.")
         care.care_accept(actor=doctor, link=link)
         conversation = messaging.conversation_start_with_patient(
-            actor=doctor, patient=other, subject=f"Controllo {n}", allow_replies=True, text="Buongiorno, come va la pressione?"
+            actor=doctor,
+            patient=other,
+            subject=f"Controllo {n}",
+            allow_replies=True,
+            text="Buongiorno, come va la pressione?",
         )
         messaging.message_send(actor=other, conversation=conversation, text="Bene, grazie: 125/80.")
         consult = ask(other, 0, "Ho un dolore al petto quando salgo le scale: devo preoccuparmi?")
@@ -120,7 +126,10 @@ def seed(scale: int) -> None:
             consults.consult_start(actor=doctor, consult=consult)
             consults.consult_message_send(actor=doctor, consult=consult, text="Da quanto tempo?")
         consults.info_request_send(
-            actor=other, doctor=doctor.doctor_profile, text="Lo studio è aperto il sabato?", idempotency_key=_key(f"info:{n}")
+            actor=other,
+            doctor=doctor.doctor_profile,
+            text="Lo studio è aperto il sabato?",
+            idempotency_key=_key(f"info:{n}"),
         )
         deliver(other, n)
         _demo_upload(other, f"Referto {n}.pdf", "report", pdf)
@@ -136,7 +145,11 @@ def seed(scale: int) -> None:
         elif n % 3 == 1:
             consults.consult_cancel(actor=patient, consult=consult)
         conversation = messaging.conversation_start_with_patient(
-            actor=doctor, patient=patient, subject=f"Controllo {n}", allow_replies=True, text="Mi scriva i valori di questa settimana."
+            actor=doctor,
+            patient=patient,
+            subject=f"Controllo {n}",
+            allow_replies=True,
+            text="Mi scriva i valori di questa settimana.",
         )
         messaging.message_send(actor=patient, conversation=conversation, text="Lunedì 128/82, giovedì 131/84.")
         for k in range(3):
@@ -144,7 +157,10 @@ def seed(scale: int) -> None:
         deliver(patient, n)
         if n % 10 == 0:
             messaging.conversation_start_intramed(
-                actor=doctor, doctors=[users["medico2"]], subject=f"Parere {n}", text="Ti mando una paziente per un consulto?"
+                actor=doctor,
+                doctors=[users["medico2"]],
+                subject=f"Parere {n}",
+                text="Ti mando una paziente per un consulto?",
             )
     drafts = proformas.proformas_draft(actor=doctor)
     payments.proformas_validate(actor=doctor, include=[p.pk for p in drafts])
@@ -179,13 +195,18 @@ def pages_by_role() -> dict[str, list[str]]:
 def sessions() -> dict[str, str]:
     from telemed.accounts.models import User
 
-    return {local: login_session(User.objects.get(email=f"{local}@{DOMAIN}")) for local in ("paziente", "medico", "segreteria", "struttura")}
+    return {
+        local: login_session(User.objects.get(email=f"{local}@{DOMAIN}"))
+        for local in ("paziente", "medico", "segreteria", "struttura")
+    }
 
 
 # --- the clients -----------------------------------------------------------------------------------------------
 
 
-async def _client(port: int, targets: list[tuple[str, str, str]], offset: int, stop_at: float, timings: dict, errors: list) -> None:
+async def _client(
+    port: int, targets: list[tuple[str, str, str]], offset: int, stop_at: float, timings: dict, errors: list
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -207,14 +228,18 @@ async def _client(port: int, targets: list[tuple[str, str, str]], offset: int, s
         writer.close()
 
 
-def measure(port: int, targets: list[tuple[str, str, str]], seconds: float, offset: int = 0) -> tuple[dict, list, float]:
+def measure(
+    port: int, targets: list[tuple[str, str, str]], seconds: float, offset: int = 0
+) -> tuple[dict, list, float]:
     async def run():
         timings: dict[str, list[float]] = {}
         errors: list[str] = []
         started = time.perf_counter()
         stop_at = started + seconds
         step = max(1, len(targets) // CLIENTS)
-        await asyncio.gather(*(_client(port, targets, offset + k * step, stop_at, timings, errors) for k in range(CLIENTS)))
+        await asyncio.gather(
+            *(_client(port, targets, offset + k * step, stop_at, timings, errors) for k in range(CLIENTS))
+        )
         return timings, errors, time.perf_counter() - started
 
     return asyncio.run(run())
@@ -248,7 +273,9 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=SCALE)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seconds", type=float, default=24.0, help="length of the measured page load (/ping: half)")
-    parser.add_argument("--keep-serving", action="store_true", help="after the run, keep the server up (for a profiler) until Ctrl-C")
+    parser.add_argument(
+        "--keep-serving", action="store_true", help="after the run, keep the server up (for a profiler) until Ctrl-C"
+    )
     args = parser.parse_args()
     begun = time.monotonic()
     load_start = load_average()
@@ -287,7 +314,10 @@ def run(args, begun: float, load_start: str) -> None:
         pages, page_time, ping, ping_time, errors = interleaved(port, targets, args.seconds)
         report(pages, page_time, ping, ping_time, errors, begun, load_start)
         if args.keep_serving:
-            print(f"serving on port {port} (server pid {server.pid}) under the same load; Ctrl-C or SIGTERM to stop", flush=True)
+            print(
+                f"serving on port {port} (server pid {server.pid}) under the same load; Ctrl-C or SIGTERM to stop",
+                flush=True,
+            )
             signal.signal(signal.SIGTERM, signal.default_int_handler)
             try:
                 while True:
@@ -299,14 +329,18 @@ def run(args, begun: float, load_start: str) -> None:
         log.close()
 
 
-def report(pages: dict, page_time: float, ping: list, ping_time: float, errors: list, begun: float, load_start: str) -> None:
+def report(
+    pages: dict, page_time: float, ping: list, ping_time: float, errors: list, begun: float, load_start: str
+) -> None:
     if not pages or not ping:
         fail("no request was answered")
 
     every = [value for values in pages.values() for value in values]
     for label in sorted(pages):
         values = pages[label]
-        print(f"  {label:<42} {len(values):>6} requests  p50 {percentile(values, 0.5) * 1000:7.1f} ms  p95 {percentile(values, 0.95) * 1000:7.1f} ms")
+        print(
+            f"  {label:<42} {len(values):>6} requests  p50 {percentile(values, 0.5) * 1000:7.1f} ms  p95 {percentile(values, 0.95) * 1000:7.1f} ms"
+        )
     p50, p95, p99 = (percentile(every, q) * 1000 for q in (0.5, 0.95, 0.99))
     rps, ping_rps = len(every) / page_time, len(ping) / ping_time
     ratio = rps / ping_rps
@@ -314,9 +348,15 @@ def report(pages: dict, page_time: float, ping: list, ping_time: float, errors: 
     print(f"  /ping: {len(ping):,} requests {ping_rps:.1f} req/s p95 {percentile(ping, 0.95) * 1000:.1f} ms")
     if errors:
         print(f"  errors: {len(errors)}: " + "; ".join(sorted(set(errors))[:8]))
-    print(f"targets: p95 < 100 ms: {'met' if p95 < 100 else 'MISSED'}; pages >= 30% of /ping: {'met' if ratio >= 0.3 else 'MISSED'} ({ratio:.0%})")
-    print(f"whole run: {time.monotonic() - begun:.0f} s; load average (1, 5, 15 min) at the start {load_start}, at the end {load_average()}")
-    print(f"RESULT pages p95_ms={p95:.1f} rps={rps:.1f} ping_rps={ping_rps:.1f} ratio={ratio:.2f} pages={len(pages)} errors={len(errors)}")
+    print(
+        f"targets: p95 < 100 ms: {'met' if p95 < 100 else 'MISSED'}; pages >= 30% of /ping: {'met' if ratio >= 0.3 else 'MISSED'} ({ratio:.0%})"
+    )
+    print(
+        f"whole run: {time.monotonic() - begun:.0f} s; load average (1, 5, 15 min) at the start {load_start}, at the end {load_average()}"
+    )
+    print(
+        f"RESULT pages p95_ms={p95:.1f} rps={rps:.1f} ping_rps={ping_rps:.1f} ratio={ratio:.2f} pages={len(pages)} errors={len(errors)}"
+    )
 
 
 if __name__ == "__main__":

@@ -237,7 +237,10 @@ def create_reminders(database_url: str, count: int, burst: int, patient_ids: lis
             pool.append((kind, from_doctor, columns_of(fields_for(template, rng.randrange(90)))))
     rng.shuffle(pool)
     with psycopg.connect(database_url) as connection:
-        with connection.cursor() as cursor, cursor.copy(f"COPY reminders_reminder ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY reminders_reminder ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+        ):
             lines = []
             for n in range(count):
                 patient = patient_ids[n % len(patient_ids)]
@@ -256,9 +259,16 @@ def create_reminders(database_url: str, count: int, burst: int, patient_ids: lis
         connection.execute("ANALYZE reminders_reminder")
         connection.commit()
         elapsed = time.perf_counter() - started
-        burst_ids = [r[0] for r in connection.execute("SELECT id FROM reminders_reminder ORDER BY id LIMIT %s", [burst])]
-        active = connection.execute("SELECT count(*) FROM reminders_reminder WHERE next_fire_at IS NOT NULL").fetchone()[0]
-    print(f"created {active:,} active reminders ({len(pool)} distinct rules, start days and times) in {elapsed:.1f} s", flush=True)
+        burst_ids = [
+            r[0] for r in connection.execute("SELECT id FROM reminders_reminder ORDER BY id LIMIT %s", [burst])
+        ]
+        active = connection.execute(
+            "SELECT count(*) FROM reminders_reminder WHERE next_fire_at IS NOT NULL"
+        ).fetchone()[0]
+    print(
+        f"created {active:,} active reminders ({len(pool)} distinct rules, start days and times) in {elapsed:.1f} s",
+        flush=True,
+    )
     return elapsed, burst_ids
 
 
@@ -362,7 +372,11 @@ def run(label: str, commands: list[list[str]], database_url: str, burst_ids: lis
         "sent_per_s": len(send_lags) / max(send_lags) if send_lags else 0.0,
         "rss_mb": rss,
     }
-    complete = "" if result["recorded"] == len(burst_ids) and (label == "bare" or result["sent"] == len(burst_ids)) else "  (INCOMPLETE)"
+    complete = (
+        ""
+        if result["recorded"] == len(burst_ids) and (label == "bare" or result["sent"] == len(burst_ids))
+        else "  (INCOMPLETE)"
+    )
     print(
         f"{label:>12}: recorded {result['recorded']:,} — lag p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
         f"{result['per_s']:.0f}/s"
@@ -412,10 +426,14 @@ def main() -> None:
     # The burst's rule is "every day at HH:MM"; HH:MM moves to the minute of each run.
     placeholder = (timezone.localtime() - dt.timedelta(hours=3)).strftime("%H:%M")
     print(f"creating {args.reminders:,} reminders …", flush=True)
-    create_s, burst_ids = create_reminders(database_url, args.reminders, args.burst, patient_ids, doctor_of, placeholder)
+    create_s, burst_ids = create_reminders(
+        database_url, args.reminders, args.burst, patient_ids, doctor_of, placeholder
+    )
 
     manage = [sys.executable, "manage.py", "reminders_dispatch"]
-    results = {n: run(f"{n} process{'es' if n > 1 else ''}", [manage] * n, database_url, burst_ids) for n in args.workers}
+    results = {
+        n: run(f"{n} process{'es' if n > 1 else ''}", [manage] * n, database_url, burst_ids) for n in args.workers
+    }
     bare = run("bare", [[sys.executable, "-c", BARE_DISPATCHER, database_url]], database_url, burst_ids)
 
     print(f"load average at the end: {load_average()} (other work on the machine counts)")

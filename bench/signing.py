@@ -80,7 +80,9 @@ def measure() -> None:
     signing.certificate_authority_create(name="telemed Bench CA")
     birth = datetime.date(1975, 3, 14)
     uploads = [
-        accounts.UploadedCertification(kind=kind, name=f"{kind.value}.pdf", stream=demo_pdf(kind.label), size=len(demo_pdf(kind.label).getvalue()))
+        accounts.UploadedCertification(
+            kind=kind, name=f"{kind.value}.pdf", stream=demo_pdf(kind.label), size=len(demo_pdf(kind.label).getvalue())
+        )
         for kind in accounts.CertificationKind
     ]
     doctor = accounts.doctor_register(
@@ -105,8 +107,15 @@ def measure() -> None:
         findings="PA 135/85 mmHg, FC 68 bpm ritmica. ECG: ritmo sinusale, nessuna alterazione della ripolarizzazione. "
         "Ecocardiogramma: normali dimensioni e funzione del ventricolo sinistro (FE 60%).",
         therapy=(
-            services.TherapyLine(drug="Ramipril 5 mg", dose="1 compressa", schedule="al mattino", duration="continuativa"),
-            services.TherapyLine(drug="Acido acetilsalicilico 100 mg", dose="1 compressa", schedule="dopo pranzo", duration="continuativa"),
+            services.TherapyLine(
+                drug="Ramipril 5 mg", dose="1 compressa", schedule="al mattino", duration="continuativa"
+            ),
+            services.TherapyLine(
+                drug="Acido acetilsalicilico 100 mg",
+                dose="1 compressa",
+                schedule="dopo pranzo",
+                duration="continuativa",
+            ),
         ),
         notes="Controllo fra 6 mesi con esami ematochimici.",
     )
@@ -129,10 +138,16 @@ def measure() -> None:
     rendered = pdf.render_report_pdf(draft()).getvalue()
     simple = signers.SimpleSigner(
         signing_cert=x509.Certificate.load(bytes(certificate.certificate_der)),
-        signing_key=keys.PrivateKeyInfo.load(unseal(certificate.sealed_key, purpose=f"signing-key:{certificate.serial_number}")),
-        cert_registry=SimpleCertificateStore.from_certs([x509.Certificate.load(bytes(certificate.authority.certificate_der))]),
+        signing_key=keys.PrivateKeyInfo.load(
+            unseal(certificate.sealed_key, purpose=f"signing-key:{certificate.serial_number}")
+        ),
+        cert_registry=SimpleCertificateStore.from_certs(
+            [x509.Certificate.load(bytes(certificate.authority.certificate_der))]
+        ),
     )
-    metadata = signers.PdfSignatureMetadata(field_name="Signature", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
+    metadata = signers.PdfSignatureMetadata(
+        field_name="Signature", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
+    )
     signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(rendered)), metadata, signer=simple, output=io.BytesIO())
     baseline = []
     for _ in range(BASELINE_RUNS):

@@ -192,10 +192,16 @@ def main() -> None:
         ratio = mb_per_s / cp_mb_per_s
         print(f"upload: {real_size / MB:.0f} MB in {elapsed:.2f} s = {mb_per_s:.0f} MB/s over HTTP, {chunk // MB} MB chunks, "
               f"BLAKE3 checked ({document.mime})")  # fmt: skip
-        print(f"of which the last chunk and the completion (type check, move into storage): {answer['last_patch_seconds']:.2f} s")
+        print(
+            f"of which the last chunk and the completion (type check, move into storage): {answer['last_patch_seconds']:.2f} s"
+        )
         print(f"baseline cp: {cp_mb_per_s:.0f} MB/s; ratio {ratio:.2f}")
-        print(f"server peak RSS (VmHWM of uvicorn, pid {pids}): {idle_rss:.0f} MB after warm-up, {peak:.0f} MB after the upload")
-        print(f"RESULT upload mb_per_s={mb_per_s:.1f} cp_mb_per_s={cp_mb_per_s:.1f} ratio={ratio:.3f} peak_rss_mb={peak:.1f}")
+        print(
+            f"server peak RSS (VmHWM of uvicorn, pid {pids}): {idle_rss:.0f} MB after warm-up, {peak:.0f} MB after the upload"
+        )
+        print(
+            f"RESULT upload mb_per_s={mb_per_s:.1f} cp_mb_per_s={cp_mb_per_s:.1f} ratio={ratio:.3f} peak_rss_mb={peak:.1f}"
+        )
 
 
 if __name__ == "__main__":

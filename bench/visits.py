@@ -66,7 +66,13 @@ def create_pairs(count: int, *, status: str) -> list[tuple[int, str, str]]:
     stamp = time.monotonic_ns()
     users = User.objects.bulk_create(
         [
-            User(email=f"{role}{stamp}-{n}@bench.test", first_name=role.title(), last_name=f"N{n}", role=role, password=password)
+            User(
+                email=f"{role}{stamp}-{n}@bench.test",
+                first_name=role.title(),
+                last_name=f"N{n}",
+                role=role,
+                password=password,
+            )
             for n in range(count)
             for role in (Role.DOCTOR, Role.PATIENT)
         ]
@@ -186,7 +192,12 @@ def main() -> None:
         print(f"first frame: median {first_frame:.0f} ms (min {min(timings)} ms, max {max(timings)} ms)")
 
         targets = [
-            (f"ws://127.0.0.1:{port}/ws/visits/{v}/", {"Cookie": f"sessionid={d}"}, {"Cookie": f"sessionid={p}"}, base_url)
+            (
+                f"ws://127.0.0.1:{port}/ws/visits/{v}/",
+                {"Cookie": f"sessionid={d}"},
+                {"Cookie": f"sessionid={p}"},
+                base_url,
+            )
             for v, d, p in rooms
         ]
         print(f"telemed: {args.rooms * 2} clients in {args.rooms} rooms, {args.rounds} frames per room …", flush=True)
@@ -204,7 +215,9 @@ def main() -> None:
 
     ratio = rate / bare_rate
     print(f"ratio telemed / bare relay: {ratio:.3f}")
-    print(f"RESULT visits first_frame_ms={first_frame:.0f} signaling_per_s={rate:.0f} bare_per_s={bare_rate:.0f} ratio={ratio:.3f}")
+    print(
+        f"RESULT visits first_frame_ms={first_frame:.0f} signaling_per_s={rate:.0f} bare_per_s={bare_rate:.0f} ratio={ratio:.3f}"
+    )
 
 
 def is_bare_signal(raw: str, stamp: str) -> bool:

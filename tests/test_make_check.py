@@ -78,11 +78,11 @@ def test_a_model_changed_without_its_migration_fails_the_migrations_check(tmp_pa
     assert planted.returncode == 1 and "planted" in planted.stdout, planted.stdout + planted.stderr
 
 
-PLANTED_TYPE_ERROR = '''
+PLANTED_TYPE_ERROR = """
 
 def care_link_count(*, patient: User) -> int:
     return CareLink.objects.filter(patient=patient)
-'''
+"""
 
 
 def test_a_type_error_in_a_service_fails_the_type_check(tmp_path):

@@ -37,7 +37,9 @@ def reset_second_factor(modeladmin, request, queryset):
         else:
             done += 1
     if done:
-        messages.success(request, _("%(count)d second factor(s) reset; the accounts have been told by e-mail.") % {"count": done})
+        messages.success(
+            request, _("%(count)d second factor(s) reset; the accounts have been told by e-mail.") % {"count": done}
+        )
 
 
 @admin.register(User)
@@ -56,10 +58,13 @@ class UserAdmin(DjangoUserAdmin):
         (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         (_("Dates"), {"fields": ["date_joined", "last_login", "email_verified_at"]}),
     ]
+
     def user_change_password(self, request, id, form_url=""):
         raise PermissionDenied
 
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name", "last_name", "role", "password1", "password2"]})]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "first_name", "last_name", "role", "password1", "password2"]})
+    ]
 
 
 class CertificationInline(admin.TabularInline):
@@ -99,7 +104,18 @@ class CertificationAdmin(admin.ModelAdmin):
     list_display = ["doctor", "kind", "status", "original_name", "uploaded_at", "reviewed_by"]
     list_filter = ["status", "kind"]
     search_fields = ["doctor__user__last_name", "doctor__user__email"]
-    readonly_fields = ["doctor", "kind", "document", "original_name", "content_type", "size", "uploaded_at", "status", "reviewed_by", "reviewed_at"]
+    readonly_fields = [
+        "doctor",
+        "kind",
+        "document",
+        "original_name",
+        "content_type",
+        "size",
+        "uploaded_at",
+        "status",
+        "reviewed_by",
+        "reviewed_at",
+    ]
     fields = readonly_fields + ["review_note"]
     actions = [verify_certifications, reject_certifications]
 
@@ -109,7 +125,9 @@ class CertificationAdmin(admin.ModelAdmin):
     @admin.display(description=_("document"))
     def document(self, obj):
         # Served by the access-checked view: the storage has no public URL.
-        return format_html('<a href="{}">{}</a>', reverse("accounts:certification_file", args=[obj.pk]), obj.original_name)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("accounts:certification_file", args=[obj.pk]), obj.original_name
+        )
 
 
 admin.site.register(PatientProfile, search_fields=["user__email", "codice_fiscale"], raw_id_fields=["user"])
@@ -119,6 +137,7 @@ admin.site.register(Structure, list_display=["name", "city", "province"], search
 admin.site.register(Specialty, list_display=["code", "name_it", "name_en"])
 admin.site.register(Language, list_display=["code", "name_it", "name_en"])
 admin.site.register(Invitation, list_display=["kind", "email", "invited_by", "created_at", "accepted_at"])
+
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(admin.ModelAdmin):

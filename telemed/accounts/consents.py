@@ -119,9 +119,11 @@ def has_shared_space(user: User) -> bool:
 
 def patients_with_shared_space() -> QuerySet:
     """The patients who consent to the shared clinical space now (doctors see their shares)."""
-    return get_user_model().objects.filter(
-        consents__kind=ConsentKind.SHARED_SPACE, consents__withdrawn_at__isnull=True
-    ).distinct()
+    return (
+        get_user_model()
+        .objects.filter(consents__kind=ConsentKind.SHARED_SPACE, consents__withdrawn_at__isnull=True)
+        .distinct()
+    )
 
 
 def _give(user: User, kind: ConsentKind, versions: dict[str, str], now) -> Consent:
@@ -181,6 +183,8 @@ def consent_overview(user: User) -> list[ConsentLine]:
     kinds = PATIENT_REQUIRED + (ConsentKind.SHARED_SPACE,) if user.is_patient else EVERY_ACCOUNT
     live = {consent.kind: consent for consent in live_consents(user)}
     return [
-        ConsentLine(kind, str(WORDING[kind]), live.get(kind), kind in WITHDRAWABLE, str(WITHDRAWING_STOPS.get(kind, "")))
+        ConsentLine(
+            kind, str(WORDING[kind]), live.get(kind), kind in WITHDRAWABLE, str(WITHDRAWING_STOPS.get(kind, ""))
+        )
         for kind in kinds
     ]

@@ -83,7 +83,9 @@ def email_change_request(*, request: HttpRequest, new_email: str, current_passwo
         raise ValidationError({"email": _("An account with this e-mail address already exists.")})
     with transaction.atomic():
         security_event_record(user=user, kind=SecurityEventKind.EMAIL_CHANGE_REQUESTED, request=request)
-        tasks.send_email_change_confirmation.enqueue(user_id=user.pk, token=email_change_token(user=user, new_email=new_email))
+        tasks.send_email_change_confirmation.enqueue(
+            user_id=user.pk, token=email_change_token(user=user, new_email=new_email)
+        )
 
 
 def email_change_confirm(*, token: str, request: HttpRequest | None = None) -> User:
@@ -91,7 +93,9 @@ def email_change_confirm(*, token: str, request: HttpRequest | None = None) -> U
     try:
         data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
     except signing.SignatureExpired as exc:
-        raise ValidationError(_("This confirmation link has expired. Ask for the change again from your security page.")) from exc
+        raise ValidationError(
+            _("This confirmation link has expired. Ask for the change again from your security page.")
+        ) from exc
     except (signing.BadSignature, ValueError) as exc:
         raise ValidationError(_("This confirmation link is not valid.")) from exc
     try:
@@ -105,14 +109,16 @@ def email_change_confirm(*, token: str, request: HttpRequest | None = None) -> U
             user.email = data["new"]
             user.email_verified_at = timezone.now()
             user.save(update_fields=["email", "email_verified_at"])
-            security_event_record(user=user, kind=SecurityEventKind.EMAIL_CHANGED, request=request, previous_email=previous)
+            security_event_record(
+                user=user, kind=SecurityEventKind.EMAIL_CHANGED, request=request, previous_email=previous
+            )
     except IntegrityError as exc:
         raise ValidationError(_("An account with this e-mail address already exists.")) from exc
     return user
 
 
 def sessions_end_others(*, request: HttpRequest, current_password: str, session_id: int | None = None) -> int:
-    """"Log out everywhere else" (or only the device ``session_id``), after the password; the
+    """ "Log out everywhere else" (or only the device ``session_id``), after the password; the
     session in use is never ended here (that is the logout button)."""
     user = request.user
     if not user.is_authenticated:

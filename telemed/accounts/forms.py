@@ -26,6 +26,7 @@ IDENTIFIER_ERRORS = {
     "iban_invalid": _("This IBAN is not valid: check it against your bank statement."),
 }
 
+
 def _identifier(clean, value: str, *args, **kwargs) -> str:
     try:
         return clean(value, *args, **kwargs)
@@ -60,8 +61,12 @@ class LoginForm(AuthenticationForm):
 class PersonFields(forms.Form):
     """Name, e-mail and a password checked by Django's validators."""
 
-    first_name = forms.CharField(label=_("First name"), max_length=80, widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Last name"), max_length=80, widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    first_name = forms.CharField(
+        label=_("First name"), max_length=80, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=80, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+    )
     email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password1 = forms.CharField(
         label=_("Password"),
@@ -93,7 +98,9 @@ class PersonFields(forms.Form):
             self.add_error("password2", _("The two passwords are different."))
         elif password1:
             probe = User(
-                email=cleaned.get("email", ""), first_name=cleaned.get("first_name", ""), last_name=cleaned.get("last_name", "")
+                email=cleaned.get("email", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
             )
             try:
                 password_validation.validate_password(password1, probe)
@@ -116,9 +123,13 @@ class IdentityFields(forms.Form):
     """Codice fiscale, consistent with the declared birth date and sex."""
 
     codice_fiscale = forms.CharField(
-        label=_("Codice fiscale"), max_length=20, widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"})
+        label=_("Codice fiscale"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
     )
-    birth_date = forms.DateField(label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    birth_date = forms.DateField(
+        label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     sex = forms.ChoiceField(label=_("Sex (as in the codice fiscale)"), choices=Sex.choices, widget=forms.RadioSelect)
     phone = _phone_field()
 
@@ -145,7 +156,10 @@ class IdentityFields(forms.Form):
     def identity(self) -> Identity:
         data = self.cleaned_data
         return Identity(
-            codice_fiscale=data["codice_fiscale"], birth_date=data["birth_date"], sex=data["sex"], phone=data["phone"].strip()
+            codice_fiscale=data["codice_fiscale"],
+            birth_date=data["birth_date"],
+            sex=data["sex"],
+            phone=data["phone"].strip(),
         )
 
 
@@ -244,8 +258,20 @@ class DoctorRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField
         (_("Personal data"), PERSON),
         (
             _("Professional data"),
-            ["title", "specialties", "ordine_province", "ordine_number", "partita_iva", "iban", "practice_address",
-             "practice_city", "practice_postcode", "practice_province", "languages", "presentation"],
+            [
+                "title",
+                "specialties",
+                "ordine_province",
+                "ordine_number",
+                "partita_iva",
+                "iban",
+                "practice_address",
+                "practice_city",
+                "practice_postcode",
+                "practice_province",
+                "languages",
+                "presentation",
+            ],
         ),
         (_("Certifications required by law"), ["certification_degree_albo", "certification_insurance"]),
         (_("Your account"), ACCOUNT),
@@ -287,7 +313,10 @@ class DoctorRegistrationForm(Sectioned, PersonFields, IdentityFields, TermsField
         error_messages={"required": _("Choose at least one language.")},
     )
     presentation = forms.CharField(
-        label=_("Presentation (shown on your public profile)"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Presentation (shown on your public profile)"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     certification_degree_albo = CertificationFileField(label=CertificationKind.DEGREE_ALBO.label)
     certification_insurance = CertificationFileField(label=CertificationKind.INSURANCE.label)
@@ -352,13 +381,18 @@ class SecondFactorCodeForm(forms.Form):
         max_length=40,
         help_text=_("The 6-digit code your app shows, or one of your recovery codes if you lost the phone."),
         error_messages={"required": _("Enter the code from your app.")},
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off", "spellcheck": "false"}
+        ),
     )
 
 
 def _current_password_field(label=_("Current password")) -> forms.CharField:
     return forms.CharField(
-        label=label, strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=label,
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 
@@ -381,7 +415,10 @@ class PasswordChangeForm(forms.Form):
         help_text=_("At least 12 characters, not only digits, not too similar to your name or e-mail."),
     )
     new_password2 = forms.CharField(
-        label=_("Repeat the new password"), strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Repeat the new password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean(self):
@@ -475,7 +512,9 @@ class PatientProfileForm(forms.Form):
 
 
 class PasswordResetRequestForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    email = forms.EmailField(
+        label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
 
 
 class InviteForm(forms.Form):
@@ -488,4 +527,6 @@ class CertificationUploadForm(forms.Form):
 
     def upload(self) -> UploadedCertification:
         upload = self.cleaned_data["file"]
-        return UploadedCertification(kind=self.cleaned_data["kind"], name=upload.name, stream=upload.file, size=upload.size)
+        return UploadedCertification(
+            kind=self.cleaned_data["kind"], name=upload.name, stream=upload.file, size=upload.size
+        )

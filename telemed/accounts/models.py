@@ -137,7 +137,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def sex(self) -> str:
-        """"F" or "M" from the person's profile (the codice fiscale's sex), "" when not known:
+        """ "F" or "M" from the person's profile (the codice fiscale's sex), "" when not known:
         texts that address the person agree with it, and stay neutral when it is ""."""
         name = {Role.PATIENT: "patient_profile", Role.DOCTOR: "doctor_profile"}.get(self.role)
         profile = getattr(self, name, None) if name else None
@@ -278,7 +278,7 @@ class DoctorProfile(PersonalData):
 
     @property
     def display_name(self) -> str:
-        """"Dott.ssa Anna Bianchi" (Italian), "Dr. Anna Bianchi" (English)."""
+        """ "Dott.ssa Anna Bianchi" (Italian), "Dr. Anna Bianchi" (English)."""
         return titled_name(self.title, self.user.get_full_name())
 
 
@@ -347,9 +347,7 @@ class SecretaryAssignment(models.Model):
     class Meta:
         verbose_name = _("secretary assignment")
         verbose_name_plural = _("secretary assignments")
-        constraints = [
-            models.UniqueConstraint(fields=["secretary", "doctor"], name="accounts_secretary_doctor_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["secretary", "doctor"], name="accounts_secretary_doctor_unique")]
 
 
 class StructureManagerProfile(models.Model):
@@ -470,7 +468,9 @@ class SecondFactorThrottle(models.Model):
     a 6-digit code cannot be guessed by spreading attempts over many logins (django-otp's own
     back-off is per device and restarts with each new device)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor_throttle")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor_throttle"
+    )
     failures = models.PositiveIntegerField(default=0)
     last_failure_at = models.DateTimeField(null=True, blank=True)
 

@@ -29,7 +29,8 @@ class MaximumLengthValidator:
                     "This password is too long: it may have at most %(max_length)d character.",
                     "This password is too long: it may have at most %(max_length)d characters.",
                     self.max_length,
-                ) % {"max_length": self.max_length},
+                )
+                % {"max_length": self.max_length},
                 code="password_too_long",
             )
 

@@ -64,7 +64,10 @@ def second_factor_locked(user: User) -> bool:
 def locked_refusal() -> ValidationError:
     minutes = int(settings.SECOND_FACTOR_COOLOFF.total_seconds() // 60)
     return ValidationError(
-        {"code": _("Too many wrong codes for this account. Try again in %(duration)s.") % {"duration": formatting.minutes(minutes)}}
+        {
+            "code": _("Too many wrong codes for this account. Try again in %(duration)s.")
+            % {"duration": formatting.minutes(minutes)}
+        }
     )
 
 
@@ -240,10 +243,15 @@ def _reauthenticate(request: HttpRequest, *, password: str, code: str | None) ->
         return _recovery_code_spent(user, given)
 
     outcome = throttled_attempt(user, request, proof)
-    _refuse(outcome, ValidationError({"current_code": _("This code is not right: use your current app or a recovery code.")}))
+    _refuse(
+        outcome,
+        ValidationError({"current_code": _("This code is not right: use your current app or a recovery code.")}),
+    )
 
 
-def totp_replace(*, request: HttpRequest, password: str, current_code: str, new_device: TOTPDevice, new_code: str) -> None:
+def totp_replace(
+    *, request: HttpRequest, password: str, current_code: str, new_device: TOTPDevice, new_code: str
+) -> None:
     """Move the account's second factor to a new app (a new phone, or after a lost one)."""
     user = request.user
     if new_device.user_id != user.pk or new_device.confirmed:
@@ -251,7 +259,12 @@ def totp_replace(*, request: HttpRequest, password: str, current_code: str, new_
     current = None if verified_with_recovery_code(request) else current_code
     _reauthenticate(request, password=password, code=current)
     outcome = throttled_attempt(user, request, lambda: _totp_matches(new_device, (new_code or "").strip()))
-    _refuse(outcome, ValidationError({"new_code": _("The code of the new app is not right. Check the time on your phone and try again.")}))
+    _refuse(
+        outcome,
+        ValidationError(
+            {"new_code": _("The code of the new app is not right. Check the time on your phone and try again.")}
+        ),
+    )
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
         new_device.confirmed = True

@@ -36,7 +36,13 @@ def own_identity_data(user: User) -> list[tuple[str, str]]:
     from django.utils.translation import gettext as _
 
     rows = [(_("Name"), user.get_full_name()), (_("E-mail"), user.email)]
-    profile = getattr(user, "doctor_profile", None) if user.is_doctor else getattr(user, "patient_profile", None) if user.is_patient else None
+    profile = (
+        getattr(user, "doctor_profile", None)
+        if user.is_doctor
+        else getattr(user, "patient_profile", None)
+        if user.is_patient
+        else None
+    )
     if profile is not None:
         rows += [
             (_("Codice fiscale"), profile.codice_fiscale),

@@ -157,17 +157,44 @@ def doctor_register(
     fiscale's sex."""
     with _files_removed_on_failure() as stored, transaction.atomic():
         return _doctor_register(
-            person=person, identity=identity, ordine_province=ordine_province, ordine_number=ordine_number,
-            partita_iva=partita_iva, iban=iban, practice_address=practice_address, practice_city=practice_city,
-            practice_postcode=practice_postcode, practice_province=practice_province, specialties=specialties,
-            languages=languages, certifications=certifications, presentation=presentation, stored=stored,
+            person=person,
+            identity=identity,
+            ordine_province=ordine_province,
+            ordine_number=ordine_number,
+            partita_iva=partita_iva,
+            iban=iban,
+            practice_address=practice_address,
+            practice_city=practice_city,
+            practice_postcode=practice_postcode,
+            practice_province=practice_province,
+            specialties=specialties,
+            languages=languages,
+            certifications=certifications,
+            presentation=presentation,
+            stored=stored,
             title=title,
         )
 
 
-def _doctor_register(*, person, identity, ordine_province, ordine_number, partita_iva, iban, practice_address,
-                     practice_city, practice_postcode, practice_province, specialties, languages, certifications,
-                     presentation, stored, title="") -> User:
+def _doctor_register(
+    *,
+    person,
+    identity,
+    ordine_province,
+    ordine_number,
+    partita_iva,
+    iban,
+    practice_address,
+    practice_city,
+    practice_postcode,
+    practice_province,
+    specialties,
+    languages,
+    certifications,
+    presentation,
+    stored,
+    title="",
+) -> User:
     if title and title not in DoctorTitle.values:
         raise ValidationError({"title": _("Choose Dott. or Dott.ssa.")})
     missing = set(CertificationKind.values) - {c.kind for c in certifications}

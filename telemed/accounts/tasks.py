@@ -42,9 +42,9 @@ def send_email_verification(context, *, user_id: int) -> None:
 def send_invitation(context, *, invitation_id: int) -> None:
     from telemed.accounts.models import Invitation
 
-    invitation = Invitation.objects.select_related("invited_by", "doctor__user", "structure").filter(
-        pk=invitation_id
-    ).first()
+    invitation = (
+        Invitation.objects.select_related("invited_by", "doctor__user", "structure").filter(pk=invitation_id).first()
+    )
     if invitation is None or not invitation.is_open:
         return
     link = settings.BASE_URL + reverse("accounts:invitation", args=[invitation.token])
@@ -74,7 +74,10 @@ def send_password_reset(context, *, user_id: int) -> None:
         args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
     )
     send_templated_mail(
-        to=user.email, template="accounts/email/password_reset", context={"user": user, "link": link}, language=user.language,
+        to=user.email,
+        template="accounts/email/password_reset",
+        context={"user": user, "link": link},
+        language=user.language,
         key=task_key(context),
     )
 

@@ -8,9 +8,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("password-reset/", views.password_reset, name="password_reset"),
-    path(
-        "password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
-    ),
+    path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("register/", views.register_choice, name="register"),
     path("profile/", views.profile_edit, name="profile_edit"),
     path("register/patient/", views.register_patient, name="register_patient"),

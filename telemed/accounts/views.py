@@ -122,7 +122,8 @@ def register_patient(request: HttpRequest) -> HttpResponse:
         forms.PatientRegistrationForm,
         "accounts/register_patient.html",
         lambda form: services.patient_register(
-            person=form.person(language=get_language()[:2]), identity=form.identity(),
+            person=form.person(language=get_language()[:2]),
+            identity=form.identity(),
             shared_space=form.cleaned_data["consent_shared_space"],
         ),
         reverse("portal:dashboard"),
@@ -169,7 +170,11 @@ def register_structure(request: HttpRequest) -> HttpResponse:
         )
 
     return _register(
-        request, forms.StructureRegistrationForm, "accounts/register_structure.html", register, reverse("portal:dashboard")
+        request,
+        forms.StructureRegistrationForm,
+        "accounts/register_structure.html",
+        register,
+        reverse("portal:dashboard"),
     )
 
 
@@ -243,7 +248,9 @@ def totp_verify(request: HttpRequest) -> HttpResponse:
         else:
             return redirect(_safe_next(request, reverse("portal:dashboard")))
     next_url = _safe_next(request, "")
-    return render(request, "accounts/totp_verify.html", {"form": form, "next": next_url}, status=400 if form.errors else 200)
+    return render(
+        request, "accounts/totp_verify.html", {"form": form, "next": next_url}, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -252,7 +259,11 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     codes = request.session.pop(_NEW_RECOVERY_CODES, None)
     if not codes:
         return redirect("accounts:security")
-    return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": _safe_next(request, reverse("portal:dashboard"))})
+    return render(
+        request,
+        "accounts/recovery_codes.html",
+        {"codes": codes, "next": _safe_next(request, reverse("portal:dashboard"))},
+    )
 
 
 @login_required
@@ -303,7 +314,9 @@ def email_change(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             credentials.email_change_request(
-                request=request, new_email=form.cleaned_data["email"], current_password=form.cleaned_data["current_password"]
+                request=request,
+                new_email=form.cleaned_data["email"],
+                current_password=form.cleaned_data["current_password"],
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -334,7 +347,9 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
         return _security_page(request, status=400, sessions_form=form)
     try:
         ended = credentials.sessions_end_others(
-            request=request, current_password=form.cleaned_data["current_password"], session_id=form.cleaned_data["session"]
+            request=request,
+            current_password=form.cleaned_data["current_password"],
+            session_id=form.cleaned_data["session"],
         )
     except ValidationError as error:
         add_service_errors(form, error)
@@ -416,7 +431,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             try:
                 user = services.secretary_register_from_invitation(
-                    token=token, person=form.person(email=invitation.email, language=get_language()[:2]), phone=form.cleaned_data["phone"]
+                    token=token,
+                    person=form.person(email=invitation.email, language=get_language()[:2]),
+                    phone=form.cleaned_data["phone"],
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -456,7 +473,9 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Your profile has been saved."))
             return redirect("accounts:profile_edit")
     context = {"form": form, "identity": selectors.own_identity_data(user), "support_email": settings.SUPPORT_EMAIL}
-    return render(request, "accounts/profile_edit.html", context, status=400 if form is not None and form.errors else 200)
+    return render(
+        request, "accounts/profile_edit.html", context, status=400 if form is not None and form.errors else 200
+    )
 
 
 @login_required
@@ -562,7 +581,10 @@ def consents_renew(request: HttpRequest) -> HttpResponse:
     if not missing:
         return redirect(destination)
     form = forms.ConsentsRenewForm(
-        request.POST or None, missing=missing, ask_shared_space=user.is_patient, shared_space=consents.has_shared_space(user)
+        request.POST or None,
+        missing=missing,
+        ask_shared_space=user.is_patient,
+        shared_space=consents.has_shared_space(user),
     )
     if request.method == "POST" and form.is_valid():
         consents.consents_renew(user=user, given=form.given())
@@ -587,7 +609,9 @@ def consent_withdraw(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         if withdrawn:
-            messages.success(request, _("Consent withdrawn. %(stops)s") % {"stops": consents.WITHDRAWING_STOPS[request.POST["kind"]]})
+            messages.success(
+                request, _("Consent withdrawn. %(stops)s") % {"stops": consents.WITHDRAWING_STOPS[request.POST["kind"]]}
+            )
     return redirect("accounts:consents")
 
 

@@ -26,7 +26,9 @@ RETENTION_INTERVAL = datetime.timedelta(days=1)
 
 
 def audit_retention_months() -> int:
-    return max(AUDIT_RETENTION_FLOOR_MONTHS, int(getattr(settings, "AUDIT_RETENTION_MONTHS", AUDIT_RETENTION_FLOOR_MONTHS)))
+    return max(
+        AUDIT_RETENTION_FLOOR_MONTHS, int(getattr(settings, "AUDIT_RETENTION_MONTHS", AUDIT_RETENTION_FLOOR_MONTHS))
+    )
 
 
 def _actor_label(actor: User | None) -> str:

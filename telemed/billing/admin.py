@@ -127,7 +127,16 @@ class CharityAdmin(admin.ModelAdmin):
 class TariffAdmin(admin.ModelAdmin):
     """Read-only: doctors and structures set tariffs; staff can look them up."""
 
-    list_display = ["doctor", "kind", "duration_minutes", "offered", "fee", "set_by_structure", "valid_from", "valid_to"]
+    list_display = [
+        "doctor",
+        "kind",
+        "duration_minutes",
+        "offered",
+        "fee",
+        "set_by_structure",
+        "valid_from",
+        "valid_to",
+    ]
     list_filter = ["kind", "offered", ("valid_to", admin.EmptyFieldListFilter)]
     search_fields = ["doctor__user__last_name", "doctor__user__email"]
     list_select_related = ["doctor__user", "set_by_structure"]
@@ -156,7 +165,6 @@ class DoctorBillingSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
 
 
 # --- the billing flow: storage plans are staff's to set; the money records are read-only here ----

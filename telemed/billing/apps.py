@@ -17,7 +17,9 @@ class BillingConfig(AppConfig):
         # Payment requests, reminders and invoices have their own e-mail (with the QR code or the PDF):
         # the generic "something arrived" e-mail would only repeat it. A push does not: a payment
         # request reaches the phone by default.
-        kinds.register(notices.NOTIFY_PAYMENT_REQUEST, _("Payment requests"), email_by_default=False, push_by_default=True)
+        kinds.register(
+            notices.NOTIFY_PAYMENT_REQUEST, _("Payment requests"), email_by_default=False, push_by_default=True
+        )
         kinds.register(notices.NOTIFY_PAYMENT_REMINDER, _("Payment reminders"), email_by_default=False)
         kinds.register(notices.NOTIFY_PAYMENT_RECEIVED, _("Payments received"))
         kinds.register(notices.NOTIFY_INVOICE, _("Invoices and credit notes"), email_by_default=False)

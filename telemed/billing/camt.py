@@ -57,7 +57,12 @@ def parse(stream: BinaryIO) -> Statement:
     """Parse the uploaded file. Reads at most ``MAX_BYTES`` (a statement of one account is far smaller)."""
     digest = hashlib.sha256()
     feeder = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
     )
     size = 0
     try:
@@ -135,7 +140,9 @@ def _credit(entry, ns: dict, *, account: str, statement_id: str, position: int) 
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite() or amount <= 0 or _places(amount) > 2:
-        raise StatementError(_("Entry %(n)d of statement %(id)s has no valid amount.") % {"n": position + 1, "id": statement_id})
+        raise StatementError(
+            _("Entry %(n)d of statement %(id)s has no valid amount.") % {"n": position + 1, "id": statement_id}
+        )
     currency = (amount_node.get("Ccy") or "").upper()
     booked = _text(entry, "c:BookgDt/c:Dt", ns) or _text(entry, "c:BookgDt/c:DtTm", ns)[:10]
     try:
@@ -148,7 +155,9 @@ def _credit(entry, ns: dict, *, account: str, statement_id: str, position: int) 
     debtor_name = debtor_iban = structured = ""
     unstructured = []
     if details is not None:
-        debtor_name = _text(details, "c:RltdPties/c:Dbtr/c:Nm", ns) or _text(details, "c:RltdPties/c:Dbtr/c:Pty/c:Nm", ns)
+        debtor_name = _text(details, "c:RltdPties/c:Dbtr/c:Nm", ns) or _text(
+            details, "c:RltdPties/c:Dbtr/c:Pty/c:Nm", ns
+        )
         debtor_iban = _text(details, "c:RltdPties/c:DbtrAcct/c:Id/c:IBAN", ns)
         structured = _text(details, "c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref", ns)
         unstructured = [(node.text or "").strip() for node in details.findall("c:RmtInf/c:Ustrd", ns)]
@@ -160,7 +169,17 @@ def _credit(entry, ns: dict, *, account: str, statement_id: str, position: int) 
         key = f"{account}:{bank_reference}"
     else:
         # No reference from the bank: the entry's own fields and place identify it within its statement.
-        fields = [account, statement_id, str(position), str(amount), currency, booked, debtor_iban, structured, *unstructured]
+        fields = [
+            account,
+            statement_id,
+            str(position),
+            str(amount),
+            currency,
+            booked,
+            debtor_iban,
+            structured,
+            *unstructured,
+        ]
         key = f"{account}:h:" + hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:40]
     return Credit(
         entry_key=key[:100],

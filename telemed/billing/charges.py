@@ -88,7 +88,9 @@ def _live_request(service: BillableService) -> PaymentRequest | None:
     return getattr(proforma, "payment_request", None) if proforma is not None else None
 
 
-def charge_for_patient(*, patient: User, source_key: str, amount: Decimal, chargeable: bool, service: str = "consult") -> Charge | None:
+def charge_for_patient(
+    *, patient: User, source_key: str, amount: Decimal, chargeable: bool, service: str = "consult"
+) -> Charge | None:
     """Where the money of one service of ``patient`` stands (None when the service is free).
 
     ``chargeable`` is false once the service ended without being delivered (cancelled,

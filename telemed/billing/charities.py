@@ -40,7 +40,11 @@ def offer_check(*, active: bool, iban: str) -> None:
     """Refuse to offer a charity to doctors when its donations could not be paid out."""
     if active and not iban:
         raise ValidationError(
-            {"iban": _("A charity can be offered to doctors only with a valid IBAN: add it, or untick “can be chosen”.")}
+            {
+                "iban": _(
+                    "A charity can be offered to doctors only with a valid IBAN: add it, or untick “can be chosen”."
+                )
+            }
         )
 
 

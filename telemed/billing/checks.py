@@ -14,7 +14,13 @@ def platform_account_check(app_configs, **kwargs):
     try:
         transfer.platform_account()
     except transfer.AccountMisconfigured as error:
-        return [Error(str(error), hint="Set TELEMED_BANK_BENEFICIARY, TELEMED_BANK_IBAN (and TELEMED_BANK_BIC).", id="billing.E001")]
+        return [
+            Error(
+                str(error),
+                hint="Set TELEMED_BANK_BENEFICIARY, TELEMED_BANK_IBAN (and TELEMED_BANK_BIC).",
+                id="billing.E001",
+            )
+        ]
     return []
 
 
@@ -22,7 +28,11 @@ def platform_account_check(app_configs, **kwargs):
 def reminder_days_check(app_configs, **kwargs):
     raw = str(settings.BILLING_REMINDER_DAYS).strip()
     if raw and not payments.reminder_days():
-        return [Warning("TELEMED_PAYMENT_REMINDER_DAYS has no valid day: no payment reminder will be sent.", id="billing.W001")]
+        return [
+            Warning(
+                "TELEMED_PAYMENT_REMINDER_DAYS has no valid day: no payment reminder will be sent.", id="billing.W001"
+            )
+        ]
     return []
 
 

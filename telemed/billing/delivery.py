@@ -46,9 +46,17 @@ def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) 
     with translation.override(request.payer.language):
         subject, body = _render(
             "billing/email/payment_reminder" if reminder else "billing/email/payment_request",
-            {"request": request, "account": account, "link": link, "reference": transfer.format_reference(request.reference)},
+            {
+                "request": request,
+                "account": account,
+                "link": link,
+                "reference": transfer.format_reference(request.reference),
+            },
         )
-        title = _("Reminder: %(amount)s still to pay — %(what)s") % {"amount": formatting.money(request.outstanding), "what": request.description}
+        title = _("Reminder: %(amount)s still to pay — %(what)s") % {
+            "amount": formatting.money(request.outstanding),
+            "what": request.description,
+        }
     message = EmailMultiAlternatives(subject=subject, body=body, to=[request.payer.email])
     message.attach(
         f"{request.reference}.png",
@@ -62,7 +70,12 @@ def payment_request_email(*, payment_request_id: int, reminder: bool, key: str) 
             return False
         if reminder:
             PaymentRequest.objects.filter(pk=request.pk).update(reminders_sent=F("reminders_sent") + 1)
-            notify(recipient=request.payer, kind=notices.NOTIFY_PAYMENT_REMINDER, title=title, url=reverse("billing:payment", args=[request.pk]))
+            notify(
+                recipient=request.payer,
+                kind=notices.NOTIFY_PAYMENT_REMINDER,
+                title=title,
+                url=reverse("billing:payment", args=[request.pk]),
+            )
         return True
 
     email_send_once(key=key, message=message, before_send=record)
@@ -75,7 +88,11 @@ def _file_name(invoice: Invoice) -> str:
 
 def invoice_deliver(*, invoice_id: int) -> None:
     """Put the invoice in both boxes, tell the patient and e-mail the PDF, once."""
-    invoice = Invoice.objects.select_related("doctor__user", "patient").filter(pk=invoice_id, delivered_at__isnull=True).first()
+    invoice = (
+        Invoice.objects.select_related("doctor__user", "patient")
+        .filter(pk=invoice_id, delivered_at__isnull=True)
+        .first()
+    )
     if invoice is None:
         return
     invoice = invoices.invoice_pdf_ensure(invoice=invoice)
@@ -94,13 +111,21 @@ def invoice_deliver(*, invoice_id: int) -> None:
     def record() -> bool:
         # In the commit that records the e-mail as sent: the copies in the boxes, the
         # notification and the mark, all or none.
-        if not Invoice.objects.select_for_update(of=("self",)).filter(pk=invoice.pk, delivered_at__isnull=True).exists():
+        if (
+            not Invoice.objects.select_for_update(of=("self",))
+            .filter(pk=invoice.pk, delivered_at__isnull=True)
+            .exists()
+        ):
             return False
         folder = box_selectors.folder_list_for_user(doctor).filter(patient=patient).first()
         for box, box_folder in ((boxes.box_for(patient), None), (boxes.box_for(doctor), folder)):
             with invoice.pdf.open("rb") as stream:
-                boxes.document_store_system(box=box, category="other", name=name, stream=stream, mime="application/pdf", folder=box_folder)
-        notify(recipient=patient, kind=notices.NOTIFY_INVOICE, title=title, url=reverse("billing:payments") + "#invoices")
+                boxes.document_store_system(
+                    box=box, category="other", name=name, stream=stream, mime="application/pdf", folder=box_folder
+                )
+        notify(
+            recipient=patient, kind=notices.NOTIFY_INVOICE, title=title, url=reverse("billing:payments") + "#invoices"
+        )
         Invoice.objects.filter(pk=invoice.pk).update(delivered_at=timezone.now())
         return True
 

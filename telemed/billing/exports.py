@@ -113,7 +113,12 @@ def donation_rows(invoices: Iterable[Invoice]) -> Iterator[list]:
         if amount:
             total += amount
             detail = pricing.Breakdown.from_dict(invoice.breakdown).line(pricing.LineCode.DONATION)
-            yield [invoice.display_number, timezone.localtime(invoice.issued_at).date().isoformat(), detail.detail, amount]
+            yield [
+                invoice.display_number,
+                timezone.localtime(invoice.issued_at).date().isoformat(),
+                detail.detail,
+                amount,
+            ]
     yield [_("Total"), "", "", total]
 
 
@@ -225,7 +230,11 @@ def sts_document(*, doctor_codice_fiscale: str, invoices: Iterable[Invoice], enc
     root = etree.Element("precompilata", nsmap={"xsi": XSI})
     root.set(f"{{{XSI}}}noNamespaceSchemaLocation", STS_SCHEMA_LOCATION)
     if not encrypt.encrypted:
-        root.append(etree.Comment(" fiscal codes NOT encrypted: no Sanitel certificate is configured; do not send this file as it is "))
+        root.append(
+            etree.Comment(
+                " fiscal codes NOT encrypted: no Sanitel certificate is configured; do not send this file as it is "
+            )
+        )
     owner = _sub(root, "proprietario")
     _sub(owner, "cfProprietario", encrypt(doctor_codice_fiscale))
     for invoice in invoices:
@@ -258,13 +267,17 @@ def sts_file(*, doctor_codice_fiscale: str, invoices: Iterable[Invoice], encrypt
     xml = sts_document(doctor_codice_fiscale=doctor_codice_fiscale, invoices=invoices, encrypt=encrypt)
     root = etree.fromstring(xml)
     if root.find("documentoSpesa") is None:
-        raise StsFileRefused(_("You issued no invoices in %(year)s: there is nothing to send to the Sistema TS.") % {"year": year})
+        raise StsFileRefused(
+            _("You issued no invoices in %(year)s: there is nothing to send to the Sistema TS.") % {"year": year}
+        )
     try:
         xsd.validate(root, STS_SCHEMA)
     except xsd.SchemaInvalid as invalid:
         raise StsFileRefused(
-            _("The Sistema TS file for %(year)s does not pass the schema of the Sistema TS, so it is not offered: "
-              "the fault is the platform's, not in your invoices. Please write to %(email)s.")
+            _(
+                "The Sistema TS file for %(year)s does not pass the schema of the Sistema TS, so it is not offered: "
+                "the fault is the platform's, not in your invoices. Please write to %(email)s."
+            )
             % {"year": year, "email": settings.SUPPORT_EMAIL},
             invalid,
         ) from None

@@ -35,9 +35,7 @@ class TariffForm(forms.Form):
     response_value = forms.IntegerField(
         label=_("Response within"), required=False, widget=forms.NumberInput(attrs={"min": 1, "size": 4})
     )
-    response_unit = forms.ChoiceField(
-        label=_("Unit"), required=False, choices=[("", "—"), *ResponseUnit.choices]
-    )
+    response_unit = forms.ChoiceField(label=_("Unit"), required=False, choices=[("", "—"), *ResponseUnit.choices])
 
 
 class DonationForm(forms.Form):
@@ -111,13 +109,17 @@ class PaymentDetailsForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
     )  # fmt: skip
     sts_opposition = forms.BooleanField(
-        label=_("I oppose sending this expense to the Sistema Tessera Sanitaria (it will not appear in my pre-filled tax return)"),
+        label=_(
+            "I oppose sending this expense to the Sistema Tessera Sanitaria (it will not appear in my pre-filled tax return)"
+        ),
         required=False,
     )
 
 
 class CreditNoteForm(forms.Form):
-    reason = forms.CharField(label=_("Why is the invoice corrected?"), max_length=300, widget=forms.TextInput(attrs={"size": 60}))
+    reason = forms.CharField(
+        label=_("Why is the invoice corrected?"), max_length=300, widget=forms.TextInput(attrs={"size": 60})
+    )
 
 
 class StampDutyForm(forms.Form):
@@ -164,9 +166,12 @@ class MarkPaidForm(forms.Form):
 
 class PayoutRunForm(forms.Form):
     cutoff = forms.DateField(
-        label=_("Pay what was received until (included)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Pay what was received until (included)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    execution_date = forms.DateField(label=_("Execution date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    execution_date = forms.DateField(
+        label=_("Execution date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     leave_out_invalid = forms.BooleanField(
         label=_("Leave out payees without a valid IBAN (their money waits for the next batch)"), required=False
     )

@@ -51,7 +51,9 @@ def _current(name: str, fields: list[str]) -> models.UniqueConstraint:
 
 
 def _valid_period(name: str) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")), name=name)
+    return models.CheckConstraint(
+        condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")), name=name
+    )
 
 
 class Versioned(models.Model):
@@ -79,7 +81,9 @@ class Tariff(Versioned):
     while they belong to that structure.
     """
 
-    doctor = models.ForeignKey(DoctorProfile, on_delete=models.PROTECT, related_name="tariffs", verbose_name=_("doctor"))
+    doctor = models.ForeignKey(
+        DoctorProfile, on_delete=models.PROTECT, related_name="tariffs", verbose_name=_("doctor")
+    )
     kind = models.CharField(_("service"), max_length=10, choices=ServiceKind.choices)
     duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"), null=True, blank=True)
     offered = models.BooleanField(_("offered"), default=True)
@@ -87,7 +91,12 @@ class Tariff(Versioned):
     response_value = models.PositiveSmallIntegerField(_("response time"), null=True, blank=True)
     response_unit = models.CharField(_("response time unit"), max_length=12, choices=ResponseUnit.choices, blank=True)
     set_by_structure = models.ForeignKey(
-        Structure, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("set by the structure")
+        Structure,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("set by the structure"),
     )
 
     class Meta:
@@ -291,8 +300,12 @@ def _money(verbose_name, **kwargs) -> models.DecimalField:
 class BillableService(models.Model):
     """A delivered paid service, with the breakdown the patient accepted (amounts and time)."""
 
-    doctor = models.ForeignKey(DoctorProfile, on_delete=models.PROTECT, related_name="billable_services", verbose_name=_("doctor"))
-    patient = models.ForeignKey(User, on_delete=models.PROTECT, related_name="billable_services", verbose_name=_("patient"))
+    doctor = models.ForeignKey(
+        DoctorProfile, on_delete=models.PROTECT, related_name="billable_services", verbose_name=_("doctor")
+    )
+    patient = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="billable_services", verbose_name=_("patient")
+    )
     kind = models.CharField(_("service"), max_length=10, choices=ServiceKind.choices)
     duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"), null=True, blank=True)
     breakdown = models.JSONField(_("accepted breakdown"))
@@ -349,7 +362,9 @@ class Proforma(models.Model):
         constraints = [
             # No service is ever billed twice, even by two requests at the same moment.
             models.UniqueConstraint(
-                fields=["service"], condition=Q(status__in=LIVE_PROFORMA_STATES), name="billing_proforma_one_live_per_service"
+                fields=["service"],
+                condition=Q(status__in=LIVE_PROFORMA_STATES),
+                name="billing_proforma_one_live_per_service",
             ),
         ]
 
@@ -424,8 +439,12 @@ class PaymentRequest(models.Model):
     """What someone has to pay by bank transfer, with its structured creditor reference (RF…)."""
 
     payer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="payment_requests", verbose_name=_("payer"))
-    doctor = models.ForeignKey(DoctorProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_requests")
-    proforma = models.OneToOneField(Proforma, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_request")
+    doctor = models.ForeignKey(
+        DoctorProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_requests"
+    )
+    proforma = models.OneToOneField(
+        Proforma, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_request"
+    )
     storage_purchase = models.OneToOneField(
         StoragePurchase, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_request"
     )
@@ -454,7 +473,8 @@ class PaymentRequest(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payment_amount_positive"),
             models.CheckConstraint(
-                condition=Q(received__gte=0) & Q(received__lte=models.F("amount")), name="billing_payment_received_range"
+                condition=Q(received__gte=0) & Q(received__lte=models.F("amount")),
+                name="billing_payment_received_range",
             ),
         ]
 
@@ -556,7 +576,9 @@ class PaymentApplication(models.Model):
     """Money counted towards a payment request: from a transfer, or marked by staff with a reason."""
 
     payment_request = models.ForeignKey(PaymentRequest, on_delete=models.PROTECT, related_name="applications")
-    transfer = models.ForeignKey(IncomingTransfer, null=True, blank=True, on_delete=models.PROTECT, related_name="applications")
+    transfer = models.ForeignKey(
+        IncomingTransfer, null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
     amount = _money(_("amount"))
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -569,7 +591,9 @@ class PaymentApplication(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_application_amount_positive"),
             # A payment marked by hand always says why.
-            models.CheckConstraint(condition=Q(transfer__isnull=False) | ~Q(reason=""), name="billing_application_manual_reason"),
+            models.CheckConstraint(
+                condition=Q(transfer__isnull=False) | ~Q(reason=""), name="billing_application_manual_reason"
+            ),
         ]
 
 
@@ -692,7 +716,9 @@ class PayoutBatch(models.Model):
 
 class PayoutLine(models.Model):
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="lines")
-    doctor = models.ForeignKey(DoctorProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_lines")
+    doctor = models.ForeignKey(
+        DoctorProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_lines"
+    )
     charity = models.ForeignKey(Charity, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_lines")
     name = models.CharField(max_length=140)
     iban = models.CharField(max_length=34)
@@ -705,7 +731,8 @@ class PayoutLine(models.Model):
         ordering = ["batch", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(doctor__isnull=False) & Q(charity__isnull=True)) | (Q(doctor__isnull=True) & Q(charity__isnull=False)),
+                condition=(Q(doctor__isnull=False) & Q(charity__isnull=True))
+                | (Q(doctor__isnull=True) & Q(charity__isnull=False)),
                 name="billing_payoutline_one_payee",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payoutline_amount_positive"),
@@ -750,7 +777,9 @@ class LedgerEntry(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     doctor = models.ForeignKey(DoctorProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     charity = models.ForeignKey(Charity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    payment_request = models.ForeignKey(PaymentRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment_request = models.ForeignKey(
+        PaymentRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     transfer = models.ForeignKey(IncomingTransfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     payout_line = models.ForeignKey(PayoutLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -768,6 +797,10 @@ class LedgerEntry(models.Model):
             models.Index(fields=["account", "charity"], name="billing_ledger_charity"),
         ]
         constraints = [
-            models.CheckConstraint(condition=~Q(account="doctor") | Q(doctor__isnull=False), name="billing_ledger_doctor_named"),
-            models.CheckConstraint(condition=~Q(account="charity") | Q(charity__isnull=False), name="billing_ledger_charity_named"),
+            models.CheckConstraint(
+                condition=~Q(account="doctor") | Q(doctor__isnull=False), name="billing_ledger_doctor_named"
+            ),
+            models.CheckConstraint(
+                condition=~Q(account="charity") | Q(charity__isnull=False), name="billing_ledger_charity_named"
+            ),
         ]

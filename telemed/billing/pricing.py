@@ -201,9 +201,7 @@ class Breakdown:
     @property
     def exempt_amount(self) -> Decimal:
         """The VAT-exempt amount invoiced to the patient: the base of the stamp-duty threshold."""
-        return sum(
-            (line.amount for line in self.patient_lines if line.vat_treatment == VatTreatment.EXEMPT), ZERO
-        )
+        return sum((line.amount for line in self.patient_lines if line.vat_treatment == VatTreatment.EXEMPT), ZERO)
 
     @property
     def has_stamp_duty(self) -> bool:
@@ -323,7 +321,9 @@ def statement_line(breakdown: Breakdown, *, for_charity: bool = False, reversed_
     split = breakdown.split()
     sign = -1 if reversed_ else 1
     if for_charity:
-        return StatementLine(fee=ZERO, bank_fee=ZERO, donation=sign * split.charity, stamp_duty=ZERO, net=sign * split.charity)
+        return StatementLine(
+            fee=ZERO, bank_fee=ZERO, donation=sign * split.charity, stamp_duty=ZERO, net=sign * split.charity
+        )
     return StatementLine(
         fee=sign * breakdown.doctor_fee,
         bank_fee=sign * breakdown.amount(LineCode.BANK_FEE),
@@ -445,12 +445,18 @@ def price_tariff(tariff: Tariff, *, when: datetime.datetime | None = None) -> Br
     )
 
 
-def price_tariffs(doctor: DoctorProfile, tariffs: list[Tariff], *, when: datetime.datetime | None = None) -> list[Breakdown]:
+def price_tariffs(
+    doctor: DoctorProfile, tariffs: list[Tariff], *, when: datetime.datetime | None = None
+) -> list[Breakdown]:
     """Price several tariff versions of one doctor, each as ``price_tariff`` would: the rules in
     force are read once for all of them, not once per tariff (a price list shows them all)."""
     when = when or timezone.now()
     fees = selectors.platform_fees_at(when)
-    vat, bank, settings = selectors.vat_setting_at(when), selectors.bank_fee_at(when), selectors.billing_settings_of(doctor)
+    vat, bank, settings = (
+        selectors.vat_setting_at(when),
+        selectors.bank_fee_at(when),
+        selectors.billing_settings_of(doctor),
+    )
     return [
         price(
             fee=tariff.fee,
@@ -498,6 +504,11 @@ class PricedService:
 def price_list(doctor: DoctorProfile) -> list[PricedService]:
     """The services a doctor offers now, in catalogue order, each priced as a patient would pay today."""
     tariffs = {(t.kind, t.duration_minutes): t for t in selectors.tariffs_offered_by(doctor)}
-    offered = [(kind, duration, tariffs[(kind, duration)]) for kind, duration in SERVICES if (kind, duration) in tariffs]
+    offered = [
+        (kind, duration, tariffs[(kind, duration)]) for kind, duration in SERVICES if (kind, duration) in tariffs
+    ]
     breakdowns = price_tariffs(doctor, [tariff for _kind, _duration, tariff in offered])
-    return [PricedService(kind, duration, tariff, breakdown) for (kind, duration, tariff), breakdown in zip(offered, breakdowns, strict=True)]
+    return [
+        PricedService(kind, duration, tariff, breakdown)
+        for (kind, duration, tariff), breakdown in zip(offered, breakdowns, strict=True)
+    ]

@@ -40,12 +40,18 @@ from telemed.billing.models import (
 
 
 def _in_force(queryset: QuerySet, when: datetime.datetime) -> QuerySet:
-    return queryset.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=when), valid_from__lte=when).order_by("-valid_from")
+    return queryset.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=when), valid_from__lte=when).order_by(
+        "-valid_from"
+    )
 
 
 def _service(queryset: QuerySet, kind: str, duration: int | None) -> QuerySet:
     queryset = queryset.filter(kind=kind)
-    return queryset.filter(duration_minutes__isnull=True) if duration is None else queryset.filter(duration_minutes=duration)
+    return (
+        queryset.filter(duration_minutes__isnull=True)
+        if duration is None
+        else queryset.filter(duration_minutes=duration)
+    )
 
 
 # --- tariffs ------------------------------------------------------------------------------
@@ -60,9 +66,7 @@ def tariff_current_for(doctor: DoctorProfile, service_kind: str, duration: int |
     )
 
 
-def tariff_at(
-    doctor: DoctorProfile, kind: str, when: datetime.datetime, duration: int | None = None
-) -> Tariff | None:
+def tariff_at(doctor: DoctorProfile, kind: str, when: datetime.datetime, duration: int | None = None) -> Tariff | None:
     """The doctor's tariff that was in force at ``when`` for the service, or None."""
     return _in_force(_service(Tariff.objects.filter(doctor=doctor), kind, duration), when).first()
 
@@ -192,7 +196,9 @@ def payment_request_of_doctor(user: User, request_id: int) -> PaymentRequest:
 
 
 def payment_requests_of_payer(user: User) -> QuerySet[PaymentRequest]:
-    return PaymentRequest.objects.filter(payer=user).select_related("doctor__user", "proforma__service", "storage_purchase")
+    return PaymentRequest.objects.filter(payer=user).select_related(
+        "doctor__user", "proforma__service", "storage_purchase"
+    )
 
 
 def payment_requests_to_pay(user: User) -> QuerySet[PaymentRequest]:
@@ -313,7 +319,9 @@ def held_for_doctor(doctor: DoctorProfile) -> Decimal:
     from telemed.billing.ledger import cents
 
     return cents(
-        LedgerEntry.objects.filter(account=Account.DOCTOR, doctor=doctor, settled_by__isnull=True).aggregate(total=Sum("amount"))["total"]
+        LedgerEntry.objects.filter(account=Account.DOCTOR, doctor=doctor, settled_by__isnull=True).aggregate(
+            total=Sum("amount")
+        )["total"]
     )
 
 
@@ -326,14 +334,21 @@ def donations_by_year_of_doctor(doctor: DoctorProfile) -> list[dict]:
                 sign = -1 if invoice.kind == InvoiceKind.CREDIT_NOTE else 1
                 key = (invoice.year, line.get("detail", ""))
                 rows[key] = rows.get(key, Decimal("0.00")) + sign * Decimal(line["amount"])
-    return [{"year": year, "charity": charity, "amount": amount} for (year, charity), amount in sorted(rows.items(), reverse=True)]
+    return [
+        {"year": year, "charity": charity, "amount": amount}
+        for (year, charity), amount in sorted(rows.items(), reverse=True)
+    ]
 
 
 # --- staff: reconciliation and payouts -------------------------------------------------------------------
 
 
 def transfers_to_check() -> QuerySet[IncomingTransfer]:
-    return IncomingTransfer.objects.filter(status=TransferStatus.QUEUED).select_related("payment_request", "statement").order_by("booked_on", "pk")
+    return (
+        IncomingTransfer.objects.filter(status=TransferStatus.QUEUED)
+        .select_related("payment_request", "statement")
+        .order_by("booked_on", "pk")
+    )
 
 
 def transfer_for_staff(user: User, transfer_id: int) -> IncomingTransfer:
@@ -348,7 +363,11 @@ def transfer_for_staff(user: User, transfer_id: int) -> IncomingTransfer:
 def payment_request_by_reference(user: User, reference: str) -> PaymentRequest | None:
     if not user.is_staff:
         return None
-    return PaymentRequest.objects.filter(reference=(reference or "").replace(" ", "").upper()).select_related("payer").first()
+    return (
+        PaymentRequest.objects.filter(reference=(reference or "").replace(" ", "").upper())
+        .select_related("payer")
+        .first()
+    )
 
 
 def payment_request_for_staff(user: User, request_id: int) -> PaymentRequest:
@@ -361,7 +380,11 @@ def payment_request_for_staff(user: User, request_id: int) -> PaymentRequest:
 
 
 def open_payment_requests() -> QuerySet[PaymentRequest]:
-    return PaymentRequest.objects.filter(status=PaymentStatus.OPEN).select_related("payer", "doctor__user").order_by("created_at")
+    return (
+        PaymentRequest.objects.filter(status=PaymentStatus.OPEN)
+        .select_related("payer", "doctor__user")
+        .order_by("created_at")
+    )
 
 
 def statements_recent(limit: int = 20) -> QuerySet[BankStatement]:
@@ -397,7 +420,10 @@ def donations_by_charity(year: int) -> list[dict]:
         for line in invoice.breakdown.get("lines", []):
             if line["code"] == "donation":
                 sign = -1 if invoice.kind == InvoiceKind.CREDIT_NOTE else 1
-                row = totals.setdefault(line.get("detail", ""), {"charity": line.get("detail", ""), "amount": Decimal("0.00"), "doctors": set()})
+                row = totals.setdefault(
+                    line.get("detail", ""),
+                    {"charity": line.get("detail", ""), "amount": Decimal("0.00"), "doctors": set()},
+                )
                 row["amount"] += sign * Decimal(line["amount"])
                 row["doctors"].add(invoice.doctor_id)
     return [{**row, "doctors": len(row["doctors"])} for _name, row in sorted(totals.items())]

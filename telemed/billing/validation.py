@@ -122,6 +122,9 @@ def clean_response(kind: ServiceKind, value, unit, *, offered: bool) -> tuple[in
         raise ValidationError({"response_value": _("The response time must be at least 1.")})
     if number > MAX_RESPONSE[unit]:
         raise ValidationError(
-            {"response_value": _("The response time cannot be longer than %(days)d days.") % {"days": MAX_RESPONSE_DAYS}}
+            {
+                "response_value": _("The response time cannot be longer than %(days)d days.")
+                % {"days": MAX_RESPONSE_DAYS}
+            }
         )
     return number, unit.value

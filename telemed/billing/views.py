@@ -122,7 +122,9 @@ def _locked_for(user: User, doctor: DoctorProfile, tariff: Tariff | None) -> boo
     )
 
 
-def _service_rows(user: User, doctor: DoctorProfile, bound: forms.TariffForm | None, bound_key: str) -> list[ServiceRow]:
+def _service_rows(
+    user: User, doctor: DoctorProfile, bound: forms.TariffForm | None, bound_key: str
+) -> list[ServiceRow]:
     current = {(t.kind, t.duration_minutes): t for t in selectors.tariffs_current_of(doctor)}
     offered = [tariff for tariff in current.values() if tariff.offered]
     breakdowns = dict(zip((tariff.pk for tariff in offered), pricing.price_tariffs(doctor, offered), strict=True))
@@ -130,7 +132,11 @@ def _service_rows(user: User, doctor: DoctorProfile, bound: forms.TariffForm | N
     for kind, duration in SERVICES:
         key = _service_key(kind, duration)
         tariff = current.get((kind, duration))
-        form = bound if bound is not None and key == bound_key else forms.TariffForm(prefix=key, initial=_initial(kind, tariff))
+        form = (
+            bound
+            if bound is not None and key == bound_key
+            else forms.TariffForm(prefix=key, initial=_initial(kind, tariff))
+        )
         breakdown = breakdowns.get(tariff.pk) if tariff is not None else None
         rows.append(ServiceRow(key, kind, duration, tariff, breakdown, form, _locked_for(user, doctor, tariff)))
     return rows
@@ -214,7 +220,10 @@ def _doctor_of(user: User) -> DoctorProfile:
 def _donation_form(doctor: DoctorProfile) -> forms.DonationForm:
     settings = selectors.billing_settings_of(doctor)
     return forms.DonationForm(
-        initial={"percent": settings.donation_percent if settings else 0, "charity": settings.charity_id if settings else None}
+        initial={
+            "percent": settings.donation_percent if settings else 0,
+            "charity": settings.charity_id if settings else None,
+        }
     )
 
 
@@ -285,7 +294,9 @@ def tariff_preview(request: HttpRequest) -> HttpResponse:
         fee = validation.clean_fee(kind, field.clean(request.GET.get("fee", "")) if kind not in FREE_KINDS else 0)
     except ValidationError as error:
         return render(request, "billing/_preview_error.html", {"error": " ".join(error.messages)}, status=400)
-    breakdown = pricing.price(fee=fee, rules=pricing.fee_rules_for(doctor=doctor, kind=kind), kind=kind, duration_minutes=duration)
+    breakdown = pricing.price(
+        fee=fee, rules=pricing.fee_rules_for(doctor=doctor, kind=kind), kind=kind, duration_minutes=duration
+    )
     return render(request, "billing/_breakdown.html", {"breakdown": breakdown})
 
 
@@ -322,13 +333,19 @@ def billing_home(request: HttpRequest) -> HttpResponse:
             "doctor": doctor,
             "to_bill": selectors.services_to_bill(doctor).order_by("delivered_at"),
             "drafts": selectors.proformas_of(doctor, ProformaStatus.DRAFT),
-            "awaiting": selectors.payment_requests_of_doctor(doctor).filter(status=PaymentStatus.OPEN).order_by("-created_at")[:50],
+            "awaiting": selectors.payment_requests_of_doctor(doctor)
+            .filter(status=PaymentStatus.OPEN)
+            .order_by("-created_at")[:50],
             "invoices": selectors.invoices_of_doctor(doctor)[:50],
             "payout_lines": selectors.payout_lines_of_doctor(doctor)[:20],
             "held": selectors.held_for_doctor(doctor),
             "donations": selectors.donations_by_year_of_doctor(doctor),
-            "export_form": forms.ExportForm(initial={"start": today.replace(month=1, day=1), "end": today, "format": "csv"}),
-            "stamp_form": forms.StampDutyForm(initial={"stamp_duty_mode": settings_row.stamp_duty_mode if settings_row else "virtual"}),
+            "export_form": forms.ExportForm(
+                initial={"start": today.replace(month=1, day=1), "end": today, "format": "csv"}
+            ),
+            "stamp_form": forms.StampDutyForm(
+                initial={"stamp_duty_mode": settings_row.stamp_duty_mode if settings_row else "virtual"}
+            ),
             "years": list(range(today.year, today.year - 5, -1)),
             "sts_encrypted": exports.sts_encryptor().encrypted,
         },
@@ -338,7 +355,7 @@ def billing_home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def issue(request: HttpRequest) -> HttpResponse:
-    """"Emetti fattura": draft a proforma for each service not billed yet (or the ones ticked)."""
+    """ "Emetti fattura": draft a proforma for each service not billed yet (or the ones ticked)."""
     _doctor_of(request.user)
     service_ids = None
     if request.POST.getlist("service"):
@@ -372,7 +389,9 @@ def review(request: HttpRequest) -> HttpResponse:
             flash_refusal(request, error)
             return redirect("billing:review")
         messages.success(
-            request, ngettext("%(count)d payment request sent.", "%(count)d payment requests sent.", len(sent)) % {"count": len(sent)}
+            request,
+            ngettext("%(count)d payment request sent.", "%(count)d payment requests sent.", len(sent))
+            % {"count": len(sent)},
         )
         return redirect("billing:home")
     drafts = [
@@ -410,7 +429,9 @@ def credit_note(request: HttpRequest, invoice_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Credit note %(number)s issued.") % {"number": note.display_number})
             return redirect("billing:home")
-    return render(request, "billing/credit_note.html", {"invoice": invoice, "form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "billing/credit_note.html", {"invoice": invoice, "form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -439,7 +460,9 @@ def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @require_GET
 def payout_statement(request: HttpRequest, line_id: int) -> HttpResponse:
     line = selectors.payout_line_for_user(request.user, line_id)
-    return render(request, "billing/payout_statement.html", {"line": line, "rows": selectors.payout_statement_rows(line)})
+    return render(
+        request, "billing/payout_statement.html", {"line": line, "rows": selectors.payout_statement_rows(line)}
+    )
 
 
 def _year(value: str) -> int:
@@ -462,7 +485,10 @@ def donations_csv(request: HttpRequest, year: str) -> HttpResponse:
     year = _year(year)
     start, end = exports.year_bounds(year)
     invoices = selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk")
-    return _csv_response(exports.csv_lines(exports.donation_header(), exports.donation_rows(invoices.iterator())), f"donazioni-{year}.csv")
+    return _csv_response(
+        exports.csv_lines(exports.donation_header(), exports.donation_rows(invoices.iterator())),
+        f"donazioni-{year}.csv",
+    )
 
 
 @login_required
@@ -477,7 +503,9 @@ def export(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("billing:home") + "#records")
     zone = timezone.get_current_timezone()
     start = datetime.datetime.combine(form.cleaned_data["start"], datetime.time.min, tzinfo=zone)
-    end = datetime.datetime.combine(form.cleaned_data["end"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(
+        form.cleaned_data["end"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+    )
     invoices = selectors.invoices_of_doctor(doctor, start=start, end=end).order_by("issued_at", "pk")
     name = f"fatture-{form.cleaned_data['start']}-{form.cleaned_data['end']}"
     header, rows = exports.invoice_header(), exports.invoice_rows(invoices.iterator())
@@ -511,7 +539,12 @@ def sts_export(request: HttpRequest, year: str) -> HttpResponse:
     except exports.StsFileRefused as refused:
         if refused.invalid is not None:
             # Only where and what: the messages themselves may quote fiscal codes.
-            logger.error("Sistema TS file of doctor %s for %s breaks the schema: %s", doctor.pk, year, "; ".join(refused.invalid.places))
+            logger.error(
+                "Sistema TS file of doctor %s for %s breaks the schema: %s",
+                doctor.pk,
+                year,
+                "; ".join(refused.invalid.places),
+            )
         messages.error(request, str(refused))
         return redirect(reverse("billing:home") + "#records")
     suffix = "" if encrypt.encrypted else "-NON-CIFRATO"
@@ -548,9 +581,7 @@ def payment(request: HttpRequest, request_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            payment_request_details_set(
-                actor=request.user, payment_request=payment_request, **form.cleaned_data
-            )
+            payment_request_details_set(actor=request.user, payment_request=payment_request, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -588,7 +619,9 @@ def storage(request: HttpRequest) -> HttpResponse:
             return redirect("billing:storage")
         return redirect("billing:payment", payment_request.pk)
     return render(
-        request, "billing/storage.html", {"plans": plans, "purchases": selectors.storage_purchases_of(request.user)[:20]}
+        request,
+        "billing/storage.html",
+        {"plans": plans, "purchases": selectors.storage_purchases_of(request.user)[:20]},
     )
 
 
@@ -613,7 +646,9 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        _("Statement imported: %(matched)d transfer(s) matched, %(queued)d to check, %(known)d already known.")
+                        _(
+                            "Statement imported: %(matched)d transfer(s) matched, %(queued)d to check, %(known)d already known."
+                        )
                         % {"matched": result.matched, "queued": result.queued, "known": result.known},
                     )
                 return redirect("billing:staff_reconciliation")
@@ -644,10 +679,16 @@ def staff_transfer(request: HttpRequest, transfer_id: int) -> HttpResponse:
     data = form.cleaned_data
     try:
         if data["action"] == "apply":
-            target = selectors.payment_request_by_reference(request.user, data["reference"]) if data["reference"] else row.payment_request
+            target = (
+                selectors.payment_request_by_reference(request.user, data["reference"])
+                if data["reference"]
+                else row.payment_request
+            )
             if target is None:
                 raise ValidationError(_("No payment request has this reference."))
-            reconciliation.transfer_apply(actor=request.user, transfer_row=row, payment_request=target, note=data["note"])
+            reconciliation.transfer_apply(
+                actor=request.user, transfer_row=row, payment_request=target, note=data["note"]
+            )
         else:
             reconciliation.transfer_refund(actor=request.user, transfer_row=row, note=data["note"])
     except ValidationError as error:
@@ -705,7 +746,9 @@ def staff_payouts(request: HttpRequest) -> HttpResponse:
         try:
             batch = payouts.payout_batch_run(
                 actor=request.user,
-                cutoff=datetime.datetime.combine(data["cutoff"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+                cutoff=datetime.datetime.combine(
+                    data["cutoff"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+                )
                 - datetime.timedelta(microseconds=1),
                 execution_date=data["execution_date"],
                 leave_out_invalid=data["leave_out_invalid"],
@@ -713,13 +756,19 @@ def staff_payouts(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, _("Payout batch %(number)s ready: download its file for the bank.") % {"number": batch.number})
+            messages.success(
+                request, _("Payout batch %(number)s ready: download its file for the bank.") % {"number": batch.number}
+            )
             return redirect("billing:staff_payouts")
     today = timezone.localdate()
     return render(
         request,
         "billing/staff_payouts.html",
-        {"form": form, "batches": selectors.payout_batches()[:30], "years": list(range(today.year, today.year - 5, -1))},
+        {
+            "form": form,
+            "batches": selectors.payout_batches()[:30],
+            "years": list(range(today.year, today.year - 5, -1)),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -740,4 +789,6 @@ def staff_donations_csv(request: HttpRequest, year: str) -> HttpResponse:
     _staff(request.user)
     year = _year(year)
     summary = selectors.donations_by_charity(year)
-    return _csv_response(exports.csv_lines(exports.charity_header(), exports.charity_rows(summary)), f"donazioni-enti-{year}.csv")
+    return _csv_response(
+        exports.csv_lines(exports.charity_header(), exports.charity_rows(summary)), f"donazioni-enti-{year}.csv"
+    )

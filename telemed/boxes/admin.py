@@ -25,7 +25,15 @@ class BoxAdmin(admin.ModelAdmin):
     list_display = ["owner", "kind", "used_bytes", "reserved_bytes", "system_bytes", "extra_quota_bytes"]
     list_filter = ["kind"]
     search_fields = ["owner__email", "owner__last_name"]
-    readonly_fields = ["owner", "kind", "used_bytes", "reserved_bytes", "system_bytes", "extra_quota_bytes", "created_at"]
+    readonly_fields = [
+        "owner",
+        "kind",
+        "used_bytes",
+        "reserved_bytes",
+        "system_bytes",
+        "extra_quota_bytes",
+        "created_at",
+    ]
 
     def has_add_permission(self, request):
         return False

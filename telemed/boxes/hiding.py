@@ -38,8 +38,10 @@ def _set_hidden(*, actor: User, record: models.Model, hidden: bool, request: Htt
     _check_owner(actor, record)
     at = timezone.now() if hidden else None
     # One conditional UPDATE: of two clicks at once, one changes the row and records it.
-    changed = type(record).objects.filter(pk=record.pk, hidden_from_doctors_at__isnull=hidden).update(
-        hidden_from_doctors_at=at
+    changed = (
+        type(record)
+        .objects.filter(pk=record.pk, hidden_from_doctors_at__isnull=hidden)
+        .update(hidden_from_doctors_at=at)
     )
     if changed:
         record.hidden_from_doctors_at = at

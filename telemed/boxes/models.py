@@ -32,11 +32,11 @@ class BoxSettings(models.Model):
     """The staff's settings for every box (one row, edited in the back office)."""
 
     free_quota_bytes = models.PositiveBigIntegerField(
-        _("free space per box (bytes)"), default=GIB, help_text=_("Every box gets this much for free; 1 GB = 1073741824.")
+        _("free space per box (bytes)"),
+        default=GIB,
+        help_text=_("Every box gets this much for free; 1 GB = 1073741824."),
     )
-    upload_idle_hours = models.PositiveIntegerField(
-        _("hours before an unfinished upload is removed"), default=24
-    )
+    upload_idle_hours = models.PositiveIntegerField(_("hours before an unfinished upload is removed"), default=24)
 
     class Meta:
         verbose_name = _("box settings")
@@ -165,7 +165,9 @@ class Share(models.Model):
             ),
             # At most one live share per (target, doctor): sharing twice is a no-op.
             models.UniqueConstraint(
-                fields=["document", "doctor"], condition=models.Q(revoked_at__isnull=True), name="boxes_share_document_live"
+                fields=["document", "doctor"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="boxes_share_document_live",
             ),
             models.UniqueConstraint(
                 fields=["folder", "doctor"], condition=models.Q(revoked_at__isnull=True), name="boxes_share_folder_live"

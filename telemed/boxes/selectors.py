@@ -216,9 +216,11 @@ def patients_sharing_with(doctor: User) -> QuerySet[User]:
     if not doctor.is_authenticated or not doctor.is_doctor:
         return User.objects.none()
     shares = _live_shares(doctor)
-    return User.objects.filter(
-        Q(box__documents__shares__in=shares) | Q(box__folders__shares__in=shares), role="patient"
-    ).distinct().order_by("last_name", "first_name")
+    return (
+        User.objects.filter(Q(box__documents__shares__in=shares) | Q(box__folders__shares__in=shares), role="patient")
+        .distinct()
+        .order_by("last_name", "first_name")
+    )
 
 
 def patients_for_folders(doctor: User) -> QuerySet[User]:

@@ -102,9 +102,7 @@ def clean_name(name: str, *, max_length: int = NAME_MAX) -> str:
     if not name or name in {".", ".."}:
         raise ValidationError(_("The name cannot be empty."), code="name")
     if len(name) > max_length:
-        raise ValidationError(
-            _("A name can have at most %(max)d characters.") % {"max": max_length}, code="name"
-        )
+        raise ValidationError(_("A name can have at most %(max)d characters.") % {"max": max_length}, code="name")
     if "/" in name or "\\" in name or any(not ch.isprintable() for ch in name):
         raise ValidationError(_("A name cannot contain / or \\ or control characters."), code="name")
     return name
@@ -278,7 +276,9 @@ def upload_append(
     if length <= 0:
         raise ValidationError(_("The chunk is empty."), code="chunk")
     if length > MAX_CHUNK_BYTES:
-        raise ValidationError(_("A chunk can be at most %(max)d MB.") % {"max": MAX_CHUNK_BYTES // 1024**2}, code="chunk")
+        raise ValidationError(
+            _("A chunk can be at most %(max)d MB.") % {"max": MAX_CHUNK_BYTES // 1024**2}, code="chunk"
+        )
     path = part_path(upload)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -352,7 +352,9 @@ def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: st
         )
     if digest is not None and sha256 is not None and digest.hexdigest() != sha256.lower():
         os.ftruncate(fd, offset)
-        raise ValidationError(_("The chunk was damaged on the way (its checksum does not match); send it again."), code="checksum")
+        raise ValidationError(
+            _("The chunk was damaged on the way (its checksum does not match); send it again."), code="checksum"
+        )
     return received
 
 
@@ -367,7 +369,9 @@ class _PartFile(File):
         return str(self._path)
 
 
-def _upload_transition(upload: UploadSession, to: UploadState, *, error: str = "", document: Document | None = None) -> bool:
+def _upload_transition(
+    upload: UploadSession, to: UploadState, *, error: str = "", document: Document | None = None
+) -> bool:
     """The upload's one state transition: only an open upload moves, and only once."""
     if to == UploadState.OPEN:
         raise ValueError("an upload never goes back to open")
@@ -406,9 +410,9 @@ def _upload_complete(upload: UploadSession, request: HttpRequest | None, *, dige
             raise ValidationError(_("The file on the server is incomplete; upload it again."), code="incomplete")
         mime = sniffing.identify(part)
         if mime is None:
-            message = _("“%(name)s” is not a type of file a box accepts (PDF, images, DICOM, office documents, text, ZIP).") % {
-                "name": upload.name
-            }
+            message = _(
+                "“%(name)s” is not a type of file a box accepts (PDF, images, DICOM, office documents, text, ZIP)."
+            ) % {"name": upload.name}
             _upload_end(upload, UploadState.FAILED, "type")
             raise ValidationError(message, code="type")
         document = Document(
@@ -483,7 +487,10 @@ def document_opened(*, actor: User, document: Document, action: AuditAction, req
     if action not in {AuditAction.VIEW, AuditAction.DOWNLOAD}:
         raise ValueError(action)
     if action == AuditAction.VIEW and audit_recorded_since(
-        actor=actor, action=action, target=document, since=timezone.now() - datetime.timedelta(seconds=VIEW_COALESCE_SECONDS)
+        actor=actor,
+        action=action,
+        target=document,
+        since=timezone.now() - datetime.timedelta(seconds=VIEW_COALESCE_SECONDS),
     ):
         return
     _audit(actor, action, document, request)
@@ -500,7 +507,12 @@ def document_rename(*, actor: User, document: Document, name: str, request: Http
 
 @transaction.atomic
 def document_move(
-    *, actor: User, document: Document, folder: Folder | None, category: str | None = None, request: HttpRequest | None = None
+    *,
+    actor: User,
+    document: Document,
+    folder: Folder | None,
+    category: str | None = None,
+    request: HttpRequest | None = None,
 ) -> Document:
     """Move to another folder of the same box (None: the box's top level), and/or change the category."""
     _own_box(actor, document.box)
@@ -540,7 +552,11 @@ def document_store(
 ) -> Document:
     """File a document the platform made for the box's owner at their request (a de-identified
     copy of a study): theirs like an upload, so it counts against their quota."""
-    return document_file_staged(staged=document_stage(actor=actor, box=box, category=category, name=name, stream=stream, mime=mime, folder=folder))
+    return document_file_staged(
+        staged=document_stage(
+            actor=actor, box=box, category=category, name=name, stream=stream, mime=mime, folder=folder
+        )
+    )
 
 
 # --- staged documents: written first, filed in the caller's transaction -------------------------
@@ -586,7 +602,9 @@ def _stage_stream(
     counts = owner is not None
     digest, size = digests.new(), 0
     # An unnamed temporary file: the kernel removes it with the process, however it ends.
-    with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=os.fspath(_uploads_dir())) as spool:
+    with tempfile.SpooledTemporaryFile(
+        max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=os.fspath(_uploads_dir())
+    ) as spool:
         while block := stream.read(COPY_BLOCK):
             digest.update(block)
             spool.write(block)

@@ -108,7 +108,9 @@ def shared_with_me(request: HttpRequest) -> HttpResponse:
     filters.pop("folder")
     documents = selectors.documents_shared_with(request.user, **filters)
     return render(
-        request, "boxes/shared_with_me.html", {**_box_context(request, box), "documents": documents[:500], "search": search}
+        request,
+        "boxes/shared_with_me.html",
+        {**_box_context(request, box), "documents": documents[:500], "search": search},
     )
 
 
@@ -128,7 +130,9 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
         context.update(
             _box_context(request, document.box),
             rename_form=forms.RenameForm(initial={"name": document.name}),
-            move_form=forms.MoveForm(folders=folders, initial={"folder": document.folder, "category": document.category}),
+            move_form=forms.MoveForm(
+                folders=folders, initial={"folder": document.folder, "category": document.category}
+            ),
             shares=selectors.shares_of_document(request.user, document),
         )
         if document.box.kind == BoxKind.WELBOX:
@@ -243,12 +247,16 @@ def document_share(request: HttpRequest, document_id: int) -> HttpResponse:
         messages.error(request, form_errors_text(form))
         return _back(request, document)
     try:
-        services.document_share(actor=request.user, document=document, doctor=form.cleaned_data["doctor"], request=request)
+        services.document_share(
+            actor=request.user, document=document, doctor=form.cleaned_data["doctor"], request=request
+        )
     except ValidationError as error:
         messages.error(request, refusal_text(error))
     else:
         messages.success(
-            request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
+            request,
+            pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.")
+            % {"name": form.cleaned_data["doctor"].display_name},
         )
     return _back(request, document)
 
@@ -262,7 +270,11 @@ def record_visibility_change(request: HttpRequest, record, *, hide: bool) -> Non
     except PermissionDenied:
         messages.error(request, _("Only the patient can hide a record of their Welbox."))
     else:
-        done = _("Hidden: no doctor sees it now, not even in their lists.") if hide else _("Visible again to the doctors you share it with.")
+        done = (
+            _("Hidden: no doctor sees it now, not even in their lists.")
+            if hide
+            else _("Visible again to the doctors you share it with.")
+        )
         messages.success(request, done)
 
 
@@ -303,7 +315,9 @@ def folder_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, form_errors_text(form))
         return _back(request)
     try:
-        folder = services.folder_create(actor=request.user, name=form.cleaned_data["name"], patient=form.cleaned_data["patient"])
+        folder = services.folder_create(
+            actor=request.user, name=form.cleaned_data["name"], patient=form.cleaned_data["patient"]
+        )
     except ValidationError as error:
         messages.error(request, refusal_text(error))
         return _back(request)
@@ -355,7 +369,9 @@ def folder_share(request: HttpRequest, folder_id: int) -> HttpResponse:
             messages.error(request, refusal_text(error))
         else:
             messages.success(
-                request, pgettext(form.cleaned_data["doctor"].grammar_context, "Folder shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name}
+                request,
+                pgettext(form.cleaned_data["doctor"].grammar_context, "Folder shared with %(name)s.")
+                % {"name": form.cleaned_data["doctor"].display_name},
             )
     return redirect(reverse("boxes:home") + f"?folder={folder.pk}")
 
@@ -364,7 +380,9 @@ def folder_share(request: HttpRequest, folder_id: int) -> HttpResponse:
 
 
 def _json_error(error: ValidationError, status: int, **extra) -> JsonResponse:
-    return JsonResponse({"error": refusal_text(error), "code": getattr(error, "code", None) or "invalid", **extra}, status=status)
+    return JsonResponse(
+        {"error": refusal_text(error), "code": getattr(error, "code", None) or "invalid", **extra}, status=status
+    )
 
 
 def _quota_refusal(error: services.QuotaExceeded) -> JsonResponse:
@@ -463,9 +481,16 @@ def _upload_patch(request: HttpRequest, upload) -> HttpResponse:
     offset = _header_int(request, "Upload-Offset")
     length = _header_int(request, "Content-Length")
     if offset is None:
-        return _with_offset(JsonResponse({"error": _("The Upload-Offset header is missing or not a number."), "code": "offset"}, status=400), upload)
+        return _with_offset(
+            JsonResponse(
+                {"error": _("The Upload-Offset header is missing or not a number."), "code": "offset"}, status=400
+            ),
+            upload,
+        )
     if length is None:
-        return _with_offset(JsonResponse({"error": _("The chunk must declare its length."), "code": "length"}, status=411), upload)
+        return _with_offset(
+            JsonResponse({"error": _("The chunk must declare its length."), "code": "length"}, status=411), upload
+        )
     try:
         upload = services.upload_append(
             actor=request.user, upload=upload, offset=offset, stream=request, length=length,
@@ -475,7 +500,9 @@ def _upload_patch(request: HttpRequest, upload) -> HttpResponse:
         return _with_offset(_json_error(error, 409), error.upload)
     except ValidationError as error:
         upload.refresh_from_db()
-        status = {"beyond": 413, "chunk": 413 if length > services.MAX_CHUNK_BYTES else 400, "type": 415}.get(error.code, 400)
+        status = {"beyond": 413, "chunk": 413 if length > services.MAX_CHUNK_BYTES else 400, "type": 415}.get(
+            error.code, 400
+        )
         return _with_offset(_json_error(error, status), upload)
     if upload.state == UploadState.COMPLETE:
         return _with_offset(JsonResponse(_upload_status(upload), status=201), upload)

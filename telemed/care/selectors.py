@@ -15,17 +15,21 @@ def care_link_is_active(*, doctor, patient) -> bool:
 def linked_patients(doctor) -> QuerySet:
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.filter(
-        care_links_as_patient__doctor=doctor, care_links_as_patient__status=LinkStatus.ACTIVE
-    ).order_by("last_name", "first_name")
+    return (
+        get_user_model()
+        .objects.filter(care_links_as_patient__doctor=doctor, care_links_as_patient__status=LinkStatus.ACTIVE)
+        .order_by("last_name", "first_name")
+    )
 
 
 def linked_doctors(patient) -> QuerySet:
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.filter(
-        care_links_as_doctor__patient=patient, care_links_as_doctor__status=LinkStatus.ACTIVE
-    ).order_by("last_name", "first_name")
+    return (
+        get_user_model()
+        .objects.filter(care_links_as_doctor__patient=patient, care_links_as_doctor__status=LinkStatus.ACTIVE)
+        .order_by("last_name", "first_name")
+    )
 
 
 def links_of(user) -> QuerySet[CareLink]:

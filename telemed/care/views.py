@@ -60,7 +60,9 @@ def invite(request: HttpRequest) -> HttpResponse:
         return redirect("care:links")
     return _run(
         request,
-        lambda: services.care_invite(actor=request.user, email=form.cleaned_data["email"], message=form.cleaned_data["message"]),
+        lambda: services.care_invite(
+            actor=request.user, email=form.cleaned_data["email"], message=form.cleaned_data["message"]
+        ),
         _("Invitation sent. The patient is linked to you once they accept."),
     )
 

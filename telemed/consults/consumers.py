@@ -51,7 +51,9 @@ class ConsultThreadConsumer(JsonFramesConsumer):
                 {
                     "type": "message",
                     "id": message.pk,
-                    "html": render_to_string("consults/_message.html", {"m": message, "consult": self.consult, "user": self.user}),
+                    "html": render_to_string(
+                        "consults/_message.html", {"m": message, "consult": self.consult, "user": self.user}
+                    ),
                 }
                 for message in messages
             ]

@@ -20,7 +20,9 @@ class ConsultRequestForm(forms.Form):
     studies = forms.TypedMultipleChoiceField(
         label=_("Radiology studies from your Welbox"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
-    accept = forms.BooleanField(label=_("I accept the cost and the response deadline shown for the consult I chose"), required=False)
+    accept = forms.BooleanField(
+        label=_("I accept the cost and the response deadline shown for the consult I chose"), required=False
+    )
     key = forms.UUIDField(widget=forms.HiddenInput)
     info = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
@@ -35,8 +37,12 @@ class ConsultRequestForm(forms.Form):
 
 
 class MessageForm(forms.Form):
-    text = forms.CharField(label=_("Message"), max_length=8000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    documents = forms.TypedMultipleChoiceField(label=_("Attach from your box"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple)
+    text = forms.CharField(
+        label=_("Message"), max_length=8000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    documents = forms.TypedMultipleChoiceField(
+        label=_("Attach from your box"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, documents=(), **kwargs):
         super().__init__(*args, **kwargs)

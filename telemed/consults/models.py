@@ -18,13 +18,20 @@ class InfoStatus(models.TextChoices):
 class InfoRequest(models.Model):
     """A free, administrative question (documents, opening hours, how to book) to a doctor's office."""
 
-    doctor = models.ForeignKey(DoctorProfile, on_delete=models.PROTECT, related_name="info_requests", verbose_name=_("doctor"))
+    doctor = models.ForeignKey(
+        DoctorProfile, on_delete=models.PROTECT, related_name="info_requests", verbose_name=_("doctor")
+    )
     patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="info_requests_sent")
     text = models.TextField(_("question"), max_length=4000)
     status = models.CharField(_("status"), max_length=10, choices=InfoStatus.choices, default=InfoStatus.OPEN)
     answer = models.TextField(_("answer"), max_length=4000, blank=True)
     handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("handled by")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("handled by"),
     )
     handled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("sent"), default=timezone.now)
@@ -61,11 +68,15 @@ class Consult(models.Model):
     """A paid written consult. ``service_kind`` is the billing service it was priced as: "base",
     "imaging" or "priority" (a priority consult may carry radiology studies too)."""
 
-    doctor = models.ForeignKey(DoctorProfile, on_delete=models.PROTECT, related_name="consults", verbose_name=_("doctor"))
+    doctor = models.ForeignKey(
+        DoctorProfile, on_delete=models.PROTECT, related_name="consults", verbose_name=_("doctor")
+    )
     patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consults_asked")
     service_kind = models.CharField(_("service"), max_length=10)
     question = models.TextField(_("question"), max_length=8000)
-    status = models.CharField(_("status"), max_length=12, choices=ConsultStatus.choices, default=ConsultStatus.REQUESTED)
+    status = models.CharField(
+        _("status"), max_length=12, choices=ConsultStatus.choices, default=ConsultStatus.REQUESTED
+    )
     # What the patient saw and accepted: the breakdown (pricing.Breakdown.to_dict) and the deadline.
     breakdown = models.JSONField()
     patient_total = models.DecimalField(_("total"), max_digits=9, decimal_places=2)
@@ -78,7 +89,12 @@ class Consult(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.TextField(_("reason"), max_length=2000, blank=True)
     report = models.OneToOneField(
-        "reports.Report", null=True, blank=True, on_delete=models.PROTECT, related_name="consult", verbose_name=_("report")
+        "reports.Report",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="consult",
+        verbose_name=_("report"),
     )
     overdue_notified_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.UUIDField(unique=True)
@@ -93,7 +109,9 @@ class Consult(models.Model):
             models.Index(fields=["status", "deadline"], name="consults_overdue"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(service_kind__in=["base", "imaging", "priority"]), name="consults_paid_kind"),
+            models.CheckConstraint(
+                condition=Q(service_kind__in=["base", "imaging", "priority"]), name="consults_paid_kind"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="answered") | Q(report__isnull=False, answered_at__isnull=False),
                 name="consults_answered_has_report",
@@ -155,10 +173,14 @@ class ConsultAttachment(models.Model):
     doctor's reaches the patient as a copy in their Welbox (``delivered_copy``)."""
 
     consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="attachments")
-    message = models.ForeignKey(ConsultMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        ConsultMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     document = models.ForeignKey("boxes.Document", null=True, on_delete=models.SET_NULL, related_name="+")
-    delivered_copy = models.ForeignKey("boxes.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    delivered_copy = models.ForeignKey(
+        "boxes.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     mime = models.CharField(max_length=100)

@@ -77,7 +77,9 @@ def consults_overdue(user: User) -> QuerySet[Consult]:
     )
 
 
-def _attachments_seen_by(viewer: User, consult: Consult, attachments: QuerySet[ConsultAttachment]) -> QuerySet[ConsultAttachment]:
+def _attachments_seen_by(
+    viewer: User, consult: Consult, attachments: QuerySet[ConsultAttachment]
+) -> QuerySet[ConsultAttachment]:
     """Leave out, for anyone but the patient, the documents the patient hid from doctors (oscuramento)."""
     if viewer.pk == consult.patient_id:
         return attachments
@@ -140,11 +142,19 @@ def info_doctors_for(user: User) -> QuerySet[DoctorProfile]:
 def info_inbox(user: User, doctor: DoctorProfile, *, status: str = InfoStatus.OPEN) -> QuerySet[InfoRequest]:
     if not info_doctors_for(user).filter(pk=doctor.pk).exists():
         raise Http404
-    return InfoRequest.objects.filter(doctor=doctor, status=status).select_related("patient", "handled_by").order_by("created_at")
+    return (
+        InfoRequest.objects.filter(doctor=doctor, status=status)
+        .select_related("patient", "handled_by")
+        .order_by("created_at")
+    )
 
 
 def info_get_for_handler(user: User, info_id) -> InfoRequest:
-    info = InfoRequest.objects.filter(pk=_id(info_id), doctor__in=info_doctors_for(user)).select_related("doctor__user", "patient").first()
+    info = (
+        InfoRequest.objects.filter(pk=_id(info_id), doctor__in=info_doctors_for(user))
+        .select_related("doctor__user", "patient")
+        .first()
+    )
     if info is None:
         raise Http404
     return info

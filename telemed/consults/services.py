@@ -158,7 +158,10 @@ def _key(value) -> uuid.UUID:
 
 def _info_handlers(doctor: DoctorProfile) -> list[User]:
     """Who reads a doctor's Info inbox: their secretaries, or the doctor when they have none."""
-    secretaries = [assignment.secretary.user for assignment in accounts.secretaries_of_doctor(doctor).select_related("secretary__user")]
+    secretaries = [
+        assignment.secretary.user
+        for assignment in accounts.secretaries_of_doctor(doctor).select_related("secretary__user")
+    ]
     return secretaries or [_doctor_user(doctor)]
 
 
@@ -218,7 +221,12 @@ def info_request_answer(*, actor: User, info: InfoRequest, answer: str) -> InfoR
         raise ValidationError({"answer": _("Write the answer.")})
     info.status, info.handled_by, info.handled_at = InfoStatus.ANSWERED, actor, timezone.now()
     info.save(update_fields=["answer", "status", "handled_by", "handled_at"])
-    notify(recipient=info.patient, kind=NOTIFY_INFO, title=_("Your Info request was answered"), url=reverse("consults:mine"))
+    notify(
+        recipient=info.patient,
+        kind=NOTIFY_INFO,
+        title=_("Your Info request was answered"),
+        url=reverse("consults:mine"),
+    )
     return info
 
 
@@ -231,7 +239,12 @@ def info_request_reject(*, actor: User, info: InfoRequest) -> InfoRequest:
     info.save(update_fields=["status", "handled_by", "handled_at"])
     # The e-mail must not be lost: enqueued in the same transaction as the rejection.
     tasks.send_info_rejected.enqueue(info_id=info.pk)
-    notify(recipient=info.patient, kind=NOTIFY_INFO, title=_("Your Info request needs to be a consult"), url=reverse("consults:mine"))
+    notify(
+        recipient=info.patient,
+        kind=NOTIFY_INFO,
+        title=_("Your Info request needs to be a consult"),
+        url=reverse("consults:mine"),
+    )
     return info
 
 
@@ -292,7 +305,9 @@ def consult_offers(doctor: DoctorProfile, *, when: datetime.datetime | None = No
             continue
         breakdown = pricing.price_tariff(tariff, when=when)
         deadline = response_deadline(start=when, value=tariff.response_value, unit=tariff.response_unit)
-        offers.append(Offer(kind, str(ServiceKind(kind).label), breakdown, deadline, tariff.response_value, tariff.response_unit))
+        offers.append(
+            Offer(kind, str(ServiceKind(kind).label), breakdown, deadline, tariff.response_value, tariff.response_unit)
+        )
     return offers
 
 
@@ -304,7 +319,9 @@ def _documents_of(actor: User, document_ids) -> list:
         except Http404:
             raise ValidationError({"documents": _("One of the attachments is not a document of yours.")}) from None
     if any(document.hidden_from_doctors_at for document in documents):
-        raise ValidationError({"documents": _("One of the attachments is hidden from doctors: show it again in your Welbox first.")})
+        raise ValidationError(
+            {"documents": _("One of the attachments is hidden from doctors: show it again in your Welbox first.")}
+        )
     return documents
 
 
@@ -316,7 +333,9 @@ def _studies_of(actor: User, study_ids) -> list:
         except Http404:
             raise ValidationError({"studies": _("One of the radiology studies is not yours.")}) from None
         if study.hidden_from_doctors_at:
-            raise ValidationError({"studies": _("One of the radiology studies is hidden from doctors: show it again first.")})
+            raise ValidationError(
+                {"studies": _("One of the radiology studies is hidden from doctors: show it again first.")}
+            )
         studies.append(study)
     return studies
 
@@ -333,7 +352,10 @@ def _check_upload(upload: UploadedFile) -> None:
     upload.stream.seek(0)
     if mime is None or mime == sniffing.ZIP:
         raise ValidationError(
-            {"uploads": _("“%(name)s” is not a file a consult accepts (PDF, images, office documents, text).") % {"name": upload.name}}
+            {
+                "uploads": _("“%(name)s” is not a file a consult accepts (PDF, images, office documents, text).")
+                % {"name": upload.name}
+            }
         )
 
 
@@ -381,10 +403,15 @@ def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft)
     offer = offers.get(draft.kind)
     if offer is None:
         raise ValidationError(
-            {"kind": _("%(doctor)s does not offer this service: %(service)s.") % {"doctor": doctor, "service": ServiceKind(draft.kind).label}}
+            {
+                "kind": _("%(doctor)s does not offer this service: %(service)s.")
+                % {"doctor": doctor, "service": ServiceKind(draft.kind).label}
+            }
         )
     if draft.shown_tariff_id is not None and draft.shown_tariff_id != offer.tariff_id:
-        raise ValidationError(_("The doctor changed the price or the response time meanwhile: check the new terms and send again."))
+        raise ValidationError(
+            _("The doctor changed the price or the response time meanwhile: check the new terms and send again.")
+        )
     if not draft.accepted_terms:
         raise ValidationError({"accept": _("Accept the cost and the response deadline to send the consult.")})
     _clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX)
@@ -404,7 +431,11 @@ def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft)
         raise ValidationError({"studies": _("A consult with radiology images needs at least one study.")})
     if draft.kind == ServiceKind.BASE and studies:
         raise ValidationError(
-            {"studies": _("To send radiology studies, choose the consult with radiology images or the priority consult.")}
+            {
+                "studies": _(
+                    "To send radiology studies, choose the consult with radiology images or the priority consult."
+                )
+            }
         )
     for upload in draft.uploads:
         _check_upload(upload)
@@ -419,7 +450,9 @@ def _reminder_time(accepted_at: datetime.datetime, deadline: datetime.datetime) 
 
 def _schedule_deadline_work(consult: Consult) -> None:
     """The deadline is watched by scheduled tasks, enqueued in the same transaction as the consult."""
-    tasks.remind_doctor.using(run_after=_reminder_time(consult.accepted_at, consult.deadline)).enqueue(consult_id=consult.pk)
+    tasks.remind_doctor.using(run_after=_reminder_time(consult.accepted_at, consult.deadline)).enqueue(
+        consult_id=consult.pk
+    )
     tasks.deadline_passed.using(run_after=consult.deadline).enqueue(consult_id=consult.pk)
     tasks.expire_if_untouched.using(run_after=consult.deadline + EXPIRY_GRACE).enqueue(consult_id=consult.pk)
 
@@ -474,7 +507,12 @@ def consult_request(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft) 
                 dicom.study_share(actor=actor, study=study, doctor=_doctor_user(doctor))
                 ConsultStudy.objects.create(consult=consult, study=study)
             _schedule_deadline_work(consult)
-            notify(recipient=_doctor_user(doctor), kind=NOTIFY_CONSULT, title=_("A new consult request"), url=_consult_url(consult))
+            notify(
+                recipient=_doctor_user(doctor),
+                kind=NOTIFY_CONSULT,
+                title=_("A new consult request"),
+                url=_consult_url(consult),
+            )
     except IntegrityError:
         existing = Consult.objects.filter(idempotency_key=key, patient=actor).first()
         if existing is None:
@@ -508,7 +546,12 @@ def consult_decline(*, actor: User, consult: Consult, reason: str) -> Consult:
     consult_transition(consult, ConsultStatus.DECLINED)
     consult.decline_reason = reason
     consult.save(update_fields=["status", "ended_at", "decline_reason"])
-    notify(recipient=consult.patient, kind=NOTIFY_CONSULT, title=_("The doctor declined your consult"), url=_consult_url(consult))
+    notify(
+        recipient=consult.patient,
+        kind=NOTIFY_CONSULT,
+        title=_("The doctor declined your consult"),
+        url=_consult_url(consult),
+    )
     return consult
 
 
@@ -520,12 +563,19 @@ def consult_cancel(*, actor: User, consult: Consult) -> Consult:
         raise PermissionDenied
     if consult.status == ConsultStatus.IN_PROGRESS and not consult.is_overdue:
         raise ValidationError(
-            _("The doctor is already working on this consult: you can cancel it only if the deadline passes without an answer."),
+            _(
+                "The doctor is already working on this consult: you can cancel it only if the deadline passes without an answer."
+            ),
             code="started",
         )
     consult_transition(consult, ConsultStatus.CANCELLED)
     consult.save(update_fields=["status", "ended_at"])
-    notify(recipient=_doctor_user(consult.doctor), kind=NOTIFY_CONSULT, title=_("A patient cancelled a consult"), url=_consult_url(consult))
+    notify(
+        recipient=_doctor_user(consult.doctor),
+        kind=NOTIFY_CONSULT,
+        title=_("A patient cancelled a consult"),
+        url=_consult_url(consult),
+    )
     return consult
 
 
@@ -535,7 +585,9 @@ def consult_message_send(*, actor: User, consult: Consult, text: str, document_i
     consult = _locked(consult)
     _require_party(actor, consult)
     if not consult.thread_open:
-        raise ValidationError(_("This consult is “%(state)s”: its thread is closed.") % {"state": consult.get_status_display()})
+        raise ValidationError(
+            _("This consult is “%(state)s”: its thread is closed.") % {"state": consult.get_status_display()}
+        )
     text = _clean_text(text, field_name="text", required=False, limit=8000)
     if len(set(document_ids)) > MAX_ATTACHMENTS:
         raise ValidationError({"documents": _("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS}})
@@ -583,7 +635,9 @@ def consult_report_start(*, actor: User, consult: Consult, kind: str = ReportKin
     return consult
 
 
-def consult_answer(*, actor: User, consult: Consult, code: str = "", content: reports.ReportContent | None = None) -> Consult:
+def consult_answer(
+    *, actor: User, consult: Consult, code: str = "", content: reports.ReportContent | None = None
+) -> Consult:
     """Deliver the answer in one action: the consult's report signed (now, with ``code``, if still
     a draft, after saving ``content`` when the editor sent it), delivered to the patient's Welbox,
     the consult answered (its deadline stops) and billable for the doctor's "Emetti fattura"."""
@@ -593,7 +647,9 @@ def consult_answer(*, actor: User, consult: Consult, code: str = "", content: re
         consult_transition(consult, ConsultStatus.ANSWERED)  # refused with the state's own message
     report = consult.report
     if report is None or report.status == "discarded":
-        raise ValidationError(_("A consult is answered with a signed report or prescription: write it first."), code="no_report")
+        raise ValidationError(
+            _("A consult is answered with a signed report or prescription: write it first."), code="no_report"
+        )
     if report.status == "draft":
         if content is not None:
             reports.report_update(actor=actor, report=report, content=content)
@@ -605,7 +661,9 @@ def consult_answer(*, actor: User, consult: Consult, code: str = "", content: re
         consult = _locked(consult)
         report = consult.report  # read again, under the consult's lock
         if report is None or report.status != "signed":
-            raise ValidationError(_("A consult is answered with a signed report or prescription: write it first."), code="no_report")
+            raise ValidationError(
+                _("A consult is answered with a signed report or prescription: write it first."), code="no_report"
+            )
         consult_transition(consult, ConsultStatus.ANSWERED)
         consult.save(update_fields=["status", "answered_at"])
         proformas.billable_service_register(
@@ -617,7 +675,12 @@ def consult_answer(*, actor: User, consult: Consult, code: str = "", content: re
             },
             source_url=_consult_url(consult), source_key=consult.engagement, delivered_at=consult.answered_at,
         )  # fmt: skip
-        notify(recipient=consult.patient, kind=NOTIFY_CONSULT, title=_("Your consult was answered"), url=_consult_url(consult))
+        notify(
+            recipient=consult.patient,
+            kind=NOTIFY_CONSULT,
+            title=_("Your consult was answered"),
+            url=_consult_url(consult),
+        )
     return consult
 
 
@@ -640,7 +703,12 @@ def consult_remind_doctor(*, consult_id: int, key: str = "") -> bool:
     consult = Consult.objects.select_related("doctor__user").filter(pk=consult_id, status__in=OPEN_STATES).first()
     if consult is None or (key and not message_claim(key=key)):
         return False
-    notify(recipient=_doctor_user(consult.doctor), kind=NOTIFY_DEADLINE, title=_("A consult is due soon"), url=_consult_url(consult))
+    notify(
+        recipient=_doctor_user(consult.doctor),
+        kind=NOTIFY_DEADLINE,
+        title=_("A consult is due soon"),
+        url=_consult_url(consult),
+    )
     return True
 
 
@@ -671,5 +739,10 @@ def consult_expire(*, consult_id: int) -> bool:
         return False
     consult_transition(consult, ConsultStatus.EXPIRED)
     consult.save(update_fields=["status", "ended_at"])
-    notify(recipient=consult.patient, kind=NOTIFY_CONSULT, title=_("Your consult expired without an answer"), url=_consult_url(consult))
+    notify(
+        recipient=consult.patient,
+        kind=NOTIFY_CONSULT,
+        title=_("Your consult expired without an answer"),
+        url=_consult_url(consult),
+    )
     return True

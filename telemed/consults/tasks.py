@@ -42,7 +42,12 @@ def send_info_rejected(context, *, info_id: int) -> None:
     send_templated_mail(
         to=info.patient.email,
         template="consults/email/info_rejected",
-        context={"info": info, "patient": info.patient, "doctor": info.doctor.user, "link": info_reformulation_link(info)},
+        context={
+            "info": info,
+            "patient": info.patient,
+            "doctor": info.doctor.user,
+            "link": info_reformulation_link(info),
+        },
         language=info.patient.language,
         key=task_key(context),
     )

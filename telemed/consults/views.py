@@ -60,7 +60,9 @@ def mine(request: HttpRequest) -> HttpResponse:
         return redirect("consults:overdue")
     _patient(request)
     page = Paginator(selectors.consult_list_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "consults/mine.html", {"page": page, "infos": selectors.info_list_for_patient(request.user)[:20]})
+    return render(
+        request, "consults/mine.html", {"page": page, "infos": selectors.info_list_for_patient(request.user)[:20]}
+    )
 
 
 def _request_form_context(request, doctor, form, offers, info=None) -> dict:
@@ -76,8 +78,11 @@ def _request_form_context(request, doctor, form, offers, info=None) -> dict:
 def _keep_uploads(request, form, uploads) -> list:
     """After a refusal, the chosen files are not lost: filed into the Welbox and ticked in the form
     again (unless the refusal is about the attachments themselves)."""
-    if not uploads or "uploads" in form.errors or "documents" in form.errors or any(
-        name in form.errors for name in ("key", "info")
+    if (
+        not uploads
+        or "uploads" in form.errors
+        or "documents" in form.errors
+        or any(name in form.errors for name in ("key", "info"))
     ):
         return []
     kept, refused = services.consult_uploads_keep(actor=request.user, uploads=uploads)
@@ -103,7 +108,9 @@ def consult_new(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         form = ConsultRequestForm(request.POST, kinds=kinds, documents=documents, studies=studies)
         uploads = tuple(
-            services.UploadedFile(name=f.name, stream=f, size=f.size) for f in request.FILES.getlist("uploads") if f.name
+            services.UploadedFile(name=f.name, stream=f, size=f.size)
+            for f in request.FILES.getlist("uploads")
+            if f.name
         )
         if form.is_valid():
             data = form.cleaned_data
@@ -146,7 +153,10 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 services.info_request_send(
-                    actor=request.user, doctor=doctor, text=form.cleaned_data["text"], idempotency_key=form.cleaned_data["key"]
+                    actor=request.user,
+                    doctor=doctor,
+                    text=form.cleaned_data["text"],
+                    idempotency_key=form.cleaned_data["key"],
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -158,7 +168,12 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
         status = 400
     else:
         form, status = InfoRequestForm(initial={"key": uuid.uuid4()}), 200
-    return render(request, "consults/info_new.html", {"doctor": doctor, "form": form, "offered": services.info_offered(doctor)}, status=status)
+    return render(
+        request,
+        "consults/info_new.html",
+        {"doctor": doctor, "form": form, "offered": services.info_offered(doctor)},
+        status=status,
+    )
 
 
 @login_required
@@ -183,7 +198,8 @@ def cancel(request: HttpRequest, consult_id: int) -> HttpResponse:
 
 def _can_cancel(user, consult) -> bool:
     return user.pk == consult.patient_id and (
-        consult.status == ConsultStatus.REQUESTED or (consult.status == ConsultStatus.IN_PROGRESS and consult.is_overdue)
+        consult.status == ConsultStatus.REQUESTED
+        or (consult.status == ConsultStatus.IN_PROGRESS and consult.is_overdue)
     )
 
 
@@ -224,7 +240,10 @@ def message(request: HttpRequest, consult_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.consult_message_send(
-                actor=request.user, consult=consult, text=form.cleaned_data["text"], document_ids=form.cleaned_data["documents"]
+                actor=request.user,
+                consult=consult,
+                text=form.cleaned_data["text"],
+                document_ids=form.cleaned_data["documents"],
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -262,7 +281,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     # A page at a time: a busy doctor's open consults run to hundreds, and the first page holds
     # what is due first.
     page = Paginator(selectors.consult_queue_for_doctor(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "consults/queue.html", {"page": page, "recent": selectors.consults_recent_for_doctor(request.user)})
+    return render(
+        request, "consults/queue.html", {"page": page, "recent": selectors.consults_recent_for_doctor(request.user)}
+    )
 
 
 def _doctor_action(request, consult_id, action, success: str) -> HttpResponse:
@@ -280,7 +301,10 @@ def _doctor_action(request, consult_id, action, success: str) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest, consult_id: int) -> HttpResponse:
     return _doctor_action(
-        request, consult_id, lambda c: services.consult_start(actor=request.user, consult=c), _("You are working on this consult.")
+        request,
+        consult_id,
+        lambda c: services.consult_start(actor=request.user, consult=c),
+        _("You are working on this consult."),
     )
 
 
@@ -361,8 +385,12 @@ def info_inbox(request: HttpRequest) -> HttpResponse:
             "doctors": doctors,
             "chosen": chosen,
             "open_requests": selectors.info_inbox(request.user, chosen),
-            "handled": selectors.info_inbox(request.user, chosen, status=InfoStatus.ANSWERED).order_by("-handled_at")[:20],
-            "rejected": selectors.info_inbox(request.user, chosen, status=InfoStatus.REJECTED).order_by("-handled_at")[:20],
+            "handled": selectors.info_inbox(request.user, chosen, status=InfoStatus.ANSWERED).order_by("-handled_at")[
+                :20
+            ],
+            "rejected": selectors.info_inbox(request.user, chosen, status=InfoStatus.REJECTED).order_by("-handled_at")[
+                :20
+            ],
             "answer_form": InfoAnswerForm(),
         },
     )

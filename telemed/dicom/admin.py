@@ -23,7 +23,9 @@ class StudyAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         study = self.get_object(request, object_id)
         if study is not None and request.method == "GET":
-            audit_record(actor=request.user, action=AuditAction.VIEW, target=study, patient=study_patient(study), request=request)
+            audit_record(
+                actor=request.user, action=AuditAction.VIEW, target=study, patient=study_patient(study), request=request
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
 

@@ -123,7 +123,9 @@ def cd_import_receive_batch(*, actor: User, cd_import: CdImport, stream: BinaryI
     try:
         results = _records(body, length, batch.receive)
     finally:
-        refusals = receiving.cd_import_batch_settle(cd_import=cd_import, held=length, files=[f for f, _r in batch.files])
+        refusals = receiving.cd_import_batch_settle(
+            cd_import=cd_import, held=length, files=[f for f, _r in batch.files]
+        )
     for (_file, result), refusal in zip(batch.files, refusals, strict=True):
         if refusal is not None:
             result.update(received=0, code=refusal.code, error=_message(refusal))
@@ -143,11 +145,15 @@ def _records(body: "_Counted", length: int, receive) -> list[dict]:
         except QuotaExceeded as error:
             results.append({"path": path, "received": 0, "size": size, "code": "quota", "error": _message(error)})
         except imports.ImportConflict as error:
-            results.append({"path": path, "received": error.received, "size": size, "code": error.code, "error": _message(error)})
+            results.append(
+                {"path": path, "received": error.received, "size": size, "code": error.code, "error": _message(error)}
+            )
         except ValidationError as error:
             if error.code in {"truncated", "chunk"}:
                 raise  # the connection broke inside this file: nothing more will come
-            results.append({"path": path, "received": 0, "size": size, "code": error.code or "invalid", "error": _message(error)})
+            results.append(
+                {"path": path, "received": 0, "size": size, "code": error.code or "invalid", "error": _message(error)}
+            )
         try:
             body.skip(size - (body.read_bytes - started))  # what a refused file did not read
         except _Ended:

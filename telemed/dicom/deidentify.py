@@ -30,7 +30,13 @@ METHOD = "DICOM PS3.15 E.1-1 Basic Application Level Confidentiality Profile (di
 BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 
 
-RECORD_KEYS = {"StudyID": "1", "StudyDate": "19000101", "StudyTime": "000000", "SeriesNumber": "1", "InstanceNumber": "1"}
+RECORD_KEYS = {
+    "StudyID": "1",
+    "StudyDate": "19000101",
+    "StudyTime": "000000",
+    "SeriesNumber": "1",
+    "InstanceNumber": "1",
+}
 
 
 def _rules_with_uid_map(uid_map: dict[str, str]) -> dict:

@@ -207,7 +207,9 @@ class _CdRun:
             return
         uids = [header.sop_instance_uid for _c, header, _s in batch]
         existing = dict(
-            Instance.objects.filter(box=self.box, sop_instance_uid__in=uids).values_list("sop_instance_uid", "cd_import_id")
+            Instance.objects.filter(box=self.box, sop_instance_uid__in=uids).values_list(
+                "sop_instance_uid", "cd_import_id"
+            )
         )
         ready: list[tuple[Instance, reading.Header]] = []
         for candidate, header, size in batch:
@@ -346,7 +348,10 @@ class _CdRun:
         # Counted from the rows, not from this run's tally: a resumed run counts what the run
         # before it stored too.
         per_study = (
-            Instance.objects.filter(cd_import=self.cd_import).order_by().values_list("series__study").annotate(n=Count("pk"))
+            Instance.objects.filter(cd_import=self.cd_import)
+            .order_by()
+            .values_list("series__study")
+            .annotate(n=Count("pk"))
         )
         with transaction.atomic():
             for study_id, count in per_study:
@@ -356,5 +361,3 @@ class _CdRun:
                 services.study_audit(self.cd_import.owner, AuditAction.UPLOAD, study, study, None)
             self.skips.flush()
             imports.import_transition(self.cd_import, ImportState.DONE)
-
-

@@ -43,8 +43,6 @@ class ImportConflict(ValidationError):
         self.received = received
 
 
-
-
 # --- the import's state machine -------------------------------------------------------------------
 
 _MOVES = {
@@ -123,5 +121,3 @@ def give_back(cd_import: CdImport) -> None:
         CdImport.objects.filter(pk=cd_import.pk).update(reserved_bytes=0)
         cd_import.reserved_bytes = 0
     staging.remove_import_dir(cd_import.pk)
-
-

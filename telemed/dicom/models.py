@@ -54,7 +54,9 @@ class Study(models.Model):
     instance_count = models.PositiveIntegerField(default=0)
     image_count = models.PositiveIntegerField(_("images"), default=0)
     size = models.PositiveBigIntegerField(_("size"), default=0)
-    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(_("imported"), auto_now_add=True)
     # Oscuramento, as for a Welbox document: no doctor reads or lists the study until the patient
     # shows it again (its shares are kept).

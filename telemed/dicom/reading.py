@@ -240,7 +240,10 @@ def _slice_position(ds) -> float | None:
     """Where the slice lies along its normal (image position · orientation normal)."""
     try:
         position = [float(v) for v in ds.ImagePositionPatient]
-        row, col = [float(v) for v in ds.ImageOrientationPatient[:3]], [float(v) for v in ds.ImageOrientationPatient[3:]]
+        row, col = (
+            [float(v) for v in ds.ImageOrientationPatient[:3]],
+            [float(v) for v in ds.ImageOrientationPatient[3:]],
+        )
     except (AttributeError, TypeError, ValueError, IndexError, KeyError):
         location = ds.get("SliceLocation")
         try:

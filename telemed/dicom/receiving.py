@@ -82,7 +82,9 @@ def cd_import_receive(
     try:
         fd = staging.open_for_append(target)
     except staging.ChunkError:
-        raise ImportConflict(_("Another part of this file is being sent right now."), code="busy", received=entry.received) from None
+        raise ImportConflict(
+            _("Another part of this file is being sent right now."), code="busy", received=entry.received
+        ) from None
     try:
         # Read again under the lock, in one query: another request may have moved the file on,
         # or the import may have stopped receiving, since they were read.
@@ -186,7 +188,11 @@ def _begin_refused(cd_import: CdImport, relative: str) -> ValidationError:
             _("One import takes at most %(max)d files: this one was not accepted.") % {"max": staging.MAX_FILES}, "too_many",
         )  # fmt: skip
     return imports.refuse_file(
-        cd_import, relative, SkipReason.TOO_BIG, _("One import takes at most 8 GB: this file was not accepted."), "too_big"
+        cd_import,
+        relative,
+        SkipReason.TOO_BIG,
+        _("One import takes at most 8 GB: this file was not accepted."),
+        "too_big",
     )
 
 
@@ -214,7 +220,9 @@ def cd_import_batch_reserve(*, actor: User, cd_import: CdImport, length: int) ->
     return bool(held)
 
 
-def cd_import_batch_settle(*, cd_import: CdImport, held: int, files: list[ImportedFile]) -> list[ValidationError | None]:
+def cd_import_batch_settle(
+    *, cd_import: CdImport, held: int, files: list[ImportedFile]
+) -> list[ValidationError | None]:
     """The batch's received files counted, and what was reserved for the rest given back, in one
     transaction. Returns, for each file, None when it is kept, else why not: past the import's
     file limit (its staged copy is removed and the report lists it), begun meanwhile by another
@@ -314,5 +322,3 @@ def cd_import_expire_if_idle(*, import_id: str) -> bool:
         return False
     imports.give_back(cd_import)
     return True
-
-

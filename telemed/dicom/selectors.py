@@ -36,9 +36,13 @@ def study_list_for_user(user: User) -> QuerySet[Study]:
         # A patient's study needs their consent to the shared clinical space; a colleague's
         # Medbox study, sent in Intramed, does not.
         shared_space = Q(box__kind=BoxKind.MEDBOX) | Q(box__owner__in=patients_with_shared_space())
-        readable |= Q(hidden_from_doctors_at__isnull=True) & shared_space & (
-            Q(pk__in=shared)
-            | (Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk")))
+        readable |= (
+            Q(hidden_from_doctors_at__isnull=True)
+            & shared_space
+            & (
+                Q(pk__in=shared)
+                | (Q(box__kind=BoxKind.WELBOX) & Q(folder_id__in=box_selectors.folders_shared_with(user).values("pk")))
+            )
         )
     return Study.objects.filter(readable).select_related("box__owner", "folder__patient", "dicom_patient")
 

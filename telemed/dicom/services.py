@@ -52,13 +52,14 @@ def study_audit(actor: User | None, action: AuditAction, target, study: Study, r
     audit_record(actor=actor, action=action, target=target, patient=study_patient(study), request=request)
 
 
-
 def study_recount(study: Study) -> None:
     """The counts shown in lists, from the instances themselves."""
     for series in study.series.all():
         totals = series.instances.aggregate(count=Count("id"), images=Sum("frames"))
         Series.objects.filter(pk=series.pk).update(instance_count=totals["count"], image_count=totals["images"] or 0)
-    totals = Instance.objects.filter(series__study=study).aggregate(count=Count("id"), images=Sum("frames"), size=Sum("size"))
+    totals = Instance.objects.filter(series__study=study).aggregate(
+        count=Count("id"), images=Sum("frames"), size=Sum("size")
+    )
     modalities = sorted({m for m in study.series.values_list("modality", flat=True) if m})
     Study.objects.filter(pk=study.pk).update(
         series_count=study.series.count(), instance_count=totals["count"], image_count=totals["images"] or 0,
@@ -96,7 +97,8 @@ def study_share(*, actor: User, study: Study, doctor: User, request: HttpRequest
     patient a study of their Welbox, a doctor a study of their Medbox (a colleague, through Intramed)."""
     owns = study.box.owner_id == actor.pk
     if not owns or not (
-        (actor.is_patient and study.box.kind == BoxKind.WELBOX) or (actor.is_doctor and study.box.kind == BoxKind.MEDBOX)
+        (actor.is_patient and study.box.kind == BoxKind.WELBOX)
+        or (actor.is_doctor and study.box.kind == BoxKind.MEDBOX)
     ):
         raise PermissionDenied
     if not doctor.is_doctor or not doctor.is_active:
@@ -167,7 +169,9 @@ def rendered_cache_remove(instance_id: int) -> None:
 # --- the de-identified copy -------------------------------------------------------------------------
 
 
-def study_export_deidentified(*, actor: User, study: Study, request: HttpRequest | None = None) -> tuple[Path, int, int]:
+def study_export_deidentified(
+    *, actor: User, study: Study, request: HttpRequest | None = None
+) -> tuple[Path, int, int]:
     """A de-identified copy of the study as a ZIP file (the caller streams it and removes it).
 
     Returns (path, instances written, instances left out because of burned-in text).
@@ -185,4 +189,3 @@ def study_export_deidentified(*, actor: User, study: Study, request: HttpRequest
         out.rename(final)
     study_audit(actor, AuditAction.EXPORT, study, study, request)
     return final, written, left_out
-

@@ -74,7 +74,10 @@ def study_list(request: HttpRequest) -> HttpResponse:
 
 def _import_form(request: HttpRequest, box, data=None) -> forms.ImportStartForm:
     return forms.ImportStartForm(
-        data, folders=box_selectors.folder_list_for_user(request.user), medbox=box.kind == BoxKind.MEDBOX, auto_id="import_%s"
+        data,
+        folders=box_selectors.folder_list_for_user(request.user),
+        medbox=box.kind == BoxKind.MEDBOX,
+        auto_id="import_%s",
     )
 
 
@@ -143,7 +146,13 @@ def import_file(request: HttpRequest, import_id) -> HttpResponse:
         return _json_error(_("The chunk must declare its length."), "length", 411)
     try:
         entry = receiving.cd_import_receive(
-            actor=request.user, cd_import=cd_import, path=path, offset=offset, total=total, stream=request, length=length
+            actor=request.user,
+            cd_import=cd_import,
+            path=path,
+            offset=offset,
+            total=total,
+            stream=request,
+            length=length,
         )
     except imports.QuotaExceeded as error:
         return _json_error(refusal_text(error), "quota", 413, needed=error.needed, free=error.free)
@@ -273,7 +282,9 @@ def series_images(request: HttpRequest, series_id: int) -> HttpResponse:
                 break
         if len(images) >= VIEWER_IMAGES_MAX:
             break
-    return JsonResponse({"series": {"id": series.pk, "description": str(series), "modality": series.modality}, "images": images})
+    return JsonResponse(
+        {"series": {"id": series.pk, "description": str(series), "modality": series.modality}, "images": images}
+    )
 
 
 def _cache_path(instance_id: int, frame: int, window, size) -> Path | None:
@@ -302,7 +313,11 @@ def _render(instance, *, frame: int, window, size) -> HttpResponse:
         with instance.file.open("rb") as source:
             png = rendering.render_png(source, frame=frame, window=window, size=size)
     except rendering.CannotRender:
-        return _json_error(_("This image cannot be displayed (its data is damaged or its compression is not supported)."), "render", 422)
+        return _json_error(
+            _("This image cannot be displayed (its data is damaged or its compression is not supported)."),
+            "render",
+            422,
+        )
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f".{os.getpid()}-{cached.name}")
@@ -354,9 +369,16 @@ def study_share(request: HttpRequest, study_id: int) -> HttpResponse:
     try:
         services.study_share(actor=request.user, study=study, doctor=form.cleaned_data["doctor"], request=request)
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."))
+        messages.error(
+            request,
+            refusal_text(error) if isinstance(error, ValidationError) else _("Only the patient can share a study."),
+        )
     else:
-        messages.success(request, pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.") % {"name": form.cleaned_data["doctor"].display_name})
+        messages.success(
+            request,
+            pgettext(form.cleaned_data["doctor"].grammar_context, "Shared with %(name)s.")
+            % {"name": form.cleaned_data["doctor"].display_name},
+        )
     return redirect("dicom:study", study.pk)
 
 
@@ -422,7 +444,9 @@ def study_deidentified(request: HttpRequest, study_id: int) -> HttpResponse:
         return redirect("dicom:study", study.pk)
     if not written:
         path.unlink(missing_ok=True)
-        messages.error(request, _("No image of this study can be copied without identifying data (they carry burned-in text)."))
+        messages.error(
+            request, _("No image of this study can be copied without identifying data (they carry burned-in text).")
+        )
         return redirect("dicom:study", study.pk)
     response = _RemovedAfterSending(path, content_type="application/zip")
     response["Content-Disposition"] = content_disposition_header(True, f"study-{study.pk}-deidentified.zip")

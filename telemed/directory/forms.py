@@ -49,7 +49,9 @@ class Select(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         choices = tuple((str(code), str(label)) for code, label in self.choices)
         options = _options(choices, "" if value is None else str(value))
-        return format_html('<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options)
+        return format_html(
+            '<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options
+        )
 
 
 @lru_cache(maxsize=512)
@@ -158,7 +160,12 @@ class DirectorySearchForm(forms.Form):
         if criteria.city:
             wider.append((str(_("The same search in all of Italy")), {k: v for k, v in pairs.items() if k != "city"}))
         if filters & set(pairs):
-            wider.append((str(_("The same words and place, without the other filters")), {k: v for k, v in pairs.items() if k not in filters}))
+            wider.append(
+                (
+                    str(_("The same words and place, without the other filters")),
+                    {k: v for k, v in pairs.items() if k not in filters},
+                )
+            )
         if criteria.text and len(pairs) > 1:
             wider.append((str(_("Only the words typed")), {"q": criteria.text}))
         wider.append((str(_("Every doctor")), {}))

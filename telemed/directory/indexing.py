@@ -52,7 +52,9 @@ def doctors_for_index(doctor_ids) -> QuerySet[DoctorProfile]:
         .only(*DOCTOR_COLUMNS)
         # The model's ordering (kind, newest first) is what certification_summary expects.
         .prefetch_related(
-            Prefetch("certifications", queryset=Certification.objects.only("doctor_id", "kind", "status", "uploaded_at"))
+            Prefetch(
+                "certifications", queryset=Certification.objects.only("doctor_id", "kind", "status", "uploaded_at")
+            )
         )
     )
 
@@ -130,7 +132,9 @@ def _patient_prices(tariffs, rules: dict[str, pricing.FeeRules]) -> dict[str, De
     return prices
 
 
-def build_entry(doctor: DoctorProfile, specialties, languages, tariffs, rules, now: datetime.datetime) -> DirectoryEntry:
+def build_entry(
+    doctor: DoctorProfile, specialties, languages, tariffs, rules, now: datetime.datetime
+) -> DirectoryEntry:
     user = doctor.user
     first, last = user.first_name, user.last_name
     structure = doctor.structure.name if doctor.structure_id else ""
@@ -175,7 +179,9 @@ def build_entries(doctor_ids, rules: dict[str, pricing.FeeRules] | None = None) 
     tariffs = offered_tariffs(doctor_ids)
     now = timezone.now()
     return [
-        build_entry(doctor, specialties.get(doctor.pk, []), languages.get(doctor.pk, []), tariffs.get(doctor.pk, []), rules, now)
+        build_entry(
+            doctor, specialties.get(doctor.pk, []), languages.get(doctor.pk, []), tariffs.get(doctor.pk, []), rules, now
+        )
         for doctor in doctors_for_index(doctor_ids)
     ]
 
@@ -244,12 +250,12 @@ def doctors_drifted() -> set[int]:
             | ~Q(directory_entry__second_opinion=F("available_for_second_opinion"))
         ).values_list("pk", flat=True)
     )
-    ids.update(
-        DirectoryEntry.objects.filter(doctor__user__is_active=False).values_list("doctor_id", flat=True)
-    )
+    ids.update(DirectoryEntry.objects.filter(doctor__user__is_active=False).values_list("doctor_id", flat=True))
     return ids
 
 
 def least_recently_refreshed(limit: int) -> list[int]:
     """The entries refreshed longest ago: the rolling refresh that bounds any staleness left."""
-    return list(DirectoryEntry.objects.order_by("refreshed_at", "doctor_id").values_list("doctor_id", flat=True)[:limit])
+    return list(
+        DirectoryEntry.objects.order_by("refreshed_at", "doctor_id").values_list("doctor_id", flat=True)[:limit]
+    )

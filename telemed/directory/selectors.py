@@ -58,7 +58,27 @@ WORD_SIMILARITY = 0.35
 REFERENCE_SECONDS = 300
 # Short words that say nothing in a search ("medico di base"); PostgreSQL drops its own stop words too.
 STOP_WORDS = frozenset(
-    {"da", "di", "del", "della", "dei", "delle", "il", "lo", "la", "le", "gli", "un", "una", "per", "con", "in", "ed", "al", "alla"}
+    {
+        "da",
+        "di",
+        "del",
+        "della",
+        "dei",
+        "delle",
+        "il",
+        "lo",
+        "la",
+        "le",
+        "gli",
+        "un",
+        "una",
+        "per",
+        "con",
+        "in",
+        "ed",
+        "al",
+        "alla",
+    }
 )
 # How long a result page stays in the cache at most: a refresh of the entries ends it sooner
 # (see ``doctor_search``). Bump the version when what a page holds changes shape.
@@ -273,7 +293,11 @@ def _postgres_alternatives(words: list[str]) -> tuple[list[list[str]], bool]:
 STABLE_ORDER = ("-verified", "sort_name", "doctor_id")
 # The same order written so that PostgreSQL cannot walk the order index: for a few hundred
 # scattered matches, sorting them is far cheaper than walking the index until 20 turn up.
-SORTED_ORDER = (Func(F("verified"), template="(NOT %(expressions)s)", output_field=BooleanField()).asc(), "sort_name", "doctor_id")
+SORTED_ORDER = (
+    Func(F("verified"), template="(NOT %(expressions)s)", output_field=BooleanField()).asc(),
+    "sort_name",
+    "doctor_id",
+)
 
 
 def _word_query(alternatives: list[str]) -> SearchQuery:
@@ -481,7 +505,9 @@ def doctor_search(search: DoctorSearch, page: int = 1) -> SearchPage:
 def _cache_key(search: DoctorSearch, page: int) -> str:
     last_refresh = DirectoryEntry.objects.aggregate(last=Max("refreshed_at"))["last"]
     # The paging limits too: pages cut differently are different pages.
-    asked = repr((RESULTS_CACHE_VERSION, PAGE_SIZE, MAX_RESULTS, SORT_LIMIT, search, page, get_language(), last_refresh))
+    asked = repr(
+        (RESULTS_CACHE_VERSION, PAGE_SIZE, MAX_RESULTS, SORT_LIMIT, search, page, get_language(), last_refresh)
+    )
     return "directory:search:" + hashlib.sha256(asked.encode()).hexdigest()
 
 
@@ -527,7 +553,9 @@ def _search_page(search: DoctorSearch, page: int) -> SearchPage:
         )
         for row in rows
     ]
-    return SearchPage(results=results, number=number, count=count, capped=capped, num_pages=num_pages, corrected=corrected)
+    return SearchPage(
+        results=results, number=number, count=count, capped=capped, num_pages=num_pages, corrected=corrected
+    )
 
 
 # --- the profile --------------------------------------------------------------------------------------

@@ -106,7 +106,9 @@ def directory_reindex(*, since: datetime.datetime | None = None, batch_size: int
     if since is None:
         # In name order: a fresh table then keeps a surname's doctors on the same pages, and
         # reading along the order index (verified, name) reads the table nearly in sequence.
-        ids = list(DoctorProfile.objects.order_by("user__last_name", "user__first_name", "pk").values_list("pk", flat=True))
+        ids = list(
+            DoctorProfile.objects.order_by("user__last_name", "user__first_name", "pk").values_list("pk", flat=True)
+        )
         DirectoryWord.objects.all().delete()  # the vocabulary starts afresh
     else:
         ids = sorted(indexing.doctors_changed_since(since) | indexing.doctors_drifted())

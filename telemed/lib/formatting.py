@@ -134,7 +134,7 @@ def local(value: datetime.datetime) -> datetime.datetime:
 
 
 def day_in_words(day: datetime.date, *, with_year: bool = True) -> str:
-    """"7 dicembre 2026" / "7 dicembre", for use inside a sentence."""
+    """ "7 dicembre 2026" / "7 dicembre", for use inside a sentence."""
     if isinstance(day, datetime.datetime):
         day = local(day).date()
     values = {"day": day.day, "month": MONTH_NAMES[day.month - 1], "year": day.year}
@@ -148,23 +148,26 @@ def _as_date(day: datetime.date) -> datetime.date:
 
 
 def weekday_name(day: datetime.date) -> str:
-    """"lunedì": lower case in Italian."""
+    """ "lunedì": lower case in Italian."""
     return str(WEEKDAY_NAMES[_as_date(day).weekday()])
 
 
 def short_weekday(day: datetime.date) -> str:
-    """"lun"."""
+    """ "lun"."""
     return str(WEEKDAY_ABBREVIATIONS[_as_date(day).weekday()])
 
 
 def month_year(day: datetime.date) -> str:
-    """"dicembre 2026"."""
+    """ "dicembre 2026"."""
     day = _as_date(day)
-    return pgettext("a month and its year", "%(month)s %(year)d") % {"month": MONTH_NAMES[day.month - 1], "year": day.year}
+    return pgettext("a month and its year", "%(month)s %(year)d") % {
+        "month": MONTH_NAMES[day.month - 1],
+        "year": day.year,
+    }
 
 
 def short_date(day: datetime.date) -> str:
-    """"lun 7 dic 2026"."""
+    """ "lun 7 dic 2026"."""
     day = _as_date(day)
     return pgettext("a short date with its weekday", "%(weekday)s %(day)d %(month)s %(year)d") % {
         "weekday": short_weekday(day),
@@ -175,13 +178,16 @@ def short_date(day: datetime.date) -> str:
 
 
 def short_datetime(value: datetime.datetime) -> str:
-    """"lun 7 dic 2026, 08:30", in Europe/Rome."""
+    """ "lun 7 dic 2026, 08:30", in Europe/Rome."""
     value = local(value)
-    return pgettext("a short date and a time", "%(date)s, %(time)s") % {"date": short_date(value.date()), "time": time_of_day(value)}
+    return pgettext("a short date and a time", "%(date)s, %(time)s") % {
+        "date": short_date(value.date()),
+        "time": time_of_day(value),
+    }
 
 
 def long_date(day: datetime.date) -> str:
-    """"lunedì 7 dicembre 2026"."""
+    """ "lunedì 7 dicembre 2026"."""
     if isinstance(day, datetime.datetime):
         day = local(day).date()
     return pgettext("a date with its weekday", "%(weekday)s %(date)s") % {
@@ -191,14 +197,14 @@ def long_date(day: datetime.date) -> str:
 
 
 def time_of_day(value: datetime.datetime | datetime.time) -> str:
-    """"08:30", 24-hour, in Europe/Rome."""
+    """ "08:30", 24-hour, in Europe/Rome."""
     if isinstance(value, datetime.datetime):
         value = local(value).time()
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
 def long_datetime(value: datetime.datetime) -> str:
-    """"lunedì 7 dicembre 2026 alle 08:30", in Europe/Rome."""
+    """ "lunedì 7 dicembre 2026 alle 08:30", in Europe/Rome."""
     value = local(value)
     return pgettext("a date and a time", "%(date)s at %(time)s") % {
         "date": long_date(value.date()),
@@ -207,18 +213,18 @@ def long_datetime(value: datetime.datetime) -> str:
 
 
 def minutes(count: int) -> str:
-    """"1 minuto", "5 minuti"."""
+    """ "1 minuto", "5 minuti"."""
     count = int(count)
     return ngettext("%(count)d minute", "%(count)d minutes", count) % {"count": count}
 
 
 def hours(count: int) -> str:
-    """"1 ora", "5 ore"."""
+    """ "1 ora", "5 ore"."""
     count = int(count)
     return ngettext("%(count)d hour", "%(count)d hours", count) % {"count": count}
 
 
 def days(count: int) -> str:
-    """"1 giorno", "5 giorni"."""
+    """ "1 giorno", "5 giorni"."""
     count = int(count)
     return ngettext("%(count)d day", "%(count)d days", count) % {"count": count}

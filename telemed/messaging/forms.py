@@ -16,7 +16,10 @@ class MessageForm(forms.Form):
     )
     # Intramed only: radiology studies of the doctor's Medbox.
     studies = forms.TypedMultipleChoiceField(
-        label=_("Attach radiology studies from your Medbox"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+        label=_("Attach radiology studies from your Medbox"),
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
     )
     deidentified = forms.BooleanField(
         label=_("Send de-identified copies instead"),

@@ -35,7 +35,9 @@ class Conversation(models.Model):
 
 class Participant(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_memberships"
+    )
     joined_at = models.DateTimeField(auto_now_add=True)
     # Read receipts: the newest message this participant has seen (ids grow with time).
     last_read_message_id = models.BigIntegerField(default=0)
@@ -72,7 +74,9 @@ class Attachment(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
     document = models.ForeignKey("boxes.Document", null=True, on_delete=models.SET_NULL, related_name="+")
     study = models.ForeignKey("dicom.Study", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    delivered_copy = models.ForeignKey("boxes.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    delivered_copy = models.ForeignKey(
+        "boxes.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     mime = models.CharField(max_length=100)

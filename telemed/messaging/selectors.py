@@ -51,10 +51,14 @@ def _messages_seen_by(viewer, conversation: Conversation) -> QuerySet[Message]:
     attachments = Attachment.objects.exclude(
         Q(document__in=documents_hidden_from_doctors()) & ~Q(document__box__owner=viewer)
     )
-    return conversation.messages.select_related("sender").prefetch_related(Prefetch("attachments", queryset=attachments))
+    return conversation.messages.select_related("sender").prefetch_related(
+        Prefetch("attachments", queryset=attachments)
+    )
 
 
-def messages_page(conversation: Conversation, *, viewer, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
+def messages_page(
+    conversation: Conversation, *, viewer, before_id: int | None = None, limit: int = PAGE_SIZE
+) -> list[Message]:
     """One page of history, oldest first, ending just before ``before_id`` (the newest page without it)."""
     messages = _messages_seen_by(viewer, conversation)
     if before_id:
@@ -152,7 +156,9 @@ def colleagues_of_structure(user, *, limit: int = COLLEAGUES_SHOWN) -> list:
     structure_id = getattr(getattr(user, "doctor_profile", None), "structure_id", None)
     if structure_id is None:
         return []
-    return list(colleagues(user).filter(doctor_profile__structure_id=structure_id).order_by("last_name", "first_name")[:limit])
+    return list(
+        colleagues(user).filter(doctor_profile__structure_id=structure_id).order_by("last_name", "first_name")[:limit]
+    )
 
 
 def colleague_search(user, query: str, *, limit: int = COLLEAGUES_SHOWN) -> list:

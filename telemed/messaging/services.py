@@ -49,7 +49,9 @@ def message_payload(message: Message, attachments: Iterable[Attachment] | None =
     """The message as pages receive it live (``attachments``: already known, saves a query)."""
     files = message.attachments.all() if attachments is None else attachments
     return {
-        "attachments": [{"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in files],
+        "attachments": [
+            {"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in files
+        ],
         "id": message.pk,
         "conversation": message.conversation_id,
         "sender": message.sender_id,
@@ -65,7 +67,8 @@ def _clean_text(text: str) -> str:
         raise ValidationError(_("Write something before sending."))
     if len(text) > MAX_MESSAGE_LENGTH:
         raise ValidationError(
-            _("A message can be at most %(max)d characters long; this one has %(n)d.") % {"max": MAX_MESSAGE_LENGTH, "n": len(text)}
+            _("A message can be at most %(max)d characters long; this one has %(n)d.")
+            % {"max": MAX_MESSAGE_LENGTH, "n": len(text)}
         )
     return text
 
@@ -125,7 +128,9 @@ def _attachable(actor, conversation: Conversation | None, document_ids: list[int
 
     Only one's own documents travel: a patient's Welbox document that a doctor may read was
     shared with that doctor alone, and is not forwarded to colleagues."""
-    documents = _own_items(actor, document_ids, boxes.document_get_for_user, _("One of the attachments is not a document of yours."))
+    documents = _own_items(
+        actor, document_ids, boxes.document_get_for_user, _("One of the attachments is not a document of yours.")
+    )
     if any(document.hidden_from_doctors_at for document in documents):
         raise ValidationError(_("One of the attachments is hidden from doctors: show it again in your Welbox first."))
     return documents
@@ -137,7 +142,9 @@ def _attachable_studies(actor, kind: str, study_ids: list[int]) -> list[Study]:
         return []
     if kind != ConversationKind.INTRAMED or not actor.is_doctor:
         raise ValidationError(_("Radiology studies can be sent only between doctors, in Intramed."))
-    return _own_items(actor, study_ids, dicom_selectors.study_get_for_user, _("One of the studies is not in your Medbox."))
+    return _own_items(
+        actor, study_ids, dicom_selectors.study_get_for_user, _("One of the studies is not in your Medbox.")
+    )
 
 
 def _deidentified_copies(actor, studies: list[Study]) -> list:
@@ -160,8 +167,13 @@ def _deidentified_copies(actor, studies: list[Study]) -> list:
                 with open(path, "rb") as stream:
                     copies.append(
                         box_services.document_stage(
-                            actor=actor, box=study.box, folder=study.folder, category=Category.IMAGING, name=name,
-                            stream=stream, mime="application/zip",
+                            actor=actor,
+                            box=study.box,
+                            folder=study.folder,
+                            category=Category.IMAGING,
+                            name=name,
+                            stream=stream,
+                            mime="application/zip",
                         )
                     )
             finally:
@@ -193,7 +205,9 @@ def _file_copies(copies: list) -> list[int]:
     return [box_services.document_file_staged(staged=staged).pk for staged in copies]
 
 
-def _attach(actor, conversation: Conversation, message: Message, documents: list, studies: Sequence[Study] = ()) -> list[Attachment]:
+def _attach(
+    actor, conversation: Conversation, message: Message, documents: list, studies: Sequence[Study] = ()
+) -> list[Attachment]:
     doctor, patient = (
         _doctor_and_patient(conversation) if conversation.kind == ConversationKind.DOCTOR_PATIENT else (None, None)
     )
@@ -205,14 +219,23 @@ def _attach(actor, conversation: Conversation, message: Message, documents: list
             # filed outside their quota like every document the platform delivers.
             with document.file.open("rb") as stream:
                 copy = box_services.document_store_system(
-                    box=box_services.box_for(patient), category=Category.OTHER, name=document.name, stream=stream, mime=document.mime
+                    box=box_services.box_for(patient),
+                    category=Category.OTHER,
+                    name=document.name,
+                    stream=stream,
+                    mime=document.mime,
                 )
         elif doctor is not None and patient is not None and actor.pk == patient.pk:
             # A patient's attachment is a share with the doctor, by reference, revocable in the Welbox.
             box_services.document_share(actor=actor, document=document, doctor=doctor)
         attachments.append(
             Attachment.objects.create(
-                message=message, document=document, delivered_copy=copy, name=document.name, size=document.size, mime=document.mime
+                message=message,
+                document=document,
+                delivered_copy=copy,
+                name=document.name,
+                size=document.size,
+                mime=document.mime,
             )
         )
     for study in studies:
@@ -220,12 +243,16 @@ def _attach(actor, conversation: Conversation, message: Message, documents: list
         for colleague in _others(actor, conversation):
             dicom_services.study_share(actor=actor, study=study, doctor=colleague)
         attachments.append(
-            Attachment.objects.create(message=message, study=study, name=str(study), size=study.size, mime="application/dicom")
+            Attachment.objects.create(
+                message=message, study=study, name=str(study), size=study.size, mime="application/dicom"
+            )
         )
     return attachments
 
 
-def _append(actor, conversation: Conversation, text: str, documents: Sequence = (), studies: Sequence[Study] = ()) -> Message:
+def _append(
+    actor, conversation: Conversation, text: str, documents: Sequence = (), studies: Sequence[Study] = ()
+) -> Message:
     message = Message.objects.create(conversation=conversation, sender=actor, text=text)
     attachments = _attach(actor, conversation, message, list(documents), list(studies))
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
@@ -234,14 +261,25 @@ def _append(actor, conversation: Conversation, text: str, documents: Sequence = 
     url = reverse("messaging:conversation", args=[conversation.pk])
     # The title names the sender, never the content: it may reach an e-mail inbox.
     title = _("New message from %(name)s") % {"name": actor.get_full_name()}
-    notify_many([Tell(recipient=recipient, kind=NOTIFICATION_KIND, title=title, url=url) for recipient in _others(actor, conversation)])
+    notify_many(
+        [
+            Tell(recipient=recipient, kind=NOTIFICATION_KIND, title=title, url=url)
+            for recipient in _others(actor, conversation)
+        ]
+    )
     payload = message_payload(message, attachments)
     push_on_commit(group_name(conversation.pk), {"type": "message.new", "message": payload})
     return message
 
 
 def message_send(
-    *, actor, conversation: Conversation, text: str, document_ids: Sequence[int] = (), study_ids: Sequence[int] = (), deidentified: bool = False
+    *,
+    actor,
+    conversation: Conversation,
+    text: str,
+    document_ids: Sequence[int] = (),
+    study_ids: Sequence[int] = (),
+    deidentified: bool = False,
 ) -> Message:
     """Send a message, with documents of one's box and (Intramed) studies of one's Medbox: shared
     by reference, or with ``deidentified`` as de-identified copies instead."""
@@ -268,7 +306,10 @@ def conversation_start_with_patient(
         raise ValidationError(_("You can write only to patients linked to you."))
     documents = _attachable(actor, None, list(document_ids))
     conversation = Conversation.objects.create(
-        kind=ConversationKind.DOCTOR_PATIENT, subject=subject.strip()[:200], created_by=actor, patient_replies_allowed=allow_replies
+        kind=ConversationKind.DOCTOR_PATIENT,
+        subject=subject.strip()[:200],
+        created_by=actor,
+        patient_replies_allowed=allow_replies,
     )
     Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, patient)])
     _append(actor, _with_participants(conversation.pk), text, documents)
@@ -299,8 +340,12 @@ def conversation_start_intramed(
     studies = _attachable_studies(actor, ConversationKind.INTRAMED, list(study_ids))
     with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
         documents = _attachable(actor, None, [*document_ids, *_file_copies(copies)])
-        conversation = Conversation.objects.create(kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor)
-        Participant.objects.bulk_create([Participant(conversation=conversation, user=u) for u in (actor, *others.values())])
+        conversation = Conversation.objects.create(
+            kind=ConversationKind.INTRAMED, subject=subject.strip()[:200], created_by=actor
+        )
+        Participant.objects.bulk_create(
+            [Participant(conversation=conversation, user=u) for u in (actor, *others.values())]
+        )
         _append(actor, _with_participants(conversation.pk), text, documents, [] if deidentified else studies)
     return conversation
 

@@ -25,7 +25,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     query = clean_search_text(request.GET.get("q", ""))
     context = {"query": query}
     if query:
-        context["results"] = Paginator(selectors.message_search(request.user, query), 30).get_page(request.GET.get("page"))
+        context["results"] = Paginator(selectors.message_search(request.user, query), 30).get_page(
+            request.GET.get("page")
+        )
     else:
         context["page"] = Paginator(selectors.conversations_for(request.user), 30).get_page(request.GET.get("page"))
     return render(request, "messaging/inbox.html", context)
@@ -63,7 +65,9 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
         else:
             return redirect("messaging:conversation", conversation.pk)
     before = request.GET.get("before", "")
-    history = selectors.messages_page(conversation, viewer=request.user, before_id=int(before) if before.isdigit() else None)
+    history = selectors.messages_page(
+        conversation, viewer=request.user, before_id=int(before) if before.isdigit() else None
+    )
     if history and not before:
         services.conversation_mark_read(actor=request.user, conversation=conversation, up_to_message_id=history[-1].pk)
         notification_mark_read_for_url(actor=request.user, url=request.path)
@@ -91,7 +95,9 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 def toggle_replies(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = selectors.conversation_get_for_user(request.user, conversation_id)
-    services.conversation_set_replies(actor=request.user, conversation=conversation, allowed=request.POST.get("allowed") == "1")
+    services.conversation_set_replies(
+        actor=request.user, conversation=conversation, allowed=request.POST.get("allowed") == "1"
+    )
     return redirect("messaging:conversation", conversation.pk)
 
 

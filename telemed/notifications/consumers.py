@@ -129,7 +129,13 @@ class NotificationConsumer(SessionBoundSockets, AsyncJsonWebsocketConsumer):
 
     async def notification_created(self, event):
         await self.send_json(
-            {"type": "notification", "id": event["id"], "title": event["title"], "url": event["url"], "unread": event["unread"]}
+            {
+                "type": "notification",
+                "id": event["id"],
+                "title": event["title"],
+                "url": event["url"],
+                "unread": event["unread"],
+            }
         )
 
     @classmethod

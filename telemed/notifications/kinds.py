@@ -18,7 +18,9 @@ class NotificationKind:
 _KINDS: dict[str, NotificationKind] = {}
 
 
-def register(code: str, label: str | Promise, *, email_by_default: bool = True, push_by_default: bool | None = None) -> None:
+def register(
+    code: str, label: str | Promise, *, email_by_default: bool = True, push_by_default: bool | None = None
+) -> None:
     """``push_by_default`` unset follows ``email_by_default``."""
     push = email_by_default if push_by_default is None else push_by_default
     _KINDS[code] = NotificationKind(code, label, email_by_default, push)

@@ -72,9 +72,19 @@ def unread_counts(user_ids) -> dict[int, int]:
 
 def email_preferences_of(user) -> list[dict]:
     """Each kind with the user's choices (or the kind's defaults): e-mail and push."""
-    chosen = {kind: (email, push) for kind, email, push in EmailPreference.objects.filter(user=user).values_list("kind", "email", "push")}
+    chosen = {
+        kind: (email, push)
+        for kind, email, push in EmailPreference.objects.filter(user=user).values_list("kind", "email", "push")
+    }
     rows = []
     for kind in kinds.all_kinds():
         email, push = chosen.get(kind.code, (kind.email_by_default, None))
-        rows.append({"code": kind.code, "label": kind.label, "email": email, "push": kind.push_by_default if push is None else push})
+        rows.append(
+            {
+                "code": kind.code,
+                "label": kind.label,
+                "email": email,
+                "push": kind.push_by_default if push is None else push,
+            }
+        )
     return rows

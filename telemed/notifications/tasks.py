@@ -79,7 +79,9 @@ def send_notification_push(*, notification_id: int, attempt: int = 1) -> None:
                 # The key is held while the push service answers: a second run waits, then skips.
                 if not message_claim(key=f"push:{notification.pk}:{subscription.pk}"):
                     continue
-                outcome = webpush.push_send(endpoint=subscription.endpoint, p256dh=subscription.p256dh, auth=subscription.auth, data=data)
+                outcome = webpush.push_send(
+                    endpoint=subscription.endpoint, p256dh=subscription.p256dh, auth=subscription.auth, data=data
+                )
                 if outcome.gone:
                     PushSubscription.objects.filter(pk=subscription.pk).delete()
                 elif outcome.delivered:
@@ -91,7 +93,9 @@ def send_notification_push(*, notification_id: int, attempt: int = 1) -> None:
     if not failed:
         return
     if attempt > len(PUSH_RETRY_DELAYS):
-        logger.warning("notification %s: push given up after %d attempts (%s)", notification.pk, attempt, "; ".join(failed))
+        logger.warning(
+            "notification %s: push given up after %d attempts (%s)", notification.pk, attempt, "; ".join(failed)
+        )
         return
     with transaction.atomic():
         # One retry per attempt, however many runs of this one reached this point.

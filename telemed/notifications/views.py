@@ -110,7 +110,9 @@ def push_unsubscribe(request: HttpRequest) -> JsonResponse:
 def push_device_remove(request: HttpRequest) -> HttpResponse:
     """The preferences page's "stop" next to one of the user's devices."""
     form = PushDeviceForm(request.POST)
-    if form.is_valid() and services.push_subscription_delete(actor=request.user, subscription_id=form.cleaned_data["device"]):
+    if form.is_valid() and services.push_subscription_delete(
+        actor=request.user, subscription_id=form.cleaned_data["device"]
+    ):
         messages.success(request, _("That device will not receive notifications any more."))
     else:
         messages.error(request, _("That device was already removed."))

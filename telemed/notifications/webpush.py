@@ -58,7 +58,9 @@ def _b64url_decode(text: str) -> bytes:
 
 
 def _public_key_of(private_key: ec.EllipticCurvePrivateKey) -> str:
-    return _b64url(private_key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+    return _b64url(
+        private_key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
 
 
 def new_key_pair() -> tuple[str, str]:
@@ -75,7 +77,9 @@ def _development_key(var_dir: Path) -> ec.EllipticCurvePrivateKey:
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         fd, temporary = tempfile.mkstemp(dir=var_dir, prefix=".vapid-")
         try:
             with os.fdopen(fd, "wb") as file:
@@ -190,8 +194,22 @@ def push_send(*, endpoint: str, p256dh: str, auth: str, data: str) -> Outcome:
 
 # (what the User-Agent contains, what to call it), first match wins: enough to tell one's phone
 # from one's computer on the preferences page.
-_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"), ("Mac OS X", "Mac"), ("Linux", "Linux"))
-_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+_SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac"),
+    ("Linux", "Linux"),
+)
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
 
 
 def device_label(user_agent: str) -> str:

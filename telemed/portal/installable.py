@@ -53,7 +53,9 @@ def icon(size: int, purpose: str) -> Image.Image:
     else:
         draw.rectangle((0, 0, big - 1, big - 1), fill=BRAND)
     for left, top, right, bottom in _CROSS:
-        draw.rectangle((round(left * unit), round(top * unit), round(right * unit) - 1, round(bottom * unit) - 1), fill="#ffffff")
+        draw.rectangle(
+            (round(left * unit), round(top * unit), round(right * unit) - 1, round(bottom * unit) - 1), fill="#ffffff"
+        )
     image = canvas.resize((size, size), Image.Resampling.LANCZOS)
     # Apple's icon is shown on its own background: no transparency in it.
     return image.convert("RGB") if purpose == "apple" else image

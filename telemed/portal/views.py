@@ -85,7 +85,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def manifest(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(installable.manifest(), content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(
+        installable.manifest(), content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
+    )
 
 
 def offline(request: HttpRequest) -> HttpResponse:

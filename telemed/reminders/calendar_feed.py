@@ -59,7 +59,9 @@ def _events(reminder: Reminder, *, details: bool, now: datetime.datetime) -> lis
     summary = reminder.title if details else _("telemed reminder: %(kind)s") % {"kind": kind}
     description = []
     if details and reminder.doctor_id is not None:
-        description.append(pgettext(reminder.doctor.grammar_context, "Set by %(doctor)s") % {"doctor": reminder.doctor.display_name})
+        description.append(
+            pgettext(reminder.doctor.grammar_context, "Set by %(doctor)s") % {"doctor": reminder.doctor.display_name}
+        )
     if details and reminder.notes:
         description.append(reminder.notes)
     description.append(settings.BASE_URL + reverse("reminders:agenda"))
@@ -111,7 +113,9 @@ def _events(reminder: Reminder, *, details: bool, now: datetime.datetime) -> lis
 def _add_timezone(calendar: Calendar, reminders, now: datetime.datetime) -> None:
     """The Europe/Rome VTIMEZONE, covering the years the reminders can reach (a series spans at most ten)."""
     first = min([r.start_date for r in reminders] + [now.date()])
-    calendar.add_missing_timezones(first_date=datetime.date(first.year, 1, 1), last_date=datetime.date(now.year + 12, 1, 1))
+    calendar.add_missing_timezones(
+        first_date=datetime.date(first.year, 1, 1), last_date=datetime.date(now.year + 12, 1, 1)
+    )
 
 
 def feed(reminders, *, details: bool, now: datetime.datetime) -> bytes:

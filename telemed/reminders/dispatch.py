@@ -122,7 +122,9 @@ def record_due(*, now: datetime.datetime | None = None, batch: int = RECORD_BATC
             )  # fmt: skip
             missed = occurrence < too_old
             status = DeliveryStatus.MISSED if missed else DeliveryStatus.PENDING
-            rows.append((pk, occurrence, str(status), missed, series.after(occurrence, anchor=to_local(occurrence).date())))
+            rows.append(
+                (pk, occurrence, str(status), missed, series.after(occurrence, anchor=to_local(occurrence).date()))
+            )
         _record(rows, timezone.now())
         _pause_if_asked("record")
     return len(due)

@@ -59,7 +59,9 @@ class TimesField(forms.Field):
             try:
                 times.append(datetime.datetime.strptime(text[:5], "%H:%M").time())  # noqa: DTZ007 - a time of day
             except ValueError:
-                raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": text[:20]}) from None
+                raise ValidationError(
+                    self.error_messages["invalid"], code="invalid", params={"value": text[:20]}
+                ) from None
         return tuple(times)
 
 
@@ -68,22 +70,37 @@ def _date_input() -> forms.DateInput:
 
 
 class ReminderForm(forms.Form):
-    patient = forms.ModelChoiceField(label=_("Patient"), queryset=None, required=False, empty_label=_("Choose a patient"))
+    patient = forms.ModelChoiceField(
+        label=_("Patient"), queryset=None, required=False, empty_label=_("Choose a patient")
+    )
     kind = forms.ChoiceField(label=_("What is it for?"), choices=ReminderKind.choices, initial=ReminderKind.THERAPY)
-    title = forms.CharField(label=_("Title"), max_length=120, help_text=_("E.g. “Cardioaspirin 100 mg” or “Blood test”."))
-    notes = forms.CharField(label=_("Notes (optional)"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    title = forms.CharField(
+        label=_("Title"), max_length=120, help_text=_("E.g. “Cardioaspirin 100 mg” or “Blood test”.")
+    )
+    notes = forms.CharField(
+        label=_("Notes (optional)"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+    )
     start_date = forms.DateField(label=_("Starting on"), input_formats=DATE_FORMATS, widget=_date_input())
     times = TimesField(label=_("At what time"), help_text=_("One or several times of the day, at most 12."))
-    frequency = forms.ChoiceField(label=_("How often"), choices=Frequency.choices, initial=Frequency.DAILY, widget=forms.RadioSelect)
+    frequency = forms.ChoiceField(
+        label=_("How often"), choices=Frequency.choices, initial=Frequency.DAILY, widget=forms.RadioSelect
+    )
     interval = forms.IntegerField(
         label=_("Repeat every"), min_value=1, max_value=365, initial=1,
         help_text=_("1 = every day, week or month; 2 = every other one; and so on."),
     )  # fmt: skip
     weekdays = forms.TypedMultipleChoiceField(
-        label=_("On these days"), choices=list(WEEKDAYS.items()), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+        label=_("On these days"),
+        choices=list(WEEKDAYS.items()),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     monthly_mode = forms.ChoiceField(
-        label=_("Which day of the month"), choices=MonthlyMode.choices, initial=MonthlyMode.DAY_OF_MONTH, widget=forms.RadioSelect,
+        label=_("Which day of the month"),
+        choices=MonthlyMode.choices,
+        initial=MonthlyMode.DAY_OF_MONTH,
+        widget=forms.RadioSelect,
         help_text=_("The date and the weekday are those of the start date. Some months have no 29th, 30th or 31st."),
     )
     end = forms.ChoiceField(label=_("Ends"), choices=EndMode.choices, initial=EndMode.NEVER, widget=forms.RadioSelect)
@@ -125,7 +142,9 @@ class ReminderForm(forms.Form):
         )
 
     def text(self) -> ReminderText:
-        return ReminderText(kind=self.cleaned_data["kind"], title=self.cleaned_data["title"], notes=self.cleaned_data["notes"])
+        return ReminderText(
+            kind=self.cleaned_data["kind"], title=self.cleaned_data["title"], notes=self.cleaned_data["notes"]
+        )
 
     def add_service_error(self, error: ValidationError) -> None:
         """Put a service's messages next to the fields they are about."""

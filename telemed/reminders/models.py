@@ -35,9 +35,15 @@ class Reminder(models.Model):
     """
 
     # Both are indexed by the composite indexes below, which lead with them.
-    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders", db_index=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders", db_index=False
+    )
     doctor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders_for_patients",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reminders_for_patients",
         db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=12, choices=ReminderKind.choices, default=ReminderKind.THERAPY)
@@ -77,9 +83,12 @@ class Reminder(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(interval__gte=1), name="reminder_interval_positive"),
-            models.CheckConstraint(condition=Q(until__isnull=True) | Q(count__isnull=True), name="reminder_until_or_count"),
             models.CheckConstraint(
-                condition=Q(ends_before__isnull=True) | Q(ends_before__gt=models.F("starts_at")), name="reminder_ends_after_start"
+                condition=Q(until__isnull=True) | Q(count__isnull=True), name="reminder_until_or_count"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_before__isnull=True) | Q(ends_before__gt=models.F("starts_at")),
+                name="reminder_ends_after_start",
             ),
         ]
         verbose_name = _("reminder")

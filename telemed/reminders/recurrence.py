@@ -160,7 +160,8 @@ class Recurrence:
             _(
                 "Some months have no day %(day)d: the reminder skips them. Choose “On the last day of the month” "
                 "to be reminded every month."
-            ) % {"day": self.start.day}
+            )
+            % {"day": self.start.day}
         ]
 
     # --- the RFC 5545 rule ---------------------------------------------------------------
@@ -212,7 +213,8 @@ class Recurrence:
             how = (
                 _("every %(days)s") % {"days": days}
                 if n == 1
-                else ngettext("every %(n)d week on %(days)s", "every %(n)d weeks on %(days)s", n) % {"n": n, "days": days}
+                else ngettext("every %(n)d week on %(days)s", "every %(n)d weeks on %(days)s", n)
+                % {"n": n, "days": days}
             )
         elif self.monthly_mode == MonthlyMode.LAST_DAY:
             how = (
@@ -228,7 +230,10 @@ class Recurrence:
             how = (
                 _("every month on %(nth)s %(weekday)s") % values
                 if n == 1
-                else ngettext("every %(n)d month on %(nth)s %(weekday)s", "every %(n)d months on %(nth)s %(weekday)s", n) % values
+                else ngettext(
+                    "every %(n)d month on %(nth)s %(weekday)s", "every %(n)d months on %(nth)s %(weekday)s", n
+                )
+                % values
             )
         else:
             values = {"n": n, "day": self.start.day}

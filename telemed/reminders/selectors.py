@@ -74,7 +74,9 @@ def deliveries_of(reminder: Reminder, *, limit: int = 50) -> list[dict]:
     The caller already holds the reminder through reminder_get_for_user."""
     deliveries = list(Delivery.objects.filter(reminder=reminder).order_by("-occurrence")[:limit])
     taken = set(
-        Dose.objects.filter(reminder=reminder, occurrence__in=[d.occurrence for d in deliveries]).values_list("occurrence", flat=True)
+        Dose.objects.filter(reminder=reminder, occurrence__in=[d.occurrence for d in deliveries]).values_list(
+            "occurrence", flat=True
+        )
     )
     return [{"delivery": d, "taken": d.occurrence in taken} for d in deliveries]
 
@@ -123,7 +125,11 @@ def agenda_occurrences(patient, start: datetime.datetime, end: datetime.datetime
             "reminder_id", "occurrence", "status", "late"
         )
     }
-    taken = set(Dose.objects.filter(reminder_id__in=ids, occurrence__gte=start, occurrence__lt=end).values_list("reminder_id", "occurrence"))
+    taken = set(
+        Dose.objects.filter(reminder_id__in=ids, occurrence__gte=start, occurrence__lt=end).values_list(
+            "reminder_id", "occurrence"
+        )
+    )
     occurrences = []
     for reminder, at in sorted(found, key=lambda pair: (pair[1], pair[0].title)):
         delivery = deliveries.get((reminder.pk, at))

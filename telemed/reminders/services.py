@@ -69,7 +69,11 @@ def _series_fields(recurrence: Recurrence, *, not_before: datetime.datetime | No
         raise ValidationError({"until": _("The end date is before the start date.")})
     fields = {**recurrence.stored(), "starts_at": starts_at, "ends_before": ends_before}
     series = Series(
-        rrule=fields["rrule"], times=recurrence.times, start_date=recurrence.start, starts_at=starts_at, ends_before=ends_before
+        rrule=fields["rrule"],
+        times=recurrence.times,
+        start_date=recurrence.start,
+        starts_at=starts_at,
+        ends_before=ends_before,
     )
     next_fire_at = series.after(timezone.now())
     if next_fire_at is None:
@@ -108,7 +112,8 @@ def reminder_create(*, actor, patient, text: ReminderText, recurrence: Recurrenc
             notify(
                 recipient=patient,
                 kind=NOTIFICATION_KIND,
-                title=pgettext(actor.grammar_context, "%(doctor)s added a reminder to your agenda") % {"doctor": actor.display_name},
+                title=pgettext(actor.grammar_context, "%(doctor)s added a reminder to your agenda")
+                % {"doctor": actor.display_name},
                 url=reverse("reminders:detail", args=[reminder.pk]),
             )
     return reminder
@@ -158,14 +163,21 @@ def reminder_edit_from(
         raise ValidationError(_("A reminder can be changed only from an occurrence still to come."))
     first = series.first()
     if first is None or occurrence <= first:
-        for name, value in {"kind": text.kind, "title": text.title, "notes": text.notes, **_series_fields(recurrence)}.items():
+        for name, value in {
+            "kind": text.kind,
+            "title": text.title,
+            "notes": text.notes,
+            **_series_fields(recurrence),
+        }.items():
             setattr(reminder, name, value)
         reminder.updated_at = now
         reminder.save()
         return reminder
 
     if recurrence.start < to_local(occurrence).date():
-        raise ValidationError({"start_date": _("From this occurrence onwards, the new start date cannot be earlier than it.")})
+        raise ValidationError(
+            {"start_date": _("From this occurrence onwards, the new start date cannot be earlier than it.")}
+        )
     continuation = Reminder.objects.create(
         patient=reminder.patient,
         doctor=reminder.doctor,
@@ -288,4 +300,3 @@ def feed_token_revoke(*, actor) -> None:
     settings.feed_token = None
     settings.feed_created_at = None
     settings.save(update_fields=["feed_token", "feed_created_at"])
-

@@ -115,7 +115,13 @@ def _form_page(request, form, *, reminder=None, occurrence=None, patient=None) -
     return render(
         request,
         "reminders/form.html",
-        {"form": form, "reminder": reminder, "occurrence": occurrence, "patient": patient, "is_doctor": request.user.is_doctor},
+        {
+            "form": form,
+            "reminder": reminder,
+            "occurrence": occurrence,
+            "patient": patient,
+            "is_doctor": request.user.is_doctor,
+        },
     )
 
 
@@ -130,7 +136,9 @@ def create(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             patient = form.cleaned_data["patient"] if user.is_doctor else user
             try:
-                reminder = services.reminder_create(actor=user, patient=patient, text=form.text(), recurrence=form.recurrence())
+                reminder = services.reminder_create(
+                    actor=user, patient=patient, text=form.text(), recurrence=form.recurrence()
+                )
             except ValidationError as error:
                 form.add_service_error(error)
             else:
@@ -193,7 +201,11 @@ def edit(request: HttpRequest, reminder_id: int) -> HttpResponse:
         if form.is_valid():
             try:
                 changed = services.reminder_edit_from(
-                    actor=request.user, reminder=reminder, occurrence=occurrence, text=form.text(), recurrence=form.recurrence()
+                    actor=request.user,
+                    reminder=reminder,
+                    occurrence=occurrence,
+                    text=form.text(),
+                    recurrence=form.recurrence(),
                 )
             except ValidationError as error:
                 form.add_service_error(error)
@@ -279,7 +291,9 @@ def _calendar_response(content: bytes, filename: str, *, attachment: bool) -> Ht
 @login_required
 def ics(request: HttpRequest, reminder_id: int) -> HttpResponse:
     reminder = selectors.reminder_get_for_user(request.user, reminder_id)
-    return _calendar_response(calendar_feed.single(reminder, now=timezone.now()), f"reminder-{reminder.pk}.ics", attachment=True)
+    return _calendar_response(
+        calendar_feed.single(reminder, now=timezone.now()), f"reminder-{reminder.pk}.ics", attachment=True
+    )
 
 
 @never_cache
@@ -300,9 +314,7 @@ def agenda_settings(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_patient(user)
     current = selectors.agenda_settings_of(user)
-    feed_url = (
-        settings.BASE_URL + reverse("reminders:feed", args=[current.feed_token]) if current.feed_token else ""
-    )
+    feed_url = settings.BASE_URL + reverse("reminders:feed", args=[current.feed_token]) if current.feed_token else ""
     return render(
         request,
         "reminders/settings.html",

@@ -20,8 +20,12 @@ class NewReportForm(forms.Form):
 
 
 class ReportContentForm(forms.Form):
-    diagnosis = forms.CharField(label=_("Diagnosis"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
-    findings = forms.CharField(label=_("Findings"), required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 6}))
+    diagnosis = forms.CharField(
+        label=_("Diagnosis"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    findings = forms.CharField(
+        label=_("Findings"), required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 6})
+    )
     notes = forms.CharField(label=_("Notes"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
     nre = forms.CharField(label=_("NRE / NRBE number (from Sistema TS)"), required=False, max_length=20)
     nre_pin = forms.CharField(label=_("PIN"), required=False, max_length=10)
@@ -70,4 +74,6 @@ class BatchSignForm(forms.Form):
 
     def __init__(self, *args, drafts, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reports"].choices = [(str(r.public_id), str(r.public_id)) for r in drafts if not r.signed_elsewhere]
+        self.fields["reports"].choices = [
+            (str(r.public_id), str(r.public_id)) for r in drafts if not r.signed_elsewhere
+        ]

@@ -33,9 +33,7 @@ class Report(models.Model):
     doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports_written")
     patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports_received")
     version = models.PositiveIntegerField(default=1)
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
-    )
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
     diagnosis = models.TextField(_("diagnosis"), blank=True, max_length=4000)
     findings = models.TextField(_("findings"), blank=True, max_length=8000)
     notes = models.TextField(_("notes"), blank=True, max_length=4000)

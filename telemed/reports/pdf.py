@@ -30,7 +30,11 @@ def document_title(report: Report) -> str:
 
 
 def signature_reason(report: Report) -> str:
-    return _("Prescription digitally signed") if report.kind == ReportKind.PRESCRIPTION else _("Medical report digitally signed")
+    return (
+        _("Prescription digitally signed")
+        if report.kind == ReportKind.PRESCRIPTION
+        else _("Medical report digitally signed")
+    )
 
 
 @functools.cache
@@ -62,5 +66,7 @@ def render_report_pdf(report: Report, *, issued_at=None) -> io.BytesIO:
     # Only the inline QR image may be loaded: the content is the doctor's text, and nothing in it
     # may make the renderer reach the network or the file system.
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, timeout=5)
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[_stylesheet()], pdf_variant=PDF_VARIANT)
+    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf(
+        stylesheets=[_stylesheet()], pdf_variant=PDF_VARIANT
+    )
     return io.BytesIO(pdf)

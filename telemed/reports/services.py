@@ -109,8 +109,12 @@ def _clean_content(kind: str, content: ReportContent) -> ReportContent:
         findings=content.findings.strip(),
         notes=content.notes.strip(),
         therapy=tuple(
-            TherapyLine(drug=line.drug.strip()[:200], dose=line.dose.strip()[:100], schedule=line.schedule.strip()[:200],
-                        duration=line.duration.strip()[:100])
+            TherapyLine(
+                drug=line.drug.strip()[:200],
+                dose=line.dose.strip()[:100],
+                schedule=line.schedule.strip()[:200],
+                duration=line.duration.strip()[:100],
+            )
             for line in lines
         ),
         nre=nre,
@@ -127,7 +131,9 @@ def _write_content(report: Report, content: ReportContent) -> None:
     report.save()
     report.therapy.all().delete()
     TherapyItem.objects.bulk_create(
-        TherapyItem(report=report, position=n, drug=line.drug, dose=line.dose, schedule=line.schedule, duration=line.duration)
+        TherapyItem(
+            report=report, position=n, drug=line.drug, dose=line.dose, schedule=line.schedule, duration=line.duration
+        )
         for n, line in enumerate(content.therapy)
     )
 
@@ -138,7 +144,8 @@ def content_of(report: Report) -> ReportContent:
         findings=report.findings,
         notes=report.notes,
         therapy=tuple(
-            TherapyLine(drug=i.drug, dose=i.dose, schedule=i.schedule, duration=i.duration) for i in report.therapy.all()
+            TherapyLine(drug=i.drug, dose=i.dose, schedule=i.schedule, duration=i.duration)
+            for i in report.therapy.all()
         ),
         nre=report.nre,
         nre_pin=report.nre_pin,
@@ -162,7 +169,9 @@ def report_create(
     engagement = (engagement or "").strip()[:40]
     _check_patient(actor, patient, engagement)
     content = _clean_content(kind, content or ReportContent())
-    report = Report(kind=kind, doctor=actor, patient=patient, engagement=engagement, sign_url=sign_url if engagement else "")
+    report = Report(
+        kind=kind, doctor=actor, patient=patient, engagement=engagement, sign_url=sign_url if engagement else ""
+    )
     _write_content(report, content)
     return report
 
@@ -208,7 +217,11 @@ def report_correct(*, actor, report: Report) -> Report:
             raise ValidationError(_("This document already has a correction: open that one."))
     _check_patient(actor, report.patient, report.engagement)
     correction = Report(
-        kind=report.kind, doctor=actor, patient=report.patient, version=report.version + 1, replaces=report,
+        kind=report.kind,
+        doctor=actor,
+        patient=report.patient,
+        version=report.version + 1,
+        replaces=report,
         engagement=report.engagement,
     )  # a correction is signed here: the engaging flow was completed by the version it corrects
     _write_content(correction, content_of(report))

@@ -51,7 +51,10 @@ def report_create(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("reports:edit", report.public_id)
     return render(
-        request, "reports/create.html", {"form": form, "has_patients": patients.exists()}, status=400 if form.errors else 200
+        request,
+        "reports/create.html",
+        {"form": form, "has_patients": patients.exists()},
+        status=400 if form.errors else 200,
     )
 
 
@@ -62,7 +65,9 @@ def _parse_content(request: HttpRequest, report) -> tuple[forms.ReportContentFor
 _content = forms.editor_content
 
 
-def _editor(request, report, *, content_form=None, therapy=None, code_error: str = "", status: int = 200) -> HttpResponse:
+def _editor(
+    request, report, *, content_form=None, therapy=None, code_error: str = "", status: int = 200
+) -> HttpResponse:
     if content_form is None:
         content_form = forms.ReportContentForm(initial={
             "diagnosis": report.diagnosis, "findings": report.findings, "notes": report.notes,
@@ -70,7 +75,8 @@ def _editor(request, report, *, content_form=None, therapy=None, code_error: str
         })  # fmt: skip
     if therapy is None:
         rows = [
-            {"drug": i.drug, "dose": i.dose, "schedule": i.schedule, "duration": i.duration} for i in report.therapy.all()
+            {"drug": i.drug, "dose": i.dose, "schedule": i.schedule, "duration": i.duration}
+            for i in report.therapy.all()
         ]
         rows += [{}] * max(forms.THERAPY_ROWS - len(rows), 1)
         therapy = forms.TherapyFormSet(initial=rows, prefix="therapy")

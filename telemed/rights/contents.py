@@ -138,9 +138,23 @@ def _payments(request_list) -> Iterator[Item]:
 
 def _payouts(doctor_profile) -> Iterator[Item]:
     for line in billing.payout_lines_of_doctor(doctor_profile):
-        statement = [{"operation": e.operation, "amount": e.amount, "at": e.created_at} for e in billing.payout_statement(line)]
-        data = {"name": line.name, "iban": line.iban, "execution_date": line.batch.execution_date, "statement": statement}
-        yield Item("payout", str(line.pk), line.batch.created_at, line.end_to_end_id, f"payouts/{line.pk}.json", content=_json(data))
+        statement = [
+            {"operation": e.operation, "amount": e.amount, "at": e.created_at} for e in billing.payout_statement(line)
+        ]
+        data = {
+            "name": line.name,
+            "iban": line.iban,
+            "execution_date": line.batch.execution_date,
+            "statement": statement,
+        }
+        yield Item(
+            "payout",
+            str(line.pk),
+            line.batch.created_at,
+            line.end_to_end_id,
+            f"payouts/{line.pk}.json",
+            content=_json(data),
+        )
 
 
 def items_of(user: User) -> Iterator[Item]:

@@ -37,7 +37,9 @@ class DataExport(models.Model):
         ordering = ["-created_at"]
         constraints = [
             # One export in preparation per account: asking twice shows the one under way.
-            models.UniqueConstraint(fields=["user"], condition=Q(state__in=["queued", "running"]), name="rights_one_open_export")
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(state__in=["queued", "running"]), name="rights_one_open_export"
+            )
         ]
 
     @property

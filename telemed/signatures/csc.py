@@ -65,7 +65,9 @@ async def _post(session: aiohttp.ClientSession, connection: Connection, endpoint
                 data = {}
             if response.status >= 400 or not isinstance(data, dict):
                 error = data.get("error", f"http_{response.status}") if isinstance(data, dict) else "bad_response"
-                raise RemoteSignerError(str(error), str(data.get("error_description", "")) if isinstance(data, dict) else "")
+                raise RemoteSignerError(
+                    str(error), str(data.get("error_description", "")) if isinstance(data, dict) else ""
+                )
             return data
     except aiohttp.ClientError as exc:
         raise RemoteSignerError("unreachable", str(exc)) from exc
@@ -116,7 +118,5 @@ class BatchAuthorizationManager(CSCAuthorizationManager):
         return self._authorization
 
 
-def remote_signer(
-    session: aiohttp.ClientSession, manager: BatchAuthorizationManager
-) -> CSCSigner:
+def remote_signer(session: aiohttp.ClientSession, manager: BatchAuthorizationManager) -> CSCSigner:
     return CSCSigner(session, manager, batch_size=1, sign_timeout=TIMEOUT_SECONDS)

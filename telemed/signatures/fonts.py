@@ -42,4 +42,3 @@ def latin_font_file(source: Path = REGULAR) -> str:
     with os.fdopen(handle, "wb") as target:
         _latin_cut(source).save(target)
     return path
-

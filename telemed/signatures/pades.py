@@ -121,7 +121,6 @@ def _stamp_style() -> TextStampStyle:
     )
 
 
-
 async def sign_pdf(
     *,
     pdf: BinaryIO,

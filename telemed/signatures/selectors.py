@@ -90,7 +90,9 @@ def trust_roots_der() -> list[bytes]:
     roots = [bytes(der) for der in CertificateAuthority.objects.values_list("certificate_der", flat=True)]
     roots += [
         bytes(der)
-        for der in RemoteSignerProvider.objects.exclude(root_certificate_der=b"").values_list("root_certificate_der", flat=True)
+        for der in RemoteSignerProvider.objects.exclude(root_certificate_der=b"").values_list(
+            "root_certificate_der", flat=True
+        )
     ]
     return roots
 

@@ -232,7 +232,9 @@ def remote_signer_configure(
     credential_id = credential_id.strip()
     if not credential_id:
         raise ValidationError({"credential_id": _("Type the credential ID your provider gave you.")})
-    connection = csc.Connection(base_url=provider.base_url, credential_id=credential_id, access_token=access_token.strip())
+    connection = csc.Connection(
+        base_url=provider.base_url, credential_id=credential_id, access_token=access_token.strip()
+    )
     try:
         info = _run(_fetch_credential(connection))
     except csc.RemoteSignerError as exc:
@@ -311,9 +313,11 @@ def _log(actor, outcome: str, *, device: SigningDevice | None = None, documents:
 def _check_local_code(actor, code: str, documents: int) -> tuple[str, SigningDevice | None]:
     """Evaluate the code and commit the counters; returns the outcome (raising comes after the commit)."""
     with transaction.atomic():
-        device = SigningDevice.objects.select_for_update().filter(
-            user=actor, state__in=[DeviceState.ACTIVE, DeviceState.LOCKED]
-        ).first()
+        device = (
+            SigningDevice.objects.select_for_update()
+            .filter(user=actor, state__in=[DeviceState.ACTIVE, DeviceState.LOCKED])
+            .first()
+        )
         if device is None:
             _log(actor, SigningAttemptOutcome.NO_DEVICE)
             return SigningAttemptOutcome.NO_DEVICE, None
@@ -344,7 +348,11 @@ def _refusal(outcome: str, device: SigningDevice | None) -> ValidationError:
         )
     if outcome == SigningAttemptOutcome.LOCKED or (device is not None and device.state == DeviceState.LOCKED):
         return ValidationError(
-            {"code": _("Signing is locked after too many wrong codes. Enrol your authenticator app again to unlock it.")}
+            {
+                "code": _(
+                    "Signing is locked after too many wrong codes. Enrol your authenticator app again to unlock it."
+                )
+            }
         )
     if outcome == SigningAttemptOutcome.REUSED_CODE:
         return ValidationError({"code": _("This code has already been used. Wait for the next code in your app.")})
@@ -358,10 +366,14 @@ def _refusal(outcome: str, device: SigningDevice | None) -> ValidationError:
 def _certificate_refusal(actor) -> ValidationError:
     latest = SigningCertificate.objects.filter(doctor=actor).order_by("-created_at").first()
     if latest is not None and latest.revoked_at is not None:
-        return ValidationError(_("Your signing certificate has been revoked. Nothing was signed. Contact the platform staff."))
+        return ValidationError(
+            _("Your signing certificate has been revoked. Nothing was signed. Contact the platform staff.")
+        )
     if latest is not None and latest.not_after <= timezone.now():
         return ValidationError(
-            _("Your signing certificate has expired. Nothing was signed. Enrol your authenticator app again to get a new one.")
+            _(
+                "Your signing certificate has expired. Nothing was signed. Enrol your authenticator app again to get a new one."
+            )
         )
     return ValidationError(_("You have no signing certificate. Enrol your authenticator app for signing first."))
 
@@ -376,7 +388,11 @@ async def _authorize_remote(connection: csc.Connection, *, otp: str, documents: 
 
 
 def _authorize_remote_signer(actor, credential: RemoteCredential, code: str, documents: int) -> SigningAuthorization:
-    token = unseal(bytes(credential.sealed_access_token), purpose=_token_purpose(actor.pk)).decode() if credential.sealed_access_token else ""
+    token = (
+        unseal(bytes(credential.sealed_access_token), purpose=_token_purpose(actor.pk)).decode()
+        if credential.sealed_access_token
+        else ""
+    )
     connection = csc.Connection(
         base_url=credential.provider.base_url, credential_id=credential.credential_id, access_token=token
     )
@@ -518,4 +534,3 @@ def documents_sign(*, authorization: SigningAuthorization, documents: list[Docum
         )
         signed.append(SignedDocument(public_id=document.public_id, record=record, pdf=output, sha256=sha256, size=size))
     return signed
-

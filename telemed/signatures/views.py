@@ -111,7 +111,12 @@ def _verify(request: HttpRequest, expected) -> HttpResponse:
         return render(request, "signatures/verify.html", {**context, "form": forms.VerifyForm()})
     if _too_large(request):
         message = _("The file is larger than %(limit)d MB.") % {"limit": context["limit_mb"]}
-        return render(request, "signatures/verify.html", {**context, "form": forms.VerifyForm(), "upload_error": message}, status=413)
+        return render(
+            request,
+            "signatures/verify.html",
+            {**context, "form": forms.VerifyForm(), "upload_error": message},
+            status=413,
+        )
     form = forms.VerifyForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "signatures/verify.html", {**context, "form": form}, status=400)

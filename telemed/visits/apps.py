@@ -16,5 +16,7 @@ class VisitsConfig(AppConfig):
         kinds.register("visit_proposal", _("Requests for another visit date"))
         kinds.register("visit_reminder", _("Reminders of video visits"))
         # An e-mail would come too late for a patient waiting now; a push on the phone does not.
-        kinds.register("visit_waiting", _("Patients waiting in the video room"), email_by_default=False, push_by_default=True)
+        kinds.register(
+            "visit_waiting", _("Patients waiting in the video room"), email_by_default=False, push_by_default=True
+        )
         kinds.register("visit_report", _("Reports of video visits"))

@@ -88,7 +88,9 @@ class VisitRoomConsumer(JsonFramesConsumer):
                     raise ValidationError(_("The call has not started yet."))
                 await self._to_others({"type": "room.signal", **_valid_signal(content)})
             elif kind == "presence":
-                await self._to_others({"type": "room.presence", "role": self.role, "reply": content.get("reply") is True})
+                await self._to_others(
+                    {"type": "room.presence", "role": self.role, "reply": content.get("reply") is True}
+                )
             elif kind == "waiting":
                 await in_pool(services.visit_patient_waiting)(actor=self.user, booking=self.booking)
                 await self._to_others({"type": "room.waiting"})
@@ -97,9 +99,13 @@ class VisitRoomConsumer(JsonFramesConsumer):
             elif kind == "end":
                 await in_pool(services.visit_end)(actor=self.user, booking=self.booking)
             elif kind == "chat":
-                await in_pool(services.room_message_send)(actor=self.user, booking=self.booking, text=content.get("text"))
+                await in_pool(services.room_message_send)(
+                    actor=self.user, booking=self.booking, text=content.get("text")
+                )
             elif kind == "notes":
-                await in_pool(services.visit_notes_save)(actor=self.user, booking=self.booking, notes=content.get("notes"))
+                await in_pool(services.visit_notes_save)(
+                    actor=self.user, booking=self.booking, notes=content.get("notes")
+                )
                 await self.send_json({"type": "notes.saved"})
             elif kind == "stats":
                 await in_pool(services.visit_stats_record)(
@@ -121,7 +127,9 @@ class VisitRoomConsumer(JsonFramesConsumer):
 
     async def room_signal(self, event):
         if event["sender"] != self.channel_name:
-            await self.send_json({"type": "signal", **{k: event[k] for k in ("description", "candidate") if k in event}})
+            await self.send_json(
+                {"type": "signal", **{k: event[k] for k in ("description", "candidate") if k in event}}
+            )
 
     async def room_presence(self, event):
         if event["sender"] != self.channel_name:

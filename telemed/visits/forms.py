@@ -23,8 +23,12 @@ class AgendaForm(forms.Form):
     )
     horizon_days = forms.IntegerField(label=_("Patients may book up to (days ahead)"), min_value=1, max_value=365)
     min_notice_hours = forms.IntegerField(label=_("Minimum notice (hours)"), min_value=0, max_value=720)
-    cancel_notice_hours = forms.IntegerField(label=_("Patients may cancel up to (hours before)"), min_value=0, max_value=720)
-    reschedule_notice_hours = forms.IntegerField(label=_("Patients may move a visit up to (hours before)"), min_value=0, max_value=720)
+    cancel_notice_hours = forms.IntegerField(
+        label=_("Patients may cancel up to (hours before)"), min_value=0, max_value=720
+    )
+    reschedule_notice_hours = forms.IntegerField(
+        label=_("Patients may move a visit up to (hours before)"), min_value=0, max_value=720
+    )
 
 
 class RuleForm(forms.Form):
@@ -47,7 +51,9 @@ class BookForm(forms.Form):
 class ProposalForm(forms.Form):
     day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
     time = forms.TimeField(label=_("Time"), widget=forms.TimeInput(attrs={"type": "time"}))
-    message = forms.CharField(label=_("Message for the doctor"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    message = forms.CharField(
+        label=_("Message for the doctor"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
     accepted_total = forms.DecimalField(max_digits=10, decimal_places=2, widget=forms.HiddenInput)
 
     def start(self) -> datetime.datetime:
@@ -58,7 +64,9 @@ class ReplyForm(forms.Form):
     action = forms.ChoiceField(choices=[(a, a) for a in PROPOSAL_ACTIONS], widget=forms.HiddenInput)
     day = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     time = forms.TimeField(label=_("Time"), required=False, widget=forms.TimeInput(attrs={"type": "time"}))
-    message = forms.CharField(label=_("Message"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    message = forms.CharField(
+        label=_("Message"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         data = super().clean()
@@ -77,8 +85,12 @@ class RescheduleForm(forms.Form):
 
 
 class VisitReportForm(forms.Form):
-    diagnosis = forms.CharField(label=_("Diagnosis"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
-    findings = forms.CharField(label=_("Findings"), required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 6}))
+    diagnosis = forms.CharField(
+        label=_("Diagnosis"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    findings = forms.CharField(
+        label=_("Findings"), required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 6})
+    )
     statement = forms.ChoiceField(
         label=_("Remote examination"), required=False, choices=ExamStatement.choices, widget=forms.RadioSelect
     )

@@ -34,14 +34,18 @@ class Agenda(models.Model):
     horizon_days = models.PositiveSmallIntegerField(_("bookable up to (days ahead)"), default=30)
     min_notice_hours = models.PositiveSmallIntegerField(_("minimum notice (hours)"), default=2)
     cancel_notice_hours = models.PositiveSmallIntegerField(_("cancellation allowed up to (hours before)"), default=24)
-    reschedule_notice_hours = models.PositiveSmallIntegerField(_("rescheduling allowed up to (hours before)"), default=24)
+    reschedule_notice_hours = models.PositiveSmallIntegerField(
+        _("rescheduling allowed up to (hours before)"), default=24
+    )
 
     class Meta:
         verbose_name = _("agenda")
         verbose_name_plural = _("agendas")
         constraints = [
             models.CheckConstraint(condition=Q(slot_minutes__in=SLOT_MINUTES), name="visits_agenda_slot_minutes"),
-            models.CheckConstraint(condition=Q(horizon_days__gte=1, horizon_days__lte=365), name="visits_agenda_horizon"),
+            models.CheckConstraint(
+                condition=Q(horizon_days__gte=1, horizon_days__lte=365), name="visits_agenda_horizon"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -61,7 +65,9 @@ class AvailabilityRule(models.Model):
         verbose_name = _("availability rule")
         verbose_name_plural = _("availability rules")
         ordering = ["weekday", "start"]
-        constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="visits_rule_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="visits_rule_end_after_start")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
@@ -180,7 +186,9 @@ class ProposalStatus(models.TextChoices):
 class DateProposal(models.Model):
     """A patient's request for a date outside the free slots, negotiated until agreed or rejected."""
 
-    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="visit_proposals_received")
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="visit_proposals_received"
+    )
     patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="visit_proposals_sent")
     start = models.DateTimeField(_("proposed start"))
     duration_minutes = models.PositiveSmallIntegerField()

@@ -148,6 +148,8 @@ def holidays_ahead(agenda: Agenda, *, language: str, now: datetime.datetime | No
     name and whether the doctor opened it for visits."""
     today = (now or timezone.now()).astimezone(ROME).date()
     last = today + datetime.timedelta(days=agenda.horizon_days)
-    days = sorted(day for year in range(today.year, last.year + 1) for day in public_holidays(year) if today <= day <= last)
+    days = sorted(
+        day for year in range(today.year, last.year + 1) for day in public_holidays(year) if today <= day <= last
+    )
     opened = set(agenda.holiday_openings.filter(day__in=days).values_list("day", flat=True))
     return [{"day": day, "name": public_holiday_name(day, language=language), "open": day in opened} for day in days]

@@ -122,12 +122,16 @@ def availability_rule_remove(*, actor, rule_id: int) -> None:
 
 
 @transaction.atomic
-def agenda_exception_add(*, actor, first_day: datetime.date, last_day: datetime.date, reason: str = "") -> AgendaException:
+def agenda_exception_add(
+    *, actor, first_day: datetime.date, last_day: datetime.date, reason: str = ""
+) -> AgendaException:
     _require_doctor(actor)
     if not isinstance(first_day, datetime.date) or not isinstance(last_day, datetime.date) or last_day < first_day:
         raise ValidationError({"last_day": _("The last day cannot come before the first.")})
     agenda = _locked_agenda(actor)
-    return AgendaException.objects.create(agenda=agenda, first_day=first_day, last_day=last_day, reason=reason.strip()[:120])
+    return AgendaException.objects.create(
+        agenda=agenda, first_day=first_day, last_day=last_day, reason=reason.strip()[:120]
+    )
 
 
 @transaction.atomic
@@ -308,7 +312,9 @@ def booking_cancel(*, actor, booking: Booking) -> Booking:
     agenda = agenda_of(booking.doctor)
     if booking.status != BookingStatus.BOOKED:
         raise ValidationError(_("Only a visit that has not started yet can be cancelled."))
-    if actor.pk == booking.patient_id and booking.start - timezone.now() < datetime.timedelta(hours=agenda.cancel_notice_hours):
+    if actor.pk == booking.patient_id and booking.start - timezone.now() < datetime.timedelta(
+        hours=agenda.cancel_notice_hours
+    ):
         raise ValidationError(
             _("Visits can be cancelled up to %(hours)s hours before they start. Please write to the doctor.")
             % {"hours": agenda.cancel_notice_hours}
@@ -397,7 +403,10 @@ PROPOSAL_ACTIONS = ("accept", "reject", "propose", "withdraw")
 
 def _proposal_transition(proposal: DateProposal, actor, action: str) -> None:
     """The one transition function of a negotiation: whose turn it is decides what they may do."""
-    turn: dict[str, int] = {ProposalStatus.WAITING_DOCTOR: proposal.doctor_id, ProposalStatus.WAITING_PATIENT: proposal.patient_id}
+    turn: dict[str, int] = {
+        ProposalStatus.WAITING_DOCTOR: proposal.doctor_id,
+        ProposalStatus.WAITING_PATIENT: proposal.patient_id,
+    }
     if proposal.status not in turn:
         raise ValidationError(_("This request is closed: nothing more can be done on it."))
     if action == "withdraw":
@@ -493,7 +502,9 @@ def visit_patient_waiting(*, actor, booking: Booking) -> Booking:
     if actor.pk != booking.patient_id:
         raise PermissionDenied
     # Told again when the doctor's page reconnects; notified only once in a while.
-    recently = booking.patient_waiting_at and timezone.now() - booking.patient_waiting_at < datetime.timedelta(minutes=5)
+    recently = booking.patient_waiting_at and timezone.now() - booking.patient_waiting_at < datetime.timedelta(
+        minutes=5
+    )
     booking.patient_waiting_at = timezone.now()
     booking.save(update_fields=["patient_waiting_at"])
     if booking.status == BookingStatus.BOOKED and not recently:
@@ -593,7 +604,9 @@ def room_file_send(*, actor, booking: Booking, name: str, stream, size: int):
         raise ValueError("an upload appended whole has its document")
     with transaction.atomic():
         boxes.document_share(actor=actor, document=document, doctor=booking.doctor)
-        message = RoomMessage.objects.create(booking=booking, author=actor, document_id=document.pk, document_name=document.name)
+        message = RoomMessage.objects.create(
+            booking=booking, author=actor, document_id=document.pk, document_name=document.name
+        )
         push_on_commit(room_group(booking.pk), _chat_event(message))
     return message
 
@@ -699,7 +712,9 @@ def visit_record_text(booking: Booking) -> str:
 
 
 def _doctor_booking(actor, booking: Booking, *, lock: bool = True) -> Booking:
-    booking = _locked_booking(booking) if lock else Booking.objects.select_related("doctor", "patient").get(pk=booking.pk)
+    booking = (
+        _locked_booking(booking) if lock else Booking.objects.select_related("doctor", "patient").get(pk=booking.pk)
+    )
     if actor.pk != booking.doctor_id:
         raise PermissionDenied
     return booking

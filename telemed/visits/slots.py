@@ -52,7 +52,12 @@ def _opened_holidays(agenda: Agenda) -> set[datetime.date]:
 
 
 def _candidate_slots(
-    agenda: Agenda, first_day: datetime.date, last_day: datetime.date, rules, exceptions, opened_holidays,
+    agenda: Agenda,
+    first_day: datetime.date,
+    last_day: datetime.date,
+    rules,
+    exceptions,
+    opened_holidays,
     minutes: int | None = None,
 ):
     """Visits of ``minutes`` (the agenda's slot length if not given) start every ``slot_minutes``
@@ -94,7 +99,12 @@ def free_slots(
     )
     slots = []
     for slot in _candidate_slots(
-        agenda, earliest.astimezone(ROME).date(), latest.astimezone(ROME).date(), rules, exceptions, _opened_holidays(agenda),
+        agenda,
+        earliest.astimezone(ROME).date(),
+        latest.astimezone(ROME).date(),
+        rules,
+        exceptions,
+        _opened_holidays(agenda),
         minutes,
     ):
         if slot.start < earliest or slot.start > latest:

@@ -67,7 +67,11 @@ def send_visit_reminder(context, *, booking_id: int, start: str) -> None:
 
     booking = Booking.objects.select_related("doctor", "patient").filter(pk=booking_id).first()
     # Compared as instants: the start was written in Rome's time, the database gives it in UTC.
-    if booking is None or booking.status != BookingStatus.BOOKED or booking.start != datetime.datetime.fromisoformat(start):
+    if (
+        booking is None
+        or booking.status != BookingStatus.BOOKED
+        or booking.start != datetime.datetime.fromisoformat(start)
+    ):
         return
     link = reverse("visits:booking", args=[booking.pk])
     with transaction.atomic():

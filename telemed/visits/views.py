@@ -32,7 +32,10 @@ from telemed.visits.forms import (
 
 
 def _by_day(free: list[slots.Slot]) -> list[tuple]:
-    return [(day, list(group)) for day, group in itertools.groupby(free, key=lambda s: s.start.astimezone(slots.ROME).date())]
+    return [
+        (day, list(group))
+        for day, group in itertools.groupby(free, key=lambda s: s.start.astimezone(slots.ROME).date())
+    ]
 
 
 def _preview_length(doctor, agenda) -> int:
@@ -125,7 +128,9 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     choices = [(length, services.visit_quote(doctor=doctor, minutes=length).patient_total) for length in lengths]
     which = request.POST.get("form") if request.method == "POST" else None
     book_form = BookForm(request.POST if which == "book" else None, initial={"accepted_total": breakdown.patient_total})
-    proposal_form = ProposalForm(request.POST if which == "propose" else None, initial={"accepted_total": breakdown.patient_total})
+    proposal_form = ProposalForm(
+        request.POST if which == "propose" else None, initial={"accepted_total": breakdown.patient_total}
+    )
     try:
         if which == "book" and book_form.is_valid():
             start = slots.parse_slot_key(book_form.cleaned_data["slot"])
@@ -193,7 +198,9 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
                 return redirect("visits:booking", booking_id=booking.pk)
             raise ValidationError(_("Unknown request."))
         except (ValidationError, PermissionDenied) as error:
-            messages = error.messages if isinstance(error, ValidationError) else [_("You cannot do this on this visit.")]
+            messages = (
+                error.messages if isinstance(error, ValidationError) else [_("You cannot do this on this visit.")]
+            )
             for message in messages:
                 flash.error(request, message)
             booking = selectors.booking_get_for_user(request.user, booking_id)
@@ -201,7 +208,9 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "booking": booking,
         "room_open": selectors.room_is_open(booking),
         "charge": selectors.booking_charge(booking) if request.user.pk == booking.patient_id else None,
-        "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14, minutes=booking.duration_minutes)) if request.user.pk == booking.patient_id and booking.status == "booked" else [],
+        "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14, minutes=booking.duration_minutes))
+        if request.user.pk == booking.patient_id and booking.status == "booked"
+        else [],
     }
     return render(request, "visits/booking.html", context, status=400 if request.method == "POST" else 200)
 
@@ -229,7 +238,13 @@ def proposal(request: HttpRequest, proposal_id: int) -> HttpResponse:
                 return redirect("visits:booking", booking_id=proposal.booking_id)
             return redirect("visits:proposal", proposal_id=proposal.pk)
     proposal = selectors.proposal_get_for_user(request.user, proposal_id)
-    turn = proposal.doctor_id if proposal.status == "waiting_doctor" else proposal.patient_id if proposal.status == "waiting_patient" else None
+    turn = (
+        proposal.doctor_id
+        if proposal.status == "waiting_doctor"
+        else proposal.patient_id
+        if proposal.status == "waiting_patient"
+        else None
+    )
     context = {
         "proposal": proposal,
         "steps": proposal.steps.select_related("author"),
@@ -276,7 +291,9 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
     if request.user.pk != booking.doctor_id:
         raise PermissionDenied
     draft = booking.report
-    initial = {"diagnosis": draft.diagnosis, "findings": draft.findings, "statement": booking.statement} if draft else {}
+    initial = (
+        {"diagnosis": draft.diagnosis, "findings": draft.findings, "statement": booking.statement} if draft else {}
+    )
     which = request.POST.get("form") if request.method == "POST" else None
     form = VisitReportForm(request.POST if which == "save" else None, initial=initial)
     therapy = _therapy_formset(request.POST if which == "save" else None, draft)

@@ -22,7 +22,9 @@ def tasks_needing_staff(user) -> dict:
     if not (user.is_active and user.is_staff):
         raise PermissionDenied
     alive = set(
-        Heartbeat.objects.filter(role=Role.TASK_WORKER, beat_at__gte=stale_before()).values_list("process_id", flat=True)
+        Heartbeat.objects.filter(role=Role.TASK_WORKER, beat_at__gte=stale_before()).values_list(
+            "process_id", flat=True
+        )
     )
     stuck = [
         task

@@ -77,7 +77,9 @@ def tasks_reap(*, now: datetime.datetime | None = None) -> tuple[int, int]:
     """Put back the tasks of dead workers, or fail those tried too often. Returns (requeued, failed)."""
     now = now or timezone.now()
     alive = set(
-        Heartbeat.objects.filter(role=Role.TASK_WORKER, beat_at__gte=stale_before(now)).values_list("process_id", flat=True)
+        Heartbeat.objects.filter(role=Role.TASK_WORKER, beat_at__gte=stale_before(now)).values_list(
+            "process_id", flat=True
+        )
     )
     abandoned = [
         (pk, started_at, len(worker_ids))
@@ -125,6 +127,7 @@ def task_run_again(*, actor: User, task_id: str) -> DBTaskResult:
 
 
 def _alive(task: DBTaskResult) -> bool:
-    return bool(task.worker_ids) and Heartbeat.objects.filter(
-        process_id=task.worker_ids[-1], beat_at__gte=stale_before()
-    ).exists()
+    return (
+        bool(task.worker_ids)
+        and Heartbeat.objects.filter(process_id=task.worker_ids[-1], beat_at__gte=stale_before()).exists()
+    )

@@ -72,7 +72,9 @@ def new_page(browser, live_platform, transactional_db, reference_data):
     contexts = []
 
     def open_page(locale: str = "it-IT", viewport=None):
-        context = browser.new_context(base_url=live_platform, locale=locale, viewport=viewport or {"width": 1280, "height": 900})
+        context = browser.new_context(
+            base_url=live_platform, locale=locale, viewport=viewport or {"width": 1280, "height": 900}
+        )
         context.set_default_timeout(15000)
         contexts.append(context)
         return context.new_page()

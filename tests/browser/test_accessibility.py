@@ -7,7 +7,15 @@ from django.core.management import call_command
 
 from tests.browser.conftest import off_the_loop, screenshot
 
-PUBLIC_PAGES = ["/", "/account/register/", "/account/register/patient/", "/account/register/doctor/", "/account/register/structure/", "/account/login/", "/medici/"]
+PUBLIC_PAGES = [
+    "/",
+    "/account/register/",
+    "/account/register/patient/",
+    "/account/register/doctor/",
+    "/account/register/structure/",
+    "/account/login/",
+    "/medici/",
+]
 BLOCKING = {"serious", "critical"}
 
 
@@ -20,7 +28,9 @@ def blocking_violations(page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
 def test_public_pages_have_no_serious_accessibility_violations(new_page, viewport):
     page = new_page(viewport=viewport)
     problems = {}

@@ -25,7 +25,9 @@ def deliver(doctor, patient, label):
 
 
 def test_a_doctor_issues_invoices_with_one_button_and_the_patient_sees_the_qr_code(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.rossi@example.test", first_name="Paolo", last_name="Rossi")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.rossi@example.test", first_name="Paolo", last_name="Rossi"
+    )
     patient = make_patient(email="giulia@example.test", first_name="Giulia")
     off_the_loop(
         tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("80.00"),
@@ -67,4 +69,6 @@ def test_a_doctor_issues_invoices_with_one_button_and_the_patient_sees_the_qr_co
     assert fields[0] == "BCD" and fields[6] == "IT04T0306909606000000100000" and fields[7] == "EUR85"
     # The reference in the code is the one the page shows, and it is one of the patient's requests.
     assert fields[9] == patient_page.get_by_test_id("reference").inner_text().replace(" ", "")
-    assert fields[9] in off_the_loop(lambda: set(PaymentRequest.objects.filter(payer=patient).values_list("reference", flat=True)))
+    assert fields[9] in off_the_loop(
+        lambda: set(PaymentRequest.objects.filter(payer=patient).values_list("reference", flat=True))
+    )

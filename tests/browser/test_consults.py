@@ -36,7 +36,9 @@ def _doctor(make_doctor, email: str):
     return doctor
 
 
-def test_a_priority_consult_with_a_dicom_study_from_request_to_signed_report(new_page, make_doctor, make_patient, tmp_path):
+def test_a_priority_consult_with_a_dicom_study_from_request_to_signed_report(
+    new_page, make_doctor, make_patient, tmp_path
+):
     off_the_loop(signing.certificate_authority_create, name="telemed Consults Test CA")
     doctor = _doctor(make_doctor, "dott.galli@example.test")
     device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
@@ -67,7 +69,9 @@ def test_a_priority_consult_with_a_dicom_study_from_request_to_signed_report(new
     assert consult.service_kind == "priority" and consult.status == "requested"
     patient_page.goto("/consults/")
     row = patient_page.get_by_test_id(f"consult-{consult.pk}")
-    assert row.get_by_test_id("countdown").is_visible() and str(consult.patient_total).replace(".", "") in row.inner_text().replace(",", "").replace(".", "")
+    assert row.get_by_test_id("countdown").is_visible() and str(consult.patient_total).replace(
+        ".", ""
+    ) in row.inner_text().replace(",", "").replace(".", "")
     patient_page.goto(f"/consults/{consult.pk}/")  # and keeps the consult open from here on
 
     # The doctor finds it first in the queue, opens the study in the viewer, and takes it up.
@@ -125,9 +129,13 @@ def test_a_priority_consult_with_a_dicom_study_from_request_to_signed_report(new
 def test_a_rejected_info_request_is_emailed_and_reopens_as_a_consult(new_page, make_doctor, make_patient, mailbox):
     doctor = _doctor(make_doctor, "dott.info@example.test")
     patient = make_patient(email="marco.info@example.test", first_name="Marco", last_name="Fontana")
-    secretary = User.objects.create_user("segreteria.info@example.test", PASSWORD, first_name="Sara", last_name="Neri", role=Role.SECRETARY)
+    secretary = User.objects.create_user(
+        "segreteria.info@example.test", PASSWORD, first_name="Sara", last_name="Neri", role=Role.SECRETARY
+    )
     consents.consents_give(user=secretary, kinds=consents.required_kinds(secretary))
-    SecretaryAssignment.objects.create(secretary=SecretaryProfile.objects.create(user=secretary), doctor=doctor.doctor_profile)
+    SecretaryAssignment.objects.create(
+        secretary=SecretaryProfile.objects.create(user=secretary), doctor=doctor.doctor_profile
+    )
 
     patient_page = new_page()
     log_in(patient_page, patient)
@@ -155,7 +163,7 @@ def test_a_rejected_info_request_is_emailed_and_reopens_as_a_consult(new_page, m
     body = rejection_body()
     assert question not in body
     link = next(line.strip() for line in body.splitlines() if "/consults/new/" in line)
-    patient_page.goto(link[link.index("/consults/"):])
+    patient_page.goto(link[link.index("/consults/") :])
     assert patient_page.locator("textarea[name=question]").input_value() == question
     screenshot(patient_page, "consult-from-rejected-info")
 

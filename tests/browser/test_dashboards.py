@@ -14,7 +14,9 @@ from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
 
 def test_the_dashboards_show_the_work_of_the_day(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.lavoro@example.test", first_name="Carla", last_name="Riva")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.lavoro@example.test", first_name="Carla", last_name="Riva"
+    )
     patient = make_patient(email="piero.lavoro@example.test", first_name="Piero", last_name="Longo")
     other = make_patient(email="marta.lavoro@example.test", first_name="Marta", last_name="Fonti")
     off_the_loop(offer_consults, doctor)
@@ -23,7 +25,14 @@ def test_the_dashboards_show_the_work_of_the_day(new_page, make_doctor, make_pat
     overdue = off_the_loop(_consult, doctor, other)
     Consult.objects.filter(pk=overdue.pk).update(deadline=now - datetime.timedelta(hours=3))
     upcoming = off_the_loop(_visit, doctor, patient, now + datetime.timedelta(minutes=5))
-    owed = off_the_loop(_visit, doctor, other, now - datetime.timedelta(days=1), admitted_at=now - datetime.timedelta(days=1), status="ended")
+    owed = off_the_loop(
+        _visit,
+        doctor,
+        other,
+        now - datetime.timedelta(days=1),
+        admitted_at=now - datetime.timedelta(days=1),
+        status="ended",
+    )
     off_the_loop(_bill, doctor, other, validate=False)
     off_the_loop(_bill, doctor, patient, validate=True)
 
@@ -57,7 +66,9 @@ def test_the_dashboards_show_the_work_of_the_day(new_page, make_doctor, make_pat
     patient_page.wait_for_url("**/billing/payments/*/")
 
 
-def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_honest(new_page, make_doctor, make_patient):
+def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_honest(
+    new_page, make_doctor, make_patient
+):
     from decimal import Decimal
 
     from telemed.accounts.models import Certification
@@ -66,7 +77,9 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
     from telemed.signatures.tests.conftest import code_for
     from telemed.visits import services as visits
 
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.nuova@example.test", first_name="Nadia", last_name="Nuovi")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.nuova@example.test", first_name="Nadia", last_name="Nuovi"
+    )
     patient = make_patient(email="ugo.nuova@example.test", first_name="Ugo", last_name="Bassi")
     doctor_page = new_page()
     log_in(doctor_page, doctor)
@@ -89,7 +102,14 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
         doctor_page.goto("/dashboard/")
         doctor_page.get_by_test_id(f"step-{key}").get_by_role("link").click()
         doctor_page.wait_for_url(url)
-    off_the_loop(tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    off_the_loop(
+        tariffs.tariff_set,
+        actor=doctor,
+        doctor=doctor.doctor_profile,
+        kind="video",
+        fee=Decimal("40.00"),
+        duration_minutes=30,
+    )
     import datetime
 
     off_the_loop(visits.availability_rule_add, actor=doctor, weekday=0, start=datetime.time(9), end=datetime.time(12))

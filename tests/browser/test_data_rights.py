@@ -25,7 +25,9 @@ from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
 
 def test_a_patient_hides_a_document_from_the_linked_doctor_and_shows_it_again(new_page, make_patient, make_doctor):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.bruno@example.test", first_name="Paolo", last_name="Bruno")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.bruno@example.test", first_name="Paolo", last_name="Bruno"
+    )
     patient = make_patient(email="giulia.rights@example.test", first_name="Giulia", last_name="Sala")
     document = off_the_loop(welbox_document, patient, name="Esame tiroide.pdf")
     off_the_loop(box_services.document_share, actor=patient, document=document, doctor=doctor)

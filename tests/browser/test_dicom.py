@@ -38,7 +38,10 @@ def test_a_patient_imports_a_cd_folder_opens_a_study_and_scrolls_a_series(patien
     assert page.locator('[data-testid="imported-count"]').inner_text().startswith("31")
     screenshot(page, "dicom-import-report")
     box = Box.objects.get(owner=page.user)
-    assert box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True)) and box.reserved_bytes == 0
+    assert (
+        box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True))
+        and box.reserved_bytes == 0
+    )
 
     study = Study.objects.get(box=box, description="Brain-MRA")
     page.locator('[data-testid="study-card"]', has_text="Brain-MRA").get_by_role("link", name="Open the viewer").click()
@@ -79,7 +82,9 @@ def test_a_patient_imports_a_cd_folder_opens_a_study_and_scrolls_a_series(patien
     assert "viewed" in page.locator('[data-testid="audit-entries"]').inner_text()
 
 
-def test_the_import_report_calls_a_damaged_file_damaged_and_names_zip_members_as_on_the_cd(new_page, make_patient, tmp_path):
+def test_the_import_report_calls_a_damaged_file_damaged_and_names_zip_members_as_on_the_cd(
+    new_page, make_patient, tmp_path
+):
     import zipfile
 
     from telemed.dicom.tests.conftest import with_new_uids
@@ -121,7 +126,9 @@ def test_a_cd_of_500_files_travels_in_a_few_batches_with_its_progress_shown(pati
     cd = tmp_path / "CD" / "DICOM"
     cd.mkdir(parents=True)
     for number in range(500):
-        image = with_new_uids("CT_small.dcm", StudyInstanceUID=study_uid, SeriesInstanceUID=series_uid, InstanceNumber=number + 1)
+        image = with_new_uids(
+            "CT_small.dcm", StudyInstanceUID=study_uid, SeriesInstanceUID=series_uid, InstanceNumber=number + 1
+        )
         (cd / f"IM{number:05d}").write_bytes(image)
     total_bytes = sum(path.stat().st_size for path in cd.iterdir())
 
@@ -141,11 +148,16 @@ def test_a_cd_of_500_files_travels_in_a_few_batches_with_its_progress_shown(pati
 
     # A few requests of whole files, none file by file.
     batches = [url for url in requests if url.endswith("/batch")]
-    assert len(batches) == math.ceil(total_bytes / (16 * 1024 * 1024)) and not [url for url in requests if url.endswith("/files")]
+    assert len(batches) == math.ceil(total_bytes / (16 * 1024 * 1024)) and not [
+        url for url in requests if url.endswith("/files")
+    ]
     # The progress counted the files up to all 500.
     counts = [int(match.group(1)) for text in statuses if (match := re.match(r"(\d+) of 500 files sent", text))]
     assert counts and counts == sorted(counts) and counts[-1] == 500, statuses
     study = Study.objects.get(box__owner=page.user)
     assert Instance.objects.filter(series__study=study).count() == 500
     box = Box.objects.get(owner=page.user)
-    assert box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True)) and box.reserved_bytes == 0
+    assert (
+        box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True))
+        and box.reserved_bytes == 0
+    )

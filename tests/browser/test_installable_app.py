@@ -69,12 +69,27 @@ def test_the_service_worker_shows_a_push_and_answers_offline(new_page, make_pati
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
     cdp.send("ServiceWorker.enable")
     registration_id = wait_for_registration(cdp, registrations, live_platform)
-    payload = {"title": "Promemoria", "body": "Novità per te su telemed.", "url": "/notifications/", "tag": "notification-1"}
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_platform, "registrationId": registration_id, "data": json.dumps(payload)})
-    assert wait_for_notification(page, "Promemoria") == {"title": "Promemoria", "body": "Novità per te su telemed.", "url": "/notifications/"}
+    payload = {
+        "title": "Promemoria",
+        "body": "Novità per te su telemed.",
+        "url": "/notifications/",
+        "tag": "notification-1",
+    }
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": live_platform, "registrationId": registration_id, "data": json.dumps(payload)},
+    )
+    assert wait_for_notification(page, "Promemoria") == {
+        "title": "Promemoria",
+        "body": "Novità per te su telemed.",
+        "url": "/notifications/",
+    }
     # A push pointing to another site is shown with a link home instead.
     elsewhere = {"title": "Altrove", "url": "https://evil.example/phish", "tag": "notification-2"}
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_platform, "registrationId": registration_id, "data": json.dumps(elsewhere)})
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": live_platform, "registrationId": registration_id, "data": json.dumps(elsewhere)},
+    )
     assert wait_for_notification(page, "Altrove")["url"] == "/"
     cdp.detach()
 

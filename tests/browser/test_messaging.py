@@ -42,7 +42,9 @@ def linked_conversation(make_doctor, make_patient, *, doctor: dict, patient: dic
     """A doctor (with the demo authenticator) and a patient linked by care, talking in a conversation."""
     doctor_user = doctor_with_demo_authenticator(make_doctor, **doctor)
     patient_user = make_patient(**patient)
-    off_the_loop(lambda: care.care_accept(actor=doctor_user, link=care.care_request(actor=patient_user, doctor=doctor_user)))
+    off_the_loop(
+        lambda: care.care_accept(actor=doctor_user, link=care.care_request(actor=patient_user, doctor=doctor_user))
+    )
     conversation = off_the_loop(
         services.conversation_start_with_patient, actor=doctor_user, patient=patient_user, text=text, allow_replies=True
     )
@@ -104,7 +106,9 @@ def test_two_doctors_talk_on_intramed(new_page, make_doctor):
 
 def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_doctor):
     sender = doctor_with_demo_authenticator(make_doctor, email="c@example.test", first_name="Carla", last_name="Ferri")
-    colleague = doctor_with_demo_authenticator(make_doctor, email="d@example.test", first_name="Dario", last_name="Conte")
+    colleague = doctor_with_demo_authenticator(
+        make_doctor, email="d@example.test", first_name="Dario", last_name="Conte"
+    )
 
     def medbox_study():
         demo_study_import(sender, folder=box_services.folder_create(actor=sender, name="Rossi Mario"))
@@ -112,7 +116,11 @@ def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_docto
 
     study = off_the_loop(medbox_study)
     conversation = off_the_loop(
-        services.conversation_start_intramed, actor=sender, doctors=[colleague], subject="RM encefalo", text="Ti chiedo un parere"
+        services.conversation_start_intramed,
+        actor=sender,
+        doctors=[colleague],
+        subject="RM encefalo",
+        text="Ti chiedo un parere",
     )
     colleague_page, sender_page = new_page(), new_page()
     log_in(colleague_page, colleague)

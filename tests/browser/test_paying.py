@@ -36,12 +36,24 @@ def worker_idle(timeout: float = 60) -> None:
 
 
 def test_the_patient_reads_what_is_owed_when_and_the_state_of_each_payment(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.galli@example.test", first_name="Elena", last_name="Galli")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.galli@example.test", first_name="Elena", last_name="Galli"
+    )
     patient = make_patient(email="piero@example.test", first_name="Piero")
     staff = off_the_loop(lambda: User.objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd"))
     profile = doctor.doctor_profile
-    off_the_loop(tariffs.tariff_set, actor=doctor, doctor=profile, kind="base", fee=Decimal("50.00"), response_value=72, response_unit="hours")
-    off_the_loop(tariffs.tariff_set, actor=doctor, doctor=profile, kind="video", duration_minutes=30, fee=Decimal("40.00"))
+    off_the_loop(
+        tariffs.tariff_set,
+        actor=doctor,
+        doctor=profile,
+        kind="base",
+        fee=Decimal("50.00"),
+        response_value=72,
+        response_unit="hours",
+    )
+    off_the_loop(
+        tariffs.tariff_set, actor=doctor, doctor=profile, kind="video", duration_minutes=30, fee=Decimal("40.00")
+    )
     consult, _created = off_the_loop(
         consults.consult_request, actor=patient, doctor=profile,
         draft=consults.ConsultDraft(kind="base", question="Pressione alta al mattino", accepted_terms=True, idempotency_key=uuid.uuid4()),

@@ -32,7 +32,9 @@ def log_in_demo(page, local: str):
 
 def test_staff_pay_out_the_demo_including_its_charity_without_leaving_anyone_out(new_page):
     off_the_loop(call_command, "load_demo", verbosity=0)
-    charity = off_the_loop(lambda: User.objects.get(email="medico@demo.telemed.test").doctor_profile.billing_settings.charity)
+    charity = off_the_loop(
+        lambda: User.objects.get(email="medico@demo.telemed.test").doctor_profile.billing_settings.charity
+    )
     page = new_page()
     log_in_demo(page, "staff")
     page.goto("/billing/staff/payouts/")
@@ -52,10 +54,14 @@ def test_staff_pay_out_the_demo_including_its_charity_without_leaving_anyone_out
 
 
 def test_a_doctor_reads_fee_bank_fee_donation_and_net_on_the_payout_statement(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.neri@example.test", first_name="Carla", last_name="Neri")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.neri@example.test", first_name="Carla", last_name="Neri"
+    )
     patient = make_patient(email="bruno@example.test", first_name="Bruno")
     staff = off_the_loop(lambda: User.objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd"))
-    charity = off_the_loop(lambda: Charity.objects.create(name="Fondazione Sorriso ETS", iban="IT60X0542811101000000123456"))
+    charity = off_the_loop(
+        lambda: Charity.objects.create(name="Fondazione Sorriso ETS", iban="IT60X0542811101000000123456")
+    )
     off_the_loop(
         tariffs.tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="base", fee=Decimal("80.00"),
         response_value=72, response_unit="hours",
@@ -76,7 +82,13 @@ def test_a_doctor_reads_fee_bank_fee_donation_and_net_on_the_payout_statement(ne
     page.locator("#payouts").get_by_role("link").first.click()
     statement = page.get_by_test_id("payout-statement")
     headers = statement.locator("thead th").all_inner_texts()
-    assert headers[2:] == ["Onorario (EUR)", "Spese bancarie (EUR)", "Donazione (EUR)", "Bollo incassato (EUR)", "Netto (EUR)"]
+    assert headers[2:] == [
+        "Onorario (EUR)",
+        "Spese bancarie (EUR)",
+        "Donazione (EUR)",
+        "Bollo incassato (EUR)",
+        "Netto (EUR)",
+    ]
     # 80.00 fee; 0.50 bank fees; 10% of 79.50 = 7.95 donated; 2.00 stamp duty collected; 73.55 net.
     cells = statement.get_by_test_id("payout-statement-line").locator("td").all_inner_texts()
     assert cells[2:] == ["80,00", "−0,50", "−7,95", "2,00", "73,55"]

@@ -293,7 +293,9 @@ def test_the_menu_and_the_chat_drawer_fold_on_a_phone_only(new_page):
     assert message.is_visible()
 
     base_url = page.url.split("/visits/")[0]
-    context = page.context.browser.new_context(base_url=base_url, locale="it-IT", viewport=PHONE, java_script_enabled=False)
+    context = page.context.browser.new_context(
+        base_url=base_url, locale="it-IT", viewport=PHONE, java_script_enabled=False
+    )
     try:
         plain = context.new_page()
         plain.goto("/")

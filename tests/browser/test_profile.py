@@ -33,7 +33,9 @@ def test_a_patient_sees_their_data_changes_the_phone_and_knows_whom_to_write_to(
 
 
 def test_a_doctor_sees_the_ordine_registration_as_data_only_staff_correct(page, make_doctor):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.profilo@example.test", first_name="Marco", last_name="Serra")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.profilo@example.test", first_name="Marco", last_name="Serra"
+    )
     log_in(page, doctor)
     page.goto("/account/profile/")
     identity = page.get_by_test_id("identity").inner_text()

@@ -117,7 +117,10 @@ def test_new_patient_registers_and_verifies_the_email(page, mailbox):
     page.get_by_role("button", name="Crea il mio account").click()
     screenshot(page, "patient-after-submit")
     page.wait_for_url("**/dashboard/")
-    assert page.get_by_text("Conferma il tuo indirizzo e-mail").first.is_visible() or page.get_by_text("paolo.serra@example.test").is_visible()
+    assert (
+        page.get_by_text("Conferma il tuo indirizzo e-mail").first.is_visible()
+        or page.get_by_text("paolo.serra@example.test").is_visible()
+    )
     screenshot(page, "patient-dashboard-unverified")
 
     message = mailbox.wait_for("paolo.serra@example.test")

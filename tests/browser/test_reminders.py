@@ -13,7 +13,9 @@ from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
 
 def test_patient_sets_a_therapy_and_the_doctor_a_follow_up(new_page, make_doctor, make_patient):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.rossi@example.test", first_name="Paolo", last_name="Rossi")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.rossi@example.test", first_name="Paolo", last_name="Rossi"
+    )
     patient = make_patient(email="giulia@example.test", first_name="Giulia", last_name="Ferri")
     off_the_loop(lambda: care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor)))
     tomorrow = timezone.localdate() + dt.timedelta(days=1)

@@ -16,9 +16,21 @@ from tests.browser.test_paying import worker_idle
 
 def test_a_patient_buys_welbox_space_and_gets_it_once_paid(new_page, make_patient):
     patient = make_patient(email="marta@example.test", first_name="Marta")
-    staff = off_the_loop(lambda: get_user_model().objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd"))
-    for name, for_box, gigabytes, price in [("Welbox Plus", "welbox", 5, "9.90"), ("Medbox Studio", "medbox", 50, "49.00")]:
-        off_the_loop(storage_purchases.storage_plan_set, actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
+    staff = off_the_loop(
+        lambda: get_user_model().objects.create_superuser("capo@example.test", "x-Long-enough-passw0rd")
+    )
+    for name, for_box, gigabytes, price in [
+        ("Welbox Plus", "welbox", 5, "9.90"),
+        ("Medbox Studio", "medbox", 50, "49.00"),
+    ]:
+        off_the_loop(
+            storage_purchases.storage_plan_set,
+            actor=staff,
+            name=name,
+            for_box=for_box,
+            extra_gigabytes=gigabytes,
+            price=Decimal(price),
+        )
 
     page = new_page()
     log_in(page, patient)

@@ -31,14 +31,20 @@ def wait_for_due_tasks(timeout: float = 30) -> None:
 
 @pytest.fixture
 def visit_doctor(make_doctor):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.ferri@example.test", first_name="Carla", last_name="Ferri")
-    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.ferri@example.test", first_name="Carla", last_name="Ferri"
+    )
+    off_the_loop(
+        tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30
+    )
     off_the_loop(
         visits.agenda_update, actor=doctor, slot_minutes=30, horizon_days=30, min_notice_hours=2, cancel_notice_hours=24,
         reschedule_notice_hours=24,
     )  # fmt: skip
     for weekday in range(7):
-        off_the_loop(visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(12))
+        off_the_loop(
+            visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(12)
+        )
     return doctor
 
 
@@ -95,15 +101,26 @@ def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doct
     from telemed.lib.italy import public_holidays
 
     today = timezone.localdate()
-    holiday = min(day for year in (today.year, today.year + 1) for day in public_holidays(year) if day > today + datetime.timedelta(days=1))
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.gallo@example.test", first_name="Pia", last_name="Gallo")
-    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30)
+    holiday = min(
+        day
+        for year in (today.year, today.year + 1)
+        for day in public_holidays(year)
+        if day > today + datetime.timedelta(days=1)
+    )
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.gallo@example.test", first_name="Pia", last_name="Gallo"
+    )
+    off_the_loop(
+        tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30
+    )
     off_the_loop(
         visits.agenda_update, actor=doctor, slot_minutes=30, horizon_days=(holiday - today).days + 2, min_notice_hours=2,
         cancel_notice_hours=24, reschedule_notice_hours=24,
     )  # fmt: skip
     for weekday in range(7):
-        off_the_loop(visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(10))
+        off_the_loop(
+            visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(10)
+        )
     patient = make_patient(email="ugo@example.test", first_name="Ugo", last_name="Bassi")
     patient_page, doctor_page = new_page(), new_page()
     log_in(patient_page, patient)
@@ -130,7 +147,14 @@ def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doct
 
 
 def test_slot_length_without_a_tariff_warns_and_every_priced_length_is_bookable(new_page, visit_doctor, make_patient):
-    off_the_loop(tariff_set, actor=visit_doctor, doctor=visit_doctor.doctor_profile, kind="video", fee=Decimal("90.00"), duration_minutes=60)
+    off_the_loop(
+        tariff_set,
+        actor=visit_doctor,
+        doctor=visit_doctor.doctor_profile,
+        kind="video",
+        fee=Decimal("90.00"),
+        duration_minutes=60,
+    )
     doctor_page, patient_page = new_page(), new_page()
     log_in(doctor_page, visit_doctor)
     doctor_page.goto("/visits/agenda/")

@@ -67,9 +67,13 @@ def test_video_visit_between_two_browsers(
     media_browsers, live_platform, transactional_db, reference_data, make_doctor, make_patient, tmp_path
 ):
     off_the_loop(signing.certificate_authority_create, name="telemed Visits Test CA")
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.neri@example.test", first_name="Paolo", last_name="Neri")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.neri@example.test", first_name="Paolo", last_name="Neri"
+    )
     patient = make_patient(email="sara@example.test", first_name="Sara", last_name="Galli")
-    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    off_the_loop(
+        tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30
+    )
     device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
     off_the_loop(signing.signing_device_confirm, actor=doctor, code=code_for(device, time.time()))
     start = timezone.now() + datetime.timedelta(minutes=5)
@@ -157,7 +161,10 @@ def test_video_visit_between_two_browsers(
     report_page.locator("textarea[name=findings]").fill("Eritema circoscritto all'avambraccio destro.")
     report_page.locator("input[name=statement][value=adequate]").check()
     report_page.locator("button[name=save]").click()
-    assert "Partecipanti" in report_page.get_by_test_id("visit-record").inner_text() or "Participants" in report_page.get_by_test_id("visit-record").inner_text()
+    assert (
+        "Partecipanti" in report_page.get_by_test_id("visit-record").inner_text()
+        or "Participants" in report_page.get_by_test_id("visit-record").inner_text()
+    )
     report_page.locator("input[name=code]").fill(code_for(device, time.time() + 30))
     report_page.locator("button[name=sign]").click()
     report_page.wait_for_url(f"**/visits/{booking.pk}/")
@@ -197,7 +204,9 @@ MEDIA_STATE = """() => {
 
 
 def _visit_now(doctor, patient) -> Booking:
-    off_the_loop(tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    off_the_loop(
+        tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30
+    )
     start = timezone.now() + datetime.timedelta(minutes=5)
 
     def book():
@@ -212,7 +221,9 @@ def _visit_now(doctor, patient) -> Booking:
 def test_ending_the_call_turns_camera_and_microphone_off_on_both_sides(
     media_browsers, live_platform, transactional_db, reference_data, make_doctor, make_patient
 ):
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.fine@example.test", first_name="Marco", last_name="Fini")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.fine@example.test", first_name="Marco", last_name="Fini"
+    )
     patient = make_patient(email="anna.fine@example.test", first_name="Anna", last_name="Conti")
     booking = _visit_now(doctor, patient)
     room = f"/visits/{booking.pk}/room/"
@@ -236,7 +247,10 @@ def test_ending_the_call_turns_camera_and_microphone_off_on_both_sides(
         assert len(state["tracks"]) == 2 and set(state["tracks"]) == {"ended"}, state
         assert state["connection"] == "closed" and state["signaling"] == "closed", state
         assert page.locator("button[name=end]").count() == 0 or page.locator("button[name=end]").is_hidden()
-        assert page.get_by_text("Termina la chiamata").count() == 0 or not page.get_by_text("Termina la chiamata").is_visible()
+        assert (
+            page.get_by_text("Termina la chiamata").count() == 0
+            or not page.get_by_text("Termina la chiamata").is_visible()
+        )
         assert page.get_by_test_id("room-next").is_visible()
     screenshot(doctor_page, "visits-call-ended-doctor")
     screenshot(patient_page, "visits-call-ended-patient")
@@ -253,7 +267,9 @@ def test_the_report_of_a_finished_visit_is_reached_from_the_visit_and_carries_a_
     new_page, make_doctor, make_patient
 ):
     off_the_loop(signing.certificate_authority_create, name="telemed Visit Report Test CA")
-    doctor = doctor_with_demo_authenticator(make_doctor, email="dott.referto@example.test", first_name="Irene", last_name="Sala")
+    doctor = doctor_with_demo_authenticator(
+        make_doctor, email="dott.referto@example.test", first_name="Irene", last_name="Sala"
+    )
     patient = make_patient(email="gino.referto@example.test", first_name="Gino", last_name="Pace")
     device = off_the_loop(signing.signing_device_enrol_start, actor=doctor)
     off_the_loop(signing.signing_device_confirm, actor=doctor, code=code_for(device, time.time()))

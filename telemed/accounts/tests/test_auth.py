@@ -59,7 +59,9 @@ def test_doctor_must_enrol_totp_before_anything_else(client, make_doctor):
     assert setup.context["qr"].startswith("data:image/svg+xml")
     device = TOTPDevice.objects.get(user=doctor, confirmed=False)
 
-    wrong = client.post(reverse("accounts:totp_setup"), {"code": "000000" if current_code(device) != "000000" else "111111"})
+    wrong = client.post(
+        reverse("accounts:totp_setup"), {"code": "000000" if current_code(device) != "000000" else "111111"}
+    )
     assert wrong.status_code == 400 and "Il codice non è corretto" in wrong.content.decode()
     bad_shape = client.post(reverse("accounts:totp_setup"), {"code": "12ab"})
     assert bad_shape.status_code == 400 and "6 cifre" in bad_shape.content.decode()
@@ -78,12 +80,16 @@ def test_doctor_with_device_is_asked_for_the_code_at_each_login(client, make_doc
     login(client, "doc@example.test")
     gate = client.get(reverse("portal:dashboard"))
     assert gate["Location"].startswith(reverse("accounts:totp_verify"))
-    refused = client.post(reverse("accounts:totp_verify"), {"code": "123456" if current_code(device) != "123456" else "654321"})
+    refused = client.post(
+        reverse("accounts:totp_verify"), {"code": "123456" if current_code(device) != "123456" else "654321"}
+    )
     assert refused.status_code == 400 and "Il codice non è corretto" in refused.content.decode()
     too_soon = client.post(reverse("accounts:totp_verify"), {"code": current_code(device)})
     assert too_soon.status_code == 400 and "Troppi codici errati" in too_soon.content.decode()
     time.sleep(2.1)  # django-otp's back-off after two failures
-    ok = client.post(reverse("accounts:totp_verify") + "?next=/dashboard/", {"code": current_code(device), "next": "/dashboard/"})
+    ok = client.post(
+        reverse("accounts:totp_verify") + "?next=/dashboard/", {"code": current_code(device), "next": "/dashboard/"}
+    )
     assert ok.status_code == 302 and ok["Location"] == "/dashboard/"
     assert client.get(reverse("portal:dashboard")).status_code == 200
 
@@ -92,7 +98,9 @@ def test_totp_verify_does_not_redirect_off_site(client, make_doctor):
     doctor = make_doctor(email="doc@example.test")
     device = TOTPDevice.objects.create(user=doctor, name="phone", confirmed=True)
     login(client, "doc@example.test")
-    response = client.post(reverse("accounts:totp_verify"), {"code": current_code(device), "next": "https://evil.example/"})
+    response = client.post(
+        reverse("accounts:totp_verify"), {"code": current_code(device), "next": "https://evil.example/"}
+    )
     assert response["Location"] == reverse("portal:dashboard")
 
 
@@ -101,7 +109,9 @@ def test_staff_reach_the_back_office_only_past_the_second_factor(client):
 
     staff = User.objects.create_superuser("ops@example.test", PASSWORD, first_name="Ops", last_name="telemed")
     # Logging in on the back office's own form is not enough either.
-    response = client.post(reverse("admin:login"), {"username": "ops@example.test", "password": PASSWORD, "next": "/admin/"})
+    response = client.post(
+        reverse("admin:login"), {"username": "ops@example.test", "password": PASSWORD, "next": "/admin/"}
+    )
     assert response.status_code == 302
     gate = client.get("/admin/")
     assert gate.status_code == 302 and gate["Location"].startswith(reverse("accounts:totp_verify"))
@@ -110,7 +120,9 @@ def test_staff_reach_the_back_office_only_past_the_second_factor(client):
 
     client.get(reverse("accounts:totp_setup"))
     device = TOTPDevice.objects.get(user=staff, confirmed=False)
-    ok = client.post(reverse("accounts:totp_setup") + "?next=/admin/", {"code": current_code(device), "next": "/admin/"})
+    ok = client.post(
+        reverse("accounts:totp_setup") + "?next=/admin/", {"code": current_code(device), "next": "/admin/"}
+    )
     # The recovery codes are shown once, then the page the staff member was going to.
     assert ok.status_code == 302 and ok["Location"] == reverse("accounts:recovery_codes") + "?next=%2Fadmin%2F"
     assert client.get(ok["Location"]).context["next"] == "/admin/"
@@ -130,7 +142,7 @@ def test_verification_email_reaches_a_real_smtp_server_and_verifies(client, make
     assert "Conferma il tuo indirizzo e-mail" in message["Subject"]
     body = message.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"https?://\S+/account/verify-email/\S+/", body).group(0)
-    response = client.get(link[link.index("/account/"):])
+    response = client.get(link[link.index("/account/") :])
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.email_verified
@@ -184,7 +196,11 @@ def test_password_reset_by_email_through_a_real_smtp_server(client, make_patient
 
     assert page_text(unknown, "nobody@example.test") == page_text(response, "ANNA@example.test")
     run_tasks()
-    body = smtp_settings.wait_for("anna@example.test", subject="nuova password").get_body(preferencelist=("plain",)).get_content()
+    body = (
+        smtp_settings.wait_for("anna@example.test", subject="nuova password")
+        .get_body(preferencelist=("plain",))
+        .get_content()
+    )
     link = re.search(r"https?://\S+(/account/password-reset/\S+/)", body).group(1)
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200 and form_page.context["validlink"]

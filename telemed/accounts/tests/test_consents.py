@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_data")]
 
 
 def publish(kind="privacy", version="2027-01") -> Notice:
-    return Notice.objects.create(kind=kind, version=version, body="Nuovo testo.\n\nSecondo paragrafo.", published_at=timezone.now())
+    return Notice.objects.create(
+        kind=kind, version=version, body="Nuovo testo.\n\nSecondo paragrafo.", published_at=timezone.now()
+    )
 
 
 def given(user) -> set[tuple[str, str]]:
@@ -30,7 +32,12 @@ def test_registration_records_each_consent_with_the_version_in_force(client, fil
     response = client.post(reverse("accounts:register_patient"), patient_data(consent_shared_space="on"))
     assert response.status_code == 302
     user = User.objects.get()
-    assert given(user) == {("privacy", "2026-12"), ("terms", "2026-12"), ("health_data", "2026-12"), ("shared_space", "2026-12")}
+    assert given(user) == {
+        ("privacy", "2026-12"),
+        ("terms", "2026-12"),
+        ("health_data", "2026-12"),
+        ("shared_space", "2026-12"),
+    }
     with override("it"):  # the wording agreed to, in the language it was read in
         assert Consent.objects.get(user=user, kind="health_data").text == str(consents.WORDING[ConsentKind.HEALTH_DATA])
 
@@ -61,24 +68,37 @@ def test_a_new_privacy_version_is_asked_at_the_next_page_and_then_never_again(ma
         {"privacy": "on", "health_data": "on", "shared_space": "on", "next": reverse("boxes:home")},
     )
     assert accepted.status_code == 302 and accepted.url == reverse("boxes:home")
-    assert {("privacy", "2027-01"), ("health_data", "2027-01"), ("shared_space", "2027-01"), ("terms", "2026-12")} == given(patient)
+    assert {
+        ("privacy", "2027-01"),
+        ("health_data", "2027-01"),
+        ("shared_space", "2027-01"),
+        ("terms", "2026-12"),
+    } == given(patient)
     assert client.get(reverse("boxes:home")).status_code == 200
 
 
 def test_a_version_published_for_later_is_not_asked_yet(make_patient):
     patient = make_patient()
-    Notice.objects.create(kind="terms", version="2027-06", body="Più avanti.", published_at=timezone.now() + datetime.timedelta(days=30))
+    Notice.objects.create(
+        kind="terms", version="2027-06", body="Più avanti.", published_at=timezone.now() + datetime.timedelta(days=30)
+    )
     assert consents.consents_missing(patient) == []
-    assert verified_client(patient).get(reverse("accounts:notice_version", args=["terms", "2027-06"])).status_code == 404
+    assert (
+        verified_client(patient).get(reverse("accounts:notice_version", args=["terms", "2027-06"])).status_code == 404
+    )
 
 
 def test_platform_staff_are_never_asked(make_patient, django_user_model):
-    staff = django_user_model.objects.create_user("staff@example.test", "x-long-password-1", role="staff", is_staff=True)
+    staff = django_user_model.objects.create_user(
+        "staff@example.test", "x-long-password-1", role="staff", is_staff=True
+    )
     publish("terms", "2027-02")
     assert consents.consents_missing(staff) == []
 
 
-def test_withdrawing_the_shared_space_stops_every_doctor_seeing_what_was_shared(make_patient, make_doctor, files_in_tmp):
+def test_withdrawing_the_shared_space_stops_every_doctor_seeing_what_was_shared(
+    make_patient, make_doctor, files_in_tmp
+):
     patient, doctor = make_patient(), make_doctor()
     document = welbox_document(patient, name="Esame.pdf")
     box_services.document_share(actor=patient, document=document, doctor=doctor)
@@ -109,7 +129,9 @@ def test_withdrawing_the_health_data_consent_asks_for_it_before_any_page(make_pa
 def test_only_the_withdrawable_consents_can_be_withdrawn_and_bad_input_changes_nothing(make_patient, kind):
     patient = make_patient()
     before = given(patient)
-    response = verified_client(patient, language="en").post(reverse("accounts:consent_withdraw"), {"kind": kind}, follow=True)
+    response = verified_client(patient, language="en").post(
+        reverse("accounts:consent_withdraw"), {"kind": kind}, follow=True
+    )
     assert response.status_code == 200 and "cannot be withdrawn" in response.content.decode()
     assert given(patient) == before
 

@@ -67,7 +67,9 @@ def test_a_new_account_is_stored_under_its_normalised_address(make_patient):
 def test_password_reset_finds_the_account_whatever_the_spelling(make_patient, monkeypatch):
     user = make_patient(email="anna@example.test")
     sent = []
-    monkeypatch.setattr(services.tasks, "send_password_reset", SimpleNamespace(enqueue=lambda **kwargs: sent.append(kwargs)))
+    monkeypatch.setattr(
+        services.tasks, "send_password_reset", SimpleNamespace(enqueue=lambda **kwargs: sent.append(kwargs))
+    )
     services.password_reset_request(email="  ANNA@Example.test ")
     assert sent == [{"user_id": user.pk}]
 

@@ -181,7 +181,9 @@ def oversized_pdf():
         ({}, {"insurance": "missing"}, "certification_insurance", "obbligatoria"),
     ],
 )
-def test_bad_doctor_input_gets_a_translated_message_and_stores_nothing(client, reference_data, overrides, files, field, message):
+def test_bad_doctor_input_gets_a_translated_message_and_stores_nothing(
+    client, reference_data, overrides, files, field, message
+):
     before = stored_files()
     data = {**doctor_data(**overrides), **certification_files(**{k: v() for k, v in files.items() if v != "missing"})}
     for kind, value in files.items():
@@ -199,7 +201,9 @@ def test_bad_doctor_input_gets_a_translated_message_and_stores_nothing(client, r
 def test_duplicate_ordine_registration_is_refused_and_files_are_removed(client, reference_data, make_doctor):
     existing = make_doctor()
     before = stored_files()
-    data = doctor_data(ordine_province=existing.doctor_profile.ordine_province, ordine_number=existing.doctor_profile.ordine_number)
+    data = doctor_data(
+        ordine_province=existing.doctor_profile.ordine_province, ordine_number=existing.doctor_profile.ordine_number
+    )
     response = client.post(reverse("accounts:register_doctor"), {**data, **certification_files()})
     assert response.status_code == 400
     assert "già usata" in " ".join(response.context["form"].errors["ordine_number"])

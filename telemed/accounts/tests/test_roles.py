@@ -42,7 +42,13 @@ def test_doctor_invites_a_new_secretary_who_registers_from_the_link(make_doctor,
     assert page.status_code == 200 and page.context["form"] is not None
     registered = visitor.post(
         reverse("accounts:invitation", args=[invitation.token]),
-        {"first_name": "Laura", "last_name": "Neri", "password1": PASSWORD, "password2": PASSWORD, "accept_terms": "on"},
+        {
+            "first_name": "Laura",
+            "last_name": "Neri",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "accept_terms": "on",
+        },
     )
     assert registered.status_code == 302
     secretary = invitation.doctor.secretaries.get().user
@@ -55,8 +61,13 @@ def test_doctor_invites_a_new_secretary_who_registers_from_the_link(make_doctor,
 def test_only_doctors_invite_secretaries_and_not_existing_patients(make_patient, make_doctor):
     patient = make_patient(email="anna@example.test")
     doctor = make_doctor()
-    assert verified_client(patient).post(reverse("accounts:secretary_invite"), {"email": "x@example.test"}).status_code == 403
-    response = verified_client(doctor).post(reverse("accounts:secretary_invite"), {"email": "anna@example.test"}, follow=True)
+    assert (
+        verified_client(patient).post(reverse("accounts:secretary_invite"), {"email": "x@example.test"}).status_code
+        == 403
+    )
+    response = verified_client(doctor).post(
+        reverse("accounts:secretary_invite"), {"email": "anna@example.test"}, follow=True
+    )
     assert "non è di una segretaria" in response.content.decode()
     assert Invitation.objects.count() == 0
 
@@ -103,9 +114,13 @@ def test_structure_manager_attaches_a_doctor_who_accepts(manager, make_doctor):
 
 def test_structure_invites_only_registered_doctors(manager, make_patient):
     make_patient(email="anna@example.test")
-    response = verified_client(manager).post(reverse("accounts:structure_doctor_invite"), {"email": "anna@example.test"}, follow=True)
+    response = verified_client(manager).post(
+        reverse("accounts:structure_doctor_invite"), {"email": "anna@example.test"}, follow=True
+    )
     assert "Nessun medico è registrato" in response.content.decode()
-    bad = verified_client(manager).post(reverse("accounts:structure_doctor_invite"), {"email": "not an email"}, follow=True)
+    bad = verified_client(manager).post(
+        reverse("accounts:structure_doctor_invite"), {"email": "not an email"}, follow=True
+    )
     assert "indirizzo e-mail valido" in bad.content.decode()
     assert Invitation.objects.count() == 0
 

@@ -121,7 +121,9 @@ def test_wrong_codes_lock_the_second_factor_across_sessions(doctor_with_app, set
     assert SecurityEvent.objects.filter(user=doctor, kind=SecurityEventKind.SECOND_FACTOR_LOCKED).count() == 1
 
     # After the cool-off the right code works again.
-    SecondFactorThrottle.objects.filter(user=doctor).update(last_failure_at=timezone.now() - datetime.timedelta(minutes=16))
+    SecondFactorThrottle.objects.filter(user=doctor).update(
+        last_failure_at=timezone.now() - datetime.timedelta(minutes=16)
+    )
     device.refresh_from_db()
     ok = fresh.post(reverse("accounts:totp_verify"), {"code": code_of(device)})
     assert ok.status_code == 302
@@ -184,13 +186,20 @@ def test_replacing_the_authenticator_needs_the_password_and_a_current_code(make_
     assert page.status_code == 200
     new = TOTPDevice.objects.get(user=doctor, confirmed=False)
     wrong_password = client.post(
-        reverse("accounts:totp_replace"), {"password": "not-it", "current_code": code_of(old, 1), "new_code": code_of(new)}
+        reverse("accounts:totp_replace"),
+        {"password": "not-it", "current_code": code_of(old, 1), "new_code": code_of(new)},
     )
     assert wrong_password.status_code == 400
-    no_current = client.post(reverse("accounts:totp_replace"), {"password": PASSWORD, "current_code": wrong_code_of(old), "new_code": code_of(new)})
+    no_current = client.post(
+        reverse("accounts:totp_replace"),
+        {"password": PASSWORD, "current_code": wrong_code_of(old), "new_code": code_of(new)},
+    )
     assert no_current.status_code == 400
     assert TOTPDevice.objects.get(user=doctor, confirmed=True) == old
-    ok = client.post(reverse("accounts:totp_replace"), {"password": PASSWORD, "current_code": code_of(old, 1), "new_code": code_of(new)})
+    ok = client.post(
+        reverse("accounts:totp_replace"),
+        {"password": PASSWORD, "current_code": code_of(old, 1), "new_code": code_of(new)},
+    )
     assert ok.status_code == 302
     assert list(TOTPDevice.objects.filter(user=doctor, confirmed=True)) == [new]
     assert client.get(reverse("portal:dashboard")).status_code == 200
@@ -202,9 +211,13 @@ def test_new_recovery_codes_need_reauthentication_and_void_the_old(make_doctor):
     doctor = make_doctor(email="doc@example.test")
     client = password_login("doc@example.test")
     device, old_codes = _enrol(client, doctor)
-    refused = client.post(reverse("accounts:recovery_codes_regenerate"), {"password": PASSWORD, "code": wrong_code_of(device)})
+    refused = client.post(
+        reverse("accounts:recovery_codes_regenerate"), {"password": PASSWORD, "code": wrong_code_of(device)}
+    )
     assert refused.status_code == 400
-    done = client.post(reverse("accounts:recovery_codes_regenerate"), {"password": PASSWORD, "code": code_of(device, 1)})
+    done = client.post(
+        reverse("accounts:recovery_codes_regenerate"), {"password": PASSWORD, "code": code_of(device, 1)}
+    )
     assert done.status_code == 302
     new_codes = client.get(done["Location"]).context["codes"]
     assert not set(new_codes) & set(old_codes)
@@ -242,13 +255,22 @@ def test_password_change_needs_the_current_one_and_logs_out_other_sessions(make_
     assert elsewhere.get(reverse("portal:dashboard")).status_code == 200
     here.get(reverse("portal:dashboard"))
     new_password = "another-Long-passw0rd"
-    wrong = here.post(reverse("accounts:password_change"), {"current_password": "nope", "new_password1": new_password, "new_password2": new_password})
+    wrong = here.post(
+        reverse("accounts:password_change"),
+        {"current_password": "nope", "new_password1": new_password, "new_password2": new_password},
+    )
     assert wrong.status_code == 400
     patient.refresh_from_db()
     assert patient.check_password(PASSWORD)
-    weak = here.post(reverse("accounts:password_change"), {"current_password": PASSWORD, "new_password1": "12345678901", "new_password2": "12345678901"})
+    weak = here.post(
+        reverse("accounts:password_change"),
+        {"current_password": PASSWORD, "new_password1": "12345678901", "new_password2": "12345678901"},
+    )
     assert weak.status_code == 400
-    ok = here.post(reverse("accounts:password_change"), {"current_password": PASSWORD, "new_password1": new_password, "new_password2": new_password})
+    ok = here.post(
+        reverse("accounts:password_change"),
+        {"current_password": PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
     assert ok.status_code == 302
     assert here.get(reverse("portal:dashboard")).status_code == 200
     assert elsewhere.get(reverse("portal:dashboard")).status_code == 302
@@ -266,7 +288,12 @@ def test_log_out_everywhere_else_ends_every_other_session(make_patient):
     assert all(other.get(reverse("portal:dashboard")).status_code == 200 for other in others)
     # One device alone first: the others stay.
     one = AccountSession.objects.get(session_key=others[0].cookies["sessionid"].value)
-    assert here.post(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD, "session": one.pk}).status_code == 302
+    assert (
+        here.post(
+            reverse("accounts:sessions_end_others"), {"current_password": PASSWORD, "session": one.pk}
+        ).status_code
+        == 302
+    )
     assert [other.get(reverse("portal:dashboard")).status_code for other in others] == [302, 200, 200]
     # Someone else's session is never touched this way.
     stranger = password_login(make_patient(email="bruno@example.test").email)
@@ -285,9 +312,13 @@ def test_email_change_is_confirmed_by_the_new_address_and_told_to_the_old(make_p
     run_tasks()
     smtp_settings.messages.clear()  # the registration's own e-mail
     client = password_login("anna@example.test")
-    wrong = client.post(reverse("accounts:email_change"), {"email": "anna.new@example.test", "current_password": "nope"})
+    wrong = client.post(
+        reverse("accounts:email_change"), {"email": "anna.new@example.test", "current_password": "nope"}
+    )
     assert wrong.status_code == 400
-    asked = client.post(reverse("accounts:email_change"), {"email": "Anna.New@example.test", "current_password": PASSWORD})
+    asked = client.post(
+        reverse("accounts:email_change"), {"email": "Anna.New@example.test", "current_password": PASSWORD}
+    )
     assert asked.status_code == 302
     run_tasks()
     smtp_settings.wait_for("anna@example.test")  # the old address is told at once

@@ -24,7 +24,9 @@ def test_a_stolen_session_loses_its_live_socket_when_the_owner_logs_out_everywhe
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", thief_cookie)])
         assert (await socket.connect())[0]
-        response = await database_sync_to_async(owner.post)(reverse("accounts:sessions_end_others"), {"current_password": PASSWORD})
+        response = await database_sync_to_async(owner.post)(
+            reverse("accounts:sessions_end_others"), {"current_password": PASSWORD}
+        )
         assert response.status_code == 302
         assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
 
@@ -40,8 +42,12 @@ def test_logging_out_closes_the_sockets_of_that_session_only(make_patient):
         return f"sessionid={client.cookies['sessionid'].value}".encode()
 
     async def scenario():
-        gone = WebsocketCommunicator(application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", cookie(leaving))])
-        kept = WebsocketCommunicator(application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", cookie(staying))])
+        gone = WebsocketCommunicator(
+            application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", cookie(leaving))]
+        )
+        kept = WebsocketCommunicator(
+            application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", cookie(staying))]
+        )
         assert (await gone.connect())[0] and (await kept.connect())[0]
         await database_sync_to_async(leaving.post)(reverse("accounts:logout"))
         assert (await gone.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}

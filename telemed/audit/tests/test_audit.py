@@ -95,7 +95,7 @@ def test_the_patient_page_shows_who_accessed_their_documents_and_nothing_else(pa
     client.force_login(patient)
     page = client.get(reverse("audit:my_access_log")).content.decode()
     assert "Marco Bianchi" in page and "192.0.2.7" in page and "You" in page
-    assert page.count('<tr>') - 1 == 2  # header row + two entries about Anna
+    assert page.count("<tr>") - 1 == 2  # header row + two entries about Anna
     page = client.get(reverse("audit:my_access_log"), {"others": "1", "page": "nonsense"}).content.decode()
     assert page.count("<tr>") - 1 == 1
     client.force_login(other)

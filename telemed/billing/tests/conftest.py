@@ -25,8 +25,12 @@ def make_structure(db):
     def make(name: str = "Poliambulatorio Test") -> Structure:
         n = next(_numbers)
         structure = Structure.objects.create(
-            name=name, slug=f"structure-{n}", partita_iva=demo_partita_iva(800000 + n),
-            address="Via Dante 1", city="Milano", province="MI",
+            name=name,
+            slug=f"structure-{n}",
+            partita_iva=demo_partita_iva(800000 + n),
+            address="Via Dante 1",
+            city="Milano",
+            province="MI",
         )
         manager = _user(Role.STRUCTURE_MANAGER, "Roberta", f"Galli{n}")
         StructureManagerProfile.objects.create(user=manager, structure=structure)
@@ -42,10 +46,21 @@ def make_doctor(db):
         user = _user(Role.DOCTOR, first, last)
         birth = datetime.date(1960, 1, 1) + datetime.timedelta(days=n)
         return DoctorProfile.objects.create(
-            user=user, slug=f"dr-{n}", codice_fiscale=demo_codice_fiscale(last, first, birth, "M", "F205"),
-            birth_date=birth, sex="M", phone="+39 347 000 0000", ordine_province="MI", ordine_number=str(50000 + n),
-            partita_iva=demo_partita_iva(300000 + n), iban=demo_iban(n), practice_address="Via Roma 1",
-            practice_city="Milano", practice_postcode="20121", practice_province="MI", structure=structure,
+            user=user,
+            slug=f"dr-{n}",
+            codice_fiscale=demo_codice_fiscale(last, first, birth, "M", "F205"),
+            birth_date=birth,
+            sex="M",
+            phone="+39 347 000 0000",
+            ordine_province="MI",
+            ordine_number=str(50000 + n),
+            partita_iva=demo_partita_iva(300000 + n),
+            iban=demo_iban(n),
+            practice_address="Via Roma 1",
+            practice_city="Milano",
+            practice_postcode="20121",
+            practice_province="MI",
+            structure=structure,
         )
 
     return make
@@ -81,8 +96,11 @@ def staff(db) -> User:
 def patient(db) -> User:
     user = _user(Role.PATIENT, "Anna", "Conti")
     PatientProfile.objects.create(
-        user=user, codice_fiscale=demo_codice_fiscale("Conti", "Anna", datetime.date(1990, 5, 21), "F", "F205"),
-        birth_date=datetime.date(1990, 5, 21), sex="F", phone="+39 333 100 0001",
+        user=user,
+        codice_fiscale=demo_codice_fiscale("Conti", "Anna", datetime.date(1990, 5, 21), "F", "F205"),
+        birth_date=datetime.date(1990, 5, 21),
+        sex="F",
+        phone="+39 333 100 0001",
     )
     return user
 
@@ -128,8 +146,11 @@ def make_patient_user(db):
         user.save(update_fields=["language"])
         birth = datetime.date(1985, 1, 1) + datetime.timedelta(days=n)
         PatientProfile.objects.create(
-            user=user, codice_fiscale=demo_codice_fiscale(user.last_name, first, birth, "F", "F205"),
-            birth_date=birth, sex="F", phone="+39 333 100 0001",
+            user=user,
+            codice_fiscale=demo_codice_fiscale(user.last_name, first, birth, "F", "F205"),
+            birth_date=birth,
+            sex="F",
+            phone="+39 333 100 0001",
         )
         return user
 
@@ -141,13 +162,24 @@ def deliver(db):
     """Register a delivered service the way consults and visits will: priced by the pricing module."""
 
     def make(doctor: DoctorProfile, patient: User, *, fee: str = "45.00", kind: str = "base", duration=None, key=None):
-        if selectors_tariff(doctor, kind, duration) is None or selectors_tariff(doctor, kind, duration).fee != Decimal(fee):
+        if selectors_tariff(doctor, kind, duration) is None or selectors_tariff(doctor, kind, duration).fee != Decimal(
+            fee
+        ):
             response = {} if kind == "video" else {"response_value": 72, "response_unit": "hours"}
-            tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration, **response)
+            tariffs.tariff_set(
+                actor=doctor.user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration, **response
+            )
         breakdown = pricing.price_service(doctor=doctor, kind=kind, duration=duration)
         return proformas.billable_service_register(
-            doctor=doctor, patient=patient, kind=kind, duration_minutes=duration, breakdown=breakdown,
-            accepted_at=timezone.now(), source_label=f"Consulto {next(_numbers)}", source_url="/consults/1/", source_key=key,
+            doctor=doctor,
+            patient=patient,
+            kind=kind,
+            duration_minutes=duration,
+            breakdown=breakdown,
+            accepted_at=timezone.now(),
+            source_label=f"Consulto {next(_numbers)}",
+            source_url="/consults/1/",
+            source_key=key,
         )
 
     return make
@@ -172,7 +204,9 @@ def billed(deliver, make_patient_user):
     return make
 
 
-def camt053(entries: list[dict], *, iban: str | None = None, statement_id: str = "STMT-1", version: str = CAMT) -> bytes:
+def camt053(
+    entries: list[dict], *, iban: str | None = None, statement_id: str = "STMT-1", version: str = CAMT
+) -> bytes:
     """A camt.053 statement of the platform's account with the given credit entries.
 
     Each entry: amount, reference (structured RF) or text (unstructured), currency, bank_ref, debtor, indicator.
@@ -207,7 +241,9 @@ def camt053(entries: list[dict], *, iban: str | None = None, statement_id: str =
         details = etree.SubElement(etree.SubElement(node, "NtryDtls"), "TxDtls")
         parties = etree.SubElement(details, "RltdPties")
         etree.SubElement(etree.SubElement(parties, "Dbtr"), "Nm").text = entry.get("debtor", "Anna Conti")
-        etree.SubElement(etree.SubElement(etree.SubElement(parties, "DbtrAcct"), "Id"), "IBAN").text = "IT60X0542811101000000123456"
+        etree.SubElement(
+            etree.SubElement(etree.SubElement(parties, "DbtrAcct"), "Id"), "IBAN"
+        ).text = "IT60X0542811101000000123456"
         remittance = etree.SubElement(details, "RmtInf")
         if entry.get("text"):
             etree.SubElement(remittance, "Ustrd").text = entry["text"]

@@ -25,7 +25,9 @@ def test_emetti_fattura_review_and_validate_through_the_pages(doctor_client, doc
     review = doctor_client.get(reverse("billing:review"))
     drafts = list(doctor.proformas.filter(status=ProformaStatus.DRAFT).order_by("pk"))
     assert len(drafts) == 2 and b"Stamp duty" in review.content or "bollo" in review.content.decode()
-    response = doctor_client.post(reverse("billing:review"), {"draft": [d.pk for d in drafts], "include": [drafts[0].pk]})
+    response = doctor_client.post(
+        reverse("billing:review"), {"draft": [d.pk for d in drafts], "include": [drafts[0].pk]}
+    )
     assert response.status_code == 302
     drafts[0].refresh_from_db(), drafts[1].refresh_from_db()
     assert (drafts[0].status, drafts[1].status) == (ProformaStatus.AWAITING_PAYMENT, ProformaStatus.EXCLUDED)
@@ -59,7 +61,9 @@ def test_the_patient_pays_with_the_qr_code_and_downloads_the_invoice(client, doc
     assert page.status_code == 200
     assert 'data-testid="epc-qr"' in content and "data:image/png;base64," in content
     assert "IT04 T030 6909 6060 0000 0100 000" in content and request.reference[:4] in content
-    response = client.post(reverse("billing:payment", args=[request.pk]), {"payer_address": "Via Po 3", "sts_opposition": "on"})
+    response = client.post(
+        reverse("billing:payment", args=[request.pk]), {"payer_address": "Via Po 3", "sts_opposition": "on"}
+    )
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.sts_opposition and request.payer_address == "Via Po 3"
@@ -75,7 +79,9 @@ def test_the_patient_pays_with_the_qr_code_and_downloads_the_invoice(client, doc
     assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF")
 
 
-def test_nobody_sees_anyone_elses_payments_or_invoices(client, doctor, patient, make_patient_user, billed, staff, make_doctor, login_doctor):
+def test_nobody_sees_anyone_elses_payments_or_invoices(
+    client, doctor, patient, make_patient_user, billed, staff, make_doctor, login_doctor
+):
     request = billed(doctor, patient)
     payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     invoice = Invoice.objects.get()
@@ -104,7 +110,10 @@ def test_staff_pages_and_bad_uploads(client, staff, doctor, patient, billed):
     assert client.post(reverse("billing:staff_mark_paid", args=[request.pk]), {"reason": ""}).status_code == 302
     request.refresh_from_db()
     assert request.status == PaymentStatus.OPEN
-    assert client.post(reverse("billing:staff_mark_paid", args=[request.pk]), {"reason": "paid at the desk"}).status_code == 302
+    assert (
+        client.post(reverse("billing:staff_mark_paid", args=[request.pk]), {"reason": "paid at the desk"}).status_code
+        == 302
+    )
     request.refresh_from_db()
     assert request.status == PaymentStatus.PAID
     # Payout batch from the page, then its file.
@@ -120,10 +129,15 @@ def test_staff_pages_and_bad_uploads(client, staff, doctor, patient, billed):
     response = client.get(reverse("billing:staff_payout_file", args=[batch.pk]))
     assert b"pain.001.001.09" in response.content
     assert client.get(reverse("billing:payout_statement", args=[doctor.payout_lines.get().pk])).status_code == 200
-    assert client.post(reverse("billing:staff_transfer", args=[999999]), {"action": "apply", "note": "x" * 10}).status_code == 404
+    assert (
+        client.post(reverse("billing:staff_transfer", args=[999999]), {"action": "apply", "note": "x" * 10}).status_code
+        == 404
+    )
 
 
-def test_the_doctor_sees_their_payout_statement_and_not_others(client, doctor, make_doctor, patient, billed, staff, login_doctor):
+def test_the_doctor_sees_their_payout_statement_and_not_others(
+    client, doctor, make_doctor, patient, billed, staff, login_doctor
+):
     payments.payment_mark_paid(actor=staff, payment_request=billed(doctor, patient), reason="paid at the front desk")
     from django.utils import timezone
 
@@ -157,9 +171,15 @@ def test_credit_note_page(client, doctor, patient, billed, staff, login_doctor):
     invoice = Invoice.objects.get()
     login_doctor(client, doctor)
     assert client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": ""}).status_code == 400
-    assert client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": "wrong amount agreed"}).status_code == 302
+    assert (
+        client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": "wrong amount agreed"}).status_code
+        == 302
+    )
     assert Invoice.objects.filter(credits=invoice).exists()
-    assert client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": "wrong amount agreed"}).status_code == 400
+    assert (
+        client.post(reverse("billing:credit_note", args=[invoice.pk]), {"reason": "wrong amount agreed"}).status_code
+        == 400
+    )
 
 
 def test_staff_set_storage_plans_and_charity_ibans_in_the_back_office(client, staff):
@@ -167,12 +187,18 @@ def test_staff_set_storage_plans_and_charity_ibans_in_the_back_office(client, st
 
     log_in(client, staff)
     response = client.post(
-        reverse("admin:billing_storageplan_add"), {"name": "Extra", "for_box": "any", "extra_gigabytes": 10, "price": "19.90", "active": "on"}
+        reverse("admin:billing_storageplan_add"),
+        {"name": "Extra", "for_box": "any", "extra_gigabytes": 10, "price": "19.90", "active": "on"},
     )
     assert response.status_code == 302 and StoragePlan.objects.get(name="Extra").price == D("19.90")
-    response = client.post(reverse("admin:billing_charity_add"), {"name": "Onlus", "iban": "IT60X0542811101000000123457", "active": "on"})
+    response = client.post(
+        reverse("admin:billing_charity_add"), {"name": "Onlus", "iban": "IT60X0542811101000000123457", "active": "on"}
+    )
     assert response.status_code == 200 and not Charity.objects.filter(name="Onlus").exists()
-    response = client.post(reverse("admin:billing_charity_add"), {"name": "Onlus", "iban": "IT60 X054 2811 1010 0000 0123 456", "active": "on"})
+    response = client.post(
+        reverse("admin:billing_charity_add"),
+        {"name": "Onlus", "iban": "IT60 X054 2811 1010 0000 0123 456", "active": "on"},
+    )
     assert response.status_code == 302 and Charity.objects.get(name="Onlus").iban == "IT60X0542811101000000123456"
     # Offered to doctors without an account to pay it: refused; not offered, it may wait for one.
     response = client.post(reverse("admin:billing_charity_add"), {"name": "Senza conto", "iban": "", "active": "on"})

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_service_goes_from_after_service_to_paid(doctor, patient, staff):
-    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("50.00"), response_value=72, response_unit="hours")
+    tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="base", fee=D("50.00"), response_value=72, response_unit="hours"
+    )
     key = "consult:4242"
 
     def charge(chargeable=True):
@@ -25,7 +27,9 @@ def test_a_service_goes_from_after_service_to_paid(doctor, patient, staff):
         doctor=doctor, patient=patient, kind="base", duration_minutes=None, breakdown=pricing.price_service(doctor=doctor, kind="base"),
         accepted_at=timezone.now(), source_label="Consulto", source_key=key,
     )  # fmt: skip
-    assert charge().state == ChargeState.REQUEST_COMING and list(charges.services_awaiting_request(patient)) == [service]
+    assert charge().state == ChargeState.REQUEST_COMING and list(charges.services_awaiting_request(patient)) == [
+        service
+    ]
     proforma = proformas.proformas_draft(actor=doctor.user)[0]
     assert charge().state == ChargeState.REQUEST_COMING  # a draft the doctor is still reviewing
     request = payments.proformas_validate(actor=doctor.user, include=[proforma.pk])[0]
@@ -34,4 +38,7 @@ def test_a_service_goes_from_after_service_to_paid(doctor, patient, staff):
     payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk")
     assert charge().state == ChargeState.PAID and str(charge().label)
     # Someone else's service under the same key is never shown.
-    assert charges.charge_for_patient(patient=staff, source_key=key, amount=D("53.00"), chargeable=True).state == ChargeState.AFTER_SERVICE
+    assert (
+        charges.charge_for_patient(patient=staff, source_key=key, amount=D("53.00"), chargeable=True).state
+        == ChargeState.AFTER_SERVICE
+    )

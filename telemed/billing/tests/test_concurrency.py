@@ -17,7 +17,9 @@ from telemed.billing.models import Invoice, PaymentRequest
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent row locks need PostgreSQL; SQLite serialises writers"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="concurrent row locks need PostgreSQL; SQLite serialises writers"
+    ),
 ]
 
 
@@ -39,7 +41,9 @@ def test_invoice_numbers_under_concurrent_issuing(doctor, make_patient_user, bil
     patient = make_patient_user()
     requests = [billed(doctor, patient) for _ in range(16)]
     results = concurrently(
-        lambda request: payments.payment_mark_paid(actor=staff, payment_request=request, reason="paid at the front desk"),
+        lambda request: payments.payment_mark_paid(
+            actor=staff, payment_request=request, reason="paid at the front desk"
+        ),
         requests,
     )
     assert not [r for r in results if isinstance(r, BaseException)], results
@@ -50,7 +54,9 @@ def test_invoice_numbers_under_concurrent_issuing(doctor, make_patient_user, bil
 def test_concurrent_validation_of_the_same_proforma_sends_one_request(doctor, patient, deliver):
     service = deliver(doctor, patient)
     proforma = proformas.proformas_draft(actor=doctor.user, service_ids=[service.pk])[0]
-    results = concurrently(lambda _: payments.proformas_validate(actor=doctor.user, include=[proforma.pk]), range(6), workers=6)
+    results = concurrently(
+        lambda _: payments.proformas_validate(actor=doctor.user, include=[proforma.pk]), range(6), workers=6
+    )
     refused = [r for r in results if isinstance(r, acting.BillingError)]
     assert len(refused) == 5 and PaymentRequest.objects.filter(proforma=proforma).count() == 1
 

@@ -29,7 +29,9 @@ def _run(staff_pk: int, env: dict) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def test_a_payout_batch_killed_at_random_points_pays_each_payee_once(doctor, make_doctor, patient, billed, staff, tmp_path):
+def test_a_payout_batch_killed_at_random_points_pays_each_payee_once(
+    doctor, make_doctor, patient, billed, staff, tmp_path
+):
     other = make_doctor("Carla", "Neri")
     paid(doctor, patient, billed, staff, fee="80.00")
     paid(other, patient, billed, staff)

@@ -40,14 +40,22 @@ def invoices(doctor, make_patient_user, billed, staff, charity):
 
 def test_accountant_csv_and_xlsx(doctor_client, doctor, invoices):
     today = timezone.localdate()
-    response = doctor_client.get(reverse("billing:export"), {"start": today.replace(day=1), "end": today, "format": "csv"})
+    response = doctor_client.get(
+        reverse("billing:export"), {"start": today.replace(day=1), "end": today, "format": "csv"}
+    )
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 4
-    assert [row[0] for row in rows[1:]] == [invoices[0].display_number, invoices[1].display_number, invoices[2].display_number]
+    assert [row[0] for row in rows[1:]] == [
+        invoices[0].display_number,
+        invoices[1].display_number,
+        invoices[2].display_number,
+    ]
     assert rows[1][11] == "85.00" and rows[3][11] == "-85.00" and rows[3][16] == invoices[0].display_number
 
-    response = doctor_client.get(reverse("billing:export"), {"start": today.replace(day=1), "end": today, "format": "xlsx"})
+    response = doctor_client.get(
+        reverse("billing:export"), {"start": today.replace(day=1), "end": today, "format": "xlsx"}
+    )
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     values = list(sheet.values)
     assert len(values) == 4 and values[1][11] == 85.0 and values[2][15] in {"sì", "yes"}
@@ -55,8 +63,12 @@ def test_accountant_csv_and_xlsx(doctor_client, doctor, invoices):
 
 @pytest.mark.parametrize(
     "query",
-    [{}, {"start": "2026-02-30", "end": "x", "format": "csv"}, {"start": "2026-03-01", "end": "2026-01-01", "format": "csv"},
-     {"start": "2026-01-01", "end": "2026-02-01", "format": "pdf"}],
+    [
+        {},
+        {"start": "2026-02-30", "end": "x", "format": "csv"},
+        {"start": "2026-03-01", "end": "2026-01-01", "format": "csv"},
+        {"start": "2026-01-01", "end": "2026-02-01", "format": "pdf"},
+    ],
 )
 def test_bad_export_periods_get_a_message_not_a_500(doctor_client, query):
     response = doctor_client.get(reverse("billing:export"), query)
@@ -68,7 +80,16 @@ def test_donations_by_doctor_and_by_charity(doctor_client, doctor, invoices, sta
     summary = selectors.donations_by_year_of_doctor(doctor)
     # 7.95 + 4.45 donated, then 7.95 taken back by the credit note.
     assert summary == [{"year": year, "charity": charity.name, "amount": D("4.45")}]
-    rows = list(csv.reader(io.StringIO(b"".join(doctor_client.get(reverse("billing:donations_csv", args=[year])).streaming_content).decode("utf-8-sig")), delimiter=";"))
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(doctor_client.get(reverse("billing:donations_csv", args=[year])).streaming_content).decode(
+                    "utf-8-sig"
+                )
+            ),
+            delimiter=";",
+        )
+    )
     assert rows[-1][-1] == "4.45"
     assert selectors.donations_by_charity(year) == [{"charity": charity.name, "amount": D("4.45"), "doctors": 1}]
     assert doctor_client.get("/billing/donations/notayear.csv").status_code == 404
@@ -89,7 +110,9 @@ DOCUMENT_ORDER = [
 def sts(doctor, invoices, encrypt=None):
     """The checked file (``sts_file`` validates it against the shipped schema), parsed."""
     xml = exports.sts_file(
-        doctor_codice_fiscale=doctor.codice_fiscale, invoices=invoices, encrypt=encrypt or exports.StsEncryptor(""),
+        doctor_codice_fiscale=doctor.codice_fiscale,
+        invoices=invoices,
+        encrypt=encrypt or exports.StsEncryptor(""),
         year=timezone.localdate().year,
     )
     exports_schema_check(xml)
@@ -142,7 +165,9 @@ def test_sistema_ts_file_puts_the_refunded_invoice_right_after_id_spesa_and_vali
     assert refund.findtext("idRimborso/numDocumentoFiscale/numDocumento") == str(first.number)
     assert refund.findtext("idSpesa/numDocumentoFiscale/dispositivo") == "2"
     # Refunds are sent with positive amounts, as the schema wants.
-    assert [item.findtext("importo") for item in refund.findall("voceSpesa")] == [item.findtext("importo") for item in one.findall("voceSpesa")]
+    assert [item.findtext("importo") for item in refund.findall("voceSpesa")] == [
+        item.findtext("importo") for item in one.findall("voceSpesa")
+    ]
 
 
 def test_sistema_ts_file_of_an_opposed_patient_has_no_fiscal_code_and_validates(doctor, invoices):
@@ -161,7 +186,9 @@ def test_sistema_ts_file_dates_a_made_refund_on_the_day_the_money_went_back(doct
 
 
 def test_the_schema_refuses_id_rimborso_after_the_expense_lines(doctor, invoices):
-    xml = exports.sts_document(doctor_codice_fiscale=doctor.codice_fiscale, invoices=invoices, encrypt=exports.StsEncryptor(""))
+    xml = exports.sts_document(
+        doctor_codice_fiscale=doctor.codice_fiscale, invoices=invoices, encrypt=exports.StsEncryptor("")
+    )
     root = etree.fromstring(xml)
     refund = root.findall("documentoSpesa")[2]
     refund.append(refund.find("idRimborso"))  # moved to the end, where the file used to have it

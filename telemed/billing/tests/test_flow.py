@@ -40,7 +40,9 @@ pytestmark = pytest.mark.django_db
 
 
 def import_statement(staff, entries, **kwargs):
-    return reconciliation.statement_import(actor=staff, stream=io.BytesIO(camt053(entries, **kwargs)), file_name="statement.xml")
+    return reconciliation.statement_import(
+        actor=staff, stream=io.BytesIO(camt053(entries, **kwargs)), file_name="statement.xml"
+    )
 
 
 def test_a_registered_service_keeps_the_accepted_breakdown_and_waits_to_be_billed(doctor, patient, deliver):
@@ -51,7 +53,11 @@ def test_a_registered_service_keeps_the_accepted_breakdown_and_waits_to_be_bille
     assert service.accepted_at <= service.delivered_at
     assert list(selectors.services_to_bill(doctor)) == [service]
     # A later fee change does not touch what the patient accepted.
-    tariffs.platform_fee_set(actor=type(doctor.user).objects.create_superuser("s@x.test", "x" * 12, first_name="S", last_name="T"), kind="base", fee=D("9.00"))
+    tariffs.platform_fee_set(
+        actor=type(doctor.user).objects.create_superuser("s@x.test", "x" * 12, first_name="S", last_name="T"),
+        kind="base",
+        fee=D("9.00"),
+    )
     service.refresh_from_db()
     assert service.patient_total == D("85.00")
 
@@ -96,7 +102,9 @@ def test_emetti_fattura_drafts_one_proforma_per_service_and_validation_sends_req
     assert proformas.proformas_draft(actor=doctor.user) == []
 
     by_service = {p.service_id: p for p in drafts}
-    sent = payments.proformas_validate(actor=doctor.user, include=[by_service[s1.pk].pk, by_service[s3.pk].pk], exclude=[by_service[s2.pk].pk])
+    sent = payments.proformas_validate(
+        actor=doctor.user, include=[by_service[s1.pk].pk, by_service[s3.pk].pk], exclude=[by_service[s2.pk].pk]
+    )
     assert len(sent) == 2
     assert {r.payer for r in sent} == {anna, bruno}
     for request in sent:
@@ -158,7 +166,10 @@ def test_exact_transfer_settles_issues_the_invoice_and_delivers_it(doctor, patie
     invoice = Invoice.objects.get(payment_request=request)
     year = timezone.localtime(invoice.issued_at).year
     assert (invoice.number, invoice.year, invoice.display_number) == (1, year, f"1/{year}")
-    assert invoice.seller["partita_iva"] == doctor.partita_iva and invoice.buyer["codice_fiscale"] == patient.patient_profile.codice_fiscale
+    assert (
+        invoice.seller["partita_iva"] == doctor.partita_iva
+        and invoice.buyer["codice_fiscale"] == patient.patient_profile.codice_fiscale
+    )
     assert invoice.total == D("85.00")
 
     # The ledger: the doctor is owed net + stamp duty, the charity its share, the platform its fee.
@@ -205,12 +216,16 @@ def test_invoice_numbers_are_per_doctor_and_restart_each_year(doctor, make_docto
 
 def test_patient_opposition_and_address_go_on_the_invoice(doctor, patient, billed, staff):
     request = billed(doctor, patient)
-    payments.payment_request_details_set(actor=patient, payment_request=request, sts_opposition=True, payer_address="Via Po 3, Torino")
+    payments.payment_request_details_set(
+        actor=patient, payment_request=request, sts_opposition=True, payer_address="Via Po 3, Torino"
+    )
     payments.payment_mark_paid(actor=staff, payment_request=request, reason="cash at the clinic")
     invoice = Invoice.objects.get(payment_request=request)
     assert invoice.sts_opposition and invoice.buyer["address"] == "Via Po 3, Torino"
     with pytest.raises(acting.BillingError):  # issued: no more changes
-        payments.payment_request_details_set(actor=patient, payment_request=request, sts_opposition=False, payer_address="")
+        payments.payment_request_details_set(
+            actor=patient, payment_request=request, sts_opposition=False, payer_address=""
+        )
 
 
 def test_credit_note_references_the_invoice_and_reverses_the_money(doctor, patient, billed, staff, run_tasks):
@@ -266,7 +281,8 @@ def test_reminders_are_scheduled_after_the_configured_days(doctor, patient, bill
     settings.BILLING_REMINDER_DAYS = "10,3"
     request = billed(doctor, patient)
     due = sorted(
-        result.run_after for result in DBTaskResult.objects.filter(task_path__endswith="send_payment_reminder")
+        result.run_after
+        for result in DBTaskResult.objects.filter(task_path__endswith="send_payment_reminder")
         if result.args_kwargs["kwargs"]["payment_request_id"] == request.pk
     )
     assert [round((d - request.created_at).total_seconds() / 86400) for d in due] == [3, 10]

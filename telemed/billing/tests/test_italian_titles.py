@@ -12,7 +12,9 @@ from telemed.notifications.models import Notification
 NBSP = "\u00a0"
 
 
-def test_payment_notifications_show_amounts_and_the_doctor_in_italian(doctor, make_patient_user, billed, staff, run_tasks):
+def test_payment_notifications_show_amounts_and_the_doctor_in_italian(
+    doctor, make_patient_user, billed, staff, run_tasks
+):
     patient = make_patient_user(language="it")
     request = billed(doctor, patient, fee="1229.50")  # + 3,00 platform fee + 2,00 stamp duty
     assert request.amount == D("1234.50")
@@ -24,7 +26,9 @@ def test_payment_notifications_show_amounts_and_the_doctor_in_italian(doctor, ma
     assert titles[1].startswith(f"Pagamento ricevuto: 1.234,50{NBSP}€ — ")
     with translation.override("it"):
         assert doctor.display_name.startswith("Dott. ")
-        assert any(title.startswith("Fattura ") and title.endswith(f"— {doctor.display_name}") for title in titles), titles
+        assert any(title.startswith("Fattura ") and title.endswith(f"— {doctor.display_name}") for title in titles), (
+            titles
+        )
     for title in titles:
         assert "EUR" not in title and "1234.50" not in title and "Dr." not in title, title
     subjects = [message.subject for message in mail.outbox if patient.email in message.to]

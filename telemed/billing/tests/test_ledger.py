@@ -41,7 +41,9 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
     patients = [make_patient_user("Anna"), make_patient_user("Bruno")]
     plan = StoragePlan.objects.create(name="Plus", extra_gigabytes=5, price=D("9.90"))
     for doctor in doctors:
-        tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+        tariffs.tariff_set(
+            actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours"
+        )
 
     class Operations(RuleBasedStateMachine):
         @initialize()
@@ -68,14 +70,19 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
             requests = list(PaymentRequest.objects.order_by("pk"))
             request = data.draw(st.sampled_from(requests)) if requests else None
             if request is None or kind == "unknown":
-                entry = {"amount": str(data.draw(st.decimals(min_value=D("0.01"), max_value=D("500"), places=2))), "text": "?"}
+                entry = {
+                    "amount": str(data.draw(st.decimals(min_value=D("0.01"), max_value=D("500"), places=2))),
+                    "text": "?",
+                }
             else:
                 base = request.outstanding if request.is_open else request.amount
                 amount = {"exact": base, "duplicate": base, "partial": (base / 2).quantize(D("0.01")) or D("0.01"),
                           "excess": base + D("1.00")}[kind]  # fmt: skip
                 entry = {"amount": str(max(amount, D("0.01"))), "reference": request.reference}
             entry["bank_ref"] = f"E{next(_refs)}"
-            reconciliation.statement_import(actor=staff, stream=io.BytesIO(camt053([entry], statement_id=entry["bank_ref"])), file_name="s.xml")
+            reconciliation.statement_import(
+                actor=staff, stream=io.BytesIO(camt053([entry], statement_id=entry["bank_ref"])), file_name="s.xml"
+            )
 
         @rule(data=st.data())
         def staff_apply_or_refund(self, data):
@@ -85,7 +92,9 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
             row = data.draw(st.sampled_from(queued))
             target = row.payment_request
             if data.draw(st.booleans()) and target is not None and target.is_open and row.currency == "EUR":
-                reconciliation.transfer_apply(actor=staff, transfer_row=row, payment_request=target, note="checked by staff")
+                reconciliation.transfer_apply(
+                    actor=staff, transfer_row=row, payment_request=target, note="checked by staff"
+                )
             else:
                 reconciliation.transfer_refund(actor=staff, transfer_row=row, note="sent back to the payer")
 
@@ -101,7 +110,9 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
         def fees_change(self, fee, bank, donate):
             tariffs.platform_fee_set(actor=staff, kind="base", fee=fee)
             tariffs.bank_fee_set(actor=staff, fixed=bank, percent=D("1.5"))
-            donations.donation_set(actor=doctors[0].user, percent=D("25") if donate else D("0"), charity=charity if donate else None)
+            donations.donation_set(
+                actor=doctors[0].user, percent=D("25") if donate else D("0"), charity=charity if donate else None
+            )
 
         @rule(data=st.data())
         def credit_note(self, data):
@@ -127,7 +138,8 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
             totals = ledger.totals()
             assert totals.balances, totals
             received = ledger.cents(IncomingTransfer.objects.aggregate(s=Sum("amount"))["s"]) + sum(
-                (a.amount for r in PaymentRequest.objects.all() for a in r.applications.filter(transfer__isnull=True)), ZERO
+                (a.amount for r in PaymentRequest.objects.all() for a in r.applications.filter(transfer__isnull=True)),
+                ZERO,
             )
             refunded = ledger.cents(IncomingTransfer.objects.aggregate(s=Sum("refunded"))["s"]) + ledger.cents(
                 Refund.objects.filter(done_at__isnull=False).aggregate(s=Sum("amount"))["s"]
@@ -142,13 +154,21 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
                 split = pricing.Breakdown.from_dict(invoice.breakdown).split()
                 platform += sign * split.platform
                 bank += sign * split.bank_fees
-            platform += ledger.cents(PaymentRequest.objects.filter(status=PaymentStatus.PAID, storage_purchase__isnull=False).aggregate(s=Sum("amount"))["s"])
+            platform += ledger.cents(
+                PaymentRequest.objects.filter(status=PaymentStatus.PAID, storage_purchase__isnull=False).aggregate(
+                    s=Sum("amount")
+                )["s"]
+            )
             assert (totals.platform_fees, totals.bank_fees) == (platform, bank)
             # Held: unapplied transfers + part-payments + owed to doctors and charities + refunds due.
             unapplied = sum((t.remaining for t in IncomingTransfer.objects.all()), ZERO)
-            toward = ledger.cents(PaymentRequest.objects.filter(status=PaymentStatus.OPEN).aggregate(s=Sum("received"))["s"])
+            toward = ledger.cents(
+                PaymentRequest.objects.filter(status=PaymentStatus.OPEN).aggregate(s=Sum("received"))["s"]
+            )
             assert ledger.balance("unapplied") == unapplied and ledger.balance("toward_requests") == toward
-            assert ledger.balance("refunds_due") == ledger.cents(Refund.objects.filter(done_at__isnull=True).aggregate(s=Sum("amount"))["s"])
+            assert ledger.balance("refunds_due") == ledger.cents(
+                Refund.objects.filter(done_at__isnull=True).aggregate(s=Sum("amount"))["s"]
+            )
             # No request is ever paid beyond its amount.
             assert not PaymentRequest.objects.filter(received__gt=models_F("amount")).exists()
 
@@ -165,6 +185,7 @@ def test_the_ledger_balances_for_any_sequence_of_operations(make_doctor, make_pa
     original_init = Operations.__init__
 
     run = Operations.TestCase("runTest")
+
     # hypothesis drives examples itself; wrap each in an atomic block rolled back at the end.
     def example_setup():
         atomic = transaction.atomic()

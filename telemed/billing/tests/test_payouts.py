@@ -51,12 +51,19 @@ def test_a_batch_pays_doctors_and_charities_in_one_valid_file(doctor, make_docto
     assert sum(entry.amount for entry in statement) == line.amount and len(statement) == 2
     # Each line shows the fee, the bank fee, the donation, the stamp duty and the net, all from pricing.
     rows = selectors.payout_statement_rows(line)
-    assert [(row.amounts.fee, row.amounts.bank_fee, row.amounts.donation, row.amounts.stamp_duty, row.amounts.net) for row in rows] == [
-        (D("80.00"), D("0.50"), D("7.95"), D("2.00"), D("73.55")), (D("45.00"), D("0.50"), D("4.45"), D("0.00"), D("40.05")),
+    assert [
+        (row.amounts.fee, row.amounts.bank_fee, row.amounts.donation, row.amounts.stamp_duty, row.amounts.net)
+        for row in rows
+    ] == [
+        (D("80.00"), D("0.50"), D("7.95"), D("2.00"), D("73.55")),
+        (D("45.00"), D("0.50"), D("4.45"), D("0.00"), D("40.05")),
     ]
     assert [row.amounts.net for row in rows] == [row.entry.amount for row in rows]
     charity_rows = selectors.payout_statement_rows(PayoutLine.objects.get(batch=batch, charity=charity))
-    assert [(row.amounts.donation, row.amounts.net) for row in charity_rows] == [(D("7.95"), D("7.95")), (D("4.45"), D("4.45"))]
+    assert [(row.amounts.donation, row.amounts.net) for row in charity_rows] == [
+        (D("7.95"), D("7.95")),
+        (D("4.45"), D("4.45")),
+    ]
     assert selectors.held_for_doctor(doctor) == 0
     totals = ledger.totals()
     assert totals.doctor_payouts == D("158.10") and totals.charity_payouts == D("12.40") and totals.balances

@@ -25,42 +25,336 @@ TAXABLE = {"platform_fee_vat_rate": D("22.00")}
 
 # id, kind, doctor's fee, rules, expected lines {code: amount}, VAT on the platform fee, patient total, doctor net
 CASES = [
-    ("base-45", "base", "45.00", rules(), {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50"}, "0.00", "48.00", "44.50"),
-    ("exempt-total-77.47-no-bollo", "base", "74.47", rules(), {"doctor_fee": "74.47", "platform_fee": "3.00", "bank_fee": "0.50"}, "0.00", "77.47", "73.97"),
-    ("exempt-total-77.48-bollo", "base", "74.48", rules(), {"doctor_fee": "74.48", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.00", "79.48", "73.98"),
-    ("fee-77.47-no-platform-fee", "base", "77.47", rules(platform_fee=D("0")), {"doctor_fee": "77.47", "bank_fee": "0.50"}, "0.00", "77.47", "76.97"),
-    ("fee-77.48-no-platform-fee", "base", "77.48", rules(platform_fee=D("0")), {"doctor_fee": "77.48", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.00", "79.48", "76.98"),
+    (
+        "base-45",
+        "base",
+        "45.00",
+        rules(),
+        {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50"},
+        "0.00",
+        "48.00",
+        "44.50",
+    ),
+    (
+        "exempt-total-77.47-no-bollo",
+        "base",
+        "74.47",
+        rules(),
+        {"doctor_fee": "74.47", "platform_fee": "3.00", "bank_fee": "0.50"},
+        "0.00",
+        "77.47",
+        "73.97",
+    ),
+    (
+        "exempt-total-77.48-bollo",
+        "base",
+        "74.48",
+        rules(),
+        {"doctor_fee": "74.48", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.00",
+        "79.48",
+        "73.98",
+    ),
+    (
+        "fee-77.47-no-platform-fee",
+        "base",
+        "77.47",
+        rules(platform_fee=D("0")),
+        {"doctor_fee": "77.47", "bank_fee": "0.50"},
+        "0.00",
+        "77.47",
+        "76.97",
+    ),
+    (
+        "fee-77.48-no-platform-fee",
+        "base",
+        "77.48",
+        rules(platform_fee=D("0")),
+        {"doctor_fee": "77.48", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.00",
+        "79.48",
+        "76.98",
+    ),
     ("fee-zero-is-free", "base", "0.00", rules(), {}, "0.00", "0.00", "0.00"),
     ("video-fee-zero-is-free", "video", "0", rules(platform_fee=D("4.00")), {}, "0.00", "0.00", "0.00"),
     ("info-is-free", "info", "0.00", rules(), {}, "0.00", "0.00", "0.00"),
     ("info-is-free-whatever-the-fee", "info", "50.00", rules(donation_percent=D("10")), {}, "0.00", "0.00", "0.00"),
-    ("taxable-platform-fee", "base", "45.00", rules(**TAXABLE), {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50"}, "0.66", "48.66", "44.50"),
-    ("taxable-platform-fee-out-of-bollo-base", "base", "76.00", rules(**TAXABLE), {"doctor_fee": "76.00", "platform_fee": "3.00", "bank_fee": "0.50"}, "0.66", "79.66", "75.50"),
-    ("exempt-platform-fee-in-bollo-base", "base", "76.00", rules(), {"doctor_fee": "76.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.00", "81.00", "75.50"),
-    ("taxable-fee-77.47-no-bollo", "base", "77.47", rules(**TAXABLE), {"doctor_fee": "77.47", "platform_fee": "3.00", "bank_fee": "0.50"}, "0.66", "81.13", "76.97"),
-    ("taxable-fee-77.48-bollo", "base", "77.48", rules(**TAXABLE), {"doctor_fee": "77.48", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.66", "83.14", "76.98"),
-    ("vat-odd-cents", "base", "40.00", rules(platform_fee=D("3.33"), **TAXABLE), {"doctor_fee": "40.00", "platform_fee": "3.33", "bank_fee": "0.50"}, "0.73", "44.06", "39.50"),
-    ("vat-half-up-not-half-even", "base", "40.00", rules(platform_fee=D("2.75"), **TAXABLE), {"doctor_fee": "40.00", "platform_fee": "2.75", "bank_fee": "0.50"}, "0.61", "43.36", "39.50"),
-    ("vat-10-percent-half-up", "base", "40.00", rules(platform_fee=D("4.05"), platform_fee_vat_rate=D("10")), {"doctor_fee": "40.00", "platform_fee": "4.05", "bank_fee": "0.50"}, "0.41", "44.46", "39.50"),
-    ("donation-0", "base", "45.00", rules(donation_percent=D("0")), {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50"}, "0.00", "48.00", "44.50"),
-    ("donation-10", "base", "45.00", rules(donation_percent=D("10")), {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50", "donation": "4.45"}, "0.00", "48.00", "40.05"),
-    ("donation-100", "base", "45.00", rules(donation_percent=D("100")), {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50", "donation": "44.50"}, "0.00", "48.00", "0.00"),
-    ("donation-10-odd-cents-half-up", "base", "45.55", rules(donation_percent=D("10")), {"doctor_fee": "45.55", "platform_fee": "3.00", "bank_fee": "0.50", "donation": "4.51"}, "0.00", "48.55", "40.54"),
-    ("donation-33.33-percent", "base", "100.00", rules(donation_percent=D("33.33")), {"doctor_fee": "100.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50", "donation": "33.16"}, "0.00", "105.00", "66.34"),
-    ("donation-100-taxable-and-bollo", "base", "80.00", rules(donation_percent=D("100"), **TAXABLE), {"doctor_fee": "80.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50", "donation": "79.50"}, "0.66", "85.66", "0.00"),
-    ("bank-fee-fixed-plus-percent", "base", "45.00", rules(bank_fee_fixed=D("0.25"), bank_fee_percent=D("1.5")), {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.93"}, "0.00", "48.00", "44.07"),
-    ("bank-fee-percent-odd-cents", "base", "33.33", rules(bank_fee_fixed=D("0.25"), bank_fee_percent=D("1.4")), {"doctor_fee": "33.33", "platform_fee": "3.00", "bank_fee": "0.72"}, "0.00", "36.33", "32.61"),
-    ("bank-fee-capped-at-fee", "base", "0.30", rules(), {"doctor_fee": "0.30", "platform_fee": "3.00", "bank_fee": "0.30"}, "0.00", "3.30", "0.00"),
-    ("smallest-fee", "base", "0.01", rules(donation_percent=D("50")), {"doctor_fee": "0.01", "platform_fee": "3.00", "bank_fee": "0.01"}, "0.00", "3.01", "0.00"),
-    ("no-bank-fee", "base", "45.00", rules(bank_fee_fixed=D("0")), {"doctor_fee": "45.00", "platform_fee": "3.00"}, "0.00", "48.00", "45.00"),
-    ("no-platform-fee", "base", "45.00", rules(platform_fee=D("0")), {"doctor_fee": "45.00", "bank_fee": "0.50"}, "0.00", "45.00", "44.50"),
-    ("donation-50-with-bank-percent", "base", "50.00", rules(bank_fee_percent=D("2"), donation_percent=D("50")), {"doctor_fee": "50.00", "platform_fee": "3.00", "bank_fee": "1.50", "donation": "24.25"}, "0.00", "53.00", "24.25"),
-    ("video-30", "video", "60.00", rules(platform_fee=D("4.00")), {"doctor_fee": "60.00", "platform_fee": "4.00", "bank_fee": "0.50"}, "0.00", "64.00", "59.50"),
-    ("video-60-bollo", "video", "120.00", rules(platform_fee=D("4.00")), {"doctor_fee": "120.00", "platform_fee": "4.00", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.00", "126.00", "119.50"),
-    ("priority-bollo", "priority", "74.47", rules(platform_fee=D("5.00")), {"doctor_fee": "74.47", "platform_fee": "5.00", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.00", "81.47", "73.97"),
-    ("imaging-77.47-no-bollo", "imaging", "73.47", rules(platform_fee=D("4.00")), {"doctor_fee": "73.47", "platform_fee": "4.00", "bank_fee": "0.50"}, "0.00", "77.47", "72.97"),
-    ("imaging-77.48-bollo", "imaging", "73.48", rules(platform_fee=D("4.00")), {"doctor_fee": "73.48", "platform_fee": "4.00", "stamp_duty": "2.00", "bank_fee": "0.50"}, "0.00", "79.48", "72.98"),
-    ("largest-fee-donation-10", "base", "10000.00", rules(donation_percent=D("10")), {"doctor_fee": "10000.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50", "donation": "999.95"}, "0.00", "10005.00", "8999.55"),
+    (
+        "taxable-platform-fee",
+        "base",
+        "45.00",
+        rules(**TAXABLE),
+        {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50"},
+        "0.66",
+        "48.66",
+        "44.50",
+    ),
+    (
+        "taxable-platform-fee-out-of-bollo-base",
+        "base",
+        "76.00",
+        rules(**TAXABLE),
+        {"doctor_fee": "76.00", "platform_fee": "3.00", "bank_fee": "0.50"},
+        "0.66",
+        "79.66",
+        "75.50",
+    ),
+    (
+        "exempt-platform-fee-in-bollo-base",
+        "base",
+        "76.00",
+        rules(),
+        {"doctor_fee": "76.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.00",
+        "81.00",
+        "75.50",
+    ),
+    (
+        "taxable-fee-77.47-no-bollo",
+        "base",
+        "77.47",
+        rules(**TAXABLE),
+        {"doctor_fee": "77.47", "platform_fee": "3.00", "bank_fee": "0.50"},
+        "0.66",
+        "81.13",
+        "76.97",
+    ),
+    (
+        "taxable-fee-77.48-bollo",
+        "base",
+        "77.48",
+        rules(**TAXABLE),
+        {"doctor_fee": "77.48", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.66",
+        "83.14",
+        "76.98",
+    ),
+    (
+        "vat-odd-cents",
+        "base",
+        "40.00",
+        rules(platform_fee=D("3.33"), **TAXABLE),
+        {"doctor_fee": "40.00", "platform_fee": "3.33", "bank_fee": "0.50"},
+        "0.73",
+        "44.06",
+        "39.50",
+    ),
+    (
+        "vat-half-up-not-half-even",
+        "base",
+        "40.00",
+        rules(platform_fee=D("2.75"), **TAXABLE),
+        {"doctor_fee": "40.00", "platform_fee": "2.75", "bank_fee": "0.50"},
+        "0.61",
+        "43.36",
+        "39.50",
+    ),
+    (
+        "vat-10-percent-half-up",
+        "base",
+        "40.00",
+        rules(platform_fee=D("4.05"), platform_fee_vat_rate=D("10")),
+        {"doctor_fee": "40.00", "platform_fee": "4.05", "bank_fee": "0.50"},
+        "0.41",
+        "44.46",
+        "39.50",
+    ),
+    (
+        "donation-0",
+        "base",
+        "45.00",
+        rules(donation_percent=D("0")),
+        {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50"},
+        "0.00",
+        "48.00",
+        "44.50",
+    ),
+    (
+        "donation-10",
+        "base",
+        "45.00",
+        rules(donation_percent=D("10")),
+        {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50", "donation": "4.45"},
+        "0.00",
+        "48.00",
+        "40.05",
+    ),
+    (
+        "donation-100",
+        "base",
+        "45.00",
+        rules(donation_percent=D("100")),
+        {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.50", "donation": "44.50"},
+        "0.00",
+        "48.00",
+        "0.00",
+    ),
+    (
+        "donation-10-odd-cents-half-up",
+        "base",
+        "45.55",
+        rules(donation_percent=D("10")),
+        {"doctor_fee": "45.55", "platform_fee": "3.00", "bank_fee": "0.50", "donation": "4.51"},
+        "0.00",
+        "48.55",
+        "40.54",
+    ),
+    (
+        "donation-33.33-percent",
+        "base",
+        "100.00",
+        rules(donation_percent=D("33.33")),
+        {"doctor_fee": "100.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50", "donation": "33.16"},
+        "0.00",
+        "105.00",
+        "66.34",
+    ),
+    (
+        "donation-100-taxable-and-bollo",
+        "base",
+        "80.00",
+        rules(donation_percent=D("100"), **TAXABLE),
+        {"doctor_fee": "80.00", "platform_fee": "3.00", "stamp_duty": "2.00", "bank_fee": "0.50", "donation": "79.50"},
+        "0.66",
+        "85.66",
+        "0.00",
+    ),
+    (
+        "bank-fee-fixed-plus-percent",
+        "base",
+        "45.00",
+        rules(bank_fee_fixed=D("0.25"), bank_fee_percent=D("1.5")),
+        {"doctor_fee": "45.00", "platform_fee": "3.00", "bank_fee": "0.93"},
+        "0.00",
+        "48.00",
+        "44.07",
+    ),
+    (
+        "bank-fee-percent-odd-cents",
+        "base",
+        "33.33",
+        rules(bank_fee_fixed=D("0.25"), bank_fee_percent=D("1.4")),
+        {"doctor_fee": "33.33", "platform_fee": "3.00", "bank_fee": "0.72"},
+        "0.00",
+        "36.33",
+        "32.61",
+    ),
+    (
+        "bank-fee-capped-at-fee",
+        "base",
+        "0.30",
+        rules(),
+        {"doctor_fee": "0.30", "platform_fee": "3.00", "bank_fee": "0.30"},
+        "0.00",
+        "3.30",
+        "0.00",
+    ),
+    (
+        "smallest-fee",
+        "base",
+        "0.01",
+        rules(donation_percent=D("50")),
+        {"doctor_fee": "0.01", "platform_fee": "3.00", "bank_fee": "0.01"},
+        "0.00",
+        "3.01",
+        "0.00",
+    ),
+    (
+        "no-bank-fee",
+        "base",
+        "45.00",
+        rules(bank_fee_fixed=D("0")),
+        {"doctor_fee": "45.00", "platform_fee": "3.00"},
+        "0.00",
+        "48.00",
+        "45.00",
+    ),
+    (
+        "no-platform-fee",
+        "base",
+        "45.00",
+        rules(platform_fee=D("0")),
+        {"doctor_fee": "45.00", "bank_fee": "0.50"},
+        "0.00",
+        "45.00",
+        "44.50",
+    ),
+    (
+        "donation-50-with-bank-percent",
+        "base",
+        "50.00",
+        rules(bank_fee_percent=D("2"), donation_percent=D("50")),
+        {"doctor_fee": "50.00", "platform_fee": "3.00", "bank_fee": "1.50", "donation": "24.25"},
+        "0.00",
+        "53.00",
+        "24.25",
+    ),
+    (
+        "video-30",
+        "video",
+        "60.00",
+        rules(platform_fee=D("4.00")),
+        {"doctor_fee": "60.00", "platform_fee": "4.00", "bank_fee": "0.50"},
+        "0.00",
+        "64.00",
+        "59.50",
+    ),
+    (
+        "video-60-bollo",
+        "video",
+        "120.00",
+        rules(platform_fee=D("4.00")),
+        {"doctor_fee": "120.00", "platform_fee": "4.00", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.00",
+        "126.00",
+        "119.50",
+    ),
+    (
+        "priority-bollo",
+        "priority",
+        "74.47",
+        rules(platform_fee=D("5.00")),
+        {"doctor_fee": "74.47", "platform_fee": "5.00", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.00",
+        "81.47",
+        "73.97",
+    ),
+    (
+        "imaging-77.47-no-bollo",
+        "imaging",
+        "73.47",
+        rules(platform_fee=D("4.00")),
+        {"doctor_fee": "73.47", "platform_fee": "4.00", "bank_fee": "0.50"},
+        "0.00",
+        "77.47",
+        "72.97",
+    ),
+    (
+        "imaging-77.48-bollo",
+        "imaging",
+        "73.48",
+        rules(platform_fee=D("4.00")),
+        {"doctor_fee": "73.48", "platform_fee": "4.00", "stamp_duty": "2.00", "bank_fee": "0.50"},
+        "0.00",
+        "79.48",
+        "72.98",
+    ),
+    (
+        "largest-fee-donation-10",
+        "base",
+        "10000.00",
+        rules(donation_percent=D("10")),
+        {
+            "doctor_fee": "10000.00",
+            "platform_fee": "3.00",
+            "stamp_duty": "2.00",
+            "bank_fee": "0.50",
+            "donation": "999.95",
+        },
+        "0.00",
+        "10005.00",
+        "8999.55",
+    ),
 ]
 
 
@@ -117,7 +411,9 @@ def test_taxable_platform_fee_line_carries_the_vat():
 
 
 def test_breakdown_is_frozen_and_survives_a_round_trip():
-    breakdown = price(fee=D("80.00"), rules=rules(donation_percent=D("10"), **TAXABLE), kind="video", duration_minutes=30)
+    breakdown = price(
+        fee=D("80.00"), rules=rules(donation_percent=D("10"), **TAXABLE), kind="video", duration_minutes=30
+    )
     with pytest.raises(AttributeError):
         breakdown.patient_total = D("1.00")
     assert Breakdown.from_dict(breakdown.to_dict()) == breakdown
@@ -138,7 +434,9 @@ def test_negative_fee_is_refused():
 
 @pytest.mark.django_db
 def test_seeded_rules_price_a_service(doctor):
-    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+    tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours"
+    )
     breakdown = pricing.price_service(doctor=doctor, kind="base")
     # Platform fee 3.00 exempt, bank fee 0.50: the defaults of the data migration.
     assert (breakdown.patient_total, breakdown.doctor_net) == (D("48.00"), D("44.50"))
@@ -147,12 +445,16 @@ def test_seeded_rules_price_a_service(doctor):
 
 @pytest.mark.django_db
 def test_a_tariff_changed_after_a_request_keeps_the_old_price(doctor):
-    old = tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+    old = tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours"
+    )
     requested_at = timezone.now()
     at_request = pricing.price_service(doctor=doctor, kind="base", when=requested_at)
     stored = at_request.to_dict()  # what a request keeps
 
-    new = tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("90.00"), response_value=72, response_unit="hours")
+    new = tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="base", fee=D("90.00"), response_value=72, response_unit="hours"
+    )
 
     assert new.pk != old.pk
     assert pricing.price_service(doctor=doctor, kind="base").patient_total == D("95.00")  # 90 + 3 + bollo 2
@@ -164,7 +466,9 @@ def test_a_tariff_changed_after_a_request_keeps_the_old_price(doctor):
 
 @pytest.mark.django_db
 def test_a_platform_fee_changed_after_a_request_keeps_the_old_price(doctor, staff):
-    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="priority", fee=D("50.00"), response_value=24, response_unit="hours")
+    tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="priority", fee=D("50.00"), response_value=24, response_unit="hours"
+    )
     requested_at = timezone.now()
     tariffs.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
     assert pricing.price_service(doctor=doctor, kind="priority", when=requested_at).patient_total == D("55.00")
@@ -173,7 +477,9 @@ def test_a_platform_fee_changed_after_a_request_keeps_the_old_price(doctor, staf
 
 @pytest.mark.django_db
 def test_staff_make_the_platform_fee_taxable(doctor, staff):
-    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("76.00"), response_value=3, response_unit="working_days")
+    tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="base", fee=D("76.00"), response_value=3, response_unit="working_days"
+    )
     assert pricing.price_service(doctor=doctor, kind="base").has_stamp_duty  # 76 + 3 exempt > 77.47
     tariffs.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))
     breakdown = pricing.price_service(doctor=doctor, kind="base")
@@ -207,7 +513,9 @@ def test_a_service_not_offered_cannot_be_priced(doctor):
 def test_price_list_follows_the_catalogue(doctor):
     tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=60, fee=D("120.00"))
     tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="info", fee=D("0"))
-    tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours")
+    tariffs.tariff_set(
+        actor=doctor.user, doctor=doctor, kind="base", fee=D("45.00"), response_value=72, response_unit="hours"
+    )
     listed = pricing.price_list(doctor)
     assert [(item.kind, item.duration_minutes) for item in listed] == [("info", None), ("base", None), ("video", 60)]
     assert listed[0].breakdown.is_free
@@ -218,7 +526,9 @@ def test_price_list_follows_the_catalogue(doctor):
 @pytest.mark.django_db
 def test_a_price_list_prices_each_tariff_as_it_would_alone_with_the_rules_read_once(doctor, staff, charity):
     for kind, fee in (("base", "45.00"), ("priority", "76.00"), ("imaging", "60.00")):
-        tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind=kind, fee=D(fee), response_value=3, response_unit="working_days")
+        tariffs.tariff_set(
+            actor=doctor.user, doctor=doctor, kind=kind, fee=D(fee), response_value=3, response_unit="working_days"
+        )
     tariffs.tariff_set(actor=doctor.user, doctor=doctor, kind="video", duration_minutes=30, fee=D("60.00"))
     tariffs.platform_fee_set(actor=staff, kind="priority", fee=D("7.50"))
     tariffs.vat_setting_set(actor=staff, platform_fee_exempt=False, platform_fee_rate=D("22.00"))

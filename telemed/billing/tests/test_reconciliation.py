@@ -28,26 +28,37 @@ def upload(staff, content: bytes, name="statement.xml"):
 
 
 def nothing_changed():
-    return not (BankStatement.objects.exists() or IncomingTransfer.objects.exists() or LedgerEntry.objects.filter(operation="transfer_received").exists())
+    return not (
+        BankStatement.objects.exists()
+        or IncomingTransfer.objects.exists()
+        or LedgerEntry.objects.filter(operation="transfer_received").exists()
+    )
 
 
 def test_the_same_statement_twice_changes_nothing(doctor, patient, billed, staff):
     request = billed(doctor, patient)
-    content = camt053([{"amount": "48.00", "reference": request.reference, "bank_ref": "B1"}, {"amount": "10.00", "text": "regalo", "bank_ref": "B2"}])
+    content = camt053(
+        [
+            {"amount": "48.00", "reference": request.reference, "bank_ref": "B1"},
+            {"amount": "10.00", "text": "regalo", "bank_ref": "B2"},
+        ]
+    )
     first = upload(staff, content)
     assert (first.matched, first.queued) == (1, 1)
     entries = LedgerEntry.objects.count()
     again = upload(staff, content)
     assert again.already_imported and LedgerEntry.objects.count() == entries
     # The same entries in another file (e.g. re-exported by the bank) are recognised too.
-    other = upload(staff, camt053([{"amount": "48.00", "reference": request.reference, "bank_ref": "B1"}], statement_id="STMT-2"))
+    other = upload(
+        staff, camt053([{"amount": "48.00", "reference": request.reference, "bank_ref": "B1"}], statement_id="STMT-2")
+    )
     assert (other.matched, other.queued, other.known) == (0, 0, 1)
     assert IncomingTransfer.objects.count() == 2 and Invoice.objects.count() == 1
 
 
 def test_reference_in_the_free_text_is_found_too(doctor, patient, billed, staff):
     request = billed(doctor, patient)
-    spaced = " ".join(request.reference[i:i + 4] for i in range(0, len(request.reference), 4)).lower()
+    spaced = " ".join(request.reference[i : i + 4] for i in range(0, len(request.reference), 4)).lower()
     result = upload(staff, camt053([{"amount": "48.00", "text": f"Pagamento consulto {spaced} grazie"}]))
     assert result.matched == 1
     request.refresh_from_db()
@@ -79,7 +90,9 @@ def test_unknown_duplicate_and_foreign_currency_transfers_wait_for_staff(doctor,
         {"amount": "48.00", "reference": request.reference, "currency": "CHF", "bank_ref": "E"},
     ]))  # fmt: skip
     reasons = dict(IncomingTransfer.objects.values_list("entry_key", "queue_reason"))
-    assert sorted(reasons.values()) == sorted(["", QueueReason.DUPLICATE, QueueReason.UNKNOWN, QueueReason.UNKNOWN, QueueReason.CURRENCY])
+    assert sorted(reasons.values()) == sorted(
+        ["", QueueReason.DUPLICATE, QueueReason.UNKNOWN, QueueReason.UNKNOWN, QueueReason.CURRENCY]
+    )
     # No money counted twice: one invoice, the duplicate is held.
     assert Invoice.objects.count() == 1
     assert ledger.balance(Account.UNAPPLIED) == D("192.00")

@@ -102,7 +102,10 @@ def test_limits_that_are_accepted(doctor):
         ({"response_unit": "weeks"}, "response_unit"),
         ({"duration_minutes": 30}, "duration_minutes"),
         ({"kind": "video", "duration_minutes": 20, "response_value": None, "response_unit": None}, "duration_minutes"),
-        ({"kind": "video", "duration_minutes": None, "response_value": None, "response_unit": None}, "duration_minutes"),
+        (
+            {"kind": "video", "duration_minutes": None, "response_value": None, "response_unit": None},
+            "duration_minutes",
+        ),
         ({"kind": "video", "duration_minutes": 30}, "response_value"),
         ({"kind": "info", "fee": D("5.00")}, "fee"),
         ({"kind": "surgery"}, "kind"),
@@ -188,7 +191,13 @@ def test_a_doctor_chooses_a_donation(doctor, charity):
 
 @pytest.mark.parametrize(
     ("percent", "use_charity", "field"),
-    [(D("101"), True, "percent"), (D("-1"), True, "percent"), (D("10.555"), True, "percent"), ("ten", True, "percent"), (D("10"), False, "charity")],
+    [
+        (D("101"), True, "percent"),
+        (D("-1"), True, "percent"),
+        (D("10.555"), True, "percent"),
+        ("ten", True, "percent"),
+        (D("10"), False, "charity"),
+    ],
 )
 def test_bad_donations_are_refused(doctor, charity, percent, use_charity, field):
     with pytest.raises(ValidationError) as caught:
@@ -237,7 +246,10 @@ def test_seeded_settings():
     assert selectors.vat_setting_at().platform_fee_exempt
     assert selectors.bank_fee_at().fixed == D("0.50")
     assert {fee.kind: fee.fee for fee in selectors.platform_fees_current()} == {
-        "base": D("3.00"), "imaging": D("4.00"), "priority": D("5.00"), "video": D("4.00"),
+        "base": D("3.00"),
+        "imaging": D("4.00"),
+        "priority": D("5.00"),
+        "video": D("4.00"),
     }
     # The seeded charities have no bank account yet: none is offered until staff add one.
     assert selectors.charities_all().count() >= 2 and not selectors.charity_list().exists()

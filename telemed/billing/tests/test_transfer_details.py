@@ -21,7 +21,9 @@ def test_references_are_valid_iso11649_and_unique(number):
 
 def test_references_are_found_in_free_text():
     reference = transfer.creditor_reference(77)
-    assert transfer.references_in(f"saldo fattura {transfer.format_reference(reference).lower()} grazie")[0] == reference
+    assert (
+        transfer.references_in(f"saldo fattura {transfer.format_reference(reference).lower()} grazie")[0] == reference
+    )
     assert transfer.references_in("RF99 nothing valid here") == []
 
 
@@ -30,7 +32,9 @@ def test_a_grouped_reference_followed_by_a_word_is_found_for_every_request_numbe
     missed = [
         number
         for number in range(1, 2001)
-        if transfer.references_in(f"Pagamento {transfer.format_reference(transfer.creditor_reference(number)).lower()} grazie")[:1]
+        if transfer.references_in(
+            f"Pagamento {transfer.format_reference(transfer.creditor_reference(number)).lower()} grazie"
+        )[:1]
         != [transfer.creditor_reference(number)]
     ]
     assert missed == []
@@ -66,7 +70,9 @@ def test_the_epc_qr_code_decodes_to_the_transfer_field_by_field(settings):
 
 def test_odd_cents_survive_the_qr_code():
     account = transfer.platform_account()
-    payload = decode(transfer.epc_qr_data_uri(account=account, amount=D("48.66"), reference=transfer.creditor_reference(5)))
+    payload = decode(
+        transfer.epc_qr_data_uri(account=account, amount=D("48.66"), reference=transfer.creditor_reference(5))
+    )
     assert payload.split("\n")[7] == "EUR48.66"
 
 

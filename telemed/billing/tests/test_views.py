@@ -25,7 +25,13 @@ def english(client):
 
 
 def base_form(**changes):
-    data = {"service": "base", "base-offered": "on", "base-fee": "45.00", "base-response_value": "72", "base-response_unit": "hours"}
+    data = {
+        "service": "base",
+        "base-offered": "on",
+        "base-fee": "45.00",
+        "base-response_value": "72",
+        "base-response_unit": "hours",
+    }
     data.update(changes)
     return data
 
@@ -79,7 +85,9 @@ def test_a_video_visit_and_an_info_request(doctor_client, doctor):
 
 
 def test_the_doctor_sees_who_set_a_structure_tariff(client, login_doctor, structure_doctor, manager):
-    tariffs.tariff_set(actor=manager, doctor=structure_doctor, kind="base", fee=D("60.00"), response_value=24, response_unit="hours")
+    tariffs.tariff_set(
+        actor=manager, doctor=structure_doctor, kind="base", fee=D("60.00"), response_value=24, response_unit="hours"
+    )
     login_doctor(client, structure_doctor)
     page = client.get(TARIFFS).content.decode()
     assert structure_doctor.structure.name in page and manager.get_full_name() in page
@@ -140,14 +148,25 @@ def test_the_donation_form(doctor_client, doctor, charity):
 def test_the_breakdown_include_shows_every_line_and_who_pays():
     breakdown = pricing.price(
         fee=D("100.00"),
-        rules=pricing.FeeRules(platform_fee=D("3.00"), bank_fee_fixed=D("0.50"), donation_percent=D("10"), charity_name="ETS"),
+        rules=pricing.FeeRules(
+            platform_fee=D("3.00"), bank_fee_fixed=D("0.50"), donation_percent=D("10"), charity_name="ETS"
+        ),
     )
     html = render_to_string("billing/_breakdown.html", {"breakdown": breakdown})
-    for text in ["Doctor&#x27;s fee", "Platform service fee", "Stamp duty", "Bank fees", "Donation: ETS", "D.P.R. 633/1972"]:
+    for text in [
+        "Doctor&#x27;s fee",
+        "Platform service fee",
+        "Stamp duty",
+        "Bank fees",
+        "Donation: ETS",
+        "D.P.R. 633/1972",
+    ]:
         assert text in html
     patient_only = render_to_string("billing/_breakdown.html", {"breakdown": breakdown, "patient_view": True})
     assert "Bank fees" not in patient_only and "Stamp duty" in patient_only
-    free = render_to_string("billing/_breakdown.html", {"breakdown": pricing.price(fee=D("0"), rules=pricing.FeeRules())})
+    free = render_to_string(
+        "billing/_breakdown.html", {"breakdown": pricing.price(fee=D("0"), rules=pricing.FeeRules())}
+    )
     assert "<table" not in free
 
 

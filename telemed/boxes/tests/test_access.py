@@ -55,7 +55,9 @@ def test_a_patient_never_reaches_another_patients_box(document, other_patient):
     assert not AuditEntry.objects.filter(actor=other_patient).exists()
 
 
-def test_a_doctor_reads_a_welbox_document_only_while_it_is_shared(document, patient, patient_client, doctor, doctor_client):
+def test_a_doctor_reads_a_welbox_document_only_while_it_is_shared(
+    document, patient, patient_client, doctor, doctor_client
+):
     for url in reading_urls(document):
         assert doctor_client.get(url).status_code == 404
     response = patient_client.post(reverse("boxes:document_share", args=[document.pk]), {"doctor": doctor.pk})
@@ -103,9 +105,13 @@ def test_a_patient_does_not_read_the_doctors_medbox(doctor, doctor_client, patie
         assert patient_client.get(url).status_code == 404
 
 
-def test_every_view_and_download_is_audited_with_who_what_when_where(document, patient, patient_client, doctor, doctor_client):
+def test_every_view_and_download_is_audited_with_who_what_when_where(
+    document, patient, patient_client, doctor, doctor_client
+):
     services.document_share(actor=patient, document=document, doctor=doctor)
-    doctor_client.get(reverse("boxes:document_preview", args=[document.pk]), HTTP_USER_AGENT="Firefox/130", REMOTE_ADDR="10.1.2.3")
+    doctor_client.get(
+        reverse("boxes:document_preview", args=[document.pk]), HTTP_USER_AGENT="Firefox/130", REMOTE_ADDR="10.1.2.3"
+    )
     doctor_client.get(reverse("boxes:document_download", args=[document.pk]))
     entries = AuditEntry.objects.filter(actor=doctor).order_by("at")
     assert [entry.action for entry in entries] == ["view", "download"]
@@ -116,19 +122,25 @@ def test_every_view_and_download_is_audited_with_who_what_when_where(document, p
     assert "Marco Bianchi" in page and "downloaded" in page and "viewed" in page
 
 
-def test_a_preview_fetched_again_at_once_is_one_viewing_but_every_download_counts(document, doctor, doctor_client, patient, monkeypatch):
+def test_a_preview_fetched_again_at_once_is_one_viewing_but_every_download_counts(
+    document, doctor, doctor_client, patient, monkeypatch
+):
     import datetime
 
     from django.utils import timezone
 
     services.document_share(actor=patient, document=document, doctor=doctor)
-    preview, download = (reverse(name, args=[document.pk]) for name in ("boxes:document_preview", "boxes:document_download"))
+    preview, download = (
+        reverse(name, args=[document.pk]) for name in ("boxes:document_preview", "boxes:document_download")
+    )
     for _ in range(5):  # a PDF viewer fetching the same file again and again
         doctor_client.get(preview)
     doctor_client.get(download)
     doctor_client.get(download)
     assert list(AuditEntry.objects.filter(actor=doctor).order_by("at", "id").values_list("action", flat=True)) == [
-        "view", "download", "download",
+        "view",
+        "download",
+        "download",
     ]
     later = timezone.now() + datetime.timedelta(seconds=services.VIEW_COALESCE_SECONDS + 1)
     monkeypatch.setattr("django.utils.timezone.now", lambda: later)
@@ -159,7 +171,9 @@ def test_renaming_and_moving_refuse_bad_input_and_change_nothing(document, patie
         response = patient_client.post(rename, {"name": name}, follow=True)
         assert response.status_code == 200
         assert 'class="message error"' in response.content.decode()
-    response = patient_client.post(reverse("boxes:document_move", args=[document.pk]), {"folder": theirs.pk, "category": "exam"}, follow=True)
+    response = patient_client.post(
+        reverse("boxes:document_move", args=[document.pk]), {"folder": theirs.pk, "category": "exam"}, follow=True
+    )
     assert "Select a valid choice" in response.content.decode()
     with pytest.raises(Exception, match="does not exist"):
         services.document_move(actor=patient, document=document, folder=theirs)
@@ -180,7 +194,13 @@ def test_search_by_name_category_and_date(uploader, patient_client):
     assert "Ricetta.pdf" in page and "Ecografia addome.pdf" not in page
     page = patient_client.get(home, {"date_from": "2000-01-01", "date_to": "2000-12-31"}).content.decode()
     assert "Ricetta.pdf" not in page and "No document matches" in page
-    for nonsense in [{"date_from": "yesterday"}, {"category": "<script>"}, {"folder": "999999"}, {"folder": "x"}, {"q": "x" * 10000}]:
+    for nonsense in [
+        {"date_from": "yesterday"},
+        {"category": "<script>"},
+        {"folder": "999999"},
+        {"folder": "x"},
+        {"q": "x" * 10000},
+    ]:
         assert patient_client.get(home, nonsense).status_code == 200
 
 
@@ -212,7 +232,9 @@ def test_only_doctors_and_patients_have_a_box(db):
     from telemed.accounts import consents
     from telemed.accounts.models import Role, User
 
-    secretary = User.objects.create_user("s@example.test", "x-long-password-1", first_name="S", last_name="T", role=Role.SECRETARY)
+    secretary = User.objects.create_user(
+        "s@example.test", "x-long-password-1", first_name="S", last_name="T", role=Role.SECRETARY
+    )
     consents.consents_give(user=secretary, kinds=consents.required_kinds(secretary))
     client = logged_in(secretary)
     assert client.get(reverse("boxes:home")).status_code == 403

@@ -58,7 +58,9 @@ def patient_and_upload(patient, files_in_tmp):
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as cd:
         cd.writestr("DICOM/IM000001", os.urandom(4 * PIECE))
     content = archive.getvalue()
-    response = client.post(reverse("boxes:upload_create"), {"name": "cd.zip", "size": str(len(content)), "category": "imaging"})
+    response = client.post(
+        reverse("boxes:upload_create"), {"name": "cd.zip", "size": str(len(content)), "category": "imaging"}
+    )
     assert response.status_code == 201, response.content
     return client, response.json()["url"], content
 
@@ -88,7 +90,13 @@ def test_the_part_file_grows_while_the_client_is_still_sending(patient_and_uploa
     assert written >= PIECE and status == 204 and headers["upload-offset"] == str(half)
 
     # The second half over the test client completes it: the digest ran across both requests.
-    response = client.generic("PATCH", url, content[half:], content_type="application/offset+octet-stream", headers={"Upload-Offset": str(half)})
+    response = client.generic(
+        "PATCH",
+        url,
+        content[half:],
+        content_type="application/offset+octet-stream",
+        headers={"Upload-Offset": str(half)},
+    )
     assert response.status_code == 201, response.content
     assert Document.objects.get().digest == blake3.blake3(content).hexdigest()
 
@@ -108,7 +116,9 @@ def test_a_client_gone_mid_chunk_leaves_the_offset_where_it_was(patient_and_uplo
     upload = UploadSession.objects.get()
     assert upload.offset == 0 and services.part_path(upload).stat().st_size == 0
     # It resumes from 0 and completes.
-    response = client.generic("PATCH", url, content, content_type="application/offset+octet-stream", headers={"Upload-Offset": "0"})
+    response = client.generic(
+        "PATCH", url, content, content_type="application/offset+octet-stream", headers={"Upload-Offset": "0"}
+    )
     assert response.status_code == 201 and Document.objects.get().digest == blake3.blake3(content).hexdigest()
 
 
@@ -129,7 +139,10 @@ def test_a_streamed_chunk_still_needs_its_csrf_token(patient_and_upload):
 
 
 def test_the_body_reads_in_the_blocks_asked_for():
-    messages = [{"type": "http.request", "body": b"abc", "more_body": True}, {"type": "http.request", "body": b"defgh", "more_body": False}]
+    messages = [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.request", "body": b"defgh", "more_body": False},
+    ]
 
     async def receive():
         return messages.pop(0)
@@ -165,4 +178,6 @@ def test_reads_of_any_size_give_back_the_body_byte_for_byte_whatever_its_pieces(
         return await sync_to_async(read_all)()
 
     blocks = asyncio.run(run())
-    assert b"".join(blocks) == content and all(len(block) == size for block, size in zip(blocks[:-1], [1, 4, 13, 40, 121, 364, 1093, 3280], strict=False))
+    assert b"".join(blocks) == content and all(
+        len(block) == size for block, size in zip(blocks[:-1], [1, 4, 13, 40, 121, 364, 1093, 3280], strict=False)
+    )

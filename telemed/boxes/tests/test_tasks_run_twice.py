@@ -20,7 +20,9 @@ def test_an_idle_upload_expires_once_and_its_space_is_released_once(uploader, pa
     assert Box.objects.get(owner=patient).reserved_bytes == 3000
     upload = UploadSession.objects.get(name="idle.txt")
     UploadSession.objects.filter(pk=upload.pk).update(last_activity_at=timezone.now() - timezone.timedelta(hours=25))
-    DBTaskResult.objects.filter(task_path=EXPIRE, args_kwargs__kwargs__upload_id=str(upload.pk)).update(run_after=timezone.now())
+    DBTaskResult.objects.filter(task_path=EXPIRE, args_kwargs__kwargs__upload_id=str(upload.pk)).update(
+        run_after=timezone.now()
+    )
     assert run_tasks_twice() == ["upload_expire"]
     assert UploadSession.objects.get(pk=upload.pk).state == UploadState.EXPIRED
     assert UploadSession.objects.get(name="other.txt").state == UploadState.OPEN

@@ -16,7 +16,12 @@ pytestmark = pytest.mark.django_db
 def test_patient_request_becomes_active_when_the_doctor_accepts(make_patient, make_doctor):
     patient, doctor = make_patient(), make_doctor()
     link = services.care_request(actor=patient, doctor=doctor, message="Sono una sua paziente")
-    assert link.status == LinkStatus.REQUESTED and link.consented_at and "revoke" in link.consent_text.lower() or "revoc" in link.consent_text.lower()
+    assert (
+        link.status == LinkStatus.REQUESTED
+        and link.consented_at
+        and "revoke" in link.consent_text.lower()
+        or "revoc" in link.consent_text.lower()
+    )
     assert not selectors.care_link_is_active(doctor=doctor, patient=patient)
     assert Notification.objects.filter(recipient=doctor, kind="care_link").exists()
     with pytest.raises(ValidationError):
@@ -59,7 +64,11 @@ def test_only_one_open_link_per_pair(make_patient, make_doctor):
 
 
 def test_roles_are_checked(make_patient, make_doctor):
-    patient, doctor, other_doctor = make_patient(email="anna@example.test"), make_doctor(), make_doctor(email="d2@example.test")
+    patient, doctor, other_doctor = (
+        make_patient(email="anna@example.test"),
+        make_doctor(),
+        make_doctor(email="d2@example.test"),
+    )
     with pytest.raises(PermissionDenied):
         services.care_invite(actor=patient, email="d2@example.test")
     with pytest.raises(PermissionDenied):
@@ -89,7 +98,9 @@ def test_email_invitation_of_someone_without_an_account(client, make_doctor, run
     from conftest import PASSWORD
     from telemed.accounts.tests.test_registration import patient_data
 
-    response = client.post(register_url, patient_data(email="nuovo@example.test", password1=PASSWORD, password2=PASSWORD))
+    response = client.post(
+        register_url, patient_data(email="nuovo@example.test", password1=PASSWORD, password2=PASSWORD)
+    )
     assert response.status_code == 302 and response["Location"] == path
     client.get(path)
     link.refresh_from_db()

@@ -35,7 +35,12 @@ def offer_consults(doctor_user, *, base="50.00", imaging="90.00", priority="120.
     ):
         if fee is not None:
             tariffs.tariff_set(
-                actor=doctor_user, doctor=doctor, kind=kind, fee=Decimal(fee), response_value=value, response_unit=response_unit
+                actor=doctor_user,
+                doctor=doctor,
+                kind=kind,
+                fee=Decimal(fee),
+                response_value=value,
+                response_unit=response_unit,
             )
     return doctor
 
@@ -53,7 +58,9 @@ def consult_doctor(make_doctor):
 @pytest.fixture
 def make_secretary(db):
     def make(*doctors):
-        user = User.objects.create_user(f"segreteria{next(_n)}@example.test", PASSWORD, first_name="Sara", last_name="Neri", role=Role.SECRETARY)
+        user = User.objects.create_user(
+            f"segreteria{next(_n)}@example.test", PASSWORD, first_name="Sara", last_name="Neri", role=Role.SECRETARY
+        )
         consents.consents_give(user=user, kinds=consents.required_kinds(user))  # as registration gives them
         profile = SecretaryProfile.objects.create(user=user)
         for doctor in doctors:

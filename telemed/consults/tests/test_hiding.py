@@ -17,7 +17,11 @@ pytestmark = pytest.mark.django_db
 
 def ask(patient, doctor, **fields):
     draft = services.ConsultDraft(
-        kind="priority", question="Ho dolore al petto da due giorni.", accepted_terms=True, idempotency_key=uuid.uuid4(), **fields
+        kind="priority",
+        question="Ho dolore al petto da due giorni.",
+        accepted_terms=True,
+        idempotency_key=uuid.uuid4(),
+        **fields,
     )
     consult, _created = services.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft)
     return consult

@@ -45,7 +45,9 @@ def test_messages_and_changes_reach_the_open_pages_of_both_parties(consult_docto
         for page, own in ((doctor_page, True), (patient_page, False)):
             event = await page.receive_json_from(timeout=5)
             assert event["type"] == "message" and event["id"] == reply.pk
-            assert "Da quando?" in event["html"] and "<script>" not in event["html"] and "&lt;script&gt;" in event["html"]
+            assert (
+                "Da quando?" in event["html"] and "<script>" not in event["html"] and "&lt;script&gt;" in event["html"]
+            )
             assert ('class="mine"' in event["html"]) is own
 
         await database_sync_to_async(services.consult_start, thread_sensitive=False)(actor=doctor, consult=consult)

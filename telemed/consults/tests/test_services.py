@@ -25,7 +25,9 @@ def draft(kind="base", question="Ho dolore al petto da due giorni.", **fields):
 
 
 def ask(patient, doctor, kind="base", **fields) -> Consult:
-    consult, created = services.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft(kind, **fields))
+    consult, created = services.consult_request(
+        actor=patient, doctor=doctor.doctor_profile, draft=draft(kind, **fields)
+    )
     assert created
     return consult
 
@@ -62,7 +64,10 @@ def test_a_request_stores_the_accepted_price_and_deadline_and_schedules_the_watc
     assert consult.status == ConsultStatus.REQUESTED
     assert consult.patient_total == Decimal(consult.breakdown["patient_total"]) > Decimal("50.00")
     assert consult.breakdown["kind"] == "base"
-    tasks = {r.task_path.rsplit(".", 1)[-1]: r for r in DBTaskResult.objects.filter(task_path__startswith="telemed.consults.tasks")}
+    tasks = {
+        r.task_path.rsplit(".", 1)[-1]: r
+        for r in DBTaskResult.objects.filter(task_path__startswith="telemed.consults.tasks")
+    }
     assert set(tasks) == {"remind_doctor", "deadline_passed", "expire_if_untouched"}
     assert tasks["deadline_passed"].run_after == consult.deadline
     assert tasks["remind_doctor"].run_after < consult.deadline
@@ -234,10 +239,14 @@ def test_thread_answer_with_a_signed_report_bills_and_closes(signing_doctor, mak
     consult = ask(patient, doctor, "priority")
     services.consult_message_send(actor=doctor, consult=consult, text="Da quanto tempo?")
     mine = welbox_document(patient, name="ecg.pdf")
-    services.consult_message_send(actor=patient, consult=consult, text="Due giorni, ecco l'ECG.", document_ids=[mine.pk])
+    services.consult_message_send(
+        actor=patient, consult=consult, text="Due giorni, ecco l'ECG.", document_ids=[mine.pk]
+    )
     services.consult_start(actor=doctor, consult=consult)
     consult = services.consult_report_start(actor=doctor, consult=consult)
-    reports.report_update(actor=doctor, report=consult.report, content=reports.ReportContent(diagnosis="Dolore toracico atipico"))
+    reports.report_update(
+        actor=doctor, report=consult.report, content=reports.ReportContent(diagnosis="Dolore toracico atipico")
+    )
     consult = services.consult_answer(actor=doctor, consult=consult, code=next_code(doctor))
     assert consult.status == ConsultStatus.ANSWERED and consult.report.status == "signed"
     service = BillableService.objects.get(source_key=f"consult:{consult.pk}")
@@ -284,17 +293,37 @@ def test_signing_the_answer_in_the_editor_answers_the_consult(signing_doctor, ma
     ("sent", "kind", "due"),
     [
         # Friday afternoon, 2 working days: over the weekend to Tuesday, same wall-clock time.
-        (datetime.datetime(2026, 11, 27, 16, 0, tzinfo=ROME), "base", datetime.datetime(2026, 12, 1, 16, 0, tzinfo=ROME)),
+        (
+            datetime.datetime(2026, 11, 27, 16, 0, tzinfo=ROME),
+            "base",
+            datetime.datetime(2026, 12, 1, 16, 0, tzinfo=ROME),
+        ),
         # Christmas Eve: 25 and 26 December are holidays, then a Sunday.
-        (datetime.datetime(2026, 12, 24, 15, 0, tzinfo=ROME), "base", datetime.datetime(2026, 12, 29, 15, 0, tzinfo=ROME)),
+        (
+            datetime.datetime(2026, 12, 24, 15, 0, tzinfo=ROME),
+            "base",
+            datetime.datetime(2026, 12, 29, 15, 0, tzinfo=ROME),
+        ),
         # Easter Saturday: counting starts at 00:00 of Tuesday (Easter Monday is a holiday).
         (datetime.datetime(2026, 4, 4, 9, 0, tzinfo=ROME), "base", datetime.datetime(2026, 4, 9, 0, 0, tzinfo=ROME)),
         # Working days across the spring change: 10:00 stays 10:00.
-        (datetime.datetime(2026, 3, 27, 10, 0, tzinfo=ROME), "base", datetime.datetime(2026, 3, 31, 10, 0, tzinfo=ROME)),
+        (
+            datetime.datetime(2026, 3, 27, 10, 0, tzinfo=ROME),
+            "base",
+            datetime.datetime(2026, 3, 31, 10, 0, tzinfo=ROME),
+        ),
         # 24 hours across the spring change are 24 real hours: 11:00 on the wall.
-        (datetime.datetime(2026, 3, 28, 10, 0, tzinfo=ROME), "priority", datetime.datetime(2026, 3, 29, 11, 0, tzinfo=ROME)),
+        (
+            datetime.datetime(2026, 3, 28, 10, 0, tzinfo=ROME),
+            "priority",
+            datetime.datetime(2026, 3, 29, 11, 0, tzinfo=ROME),
+        ),
         # And across the autumn change: 09:00 on the wall.
-        (datetime.datetime(2026, 10, 24, 10, 0, tzinfo=ROME), "priority", datetime.datetime(2026, 10, 25, 9, 0, tzinfo=ROME)),
+        (
+            datetime.datetime(2026, 10, 24, 10, 0, tzinfo=ROME),
+            "priority",
+            datetime.datetime(2026, 10, 25, 9, 0, tzinfo=ROME),
+        ),
     ],
 )
 def test_the_deadline_the_patient_accepts_is_the_one_stored(consult_doctor, make_patient, frozen, sent, kind, due):
@@ -345,12 +374,19 @@ def test_info_lands_with_the_secretaries_or_the_doctor(consult_doctor, make_pati
     doctor, alone, patient = consult_doctor(), consult_doctor(), make_patient()
     secretary = make_secretary(doctor)
     key = uuid.uuid4()
-    info = services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari dello studio?", idempotency_key=key)
-    assert services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=key) == info
+    info = services.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari dello studio?", idempotency_key=key
+    )
+    assert (
+        services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=key)
+        == info
+    )
     assert InfoRequest.objects.count() == 1
     assert Notification.objects.filter(recipient=secretary, kind="info_request").exists()
     assert not Notification.objects.filter(recipient=doctor, kind="info_request").exists()
-    services.info_request_send(actor=patient, doctor=alone.doctor_profile, text="Come prenoto?", idempotency_key=uuid.uuid4())
+    services.info_request_send(
+        actor=patient, doctor=alone.doctor_profile, text="Come prenoto?", idempotency_key=uuid.uuid4()
+    )
     assert Notification.objects.filter(recipient=alone, kind="info_request").exists()
     assert list(selectors.info_inbox(secretary, doctor.doctor_profile)) == [info]
 
@@ -358,7 +394,9 @@ def test_info_lands_with_the_secretaries_or_the_doctor(consult_doctor, make_pati
 def test_a_secretary_acts_only_for_their_doctors(consult_doctor, make_patient, make_secretary):
     doctor, other, patient = consult_doctor(), consult_doctor(), make_patient()
     secretary = make_secretary(other)
-    info = services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+    info = services.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
+    )
     with pytest.raises(PermissionDenied):
         services.info_request_answer(actor=secretary, info=info, answer="9-13")
     with pytest.raises(PermissionDenied):
@@ -374,7 +412,9 @@ def test_a_secretary_acts_only_for_their_doctors(consult_doctor, make_patient, m
 def test_an_answered_info_cannot_be_rejected(consult_doctor, make_patient, make_secretary):
     doctor, patient = consult_doctor(), make_patient()
     secretary = make_secretary(doctor)
-    info = services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+    info = services.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
+    )
     services.info_request_answer(actor=secretary, info=info, answer="Dal lunedì al venerdì, 9-13.")
     with pytest.raises(ValidationError, match="already been handled"):
         services.info_request_reject(actor=secretary, info=info)
@@ -388,7 +428,9 @@ def test_the_rejection_email_reaches_a_real_smtp_server_with_a_prefilled_consult
     doctor, patient = consult_doctor(), make_patient(email="paziente.info@example.test", language="en")
     secretary = make_secretary(doctor)
     text = "Ho la pressione a 160/100, devo aumentare il farmaco?"
-    info = services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text=text, idempotency_key=uuid.uuid4())
+    info = services.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text=text, idempotency_key=uuid.uuid4()
+    )
     services.info_request_reject(actor=secretary, info=info)
     run_tasks()
     message = smtp_settings.wait_for("paziente.info@example.test", "consult")
@@ -397,7 +439,7 @@ def test_the_rejection_email_reaches_a_real_smtp_server_with_a_prefilled_consult
     assert text not in body and text not in message["Subject"]  # no clinical content in an e-mail
     link = next(line.strip() for line in body.splitlines() if "/consults/new/" in line)
     assert link.endswith(f"/consults/new/{doctor.doctor_profile.slug}/?info={info.pk}")
-    path = link[link.index("/consults/"):]
+    path = link[link.index("/consults/") :]
     response = login(client, patient).get(path)
     assert response.status_code == 200
     assert text in response.content.decode()

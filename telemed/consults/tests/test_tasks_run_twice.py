@@ -20,7 +20,9 @@ def test_the_deadline_reminder_is_sent_once(consult_doctor, make_patient, run_ta
     assert Notification.objects.filter(recipient=doctor, kind="consult_deadline").count() == 1
 
 
-def test_past_the_deadline_the_patient_is_told_once_and_the_consult_expires_once(consult_doctor, make_patient, frozen, run_tasks_twice):
+def test_past_the_deadline_the_patient_is_told_once_and_the_consult_expires_once(
+    consult_doctor, make_patient, frozen, run_tasks_twice
+):
     import datetime
 
     from telemed.consults import services
@@ -47,7 +49,9 @@ def test_the_info_rejection_email_is_sent_once(consult_doctor, make_patient, run
     from telemed.consults import services
 
     doctor, patient = consult_doctor(), make_patient()
-    info = services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+    info = services.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
+    )
     run_tasks_twice()
     mail.outbox.clear()
     services.info_request_reject(actor=doctor, info=info)

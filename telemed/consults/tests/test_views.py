@@ -57,7 +57,9 @@ def test_a_consult_sent_through_the_form_twice_is_stored_once(consult_doctor, ma
         ({"tariff_base": "1"}, "changed the price"),
     ],
 )
-def test_bad_request_input_gets_a_clear_message_and_stores_nothing(consult_doctor, make_patient, client, change, message):
+def test_bad_request_input_gets_a_clear_message_and_stores_nothing(
+    consult_doctor, make_patient, client, change, message
+):
     doctor, patient = consult_doctor(), make_patient()
     login(client, patient)
     response = client.post(reverse("consults:new", args=[doctor.doctor_profile.slug]), {**_form(doctor), **change})
@@ -70,7 +72,9 @@ def test_an_unsupported_upload_is_refused_on_the_page(consult_doctor, make_patie
     doctor, patient = consult_doctor(), make_patient()
     login(client, patient)
     upload = SimpleUploadedFile("virus.exe", b"MZ\x90\x00" + b"\x00" * 200, "application/octet-stream")
-    response = client.post(reverse("consults:new", args=[doctor.doctor_profile.slug]), {**_form(doctor), "uploads": upload})
+    response = client.post(
+        reverse("consults:new", args=[doctor.doctor_profile.slug]), {**_form(doctor), "uploads": upload}
+    )
     assert response.status_code == 400 and "not a file a consult accepts" in response.content.decode()
     assert not Consult.objects.exists()
 
@@ -136,19 +140,27 @@ def test_doctor_actions_with_bad_input_answer_400_or_a_message(consult_doctor, m
     assert response.status_code == 400 and "cannot become" in response.content.decode()
     response = client.post(reverse("consults:close", args=[consult.pk]), follow=True)
     assert "cannot become" in response.content.decode()
-    assert client.post(reverse("consults:message", args=[consult.pk]), {"text": "", "documents": "x"}).status_code == 400
+    assert (
+        client.post(reverse("consults:message", args=[consult.pk]), {"text": "", "documents": "x"}).status_code == 400
+    )
     assert client.post(reverse("consults:start", args=[consult.pk])).status_code == 302
     consult.refresh_from_db()
     assert consult.status == ConsultStatus.IN_PROGRESS
 
 
-def test_a_secretary_of_another_doctor_gets_404_and_nothing_changes(consult_doctor, make_patient, make_secretary, client):
+def test_a_secretary_of_another_doctor_gets_404_and_nothing_changes(
+    consult_doctor, make_patient, make_secretary, client
+):
     doctor, other, patient = consult_doctor(), consult_doctor(), make_patient()
-    info = services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+    info = services.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
+    )
     login(client, make_secretary(other))
     assert client.post(reverse("consults:info_reject", args=[info.pk])).status_code == 404
     assert client.post(reverse("consults:info_answer", args=[info.pk]), {"answer": "9-13"}).status_code == 404
-    assert client.get(reverse("consults:info_inbox") + f"?doctor={doctor.doctor_profile.pk}").status_code == 200  # shows their own
+    assert (
+        client.get(reverse("consults:info_inbox") + f"?doctor={doctor.doctor_profile.pk}").status_code == 200
+    )  # shows their own
     info.refresh_from_db()
     assert info.status == "open"
 
@@ -182,7 +194,7 @@ def test_the_doctors_profile_leads_a_patient_to_the_request_pages(consult_doctor
     page = login(client, patient).get(reverse("directory:profile", args=[slug])).content.decode()
     assert reverse("consults:info_new", args=[slug]) in page
     for kind in ("base", "imaging", "priority"):
-        assert f'{reverse("consults:new", args=[slug])}?kind={kind}' in page
+        assert f"{reverse('consults:new', args=[slug])}?kind={kind}" in page
     form = client.get(reverse("consults:new", args=[slug]) + "?kind=priority").content.decode()
     assert 'value="priority" checked' in form
 
@@ -199,10 +211,15 @@ def test_a_refused_request_keeps_the_chosen_file_selected_in_the_welbox(consult_
     kept = Document.objects.get(box__owner=patient, name="esame.pdf")
     content = page.content.decode()
     assert 'data-testid="kept-uploads"' in content and f'value="{kept.pk}"' in content
-    assert f'value="{kept.pk}" id="id_documents_0" checked' in content or "checked" in content.split(f'value="{kept.pk}"')[1][:80]
+    assert (
+        f'value="{kept.pk}" id="id_documents_0" checked' in content
+        or "checked" in content.split(f'value="{kept.pk}"')[1][:80]
+    )
     # A file that is itself refused is not kept, and the page says why.
     data = _form(doctor, accept="", uploads=SimpleUploadedFile("vuoto.pdf", b"", "application/pdf"))
-    assert "is empty" in client.post(url, data).content.decode() and not Document.objects.filter(name="vuoto.pdf").exists()
+    assert (
+        "is empty" in client.post(url, data).content.decode() and not Document.objects.filter(name="vuoto.pdf").exists()
+    )
     # A refusal about the attachments themselves keeps nothing.
     data = _form(doctor, documents="999999", uploads=SimpleUploadedFile("altro.pdf", pdf_bytes(), "application/pdf"))
     assert client.post(url, data).status_code == 400 and not Document.objects.filter(name="altro.pdf").exists()

@@ -104,7 +104,9 @@ class CdImporter:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 relative = str(path.relative_to(folder))
-                response = self.send_file(urls["files_url"], f"{prefix}/{relative}" if prefix else relative, path.read_bytes())
+                response = self.send_file(
+                    urls["files_url"], f"{prefix}/{relative}" if prefix else relative, path.read_bytes()
+                )
                 assert response.status_code == 200, response.content
         assert self.finish(urls["finish_url"]).status_code == 202
         run_tasks()

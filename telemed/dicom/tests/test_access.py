@@ -58,7 +58,10 @@ def test_sharing_by_reference_until_revoked(study, importer, patient, doctor):
     for url in urls_of(study):
         assert doctor_client.get(url).status_code == 200, url
     # By reference: no copy in the doctor's Medbox, nothing more counted anywhere.
-    assert Box.objects.get(owner=patient).used_bytes == used and not Box.objects.filter(owner=doctor, used_bytes__gt=0).exists()
+    assert (
+        Box.objects.get(owner=patient).used_bytes == used
+        and not Box.objects.filter(owner=doctor, used_bytes__gt=0).exists()
+    )
     assert list(selectors.studies_shared_with(doctor)) == [study]
     entry = AuditEntry.objects.filter(target_type="dicom.study", actor=doctor, action="view").get()
     assert entry.patient == patient

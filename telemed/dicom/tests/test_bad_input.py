@@ -50,7 +50,9 @@ def without_uids(name: str) -> bytes:
 
 def test_zip_members_are_reported_by_their_names_on_the_cd(importer, patient, run_tasks):
     corrupt = b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\x7fgarbage" * 20
-    archive = zip_bytes({"DICOM/IM0001": with_new_uids("CT_small.dcm"), "DICOM/IM0002": corrupt, "LEGGIMI.TXT": b"CD\n"})
+    archive = zip_bytes(
+        {"DICOM/IM0001": with_new_uids("CT_small.dcm"), "DICOM/IM0002": corrupt, "LEGGIMI.TXT": b"CD\n"}
+    )
     cd_import = importer.import_bytes({"esame.zip": archive}, run_tasks)
     assert cd_import.imported_count == 1
     assert dict(cd_import.skips.values_list("path", "reason")) == {
@@ -82,7 +84,9 @@ def test_corrupt_and_non_dicom_files_are_skipped_with_their_reason(importer, pat
     }  # fmt: skip
     page = importer.client.get(f"/dicom/imports/{cd_import.pk}/").content.decode()
     assert "a damaged DICOM file that cannot be read" in page
-    assert "it lacks the identifiers of its study, series or image" in page and "cut short: the file is incomplete" in page
+    assert (
+        "it lacks the identifiers of its study, series or image" in page and "cut short: the file is incomplete" in page
+    )
     assert "not a DICOM file" in page
     assert_quota_exact(patient)
 
@@ -108,7 +112,9 @@ def test_a_zip_that_lies_about_its_sizes_is_stopped_while_unpacking(importer, pa
     assert_quota_exact(patient)
 
 
-def test_zip_entries_with_parent_or_absolute_paths_are_left_out_and_nothing_escapes(importer, patient, run_tasks, dicom_files, tmp_path):
+def test_zip_entries_with_parent_or_absolute_paths_are_left_out_and_nothing_escapes(
+    importer, patient, run_tasks, dicom_files, tmp_path
+):
     archive = zip_bytes(
         {
             "../../evil.dcm": with_new_uids("CT_small.dcm"),
@@ -169,7 +175,10 @@ def test_a_truncated_chunk_changes_nothing_and_can_be_sent_again(importer, patie
     assert (staging.files_dir(urls["id"]) / "CD" / "IM1").stat().st_size == 10_000
     wrong = importer.send(urls["files_url"], "CD/IM1", content[12_000:], offset=12_000, total=len(content))
     assert wrong.status_code == 409 and wrong["Upload-Offset"] == "10000"
-    assert importer.send(urls["files_url"], "CD/IM1", content[10_000:], offset=10_000, total=len(content)).status_code == 200
+    assert (
+        importer.send(urls["files_url"], "CD/IM1", content[10_000:], offset=10_000, total=len(content)).status_code
+        == 200
+    )
     importer.finish(urls["finish_url"])
     run_tasks()
     assert CdImport.objects.get(pk=urls["id"]).imported_count == 1
@@ -177,7 +186,9 @@ def test_a_truncated_chunk_changes_nothing_and_can_be_sent_again(importer, patie
     assert_quota_exact(patient)
 
 
-def test_a_whole_file_in_one_request_is_counted_once_even_when_broken_or_sent_again(importer, patient, run_tasks, dicom_files):
+def test_a_whole_file_in_one_request_is_counted_once_even_when_broken_or_sent_again(
+    importer, patient, run_tasks, dicom_files
+):
     content = dicom_bytes("CT_small.dcm")
     urls = importer.start().json()
     # The whole file declared, part of it arrives: as a broken first chunk, the file is begun
@@ -230,7 +241,10 @@ def test_files_that_lie_about_their_type_are_judged_by_their_content(importer, p
         run_tasks,
     )
     assert cd_import.imported_count == 2
-    assert dict(cd_import.skips.values_list("path", "reason")) == {"CD/IM0001.dcm": "not_dicom", "CD/archive.zip": "not_dicom"}
+    assert dict(cd_import.skips.values_list("path", "reason")) == {
+        "CD/IM0001.dcm": "not_dicom",
+        "CD/archive.zip": "not_dicom",
+    }
     assert_quota_exact(patient)
 
 
@@ -246,7 +260,9 @@ def test_a_path_outside_the_cd_is_refused_at_upload(importer, patient, run_tasks
     assert_quota_exact(patient)
 
 
-def test_a_cd_larger_than_the_free_space_is_refused_file_by_file_and_the_quota_stays_exact(importer, patient, run_tasks):
+def test_a_cd_larger_than_the_free_space_is_refused_file_by_file_and_the_quota_stays_exact(
+    importer, patient, run_tasks
+):
     box = box_services.box_for(patient)
     Box.objects.filter(pk=box.pk).update(used_bytes=box_services.box_settings().free_quota_bytes - 50_000)
     urls = importer.start().json()

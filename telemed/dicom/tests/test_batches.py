@@ -44,7 +44,10 @@ def test_a_whole_cd_in_a_few_batches_imports_like_file_by_file(importer, patient
     cd_import = CdImport.objects.get(pk=urls["id"])
     assert (cd_import.imported_count, cd_import.skipped_count) == (31, 0) and cd_import.used_dicomdir
     box = Box.objects.get(owner=patient)
-    assert box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True)) and box.reserved_bytes == 0
+    assert (
+        box.used_bytes == sum(Instance.objects.filter(box=box).values_list("size", flat=True))
+        and box.reserved_bytes == 0
+    )
 
 
 def test_a_refused_file_is_listed_and_the_batch_goes_on(importer, patient_client, patient, tmp_path):
@@ -64,11 +67,15 @@ def test_a_refused_file_is_listed_and_the_batch_goes_on(importer, patient_client
     assert box.reserved_bytes == len(one) + len(two)
 
 
-def test_over_the_quota_a_file_is_refused_and_the_next_small_one_still_fits(importer, patient_client, patient, tmp_path):
+def test_over_the_quota_a_file_is_refused_and_the_next_small_one_still_fits(
+    importer, patient_client, patient, tmp_path
+):
     urls = started(importer)
     box = Box.objects.get(owner=patient)
     Box.objects.filter(pk=box.pk).update(used_bytes=box_services.box_settings().free_quota_bytes - 1000)
-    files = send_batch(patient_client, urls, batch_of([("CD/big", b"x" * 5000), ("CD/small", b"y" * 500)])).json()["files"]
+    files = send_batch(patient_client, urls, batch_of([("CD/big", b"x" * 5000), ("CD/small", b"y" * 500)])).json()[
+        "files"
+    ]
     assert [f.get("code") for f in files] == ["quota", None] and "error" in files[0]
 
 

@@ -16,11 +16,13 @@ IMAGES = 240
 KILLS = 3
 
 
-
 def test_a_cd_import_survives_its_worker_killed_at_random_points(importer, patient, dicom_files):
     started = importer.start().json()
     for n in range(IMAGES):
-        assert importer.send_file(started["files_url"], f"CD/DICOM/IM{n:05d}", with_new_uids("CT_small.dcm")).status_code == 200
+        assert (
+            importer.send_file(started["files_url"], f"CD/DICOM/IM{n:05d}", with_new_uids("CT_small.dcm")).status_code
+            == 200
+        )
     assert importer.finish(started["finish_url"]).status_code == 202
     cd_import = CdImport.objects.get(pk=started["id"])
     env = {

@@ -35,7 +35,11 @@ def test_the_copy_follows_the_basic_profile_and_keeps_the_study_together(importe
     assert len(copies) == 3
     for ds in copies:
         assert str(ds.PatientName) == "ANONYMOUS" and ds.PatientID == "ANONYMOUS"
-        assert ds.get("PatientBirthDate") in (None, "", "00010101") and not ds.get("InstitutionName") and not ds.get("ReferringPhysicianName")
+        assert (
+            ds.get("PatientBirthDate") in (None, "", "00010101")
+            and not ds.get("InstitutionName")
+            and not ds.get("ReferringPhysicianName")
+        )
         assert ds.PatientIdentityRemoved == "YES" and "Basic" in ds.DeidentificationMethod
         assert ds.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
         assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
@@ -55,7 +59,8 @@ def test_the_copy_follows_the_basic_profile_and_keeps_the_study_together(importe
 
 def test_images_with_burned_in_text_are_left_out(importer, patient, run_tasks):
     importer.import_bytes(
-        {"CD/A": dicom_bytes("CT_small.dcm"), "CD/B": with_new_uids("CT_small.dcm", BurnedInAnnotation="YES")}, run_tasks
+        {"CD/A": dicom_bytes("CT_small.dcm"), "CD/B": with_new_uids("CT_small.dcm", BurnedInAnnotation="YES")},
+        run_tasks,
     )
     archive = export(importer.client, Study.objects.get())
     assert len(datasets(archive)) == 1

@@ -21,7 +21,9 @@ def shared_study(importer, patient, doctor, run_tasks):
     return study
 
 
-def test_a_hidden_study_is_not_listed_nor_reachable_by_the_doctor_until_shown_again(shared_study, importer, patient, doctor):
+def test_a_hidden_study_is_not_listed_nor_reachable_by_the_doctor_until_shown_again(
+    shared_study, importer, patient, doctor
+):
     study, doctor_client = shared_study, logged_in(doctor)
     assert importer.client.post(reverse("dicom:study_hide", args=[study.pk])).status_code == 302
     assert list(selectors.studies_shared_with(doctor)) == []

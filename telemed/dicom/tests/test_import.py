@@ -31,7 +31,9 @@ def assert_quota_exact(user):
     assert (box.used_bytes, box.reserved_bytes) == (stored, 0)
 
 
-def test_the_bundled_dicomdir_set_is_filed_by_patient_study_and_series(importer, patient, run_tasks, tmp_path, dicom_files):
+def test_the_bundled_dicomdir_set_is_filed_by_patient_study_and_series(
+    importer, patient, run_tasks, tmp_path, dicom_files
+):
     cd = cd_from_dicomdir_set(tmp_path / "CD")
     cd_import = importer.import_folder(cd, run_tasks)
     assert cd_import.state == ImportState.DONE and cd_import.used_dicomdir

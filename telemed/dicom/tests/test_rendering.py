@@ -126,7 +126,9 @@ def test_the_image_endpoint_renders_audits_once_per_series_and_refuses_bad_queri
     url = reverse("dicom:instance_image", args=[first.pk])
     response = client.get(url, {"wc": "40", "ww": "400"})
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
-    assert Image.open(io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)).size == (128, 128)
+    assert Image.open(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    ).size == (128, 128)
     assert client.get(url).status_code == 200  # the file's own window, cached on disk
     assert client.get(url).status_code == 200
     client.get(reverse("dicom:instance_image", args=[second.pk]))

@@ -38,12 +38,17 @@ def _queued_import(importer, tmp_path, run_tasks):
     started = importer.start().json()
     for path in sorted(cd.rglob("*")):
         if path.is_file():
-            assert importer.send_file(started["files_url"], f"CD/{path.relative_to(cd)}", path.read_bytes()).status_code == 200
+            assert (
+                importer.send_file(started["files_url"], f"CD/{path.relative_to(cd)}", path.read_bytes()).status_code
+                == 200
+            )
     assert importer.finish(started["finish_url"]).status_code == 202
     return CdImport.objects.get(pk=started["id"])
 
 
-def test_an_import_killed_mid_way_resumes_with_exactly_the_cds_images(importer, patient, run_tasks, tmp_path, dicom_files, monkeypatch):
+def test_an_import_killed_mid_way_resumes_with_exactly_the_cds_images(
+    importer, patient, run_tasks, tmp_path, dicom_files, monkeypatch
+):
     cd_import = _queued_import(importer, tmp_path, run_tasks)
     monkeypatch.setattr(importing, "BATCH", 5)
     with monkeypatch.context() as patch:
@@ -64,7 +69,9 @@ def test_an_import_killed_mid_way_resumes_with_exactly_the_cds_images(importer, 
     assert leftovers(dicom_files) == []
 
 
-def test_an_import_on_its_last_attempt_fails_cleanly(importer, patient, run_tasks, tmp_path, dicom_files, monkeypatch, settings):
+def test_an_import_on_its_last_attempt_fails_cleanly(
+    importer, patient, run_tasks, tmp_path, dicom_files, monkeypatch, settings
+):
     settings.TASK_MAX_ATTEMPTS = 2
     cd_import = _queued_import(importer, tmp_path, run_tasks)
     monkeypatch.setattr(importing, "BATCH", 5)
@@ -87,4 +94,7 @@ def test_the_task_passes_its_attempt(importer, patient, run_tasks_twice, tmp_pat
     assert "cd_import_run" in run_tasks_twice()
     cd_import.refresh_from_db()
     assert cd_import.state == ImportState.DONE and cd_import.imported_count == 31
-    assert DBTaskResult.objects.filter(task_path__endswith="cd_import_run").get().worker_ids == ["pytest-first", "pytest-again"]
+    assert DBTaskResult.objects.filter(task_path__endswith="cd_import_run").get().worker_ids == [
+        "pytest-first",
+        "pytest-again",
+    ]

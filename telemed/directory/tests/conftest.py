@@ -65,7 +65,12 @@ def doctor_factory(db, reference_data):
             kind, duration = offer, None
             if offer.startswith("video"):
                 kind, duration = "video", int(offer.split("-")[1])
-            response = {"info": (2, "working_days"), "base": (72, "hours"), "imaging": (5, "working_days"), "priority": (24, "hours")}
+            response = {
+                "info": (2, "working_days"),
+                "base": (72, "hours"),
+                "imaging": (5, "working_days"),
+                "priority": (24, "hours"),
+            }
             value, unit = response.get(kind, (None, None))
             tariffs.tariff_set(
                 actor=user, doctor=doctor, kind=kind, fee=Decimal(fee), duration_minutes=duration,

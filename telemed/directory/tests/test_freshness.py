@@ -47,9 +47,16 @@ def test_tariffs_verifications_and_profile_changes_reach_the_entry(swept, doctor
     doctor = doctor_factory("Marco", "Bianchi", index=False)
     sweep_once()
     tariffs.tariff_set(
-        actor=doctor.user, doctor=doctor, kind="priority", fee=Decimal("85.00"), response_value=24, response_unit="hours"
+        actor=doctor.user,
+        doctor=doctor,
+        kind="priority",
+        fee=Decimal("85.00"),
+        response_value=24,
+        response_unit="hours",
     )
-    staff = django_user_model.objects.create_superuser("staff@example.test", "x-long-pass-2026", first_name="S", last_name="T")
+    staff = django_user_model.objects.create_superuser(
+        "staff@example.test", "x-long-pass-2026", first_name="S", last_name="T"
+    )
     from telemed.accounts import services as account_services
 
     for certification in Certification.objects.filter(doctor=doctor):
@@ -67,7 +74,12 @@ def test_changes_that_leave_no_timestamp_are_caught_by_comparing_with_the_live_d
     doctor = doctor_factory("Marco", "Bianchi")
     sweep_once()
     structure = Structure.objects.create(
-        name="Poliambulatorio Test", slug="poli-test", partita_iva="12345670017", address="Via Dante 1", city="Milano", province="MI"
+        name="Poliambulatorio Test",
+        slug="poli-test",
+        partita_iva="12345670017",
+        address="Via Dante 1",
+        city="Milano",
+        province="MI",
     )
     # As accounts' services do it: update() and save(update_fields=…) do not move updated_at.
     type(doctor).objects.filter(pk=doctor.pk).update(structure=structure)
@@ -96,7 +108,9 @@ def test_a_new_platform_fee_reprices_every_entry(swept, doctor_factory, django_u
     doctor = doctor_factory("Marco", "Bianchi", fees={"info": "0", "base": "40.00"})
     sweep_once()
     assert DirectoryEntry.objects.get(doctor=doctor).price_base == Decimal("43.00")
-    staff = django_user_model.objects.create_superuser("staff@example.test", "x-long-pass-2026", first_name="S", last_name="T")
+    staff = django_user_model.objects.create_superuser(
+        "staff@example.test", "x-long-pass-2026", first_name="S", last_name="T"
+    )
     tariffs.platform_fee_set(actor=staff, kind="base", fee=Decimal("6.00"))
     sweep_once()
     assert DirectoryEntry.objects.get(doctor=doctor).price_base == Decimal("46.00")
@@ -183,5 +197,11 @@ def test_postgresql_gets_the_vectors_and_the_extensions(db, doctor_factory):
     with connection.cursor() as cursor:
         cursor.execute("SELECT extname FROM pg_extension WHERE extname IN ('pg_trgm', 'unaccent') ORDER BY 1")
         assert [row[0] for row in cursor.fetchall()] == ["pg_trgm", "unaccent"]
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'directory_%%gin' OR indexname LIKE 'directory_%%trgm'")
-        assert {row[0] for row in cursor.fetchall()} >= {"directory_entry_vector_gin", "directory_entry_facets_gin", "directory_word_trgm"}
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'directory_%%gin' OR indexname LIKE 'directory_%%trgm'"
+        )
+        assert {row[0] for row in cursor.fetchall()} >= {
+            "directory_entry_vector_gin",
+            "directory_entry_facets_gin",
+            "directory_word_trgm",
+        }

@@ -67,7 +67,9 @@ def test_words_match_names_specialties_and_places_without_accents(city_of_doctor
 
 @postgres_only
 @pytest.mark.postgres
-@pytest.mark.parametrize("typo, expected", [("bianki", "Marco Bianchi"), ("esposto", "Francesca Esposito"), ("russso", "Giulia Russo")])
+@pytest.mark.parametrize(
+    "typo, expected", [("bianki", "Marco Bianchi"), ("esposto", "Francesca Esposito"), ("russso", "Giulia Russo")]
+)
 def test_small_typos_in_a_name_still_find_the_doctor_on_postgresql(city_of_doctors, typo, expected):
     assert names(DoctorSearch(text=typo))[:1] == [expected]
 
@@ -121,7 +123,9 @@ def test_prices_of_the_entries_are_those_of_the_pricing_module(city_of_doctors):
         entry = DirectoryEntry.objects.get(doctor=doctor)
         expected: dict[str, Decimal] = {}
         for item in pricing.price_list(doctor):
-            expected[item.kind] = min(item.breakdown.patient_total, expected.get(item.kind, item.breakdown.patient_total))
+            expected[item.kind] = min(
+                item.breakdown.patient_total, expected.get(item.kind, item.breakdown.patient_total)
+            )
         assert {kind: getattr(entry, f"price_{kind}") for kind in expected} == expected
         paid = [total for kind, total in expected.items() if kind != "info"]
         assert entry.price_from == (min(paid) if paid else None)
@@ -246,7 +250,12 @@ def test_the_search_page_shows_each_result_with_its_facts(client, city_of_doctor
 
 def test_doctors_named_by_the_words_come_before_other_matches(doctor_factory):
     structure = Structure.objects.create(
-        name="Poliambulatorio Rossi", slug="poli-rossi", partita_iva="12345670017", address="Via Dante 1", city="Milano", province="MI"
+        name="Poliambulatorio Rossi",
+        slug="poli-rossi",
+        partita_iva="12345670017",
+        address="Via Dante 1",
+        city="Milano",
+        province="MI",
     )
     doctor_factory("Anna", "Abate", verified=True, structure=structure)  # "rossi" only in her structure's name
     doctor_factory("Luca", "Rossi")

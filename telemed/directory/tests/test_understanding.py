@@ -44,7 +44,7 @@ def test_a_chosen_specialty_keeps_the_noun_a_plain_word(city_of_doctors):  # noq
 def test_a_corrected_search_says_so_and_an_empty_one_offers_wider_searches(client, city_of_doctors):  # noqa: F811
     page = client.get(SEARCH, {"q": "biachi"}).content.decode()
     assert "Marco Bianchi" in page
-    if "data-testid=\"corrected\"" in page:  # SQLite corrects after an empty result; PostgreSQL in the search
+    if 'data-testid="corrected"' in page:  # SQLite corrects after an empty result; PostgreSQL in the search
         assert "bianchi" in page
     page = client.get(SEARCH, {"q": "Russo", "city": "Roma", "specialty": "pediatria"}).content.decode()
     assert 'data-testid="no-results"' in page

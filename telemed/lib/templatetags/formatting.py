@@ -34,6 +34,7 @@ def day_in_words(value, arg=""):
         return ""
     return formatting.day_in_words(value, with_year=arg != "no year")
 
+
 for _helper in (
     formatting.long_date,
     formatting.long_datetime,

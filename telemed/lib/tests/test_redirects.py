@@ -30,7 +30,9 @@ def test_odd_values_fall_back_to_the_default(value):
     assert same_site_path(value, DEFAULT) == DEFAULT
 
 
-@pytest.mark.parametrize("value", ["/", "/reminders/?date=2026-03-01&view=month", "/medici/marco-bianchi/#book", "/a%2F%2Fb"])
+@pytest.mark.parametrize(
+    "value", ["/", "/reminders/?date=2026-03-01&view=month", "/medici/marco-bianchi/#book", "/a%2F%2Fb"]
+)
 def test_same_site_paths_are_followed(value):
     assert same_site_path(value, DEFAULT) == value
 

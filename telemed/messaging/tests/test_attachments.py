@@ -29,7 +29,9 @@ def document_of(user, name="esame.pdf"):
 def test_a_doctors_attachment_lands_in_the_patients_welbox(linked, make_patient):
     doctor, patient = linked
     report = document_of(doctor, "referto.pdf")
-    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="In allegato", document_ids=[report.pk])
+    conversation = services.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="In allegato", document_ids=[report.pk]
+    )
     attachment = Attachment.objects.get()
     assert attachment.delivered_copy.box.owner == patient and attachment.delivered_copy.digest == report.digest
     assert [d.name for d in boxes.document_list_for_user(patient)] == ["referto.pdf"]
@@ -45,7 +47,9 @@ def test_a_doctors_attachment_lands_in_the_patients_welbox(linked, make_patient)
 
 def test_a_patients_attachment_is_shared_with_the_doctor_by_reference(linked):
     doctor, patient = linked
-    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Mi mandi gli esami", allow_replies=True)
+    conversation = services.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="Mi mandi gli esami", allow_replies=True
+    )
     exam = document_of(patient, "emocromo.pdf")
     services.message_send(actor=patient, conversation=conversation, text="Eccoli", document_ids=[exam.pk])
     assert list(boxes.documents_shared_with(doctor)) == [exam]
@@ -84,7 +88,9 @@ def test_attaching_from_the_conversation_page(linked):
     doctor, patient = linked
     report = document_of(doctor, "referto.pdf")
     client = verified_client(doctor)
-    response = client.post(reverse("messaging:new_to_patient"), {"patient": patient.pk, "text": "Referto", "documents": [report.pk]})
+    response = client.post(
+        reverse("messaging:new_to_patient"), {"patient": patient.pk, "text": "Referto", "documents": [report.pk]}
+    )
     assert response.status_code == 302
     page = verified_client(patient).get(response["Location"]).content.decode()
     assert "referto.pdf" in page

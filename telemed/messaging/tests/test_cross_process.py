@@ -35,17 +35,21 @@ def test_a_message_crosses_server_processes_through_redis(linked, tmp_path):
     doctor_cookie, patient_cookie = session_cookie(doctor), session_cookie(patient)
     env = {"DATABASE_URL": database_url_for_subprocesses(), "REDIS_URL": REDIS_URL, "TELEMED_VAR_DIR": str(tmp_path)}
 
-    with platform_process(port=free_port(), env=env, args=("--no-worker",)) as first, platform_process(
-        port=free_port(), env=env, args=("--no-worker",)
-    ) as second:
+    with (
+        platform_process(port=free_port(), env=env, args=("--no-worker",)) as first,
+        platform_process(port=free_port(), env=env, args=("--no-worker",)) as second,
+    ):
 
         async def scenario():
             path = f"/ws/conversations/{conversation.pk}/"
-            async with websockets.connect(
-                first.replace("http", "ws") + path, origin=first, additional_headers={"Cookie": doctor_cookie}
-            ) as doctor_socket, websockets.connect(
-                second.replace("http", "ws") + path, origin=second, additional_headers={"Cookie": patient_cookie}
-            ) as patient_socket:
+            async with (
+                websockets.connect(
+                    first.replace("http", "ws") + path, origin=first, additional_headers={"Cookie": doctor_cookie}
+                ) as doctor_socket,
+                websockets.connect(
+                    second.replace("http", "ws") + path, origin=second, additional_headers={"Cookie": patient_cookie}
+                ) as patient_socket,
+            ):
                 await asyncio.sleep(0.3)  # both joined their group
                 await doctor_socket.send(json.dumps({"type": "send", "text": "Attraverso Redis"}))
                 while True:

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def test_a_document_the_patient_hid_leaves_the_doctors_conversation(linked, files_in_tmp):
     doctor, patient = linked
-    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Mi mandi l'esame", allow_replies=True)
+    conversation = services.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="Mi mandi l'esame", allow_replies=True
+    )
     document = welbox_document(patient, name="Esame sangue.pdf")
     message = services.message_send(actor=patient, conversation=conversation, text="Eccolo", document_ids=[document.pk])
     [attachment] = message.attachments.all()
@@ -27,7 +29,10 @@ def test_a_document_the_patient_hid_leaves_the_doctors_conversation(linked, file
     assert doctor_client.get(url).status_code == 404
     [seen_by_doctor] = [m for m in selectors.messages_page(conversation, viewer=doctor) if m.pk == message.pk]
     assert list(seen_by_doctor.attachments.all()) == []
-    assert "Esame sangue.pdf" not in doctor_client.get(reverse("messaging:conversation", args=[conversation.pk])).content.decode()
+    assert (
+        "Esame sangue.pdf"
+        not in doctor_client.get(reverse("messaging:conversation", args=[conversation.pk])).content.decode()
+    )
     [seen_by_patient] = [m for m in selectors.messages_page(conversation, viewer=patient) if m.pk == message.pk]
     assert [a.name for a in seen_by_patient.attachments.all()] == ["Esame sangue.pdf"]
     with pytest.raises(ValidationError, match="hidden from doctors"):

@@ -46,7 +46,13 @@ def test_live_delivery_receipts_and_refused_frames(linked, make_doctor):
         # The patient may not reply (replies are off): a clear error, the socket stays open.
         await patient_socket.send_json_to({"type": "send", "text": "Bene"})
         assert (await patient_socket.receive_json_from(timeout=5))["type"] == "error"
-        for frame in ["{oops", "[1,2]", '{"type": "nonsense"}', '{"type": "send", "text": 42}', '{"type": "read", "up_to": "x"}']:
+        for frame in [
+            "{oops",
+            "[1,2]",
+            '{"type": "nonsense"}',
+            '{"type": "send", "text": 42}',
+            '{"type": "read", "up_to": "x"}',
+        ]:
             await doctor_socket.send_to(text_data=frame)
             assert (await doctor_socket.receive_json_from(timeout=5))["type"] == "error"
         await doctor_socket.send_to(text_data='{"type": "send", "text": "' + "x" * 20_001 + '"}')
@@ -73,7 +79,11 @@ def test_a_page_that_connects_late_gets_what_it_missed(linked):
         await doctor_socket.send_json_to({"type": "sync", "after": drawn_up_to})
         missed = await doctor_socket.receive_json_from(timeout=5)
         assert missed["type"] == "message" and missed["id"] == second.pk and missed["text"] == "Risultati pronti"
-        assert await doctor_socket.receive_json_from(timeout=5) == {"type": "read", "user": patient.pk, "up_to": second.pk}
+        assert await doctor_socket.receive_json_from(timeout=5) == {
+            "type": "read",
+            "user": patient.pk,
+            "up_to": second.pk,
+        }
         assert await doctor_socket.receive_nothing(timeout=0.2)
         for bad in ["x", None, True]:
             await doctor_socket.send_json_to({"type": "sync", "after": bad})
@@ -92,7 +102,10 @@ def test_a_doctor_past_the_password_only_cannot_open_a_socket(linked):
     password_only.force_login(doctor)  # no second factor in this session
 
     async def scenario():
-        headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={password_only.cookies['sessionid'].value}".encode())]
+        headers = [
+            (b"origin", b"http://127.0.0.1"),
+            (b"cookie", f"sessionid={password_only.cookies['sessionid'].value}".encode()),
+        ]
         socket = WebsocketCommunicator(application, f"/ws/conversations/{conversation.pk}/", headers=headers)
         connected, code = await socket.connect()
         assert not connected and code == 4401

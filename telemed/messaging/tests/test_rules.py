@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def test_doctor_writes_to_a_linked_patient_for_free(linked):
     doctor, patient = linked
-    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Ecco il referto", subject="Esami")
+    conversation = services.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="Ecco il referto", subject="Esami"
+    )
     assert [m.text for m in selectors.messages_page(conversation, viewer=patient)] == ["Ecco il referto"]
     assert selectors.conversations_for(patient).get().unread == 1
     notification = Notification.objects.get(recipient=patient, kind="message")
@@ -73,7 +75,9 @@ def test_bad_text_is_refused_and_nothing_is_stored(linked, text):
 
 def test_read_receipts_unread_counts_search_and_sent(linked):
     doctor, patient = linked
-    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Uno", allow_replies=True)
+    conversation = services.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="Uno", allow_replies=True
+    )
     second = services.message_send(actor=doctor, conversation=conversation, text="Due, vedi https://example.org/x")
     assert selectors.read_positions(conversation)[patient.pk] == 0
     services.conversation_mark_read(actor=patient, conversation=conversation, up_to_message_id=second.pk + 1000)
@@ -90,7 +94,8 @@ def test_pages(linked, make_doctor):
     doctor, patient = linked
     doctor_client, patient_client = verified_client(doctor), verified_client(patient)
     response = doctor_client.post(
-        reverse("messaging:new_to_patient"), {"patient": patient.pk, "subject": "Esito", "text": "<b>ciao</b> https://example.org"}
+        reverse("messaging:new_to_patient"),
+        {"patient": patient.pk, "subject": "Esito", "text": "<b>ciao</b> https://example.org"},
     )
     assert response.status_code == 302
     conversation = selectors.conversations_for(doctor).get()

@@ -54,7 +54,9 @@ def test_a_study_sent_in_intramed_opens_for_the_colleagues_in_the_viewer_until_u
     attachment = Attachment.objects.get()
     assert attachment.study == study and attachment.document is None and attachment.size == study.size
     payload = services.message_payload(Message.objects.get())
-    assert payload["attachments"] == [{"id": attachment.pk, "name": str(study), "study": True, "url": f"/dicom/studies/{study.pk}/"}]
+    assert payload["attachments"] == [
+        {"id": attachment.pk, "name": str(study), "study": True, "url": f"/dicom/studies/{study.pk}/"}
+    ]
 
     # The colleague reads it where it is: study page, viewer stack and images; the outsider does not.
     client = verified_client(colleague)
@@ -124,7 +126,9 @@ def test_the_conversation_page_sends_a_study_and_bad_choices_get_a_clear_message
     page = client.get(f"/messages/{conversation.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     assert b'name="studies"' in page.content and b'name="deidentified"' in page.content
     # A study that is not among the sender's: a 400 with the form's message, nothing sent.
-    response = client.post(f"/messages/{conversation.pk}/", {"text": "Ecco", "studies": ["999999"]}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        f"/messages/{conversation.pk}/", {"text": "Ecco", "studies": ["999999"]}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 400 and b"not one of the available choices" in response.content
     assert conversation.messages.count() == 1
     response = client.post(f"/messages/{conversation.pk}/", {"text": "Ecco la RM", "studies": [str(study.pk)]})
@@ -162,7 +166,9 @@ def test_a_sender_dying_between_the_copy_and_the_message_leaves_nothing_behind(
 
     monkeypatch.setattr(services, "_append", dies)
     with pytest.raises(ProcessKilled):
-        services.conversation_start_intramed(actor=radiologist, doctors=[colleague], text="Copia", study_ids=[study.pk], deidentified=True)
+        services.conversation_start_intramed(
+            actor=radiologist, doctors=[colleague], text="Copia", study_ids=[study.pk], deidentified=True
+        )
     staged = StagedFile.objects.get()
     assert Document.objects.count() == documents_before and not Conversation.objects.exists()
     assert Box.objects.get(pk=study.box_id).reserved_bytes == box_before["reserved_bytes"] + staged.reserved_bytes > 0
@@ -184,7 +190,12 @@ def test_a_refused_message_gives_its_copy_back_at_once(radiologist, make_doctor)
     box_before = Box.objects.values("used_bytes", "reserved_bytes").get(pk=study.box_id)
     with pytest.raises(ValidationError):
         services.conversation_start_intramed(
-            actor=radiologist, doctors=[colleague], text="Copia", study_ids=[study.pk], document_ids=[10**9], deidentified=True
+            actor=radiologist,
+            doctors=[colleague],
+            text="Copia",
+            study_ids=[study.pk],
+            document_ids=[10**9],
+            deidentified=True,
         )
     assert not StagedFile.objects.exists() and not Conversation.objects.exists()
     assert Box.objects.values("used_bytes", "reserved_bytes").get(pk=study.box_id) == box_before

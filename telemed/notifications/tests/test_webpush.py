@@ -67,12 +67,16 @@ class Browser:
     def __init__(self):
         self.private_key = ec.generate_private_key(ec.SECP256R1())
         self.auth_secret = os.urandom(16)
-        public = self.private_key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        public = self.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         self.p256dh = b64url(public)
         self.auth = b64url(self.auth_secret)
 
     def decrypt(self, body: bytes) -> dict:
-        return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth_secret, version="aes128gcm"))
+        return json.loads(
+            http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth_secret, version="aes128gcm")
+        )
 
 
 @pytest.fixture
@@ -87,16 +91,22 @@ def a_kind():
 
 
 def subscribe(user, endpoint: str, browser: Browser) -> PushSubscription:
-    return services.push_subscription_save(actor=user, endpoint=endpoint, p256dh=browser.p256dh, auth=browser.auth, label="Chrome · Android")
+    return services.push_subscription_save(
+        actor=user, endpoint=endpoint, p256dh=browser.p256dh, auth=browser.auth, label="Chrome · Android"
+    )
 
 
-def test_a_reminder_is_pushed_encrypted_once_and_a_gone_device_is_forgotten(make_patient, push_service, run_tasks_twice):
+def test_a_reminder_is_pushed_encrypted_once_and_a_gone_device_is_forgotten(
+    make_patient, push_service, run_tasks_twice
+):
     patient = make_patient()
     run_tasks_twice()  # the registration e-mail
     browser = Browser()
     subscription = subscribe(patient, f"{push_service.url}/push/device-1", browser)
 
-    notification = services.notify(recipient=patient, kind="reminder", title="Cardioaspirina 100 mg alle 8:00", url="/reminders/")
+    notification = services.notify(
+        recipient=patient, kind="reminder", title="Cardioaspirina 100 mg alle 8:00", url="/reminders/"
+    )
     # Run twice (a worker died after the push): the push service hears it once.
     assert "send_notification_push" in run_tasks_twice()
     assert len(push_service.received) == 1
@@ -190,7 +200,12 @@ def test_subscribe_and_unsubscribe_endpoints(make_patient, make_doctor, push_ser
         assert response.json()["ok"] is False and response.json()["error"]
     assert not PushSubscription.objects.exists()
 
-    response = client.post(url, json.dumps(good), content_type="application/json", HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 14) Chrome/131.0")
+    response = client.post(
+        url,
+        json.dumps(good),
+        content_type="application/json",
+        HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 14) Chrome/131.0",
+    )
     assert response.status_code == 200 and response.json() == {"ok": True}
     subscription = PushSubscription.objects.get()
     assert (subscription.user, subscription.label) == (patient, "Chrome · Android")
@@ -200,11 +215,22 @@ def test_subscribe_and_unsubscribe_endpoints(make_patient, make_doctor, push_ser
     assert other_client.post(url, json.dumps(good), content_type="application/json").status_code == 200
     assert PushSubscription.objects.get().user == other
     # The first user cannot take it away from them.
-    gone = client.post(reverse("notifications:push_unsubscribe"), json.dumps({"endpoint": good["endpoint"]}), content_type="application/json")
+    gone = client.post(
+        reverse("notifications:push_unsubscribe"),
+        json.dumps({"endpoint": good["endpoint"]}),
+        content_type="application/json",
+    )
     assert gone.json() == {"ok": True, "removed": 0} and PushSubscription.objects.count() == 1
-    gone = other_client.post(reverse("notifications:push_unsubscribe"), json.dumps({"endpoint": good["endpoint"]}), content_type="application/json")
+    gone = other_client.post(
+        reverse("notifications:push_unsubscribe"),
+        json.dumps({"endpoint": good["endpoint"]}),
+        content_type="application/json",
+    )
     assert gone.json() == {"ok": True, "removed": 1} and not PushSubscription.objects.exists()
-    assert other_client.post(reverse("notifications:push_unsubscribe"), b"{", content_type="application/json").status_code == 400
+    assert (
+        other_client.post(reverse("notifications:push_unsubscribe"), b"{", content_type="application/json").status_code
+        == 400
+    )
 
     # Not logged in: a clear 401, nothing stored; without the CSRF token: refused.
     anonymous = Client()
@@ -235,7 +261,11 @@ def test_the_preferences_page_saves_both_channels_and_removes_a_device(make_pati
 
 def test_which_push_services_are_accepted(settings):
     settings.PUSH_ALLOW_LOOPBACK = False
-    allowed = ["https://fcm.googleapis.com/fcm/send/abc", "https://updates.push.services.mozilla.com/wpush/v2/x", "https://web.push.apple.com/Q"]
+    allowed = [
+        "https://fcm.googleapis.com/fcm/send/abc",
+        "https://updates.push.services.mozilla.com/wpush/v2/x",
+        "https://web.push.apple.com/Q",
+    ]
     refused = [
         "http://127.0.0.1:8000/x", "https://127.0.0.1/x", "https://evil.example/x", "https://fcm.googleapis.com.evil.example/x",
         "https://user:pw@fcm.googleapis.com/x", "javascript:alert(1)", "https://fcm.googleapis.com:99999/x", "",
@@ -247,8 +277,16 @@ def test_which_push_services_are_accepted(settings):
 
 
 def test_device_labels():
-    assert webpush.device_label("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605 Version/17.4 Mobile/15E148 Safari/604.1") == "Safari · iPhone"
-    assert webpush.device_label("Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0") == "Edge · Windows"
+    assert (
+        webpush.device_label(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605 Version/17.4 Mobile/15E148 Safari/604.1"
+        )
+        == "Safari · iPhone"
+    )
+    assert (
+        webpush.device_label("Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0")
+        == "Edge · Windows"
+    )
     assert webpush.device_label("") == ""
 
 
@@ -265,7 +303,9 @@ def test_a_wrong_key_pair_is_reported_at_startup(settings):
 
     key = ec.generate_private_key(ec.SECP256R1())
     private = b64url(key.private_numbers().private_value.to_bytes(32, "big"))
-    public = b64url(key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+    public = b64url(
+        key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
     settings.PUSH_VAPID_PUBLIC_KEY, settings.PUSH_VAPID_PRIVATE_KEY = public, private
     assert vapid_keys_check(None) == [] and webpush.vapid_public_key() == public
     settings.PUSH_VAPID_PUBLIC_KEY = Browser().p256dh  # another key's public half

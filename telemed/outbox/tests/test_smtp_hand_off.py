@@ -39,7 +39,11 @@ def test_a_process_dying_in_its_commit_leaves_no_message_and_no_record(smtp_sett
 
 def test_what_the_caller_records_commits_with_the_key(smtp_settings, make_patient):
     patient = make_patient(email="anna@example.test")
-    email_send_once(key="k:3", message=message(), before_send=lambda: type(patient).objects.filter(pk=patient.pk).update(first_name="Inviata"))
+    email_send_once(
+        key="k:3",
+        message=message(),
+        before_send=lambda: type(patient).objects.filter(pk=patient.pk).update(first_name="Inviata"),
+    )
     patient.refresh_from_db()
     assert patient.first_name == "Inviata" and len(smtp_settings.messages) == 1
 

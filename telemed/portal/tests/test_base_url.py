@@ -28,8 +28,12 @@ def test_make_run_on_another_port_sends_links_to_that_port():
 
 
 def test_make_run_keeps_a_base_url_that_is_given():
-    assert "TELEMED_BASE_URL=https://telemed.example.org" in serve_command("PORT=8123", env_base_url="https://telemed.example.org")
-    assert "TELEMED_BASE_URL=https://other.example.org" in serve_command("PORT=8123", "TELEMED_BASE_URL=https://other.example.org")
+    assert "TELEMED_BASE_URL=https://telemed.example.org" in serve_command(
+        "PORT=8123", env_base_url="https://telemed.example.org"
+    )
+    assert "TELEMED_BASE_URL=https://other.example.org" in serve_command(
+        "PORT=8123", "TELEMED_BASE_URL=https://other.example.org"
+    )
 
 
 def test_the_verification_email_links_to_the_configured_base_url(settings, make_patient, run_tasks, smtp_settings):

@@ -24,7 +24,9 @@ _minutes = itertools.count(1)
 
 
 def _consult(doctor, patient) -> Consult:
-    draft = consults.ConsultDraft(kind="base", question="Ho la pressione alta.", accepted_terms=True, idempotency_key=uuid.uuid4())
+    draft = consults.ConsultDraft(
+        kind="base", question="Ho la pressione alta.", accepted_terms=True, idempotency_key=uuid.uuid4()
+    )
     consult, _created = consults.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft)
     return consult
 
@@ -55,7 +57,9 @@ def _doctor_work(doctor, patient, count: int) -> None:
             Consult.objects.filter(pk=consult.pk).update(deadline=now - datetime.timedelta(hours=1))
         today = timezone.localtime(now).replace(hour=0, minute=0) + datetime.timedelta(minutes=next(_minutes))
         _visit(doctor, patient, today)
-        _visit(doctor, patient, now - datetime.timedelta(days=2, minutes=next(_minutes)), admitted_at=now, status="ended")
+        _visit(
+            doctor, patient, now - datetime.timedelta(days=2, minutes=next(_minutes)), admitted_at=now, status="ended"
+        )
         _bill(doctor, patient, validate=False)
 
 
@@ -104,7 +108,9 @@ def test_the_patients_dashboard_shows_the_next_visit_and_what_to_pay_in_a_fixed_
     assert all(request.amount > Decimal("0") for request in overview.to_pay)
 
 
-def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be_booked(client, make_doctor, make_patient):
+def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be_booked(
+    client, make_doctor, make_patient
+):
     import datetime as dt
 
     from telemed.visits import services as visits
@@ -118,7 +124,9 @@ def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be
     profile = reverse("directory:profile", args=[doctor.doctor_profile.slug])
     log_in(client, patient)
     assert b'data-testid="book-video-visit"' not in client.get(profile).content
-    tariffs.tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30)
+    tariffs.tariff_set(
+        actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30
+    )
     assert b'data-testid="book-video-visit"' not in client.get(profile).content  # priced, but no hours open
     visits.availability_rule_add(actor=doctor, weekday=2, start=dt.time(9), end=dt.time(12))
     assert b'data-testid="book-video-visit"' in client.get(profile).content

@@ -65,7 +65,7 @@ def test_the_offline_page_names_no_one_and_the_app_files_open_before_the_second_
         assert half_logged_in.get(url).status_code == 200, url
     assert half_logged_in.get("/dashboard/").status_code == 302
     page = log_in(Client(), doctor).get("/offline/").content.decode()
-    assert "Ippolita" not in page and "data-testid=\"offline-page\"" in page
+    assert "Ippolita" not in page and 'data-testid="offline-page"' in page
 
 
 def test_every_page_links_the_manifest_and_registers_the_worker(client):

@@ -31,7 +31,9 @@ from telemed.reports.models import Report, ReportKind
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 MONDAY_0830 = datetime.datetime(2026, 12, 7, 7, 30, tzinfo=datetime.UTC)  # 08:30 in Rome
 # "billing/email/payment_request_body.txt", … : every e-mail template of every app.
-EMAIL_TEMPLATES = sorted(str(path.relative_to(path.parents[2])) for path in (ROOT / "telemed").glob("*/templates/*/email/*.txt"))
+EMAIL_TEMPLATES = sorted(
+    str(path.relative_to(path.parents[2])) for path in (ROOT / "telemed").glob("*/templates/*/email/*.txt")
+)
 
 WEEKDAYS = "Lunedì Martedì Mercoledì Giovedì Venerdì Sabato Domenica".split()
 MONTHS = "Gennaio Febbraio Marzo Aprile Maggio Giugno Luglio Agosto Settembre Ottobre Novembre Dicembre".split()
@@ -96,7 +98,9 @@ class Link(str):
 def email_context(people) -> dict:
     doctor, patient = people.doctor, people.patient
     request = SimpleNamespace(
-        amount=Decimal("1234.50"), outstanding=Decimal("48.00"), description="Consulto di base — Dott.ssa Anna Bianchi",
+        amount=Decimal("1234.50"),
+        outstanding=Decimal("48.00"),
+        description="Consulto di base — Dott.ssa Anna Bianchi",
         payer=patient,
     )
     return {
@@ -119,7 +123,10 @@ def email_context(people) -> dict:
             doctor=doctor.doctor_profile, structure=SimpleNamespace(name="Poliambulatorio Test"), expires_at=MONDAY_0830
         ),
         "event": SimpleNamespace(
-            get_kind_display=lambda: "Password cambiata", at=MONDAY_0830, ip_address="2001:db8::1", actor=None,
+            get_kind_display=lambda: "Password cambiata",
+            at=MONDAY_0830,
+            ip_address="2001:db8::1",
+            actor=None,
             previous_email="",
         ),
         "reminder": SimpleNamespace(title="Cardioaspirina", doctor=doctor, notes=""),
@@ -160,7 +167,9 @@ def pdf_text(stream: io.BytesIO) -> str:
 
 def test_the_invoice_pdf_is_in_italian_form(people):
     doctor = people.doctor.doctor_profile
-    breakdown = pricing.price(fee=Decimal("1234.50"), rules=pricing.fee_rules_for(doctor=doctor, kind="base"), kind="base")
+    breakdown = pricing.price(
+        fee=Decimal("1234.50"), rules=pricing.fee_rules_for(doctor=doctor, kind="base"), kind="base"
+    )
     invoice = Invoice(
         kind=InvoiceKind.INVOICE, doctor=doctor, patient=people.patient, year=2026, number=1,
         issued_at=MONDAY_0830, paid_at=MONDAY_0830, description="Consulto di base",
@@ -173,12 +182,18 @@ def test_the_invoice_pdf_is_in_italian_form(people):
     text = pdf_text(invoice_pdf.render(invoice))
     assert italian_form_problems(text) == [], text
     assert "Dott.ssa Anna Bianchi" in text and "7 dicembre 2026" in text
-    assert "1.234,50\u00a0€" in text.replace(" €", "\u00a0€")  # the PDF's text layer may read a no-break space as a space
+    assert "1.234,50\u00a0€" in text.replace(
+        " €", "\u00a0€"
+    )  # the PDF's text layer may read a no-break space as a space
 
 
 def test_the_report_pdf_is_in_italian_form(people):
     report = Report.objects.create(
-        kind=ReportKind.REPORT, doctor=people.doctor, patient=people.patient, diagnosis="Ritmo sinusale.", signed_at=MONDAY_0830
+        kind=ReportKind.REPORT,
+        doctor=people.doctor,
+        patient=people.patient,
+        diagnosis="Ritmo sinusale.",
+        signed_at=MONDAY_0830,
     )
     text = pdf_text(report_pdf.render_report_pdf(report, issued_at=MONDAY_0830))
     assert italian_form_problems(text) == [], text
@@ -191,7 +206,9 @@ def test_the_report_pdf_is_in_italian_form(people):
 # date or doctor's name. (The flows that send them check the rendered titles in their own apps.)
 
 NOTIFY_SOURCES = sorted(
-    path for path in (ROOT / "telemed").glob("*/*.py") if "notify(" in path.read_text() and path.parent.name != "notifications"
+    path
+    for path in (ROOT / "telemed").glob("*/*.py")
+    if "notify(" in path.read_text() and path.parent.name != "notifications"
 )
 
 
@@ -204,4 +221,3 @@ def test_notification_titles_use_the_formatting_helpers(path):
     # An amount in a title goes through formatting.money.
     for match in re.finditer(r'"amount": ([^,}]+)', source):
         assert "formatting.money(" in match.group(1), match.group(0)
-

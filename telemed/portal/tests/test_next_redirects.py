@@ -123,7 +123,9 @@ def test_login_with_any_next_never_fails_nor_leaves_the_site(make_patient):
 
 def test_login_with_next_abc_goes_to_the_dashboard(make_patient):
     make_patient(email="anna@example.test")
-    response = Client().post(reverse("accounts:login") + "?next=abc", {"username": "anna@example.test", "password": PASSWORD})
+    response = Client().post(
+        reverse("accounts:login") + "?next=abc", {"username": "anna@example.test", "password": PASSWORD}
+    )
     assert response["Location"] == reverse("portal:dashboard")
 
 
@@ -134,7 +136,9 @@ def test_the_language_switch_with_any_next_never_fails_nor_leaves_the_site(make_
     @given(value=NEXT_VALUES, referer=st.sampled_from(["", "https://evil.example/", "abc"]))
     def check(value, referer):
         for client in (visitor, patient):
-            response = client.post(reverse("set_language"), {"language": "it", "next": clean(value)}, HTTP_REFERER=referer)
+            response = client.post(
+                reverse("set_language"), {"language": "it", "next": clean(value)}, HTTP_REFERER=referer
+            )
             assert_same_site(response)
 
     check()

@@ -23,17 +23,26 @@ SKIPPED = {"accounts:logout"}
 MALFORMED = {
     name: value
     for names, value in [
-        (("text", "message", "question", "notes", "title", "reason", "note", "subject", "answer"), "\x00 <script>x</script>"),
+        (
+            ("text", "message", "question", "notes", "title", "reason", "note", "subject", "answer"),
+            "\x00 <script>x</script>",
+        ),
         (("name", "file_name", "first_name", "last_name"), "../../etc/passwd"),
         (("email", "username"), "not-an-e-mail"),
         (("password", "password1", "password2", "new_password1", "new_password2"), "x"),
         (("code", "pin", "token"), "12ab"),
         (("amount", "fee", "price", "percent", "total", "accepted_total"), "-1e309"),
-        (("duration", "duration_minutes", "slot_minutes", "interval", "count", "horizon_days", "offset"), "99999999999999999999"),
+        (
+            ("duration", "duration_minutes", "slot_minutes", "interval", "count", "horizon_days", "offset"),
+            "99999999999999999999",
+        ),
         (("date", "start", "end", "until", "first_day", "last_day", "day", "birth_date", "occurrence"), "2026-02-30"),
         (("time", "times"), "25:99"),
         (("kind", "category", "status", "frequency", "role", "language", "choice", "email_choice"), "\U0001f4a5"),
-        (("doctor", "patient", "folder", "document", "documents", "studies", "study", "doctors", "ids", "include"), "1;DROP TABLE"),
+        (
+            ("doctor", "patient", "folder", "document", "documents", "studies", "study", "doctors", "ids", "include"),
+            "1;DROP TABLE",
+        ),
         (("after", "up_to", "page", "year", "month", "weekday", "weekdays"), "-x"),
         (("next",), "https://evil.example/"),
     ]
@@ -44,7 +53,12 @@ MALFORMED = {
 def concrete_paths() -> list[tuple[str, str]]:
     """Every URL pattern with its parameters filled in: with ids of the demo's first objects,
     and with ids that match nothing."""
-    filled = {"int": ["1", "999999"], "str": ["x", "2026"], "slug": ["marco-bianchi", "nessuno"], "uuid": [str(uuid.uuid4())]}
+    filled = {
+        "int": ["1", "999999"],
+        "str": ["x", "2026"],
+        "slug": ["marco-bianchi", "nessuno"],
+        "uuid": [str(uuid.uuid4())],
+    }
     found = []
 
     def walk(patterns, prefix, namespace):
@@ -82,5 +96,7 @@ def test_no_url_answers_a_server_error_whatever_it_is_sent(role, files_in_tmp):
         for method, data in (("get", {}), ("get", MALFORMED), ("post", {}), ("post", MALFORMED)):
             response = getattr(client, method)(path, data)
             if response.status_code >= 500 and name != "healthz":
-                errors.append(f"{method.upper()} {path} ({name}{', malformed' if data else ''}): {response.status_code}")
+                errors.append(
+                    f"{method.upper()} {path} ({name}{', malformed' if data else ''}): {response.status_code}"
+                )
     assert errors == []

@@ -23,7 +23,13 @@ def test_healthz_reports_every_component(client):
     body = response.json()
     assert body["ok"] is True
     assert set(body["components"]) == {
-        "web_server", "database", "cache", "channel_layer", "task_queue", "task_worker", "reminder_dispatcher",
+        "web_server",
+        "database",
+        "cache",
+        "channel_layer",
+        "task_queue",
+        "task_worker",
+        "reminder_dispatcher",
     }
     assert all(component["ok"] for component in body["components"].values())
 
@@ -108,14 +114,20 @@ def test_production_refuses_to_start_without_vapid_keys(tmp_path):
     }  # fmt: skip
     for name in ("TELEMED_VAPID_PUBLIC_KEY", "TELEMED_VAPID_PRIVATE_KEY"):
         env.pop(name, None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0 and "TELEMED_VAPID_PUBLIC_KEY and TELEMED_VAPID_PRIVATE_KEY must be set" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (
+        result.returncode != 0 and "TELEMED_VAPID_PUBLIC_KEY and TELEMED_VAPID_PRIVATE_KEY must be set" in result.stderr
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = {**os.environ, "TELEMED_ENV": "production", "TELEMED_VAR_DIR": str(tmp_path)}
     env.pop("SECRET_KEY", None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
 
@@ -146,6 +158,7 @@ def test_the_demo_patient_has_a_doctor_a_conversation_an_agenda_a_visit_and_a_si
     from telemed.visits.models import Booking
 
     call_command("load_demo", verbosity=0)
+
     def counts():
         return Conversation.objects.count(), Reminder.objects.count(), Booking.objects.count(), Consult.objects.count()
 
@@ -155,7 +168,10 @@ def test_the_demo_patient_has_a_doctor_a_conversation_an_agenda_a_visit_and_a_si
     patient, doctor = (User.objects.get(email=f"{name}@demo.telemed.test") for name in ("paziente", "medico"))
     assert care_link_is_active(doctor=doctor, patient=patient)
     assert Conversation.objects.filter(participants__user=patient).exists()
-    assert Reminder.objects.filter(patient=patient, doctor=doctor).exists() and Reminder.objects.filter(patient=patient, doctor=None).exists()
+    assert (
+        Reminder.objects.filter(patient=patient, doctor=doctor).exists()
+        and Reminder.objects.filter(patient=patient, doctor=None).exists()
+    )
     assert Booking.objects.filter(patient=patient, doctor=doctor).exists()
     answered = Consult.objects.get(patient=patient, status="answered")
     assert answered.report.status == "signed"
@@ -230,7 +246,9 @@ def test_nonsense_in_urls_never_gives_a_server_error(client, url):
 def test_readme_documents_every_environment_variable():
     settings_source = (ROOT / "telemed" / "settings.py").read_text()
     serve_source = (ROOT / "telemed" / "portal" / "management" / "commands" / "serve.py").read_text()
-    names = set(re.findall(r"""(?:environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""", settings_source + serve_source))
+    names = set(
+        re.findall(r"""(?:environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""", settings_source + serve_source)
+    )
     readme = (ROOT / "README.md").read_text()
     assert names, "no variable found: the pattern no longer matches settings.py"
     names.discard("DJANGO_SETTINGS_MODULE")  # Django's own, not a telemed setting

@@ -125,7 +125,9 @@ def test_a_child_that_keeps_dying_stops_the_platform_instead_of_looping(tmp_path
         killed = set()
         # Five deaths of the task worker within the window (the restarts wait 0.5, 1, 2, 4 s).
         for _ in range(5):
-            pid = _wait(lambda: (p := _children(supervisor).get("task_worker")) not in killed and p, 20, "the worker (again)")
+            pid = _wait(
+                lambda: (p := _children(supervisor).get("task_worker")) not in killed and p, 20, "the worker (again)"
+            )
             os.kill(pid, signal.SIGKILL)
             killed.add(pid)
         # The supervisor gives up: it stops every child and exits with an error.

@@ -13,7 +13,15 @@ from telemed.routing import CLOSE_NO_ROUTE
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
-UNKNOWN = ["/ws/nothing-here/", "/", "/ws/", "/ws/notifications/extra/", "/ws/consults/abc/", "/%00/", "/ws/../../etc/passwd"]
+UNKNOWN = [
+    "/ws/nothing-here/",
+    "/",
+    "/ws/",
+    "/ws/notifications/extra/",
+    "/ws/consults/abc/",
+    "/%00/",
+    "/ws/../../etc/passwd",
+]
 
 
 @pytest.mark.parametrize("path", UNKNOWN)

@@ -24,7 +24,6 @@ EMAILS = 60
 KILLS = 3
 
 
-
 def test_reminder_emails_survive_their_worker_killed_at_random_points(make_patient, smtp_server, tmp_path):
     import datetime as dt
 

@@ -25,7 +25,10 @@ from telemed.reminders.schedule import ROME, Series, to_local
 
 def daily(*times: str, start: dt.date | None = None, **kwargs) -> Recurrence:
     return Recurrence(
-        start=start or timezone.localdate(), times=tuple(dt.time.fromisoformat(t) for t in times), frequency="daily", **kwargs
+        start=start or timezone.localdate(),
+        times=tuple(dt.time.fromisoformat(t) for t in times),
+        frequency="daily",
+        **kwargs,
     )
 
 
@@ -33,9 +36,14 @@ def tomorrow() -> dt.date:
     return timezone.localdate() + dt.timedelta(days=1)
 
 
-def create(actor, patient, recurrence, *, kind="therapy", title="Cardioaspirin 100 mg", notes="Dopo colazione") -> Reminder:
+def create(
+    actor, patient, recurrence, *, kind="therapy", title="Cardioaspirin 100 mg", notes="Dopo colazione"
+) -> Reminder:
     return services.reminder_create(
-        actor=actor, patient=patient, text=services.ReminderText(kind=kind, title=title, notes=notes), recurrence=recurrence
+        actor=actor,
+        patient=patient,
+        text=services.ReminderText(kind=kind, title=title, notes=notes),
+        recurrence=recurrence,
     )
 
 
@@ -158,7 +166,9 @@ def _due_reminders(patients, count: int) -> list[Reminder]:
     reminders = []
     for n in range(count):
         patient = patients[n % len(patients)]
-        reminders.append(create(patient, patient, daily(past.strftime("%H:%M"), start=past.date() - dt.timedelta(days=1))))
+        reminders.append(
+            create(patient, patient, daily(past.strftime("%H:%M"), start=past.date() - dt.timedelta(days=1)))
+        )
     _make_due(reminders)
     return reminders
 
@@ -245,7 +255,9 @@ def test_a_dispatcher_killed_mid_delivery_leaves_it_to_the_next_one_exactly_once
     if step == "record":
         assert not Delivery.objects.filter(reminder__in=reminders).exists()
     else:
-        assert set(Delivery.objects.filter(reminder__in=reminders).values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+        assert set(Delivery.objects.filter(reminder__in=reminders).values_list("status", flat=True)) == {
+            DeliveryStatus.PENDING
+        }
     assert not reminder_notifications(patient).exists()
 
     survivor = _dispatcher("--once")

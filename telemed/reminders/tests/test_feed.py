@@ -31,7 +31,10 @@ def soon(days: int = 1) -> dt.date:
 
 def add(actor, patient, recurrence: Recurrence, title: str, kind: str = "therapy", notes: str = ""):
     return services.reminder_create(
-        actor=actor, patient=patient, text=services.ReminderText(kind=kind, title=title, notes=notes), recurrence=recurrence
+        actor=actor,
+        patient=patient,
+        text=services.ReminderText(kind=kind, title=title, notes=notes),
+        recurrence=recurrence,
     )
 
 
@@ -117,7 +120,12 @@ def test_a_wrong_or_revoked_address_is_a_404(agenda):
 
 
 def test_a_series_changed_from_an_occurrence_onwards_exports_both_halves(patient):
-    reminder = add(patient, patient, Recurrence(start=soon(), times=(t("08:00"), t("20:00")), frequency="daily", count=10), "Antibiotico")
+    reminder = add(
+        patient,
+        patient,
+        Recurrence(start=soon(), times=(t("08:00"), t("20:00")), frequency="daily", count=10),
+        "Antibiotico",
+    )
     occurrences = Series.of(reminder).between(*WINDOW)
     evening_of_day_3 = occurrences[5]
     assert to_local(evening_of_day_3).time() == t("20:00")
@@ -126,7 +134,9 @@ def test_a_series_changed_from_an_occurrence_onwards_exports_both_halves(patient
         reminder=reminder,
         occurrence=evening_of_day_3,
         text=services.ReminderText(kind="therapy", title="Antibiotico"),
-        recurrence=Recurrence(start=to_local(evening_of_day_3).date(), times=(t("09:00"), t("21:00")), frequency="daily", count=8),
+        recurrence=Recurrence(
+            start=to_local(evening_of_day_3).date(), times=(t("09:00"), t("21:00")), frequency="daily", count=8
+        ),
     )
     reminder.refresh_from_db()
     kept = Series.of(reminder).between(*WINDOW)
@@ -149,5 +159,8 @@ def test_one_reminder_downloads_as_ics_with_its_details(agenda, make_patient):
     assert {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")} == {"Eutirox"}
     assert expanded(calendar, reminders[0].pk) == Series.of(reminders[0]).between(*WINDOW)
     stranger = make_patient(email="other@example.test")
-    assert verified_client(stranger, language="en").get(reverse("reminders:ics", args=[reminders[0].pk])).status_code == 404
+    assert (
+        verified_client(stranger, language="en").get(reverse("reminders:ics", args=[reminders[0].pk])).status_code
+        == 404
+    )
     assert ROME.key == "Europe/Rome"

@@ -55,4 +55,6 @@ def test_a_date_some_months_lack_is_warned_about(linked):
     # What RFC 5545 does and the dispatcher therefore does: seven 31sts take a year.
     assert local_days(reminder, 7)[-1] == dt.date(2027, 12, 31)
     assert not Recurrence(start=dt.date(2027, 1, 28), times=(t("09:00"),), frequency="monthly").warnings()
-    assert not Recurrence(start=dt.date(2027, 1, 31), times=(t("09:00"),), frequency="monthly", monthly_mode="last_day").warnings()
+    assert not Recurrence(
+        start=dt.date(2027, 1, 31), times=(t("09:00"),), frequency="monthly", monthly_mode="last_day"
+    ).warnings()

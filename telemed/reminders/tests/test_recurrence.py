@@ -18,7 +18,11 @@ def series(recurrence: Recurrence) -> Series:
     recurrence = recurrence.validate()
     starts_at, ends_before = bounds(recurrence)
     return Series(
-        rrule=recurrence.rrule(), times=recurrence.times, start_date=recurrence.start, starts_at=starts_at, ends_before=ends_before
+        rrule=recurrence.rrule(),
+        times=recurrence.times,
+        start_date=recurrence.start,
+        starts_at=starts_at,
+        ends_before=ends_before,
     )
 
 
@@ -112,8 +116,12 @@ def test_walking_from_one_occurrence_to_the_next_gives_the_same_list(name):
 @pytest.mark.parametrize(
     "recurrence",
     [
-        Recurrence(start=dt.date(2026, 1, 7), times=(t("02:30"), t("21:45")), frequency="weekly", interval=2, weekdays=(0, 6)),
-        Recurrence(start=dt.date(2026, 2, 28), times=(t("08:00"),), frequency="monthly", interval=3, monthly_mode="weekday"),
+        Recurrence(
+            start=dt.date(2026, 1, 7), times=(t("02:30"), t("21:45")), frequency="weekly", interval=2, weekdays=(0, 6)
+        ),
+        Recurrence(
+            start=dt.date(2026, 2, 28), times=(t("08:00"),), frequency="monthly", interval=3, monthly_mode="weekday"
+        ),
         Recurrence(start=dt.date(2026, 1, 29), times=(t("23:59"), t("00:00")), frequency="daily", interval=5),
         Recurrence(start=dt.date(2026, 1, 31), times=(t("02:00"), t("03:00")), frequency="monthly"),
     ],
@@ -137,15 +145,22 @@ def test_an_0800_reminder_stays_at_0800_on_the_wall_clock_all_year():
 
 
 def test_rules_are_rfc5545():
-    daily = Recurrence(start=dt.date(2026, 6, 1), times=(t("08:00"), t("20:00")), frequency="daily", until=dt.date(2026, 6, 30))
+    daily = Recurrence(
+        start=dt.date(2026, 6, 1), times=(t("08:00"), t("20:00")), frequency="daily", until=dt.date(2026, 6, 30)
+    )
     assert daily.validate().rrule() == "FREQ=DAILY;UNTIL=20260630T235959"
-    weekly = Recurrence(start=dt.date(2026, 6, 1), times=(t("09:00"),), frequency="weekly", interval=2, weekdays=(3, 0), count=8)
+    weekly = Recurrence(
+        start=dt.date(2026, 6, 1), times=(t("09:00"),), frequency="weekly", interval=2, weekdays=(3, 0), count=8
+    )
     assert weekly.validate().rrule() == "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;WKST=MO;COUNT=8"
     nth = Recurrence(start=dt.date(2026, 3, 2), times=(t("09:00"),), frequency="monthly", monthly_mode="weekday")
     assert nth.validate().rrule() == "FREQ=MONTHLY;BYDAY=1MO"
     last = Recurrence(start=dt.date(2026, 10, 30), times=(t("09:00"),), frequency="monthly", monthly_mode="weekday")
     assert last.validate().rrule() == "FREQ=MONTHLY;BYDAY=-1FR"
-    assert Recurrence(start=dt.date(2026, 3, 2), times=(t("09:00"),), frequency="once").validate().rrule() == "FREQ=DAILY;COUNT=1"
+    assert (
+        Recurrence(start=dt.date(2026, 3, 2), times=(t("09:00"),), frequency="once").validate().rrule()
+        == "FREQ=DAILY;COUNT=1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +192,9 @@ def test_described_in_plain_words(recurrence, words):
 
 
 def test_described_in_italian_with_italian_dates_and_times():
-    recurrence = Recurrence(start=dt.date(2026, 6, 1), times=(t("08:00"), t("20:00")), frequency="daily", until=dt.date(2026, 6, 30))
+    recurrence = Recurrence(
+        start=dt.date(2026, 6, 1), times=(t("08:00"), t("20:00")), frequency="daily", until=dt.date(2026, 6, 30)
+    )
     with translation.override("it"):
         text = recurrence.validate().describe()
     # The Italian words come with the catalogue; the times and the date are there either way.

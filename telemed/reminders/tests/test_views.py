@@ -42,7 +42,10 @@ def form(**overrides) -> dict:
 
 def errors_of(response) -> str:
     html = response.content.decode()
-    return " ".join(re.sub(r"<[^>]+>", " ", m) for m in re.findall(r'class="(?:errorlist|form-errors)[^"]*"[^>]*>(.*?)</(?:ul|div)>', html, re.S))
+    return " ".join(
+        re.sub(r"<[^>]+>", " ", m)
+        for m in re.findall(r'class="(?:errorlist|form-errors)[^"]*"[^>]*>(.*?)</(?:ul|div)>', html, re.S)
+    )
 
 
 def test_a_patient_creates_a_twice_a_day_therapy(patient):
@@ -77,7 +80,10 @@ def test_week_and_month_views_show_the_occurrences(patient):
     ("overrides", "message"),
     [
         ({"frequency": "secondly"}, "Select a valid choice"),
-        ({"until": (timezone.localdate() - dt.timedelta(days=3)).isoformat()}, "The end date is before the start date."),
+        (
+            {"until": (timezone.localdate() - dt.timedelta(days=3)).isoformat()},
+            "The end date is before the start date.",
+        ),
         ({"times": [f"{h:02d}:{m:02d}" for h in range(24) for m in range(0, 60, 3)][:500]}, "At most 12 times a day."),
         ({"times": ["25:99"]}, "is not a time of the day"),
         ({"times": ["", ""]}, "Give at least one time of the day."),
@@ -117,14 +123,20 @@ def test_a_doctor_sets_a_follow_up_for_a_linked_patient_only(linked, make_patien
     assert "linked to you" in str(denied.value)
     assert not Reminder.objects.exists()
 
-    response = client.post(reverse("reminders:create"), form(patient=str(patient.pk), kind="follow_up", title="Controllo pressione"))
+    response = client.post(
+        reverse("reminders:create"), form(patient=str(patient.pk), kind="follow_up", title="Controllo pressione")
+    )
     reminder = Reminder.objects.get()
     assert response.status_code == 302 and reminder.doctor == doctor and reminder.patient == patient
     assert Notification.objects.filter(recipient=patient, kind="reminder").exists()
     listing = client.get(reverse("reminders:patients")).content.decode()
     assert "Controllo pressione" in listing and patient.get_full_name() in listing
     # It appears in the patient's agenda, marked as coming from the doctor.
-    agenda = verified_client(patient, language="en").get(reverse("reminders:agenda"), {"date": soon().isoformat()}).content.decode()
+    agenda = (
+        verified_client(patient, language="en")
+        .get(reverse("reminders:agenda"), {"date": soon().isoformat()})
+        .content.decode()
+    )
     assert "from Dr. Marco Bianchi" in agenda
 
 
@@ -145,7 +157,10 @@ def test_the_patient_mutes_a_doctor_reminder_but_cannot_change_it(linked):
     client.post(reverse("reminders:mute", args=[reminder.pk]), {"muted": "1"})
     reminder.refresh_from_db()
     assert reminder.muted_at is not None
-    assert 'data-testid="muted"' in verified_client(doctor, language="en").get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    assert (
+        'data-testid="muted"'
+        in verified_client(doctor, language="en").get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    )
 
 
 def test_nobody_else_sees_a_reminder(linked, make_patient, make_doctor):
@@ -160,7 +175,12 @@ def test_nobody_else_sees_a_reminder(linked, make_patient, make_doctor):
         for name in ("detail", "edit", "ics"):
             assert client.get(reverse(f"reminders:{name}", args=[reminder.pk])).status_code == 404
         assert client.post(reverse("reminders:stop", args=[reminder.pk])).status_code == 404
-    assert verified_client(other_doctor, language="en").get(reverse("reminders:create") + f"?patient={patient.pk}").status_code == 404
+    assert (
+        verified_client(other_doctor, language="en")
+        .get(reverse("reminders:create") + f"?patient={patient.pk}")
+        .status_code
+        == 404
+    )
     assert verified_client(patient, language="en").get(reverse("reminders:patients")).status_code == 404
 
 
@@ -223,14 +243,18 @@ def test_a_dose_marked_as_taken_shows_for_the_patient_and_the_doctor(linked):
     doctor_page = verified_client(doctor, language="en").get(reverse("reminders:patients")).content.decode()
     assert re.search(r'data-testid="taken-count">\s*1\s*<', doctor_page)
     assert re.search(r'data-testid="delivered-count">\s*1\b', doctor_page)
-    detail = verified_client(doctor, language="en").get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    detail = (
+        verified_client(doctor, language="en").get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    )
     assert 'data-status="sent"' in detail and 'data-taken="1"' in detail
     # Nonsense and far-future doses are refused without a trace.
     for occurrence in ["abc", "", "99999999999", str(int(due.timestamp()) + 1)]:
         response = client.post(reverse("reminders:take", args=[reminder.pk]), {"occurrence": occurrence}, follow=True)
         assert response.status_code == 200 and "not part of the therapy" in response.content.decode()
     next_week = Series.of(reminder).after(timezone.now() + dt.timedelta(days=7))
-    response = client.post(reverse("reminders:take", args=[reminder.pk]), {"occurrence": str(int(next_week.timestamp()))}, follow=True)
+    response = client.post(
+        reverse("reminders:take", args=[reminder.pk]), {"occurrence": str(int(next_week.timestamp()))}, follow=True
+    )
     assert "two hours before" in response.content.decode()
     assert Dose.objects.count() == 1
     assert Delivery.objects.count() == 1

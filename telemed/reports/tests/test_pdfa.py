@@ -50,7 +50,9 @@ def xmp_properties(reader: pypdf.PdfReader) -> dict[str, str]:
             qname = etree.QName(child)
             if qname.namespace in prefixes:
                 item = child.find(".//rdf:li", NS)
-                values[f"{prefixes[qname.namespace]}:{qname.localname}"] = (item if item is not None else child).text or ""
+                values[f"{prefixes[qname.namespace]}:{qname.localname}"] = (
+                    item if item is not None else child
+                ).text or ""
     return values
 
 
@@ -80,7 +82,9 @@ def embedded(font) -> bool:
     return any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3"))
 
 
-def test_a_signed_report_keeps_its_pdfa_identification_metadata_output_intent_and_fonts(linked_pair, next_code, tmp_path):
+def test_a_signed_report_keeps_its_pdfa_identification_metadata_output_intent_and_fonts(
+    linked_pair, next_code, tmp_path
+):
     doctor, patient = linked_pair()
     report = services.report_create(actor=doctor, patient=patient, kind="report", content=CONTENT)
     report = services.report_sign(actor=doctor, report=report, code=next_code(doctor))
@@ -99,7 +103,11 @@ def test_a_signed_report_keeps_its_pdfa_identification_metadata_output_intent_an
             continue
         assert name in xmp, f"{key} has no XMP {name}"
         if key in DATES:
-            assert parse_pdf_date(str(info[key])) == datetime.datetime.fromisoformat(xmp[name]), (key, info[key], xmp[name])
+            assert parse_pdf_date(str(info[key])) == datetime.datetime.fromisoformat(xmp[name]), (
+                key,
+                info[key],
+                xmp[name],
+            )
         else:
             assert str(info[key]) == xmp[name], (key, info[key], xmp[name])
 
@@ -115,9 +123,16 @@ def test_a_signed_report_keeps_its_pdfa_identification_metadata_output_intent_an
             appearance = annotation.get_object().get("/AP")
             if appearance is not None:
                 fonts += fonts_of(appearance["/N"].get_object().get("/Resources"), seen)
-    assert fonts and all(embedded(font) for font in fonts), [font.get("/BaseFont") for font in fonts if not embedded(font)]
+    assert fonts and all(embedded(font) for font in fonts), [
+        font.get("/BaseFont") for font in fonts if not embedded(font)
+    ]
 
-    widget = next(a.get_object() for page in reader.pages for a in page.get("/Annots") or [] if a.get_object().get("/FT") == "/Sig")
+    widget = next(
+        a.get_object()
+        for page in reader.pages
+        for a in page.get("/Annots") or []
+        if a.get_object().get("/FT") == "/Sig"
+    )
     assert int(widget["/F"]) & 4 and "/AP" in widget  # printed, with its own appearance
     assert not catalog["/AcroForm"].get("/NeedAppearances", False)
 

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 CONTENT = services.ReportContent(
     diagnosis="Ipertensione arteriosa di grado 1",
     findings="PA 150/95 in tre misurazioni.",
-    therapy=(services.TherapyLine(drug="Ramipril 5 mg", dose="1 compressa", schedule="al mattino", duration="30 giorni"),),
+    therapy=(
+        services.TherapyLine(drug="Ramipril 5 mg", dose="1 compressa", schedule="al mattino", duration="30 giorni"),
+    ),
 )
 
 
@@ -119,7 +121,9 @@ def test_signing_locks_the_document_and_delivers_it(linked_pair, next_code, run_
     medbox = Box.objects.get(owner=doctor)
     for box in (welbox, medbox):
         document = Document.objects.get(box=box)
-        assert document.counts_against_quota is False and document.digest == blake3.blake3(path.read_bytes()).hexdigest()
+        assert (
+            document.counts_against_quota is False and document.digest == blake3.blake3(path.read_bytes()).hexdigest()
+        )
     assert Document.objects.get(box=medbox).folder.patient == patient  # under that patient
     welbox.refresh_from_db()
     assert welbox.used_bytes == 0 if hasattr(welbox, "used_bytes") else True
@@ -148,7 +152,9 @@ def test_a_wrong_code_signs_nothing_and_stores_nothing(linked_pair, next_code):
 def test_an_empty_report_cannot_be_signed(linked_pair, next_code):
     doctor, patient = linked_pair()
     with pytest.raises(ValidationError, match="diagnosis or findings"):
-        services.report_sign(actor=doctor, report=_report(doctor, patient, content=services.ReportContent()), code=next_code(doctor))
+        services.report_sign(
+            actor=doctor, report=_report(doctor, patient, content=services.ReportContent()), code=next_code(doctor)
+        )
     with pytest.raises(ValidationError, match="at least one drug"):
         services.report_sign(
             actor=doctor, report=_report(doctor, patient, kind="prescription", content=services.ReportContent()),
@@ -183,7 +189,9 @@ def test_a_correction_is_a_new_version_and_both_stay_visible(linked_pair, next_c
     assert correction.version == 2 and correction.replaces == first and correction.diagnosis == first.diagnosis
     with pytest.raises(ValidationError):
         services.report_correct(actor=doctor, report=first)  # one correction at a time
-    services.report_update(actor=doctor, report=correction, content=services.ReportContent(diagnosis="Ipertensione di grado 2"))
+    services.report_update(
+        actor=doctor, report=correction, content=services.ReportContent(diagnosis="Ipertensione di grado 2")
+    )
     correction = services.report_sign(actor=doctor, report=correction, code=next_code(doctor))
     first.refresh_from_db()
     assert first.status == ReportStatus.SIGNED and first.diagnosis == CONTENT.diagnosis  # untouched
@@ -214,7 +222,9 @@ def test_the_verification_page_recognises_the_document(linked_pair, next_code, c
     report = services.report_sign(actor=doctor, report=_report(doctor, patient), code=next_code(doctor))
     with report.pdf.open("rb") as stream:
         data = stream.read()
-    response = client.post(reverse("signatures:verify_document", args=[report.public_id]), {"document": io.BytesIO(data)})
+    response = client.post(
+        reverse("signatures:verify_document", args=[report.public_id]), {"document": io.BytesIO(data)}
+    )
     outcome = response.context["outcome"]
     assert response.status_code == 200 and outcome.valid and outcome.matches_expected
     finding = outcome.findings[0]
@@ -226,11 +236,15 @@ def test_the_verification_page_recognises_the_document(linked_pair, next_code, c
 # --- an engagement verified by a higher app ------------------------------------------------------------
 
 
-def test_an_engagement_lets_a_doctor_write_and_sign_for_a_patient_without_a_link(signing_doctor, make_patient, next_code):
+def test_an_engagement_lets_a_doctor_write_and_sign_for_a_patient_without_a_link(
+    signing_doctor, make_patient, next_code
+):
     doctor, patient = signing_doctor(), make_patient()
     with pytest.raises(ValidationError, match="accepted a link"):
         _report(doctor, patient)  # the default check still holds
-    report = services.report_create(actor=doctor, patient=patient, kind="report", content=CONTENT, engagement="consult:42")
+    report = services.report_create(
+        actor=doctor, patient=patient, kind="report", content=CONTENT, engagement="consult:42"
+    )
     assert report.engagement == "consult:42"
     # Signed only by the app that engaged it (its flow: the consult answered), never on its own.
     with pytest.raises(ValidationError, match="sign it from its page"):

@@ -205,7 +205,9 @@ class TsaTestServer(_Server):
         self.stamper = DummyTimeStamper(
             tsa_cert=asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER)),
             tsa_key=asn1_keys.PrivateKeyInfo.load(
-                key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+                key.private_bytes(
+                    serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
             ),
             certs_to_embed=[asn1_x509.Certificate.load(self.authority.der)],
         )

@@ -75,7 +75,11 @@ def test_bytes_added_after_signing_are_reported(client, signing_doctor, next_cod
     [
         (b"", "empty.pdf", ""),
         (b"MZ\x90\x00 not a pdf at all", "virus.pdf", 'data-valid="false"'),
-        (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\nxref\n0 9999999\ngarbage\ntrailer << /Root 1 0 R >>\nstartxref\n12345\n%%EOF", "broken.pdf", ""),
+        (
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\nxref\n0 9999999\ngarbage\ntrailer << /Root 1 0 R >>\nstartxref\n12345\n%%EOF",
+            "broken.pdf",
+            "",
+        ),
         (b"%PDF-1.4\n" + b"\x00" * 5000, "zeros.pdf", ""),
     ],
 )
@@ -128,11 +132,17 @@ def test_a_pdf_signed_by_someone_else_is_not_valid_for_the_platform(client, sign
     )
     signer = pades.local_signer(
         certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-        private_key_der=key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        private_key_der=key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
         chain_der=[other.der],
     )
     output = io.BytesIO()
-    asyncio.run(pades.sign_pdf(pdf=sample_pdf(), output=output, signer=signer, appearance=pades.Appearance("Mallory", "r", "now")))
+    asyncio.run(
+        pades.sign_pdf(
+            pdf=sample_pdf(), output=output, signer=signer, appearance=pades.Appearance("Mallory", "r", "now")
+        )
+    )
     response = _verify(client, output.getvalue())
     outcome = response.context["outcome"]
     assert response.status_code == 200 and not outcome.valid and outcome.untrusted
@@ -170,9 +180,15 @@ def test_a_doctor_connects_a_remote_signer_from_the_page(client, make_doctor, si
     with CscTestServer(token="t0ken") as server:
         server.add_credential("c1", first_name="A", last_name="B", codice_fiscale=doctor.doctor_profile.codice_fiscale)
         provider = RemoteSignerProvider.objects.create(name="QTSP", base_url=server.url)
-        response = client.post(reverse("signatures:remote_configure"), {"provider": provider.pk, "credential_id": "c1", "access_token": "wrong"})
+        response = client.post(
+            reverse("signatures:remote_configure"),
+            {"provider": provider.pk, "credential_id": "c1", "access_token": "wrong"},
+        )
         assert response.status_code == 400 and not RemoteCredential.objects.exists()
-        response = client.post(reverse("signatures:remote_configure"), {"provider": provider.pk, "credential_id": "c1", "access_token": "t0ken"})
+        response = client.post(
+            reverse("signatures:remote_configure"),
+            {"provider": provider.pk, "credential_id": "c1", "access_token": "t0ken"},
+        )
         assert response.status_code == 302
     credential = RemoteCredential.objects.get(doctor=doctor)
     assert b"t0ken" not in bytes(credential.sealed_access_token)

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 def _sign(doctor, code: str, count: int = 1, text: str = "Referto"):
     authorization = services.signing_authorize(actor=doctor, code=code, documents=count)
     documents = [
-        services.DocumentToSign(public_id=uuid.uuid4(), title=f"{text} {n}", reason="Referto firmato", pdf=sample_pdf(text))
+        services.DocumentToSign(
+            public_id=uuid.uuid4(), title=f"{text} {n}", reason="Referto firmato", pdf=sample_pdf(text)
+        )
         for n in range(count)
     ]
     return services.documents_sign(authorization=authorization, documents=documents)
@@ -91,7 +93,9 @@ def test_enrolment_needs_the_right_code_and_keeps_the_login_device_apart(make_do
     device = services.signing_device_enrol_start(actor=doctor)
     assert services.signing_device_enrol_start(actor=doctor).pk == device.pk  # the same QR until confirmed
     with pytest.raises(ValidationError):
-        services.signing_device_confirm(actor=doctor, code="000000" if code_for(device, clock.now) != "000000" else "111111")
+        services.signing_device_confirm(
+            actor=doctor, code="000000" if code_for(device, clock.now) != "000000" else "111111"
+        )
     services.signing_device_confirm(actor=doctor, code=code_for(device, clock.now))
     device.refresh_from_db()
     assert device.state == DeviceState.ACTIVE
@@ -232,7 +236,9 @@ def remote_doctor(make_doctor, csc_server, signing_ca):
 
 def test_remote_signer_signs_a_batch_with_one_otp(remote_doctor, csc_server):
     authorization = services.signing_authorize(actor=remote_doctor, code=csc_server.otp, documents=3)
-    documents = [services.DocumentToSign(public_id=uuid.uuid4(), title=f"d{n}", reason="r", pdf=sample_pdf()) for n in range(3)]
+    documents = [
+        services.DocumentToSign(public_id=uuid.uuid4(), title=f"d{n}", reason="r", pdf=sample_pdf()) for n in range(3)
+    ]
     signed = services.documents_sign(authorization=authorization, documents=documents)
     assert [s.record.backend for s in signed] == ["remote"] * 3
     assert csc_server.calls.count("credentials/authorize") == 1

@@ -14,7 +14,12 @@ def doctor_with_agenda(make_doctor, *, email: str = "dottore@example.test"):
     doctor = make_doctor(email=email)
     tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("60.00"), duration_minutes=30)
     services.agenda_update(
-        actor=doctor, slot_minutes=30, horizon_days=30, min_notice_hours=2, cancel_notice_hours=24, reschedule_notice_hours=24
+        actor=doctor,
+        slot_minutes=30,
+        horizon_days=30,
+        min_notice_hours=2,
+        cancel_notice_hours=24,
+        reschedule_notice_hours=24,
     )
     for weekday in range(7):
         services.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(8), end=datetime.time(20))

@@ -33,7 +33,9 @@ def test_free_slots_follow_rules_exceptions_notice_and_bookings(visit_doctor, vi
     services.agenda_exception_add(actor=visit_doctor, first_day=day, last_day=day, reason="Congresso")
     assert not [s for s in slots.free_slots(agenda) if s.start.astimezone(slots.ROME).date() == day]
     start = rome(4, 10)
-    services.booking_create(actor=visit_patient, doctor=visit_doctor, start=start, accepted_total=total_for(visit_doctor))
+    services.booking_create(
+        actor=visit_patient, doctor=visit_doctor, start=start, accepted_total=total_for(visit_doctor)
+    )
     assert start not in {s.start for s in slots.free_slots(agenda)}
     assert start + datetime.timedelta(minutes=30) in {s.start for s in slots.free_slots(agenda)}
 
@@ -56,12 +58,19 @@ def test_overlapping_rules_and_bad_agenda_values_are_refused(visit_doctor):
         services.availability_rule_add(actor=visit_doctor, weekday=0, start=datetime.time(21), end=datetime.time(20))
     with pytest.raises(ValidationError):
         services.agenda_update(
-            actor=visit_doctor, slot_minutes=20, horizon_days=30, min_notice_hours=2, cancel_notice_hours=1, reschedule_notice_hours=1
+            actor=visit_doctor,
+            slot_minutes=20,
+            horizon_days=30,
+            min_notice_hours=2,
+            cancel_notice_hours=1,
+            reschedule_notice_hours=1,
         )
     assert services.agenda_of(visit_doctor).rules.count() == 7
 
 
-def test_booking_refuses_past_outside_availability_changed_price_and_non_patients(visit_doctor, visit_patient, make_doctor):
+def test_booking_refuses_past_outside_availability_changed_price_and_non_patients(
+    visit_doctor, visit_patient, make_doctor
+):
     total = total_for(visit_doctor)
     for start, message in [
         (rome(-1, 10), "past"),
@@ -72,16 +81,22 @@ def test_booking_refuses_past_outside_availability_changed_price_and_non_patient
         with pytest.raises(ValidationError, match=message):
             services.booking_create(actor=visit_patient, doctor=visit_doctor, start=start, accepted_total=total)
     with pytest.raises(ValidationError, match="price changed"):
-        services.booking_create(actor=visit_patient, doctor=visit_doctor, start=rome(2, 10), accepted_total=total - Decimal("1"))
+        services.booking_create(
+            actor=visit_patient, doctor=visit_doctor, start=rome(2, 10), accepted_total=total - Decimal("1")
+        )
     with pytest.raises(PermissionDenied):
         services.booking_create(actor=make_doctor(), doctor=visit_doctor, start=rome(2, 10), accepted_total=total)
     assert not Booking.objects.exists()
 
 
-def test_booking_sends_ics_and_schedules_two_reminders(visit_doctor, visit_patient, run_tasks, django_capture_on_commit_callbacks):
+def test_booking_sends_ics_and_schedules_two_reminders(
+    visit_doctor, visit_patient, run_tasks, django_capture_on_commit_callbacks
+):
     start = rome(3, 11)
     with django_capture_on_commit_callbacks(execute=True):
-        booking = services.booking_create(actor=visit_patient, doctor=visit_doctor, start=start, accepted_total=total_for(visit_doctor))
+        booking = services.booking_create(
+            actor=visit_patient, doctor=visit_doctor, start=start, accepted_total=total_for(visit_doctor)
+        )
     assert booking.breakdown["patient_total"] and booking.end - booking.start == datetime.timedelta(minutes=30)
     reminders = DBTaskResult.objects.filter(task_path__endswith="send_visit_reminder").order_by("run_after")
     assert [r.run_after for r in reminders] == [start - datetime.timedelta(days=1), start - datetime.timedelta(hours=1)]
@@ -94,8 +109,15 @@ def test_booking_sends_ics_and_schedules_two_reminders(visit_doctor, visit_patie
 
 
 def test_cancellation_follows_the_doctors_notice(visit_doctor, visit_patient):
-    soon = services.booking_create(actor=visit_patient, doctor=visit_doctor, start=slots.free_slots(services.agenda_of(visit_doctor))[0].start, accepted_total=total_for(visit_doctor))
-    later = services.booking_create(actor=visit_patient, doctor=visit_doctor, start=rome(5, 9), accepted_total=total_for(visit_doctor))
+    soon = services.booking_create(
+        actor=visit_patient,
+        doctor=visit_doctor,
+        start=slots.free_slots(services.agenda_of(visit_doctor))[0].start,
+        accepted_total=total_for(visit_doctor),
+    )
+    later = services.booking_create(
+        actor=visit_patient, doctor=visit_doctor, start=rome(5, 9), accepted_total=total_for(visit_doctor)
+    )
     with pytest.raises(ValidationError, match="up to 24 hours"):
         services.booking_cancel(actor=visit_patient, booking=soon)
     services.booking_cancel(actor=visit_doctor, booking=soon)  # the doctor may always cancel
@@ -104,12 +126,18 @@ def test_cancellation_follows_the_doctors_notice(visit_doctor, visit_patient):
         services.booking_cancel(actor=visit_patient, booking=later)
     assert set(Booking.objects.values_list("status", flat=True)) == {BookingStatus.CANCELLED}
     # A cancelled slot is free again.
-    services.booking_create(actor=visit_patient, doctor=visit_doctor, start=rome(5, 9), accepted_total=total_for(visit_doctor))
+    services.booking_create(
+        actor=visit_patient, doctor=visit_doctor, start=rome(5, 9), accepted_total=total_for(visit_doctor)
+    )
 
 
 def test_reschedule_moves_to_a_free_slot(visit_doctor, visit_patient, make_patient):
-    booking = services.booking_create(actor=visit_patient, doctor=visit_doctor, start=rome(5, 9), accepted_total=total_for(visit_doctor))
-    services.booking_create(actor=make_patient(), doctor=visit_doctor, start=rome(5, 10), accepted_total=total_for(visit_doctor))
+    booking = services.booking_create(
+        actor=visit_patient, doctor=visit_doctor, start=rome(5, 9), accepted_total=total_for(visit_doctor)
+    )
+    services.booking_create(
+        actor=make_patient(), doctor=visit_doctor, start=rome(5, 10), accepted_total=total_for(visit_doctor)
+    )
     with pytest.raises(ValidationError, match="not free"):
         services.booking_reschedule(actor=visit_patient, booking=booking, start=rome(5, 10))
     services.booking_reschedule(actor=visit_patient, booking=booking, start=rome(6, 10))
@@ -151,7 +179,9 @@ def test_two_patients_racing_for_one_slot_exactly_one_wins(visit_doctor, make_pa
 def test_the_database_constraint_alone_refuses_a_second_active_booking(visit_doctor, visit_patient, make_patient):
     from django.db import IntegrityError, transaction
 
-    booking = services.booking_create(actor=visit_patient, doctor=visit_doctor, start=rome(3, 16), accepted_total=total_for(visit_doctor))
+    booking = services.booking_create(
+        actor=visit_patient, doctor=visit_doctor, start=rome(3, 16), accepted_total=total_for(visit_doctor)
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         Booking.objects.create(
             doctor=visit_doctor, patient=make_patient(), start=booking.start, end=booking.end, duration_minutes=30,

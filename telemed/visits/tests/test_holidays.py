@@ -21,7 +21,12 @@ def days_with_slots(agenda) -> set[datetime.date]:
 def test_default_availability_skips_italian_public_holidays(holiday_doctor):
     agenda = services.agenda_of(holiday_doctor)
     offered = days_with_slots(agenda)
-    for holiday in (datetime.date(2026, 12, 8), datetime.date(2026, 12, 25), datetime.date(2026, 12, 26), datetime.date(2027, 1, 1)):
+    for holiday in (
+        datetime.date(2026, 12, 8),
+        datetime.date(2026, 12, 25),
+        datetime.date(2026, 12, 26),
+        datetime.date(2027, 1, 1),
+    ):
         assert holiday not in offered
     assert {datetime.date(2026, 12, 7), datetime.date(2026, 12, 9), datetime.date(2026, 12, 24)} <= offered
     on_the_8th = datetime.datetime(2026, 12, 8, 9, 0, tzinfo=ROME)
@@ -51,5 +56,7 @@ def test_a_doctor_opens_a_holiday_explicitly_and_can_close_it_again(holiday_doct
 def test_an_absence_closes_an_opened_holiday(holiday_doctor):
     agenda = services.agenda_of(holiday_doctor)
     services.agenda_holiday_open(actor=holiday_doctor, day=datetime.date(2026, 12, 8))
-    services.agenda_exception_add(actor=holiday_doctor, first_day=datetime.date(2026, 12, 7), last_day=datetime.date(2026, 12, 9))
+    services.agenda_exception_add(
+        actor=holiday_doctor, first_day=datetime.date(2026, 12, 7), last_day=datetime.date(2026, 12, 9)
+    )
     assert datetime.date(2026, 12, 8) not in days_with_slots(agenda)

@@ -60,7 +60,12 @@ def test_signaling_only_for_the_pair_forged_frames_refused(visit_doctor, visit_p
         assert (await doctor.connect())[0]
         assert (await doctor.receive_json_from(timeout=5))["type"] == "hello"
         assert (await patient.connect())[0]
-        assert (await patient.receive_json_from(timeout=5)) == {"type": "hello", "role": "patient", "visit": booking.pk, "admitted": False}
+        assert (await patient.receive_json_from(timeout=5)) == {
+            "type": "hello",
+            "role": "patient",
+            "visit": booking.pk,
+            "admitted": False,
+        }
         assert (await doctor.receive_json_from(timeout=5)) == {"type": "presence", "role": "patient", "reply": False}
 
         # Before admission no signal passes; the patient cannot admit themself. (With Redis, the
@@ -93,16 +98,30 @@ def test_signaling_only_for_the_pair_forged_frames_refused(visit_doctor, visit_p
         assert await doctor.receive_nothing(timeout=0.3)
 
         # The legitimate exchange still flows both ways, rebuilt from checked fields only.
-        await patient.send_json_to({"type": "signal", "visit": booking.pk, "description": {"type": "offer", "sdp": "v=0", "evil": 1}})
-        assert (await doctor.receive_json_from(timeout=5)) == {"type": "signal", "description": {"type": "offer", "sdp": "v=0"}}
-        await doctor.send_json_to({"type": "signal", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}})
+        await patient.send_json_to(
+            {"type": "signal", "visit": booking.pk, "description": {"type": "offer", "sdp": "v=0", "evil": 1}}
+        )
+        assert (await doctor.receive_json_from(timeout=5)) == {
+            "type": "signal",
+            "description": {"type": "offer", "sdp": "v=0"},
+        }
+        await doctor.send_json_to(
+            {
+                "type": "signal",
+                "candidate": {
+                    "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host",
+                    "sdpMid": "0",
+                    "sdpMLineIndex": 0,
+                },
+            }
+        )
         assert (await patient.receive_json_from(timeout=5))["candidate"]["sdpMid"] == "0"
 
         await patient.send_json_to({"type": "chat", "text": "Ecco la foto"})
         for socket in (doctor, patient):
             assert (await next_of(socket, "chat"))["text"] == "Ecco la foto"
         await doctor.send_json_to({"type": "notes", "notes": "Sospetta dermatite"})
-        assert (await next_of(doctor, "notes.saved"))
+        assert await next_of(doctor, "notes.saved")
         await patient.send_json_to({"type": "stats", "rtt_ms": 12.5, "packet_loss": 0.01, "width": 640, "height": 480})
         await doctor.send_json_to({"type": "stats", "rtt_ms": 20, "packet_loss": 0, "width": 640, "height": 480})
         await patient.disconnect()
@@ -167,7 +186,9 @@ def test_report_signed_delivered_and_billable(
     booking.refresh_from_db()
     with pytest.raises(ValidationError, match="adequate"):
         services.visit_report_sign(actor=doctor, booking=booking, code=next_code(doctor))
-    services.visit_report_save(actor=doctor, booking=booking, diagnosis="Dermatite", findings="Eritema", statement="in_person")
+    services.visit_report_save(
+        actor=doctor, booking=booking, diagnosis="Dermatite", findings="Eritema", statement="in_person"
+    )
     booking.refresh_from_db()
     with pytest.raises(ValidationError):
         services.visit_report_sign(actor=doctor, booking=booking, code="000000")
@@ -184,7 +205,9 @@ def test_report_signed_delivered_and_billable(
 
 
 @pytest.mark.django_db
-def test_a_file_sent_in_the_room_lands_in_the_welbox_shared_with_the_doctor(client, visit_doctor, visit_patient, make_patient):
+def test_a_file_sent_in_the_room_lands_in_the_welbox_shared_with_the_doctor(
+    client, visit_doctor, visit_patient, make_patient
+):
     import io
 
     from conftest import image_bytes

@@ -39,14 +39,23 @@ def test_doctor_sets_agenda_and_overlaps_are_refused(client, visit_doctor, make_
     assert response.status_code == 400 and b"overlaps" in response.content
     response = client.post("/visits/agenda/", {"form": "rule", "weekday": "9", "start": "x", "end": ""})
     assert response.status_code == 400
-    response = client.post("/visits/agenda/", {"form": "exception", "first_day": "2030-01-02", "last_day": "2030-01-01"})
+    response = client.post(
+        "/visits/agenda/", {"form": "exception", "first_day": "2030-01-02", "last_day": "2030-01-01"}
+    )
     assert response.status_code == 400
     response = client.post("/visits/agenda/", {"form": "remove_rule", "id": "nope"})
     assert response.status_code == 400
     assert agenda_of(visit_doctor).rules.count() == 7
     response = client.post(
         "/visits/agenda/",
-        {"form": "settings", "slot_minutes": "30", "horizon_days": "10", "min_notice_hours": "1", "cancel_notice_hours": "2", "reschedule_notice_hours": "2"},
+        {
+            "form": "settings",
+            "slot_minutes": "30",
+            "horizon_days": "10",
+            "min_notice_hours": "1",
+            "cancel_notice_hours": "2",
+            "reschedule_notice_hours": "2",
+        },
     )
     assert response.status_code == 302 and agenda_of(visit_doctor).horizon_days == 10
     # A patient's booking of another doctor is not found; the agenda page is for doctors only.

@@ -87,7 +87,11 @@ def demo_study_import(owner: User, folder=None):
     from telemed.dicom.models import ImportState
 
     mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
-    files = [mr / "MR1" / "5641", *(mr / "MR2" / name for name in ("6273", "6605", "6935")), *sorted((mr / "MR700").iterdir())]
+    files = [
+        mr / "MR1" / "5641",
+        *(mr / "MR2" / name for name in ("6273", "6605", "6935")),
+        *sorted((mr / "MR700").iterdir()),
+    ]
     cd_import = receiving.cd_import_start(actor=owner, folder=folder)
     for path in files:
         size = path.stat().st_size
@@ -119,16 +123,156 @@ def demo_pdf(title: str) -> io.BytesIO:
 
 # email local part, first, last, sex, birth, comune code, city, province, CAP, specialties, languages, structure?, verified?
 DOCTORS = [
-    ("medico", "Marco", "Bianchi", "M", (1974, 3, 12), "F205", "Milano", "MI", "20121", ["cardiologia"], ["it", "en"], True, True),
-    ("medico2", "Giulia", "Russo", "F", (1981, 9, 4), "H501", "Roma", "RM", "00184", ["dermatologia"], ["it", "en", "fr"], False, False),
-    ("medico3", "Luca", "Ferrari", "M", (1969, 1, 28), "A944", "Bologna", "BO", "40121", ["ortopedia", "medicina-dello-sport"], ["it"], True, True),
-    ("medico4", "Francesca", "Esposito", "F", (1985, 6, 17), "F839", "Napoli", "NA", "80133", ["pediatria"], ["it", "es"], False, True),
-    ("medico5", "Alessandro", "Romano", "M", (1977, 11, 2), "L219", "Torino", "TO", "10121", ["neurologia"], ["it", "de"], False, True),
-    ("medico6", "Chiara", "Colombo", "F", (1979, 4, 23), "F205", "Milano", "MI", "20135", ["radiologia"], ["it", "en"], True, False),
-    ("medico7", "Davide", "Ricci", "M", (1972, 8, 9), "D612", "Firenze", "FI", "50123", ["gastroenterologia"], ["it"], False, True),
-    ("medico8", "Sara", "Marino", "F", (1988, 2, 14), "G273", "Palermo", "PA", "90133", ["ginecologia"], ["it", "en"], False, False),
-    ("medico9", "Paolo", "Greco", "M", (1965, 12, 1), "L736", "Venezia", "VE", "30124", ["medicina-generale", "geriatria"], ["it", "en"], False, True),
-    ("medico10", "Elena", "Bruno", "F", (1983, 7, 30), "A662", "Bari", "BA", "70121", ["endocrinologia", "diabetologia"], ["it"], False, True),
+    (
+        "medico",
+        "Marco",
+        "Bianchi",
+        "M",
+        (1974, 3, 12),
+        "F205",
+        "Milano",
+        "MI",
+        "20121",
+        ["cardiologia"],
+        ["it", "en"],
+        True,
+        True,
+    ),
+    (
+        "medico2",
+        "Giulia",
+        "Russo",
+        "F",
+        (1981, 9, 4),
+        "H501",
+        "Roma",
+        "RM",
+        "00184",
+        ["dermatologia"],
+        ["it", "en", "fr"],
+        False,
+        False,
+    ),
+    (
+        "medico3",
+        "Luca",
+        "Ferrari",
+        "M",
+        (1969, 1, 28),
+        "A944",
+        "Bologna",
+        "BO",
+        "40121",
+        ["ortopedia", "medicina-dello-sport"],
+        ["it"],
+        True,
+        True,
+    ),
+    (
+        "medico4",
+        "Francesca",
+        "Esposito",
+        "F",
+        (1985, 6, 17),
+        "F839",
+        "Napoli",
+        "NA",
+        "80133",
+        ["pediatria"],
+        ["it", "es"],
+        False,
+        True,
+    ),
+    (
+        "medico5",
+        "Alessandro",
+        "Romano",
+        "M",
+        (1977, 11, 2),
+        "L219",
+        "Torino",
+        "TO",
+        "10121",
+        ["neurologia"],
+        ["it", "de"],
+        False,
+        True,
+    ),
+    (
+        "medico6",
+        "Chiara",
+        "Colombo",
+        "F",
+        (1979, 4, 23),
+        "F205",
+        "Milano",
+        "MI",
+        "20135",
+        ["radiologia"],
+        ["it", "en"],
+        True,
+        False,
+    ),
+    (
+        "medico7",
+        "Davide",
+        "Ricci",
+        "M",
+        (1972, 8, 9),
+        "D612",
+        "Firenze",
+        "FI",
+        "50123",
+        ["gastroenterologia"],
+        ["it"],
+        False,
+        True,
+    ),
+    (
+        "medico8",
+        "Sara",
+        "Marino",
+        "F",
+        (1988, 2, 14),
+        "G273",
+        "Palermo",
+        "PA",
+        "90133",
+        ["ginecologia"],
+        ["it", "en"],
+        False,
+        False,
+    ),
+    (
+        "medico9",
+        "Paolo",
+        "Greco",
+        "M",
+        (1965, 12, 1),
+        "L736",
+        "Venezia",
+        "VE",
+        "30124",
+        ["medicina-generale", "geriatria"],
+        ["it", "en"],
+        False,
+        True,
+    ),
+    (
+        "medico10",
+        "Elena",
+        "Bruno",
+        "F",
+        (1983, 7, 30),
+        "A662",
+        "Bari",
+        "BA",
+        "70121",
+        ["endocrinologia", "diabetologia"],
+        ["it"],
+        False,
+        True,
+    ),
 ]
 
 # email local part, base consult, consult with images, priority consult (None: not offered),
@@ -147,7 +291,12 @@ TARIFFS = [
     ("medico9", "38.00", "58.00", "68.00", {30: "50.00", 60: "90.00"}),
     ("medico10", "42.00", "62.00", None, {30: "55.00", 45: "70.00"}),
 ]
-RESPONSE_TIMES = {"info": (2, "working_days"), "base": (72, "hours"), "imaging": (5, "working_days"), "priority": (24, "hours")}
+RESPONSE_TIMES = {
+    "info": (2, "working_days"),
+    "base": (72, "hours"),
+    "imaging": (5, "working_days"),
+    "priority": (24, "hours"),
+}
 # medico@ donates this share of each fee to the first charity of the list.
 DEMO_DONATION_PERCENT = Decimal("10")
 
@@ -244,12 +393,30 @@ class Command(BaseCommand):
         self._verified(user)
         return 1
 
-    def _doctor(self, index, local, first, last, sex, birth, comune, city, province, cap, specialties, languages, in_structure, verified) -> int:
+    def _doctor(
+        self,
+        index,
+        local,
+        first,
+        last,
+        sex,
+        birth,
+        comune,
+        city,
+        province,
+        cap,
+        specialties,
+        languages,
+        in_structure,
+        verified,
+    ) -> int:
         if self._exists(local):
             return 0
         birth_date = datetime.date(*birth)
         certifications = [
-            services.UploadedCertification(kind=kind, name=f"{kind.value}.pdf", stream=(pdf := demo_pdf(kind.label)), size=len(pdf.getvalue()))
+            services.UploadedCertification(
+                kind=kind, name=f"{kind.value}.pdf", stream=(pdf := demo_pdf(kind.label)), size=len(pdf.getvalue())
+            )
             for kind in CertificationKind
         ]
         user = services.doctor_register(
@@ -386,7 +553,9 @@ class Command(BaseCommand):
 
         staff = User.objects.get(email=self._email("staff"))
         for name, for_box, gigabytes, price in DEMO_STORAGE_PLANS:
-            storage_purchases.storage_plan_set(actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price))
+            storage_purchases.storage_plan_set(
+                actor=staff, name=name, for_box=for_box, extra_gigabytes=gigabytes, price=Decimal(price)
+            )
         doctor = User.objects.get(email=self._email("medico")).doctor_profile
         if billing_selectors.invoices_of_doctor(doctor).exists() or billing_selectors.services_to_bill(doctor).exists():
             return 0
@@ -397,9 +566,14 @@ class Command(BaseCommand):
             when = now - datetime.timedelta(days=days_ago)
             delivered.append(
                 proformas.billable_service_register(
-                    doctor=doctor, patient=patients[local], kind=kind, duration_minutes=minutes,
+                    doctor=doctor,
+                    patient=patients[local],
+                    kind=kind,
+                    duration_minutes=minutes,
                     breakdown=pricing.price_service(doctor=doctor, kind=kind, duration=minutes),
-                    accepted_at=when - datetime.timedelta(hours=2), delivered_at=when, source_label=label,
+                    accepted_at=when - datetime.timedelta(hours=2),
+                    delivered_at=when,
+                    source_label=label,
                     source_key=f"demo:{label}",
                 )
             )
@@ -428,10 +602,16 @@ class Command(BaseCommand):
             draft = consult_services.ConsultDraft(
                 kind=kind, question=question, study_ids=tuple(studies), accepted_terms=True, idempotency_key=key(name)
             )
-            consult, _created = consult_services.consult_request(actor=patient, doctor=doctor.doctor_profile, draft=draft)
+            consult, _created = consult_services.consult_request(
+                actor=patient, doctor=doctor.doctor_profile, draft=draft
+            )
             return consult
 
-        ask("consult-waiting", "base", "Da qualche settimana ho la pressione alta al mattino (150/95). Devo preoccuparmi?")
+        ask(
+            "consult-waiting",
+            "base",
+            "Da qualche settimana ho la pressione alta al mattino (150/95). Devo preoccuparmi?",
+        )
         study = dicom_selectors.studies_owned_by(patient).first()
         started = ask(
             "consult-priority", "priority" if study else "base",
@@ -439,8 +619,12 @@ class Command(BaseCommand):
             [study.pk] if study else [],
         )  # fmt: skip
         consult_services.consult_start(actor=doctor, consult=started)
-        consult_services.consult_message_send(actor=doctor, consult=started, text="Da quanto tempo ha questi mal di testa?")
-        consult_services.consult_message_send(actor=patient, consult=started, text="Da circa due mesi, soprattutto la sera.")
+        consult_services.consult_message_send(
+            actor=doctor, consult=started, text="Da quanto tempo ha questi mal di testa?"
+        )
+        consult_services.consult_message_send(
+            actor=patient, consult=started, text="Da circa due mesi, soprattutto la sera."
+        )
         declined = ask("consult-declined", "base", "Mi può prescrivere un antibiotico per il mal di gola?")
         consult_services.consult_decline(
             actor=doctor, consult=declined, reason="Per una prescrizione serve una visita: prenoti una video visita."
@@ -464,7 +648,9 @@ class Command(BaseCommand):
 
         patient = User.objects.get(email=self._email("paziente"))
         doctor = User.objects.get(email=self._email("medico"))
-        if Consult.objects.filter(patient=patient, doctor=doctor.doctor_profile, status=ConsultStatus.ANSWERED).exists():
+        if Consult.objects.filter(
+            patient=patient, doctor=doctor.doctor_profile, status=ConsultStatus.ANSWERED
+        ).exists():
             return 0
 
         device = signing.signing_device_enrol_start(actor=doctor)
@@ -485,7 +671,9 @@ class Command(BaseCommand):
             ),
         )  # fmt: skip
         # The next step's code: the one used to enrol cannot be used again.
-        consult_services.consult_answer(actor=doctor, consult=consult, code=totp.code_at(device, time.time() + totp.STEP_SECONDS))
+        consult_services.consult_answer(
+            actor=doctor, consult=consult, code=totp.code_at(device, time.time() + totp.STEP_SECONDS)
+        )
         return 1
 
     def _care(self) -> int:
@@ -498,7 +686,9 @@ class Command(BaseCommand):
         for local in ("paziente", "paziente2"):
             patient = User.objects.get(email=self._email(local))
             if care_selectors.open_link_between(doctor=doctor, patient=patient) is None:
-                link = care_services.care_request(actor=patient, doctor=doctor, message="Sono in cura presso il suo studio.")
+                link = care_services.care_request(
+                    actor=patient, doctor=doctor, message="Sono in cura presso il suo studio."
+                )
                 care_services.care_accept(actor=doctor, link=link)
                 added += 1
         if added:
@@ -507,7 +697,9 @@ class Command(BaseCommand):
                 actor=doctor, patient=patient, subject="Controllo pressione", allow_replies=True,
                 text="Buongiorno Anna, ho visto l'ECG: è nella norma. Misuri la pressione due volte a settimana e mi scriva i valori.",
             )  # fmt: skip
-            messaging_services.message_send(actor=patient, conversation=conversation, text="Grazie dottore, lunedì 128/82 e giovedì 131/84.")
+            messaging_services.message_send(
+                actor=patient, conversation=conversation, text="Grazie dottore, lunedì 128/82 e giovedì 131/84."
+            )
             messaging_services.conversation_start_intramed(
                 actor=doctor, doctors=[colleague], subject="Parere su un nevo",
                 text="Ciao Giulia, una mia paziente ha un nevo che è cambiato negli ultimi mesi: posso mandartela per un consulto?",
@@ -560,7 +752,9 @@ class Command(BaseCommand):
             )  # fmt: skip
             for weekday in range(5):
                 for start, end in ((9, 13), (15, 18)):
-                    visit_services.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(start), end=datetime.time(end))
+                    visit_services.availability_rule_add(
+                        actor=doctor, weekday=weekday, start=datetime.time(start), end=datetime.time(end)
+                    )
             opened += 1
         patient = User.objects.get(email=self._email("paziente"))
         doctor = User.objects.get(email=self._email("medico"))
@@ -593,9 +787,28 @@ DEMO_BILLABLE = [
 
 # name, category, PDF title, PDF lines: the demo patient's Welbox.
 DEMO_WELBOX = [
-    ("Referto ECG 2026.pdf", "report", "Referto elettrocardiogramma", ["Ritmo sinusale, FC 68 bpm.", "Nessuna alterazione della ripolarizzazione.", "Dott. Marco Bianchi, cardiologo"]),
-    ("Ricetta ramipril.pdf", "prescription", "Prescrizione", ["Ramipril 5 mg, 1 compressa al mattino.", "Durata: 3 mesi."]),
-    ("Esami del sangue marzo 2026.pdf", "exam", "Esami ematochimici", ["Emoglobina 13,8 g/dL", "Colesterolo totale 182 mg/dL", "Glicemia 92 mg/dL"]),
+    (
+        "Referto ECG 2026.pdf",
+        "report",
+        "Referto elettrocardiogramma",
+        [
+            "Ritmo sinusale, FC 68 bpm.",
+            "Nessuna alterazione della ripolarizzazione.",
+            "Dott. Marco Bianchi, cardiologo",
+        ],
+    ),
+    (
+        "Ricetta ramipril.pdf",
+        "prescription",
+        "Prescrizione",
+        ["Ramipril 5 mg, 1 compressa al mattino.", "Durata: 3 mesi."],
+    ),
+    (
+        "Esami del sangue marzo 2026.pdf",
+        "exam",
+        "Esami ematochimici",
+        ["Emoglobina 13,8 g/dL", "Colesterolo totale 182 mg/dL", "Glicemia 92 mg/dL"],
+    ),
 ]
 
 

@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, name: str, rotate: bool, **options):
         existing = CertificateAuthority.objects.order_by("-created_at").first()
         if existing is not None and not rotate:
-            self.stdout.write(f"A certification authority already exists: {existing.name} (valid until {existing.not_after:%Y-%m-%d}).")
+            self.stdout.write(
+                f"A certification authority already exists: {existing.name} (valid until {existing.not_after:%Y-%m-%d})."
+            )
             return
         authority = certificate_authority_create(name=name)
         self.stdout.write(self.style.SUCCESS(f"Created {authority.name}, valid until {authority.not_after:%Y-%m-%d}."))
