@@ -9,7 +9,6 @@ refusal is written to the import's report with its reason.
 import datetime
 import os
 from pathlib import Path
-from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -56,7 +55,7 @@ def cd_import_start(*, actor: User, folder: Folder | None = None) -> CdImport:
 
 
 def cd_import_receive(
-    *, actor: User, cd_import: CdImport, path: str, offset: int, total: int, stream: BinaryIO, length: int
+    *, actor: User, cd_import: CdImport, path: str, offset: int, total: int, stream: staging.Readable, length: int
 ) -> ImportedFile:
     """Append one chunk of one file of the CD (``path`` relative to the CD's folder).
 

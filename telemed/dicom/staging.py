@@ -14,7 +14,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Protocol
 
 from django.conf import settings
 
@@ -33,6 +33,12 @@ RATIO_FLOOR_BYTES = 1024 * 1024
 
 # A ZIP's content is unpacked next to it, in a folder named after it plus this suffix.
 UNPACKED_SUFFIX = ".unzipped"
+
+
+class Readable(Protocol):
+    """What a chunk is read from: a request's body, a file, a batch's body."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class UnsafePath(ValueError):
@@ -133,7 +139,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def append_chunk(fd: int, stream: BinaryIO, offset: int, length: int) -> None:
+def append_chunk(fd: int, stream: Readable, offset: int, length: int) -> None:
     """Write ``length`` bytes at ``offset``; on a short or failed read the file is cut back to ``offset``."""
     os.ftruncate(fd, offset)
     os.lseek(fd, offset, os.SEEK_SET)
