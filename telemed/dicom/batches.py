@@ -185,16 +185,14 @@ class _Batch:
             received = receiving.imported_file_received(self.cd_import, relative)
             if received == size:
                 raise receiving.offset_conflict(0, received)
-            raise imports.ImportConflict(
-                _("Another part of this file is being sent right now."), code="busy", received=received or 0
-            )
+            raise receiving.busy_conflict(received or 0)
         try:
             header, digest = self._write(fd, relative, size)
         except staging.ChunkError as error:
-            os.close(fd)
             target.unlink(missing_ok=True)
             raise receiving.chunk_refused(error, size) from None
-        os.close(fd)
+        finally:
+            os.close(fd)
         entry = ImportedFile(
             cd_import=self.cd_import, path=relative, size=size, received=size,
             header=header.as_json() if header else None, digest=digest,

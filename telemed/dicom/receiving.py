@@ -65,7 +65,7 @@ def cd_import_receive(
     """
     imports.check_owner(actor, cd_import)
     if cd_import.state != ImportState.RECEIVING:
-        raise ImportConflict(_("This import is no longer receiving files."), code="state")
+        raise not_receiving()
     relative, target = file_admitted(cd_import, path, total)
     if length is None or length <= 0 or length > MAX_CHUNK_BYTES:
         raise chunk_too_big()
@@ -81,9 +81,7 @@ def cd_import_receive(
     try:
         fd = staging.open_for_append(target)
     except staging.ChunkError:
-        raise ImportConflict(
-            _("Another part of this file is being sent right now."), code="busy", received=entry.received
-        ) from None
+        raise busy_conflict(entry.received) from None
     try:
         # Read again under the lock, in one query: another request may have moved the file on,
         # or the import may have stopped receiving, since they were read.
@@ -91,7 +89,7 @@ def cd_import_receive(
             ImportedFile.objects.filter(pk=entry.pk).values_list("received", "cd_import__state").get()
         )
         if cd_import.state != ImportState.RECEIVING:
-            raise ImportConflict(_("This import is no longer receiving files."), code="state", received=entry.received)
+            raise not_receiving(entry.received)
         if offset != entry.received:
             raise offset_conflict(offset, entry.received)
         try:
@@ -126,6 +124,16 @@ def file_admitted(cd_import: CdImport, path: str, total: int) -> tuple[str, Path
             cd_import, path, SkipReason.UNSAFE_PATH,
             _("“%(path)s” points outside the CD's folder: it was not accepted.") % {"path": path[:200]}, "unsafe_path",
         ) from None  # fmt: skip
+
+
+def not_receiving(received: int = 0) -> ImportConflict:
+    """The import was finished, cancelled or expired: nothing more is taken."""
+    return ImportConflict(_("This import is no longer receiving files."), code="state", received=received)
+
+
+def busy_conflict(received: int = 0) -> ImportConflict:
+    """Another request is writing this file now: the sender asks again later, from ``received``."""
+    return ImportConflict(_("Another part of this file is being sent right now."), code="busy", received=received)
 
 
 def offset_conflict(sent: int, received: int) -> ImportConflict:
@@ -180,7 +188,7 @@ def _begin_refused(cd_import: CdImport, relative: str) -> ValidationError:
     """Why a new file was not counted: the import stopped receiving, or one of its limits."""
     fresh = CdImport.objects.get(pk=cd_import.pk)
     if fresh.state != ImportState.RECEIVING:
-        return ImportConflict(_("This import is no longer receiving files."), code="state")
+        return not_receiving()
     if fresh.received_files >= staging.MAX_FILES:
         return imports.refuse_file(
             cd_import, relative, SkipReason.TOO_MANY_FILES,
@@ -206,7 +214,7 @@ def cd_import_batch_reserve(*, actor: User, cd_import: CdImport, length: int) ->
     """
     imports.check_owner(actor, cd_import)
     if cd_import.state != ImportState.RECEIVING:
-        raise ImportConflict(_("This import is no longer receiving files."), code="state")
+        raise not_receiving()
     try:
         with transaction.atomic():
             held = CdImport.objects.filter(
@@ -231,7 +239,7 @@ def cd_import_batch_settle(
     with transaction.atomic():
         fresh = CdImport.objects.select_for_update().get(pk=cd_import.pk)
         if fresh.state != ImportState.RECEIVING:
-            stopped = ImportConflict(_("This import is no longer receiving files."), code="state")
+            stopped = not_receiving()
             outcome: dict[int, ValidationError | None] = {id(entry): stopped for entry in files}
             dropped = files
         else:
@@ -243,7 +251,7 @@ def cd_import_batch_settle(
             )
             outcome = {id(entry): too_many for entry in dropped}
             kept = _rows_for(cd_import, files[:room])
-            busy = ImportConflict(_("Another part of this file is being sent right now."), code="busy")
+            busy = busy_conflict()
             outcome.update({id(entry): busy for entry in files[:room]})
             outcome.update({id(entry): None for entry in kept})
             size = sum(entry.size for entry in kept)
@@ -292,7 +300,7 @@ def cd_import_finish(*, actor: User, cd_import: CdImport) -> CdImport:
     imports.check_owner(actor, cd_import)
     with transaction.atomic():
         if not imports.import_transition(cd_import, ImportState.QUEUED):
-            raise ImportConflict(_("This import is no longer receiving files."), code="state")
+            raise not_receiving()
         tasks.cd_import_run.enqueue(import_id=str(cd_import.pk))
     return cd_import
 
@@ -300,7 +308,7 @@ def cd_import_finish(*, actor: User, cd_import: CdImport) -> CdImport:
 def cd_import_cancel(*, actor: User, cd_import: CdImport) -> None:
     imports.check_owner(actor, cd_import)
     if not imports.import_transition(cd_import, ImportState.CANCELLED):
-        raise ImportConflict(_("This import is no longer receiving files."), code="state")
+        raise not_receiving()
     imports.give_back(cd_import)
 
 
