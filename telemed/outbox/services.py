@@ -14,10 +14,12 @@ Rules:
   row lock (PostgreSQL) or write lock (SQLite) and then finds the key.
 - On SMTP (``telemed.outbox.smtp``) that transaction commits between the message's body and the
   "." that ends it, so a process killed at any point either sent nothing and recorded nothing,
-  or recorded the message and the server receives it: exactly once, but for a kill in the few
-  microseconds between the COMMIT and those three bytes, which loses that e-mail (see smtp.py
-  for why a loss there was chosen over a repeat). A server that refuses the message undoes the
-  key, so the next run sends it. Its Message-ID is derived from the key.
+  or recorded the message and the server receives it. On PostgreSQL the COMMIT and the "." are
+  written one right after the other and only then are their answers read
+  (``_commit_then``), so the window in which a kill records an e-mail that never leaves is the
+  few microseconds between two writes, not the commit's round trip (see smtp.py). A server that
+  refuses the message undoes the key, so the next run sends it. Its Message-ID is derived from
+  the key.
 - With a backend that has no network between us and the mailbox (the console in development,
   memory in tests) the message is sent inside the transaction.
 - In-app notifications have no window at all: they are rows in the same transaction.
@@ -63,23 +65,56 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None) -> boo
     if SentMessage.objects.filter(key=key).exists():
         return False  # the common repeat: no need to talk to the server at all
 
-    def record(send_inside=None) -> bool:
+    database = transaction.get_connection()
+    # Only a transaction of our own can be committed with the "." (a caller's block commits later).
+    pipelined = database.vendor == "postgresql" and not database.in_atomic_block
+
+    def record(at_commit, *, inside=False) -> bool:
         try:
             with transaction.atomic():
                 if not message_claim(key=key):
                     return False
                 if before_send is not None and before_send() is False:
                     raise _Withdrawn
-                if send_inside is not None:
-                    send_inside()
+                if inside:
+                    at_commit()
+                elif pipelined:
+                    _commit_then(at_commit)
+                    return True
         except _Withdrawn:
             return False
+        if not inside:
+            at_commit()
         return True
 
     connection = message.connection or mail.get_connection()
     if isinstance(connection, smtp.EmailBackend):
         return connection.send_with_commit_point(
-            message, commit=record, on_refused=lambda: SentMessage.objects.filter(key=key).delete()
+            message, record=record, on_refused=lambda: SentMessage.objects.filter(key=key).delete()
         )
     # No network between us and the mailbox (the console, memory in tests): sent inside.
-    return record(send_inside=message.send)
+    return record(message.send, inside=True)
+
+
+def _commit_then(write) -> None:
+    """On PostgreSQL, inside the outermost atomic block: commit it, calling ``write()`` after
+    the COMMIT has left for the server and before its answer is read.
+
+    The block's own exit then finds the transaction committed and has nothing left to do but
+    run its on_commit callbacks. A COMMIT that fails raises, after ``write()`` has run."""
+    from psycopg import errors, generators, pq
+
+    database = transaction.get_connection()
+    if database.savepoint_ids or not database.in_atomic_block:
+        raise RuntimeError("_commit_then() must run in the outermost atomic block")
+    raw = database.connection
+    with raw.lock:
+        raw.pgconn.send_query(b"COMMIT")
+        raw.wait(generators.send(raw.pgconn))
+        write()
+        results = raw.wait(generators.fetch_many(raw.pgconn))
+    failed = [result for result in results if result.status != pq.ExecStatus.COMMAND_OK]
+    if failed:
+        raise errors.error_from_result(failed[0], encoding=raw.pgconn._encoding)
+    if results[-1].command_status != b"COMMIT":  # a failed transaction answers ROLLBACK
+        raise errors.InFailedSqlTransaction("the transaction was rolled back at its commit")

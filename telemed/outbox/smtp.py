@@ -5,16 +5,24 @@ An SMTP server takes responsibility for a message only when it has read the line
 that line. So the hand-off is split where it can be made atomic with our own database:
 
 1. MAIL FROM, RCPT TO, DATA and the whole message are sent, all but the final ".".
-2. ``commit()`` runs: the caller's transaction that records the message as sent (its
-   idempotency key) commits, or finds it already sent and answers False.
-3. Only then the "." goes out and the server's answer is read.
+2. ``record(final_dot)`` runs the caller's transaction that records the message as sent (its
+   idempotency key); at its commit point it calls ``final_dot``, which writes the "." — or it
+   finds the message already sent and answers False.
+3. The server's answer to the "." is read.
 
-A process killed before 2 commits leaves no record and no message (the server drops the
-unfinished one when the connection dies): the next run sends it, once. A process killed after
-2 has recorded a message the server either has or, in the few microseconds before the three
-bytes of step 3 reach the socket, never will: that kill loses the e-mail instead of repeating it.
-That window is a thousand times narrower than the one it replaces (from the server's acceptance
-to the COMMIT, a database round trip), and the e-mails this carries are never the only channel:
+Where the commit point is, is the database's (telemed.outbox.services): on PostgreSQL the
+COMMIT is written to the database's socket and the "." to the server's right after it, before
+either answer is read, so the two leave the process within microseconds of each other; a
+process killed before them leaves no record and no message (PostgreSQL rolls back a transaction
+whose client vanished, the SMTP server drops the unfinished message) and one killed after leaves
+both. (Committing first and writing the "." once the COMMIT was acknowledged, as this did
+before, left the whole commit round trip — a WAL flush, milliseconds on a busy disk — as the
+window in which a kill recorded an e-mail that never left: the reminders' crash test hit it.) On
+SQLite the commit is this process's own file write and the "." follows it.
+
+A COMMIT that fails after the "." left (the database went away at that instant) leaves a
+message sent but not recorded: the error propagates, the task runs again and sends it again —
+a repeat, the lesser harm than a loss. The e-mails this carries are never the only channel:
 the in-app notification or the page they announce is written in the caller's own transaction.
 
 A server that refuses the message after the "." (a content filter, a full mailbox) makes the
@@ -37,21 +45,22 @@ _LEADING_PERIOD = re.compile(rb"(?m)^\.")  # RFC 5321 4.5.2: a line starting wit
 class EmailBackend(DjangoEmailBackend):
     """Django's SMTP backend (used as such by ``send_messages``) plus ``send_with_commit_point``."""
 
-    def send_with_commit_point(self, email_message, commit, on_refused) -> bool:
-        """Hand ``email_message`` over with ``commit()`` between the body and its final ".".
+    def send_with_commit_point(self, email_message, record, on_refused) -> bool:
+        """Hand ``email_message`` over with ``record(final_dot)`` between the body and its final ".".
 
-        Returns False (and sends nothing) when ``commit()`` returns False."""
+        ``record`` calls ``final_dot()`` at its commit point. Returns False (and sends nothing)
+        when ``record`` returns False without having called it."""
         recipients = email_message.recipients()
         if not recipients:
             return False
         new_connection = self.open()
         try:
-            return self._send_with_commit_point(email_message, recipients, commit, on_refused)
+            return self._send_with_commit_point(email_message, recipients, record, on_refused)
         finally:
             if new_connection:
                 self.close()
 
-    def _send_with_commit_point(self, email_message, recipients, commit, on_refused) -> bool:
+    def _send_with_commit_point(self, email_message, recipients, record, on_refused) -> bool:
         connection = self.connection
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
         sender = sanitize_address(email_message.from_email, encoding)
@@ -79,16 +88,26 @@ class EmailBackend(DjangoEmailBackend):
         quoted = _LEADING_PERIOD.sub(b"..", body)
         connection.send(quoted if quoted.endswith(b"\r\n") else quoted + b"\r\n")
 
+        dot_sent = False
+
+        def final_dot() -> None:
+            nonlocal dot_sent
+            connection.send(b".\r\n")
+            dot_sent = True
+
         try:
-            committed = commit()
+            committed = record(final_dot)
         except BaseException:
-            self._abandon(connection)  # the server drops the unfinished message
+            # Before the ".", the server drops the unfinished message; after it (the COMMIT
+            # failed), the server keeps it and the next run sends it again (module docstring).
+            self._abandon(connection)
             raise
         if not committed:
             self._abandon(connection)
             return False
+        if not dot_sent:
+            raise RuntimeError("record() committed without calling final_dot()")
         try:
-            connection.send(b".\r\n")
             code, reply = connection.getreply()
         except (OSError, smtplib.SMTPException):
             # The network failed (not this process): whether the server kept the message is

@@ -4,6 +4,7 @@ import smtplib
 
 import pytest
 from django.core.mail import EmailMessage
+from django.db import connection
 
 from telemed.outbox.models import SentMessage
 from telemed.outbox.services import email_send_once
@@ -85,3 +86,24 @@ def test_without_a_network_hop_the_same_rules_hold(settings, mailoutbox):
     assert email_send_once(key="k:7", message=message()) is True
     assert email_send_once(key="k:7", message=message()) is False
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined commit is PostgreSQL's")
+def test_on_postgresql_the_final_dot_leaves_while_the_commit_is_on_its_way(smtp_settings, monkeypatch):
+    # Waiting for the COMMIT's answer before writing the "." would leave the commit's round trip
+    # (a WAL flush) as the window in which a kill records an e-mail that never leaves.
+    from psycopg import pq
+
+    seen = []
+    real_send = smtplib.SMTP.send
+
+    def send(self, data):
+        if data == b".\r\n":
+            seen.append(connection.connection.pgconn.transaction_status)
+        return real_send(self, data)
+
+    monkeypatch.setattr(smtplib.SMTP, "send", send)
+    assert email_send_once(key="k:7", message=message()) is True
+    assert seen == [pq.TransactionStatus.ACTIVE]  # the COMMIT sent, not yet answered
+    assert SentMessage.objects.filter(key="k:7").exists() and len(smtp_settings.messages) == 1
