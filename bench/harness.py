@@ -273,11 +273,14 @@ def start_platform(port: int, *options: str, env: dict | None = None, log=None) 
     127.0.0.1, up and answering. Its output goes to ``log``; without one, its standard output is
     discarded and its errors still reach the terminal.
 
-    It inherits this process's environment (the benchmark's database, var dir) with ``env`` on top,
+    It runs with DEBUG off, as production does (DEBUG keeps every query in memory and renders
+    templates with their debug information), and inherits this process's environment (the
+    benchmark's database, var dir) with ``env`` on top,
     but never DJANGO_ALLOW_ASYNC_UNSAFE, which a test shell may export: the server must keep
     Django's async-safety checks, as in production."""
     environment = {
-        **os.environ, "TELEMED_BASE_URL": f"http://127.0.0.1:{port}", "TELEMED_LOG_LEVEL": "WARNING", **(env or {}),
+        **os.environ, "TELEMED_BASE_URL": f"http://127.0.0.1:{port}", "TELEMED_LOG_LEVEL": "WARNING",
+        "TELEMED_DEBUG": "false", **(env or {}),
     }  # fmt: skip
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     process = subprocess.Popen(

@@ -335,7 +335,7 @@ def lags(database_url: str, due: dt.datetime, burst_ids: list[int]) -> tuple[lis
 
 def run(label: str, commands: list[list[str]], database_url: str, burst_ids: list[int]) -> dict:
     reset(database_url)
-    env = {**os.environ, "TELEMED_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "TELEMED_LOG_LEVEL": "WARNING", "TELEMED_DEBUG": "false", "PYTHONUNBUFFERED": "1"}
     already = connected(database_url)
     processes = [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
     try:

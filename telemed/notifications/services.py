@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.accounts.models import User
+from telemed.lib.task_batches import enqueue_many
 from telemed.notifications import kinds, presence, selectors, tasks, webpush
 from telemed.notifications.models import EmailPreference, Notification, PushSubscription
 from telemed.notifications.realtime import push_on_commit
@@ -38,8 +39,9 @@ def notify(*, recipient, kind: str, title: str, url: str = "") -> Notification:
 def notify_many(tells: list[Tell]) -> list[Notification]:
     """``notify`` for many at once (a message to a group, a batch of reminders), at a fixed
     number of queries: one insert, one presence look-up in the cache, one read of preferences,
-    one look-up of devices opted in to pushes and one count of unread notifications, whatever
-    the number; then one task per e-mail and one per push to send."""
+    one look-up of devices opted in to pushes, one count of unread notifications and one insert
+    of the e-mail tasks and one of the push tasks (one task per e-mail or push to send),
+    whatever the number."""
     if not tells:
         return []
     notifications = Notification.objects.bulk_create(
@@ -53,11 +55,18 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     offline = [(t, n) for t, n in zip(tells, notifications, strict=True) if t.recipient.pk not in online]
     emails, pushes = selectors.deliveries_wanted({(t.recipient.pk, t.kind) for t, _n in offline})
     with_devices = selectors.users_with_push_devices({user_id for user_id, _kind in pushes})
-    for tell, notification in offline:
-        if (tell.recipient.pk, tell.kind) in emails:
-            tasks.send_notification_email.enqueue(notification_id=notification.pk)
-        if (tell.recipient.pk, tell.kind) in pushes and tell.recipient.pk in with_devices:
-            tasks.send_notification_push.enqueue(notification_id=notification.pk)
+    enqueue_many(
+        tasks.send_notification_email,
+        [{"notification_id": n.pk} for t, n in offline if (t.recipient.pk, t.kind) in emails],
+    )
+    enqueue_many(
+        tasks.send_notification_push,
+        [
+            {"notification_id": n.pk}
+            for t, n in offline
+            if (t.recipient.pk, t.kind) in pushes and t.recipient.pk in with_devices
+        ],
+    )
     unread = selectors.unread_counts(recipient_ids)
     for notification in notifications:
         push_on_commit(

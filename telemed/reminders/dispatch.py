@@ -32,6 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from telemed.care.selectors import care_link_is_active
+from telemed.lib.task_batches import enqueue_many
 from telemed.notifications.services import Tell, notify_many
 from telemed.reminders import tasks
 from telemed.reminders.models import AgendaSettings, Delivery, DeliveryStatus, Reminder, StopReason
@@ -43,7 +44,9 @@ from telemed.workers.services import heartbeat_beat, heartbeat_end
 logger = logging.getLogger(__name__)
 
 RECORD_BATCH = 500
-SEND_BATCH = 50
+# Each batch pays a commit and one hop to the channel layer: 250 sent ~1,000 a second on 2 busy
+# cores where 50 sent ~600, and a transaction of 250 still commits in a fraction of a second.
+SEND_BATCH = 250
 # A test of crash safety asks a dispatcher to stop here ("record:30" or "send:30"), inside the
 # transaction, so that it can be killed there.
 PAUSE_ENV = "TELEMED_REMINDERS_TEST_PAUSE"
@@ -157,20 +160,29 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
     """Notify up to ``batch`` recorded occurrences; returns how many were handled."""
     now = now or timezone.now()
     with transaction.atomic():
-        pending = _claim(
+        # The claim reads the deliveries' own index only; joining their reminders and people in
+        # the same statement made PostgreSQL join and sort every pending row of a burst before
+        # the LIMIT (190 ms a batch with 10,000 pending, where this takes a millisecond).
+        claimed = _claim(
             Delivery.objects.filter(status=DeliveryStatus.PENDING, occurrence__lte=now)
             .order_by("occurrence")
-            .select_related("reminder__patient", "reminder__doctor"),
+            .values_list("pk", flat=True),
             batch,
         )
-        if not pending:
+        if not claimed:
             return 0
+        pending = list(
+            Delivery.objects.filter(pk__in=claimed)
+            .order_by("occurrence")
+            .select_related("reminder__patient", "reminder__doctor")
+        )
         patients = {d.reminder.patient_id for d in pending}
         wants_details = set(
             AgendaSettings.objects.filter(user_id__in=patients, email_details=True).values_list("user_id", flat=True)
         )
         links: dict[tuple[int, int], bool] = {}
         tells: list[Tell] = []
+        details: list[dict] = []
         too_old, late_from = now - max_lateness(), now - late_after()
         for delivery in pending:
             reminder = delivery.reminder
@@ -203,9 +215,10 @@ def send_pending(*, now: datetime.datetime | None = None, batch: int = SEND_BATC
                     )
                 )
             if patient.pk in wants_details:
-                tasks.send_reminder_details.enqueue(delivery_id=delivery.pk)
+                details.append({"delivery_id": delivery.pk})
             delivery.status, delivery.sent_at = DeliveryStatus.SENT, timezone.now()
         notify_many(tells)  # a fixed number of queries for the whole batch
+        enqueue_many(tasks.send_reminder_details, details)
         _pause_if_asked("send")
         _mark(pending)
     return len(pending)
