@@ -51,6 +51,7 @@ from urllib.parse import quote
 
 from harness import (
     Client,
+    asgi_server,
     fail,
     free_port,
     patient_session,
@@ -327,7 +328,7 @@ def main() -> None:
         print(
             "peak RSS: "
             + ", ".join(f"pid {pid} {value:.0f} MB" for pid, value in peaks.items())
-            + " (uvicorn, task worker)"
+            + f" ({asgi_server()}, task worker)"
         )
 
         orthanc_seconds, orthanc_stored, orthanc_peak = orthanc_import(var_dir / "orthanc", paths)
@@ -340,7 +341,8 @@ def main() -> None:
         print(f"ratio (telemed / Orthanc, instances per second): {ratio:.2f}")
         print(
             f"RESULT cd_import instances={len(paths)} mb={mb:.1f} instances_per_s={instances_per_s:.1f} mb_per_s={mb_per_s:.1f} "
-            f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f} browser_s={browser_s:.2f}"
+            f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f} browser_s={browser_s:.2f} "
+            f"server={asgi_server()}"
         )
 
 

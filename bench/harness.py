@@ -305,9 +305,15 @@ def stop_processes(*processes: subprocess.Popen, timeout: float = 30) -> None:
             process.wait()
 
 
+def asgi_server() -> str:
+    """Which ASGI server ``serve`` runs in this benchmark (``TELEMED_ASGI_SERVER``, uvicorn unless
+    set), for the printed figures: ``TELEMED_ASGI_SERVER=granian make bench NAME=upload``."""
+    return os.environ.get("TELEMED_ASGI_SERVER", "uvicorn")
+
+
 def server_processes(serve_pid: int) -> list[int]:
-    """The uvicorn (and task worker) processes that ``serve`` started: its children, and theirs with
-    uvicorn --workers > 1. Their memory is the platform's; ``serve`` itself only supervises."""
+    """The ASGI server's (and task worker's) processes that ``serve`` started: its children, and
+    theirs (the server's workers). Their memory is the platform's; ``serve`` itself only supervises."""
     try:
         children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
     except OSError:

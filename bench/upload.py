@@ -39,6 +39,7 @@ from pathlib import Path
 
 from harness import (
     Client,
+    asgi_server,
     fail,
     free_port,
     patient_session,
@@ -197,10 +198,11 @@ def main() -> None:
         )
         print(f"baseline cp: {cp_mb_per_s:.0f} MB/s; ratio {ratio:.2f}")
         print(
-            f"server peak RSS (VmHWM of uvicorn, pid {pids}): {idle_rss:.0f} MB after warm-up, {peak:.0f} MB after the upload"
+            f"server peak RSS (VmHWM of {asgi_server()}, pid {pids}): {idle_rss:.0f} MB after warm-up, {peak:.0f} MB after the upload"
         )
         print(
-            f"RESULT upload mb_per_s={mb_per_s:.1f} cp_mb_per_s={cp_mb_per_s:.1f} ratio={ratio:.3f} peak_rss_mb={peak:.1f}"
+            f"RESULT upload mb_per_s={mb_per_s:.1f} cp_mb_per_s={cp_mb_per_s:.1f} ratio={ratio:.3f} peak_rss_mb={peak:.1f} "
+            f"server={asgi_server()}"
         )
 
 

@@ -134,3 +134,31 @@ def test_a_child_that_keeps_dying_stops_the_platform_instead_of_looping(tmp_path
         _wait(lambda: not os.path.exists(f"/proc/{supervisor}") or Path(f"/proc/{supervisor}/stat").read_text().split()[2] == "Z",
               30, "the supervisor gone")  # fmt: skip
         assert _health(base_url)[0] == 0  # nothing listens any more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_granian_killed_with_its_worker_left_behind_comes_back_on_the_same_port(tmp_path):
+    # Granian's worker processes outlive a master killed with SIGKILL and keep its port: the
+    # supervisor ends the dead child's whole process group before starting it again.
+    env = {"DATABASE_URL": database_url_for_subprocesses(), "TELEMED_VAR_DIR": str(tmp_path)}
+    with platform_process(port=free_port(), env=env, args=("--server", "granian", "--no-worker")) as base_url:
+        supervisor = int(subprocess.run(["pgrep", "-f", f"serve --port {base_url.rsplit(':', 1)[1]}"],
+                                        capture_output=True, text=True).stdout.split()[0])  # fmt: skip
+        master = _wait(lambda: _granian(supervisor), 20, "Granian started")
+        workers = _wait(lambda: subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True)
+                        .stdout.split(), 20, "Granian's worker")  # fmt: skip
+        assert _health(base_url)[0] == 200
+        os.kill(master, signal.SIGKILL)
+        _wait(lambda: (_granian(supervisor) or master) != master, 20, "Granian started again")
+        _wait(lambda: _health(base_url)[0] == 200, 30, "the server back")
+        assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
+
+
+def _granian(supervisor_pid: int) -> int | None:
+    for pid in subprocess.run(["pgrep", "-P", str(supervisor_pid)], capture_output=True, text=True).stdout.split():
+        try:
+            if "granian" in Path(f"/proc/{pid}/cmdline").read_text():
+                return int(pid)
+        except FileNotFoundError:
+            continue
+    return None
