@@ -12,7 +12,8 @@ The rules:
 - At the due time a task erases the account (``erasure_run``; the retention sweep also runs any
   erasure past due whose task was lost): the Welbox's or Medbox's documents and studies (rows
   and files, the space freed), the texts of the messages the person wrote, the health agenda
-  (reminders), notifications, care links, data exports, consents, sessions and authenticators;
+  (reminders), notifications, care links, visits not yet started (cancelled, the other side told),
+  data exports, consents, sessions and authenticators;
   then the account is anonymised (``accounts.erasure``): it can no longer log in.
 - What must be kept is kept, and restricted to whoever keeps it: invoices, credit notes,
   proformas, payments and the ledger (10 years, art. 2220 c.c.), with the parties' data as they
@@ -57,6 +58,7 @@ from telemed.notifications.services import Tell, notifications_erase_of, notify_
 from telemed.reminders import services as reminders
 from telemed.rights import tasks
 from telemed.rights.models import OPEN_ERASURE_STATES, DataExport, ErasureRequest, ErasureState
+from telemed.visits import services as visits
 
 CONFIRM_SALT = "telemed.rights.erasure-confirm"
 CONFIRM_MAX_AGE = datetime.timedelta(days=2)
@@ -81,13 +83,13 @@ def confirm_url(erasure: ErasureRequest) -> str:
 
 
 def _may_ask(user: User) -> bool:
-    return user.is_authenticated and (user.is_patient or user.is_doctor) and not user.is_staff
+    return (user.is_patient or user.is_doctor) and not user.is_staff
 
 
 def erasure_ask(*, request: HttpRequest, password: str, code: str = "") -> ErasureRequest:
     """Ask for the deletion of the account in use, after re-authentication; the link is mailed."""
     user = request.user
-    if not _may_ask(user):
+    if not user.is_authenticated or not _may_ask(user):
         raise PermissionDenied
     reauthenticate(request, password=password, code=code)
     with transaction.atomic():
@@ -101,7 +103,7 @@ def erasure_ask(*, request: HttpRequest, password: str, code: str = "") -> Erasu
     return erasure
 
 
-def _tell_linked_patients(erasure: ErasureRequest) -> None:
+def _tell_linked_patients(erasure: ErasureRequest, due_at: datetime.datetime) -> None:
     doctor = erasure.user
     patients = list(care.linked_patients(doctor))
     tells = []
@@ -109,7 +111,7 @@ def _tell_linked_patients(erasure: ErasureRequest) -> None:
         with override(patient.language or "it"):
             title = _("%(doctor)s is leaving telemed: their account will be deleted on %(date)s.") % {
                 "doctor": doctor.display_name,
-                "date": formatting.long_date(erasure.due_at),
+                "date": formatting.long_date(due_at),
             }
         tells.append(Tell(recipient=patient, kind=NOTIFY_DOCTOR_LEAVING, title=title, url=reverse("boxes:home")))
     notify_many(tells)
@@ -135,7 +137,7 @@ def erasure_confirm(*, token: str, request: HttpRequest | None = None) -> Erasur
         raise ValidationError(_("This confirmation link is not valid.")) from exc
     with transaction.atomic():
         erasure = (
-            ErasureRequest.objects.select_for_update().select_related("user").filter(pk=data.get("e")).first()
+            ErasureRequest.objects.select_for_update().select_related("user").filter(pk=str(data.get("e"))).first()
             if isinstance(data, dict)
             else None
         )
@@ -144,21 +146,22 @@ def erasure_confirm(*, token: str, request: HttpRequest | None = None) -> Erasur
         if erasure is None or erasure.state != ErasureState.ASKED:
             raise ValidationError(_("This confirmation link is not valid any more."))
         now = timezone.now()
-        erasure.state, erasure.confirmed_at, erasure.due_at = ErasureState.SCHEDULED, now, now + grace_period()
+        due_at = now + grace_period()
+        erasure.state, erasure.confirmed_at, erasure.due_at = ErasureState.SCHEDULED, now, due_at
         erasure.save(update_fields=["state", "confirmed_at", "due_at"])
-        account_erasure.account_erasure_schedule(user=erasure.user, due_at=erasure.due_at)
+        account_erasure.account_erasure_schedule(user=erasure.user, due_at=due_at)
         _audit(erasure.user, AuditAction.ERASURE_CONFIRMED, erasure, request)
         if erasure.user.is_doctor:
             _refresh_directory(erasure.user)
-            _tell_linked_patients(erasure)  # enqueued first: told while the links still exist
-        tasks.account_erase.using(run_after=erasure.due_at).enqueue(erasure_id=str(erasure.pk))
+            _tell_linked_patients(erasure, due_at)  # enqueued first: told while the links still exist
+        tasks.account_erase.using(run_after=due_at).enqueue(erasure_id=str(erasure.pk))
     return erasure
 
 
 @transaction.atomic
 def erasure_cancel(*, actor: User, request: HttpRequest | None = None) -> ErasureRequest:
     """The owner keeps the account: the request under way is cancelled (a doctor is listed again)."""
-    if not _may_ask(actor):
+    if not actor.is_authenticated or not _may_ask(actor):
         raise PermissionDenied
     erasure = (
         ErasureRequest.objects.select_for_update()
@@ -194,6 +197,7 @@ def _erase_account_data(user: User) -> dict:
     outcome["reminders"] = reminders.reminders_erase_of_patient(patient=user)
     outcome["notifications"] = notifications_erase_of(user=user)
     outcome["care_links"] = care_services.care_links_end_of(user=user)
+    outcome["visits_cancelled"] = visits.bookings_cancel_of(user=user)
     exports = DataExport.objects.filter(user=user)
     transaction.on_commit(functools.partial(_remove_stored, list(exports.values_list("file_name", flat=True))))
     exports.delete()
@@ -210,7 +214,7 @@ def erasure_run(*, erasure_id: str, now: datetime.datetime | None = None) -> boo
     now = now or timezone.now()
     with transaction.atomic():
         erasure = ErasureRequest.objects.select_for_update().select_related("user").filter(pk=erasure_id).first()
-        if erasure is None or erasure.state != ErasureState.SCHEDULED or erasure.due_at > now:
+        if erasure is None or erasure.state != ErasureState.SCHEDULED or erasure.due_at is None or erasure.due_at > now:
             return False  # cancelled, carried out already, or not yet due
         outcome = _erase_account_data(erasure.user)
         erasure.state, erasure.erased_at, erasure.outcome = ErasureState.ERASED, timezone.now(), outcome

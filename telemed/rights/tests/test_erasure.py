@@ -32,6 +32,7 @@ from telemed.reminders.recurrence import Recurrence
 from telemed.rights import erasure
 from telemed.rights.models import ErasureRequest
 from telemed.rights.tests.conftest import confirmation_path, paid_invoice
+from telemed.visits.models import Booking
 
 pytestmark = pytest.mark.django_db
 
@@ -163,9 +164,15 @@ def test_a_doctor_needs_the_second_factor_leaves_the_directory_at_once_and_patie
     assert Notification.objects.filter(recipient=patient, kind=erasure.NOTIFY_DOCTOR_LEAVING).count() == 1
     mail.outbox.clear()
     run_tasks()
-    assert [m.to for m in mail.outbox] == [[patient.email]] and "leaving telemed" in mail.outbox[0].subject
+    assert [m.to for m in mail.outbox] == [[patient.email]] and doctor.last_name in mail.outbox[0].subject
 
+    start = timezone.now() + datetime.timedelta(days=40)
+    visit = Booking.objects.create(doctor=doctor, patient=patient, start=start, end=start + datetime.timedelta(minutes=30),
+                                   duration_minutes=30, accepted_at=timezone.now())  # fmt: skip
     erasure.erasures_run_due(now=erasure_request.due_at)
+    visit.refresh_from_db()
+    assert visit.status == "cancelled"  # a visit not held yet is cancelled, and the patient told
+    assert Notification.objects.filter(recipient=patient, kind="visit_cancelled").exists()
     doctor.refresh_from_db()
     assert not doctor.is_active and Invoice.objects.filter(pk=invoice.pk).exists()
     assert billing_selectors.invoice_for_user(patient, invoice.pk) == invoice
