@@ -205,3 +205,25 @@ def _code(doctor) -> str:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     return f"{totp(TOTPDevice.objects.get(user=doctor, confirmed=True).bin_key):06d}"
+
+
+def test_a_doctor_who_cancels_is_listed_again(make_doctor, run_tasks):
+    doctor = make_doctor()
+    directory.directory_entries_refresh(doctor_ids=[doctor.doctor_profile.pk])
+    client = verified_client(doctor, language="en")
+    ask_and_confirm(client, doctor, run_tasks, current_code=_code(doctor))
+    assert not DirectoryEntry.objects.filter(doctor=doctor.doctor_profile).exists()
+    assert client.post(reverse("rights:erasure_cancel")).status_code == 302
+    assert DirectoryEntry.objects.filter(doctor=doctor.doctor_profile).exists()
+    assert User.objects.get(pk=doctor.pk).erasure_due_at is None
+
+
+def test_staff_have_no_deletion_page_and_nobody_cancels_for_someone_else(make_patient, client):
+    staff = User.objects.create_superuser("staff.erasure@example.test", PASSWORD, first_name="S", last_name="T")
+    assert verified_client(staff).get(reverse("rights:erasure")).status_code == 403
+    assert client.get(reverse("rights:erasure")).status_code == 302  # to the login
+    patient, other = make_patient(), make_patient()
+    ErasureRequest.objects.create(user=patient)
+    response = verified_client(other, language="en").post(reverse("rights:erasure_cancel"), follow=True)
+    assert "There is no deletion to cancel." in response.content.decode()
+    assert ErasureRequest.objects.get(user=patient).state == "asked"
