@@ -370,6 +370,10 @@ OTP_TOTP_ISSUER = "telemed"
 SECOND_FACTOR_FAILURE_LIMIT = int(os.environ.get("SECOND_FACTOR_FAILURE_LIMIT", "5"))
 SECOND_FACTOR_COOLOFF = datetime.timedelta(minutes=15)
 
+# Data rights (telemed/rights): an account whose owner confirmed its deletion is erased after this
+# many days, during which the owner can cancel it.
+ERASURE_GRACE_DAYS = int(os.environ.get("TELEMED_ERASURE_GRACE_DAYS", "30"))
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 8

@@ -83,6 +83,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
     email_verified_at = models.DateTimeField(_("e-mail verified at"), null=True, blank=True)
+    # The owner confirmed the deletion of the account: it is erased at this time unless they cancel
+    # (the rights app keeps the request; a doctor leaves the directory from the confirmation on).
+    erasure_due_at = models.DateTimeField(_("to be deleted on"), null=True, blank=True)
 
     objects = UserManager()
 

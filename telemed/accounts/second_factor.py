@@ -249,6 +249,20 @@ def _reauthenticate(request: HttpRequest, *, password: str, code: str | None) ->
     )
 
 
+def reauthenticate(request: HttpRequest, *, password: str, code: str) -> None:
+    """Confirm it is the account holder before a sensitive action of another app (deleting the
+    account): the current password and, for an account with a second factor, a current code or a
+    recovery code. Wrong ones count against the account's throttle like any other."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    if user.needs_second_factor or has_confirmed_authenticator(user):
+        _reauthenticate(request, password=password, code=code)
+        return
+    outcome = throttled_attempt(user, request, lambda: user.check_password(password or ""))
+    _refuse(outcome, ValidationError({"password": _("The password is not right.")}))
+
+
 def totp_replace(
     *, request: HttpRequest, password: str, current_code: str, new_device: TOTPDevice, new_code: str
 ) -> None:

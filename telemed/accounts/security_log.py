@@ -38,3 +38,9 @@ def security_event_record(
     )
     tasks.send_security_notice.enqueue(event_id=event.pk)
     return event
+
+
+def security_events_purge(*, before) -> int:
+    """Delete the security events older than ``before`` (the retention rule, ``rights.retention``)."""
+    deleted, _by_model = SecurityEvent.objects.filter(at__lt=before).delete()
+    return deleted

@@ -70,8 +70,11 @@ def language_list() -> QuerySet[Language]:
 
 
 def public_doctors() -> QuerySet[DoctorProfile]:
-    """Every doctor whose account is active: doctors are public from the moment they register."""
-    return DoctorProfile.objects.filter(user__is_active=True).select_related("user", "structure")
+    """Every doctor whose account is active: doctors are public from the moment they register, and
+    leave the directory as soon as they confirm the deletion of their account."""
+    return DoctorProfile.objects.filter(user__is_active=True, user__erasure_due_at__isnull=True).select_related(
+        "user", "structure"
+    )
 
 
 def doctor_public_profile(slug: str) -> DoctorProfile:

@@ -28,6 +28,11 @@ class AuditAction(models.TextChoices):
     # Oscuramento: the patient hid a record from the doctors it is shared with, or showed it again.
     HIDE = "hide", _("hidden from doctors")
     UNHIDE = "unhide", _("shown to doctors again")
+    # The erasure of an account (rights): asked, confirmed by e-mail, cancelled, carried out.
+    ERASURE_ASKED = "erasure_asked", _("deletion of the account asked")
+    ERASURE_CONFIRMED = "erasure_confirmed", _("deletion of the account confirmed")
+    ERASURE_CANCELLED = "erasure_cancelled", _("deletion of the account cancelled")
+    ERASED = "erased", _("account deleted")
 
 
 class AuditEntryQuerySet(models.QuerySet):

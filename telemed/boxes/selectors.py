@@ -248,3 +248,8 @@ def folders_shared_with(doctor: User) -> QuerySet[Folder]:
     return Folder.objects.filter(
         box__kind=BoxKind.WELBOX, pk__in=_live_shares(doctor).filter(folder__isnull=False).values("folder_id")
     )
+
+
+def box_of_owner(user: User) -> Box | None:
+    """The account's own box if it has one (none is made for asking)."""
+    return Box.objects.filter(owner=user).first()

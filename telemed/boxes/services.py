@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, Sum, Value
 from django.db.models.lookups import LessThanOrEqual
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
@@ -766,3 +766,33 @@ def box_space_free(*, box: Box, size: int) -> None:
     """Stored bytes that were deleted: their space is free at once."""
     if _bytes(size):
         Box.objects.filter(pk=box.pk, used_bytes__gte=size).update(used_bytes=F("used_bytes") - size)
+
+
+# --- the erasure of a box (the rights app erases an account) ----------------------------------------
+
+
+def box_erase(*, box: Box) -> int:
+    """Delete every document and folder of the box, with the shares that granted them, and end its
+    open uploads; the space is free at once and the files go when the transaction commits. The
+    DICOM studies are the dicom app's (``studies_erase_of_box``), erased before. Returns how many
+    documents went; run again, it finds nothing and changes nothing."""
+    for upload in UploadSession.objects.filter(box=box, state=UploadState.OPEN):
+        _upload_end(upload, UploadState.CANCELLED)
+    with transaction.atomic():
+        documents = Document.objects.filter(box=box)
+        counted = documents.filter(counts_against_quota=True).aggregate(size=Sum("size"))["size"] or 0
+        system = documents.filter(counts_against_quota=False).aggregate(size=Sum("size"))["size"] or 0
+        names = list(documents.values_list("file", flat=True))
+        documents.delete()
+        Folder.objects.filter(box=box).delete()
+        box_space_free(box=box, size=counted)
+        if system:
+            Box.objects.filter(pk=box.pk, system_bytes__gte=system).update(system_bytes=F("system_bytes") - system)
+
+        def remove_files():
+            for name in names:
+                if name:
+                    default_storage.delete(name)
+
+        transaction.on_commit(remove_files)
+    return len(names)

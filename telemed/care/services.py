@@ -4,6 +4,7 @@ import secrets
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -174,3 +175,12 @@ def care_invitation_claim(*, actor: User, token: str) -> CareLink:
     elif link.patient_id != actor.pk:
         raise ValidationError(_("This invitation was sent to another e-mail address."))
     return link
+
+
+@transaction.atomic
+def care_links_end_of(*, user: User) -> int:
+    """End every open link of ``user`` without telling anyone (their account is being erased; the
+    rights app has told the other side already). What was delivered stays where it is."""
+    return CareLink.objects.filter(
+        Q(doctor=user) | Q(patient=user), status__in=[LinkStatus.ACTIVE, LinkStatus.REQUESTED, LinkStatus.INVITED]
+    ).update(status=LinkStatus.REVOKED, ended_at=timezone.now(), ended_by=user, token=None)

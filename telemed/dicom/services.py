@@ -129,20 +129,26 @@ def study_delete(*, actor: User, study: Study, request: HttpRequest | None = Non
     if study.box.owner_id != actor.pk:
         raise PermissionDenied
     study_audit(actor, AuditAction.DELETE, study, study, request)
-    instances = Instance.objects.filter(series__study=study)
-    size = instances.aggregate(size=Sum("size"))["size"] or 0
-    names = list(instances.values_list("file", flat=True))
-    ids = list(instances.values_list("pk", flat=True))
-    box_services.box_space_free(box=study.box, size=size)
-    patient = study.dicom_patient
     try:
-        study.delete()
+        _study_remove(study)
     except ProtectedError:
         # A consult keeps the studies it was asked with (they are part of its clinical record);
         # raising rolls back the audit entry and the freed space above.
         raise ValidationError(
             _("This study went with a consult, which keeps it in its record: it cannot be deleted.")
         ) from None
+
+
+def _study_remove(study: Study) -> None:
+    """Delete the study's rows and free its space (ProtectedError, rolled back by the caller, when
+    a consult keeps it); its files and rendered images go when the transaction commits."""
+    instances = Instance.objects.filter(series__study=study)
+    size = instances.aggregate(size=Sum("size"))["size"] or 0
+    names = list(instances.values_list("file", flat=True))
+    ids = list(instances.values_list("pk", flat=True))
+    box_services.box_space_free(box=study.box, size=size)
+    patient = study.dicom_patient
+    study.delete()
     if not patient.studies.exists():
         patient.delete()
 
@@ -153,6 +159,22 @@ def study_delete(*, actor: User, study: Study, request: HttpRequest | None = Non
             rendered_cache_remove(pk)
 
     transaction.on_commit(remove_files)
+
+
+def studies_erase_of_box(*, box) -> tuple[int, int]:
+    """Erase every study of the box (its account is being erased): ``(erased, kept)``. A study a
+    consult was asked with stays, part of the doctor's record of that consult; run again, only
+    those kept are found, and kept again."""
+    erased = kept = 0
+    for study in Study.objects.filter(box=box).select_related("box", "dicom_patient"):
+        try:
+            with transaction.atomic():
+                _study_remove(study)
+        except ProtectedError:
+            kept += 1
+        else:
+            erased += 1
+    return erased, kept
 
 
 # --- the rendered-image cache ---------------------------------------------------------------------

@@ -370,3 +370,16 @@ def conversation_set_replies(*, actor, conversation: Conversation, allowed: bool
     if not conversation.participants.filter(user=actor).exists():
         raise PermissionDenied
     Conversation.objects.filter(pk=conversation.pk).update(patient_replies_allowed=allowed)
+
+
+ERASED_MESSAGE_TEXT = ""
+
+
+@transaction.atomic
+def messages_erase_of_sender(*, user) -> int:
+    """Empty the messages ``user`` wrote and drop their attachments' rows (their account is being
+    erased); what the others wrote stays theirs. Returns how many messages still had a text; run
+    again, it finds none."""
+    messages = Message.objects.filter(sender=user)
+    Attachment.objects.filter(message__in=messages).delete()
+    return messages.exclude(text=ERASED_MESSAGE_TEXT).update(text=ERASED_MESSAGE_TEXT)

@@ -143,3 +143,18 @@ def push_subscription_delete(*, actor, endpoint: str | None = None, subscription
     if subscription_id is not None:
         return mine.filter(pk=subscription_id).delete()[0]
     return 0
+
+
+@transaction.atomic
+def notifications_erase_of(*, user: User) -> int:
+    """Delete the account's notifications, preferences and push devices (it is being erased)."""
+    erased, _by_model = Notification.objects.filter(recipient=user).delete()
+    EmailPreference.objects.filter(user=user).delete()
+    PushSubscription.objects.filter(user=user).delete()
+    return erased
+
+
+def notifications_purge(*, before) -> int:
+    """Delete the notifications made before ``before`` (the retention rule, ``rights.retention``)."""
+    deleted, _by_model = Notification.objects.filter(created_at__lt=before).delete()
+    return deleted

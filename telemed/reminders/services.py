@@ -300,3 +300,13 @@ def feed_token_revoke(*, actor) -> None:
     settings.feed_token = None
     settings.feed_created_at = None
     settings.save(update_fields=["feed_token", "feed_created_at"])
+
+
+@transaction.atomic
+def reminders_erase_of_patient(*, patient) -> int:
+    """Delete the patient's agenda: every series (whoever set it, with its deliveries and doses)
+    and its settings (the calendar feed's token too). Their account is being erased; returns how
+    many series went, none when run again."""
+    _total, by_model = Reminder.objects.filter(patient=patient).delete()
+    AgendaSettings.objects.filter(user=patient).delete()
+    return by_model.get(Reminder._meta.label, 0)

@@ -3,7 +3,7 @@
 from django.http import Http404
 
 from telemed.accounts.models import User
-from telemed.rights.models import DataExport
+from telemed.rights.models import OPEN_ERASURE_STATES, DataExport, ErasureRequest
 
 
 def export_latest_of(user: User) -> DataExport | None:
@@ -22,3 +22,10 @@ def export_get_for_user(user: User, export_id) -> DataExport:
     if export is None:
         raise Http404
     return export
+
+
+def erasure_open_of(user: User) -> ErasureRequest | None:
+    """The account's deletion request under way (asked or scheduled), if any."""
+    if not user.is_authenticated:
+        return None
+    return ErasureRequest.objects.filter(user=user, state__in=OPEN_ERASURE_STATES).first()

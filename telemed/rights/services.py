@@ -151,3 +151,14 @@ def export_build(*, export_id: str) -> bool:
                 notify(recipient=export.user, kind=NOTIFY_EXPORT_READY, title=_("Your data export is ready to download"),
                        url=reverse("rights:export"))  # fmt: skip
     return bool(became_ready)
+
+
+def exports_purge(*, before) -> int:
+    """Delete the exports made before ``before``, with their ZIPs (the retention rule): one that is
+    still being built is left to finish."""
+    old = DataExport.objects.filter(created_at__lt=before).exclude(state__in=OPEN_STATES)
+    names = list(old.values_list("file_name", flat=True))
+    deleted, _by_model = old.delete()
+    for name in names:
+        transaction.on_commit(functools.partial(_remove_file, name))
+    return deleted

@@ -38,6 +38,7 @@ from telemed.billing import selectors as billing_selectors
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.directory import services as directory_services
+from telemed.rights import retention
 
 DOMAIN = "demo.telemed.test"
 PASSWORD = "demo-telemed-2026"
@@ -338,6 +339,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Radiology: {self._dicom()} demo image(s) imported.")
         # The audit trail's daily retention purge (idempotent: one chain at a time).
         audit_services.audit_retention_schedule()
+        # The daily sweep of every retention rule (telemed/rights/retention.py; one chain at a time).
+        retention.retention_schedule()
         # Billing (a step of its own, idempotent): medico@ has delivered services, some still to
         # bill, one payment request awaiting paziente@'s transfer and one paid invoice; storage plans on sale.
         self.stdout.write(f"Billing: {self._billing()} demo service(s) delivered.")
