@@ -1,42 +1,14 @@
-"""The request id: one token that follows a request through its log lines, the response and the
-tasks it enqueues (telemed/workers carries it into the task's own log lines).
+"""The request id of each request (telemed/lib/request_ids.py holds it): set by the middleware from
+the request's ``X-Request-ID`` or made fresh, echoed in the response, written in every log line by
+the filter, and carried by the tasks the request enqueues (telemed/workers carries it into the
+task's own log lines)."""
 
-A proxy or a client may send ``X-Request-ID``; it is kept when it is a safe token (letters, digits,
-``-``, ``_``, ``.``, at most ``MAX_LENGTH`` characters), because an operator then follows one id from
-the proxy's log to ours. Anything else (too long, spaces, control characters that would forge log
-lines) is replaced by a fresh uuid4. The id is echoed in the response's ``X-Request-ID``."""
-
-import contextlib
-import contextvars
 import logging
-import re
-import uuid
-from collections.abc import Iterator
+
+from telemed.lib.request_ids import current_request_id, request_id_accept
 
 HEADER = "X-Request-ID"
 META_KEY = "HTTP_X_REQUEST_ID"
-MAX_LENGTH = 64
-_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-
-
-def request_id_accept(value: str | None) -> str:
-    """The id to use for a request that came with ``value``: the value itself when it is a safe
-    token, otherwise a new one."""
-    if value and len(value) <= MAX_LENGTH and _SAFE.fullmatch(value):
-        return value
-    return str(uuid.uuid4())
-
-
-@contextlib.contextmanager
-def request_id_bound(value: str | None) -> Iterator[None]:
-    """Everything logged inside the block (in this thread or task) carries ``value``."""
-    token = current_request_id.set(value)
-    try:
-        yield
-    finally:
-        current_request_id.reset(token)
 
 
 class RequestIdMiddleware:

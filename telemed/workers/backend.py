@@ -4,27 +4,23 @@ same id (worker.py), so the task's log lines can be found from the request's and
 
 The id rides in the row's ``args_kwargs`` JSON, next to ``args`` and ``kwargs`` (which
 django-tasks-db reads by name and passes to the task): no column of its own, no migration of a
-table this project does not own, and the task functions do not see it."""
+table this project does not own, and the task functions do not see it (telemed/lib/request_ids.py;
+``lib.task_batches.enqueue_many`` writes it the same way)."""
 
 from typing import TYPE_CHECKING
 
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.compat import normalize_json
 
-from telemed.observability.request_ids import current_request_id, request_id_accept
+from telemed.lib.request_ids import args_kwargs_with_request_id
 
 if TYPE_CHECKING:  # the models load after the backend, which @task decorators build at import
     from django_tasks_db.models import DBTaskResult
 
-REQUEST_ID_KEY = "request_id"
-
 
 class RequestIdDatabaseBackend(DatabaseBackend):
     def _row(self, task, args, kwargs) -> dict:
-        args_kwargs = normalize_json({"args": args, "kwargs": kwargs})
-        request_id = current_request_id.get()
-        if request_id:
-            args_kwargs[REQUEST_ID_KEY] = request_id
+        args_kwargs = args_kwargs_with_request_id(normalize_json({"args": args, "kwargs": kwargs}))
         # What django-tasks-db's own _task_to_db_task writes (0.13.0), plus the id above.
         return {
             "id": self._get_id(),
@@ -45,9 +41,3 @@ class RequestIdDatabaseBackend(DatabaseBackend):
         from django_tasks_db.models import DBTaskResult
 
         return await DBTaskResult.objects.acreate(**self._row(task, args, kwargs))
-
-
-def carried_request_id(db_result: "DBTaskResult") -> str | None:
-    """The request id a queued task carries, if any."""
-    value = db_result.args_kwargs.get(REQUEST_ID_KEY) if isinstance(db_result.args_kwargs, dict) else None
-    return request_id_accept(value) if value else None

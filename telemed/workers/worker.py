@@ -9,8 +9,7 @@ from django.db import connection
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
-from telemed.observability.request_ids import request_id_bound
-from telemed.workers.backend import carried_request_id
+from telemed.lib.request_ids import request_id_bound, request_id_of_task
 from telemed.workers.models import Role
 from telemed.workers.services import heartbeat_beat, heartbeat_end, tasks_reap
 
@@ -34,7 +33,7 @@ class HeartbeatWorker(Worker):
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         # The task's log lines carry the id of the request that enqueued it.
-        with request_id_bound(carried_request_id(db_task_result)):
+        with request_id_bound(request_id_of_task(db_task_result.args_kwargs)):
             super().run_task(db_task_result)
 
     def _pulse(self, stop: threading.Event) -> None:

@@ -15,18 +15,12 @@ from django.test import RequestFactory
 from django_tasks_db.models import DBTaskResult
 
 from conftest import ROOT
+from telemed.lib.request_ids import MAX_LENGTH, current_request_id, request_id_accept, request_id_bound
+from telemed.lib.request_ids import TASK_KEY as REQUEST_ID_KEY
+from telemed.lib.task_batches import enqueue_many
 from telemed.observability.logs import JsonFormatter
-from telemed.observability.request_ids import (
-    HEADER,
-    MAX_LENGTH,
-    RequestIdFilter,
-    RequestIdMiddleware,
-    current_request_id,
-    request_id_accept,
-    request_id_clear,
-)
+from telemed.observability.request_ids import HEADER, RequestIdFilter, RequestIdMiddleware, request_id_clear
 from telemed.observability.tests.tasks import log_a_line
-from telemed.workers.backend import REQUEST_ID_KEY
 from telemed.workers.worker import HeartbeatWorker
 
 
@@ -113,6 +107,19 @@ def test_a_task_enqueued_in_a_request_carries_its_id_into_the_workers_log_lines(
         assert row.status == "SUCCESSFUL", row.traceback
     said = {line["message"]: line["request_id"] for line in log_lines() if line["logger"].endswith("tests.tasks")}
     assert said == {"task says hello": "upload-7f3a", "task says no request": "-"}
+    assert current_request_id.get() is None
+
+
+@pytest.mark.django_db
+def test_tasks_enqueued_many_at_once_carry_the_id_too():
+    DBTaskResult.objects.all().delete()
+    with request_id_bound("burst-1"):
+        assert enqueue_many(log_a_line, [{"text": "a"}, {"text": "b"}]) == 2
+    enqueue_many(log_a_line, [{"text": "outside"}])
+    carried = {
+        row.args_kwargs["kwargs"]["text"]: row.args_kwargs.get(REQUEST_ID_KEY) for row in DBTaskResult.objects.all()
+    }
+    assert carried == {"a": "burst-1", "b": "burst-1", "outside": None}
     assert current_request_id.get() is None
 
 
