@@ -5,6 +5,7 @@ from django.urls import re_path
 from telemed.consults.routing import websocket_urlpatterns as consult_routes
 from telemed.messaging.routing import websocket_urlpatterns as messaging_routes
 from telemed.notifications.routing import websocket_urlpatterns as notification_routes
+from telemed.observability.websockets import connections_counted
 from telemed.visits.routing import websocket_urlpatterns as visit_routes
 
 # The close code of a socket whose path is no route (as 404 is for a page).
@@ -18,10 +19,8 @@ async def no_route(scope, receive, send):
         await send({"type": "websocket.close", "code": CLOSE_NO_ROUTE})
 
 
+# Each consumer's open connections are counted for /metrics.
 websocket_urlpatterns: list = [
-    *notification_routes,
-    *messaging_routes,
-    *consult_routes,
-    *visit_routes,
+    *connections_counted([*notification_routes, *messaging_routes, *consult_routes, *visit_routes]),
     re_path(r"", no_route),  # last: only what matched nothing above
 ]

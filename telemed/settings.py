@@ -8,6 +8,7 @@ safeguard; README.md lists every variable.
 """
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "telemed.lib",
+    "telemed.observability",
     "telemed.outbox",
     "telemed.accounts",
     "telemed.audit",
@@ -89,6 +91,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every later middleware's log lines carry the request id and the whole chain is timed.
+    "telemed.observability.request_ids.RequestIdMiddleware",
+    "telemed.observability.metrics.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,7 +197,8 @@ else:
 
 # --- background tasks -------------------------------------------------------
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# django-tasks-db's backend; a task enqueued while a request is handled carries its request id (telemed.workers.backend).
+TASKS = {"default": {"BACKEND": "telemed.workers.backend.RequestIdDatabaseBackend"}}
 WORKER_INTERVAL = float(os.environ.get("TELEMED_WORKER_INTERVAL", "1"))
 # Every task worker and reminder dispatcher writes a heartbeat this often (seconds); one older
 # than HEARTBEAT_STALE_AFTER is dead: its tasks are run again and /healthz answers 503.
@@ -395,7 +401,8 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # The load balancer's probe and the Prometheus scrape reach the web processes directly, in plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # No inline scripts or styles anywhere: every script is a static ES module.
 CONTENT_SECURITY_POLICY = {
@@ -455,14 +462,33 @@ TIME_ZONE = "Europe/Rome"
 USE_I18N = True
 USE_TZ = True
 
-# --- logging ---------------------------------------------------------------------
+# --- logging ----------------------------------------------------------------------
 
+# "json": one JSON object per line (telemed.observability.logs), for a log collector; "plain" for people.
+LOG_FORMAT = os.environ.get("TELEMED_LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("TELEMED_LOG_FORMAT must be 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line carries the id of the request (or of the request that enqueued the task) it belongs to.
+    "filters": {"request_id": {"()": "telemed.observability.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "telemed.observability.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("TELEMED_LOG_LEVEL", "INFO")},
     # fontTools logs every table it subsets and WeasyPrint every rendering step, for each PDF.
     "loggers": {"axes": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}},
 }
+
+# --- metrics -----------------------------------------------------------------------
+
+# /metrics answers only to a scrape that sends this bearer token and/or comes from these networks
+# (both, when both are set); with neither it is a 404 like any unknown path (telemed.observability.views).
+METRICS_TOKEN = os.environ.get("TELEMED_METRICS_TOKEN", "")
+try:
+    METRICS_NETWORKS = [ipaddress.ip_network(net, strict=False) for net in env_list("TELEMED_METRICS_NETWORKS", "")]
+except ValueError as error:
+    raise ImproperlyConfigured(f"TELEMED_METRICS_NETWORKS: {error}") from error

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from telemed.observability.views import metrics
 from telemed.portal.views import healthz, language_set
 
 urlpatterns = [
@@ -23,5 +24,6 @@ urlpatterns = [
     path("rights/", include("telemed.rights.urls")),
     path("i18n/setlang/", language_set, name="set_language"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

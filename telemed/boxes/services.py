@@ -53,6 +53,7 @@ from telemed.boxes.models import (
     UploadState,
     document_storage_name,
 )
+from telemed.observability import metrics
 from telemed.outbox.services import message_claim
 
 MAX_FILE_BYTES = 2 * 1024**3
@@ -313,6 +314,7 @@ def upload_append(
             os.ftruncate(fd, offset)
             raise _refuse(_("This upload is no longer in progress."), "state", upload)
         upload.offset = new_offset
+        metrics.upload_bytes.labels(kind="box").inc(received)
         if new_offset < upload.size:
             digests.keep(upload.pk, new_offset, running)
     finally:

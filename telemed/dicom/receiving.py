@@ -27,6 +27,7 @@ from telemed.dicom.models import (
     ImportState,
     SkipReason,
 )
+from telemed.observability import metrics
 from telemed.outbox.services import message_claim
 
 MAX_FILE_BYTES = 2 * 1024**3
@@ -104,6 +105,7 @@ def cd_import_receive(
             received_bytes=F("received_bytes") + length, last_activity_at=timezone.now()
         )
         entry.received = offset + length
+        metrics.upload_bytes.labels(kind="cd").inc(length)
     finally:
         os.close(fd)
     return entry
@@ -260,6 +262,7 @@ def cd_import_batch_settle(
                 reserved_bytes=F("reserved_bytes") - (held - size), last_activity_at=timezone.now(),
             )  # fmt: skip
             box_services.box_space_release(box=cd_import.box, size=held - size)
+            metrics.upload_bytes.labels(kind="cd").inc(size)
             if dropped:
                 report = imports.ImportReport(cd_import)
                 for entry in dropped:

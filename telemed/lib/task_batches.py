@@ -7,7 +7,7 @@ the same rows and inserts them with one ``bulk_create``, in the caller's transac
 ``enqueue``. Any other backend (the immediate one of some tests) gets one ``enqueue`` per run.
 
 The rows are exactly those ``enqueue`` would write (same id function, arguments normalised the
-same way, same priority, queue and run_after — "no time set" stored as the backend's far
+same way and carrying the request id (lib/request_ids.py), same priority, queue and run_after — "no time set" stored as the backend's far
 future, as its pre_save handler does), so workers cannot tell them apart; the
 ``task_enqueued`` signal is sent for each, as ``enqueue`` does.
 """
@@ -18,6 +18,8 @@ from django_tasks.signals import task_enqueued
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.compat import normalize_json
 from django_tasks_db.models import DBTaskResult, get_date_max
+
+from telemed.lib.request_ids import args_kwargs_with_request_id
 
 
 def enqueue_many(task, kwargs_list: Iterable[dict]) -> int:
@@ -35,7 +37,8 @@ def enqueue_many(task, kwargs_list: Iterable[dict]) -> int:
         [
             DBTaskResult(
                 id=backend._get_id(),  # the backend's own id function, as enqueue() uses
-                args_kwargs=normalize_json({"args": (), "kwargs": kwargs}),
+                # with the request id, as the platform's backend writes it (telemed/workers/backend.py)
+                args_kwargs=args_kwargs_with_request_id(normalize_json({"args": (), "kwargs": kwargs})),
                 priority=task.priority,
                 task_path=task.module_path,
                 queue_name=task.queue_name,

@@ -9,5 +9,8 @@ class RemindersConfig(AppConfig):
 
     def ready(self):
         from telemed.notifications import kinds
+        from telemed.observability.metrics import collector_register
+        from telemed.reminders.metrics import DispatchLagCollector
 
         kinds.register("reminder", _("Reminders"))
+        collector_register(DispatchLagCollector())

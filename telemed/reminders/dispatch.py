@@ -15,6 +15,14 @@ other nor take the same rows (on SQLite the IMMEDIATE transactions take turns in
 
 Recording is cheap and batched, so a burst of reminders all due at 08:00 is recorded within
 a second or two; sending follows at the pace of notify().
+
+One active, the others standing by: a running dispatcher works only while it holds the
+dispatchers' advisory lock on PostgreSQL (telemed/workers/leadership.py); the others beat their
+heartbeat and try the lock every ``max_sleep`` seconds, so one takes over within a second or so of
+the active one's death. The lock is about who works; exactly once still rests on the claims and
+the unique key above, so a moment with two active ones (a lost lock connection) is harmless, and
+``--once`` runs (a manual catch-up) work beside whoever is active. On SQLite there is no lock:
+one dispatcher runs, the one ``serve`` starts.
 """
 
 import datetime
@@ -38,11 +46,14 @@ from telemed.reminders import tasks
 from telemed.reminders.models import AgendaSettings, Delivery, DeliveryStatus, Reminder, StopReason
 from telemed.reminders.schedule import Series, to_local
 from telemed.reminders.services import NOTIFICATION_KIND, agenda_url
+from telemed.workers.leadership import LeaderLock
 from telemed.workers.models import Role
 from telemed.workers.services import heartbeat_beat, heartbeat_end
 
 logger = logging.getLogger(__name__)
 
+# The advisory lock the running dispatchers take turns to hold.
+LOCK_NAME = "telemed.reminders.dispatcher"
 RECORD_BATCH = 500
 # Each batch pays a commit and one hop to the channel layer: 250 sent ~1,000 a second on 2 busy
 # cores where 50 sent ~600, and a transaction of 250 still commits in a fraction of a second.
@@ -239,16 +250,32 @@ def run(*, should_stop: Callable[[], bool], max_sleep: float = 1.0, once: bool =
 
     A running dispatcher beats a heartbeat (telemed/workers) at most every
     ``HEARTBEAT_INTERVAL`` seconds, so that /healthz sees one that died or hangs; it removes
-    the beat when it stops cleanly."""
+    the beat when it stops cleanly. It works while it holds the dispatchers' lock, and stands
+    by otherwise (see the module's docstring); ``once`` takes no lock."""
     handled = 0
     process_id = f"reminders-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     beaten_at = float("-inf")
+    leader = None if once else LeaderLock(LOCK_NAME)
+    active: bool | None = None  # not known yet
+    checked_at = float("-inf")
     try:
         while not should_stop():
             try:
                 if not once and time.monotonic() - beaten_at >= settings.HEARTBEAT_INTERVAL:
                     heartbeat_beat(process_id=process_id, role=Role.REMINDERS)
                     beaten_at = time.monotonic()
+                if leader is not None and (not active or time.monotonic() - checked_at >= settings.HEARTBEAT_INTERVAL):
+                    holds, checked_at = leader.acquire(), time.monotonic()
+                    if holds != active:
+                        logger.info(
+                            "reminders: this dispatcher is active"
+                            if holds
+                            else "reminders: another dispatcher is active; standing by"
+                        )
+                    active = holds
+                    if not active:
+                        _sleep(min(max_sleep, settings.HEARTBEAT_INTERVAL), should_stop)
+                        continue
                 recorded = record_due(batch=record_batch)
                 # Recording comes first: a burst is recorded whole before sending starts.
                 sent = send_pending(batch=send_batch) if recorded < record_batch else 0
@@ -264,14 +291,20 @@ def run(*, should_stop: Callable[[], bool], max_sleep: float = 1.0, once: bool =
                 continue
             if once:
                 break
-            pause = seconds_until_due(cap=min(max_sleep, settings.HEARTBEAT_INTERVAL))
-            deadline = time.monotonic() + pause
-            while not should_stop() and time.monotonic() < deadline:
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            _sleep(seconds_until_due(cap=min(max_sleep, settings.HEARTBEAT_INTERVAL)), should_stop)
     finally:
+        if leader is not None:
+            leader.release()
         if not once:
             try:
                 heartbeat_end(process_id=process_id)
             except (OperationalError, InterfaceError):
                 pass  # the database is gone too: the beat goes stale, which is true enough
     return handled
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    """Wait, but not past a request to stop."""
+    deadline = time.monotonic() + seconds
+    while not should_stop() and time.monotonic() < deadline:
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))

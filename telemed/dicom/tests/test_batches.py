@@ -170,3 +170,16 @@ def test_a_file_the_one_file_path_is_still_sending_is_left_to_it(importer, patie
     files = send_batch(patient_client, urls, batch_of([("CD/1", image), ("CD/2", image)])).json()["files"]
     assert [(f.get("code"), f["received"]) for f in files] == [("busy", half), (None, len(image))]
     assert ImportedFile.objects.get(cd_import_id=urls["id"], path="CD/1").received == half
+
+
+def test_a_batchs_kept_files_count_in_the_upload_bytes_metric(importer, patient_client, tmp_path):
+    from telemed.observability import metrics
+
+    cd = cd_from_dicomdir_set(tmp_path / "CD")
+    one, two = [p.read_bytes() for p in sorted(cd.rglob("*")) if p.is_file()][1:3]
+    urls = started(importer)
+    counted = metrics.upload_bytes.labels(kind="cd")
+    before = counted._value.get()
+    files = send_batch(patient_client, urls, batch_of([("CD/a", one), ("../escape", two), ("CD/b", two)])).json()
+    assert [f.get("code") for f in files["files"]][1] is not None  # the escaping path was refused
+    assert counted._value.get() == before + len(one) + len(two)

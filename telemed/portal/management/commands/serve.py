@@ -10,18 +10,25 @@ Rules:
   service manager sees it.
 - Ctrl-C (SIGINT) or SIGTERM stops all children cleanly (SIGTERM, then SIGKILL after
   ``GRACE_SECONDS``).
+- With ``--workers`` above 1, the server's processes share their Prometheus values in a directory
+  under ``VAR_DIR`` emptied at each start (unless ``PROMETHEUS_MULTIPROC_DIR`` names one already),
+  so that a scrape of /metrics counts all of them, whichever answers it.
 """
 
 import collections
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from telemed.observability.metrics import MULTIPROCESS_ENV
 
 GRACE_SECONDS = 10
 MAX_DEATHS = 5
@@ -61,10 +68,21 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         pass
 
 
+def metrics_environment(workers: int) -> dict[str, str]:
+    """What the server's environment gains so that its ``workers`` processes sum their metrics."""
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        return {}
+    directory = Path(settings.VAR_DIR) / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)  # the values of an earlier run are not this one's
+    directory.mkdir(parents=True, mode=0o700)
+    return {MULTIPROCESS_ENV: str(directory)}
+
+
 @dataclass
 class Child:
     name: str
     cmd: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to the supervisor's environment
     process: subprocess.Popen | None = None
     deaths: collections.deque = field(default_factory=collections.deque)
     start_at: float = 0.0  # monotonic time of the next start, while it is down
@@ -95,7 +113,7 @@ class Command(BaseCommand):
         ]  # fmt: skip
         dispatcher_cmd = [sys.executable, "-m", "django", "reminders_dispatch"]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "telemed.settings")}
-        children = [Child("server", server_cmd)]
+        children = [Child("server", server_cmd, metrics_environment(workers))]
         if not no_worker:
             children += [Child("task worker", worker_cmd), Child("reminder dispatcher", dispatcher_cmd)]
         stopping = False
@@ -107,7 +125,7 @@ class Command(BaseCommand):
         def start(child: Child) -> None:
             # Children get their own process group so that the terminal's Ctrl-C reaches
             # only this supervisor, which then stops them in order.
-            child.process = subprocess.Popen(child.cmd, env=env, start_new_session=True)
+            child.process = subprocess.Popen(child.cmd, env={**env, **child.env}, start_new_session=True)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)

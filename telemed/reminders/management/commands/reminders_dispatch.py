@@ -1,5 +1,6 @@
-"""Deliver reminders as they fall due. Run as many as you like, on as many hosts as you like:
-they share the work through the database (see telemed/reminders/dispatch.py)."""
+"""Deliver reminders as they fall due. Run as many as you like, on as many hosts as you like: one
+works, the others stand by to take over, through a lock in the database (see
+telemed/reminders/dispatch.py)."""
 
 import signal
 
@@ -12,7 +13,10 @@ class Command(BaseCommand):
     help = "Deliver due reminders: record each occurrence once, then notify the patient."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="stop when nothing is due (instead of waiting)")
+        parser.add_argument(
+            "--once", action="store_true",
+            help="stop when nothing is due (instead of waiting); works beside an active dispatcher",
+        )  # fmt: skip
         parser.add_argument("--max-sleep", type=float, default=1.0, help="longest wait between two looks, in seconds")
         parser.add_argument("--record-batch", type=int, default=dispatch.RECORD_BATCH)
         parser.add_argument("--send-batch", type=int, default=dispatch.SEND_BATCH)
