@@ -367,7 +367,6 @@ AXES_USERNAME_FORM_FIELD = "username"
 # One lockout record per account, whatever the letter case or spaces of the typed address.
 AXES_USERNAME_CALLABLE = "telemed.accounts.lockout.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TELEMED_PROXY_COUNT", "0")) or None
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = "telemed"
