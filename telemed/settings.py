@@ -446,6 +446,10 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # The authorization response names its issuer (RFC 9207: no mix-up between servers), and
+    # tokens are kept as checksums only: a copy of the database holds no usable token.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     # Native apps come back through their own scheme (RFC 8252), web apps over HTTPS; plain HTTP
     # only in development.
     "ALLOWED_REDIRECT_URI_SCHEMES": env_list(

@@ -2,13 +2,27 @@
 django-ninja from the schemas of the code) and the browsable docs (``docs``, Swagger UI from
 django-ninja's own static files: no CDN, no inline script, so the site's CSP holds)."""
 
+import json
+
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Swagger
+from ninja.openapi.docs import render_template
 
 from telemed.api import consults, directory, documents, errors, notifications
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.throttling import TokenRateThrottle
+
+
+class SwaggerWithCsrf(Swagger):
+    """Swagger UI sending the session's CSRF token with every request (the cookie is HttpOnly, so
+    the page carries it): ninja adds it only when the API's global auth asks for CSRF, and here
+    each operation names its own."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs):
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings, indent=1), "api": api, "add_csrf": True}
+        return render_template(request, self.template, self.template_cdn, context)
 
 
 class TelemedAPI(NinjaAPI):
@@ -38,6 +52,7 @@ api = TelemedAPI(
         "(Italian by default)."
     ),
     urls_namespace="api-v1",
+    docs=SwaggerWithCsrf(),
     throttle=[TokenRateThrottle()],
 )
 errors.install(api)

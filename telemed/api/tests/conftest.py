@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
 from telemed.consults import services as consults
 from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
@@ -40,13 +40,11 @@ def token_for(mobile_app):
 
     def issue(user, scope: str = ALL_SCOPES) -> str:
         value = secrets.token_urlsafe(30)
-        get_access_token_model().objects.create(
-            user=user,
-            application=mobile_app,
-            token=value,
-            scope=scope,
-            expires=timezone.now() + datetime.timedelta(hours=1),
+        token = get_access_token_model()(
+            user=user, application=mobile_app, scope=scope, expires=timezone.now() + datetime.timedelta(hours=1)
         )
+        set_token_value(token, value)  # stored as the server stores it: its checksum only
+        token.save()
         return value
 
     return issue

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from oauth2_provider.models import AccessToken
 
 from conftest import PASSWORD
 from telemed.api.tests.conftest import REDIRECT_URI, bearer
@@ -78,6 +79,7 @@ def authorize_as_doctor(browser: Client, app, doctor, device, *, scope: str) -> 
     assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT_URI
     answer = dict(urllib.parse.parse_qsl(back.query))
     assert answer["state"] == state
+    assert answer["iss"].startswith("http")  # RFC 9207: the app can tell which server answered
     return answer["code"], verifier
 
 
@@ -116,6 +118,9 @@ def test_a_phone_app_logs_a_doctor_in_with_pkce_and_the_second_factor(mobile_app
     tokens = issued.json()
     assert set(tokens["scope"].split()) == {"consults:read", "consults:write", "notifications:read"}
     access, refresh = tokens["access_token"], tokens["refresh_token"]
+    # Kept as checksums only: the database holds no usable token.
+    assert not AccessToken.objects.filter(token=access).exists()
+    assert AccessToken.objects.filter(user=doctor, token="").exists()
 
     me = app.get("/api/v1/me", **bearer(access))
     assert me.status_code == 200 and me.json()["id"] == doctor.pk and me.json()["role"] == "doctor"
