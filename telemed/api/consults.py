@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS, FILE_CONTENT
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import Text, object_id
+from telemed.api.params import Text, Written, object_id
 from telemed.audit.models import AuditAction
 from telemed.audit.services import audit_record
 from telemed.boxes.services import document_opened
@@ -91,7 +91,7 @@ class ConsultDetail(ConsultSummary):
 
 class MessageIn(BaseModel):  # a JSON object, never read off another shape
     # The thread's own rules, stated for clients: something written, at most 8000 characters.
-    text: Annotated[Text, Field(min_length=1, max_length=8000, pattern=r"\S")]
+    text: Annotated[Written, Field(max_length=8000)]
 
 
 class AnswerIn(BaseModel):  # a JSON object, never read off another shape

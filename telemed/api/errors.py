@@ -5,6 +5,7 @@ sends."""
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
@@ -65,6 +66,11 @@ def install(api: NinjaAPI) -> None:
     def refused(request, error):
         detail, errors = _service_errors(error)
         return _answer(api, request, 400 if hasattr(error, "error_dict") else 409, detail, errors)
+
+    @api.exception_handler(MultiPartParserError)
+    def unreadable(request, error):
+        # A body the request says is multipart but is not (no boundary): read while checking the token.
+        return _answer(api, request, 400, _("The body of the request cannot be read."))
 
     @api.exception_handler(AuthenticationError)
     def not_authenticated(request, error):

@@ -22,7 +22,11 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+# The document says it too (a pattern), so that a client knows before sending: no NUL anywhere.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_storable)]
+# Something written: a character that is neither NUL nor what ``str.strip()`` removes (Unicode
+# white space and the four information separators, which Python strips too).
+Written = Annotated[str, Field(pattern=r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"), AfterValidator(_storable)]
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

@@ -95,3 +95,17 @@ def test_refusals_are_json_in_the_asked_language(make_patient, token_for):
     assert anonymous.status_code == 401 and anonymous.json()["detail"].startswith("Accedi")
     bad = client.get("/api/v1/consults?closed=forse", **bearer(token_for(make_patient())))
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "closed"
+
+
+def test_a_body_that_cannot_be_read_or_stored_is_a_400(consult_world, token_for):
+    consult, patient = consult_world["consult"], consult_world["patient"]
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    headers = bearer(token_for(patient))
+    url = f"/api/v1/consults/{consult.pk}/messages"
+    no_boundary = client.post(url, '{"text": "Salve"}', content_type="multipart/form-data", **headers)
+    assert no_boundary.status_code == 400
+    assert no_boundary.json()["detail"] == "The body of the request cannot be read."
+    for text in ("Salve\x00", "   ", "\x1c"):
+        refused = client.post(url, {"text": text}, content_type="application/json", **headers)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "text"
+    assert consult.messages.count() == 1
