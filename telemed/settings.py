@@ -68,6 +68,10 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    # The API: django-ninja (OpenAPI 3.1 from the code; its docs page's files from its own static
+    # folder, no CDN) and django-oauth-toolkit (the OAuth 2.1 authorization server, listed after
+    # telemed.api so that the api's own authorization page replaces the toolkit's).
+    "ninja",
     "telemed.lib",
     "telemed.observability",
     "telemed.outbox",
@@ -88,6 +92,8 @@ INSTALLED_APPS = [
     "telemed.directory",
     "telemed.rights",
     "telemed.portal",
+    "telemed.api",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -419,6 +425,53 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# --- the API and its OAuth 2.1 server ------------------------------------------------------
+
+# What an app may ask for, area by area; the authorization page shows these words to the person.
+API_SCOPES = {
+    "consults:read": _("Read your consults and their messages"),
+    "consults:write": _("Write in your consults and draft a doctor's answer"),
+    "documents:read": _("Read and download the documents of your Welbox or Medbox"),
+    "notifications:read": _("Read your notifications"),
+    "notifications:write": _("Mark your notifications as read"),
+}
+OAUTH2_PROVIDER = {
+    "SCOPES": API_SCOPES,
+    # An app gets only what it asked for: no scope asked is no scope granted.
+    "DEFAULT_SCOPES": [],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("TELEMED_API_TOKEN_SECONDS", "3600")),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("TELEMED_API_REFRESH_SECONDS", str(30 * 24 * 60 * 60))),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    # A refresh token used twice (stolen and replayed) revokes the whole family (OAuth 2.1).
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    # OAuth 2.1 as RFC 9700 states it: no implicit or password grant, PKCE with S256 only,
+    # tokens never in a URL's query, exact redirect URIs.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # The authorization response names its issuer (RFC 9207: no mix-up between servers), and
+    # tokens are kept as checksums only: a copy of the database holds no usable token.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # Native apps come back through their own scheme (RFC 8252), web apps over HTTPS; plain HTTP
+    # only in development.
+    "ALLOWED_REDIRECT_URI_SCHEMES": env_list(
+        "TELEMED_OAUTH_REDIRECT_SCHEMES", "https,it.telemed.app" if PRODUCTION else "https,http,it.telemed.app"
+    ),
+    # The person is asked every time an app wants access (no silent re-approval).
+    "REQUEST_APPROVAL_PROMPT": "force",
+}
+# Requests per token (or per person on the browsable docs, per address when anonymous) in a
+# window: beyond, 429 with Retry-After.
+API_RATE_LIMIT = os.environ.get("TELEMED_API_RATE_LIMIT", "120/min")
+API_ANONYMOUS_RATE_LIMIT = os.environ.get("TELEMED_API_ANONYMOUS_RATE_LIMIT", "30/min")
 
 # --- e-mail ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("visits/", include("telemed.visits.urls")),
     path("medici/", include("telemed.directory.urls")),
     path("rights/", include("telemed.rights.urls")),
+    path("", include("telemed.api.urls")),
     path("i18n/setlang/", language_set, name="set_language"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),

@@ -1,0 +1,75 @@
+"""Fixtures of the API tests: a registered mobile app (a public OAuth client), tokens for people,
+and a consult between a patient and a doctor with a document, a message and a notification."""
+
+import datetime
+import secrets
+import uuid
+
+import pytest
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
+
+from telemed.consults import services as consults
+from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
+    consult_doctor,
+    consult_files,
+    welbox_document,
+)
+
+REDIRECT_URI = "it.telemed.app://oauth/callback"
+ALL_SCOPES = "consults:read consults:write documents:read notifications:read notifications:write"
+
+
+@pytest.fixture
+def mobile_app(db):
+    """The phone app as staff register it: a public client (no secret), code flow with PKCE."""
+    Application = get_application_model()
+    return Application.objects.create(
+        name="telemed per telefono",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=REDIRECT_URI,
+        skip_authorization=False,
+        algorithm="",
+    )
+
+
+@pytest.fixture
+def token_for(mobile_app):
+    """An access token of ``user`` for the app, as the token endpoint would issue it."""
+
+    def issue(user, scope: str = ALL_SCOPES) -> str:
+        value = secrets.token_urlsafe(30)
+        token = get_access_token_model()(
+            user=user, application=mobile_app, scope=scope, expires=timezone.now() + datetime.timedelta(hours=1)
+        )
+        set_token_value(token, value)  # stored as the server stores it: its checksum only
+        token.save()
+        return value
+
+    return issue
+
+
+def bearer(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@pytest.fixture
+def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fixture
+    """A patient's consult with a doctor: a document sent with the request and a message of the
+    patient's; the doctor has notifications about both."""
+    doctor, patient = consult_doctor(), make_patient()
+    document = welbox_document(patient, name="esame.pdf")
+    consult, _created = consults.consult_request(
+        actor=patient,
+        doctor=doctor.doctor_profile,
+        draft=consults.ConsultDraft(
+            kind="base",
+            question="Ho dolore al petto da due giorni.",
+            document_ids=(document.pk,),
+            accepted_terms=True,
+            idempotency_key=uuid.uuid4(),
+        ),
+    )
+    consults.consult_message_send(actor=patient, consult=consult, text="Aggiungo che ho anche febbre.")
+    return {"doctor": doctor, "patient": patient, "consult": consult, "document": document}

@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from telemed.api.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("o/", include("telemed.api.oauth_urls")),
+]
