@@ -580,6 +580,28 @@ def consult_cancel(*, actor: User, consult: Consult) -> Consult:
 
 
 @transaction.atomic
+def consults_withdraw_of_patient(*, patient: User) -> tuple[int, int]:
+    """An account being erased withdraws what it still waits for, so that no answer is filed
+    afterwards into a box that is gone: its open consults are cancelled (nothing is billed: a
+    consult is billed once answered) and each doctor is told; its unanswered Info requests are
+    deleted (no answer was given, nothing of them is a record to keep). Consults already answered
+    stay with the doctor, as the law keeps them. Returns (consults cancelled, Info requests deleted)."""
+    cancelled = 0
+    for consult in Consult.objects.select_for_update().filter(patient=patient, status__in=OPEN_STATES):
+        consult_transition(consult, ConsultStatus.CANCELLED)
+        consult.save(update_fields=["status", "ended_at"])
+        notify(
+            recipient=_doctor_user(consult.doctor),
+            kind=NOTIFY_CONSULT,
+            title=_("A patient who deleted their account withdrew a consult"),
+            url=_consult_url(consult),
+        )
+        cancelled += 1
+    deleted, _by_model = InfoRequest.objects.filter(patient=patient, status=InfoStatus.OPEN).delete()
+    return cancelled, deleted
+
+
+@transaction.atomic
 def consult_message_send(*, actor: User, consult: Consult, text: str, document_ids=()) -> ConsultMessage:
     """A message in the consult's thread, with documents from the sender's own box."""
     consult = _locked(consult)

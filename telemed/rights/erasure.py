@@ -13,6 +13,8 @@ The rules:
   erasure past due whose task was lost): the Welbox's or Medbox's documents and studies (rows
   and files, the space freed), the texts of the messages the person wrote, the health agenda
   (reminders), notifications, care links, visits not yet started (cancelled, the other side told),
+  the consults still waiting for an answer (cancelled, unbilled, the doctor told, so that no
+  answer is filed afterwards into a box that is gone) and unanswered Info requests,
   data exports, consents, sessions and authenticators;
   then the account is anonymised (``accounts.erasure``): it can no longer log in.
 - What must be kept is kept, and restricted to whoever keeps it: invoices, credit notes,
@@ -50,6 +52,7 @@ from telemed.boxes import selectors as boxes
 from telemed.boxes import services as box_services
 from telemed.care import selectors as care
 from telemed.care import services as care_services
+from telemed.consults import services as consults
 from telemed.dicom import services as dicom_services
 from telemed.directory import services as directory
 from telemed.lib import formatting
@@ -198,6 +201,9 @@ def _erase_account_data(user: User) -> dict:
     outcome["notifications"] = notifications_erase_of(user=user)
     outcome["care_links"] = care_services.care_links_end_of(user=user)
     outcome["visits_cancelled"] = visits.bookings_cancel_of(user=user)
+    outcome["consults_withdrawn"], outcome["info_requests_deleted"] = consults.consults_withdraw_of_patient(
+        patient=user
+    )
     exports = DataExport.objects.filter(user=user)
     transaction.on_commit(functools.partial(_remove_stored, list(exports.values_list("file_name", flat=True))))
     exports.delete()

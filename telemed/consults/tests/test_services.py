@@ -444,3 +444,25 @@ def test_the_rejection_email_reaches_a_real_smtp_server_with_a_prefilled_consult
     assert response.status_code == 200
     assert text in response.content.decode()
     assert not mail.outbox  # it went through SMTP, not the locmem backend
+
+
+def test_a_patient_erasing_the_account_withdraws_open_consults_and_questions_and_keeps_ended_ones(
+    consult_doctor, make_patient
+):
+    from telemed.notifications.models import Notification
+
+    doctor, patient = consult_doctor(), make_patient()
+    waiting, started, ended = ask(patient, doctor), ask(patient, doctor), ask(patient, doctor)
+    Consult.objects.filter(pk=started.pk).update(status=ConsultStatus.IN_PROGRESS)
+    Consult.objects.filter(pk=ended.pk).update(status=ConsultStatus.EXPIRED)
+    services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+
+    assert services.consults_withdraw_of_patient(patient=patient) == (2, 1)
+    assert {c.pk: c.status for c in Consult.objects.filter(patient=patient)} == {
+        waiting.pk: "cancelled",
+        started.pk: "cancelled",
+        ended.pk: "expired",
+    }
+    assert not InfoRequest.objects.filter(patient=patient).exists()
+    assert Notification.objects.filter(recipient=doctor, title__contains="withdrew").count() == 2
+    assert services.consults_withdraw_of_patient(patient=patient) == (0, 0)  # a second run changes nothing
