@@ -11,13 +11,12 @@ from django.conf import settings
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django_tasks import TaskResultStatus
-from django_tasks.exceptions import TaskException
 
 from telemed.accounts.models import User
 from telemed.audit import tasks
 from telemed.audit.models import AuditAction, AuditEntry, AuditRetention
 from telemed.lib.clients import client_address, client_user_agent
+from telemed.lib.task_chains import chain_is_current, chain_next, chain_start, chain_state
 
 # The law asks that access logs to health records be kept at least 24 months; a
 # setting may lengthen that, never shorten it.
@@ -75,36 +74,10 @@ def audit_retention_purge(*, now: datetime.datetime | None = None) -> int:
     return deleted
 
 
-def _retention_state() -> AuditRetention:
-    AuditRetention.objects.get_or_create(pk=1)
-    return AuditRetention.objects.select_for_update().get(pk=1)
-
-
-def _pending(state: AuditRetention) -> bool:
-    if not state.task_id:
-        return False
-    try:
-        status = tasks.audit_retention_purge_task.get_result(state.task_id).status
-    except TaskException:  # pruned from the queue, or not ours
-        return False
-    return status in {TaskResultStatus.READY, TaskResultStatus.RUNNING}
-
-
-def _schedule(state: AuditRetention, run_at: datetime.datetime) -> None:
-    result = tasks.audit_retention_purge_task.using(run_after=run_at).enqueue()
-    state.task_id = str(result.id)
-    state.next_run_at = run_at
-
-
 @transaction.atomic
 def audit_retention_schedule() -> bool:
     """Start the daily purge chain unless one is waiting; True when one was enqueued (idempotent)."""
-    state = _retention_state()
-    if _pending(state):
-        return False
-    _schedule(state, timezone.now())
-    state.save(update_fields=["task_id", "next_run_at"])
-    return True
+    return chain_start(AuditRetention, tasks.audit_retention_purge_task)
 
 
 @transaction.atomic
@@ -112,12 +85,12 @@ def audit_retention_run(*, task_id: str | None = None) -> int:
     """Run by the task: purge, then schedule tomorrow's purge in the same transaction. A task
     that is not the scheduled one (a run again of one that already scheduled its successor)
     does nothing, so that there is only ever one chain."""
-    state = _retention_state()
-    if task_id is not None and state.task_id and state.task_id != task_id:
+    state = chain_state(AuditRetention)
+    if not chain_is_current(state, task_id):
         return 0
     count = audit_retention_purge()
     state.last_purged_at = timezone.now()
     state.last_purged_count = count
-    _schedule(state, state.last_purged_at + RETENTION_INTERVAL)
+    chain_next(state, tasks.audit_retention_purge_task, state.last_purged_at + RETENTION_INTERVAL)
     state.save()
     return count

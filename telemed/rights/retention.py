@@ -40,11 +40,10 @@ from dataclasses import dataclass
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus
-from django_tasks.exceptions import TaskException
 
 from telemed.accounts.security_log import security_events_purge
 from telemed.audit.services import AUDIT_RETENTION_FLOOR_MONTHS, audit_retention_purge
+from telemed.lib.task_chains import chain_is_current, chain_next, chain_start, chain_state
 from telemed.notifications.services import notifications_purge
 from telemed.rights import erasure, services, tasks
 from telemed.rights.models import RetentionRun
@@ -130,36 +129,10 @@ def retention_apply(*, now: datetime.datetime | None = None) -> dict[str, int]:
 # --- the daily chain ---------------------------------------------------------------------------
 
 
-def _state() -> RetentionRun:
-    RetentionRun.objects.get_or_create(pk=1)
-    return RetentionRun.objects.select_for_update().get(pk=1)
-
-
-def _pending(state: RetentionRun) -> bool:
-    if not state.task_id:
-        return False
-    try:
-        status = tasks.retention_sweep.get_result(state.task_id).status
-    except TaskException:  # pruned from the queue, or not ours
-        return False
-    return status in {TaskResultStatus.READY, TaskResultStatus.RUNNING}
-
-
-def _schedule(state: RetentionRun, run_at: datetime.datetime) -> None:
-    result = tasks.retention_sweep.using(run_after=run_at).enqueue()
-    state.task_id = str(result.id)
-    state.next_run_at = run_at
-
-
 @transaction.atomic
 def retention_schedule() -> bool:
     """Start the daily sweep unless one is waiting; True when one was enqueued (idempotent)."""
-    state = _state()
-    if _pending(state):
-        return False
-    _schedule(state, timezone.now())
-    state.save(update_fields=["task_id", "next_run_at"])
-    return True
+    return chain_start(RetentionRun, tasks.retention_sweep)
 
 
 @transaction.atomic
@@ -167,12 +140,12 @@ def retention_run(*, task_id: str | None = None) -> dict[str, int]:
     """Run by the task: apply the rules, then schedule tomorrow's sweep in the same transaction. A
     task that is not the scheduled one (a run again of one that already scheduled its successor)
     does nothing, so that there is only ever one chain."""
-    state = _state()
-    if task_id is not None and state.task_id and state.task_id != task_id:
+    state = chain_state(RetentionRun)
+    if not chain_is_current(state, task_id):
         return {}
     removed = retention_apply()
     state.last_run_at = timezone.now()
     state.last_removed = removed
-    _schedule(state, state.last_run_at + SWEEP_INTERVAL)
+    chain_next(state, tasks.retention_sweep, state.last_run_at + SWEEP_INTERVAL)
     state.save()
     return removed
