@@ -21,7 +21,7 @@ The rules:
   proformas, payments and the ledger (10 years, art. 2220 c.c.), with the parties' data as they
   were invoiced; the records a doctor holds as controller (their Medbox, the reports they signed,
   consults and visits with the studies a consult was asked with); the access log for its
-  retention period. ``KEPT`` and ``ERASED`` say it in the page's words.
+  retention period. The deletion page (rights/erasure.html) says it in the page's words.
 - Every step (asked, confirmed, cancelled, carried out) is an entry of the access log, with the
   request as its target; the request's row stays, with what was erased and kept (counts only).
 - Run again (its worker died), the erasure changes nothing: it acts on a scheduled request only,
