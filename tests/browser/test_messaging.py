@@ -142,7 +142,9 @@ def test_two_doctors_exchange_a_dicom_study_and_see_it_live(new_page, make_docto
     message.locator("li.study a").click()
     colleague_page.wait_for_url(f"**/dicom/studies/{study.pk}/")
     colleague_page.locator('[data-testid="series-button"]').first.click()
-    colleague_page.locator('[data-testid="viewer-image"]').wait_for()
+    # The frame is rendered from the DICOM file on request; in CI the server shares 2 cores with a
+    # second test process, where the default 15 s once ran out.
+    colleague_page.locator('[data-testid="viewer-image"]').wait_for(timeout=45000)
     screenshot(colleague_page, "messaging-intramed-study-viewer")
 
     # The reply comes back live to the sender.
