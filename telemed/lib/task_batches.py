@@ -17,9 +17,28 @@ from collections.abc import Iterable
 from django_tasks.signals import task_enqueued
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.compat import normalize_json
-from django_tasks_db.models import DBTaskResult, get_date_max
 
 from telemed.lib.request_ids import args_kwargs_with_request_id
+
+
+def task_row(backend, task, args, kwargs) -> dict:
+    """The fields of the row django-tasks-db's ``enqueue`` writes for one run (0.13.0), with the
+    current request id in its ``args_kwargs`` (telemed.lib.request_ids). "No time set" is stored
+    as the backend's far future, as its pre_save handler does, which bulk_create does not send.
+    The platform's backend (telemed/workers/backend.py) writes its rows with this too, which is
+    why the models are imported here and below only when called: @task decorators build that
+    backend at import time, before the models can load."""
+    from django_tasks_db.models import get_date_max
+
+    return {
+        "id": backend._get_id(),  # the backend's own id function, as enqueue() uses
+        "args_kwargs": args_kwargs_with_request_id(normalize_json({"args": args, "kwargs": kwargs})),
+        "priority": task.priority,
+        "task_path": task.module_path,
+        "queue_name": task.queue_name,
+        "run_after": task.run_after if task.run_after is not None else get_date_max(),
+        "backend_name": backend.alias,
+    }
 
 
 def enqueue_many(task, kwargs_list: Iterable[dict]) -> int:
@@ -32,22 +51,11 @@ def enqueue_many(task, kwargs_list: Iterable[dict]) -> int:
         for kwargs in kwargs_list:
             task.enqueue(**kwargs)
         return len(kwargs_list)
+    from django_tasks_db.models import DBTaskResult
+
     backend.validate_task(task)
     rows = DBTaskResult.objects.bulk_create(
-        [
-            DBTaskResult(
-                id=backend._get_id(),  # the backend's own id function, as enqueue() uses
-                # with the request id, as the platform's backend writes it (telemed/workers/backend.py)
-                args_kwargs=args_kwargs_with_request_id(normalize_json({"args": (), "kwargs": kwargs})),
-                priority=task.priority,
-                task_path=task.module_path,
-                queue_name=task.queue_name,
-                # what django-tasks-db's pre_save handler does, which bulk_create does not send
-                run_after=task.run_after if task.run_after is not None else get_date_max(),
-                backend_name=backend.alias,
-            )
-            for kwargs in kwargs_list
-        ]
+        [DBTaskResult(**task_row(backend, task, (), kwargs)) for kwargs in kwargs_list]
     )
     for row in rows:
         task_enqueued.send(type(backend), task_result=row.task_result)

@@ -78,13 +78,13 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None) -> boo
                     raise _Withdrawn
                 if inside:
                     at_commit()
-                elif pipelined:
+                    return True
+                if pipelined:
                     _commit_then(at_commit)
                     return True
         except _Withdrawn:
             return False
-        if not inside:
-            at_commit()
+        at_commit()
         return True
 
     connection = message.connection or mail.get_connection()
