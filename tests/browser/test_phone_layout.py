@@ -16,6 +16,7 @@ import urllib.parse
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from tests.browser.conftest import off_the_loop, screenshot
 
@@ -266,31 +267,34 @@ def test_the_menu_and_the_chat_drawer_fold_on_a_phone_only(new_page):
     log_in(page, "paziente")
     menu = page.locator("button.menu-button")
     welbox = page.locator(".main-nav").get_by_role("link", name="Welbox")
-    assert menu.get_attribute("aria-expanded") == "false"
-    assert welbox.is_hidden()
-    assert page.get_by_role("button", name="Menu").is_visible()
+    # expect() waits for the page's modules: on a busy machine they may run after the first look.
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(welbox).to_be_hidden()
+    expect(page.get_by_role("button", name="Menu")).to_be_visible()
     menu.focus()
     page.keyboard.press("Enter")
-    assert menu.get_attribute("aria-expanded") == "true"
-    assert welbox.is_visible()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(welbox).to_be_visible()
     page.keyboard.press("Tab")
     page.keyboard.press("Escape")
-    assert menu.get_attribute("aria-expanded") == "false"
-    assert welbox.is_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(welbox).to_be_hidden()
     assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "site-menu"
 
     page.goto(f"/visits/{booking_id}/room/")
     chat = page.locator("button.room-chat-toggle")
     message = page.get_by_label("Messaggio", exact=True)
-    assert message.is_hidden()
-    page.get_by_role("button", name="Chat").click()
-    assert chat.get_attribute("aria-expanded") == "true"
-    assert message.is_visible()
+    expect(message).to_be_hidden()
+    expect(chat).to_be_visible()
+    chat.click()
+    expect(chat).to_have_attribute("aria-expanded", "true")
+    expect(message).to_be_visible()
 
     page.set_viewport_size(DESKTOP)
-    assert menu.is_hidden() and chat.is_hidden()
-    assert welbox.is_visible()
-    assert message.is_visible()
+    expect(menu).to_be_hidden()
+    expect(chat).to_be_hidden()
+    expect(welbox).to_be_visible()
+    expect(message).to_be_visible()
 
     base_url = page.url.split("/visits/")[0]
     context = page.context.browser.new_context(

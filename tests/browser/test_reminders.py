@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from telemed.care import services as care
 from telemed.reminders.models import Reminder
@@ -34,8 +35,9 @@ def test_patient_sets_a_therapy_and_the_doctor_a_follow_up(new_page, make_doctor
     times.nth(0).fill("08:00")
     times.nth(1).fill("20:00")
     form.locator("input[name=frequency][value=daily]").check()
-    # Only the choices that go with "every day" are shown.
-    assert form.locator("input[name=weekdays]").first.is_hidden()
+    # Only the choices that go with "every day" are shown (once the form's module has run: it may
+    # load after the click on a busy machine, and then applies the checked frequency).
+    expect(form.locator("input[name=weekdays]").first).to_be_hidden()
     form.locator("input[name=end][value=until]").check()
     form.locator("input[name=until]").fill((tomorrow + dt.timedelta(days=30)).isoformat())
     screenshot(patient_page, "reminders-patient-form")
