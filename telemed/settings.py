@@ -141,6 +141,9 @@ TEMPLATES = [
     },
 ]
 
+# Forms render with Jinja2 and Django's own Jinja2 form templates: the same HTML, several times faster.
+FORM_RENDERER = "telemed.lib.form_rendering.FormRenderer"
+
 # --- database --------------------------------------------------------------
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
