@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.utils import load_backend
 
 
 class DatabaseError(Exception):
@@ -111,17 +112,15 @@ def restore(dump: Path, dump_engine: str, database_url: str) -> None:
 
 @contextlib.contextmanager
 def opened(database_url: str) -> Iterator[str]:
-    """A temporary connection alias for the database at ``database_url``."""
+    """A temporary connection alias for the database at ``database_url``, in this thread only (not
+    one of settings.DATABASES: nothing else sees it)."""
     alias = f"backups_{os.getpid()}_{id(database_url)}"
     default = dict(connections.settings[DEFAULT_DB_ALIAS])
-    connections.settings[alias] = connections.configure_settings(
-        {DEFAULT_DB_ALIAS: default, alias: dj_database_url.parse(database_url)}
-    )[alias]
+    settings_dict = connections.configure_settings({DEFAULT_DB_ALIAS: default, alias: dj_database_url.parse(database_url)})
+    connections[alias] = load_backend(settings_dict[alias]["ENGINE"]).DatabaseWrapper(settings_dict[alias], alias)
     try:
         yield alias
     finally:
         with contextlib.suppress(Exception):
             connections[alias].close()
-        with contextlib.suppress(AttributeError, KeyError):
-            del connections[alias]
-        del connections.settings[alias]
+        del connections[alias]

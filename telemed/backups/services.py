@@ -186,7 +186,6 @@ def media_storage(*, media_root: str = "", storage_url: str = ""):
         raise BackupError("give exactly one of --media-root and --storage-url")
     if storage_url:
         return storages.create_storage(storage_from_url(storage_url))
-    Path(media_root).mkdir(parents=True, exist_ok=True)
     return storages.create_storage({
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": media_root, "file_permissions_mode": settings.FILE_UPLOAD_PERMISSIONS,

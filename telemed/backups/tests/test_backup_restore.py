@@ -1,0 +1,192 @@
+"""Backup and restore on the stack the tests run on (PostgreSQL: pg_dump of a snapshot, restored into
+a database created for the test; SQLite: the online backup API, restored into a new file), with
+documents and their files, a paid and invoiced consult and audit entries; then the restore's checks,
+and the ways they fail."""
+
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from conftest import ROOT, database_url_for_subprocesses
+from telemed.accounts.models import User
+from telemed.audit.models import AuditAction
+from telemed.backups import database
+from telemed.backups.tests.flows import consult_paid
+from telemed.billing.invoices import invoice_pdf_ensure
+from telemed.billing.models import Invoice, InvoiceCounter
+from telemed.boxes import services as boxes
+from telemed.boxes.models import Document
+from telemed.portal.management.commands.load_demo import demo_pdf
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def restore_database_url(tmp_path):
+    """The URL of a new, empty database for the restore, removed after the test."""
+    if connection.vendor == "sqlite":
+        yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+        return
+    base = database_url_for_subprocesses().rsplit("/", 1)[0]
+    name = f"{connection.settings_dict['NAME'].removeprefix('test_')}_restore"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def platform_data(files_in_tmp, make_doctor, make_patient):
+    """Two documents in a patient's Welbox (one read: an audit entry), two paid consults with their
+    invoices (one with its PDF), and a file in the storage that no row refers to."""
+    doctor, patient = make_doctor().doctor_profile, make_patient()
+    staff = User.objects.create_superuser("staff-backup@example.test", "a-Long-enough-passw0rd")
+    box = boxes.box_for(patient)
+    documents = [
+        boxes.document_store(actor=patient, box=box, category="other", name=f"referto-{n}.pdf",
+                             stream=io.BytesIO(demo_pdf(f"Referto {n}").getvalue()), mime="application/pdf")
+        for n in (1, 2)
+    ]  # fmt: skip
+    boxes.document_opened(actor=patient, document=documents[0], action=AuditAction.VIEW, request=None)
+    invoices = [consult_paid(doctor=doctor, patient=patient, staff=staff) for _ in range(2)]
+    invoice_pdf_ensure(invoice=invoices[0])
+    orphan = default_storage.save("private/boxes/orphan", ContentFile(b"no row refers to me"))
+    return {"doctor": doctor, "patient": patient, "staff": staff, "documents": documents, "orphan": orphan}
+
+
+def _restore(backup, database_url, media_root) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("restore", str(backup), database_url=database_url, media_root=str(media_root), stdout=out,
+                     stderr=err)  # fmt: skip
+    except CommandError as error:
+        return 1, out.getvalue() + str(error)
+    return 0, out.getvalue()
+
+
+def test_a_backup_restores_into_a_new_database_and_media_folder_and_passes_every_check(
+    platform_data, restore_database_url, tmp_path
+):
+    backup = tmp_path / "backup"
+    out = io.StringIO()
+    call_command("backup", str(backup), stdout=out)
+    manifest = json.loads((backup / "manifest.json").read_text())
+    paths = {entry["path"] for entry in manifest["files"]}
+    for document in platform_data["documents"]:
+        assert document.file.name in paths
+    assert Invoice.objects.get(number=1).pdf.name in paths
+    assert platform_data["orphan"] not in paths  # only what the snapshot refers to
+    assert manifest["figures"]["invoices"] == [
+        {"doctor": platform_data["doctor"].pk, "kind": "invoice", "year": Invoice.objects.get(number=1).year, "last": 2}
+    ]
+    assert manifest["figures"]["audit"]["entries"] >= 1
+
+    media = tmp_path / "restored-media"
+    code, output = _restore(backup, restore_database_url, media)
+
+    assert code == 0, output
+    for name in ("documents (recorded digests): 2 checked", "ledger", "invoice numbering: 1 checked", "audit trail"):
+        assert f"OK   {name}" in output, output
+    assert "Restore OK" in output
+    with database.opened(restore_database_url) as alias:
+        assert Document.objects.using(alias).count() == 2
+        assert InvoiceCounter.objects.using(alias).get().last_number == 2
+    document = platform_data["documents"][1]
+    assert (media / document.file.name).read_bytes() == document.file.open("rb").read()
+
+    # The restored platform issues the next invoice as number 3: the series goes on without a gap.
+    script = (
+        "from telemed.accounts.models import User, DoctorProfile\n"
+        "from telemed.backups.tests.flows import consult_paid\n"
+        f"invoice = consult_paid(doctor=DoctorProfile.objects.get(pk={platform_data['doctor'].pk}), "
+        f"patient=User.objects.get(pk={platform_data['patient'].pk}), staff=User.objects.get(pk={platform_data['staff'].pk}))\n"
+        "print('NEXT', invoice.number)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": restore_database_url, "DATABASE_POOL": "false",
+           "TELEMED_VAR_DIR": str(tmp_path / "restored-var")}  # fmt: skip
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "NEXT 3" in done.stdout
+
+
+def test_a_file_changed_in_the_backup_is_found_and_nothing_is_restored(platform_data, restore_database_url, tmp_path):
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    name = platform_data["documents"][0].file.name
+    tampered = backup / "files" / name
+    tampered.write_bytes(tampered.read_bytes()[:-1] + b"!")
+
+    code, output = _restore(backup, restore_database_url, tmp_path / "restored-media")
+
+    assert code == 1
+    assert f"FAIL backup copy (manifest)" in output
+    assert f"{name}: SHA-256 differs from the manifest" in output
+    assert "nothing was restored" in output
+    assert not (tmp_path / "restored-media").exists()
+    with database.opened(restore_database_url) as alias:
+        assert "boxes_document" not in connection_tables(alias)
+
+
+def test_a_file_changed_with_its_manifest_entry_fails_the_documents_check(
+    platform_data, restore_database_url, tmp_path
+):
+    """The manifest is no proof by itself: the digest the database recorded as the file arrived is."""
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    document = platform_data["documents"][0]
+    tampered = backup / "files" / document.file.name
+    tampered.write_bytes(tampered.read_bytes().replace(b"Referto 1", b"Referto 9"))
+    manifest = json.loads((backup / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == document.file.name:
+            import hashlib
+
+            entry["sha256"] = hashlib.sha256(tampered.read_bytes()).hexdigest()
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+
+    code, output = _restore(backup, restore_database_url, tmp_path / "restored-media")
+
+    assert code == 1
+    assert "OK   backup copy (manifest)" in output
+    assert "FAIL documents (recorded digests): 2 checked, 1 wrong" in output
+    assert f"boxes.Document {document.pk} ({document.file.name}): blake3" in output
+    assert "checks failed" in output
+
+
+def test_a_restore_refuses_a_database_that_is_not_empty(platform_data, tmp_path):
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    code, output = _restore(backup, database_url_for_subprocesses(), tmp_path / "restored-media")
+    assert code == 1
+    assert "a restore goes into a new" in output
+
+
+def test_a_backup_fails_when_a_file_the_database_refers_to_is_missing(platform_data, tmp_path):
+    document = platform_data["documents"][1]
+    default_storage.delete(document.file.name)
+    with pytest.raises(CommandError, match=f"boxes.Document {document.pk}: {document.file.name}"):
+        call_command("backup", str(tmp_path / "backup"), stdout=io.StringIO())
+
+
+def connection_tables(alias) -> list[str]:
+    from django.db import connections
+
+    return connections[alias].introspection.table_names()
+
+
+assert pathlib  # noqa: S101
