@@ -88,7 +88,9 @@ def restore(dump: Path, dump_engine: str, database_url: str) -> None:
     """Load ``dump`` into the new, empty database at ``database_url``."""
     settings_dict = dj_database_url.parse(database_url)
     if engine(settings_dict) != dump_engine:
-        raise DatabaseError(f"this backup is of a {dump_engine} database; --database-url names a {settings_dict['ENGINE']} one")
+        raise DatabaseError(
+            f"this backup is of a {dump_engine} database; --database-url names a {settings_dict['ENGINE']} one"
+        )
     if dump_engine == "sqlite3":
         target = Path(settings_dict["NAME"])
         if target.exists():
@@ -104,7 +106,9 @@ def restore(dump: Path, dump_engine: str, database_url: str) -> None:
     with opened(database_url) as alias, connections[alias].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         if cursor.fetchone()[0]:
-            raise DatabaseError(f"database {settings_dict['NAME']} has tables: a restore goes into a new, empty database only")
+            raise DatabaseError(
+                f"database {settings_dict['NAME']} has tables: a restore goes into a new, empty database only"
+            )
     args, env = _pg_command("pg_restore", settings_dict)
     _run(args + ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
                  f"--dbname={settings_dict['NAME']}", str(dump)], env)  # fmt: skip
@@ -116,7 +120,9 @@ def opened(database_url: str) -> Iterator[str]:
     one of settings.DATABASES: nothing else sees it)."""
     alias = f"backups_{os.getpid()}_{id(database_url)}"
     default = dict(connections.settings[DEFAULT_DB_ALIAS])
-    settings_dict = connections.configure_settings({DEFAULT_DB_ALIAS: default, alias: dj_database_url.parse(database_url)})
+    settings_dict = connections.configure_settings(
+        {DEFAULT_DB_ALIAS: default, alias: dj_database_url.parse(database_url)}
+    )
     connections[alias] = load_backend(settings_dict[alias]["ENGINE"]).DatabaseWrapper(settings_dict[alias], alias)
     try:
         yield alias

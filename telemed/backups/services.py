@@ -57,13 +57,18 @@ def backup_create(*, directory: Path) -> BackupSummary:
     directory.mkdir(parents=True, exist_ok=True)
     dump = directory / DUMP_NAMES[engine]
     source = storages["default"]
-    entries, missing, optional_missing, total = [], [], [], 0
+    entries: list[dict] = []
+    missing: list[str] = []
+    optional_missing: list[str] = []
+    total = 0
     try:
         with database.snapshot(dump) as alias:
             figures = verification.figures(alias)
             for reference in stored_files.references(alias):
                 if not stored_files.safe_name(reference.name):
-                    raise BackupError(f"{reference.model} {reference.pk}: storage key {reference.name!r} is not a safe path")
+                    raise BackupError(
+                        f"{reference.model} {reference.pk}: storage key {reference.name!r} is not a safe path"
+                    )
                 if not source.exists(reference.name):
                     (missing if reference.required else optional_missing).append(
                         f"{reference.model} {reference.pk}: {reference.name}"
@@ -128,7 +133,9 @@ def backup_verify(*, directory: Path, manifest: dict) -> verification.Check:
         if size != entry["size"]:
             check.problems.append(f"{entry['path']}: {size} bytes, the manifest says {entry['size']}")
         elif digests["sha256"] != entry["sha256"]:
-            check.problems.append(f"{entry['path']}: SHA-256 differs from the manifest (the file was changed or damaged)")
+            check.problems.append(
+                f"{entry['path']}: SHA-256 differs from the manifest (the file was changed or damaged)"
+            )
     return check
 
 
@@ -191,4 +198,3 @@ def media_storage(*, media_root: str = "", storage_url: str = ""):
         "OPTIONS": {"location": media_root, "file_permissions_mode": settings.FILE_UPLOAD_PERMISSIONS,
                     "directory_permissions_mode": settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS},
     })  # fmt: skip
-

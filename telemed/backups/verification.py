@@ -90,7 +90,9 @@ def documents(using: str, storage) -> Check:
         if size != row.size:
             check.problems.append(f"{where}: {size} bytes, the database records {row.size}")
         elif digests[row.algorithm] != row.digest:
-            check.problems.append(f"{where}: {row.algorithm} {digests[row.algorithm]}, the database records {row.digest}")
+            check.problems.append(
+                f"{where}: {row.algorithm} {digests[row.algorithm]}, the database records {row.digest}"
+            )
     return check
 
 
