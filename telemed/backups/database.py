@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dj_database_url
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 from django.db.utils import load_backend
 
 
@@ -58,19 +58,23 @@ def _run(args: list[str], env: dict) -> None:
         raise DatabaseError(f"{Path(args[0]).name} failed: {done.stderr.strip() or done.returncode}")
 
 
+def _sqlite_copy(source_path: Path, target_path: Path) -> None:
+    """A consistent copy of a live SQLite database (its online backup API, WAL included)."""
+    source, copy = sqlite3.connect(source_path), sqlite3.connect(target_path)
+    try:
+        with copy:
+            source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+
+
 @contextlib.contextmanager
 def snapshot(target: Path) -> Iterator[str]:
     """Dump the live database into ``target`` and yield the alias whose reads see the dumped state."""
     settings_dict = connections[DEFAULT_DB_ALIAS].settings_dict
     if engine(settings_dict) == "sqlite3":
-        source = sqlite3.connect(settings_dict["NAME"])
-        copy = sqlite3.connect(target)
-        try:
-            with copy:
-                source.backup(copy)
-        finally:
-            copy.close()
-            source.close()
+        _sqlite_copy(Path(settings_dict["NAME"]), target)
         with opened(f"sqlite:///{target}") as alias:
             yield alias
         return
@@ -86,7 +90,10 @@ def snapshot(target: Path) -> Iterator[str]:
 
 def restore(dump: Path, dump_engine: str, database_url: str) -> None:
     """Load ``dump`` into the new, empty database at ``database_url``."""
-    settings_dict = dj_database_url.parse(database_url)
+    try:
+        settings_dict = dj_database_url.parse(database_url)
+    except ValueError as error:
+        raise DatabaseError(f"--database-url cannot be read: {error}") from error
     if engine(settings_dict) != dump_engine:
         raise DatabaseError(
             f"this backup is of a {dump_engine} database; --database-url names a {settings_dict['ENGINE']} one"
@@ -95,20 +102,21 @@ def restore(dump: Path, dump_engine: str, database_url: str) -> None:
         target = Path(settings_dict["NAME"])
         if target.exists():
             raise DatabaseError(f"{target} exists: a restore goes into a new database file only")
-        source, copy = sqlite3.connect(dump), sqlite3.connect(target)
         try:
-            with copy:
-                source.backup(copy)
-        finally:
-            copy.close()
-            source.close()
+            _sqlite_copy(dump, target)
+        except sqlite3.Error as error:
+            raise DatabaseError(f"cannot write {target}: {error}") from error
         return
-    with opened(database_url) as alias, connections[alias].cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-        if cursor.fetchone()[0]:
-            raise DatabaseError(
-                f"database {settings_dict['NAME']} has tables: a restore goes into a new, empty database only"
-            )
+    try:
+        with opened(database_url) as alias, connections[alias].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            tables = cursor.fetchone()[0]
+    except OperationalError as error:
+        raise DatabaseError(f"cannot connect to the new database (create it first): {error}") from error
+    if tables:
+        raise DatabaseError(
+            f"database {settings_dict['NAME']} has tables: a restore goes into a new, empty database only"
+        )
     args, env = _pg_command("pg_restore", settings_dict)
     _run(args + ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
                  f"--dbname={settings_dict['NAME']}", str(dump)], env)  # fmt: skip

@@ -62,26 +62,28 @@ def backup_create(*, directory: Path) -> BackupSummary:
     optional_missing: list[str] = []
     total = 0
     try:
+        # The snapshot's transaction ends before the files are copied: holding it longer would
+        # hold back PostgreSQL's vacuum for the whole copy, and would not keep a file from being
+        # deleted anyway.
         with database.snapshot(dump) as alias:
             figures = verification.figures(alias)
-            for reference in stored_files.references(alias):
-                if not stored_files.safe_name(reference.name):
-                    raise BackupError(
-                        f"{reference.model} {reference.pk}: storage key {reference.name!r} is not a safe path"
-                    )
-                if not source.exists(reference.name):
-                    (missing if reference.required else optional_missing).append(
-                        f"{reference.model} {reference.pk}: {reference.name}"
-                    )
-                    continue
-                target = directory / FILES / reference.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with source.open(reference.name, "rb") as stream, target.open("wb") as copy:
-                    size, digests = stored_files.copy_and_hash(stream, copy, "sha256")
-                entries.append({"path": reference.name, "size": size, "sha256": digests["sha256"]})
-                total += size
+            references = stored_files.references(alias)
     except database.DatabaseError as error:
         raise BackupError(str(error)) from error
+    for reference in references:
+        if not stored_files.safe_name(reference.name):
+            raise BackupError(f"{reference.model} {reference.pk}: storage key {reference.name!r} is not a safe path")
+        if not source.exists(reference.name):
+            (missing if reference.required else optional_missing).append(
+                f"{reference.model} {reference.pk}: {reference.name}"
+            )
+            continue
+        target = directory / FILES / reference.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with source.open(reference.name, "rb") as stream, target.open("wb") as copy:
+            size, digests = stored_files.copy_and_hash(stream, copy, "sha256")
+        entries.append({"path": reference.name, "size": size, "sha256": digests["sha256"]})
+        total += size
     if missing:
         raise BackupError(
             "files the database refers to are missing from the storage (a document deleted while the "
@@ -172,10 +174,11 @@ def backup_restore(*, directory: Path, database_url: str, storage) -> RestoreRep
             raise BackupError(f"the storage stored {entry['path']} as {saved}: is the target storage empty?")
     figures = manifest["figures"]
     with database.opened(database_url) as alias:
+        restored = verification.read_back(storage, manifest["files"])
         checks = [
             copy_check,
-            verification.stored(alias, storage, manifest["files"]),
-            verification.documents(alias, storage),
+            verification.stored(alias, manifest["files"], restored),
+            verification.documents(alias, restored),
             verification.ledger(alias, figures["ledger"]),
             verification.invoice_numbering(alias, figures["invoices"]),
             verification.audit_trail(alias, figures["audit"]),

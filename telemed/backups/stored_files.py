@@ -111,6 +111,10 @@ def expected(using: str) -> Iterator[Expected]:
             yield Expected(values[0], label, str(pk), values[1], algorithm, values[2])
 
 
+# Every algorithm a row may record its digest with (boxes.models.DigestAlgorithm).
+ALGORITHMS = ("sha256", "blake3")
+
+
 def hasher(algorithm: str):
     if algorithm == "blake3":
         return blake3.blake3()

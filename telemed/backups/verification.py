@@ -77,40 +77,56 @@ def _audit(using: str) -> dict:
     return {"entries": count, "sha256": digest.hexdigest()}
 
 
-def documents(using: str, storage) -> Check:
+@dataclass(frozen=True)
+class ReadBack:
+    """A restored file as the new storage gives it back: size and digests (None: not there)."""
+
+    size: int
+    digests: dict[str, str]
+
+
+def read_back(storage, manifest_files: list[dict]) -> dict[str, ReadBack | None]:
+    """Every restored file read once from the new storage, with each digest a check compares."""
+    found: dict[str, ReadBack | None] = {}
+    for entry in manifest_files:
+        if not storage.exists(entry["path"]):
+            found[entry["path"]] = None
+            continue
+        with storage.open(entry["path"], "rb") as stream:
+            size, digests = stored_files.copy_and_hash(stream, None, *stored_files.ALGORITHMS)
+        found[entry["path"]] = ReadBack(size, digests)
+    return found
+
+
+def stored(using: str, manifest_files: list[dict], restored: dict[str, ReadBack | None]) -> Check:
+    check = Check("stored files (manifest)")
+    for reference in stored_files.references(using):
+        if reference.required and reference.name not in restored:
+            check.problems.append(f"{reference.model} {reference.pk} refers to {reference.name}, not in the backup")
+    for entry in manifest_files:
+        check.checked += 1
+        copy = restored.get(entry["path"])
+        if copy is None:
+            check.problems.append(f"{entry['path']}: not in the restored storage")
+        elif (copy.size, copy.digests["sha256"]) != (entry["size"], entry["sha256"]):
+            check.problems.append(f"{entry['path']}: restored copy differs from the manifest")
+    return check
+
+
+def documents(using: str, restored: dict[str, ReadBack | None]) -> Check:
     check = Check("documents (recorded digests)")
     for row in stored_files.expected(using):
         check.checked += 1
         where = f"{row.model} {row.pk} ({row.name})"
-        if not storage.exists(row.name):
+        copy = restored.get(row.name)
+        if copy is None:
             check.problems.append(f"{where}: file missing")
-            continue
-        with storage.open(row.name, "rb") as stream:
-            size, digests = stored_files.copy_and_hash(stream, None, row.algorithm)
-        if size != row.size:
-            check.problems.append(f"{where}: {size} bytes, the database records {row.size}")
-        elif digests[row.algorithm] != row.digest:
+        elif copy.size != row.size:
+            check.problems.append(f"{where}: {copy.size} bytes, the database records {row.size}")
+        elif copy.digests.get(row.algorithm) != row.digest:
             check.problems.append(
-                f"{where}: {row.algorithm} {digests[row.algorithm]}, the database records {row.digest}"
+                f"{where}: {row.algorithm} {copy.digests.get(row.algorithm)}, the database records {row.digest}"
             )
-    return check
-
-
-def stored(using: str, storage, manifest_files: list[dict]) -> Check:
-    check = Check("stored files (manifest)")
-    listed = {entry["path"] for entry in manifest_files}
-    for reference in stored_files.references(using):
-        if reference.required and reference.name not in listed:
-            check.problems.append(f"{reference.model} {reference.pk} refers to {reference.name}, not in the backup")
-    for entry in manifest_files:
-        check.checked += 1
-        if not storage.exists(entry["path"]):
-            check.problems.append(f"{entry['path']}: not in the restored storage")
-            continue
-        with storage.open(entry["path"], "rb") as stream:
-            size, digests = stored_files.copy_and_hash(stream, None, "sha256")
-        if (size, digests["sha256"]) != (entry["size"], entry["sha256"]):
-            check.problems.append(f"{entry['path']}: restored copy differs from the manifest")
     return check
 
 

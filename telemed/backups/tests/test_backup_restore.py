@@ -173,6 +173,9 @@ def test_a_restore_refuses_a_database_that_is_not_empty(platform_data, tmp_path)
     code, output = _restore(backup, database_url_for_subprocesses(), tmp_path / "restored-media")
     assert code == 1
     assert "a restore goes into a new" in output
+    code, output = _restore(backup, "mysql://root@127.0.0.1/telemed", tmp_path / "restored-media")
+    assert code == 1
+    assert "backups support PostgreSQL and SQLite, not django.db.backends.mysql" in output
 
 
 def test_a_backup_fails_when_a_file_the_database_refers_to_is_missing(platform_data, tmp_path):
@@ -238,3 +241,45 @@ def test_a_backup_of_a_bucket_restores_into_a_new_bucket(s3_buckets, platform_da
     document = platform_data["documents"][0]
     assert restored.open(document.file.name, "rb").read() == document.file.open("rb").read()
     assert not restored.exists(platform_data["orphan"])
+
+
+def test_a_document_filed_after_the_snapshot_is_in_neither_the_dump_nor_the_copy(
+    platform_data, files_in_tmp, restore_database_url, tmp_path, monkeypatch
+):
+    """Another process files a document while the backup runs, once the snapshot is taken: its row
+    is not in the dump and its file is not copied, and the restore's checks hold."""
+    from telemed.backups import verification
+
+    script = (
+        "import io\n"
+        "from telemed.accounts.models import User\n"
+        "from telemed.boxes import services\n"
+        "from telemed.portal.management.commands.load_demo import demo_pdf\n"
+        f"patient = User.objects.get(pk={platform_data['patient'].pk})\n"
+        "document = services.document_store(actor=patient, box=services.box_for(patient), category='other', "
+        "name='late.pdf', stream=io.BytesIO(demo_pdf('Late').getvalue()), mime='application/pdf')\n"
+        "print('LATE', document.file.name)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocesses(), "DATABASE_POOL": "false",
+           "TELEMED_VAR_DIR": str(files_in_tmp)}  # fmt: skip
+    late = []
+    figures = verification.figures
+
+    def figures_after_a_late_document(using):
+        done = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        late.append(done.stdout.split("LATE ", 1)[1].strip())
+        return figures(using)
+
+    monkeypatch.setattr(verification, "figures", figures_after_a_late_document)
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup), stdout=io.StringIO())
+
+    assert default_storage.exists(late[0]) and Document.objects.count() == 3  # filed in the live platform
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert late[0] not in {entry["path"] for entry in manifest["files"]}
+    code, output = _restore(backup, restore_database_url, tmp_path / "restored-media")
+    assert code == 0, output
+    with database.opened(restore_database_url) as alias:
+        assert Document.objects.using(alias).count() == 2
