@@ -15,19 +15,12 @@ plain words what is wrong:
   taken at backup time, inside the snapshot.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Sum
-
-from telemed.audit.models import AuditEntry
+from telemed.audit import selectors as audit
 from telemed.backups import stored_files
-from telemed.billing.ledger import cents
-from telemed.billing.models import Invoice, InvoiceCounter, LedgerEntry
+from telemed.billing import selectors as billing
 
-AUDIT_COLUMNS = ("id", "at", "actor_id", "actor_label", "action", "target_type", "target_id", "target_label",
-                 "patient_id", "ip_address", "user_agent")  # fmt: skip
 SHOWN = 10  # problems listed per check; the rest counted
 
 
@@ -53,28 +46,18 @@ class Check:
 
 def figures(using: str) -> dict:
     """What the restore must find again, read from the snapshot (the alias ``using``)."""
-    return {"ledger": _ledger(using), "invoices": _invoice_series(using), "audit": _audit(using)}
+    return {"ledger": _ledger(using), "invoices": _invoice_series(using), "audit": audit.audit_fingerprint(using=using)}
 
 
 def _ledger(using: str) -> dict:
-    rows = LedgerEntry.objects.using(using).values_list("account").annotate(total=Sum("amount")).order_by("account")
-    return {
-        "entries": LedgerEntry.objects.using(using).count(),
-        "balances": {account: str(cents(total)) for account, total in rows},
-    }
+    balances = billing.ledger_balances(using=using)
+    return {"entries": billing.ledger_entry_count(using=using), "balances": {k: str(v) for k, v in balances.items()}}
 
 
 def _invoice_series(using: str) -> list[dict]:
-    counters = InvoiceCounter.objects.using(using).order_by("doctor_id", "kind", "year")
-    return [{"doctor": c.doctor_id, "kind": c.kind, "year": c.year, "last": c.last_number} for c in counters]
-
-
-def _audit(using: str) -> dict:
-    digest, count = hashlib.sha256(), 0
-    for row in AuditEntry.objects.using(using).order_by("id").values_list(*AUDIT_COLUMNS).iterator():
-        digest.update(json.dumps([str(value) if value is not None else None for value in row]).encode() + b"\n")
-        count += 1
-    return {"entries": count, "sha256": digest.hexdigest()}
+    return [
+        {key: row[key] for key in ("doctor", "kind", "year", "last")} for row in billing.invoice_series(using=using)
+    ]
 
 
 @dataclass(frozen=True)
@@ -132,17 +115,14 @@ def documents(using: str, restored: dict[str, ReadBack | None]) -> Check:
 
 def ledger(using: str, recorded: dict) -> Check:
     check = Check("ledger")
-    entries = LedgerEntry.objects.using(using)
-    check.checked = entries.count()
-    total = cents(entries.aggregate(total=Sum("amount"))["total"])
+    now = _ledger(using)
+    check.checked = now["entries"]
+    unbalanced = billing.ledger_unbalanced_journals(using=using)
+    for journal, total in unbalanced:
+        check.problems.append(f"journal {journal} sums to {total}")
+    total = sum(billing.ledger_balances(using=using).values())
     if total != 0:
         check.problems.append(f"the ledger sums to {total}, not 0")
-    unbalanced = entries.values("journal").annotate(total=Sum("amount")).exclude(total=0).order_by("journal")
-    for row in unbalanced:
-        # SQLite sums decimals as floats: a journal is unbalanced only if its sum in cents is not 0.
-        if cents(row["total"]) != 0:
-            check.problems.append(f"journal {row['journal']} sums to {cents(row['total'])}")
-    now = _ledger(using)
     if now["entries"] != recorded["entries"]:
         check.problems.append(f"{now['entries']} entries, the backup had {recorded['entries']}")
     for account in sorted(set(now["balances"]) | set(recorded["balances"])):
@@ -155,33 +135,24 @@ def ledger(using: str, recorded: dict) -> Check:
 
 def invoice_numbering(using: str, recorded: list[dict]) -> Check:
     check = Check("invoice numbering")
-    counters = {(row["doctor"], row["kind"], row["year"]): row["last"] for row in _invoice_series(using)}
-    issued = (
-        Invoice.objects.using(using)
-        .values("doctor_id", "kind", "year")
-        .annotate(count=Count("id"), last=Max("number"))
-        .order_by("doctor_id", "kind", "year")
-    )
-    for row in issued:
-        series = (row["doctor_id"], row["kind"], row["year"])
+    for series in billing.invoice_series(using=using):
         check.checked += 1
-        name = f"doctor {series[0]} {series[1]} {series[2]}"
-        if row["count"] != row["last"]:
-            check.problems.append(f"{name}: {row['count']} numbers issued up to {row['last']} (a gap)")
-        if counters.pop(series, None) != row["last"]:
-            check.problems.append(f"{name}: the next number would not be {row['last'] + 1}")
-    for series, last in counters.items():
-        if last:
-            check.problems.append(f"doctor {series[0]} {series[1]} {series[2]}: counter at {last}, no invoice issued")
-    now = _invoice_series(using)
-    if now != recorded:
+        name = f"doctor {series['doctor']} {series['kind']} {series['year']}"
+        if series["issued"] != (series["highest"] or 0):
+            check.problems.append(f"{name}: {series['issued']} numbers issued up to {series['highest']} (a gap)")
+        if series["last"] != (series["highest"] or 0):
+            check.problems.append(
+                f"{name}: counter at {series['last']}, highest number {series['highest']}: "
+                f"the next number would not be {(series['highest'] or 0) + 1}"
+            )
+    if _invoice_series(using) != recorded:
         check.problems.append("the invoice series differ from those of the backup")
     return check
 
 
 def audit_trail(using: str, recorded: dict) -> Check:
     check = Check("audit trail")
-    now = _audit(using)
+    now = audit.audit_fingerprint(using=using)
     check.checked = now["entries"]
     if now["entries"] != recorded["entries"]:
         check.problems.append(f"{now['entries']} entries, the backup had {recorded['entries']}")

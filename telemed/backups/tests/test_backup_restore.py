@@ -283,3 +283,39 @@ def test_a_document_filed_after_the_snapshot_is_in_neither_the_dump_nor_the_copy
     assert code == 0, output
     with database.opened(restore_database_url) as alias:
         assert Document.objects.using(alias).count() == 2
+
+
+def test_the_checks_name_a_broken_ledger_a_gap_in_the_invoice_numbers_and_a_lost_audit_entry(
+    platform_data, restore_database_url, tmp_path
+):
+    from django.db import connections
+
+    from telemed.backups import verification
+    from telemed.billing.models import LedgerEntry
+
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    assert _restore(backup, restore_database_url, tmp_path / "restored-media")[0] == 0
+    figures = json.loads((backup / "manifest.json").read_text())["figures"]
+    with database.opened(restore_database_url) as alias:
+        entry = LedgerEntry.objects.using(alias).filter(account="doctor").first()
+        with connections[alias].cursor() as cursor:  # what no service would do: rows changed behind its back
+            cursor.execute("UPDATE billing_ledgerentry SET amount = amount + 1 WHERE id = %s", [entry.pk])
+            cursor.execute("UPDATE billing_invoicecounter SET last_number = 5")
+            cursor.execute("DELETE FROM audit_auditentry WHERE id = (SELECT max(id) FROM audit_auditentry)")
+
+        ledger = verification.ledger(alias, figures["ledger"])
+        numbering = verification.invoice_numbering(alias, figures["invoices"])
+        audit = verification.audit_trail(alias, figures["audit"])
+
+    assert f"journal {entry.journal} sums to 1.00" in ledger.problems
+    assert "the ledger sums to 1.00, not 0" in ledger.problems
+    doctor = platform_data["doctor"].pk
+    year = Invoice.objects.get(number=1).year
+    assert ledger.line().startswith("FAIL ledger")
+    assert numbering.problems[0] == (
+        f"doctor {doctor} invoice {year}: counter at 5, highest number 2: the next number would not be 3"
+    )
+    assert audit.problems == [
+        f"{figures['audit']['entries'] - 1} entries, the backup had {figures['audit']['entries']}"
+    ]
