@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import storages
 
@@ -107,15 +108,17 @@ def manifest_read(directory: Path) -> dict:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise BackupError(f"{path} cannot be read: {error}") from error
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"{path}: unknown backup format {manifest.get('format')!r}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"{path}: not a backup manifest of format {FORMAT}")
+    if manifest.get("engine") not in DUMP_NAMES or not {"database", "files", "figures"} <= manifest.keys():
+        raise BackupError(f"{path}: incomplete manifest (engine, database, files and figures are needed)")
     return manifest
 
 
 def backup_verify(*, directory: Path, manifest: dict) -> verification.Check:
     """The backup's own copy against its manifest: the dump and every file, size and SHA-256."""
     check = verification.Check("backup copy (manifest)")
-    dump = directory / manifest["database"]["path"]
+    dump = directory / DUMP_NAMES[manifest["engine"]]
     check.checked += 1
     if not dump.is_file():
         check.problems.append(f"{dump.name}: missing")
@@ -164,7 +167,7 @@ def backup_restore(*, directory: Path, database_url: str, storage) -> RestoreRep
         raise BackupError(f"the target storage already holds {len(taken)} of the backup's files (e.g. {taken[0]}): "
                           "a restore goes into an empty bucket or media folder")  # fmt: skip
     try:
-        database.restore(directory / manifest["database"]["path"], manifest["engine"], database_url)
+        database.restore(directory / DUMP_NAMES[manifest["engine"]], manifest["engine"], database_url)
     except database.DatabaseError as error:
         raise BackupError(str(error)) from error
     for entry in manifest["files"]:
@@ -195,7 +198,10 @@ def media_storage(*, media_root: str = "", storage_url: str = ""):
     if bool(media_root) == bool(storage_url):
         raise BackupError("give exactly one of --media-root and --storage-url")
     if storage_url:
-        return storages.create_storage(storage_from_url(storage_url))
+        try:
+            return storages.create_storage(storage_from_url(storage_url))
+        except ImproperlyConfigured as error:
+            raise BackupError(str(error)) from error
     return storages.create_storage({
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": media_root, "file_permissions_mode": settings.FILE_UPLOAD_PERMISSIONS,

@@ -51,7 +51,10 @@ def figures(using: str) -> dict:
 
 def _ledger(using: str) -> dict:
     balances = billing.ledger_balances(using=using)
-    return {"entries": billing.ledger_entry_count(using=using), "balances": {k: str(v) for k, v in balances.items()}}
+    return {
+        "entries": billing.ledger_entry_count(using=using),
+        "balances": {account: str(total) for account, total in balances.items()},
+    }
 
 
 def _invoice_series(using: str) -> list[dict]:
