@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "telemed.visits",
     "telemed.directory",
     "telemed.rights",
+    "telemed.backups",
     "telemed.portal",
     "telemed.api",
     "oauth2_provider",

@@ -4,7 +4,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from telemed.billing.models import (
     DoctorBillingSettings,
     IncomingTransfer,
     Invoice,
+    InvoiceCounter,
     InvoiceKind,
     LedgerEntry,
     PaymentRequest,
@@ -427,3 +428,49 @@ def donations_by_charity(year: int) -> list[dict]:
                 row["amount"] += sign * Decimal(line["amount"])
                 row["doctors"].add(invoice.doctor_id)
     return [{**row, "doctors": len(row["doctors"])} for _name, row in sorted(totals.items())]
+
+
+# --- whole-ledger figures, for the checks of a restored backup (telemed/backups) --------------------
+# They read the database ``using`` (a restored one is not the default), all of it: staff's concern.
+
+
+def ledger_balances(*, using: str = "default") -> dict[str, Decimal]:
+    """Each account's balance."""
+    from telemed.billing.ledger import cents
+
+    entries = LedgerEntry.objects.using(using)
+    rows = entries.values_list("account").annotate(total=Sum("amount")).order_by("account")
+    return {account: cents(total) for account, total in rows}
+
+
+def ledger_entry_count(*, using: str = "default") -> int:
+    return LedgerEntry.objects.using(using).count()
+
+
+def ledger_unbalanced_journals(*, using: str = "default") -> list[tuple[str, Decimal]]:
+    """The journals whose entries do not sum to zero (none, as long as every move went through
+    ledger.Journal), with their sums."""
+    from telemed.billing.ledger import cents
+
+    rows = LedgerEntry.objects.using(using).values("journal").annotate(total=Sum("amount")).order_by("journal")
+    # SQLite sums decimals as floats: a journal is unbalanced only if its sum in cents is not zero.
+    return [(str(row["journal"]), cents(row["total"])) for row in rows.exclude(total=0) if cents(row["total"])]
+
+
+def invoice_series(*, using: str = "default") -> list[dict]:
+    """Each numbering series (doctor, kind, year): its counter's last number, and the invoices
+    issued in it (how many, the highest number). Numbers run 1..N without gaps when both are N."""
+    rows = (
+        Invoice.objects.using(using)
+        .values("doctor_id", "kind", "year")
+        .annotate(count=Count("id"), highest=Max("number"))
+    )
+    issued = {(r["doctor_id"], r["kind"], r["year"]): (r["count"], r["highest"]) for r in rows.order_by()}
+    series = []
+    for counter in InvoiceCounter.objects.using(using).order_by("doctor_id", "kind", "year"):
+        count, highest = issued.pop((counter.doctor_id, counter.kind, counter.year), (0, None))
+        series.append({"doctor": counter.doctor_id, "kind": counter.kind, "year": counter.year,
+                       "last": counter.last_number, "issued": count, "highest": highest})  # fmt: skip
+    for (doctor, kind, year), (count, highest) in sorted(issued.items()):  # invoices without a counter
+        series.append({"doctor": doctor, "kind": kind, "year": year, "last": None, "issued": count, "highest": highest})
+    return series
