@@ -2,16 +2,19 @@
 each chunk is a part of an S3 multipart upload, so no chunk has to reach the host that took
 the one before; nothing private is left on the web host's disk."""
 
+import datetime
 import hashlib
 import urllib.request
 
 import blake3
 import pytest
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from conftest import database_url_for_subprocesses, free_port, platform_process, session_cookie
-from telemed.boxes import digests
+from telemed.boxes import digests, services
 from telemed.boxes.models import Box, Document, UploadSession, UploadState
 from telemed.boxes.tests.conftest import pdf_bytes
 
@@ -141,14 +144,23 @@ def test_a_download_is_a_short_lived_signed_link_to_the_bucket(uploader, patient
     assert b"".join(preview.streaming_content) == content
 
 
+def test_an_idle_upload_that_expires_gives_its_parts_up(uploader, patient, object_storage):
+    content = big_pdf()
+    url = uploader.start("a.pdf", len(content)).json()["url"]
+    assert uploader.patch(url, 0, content[: 5 * MIB]).status_code == 204
+    upload = UploadSession.objects.get()
+    UploadSession.objects.filter(pk=upload.pk).update(last_activity_at=timezone.now() - datetime.timedelta(days=2))
+    assert services.upload_expire_if_idle(upload_id=str(upload.pk))
+    assert UploadSession.objects.get().state == UploadState.EXPIRED
+    assert object_storage.multipart_uploads() == [] and object_storage.keys() == []
+    assert Box.objects.get(owner=patient).reserved_bytes == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two server processes share the PostgreSQL database")
 def test_an_upload_alternating_between_two_live_servers_completes(patient, object_storage, tmp_path):
     """Two real `serve` processes, each with a var dir of its own, take the chunks in turn."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("two server processes share the PostgreSQL database")
     content = pdf_bytes(padding=16 * MIB)
     token = get_random_string(32)
     headers = {"Cookie": f"{session_cookie(patient)}; csrftoken={token}", "X-CSRFToken": token}
