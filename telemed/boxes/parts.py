@@ -19,10 +19,13 @@ Rules and decisions:
 
 import io
 
+from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as Refused
 from django.core.files.storage import storages
 
 MIN_PART_BYTES = 5 * 1024 * 1024
+# The bucket said no, or could not be reached.
+Unavailable = (Refused, BotoCoreError)
 READ_BLOCK = 1024 * 1024
 
 

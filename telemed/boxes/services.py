@@ -247,7 +247,10 @@ def upload_start(
     )
     if parts.in_object_storage():
         upload.storage_name = document_storage_name(Document(box=box), name)
-        upload.multipart_id = parts.multipart_open(upload.storage_name)
+        try:
+            upload.multipart_id = parts.multipart_open(upload.storage_name)
+        except parts.Unavailable as error:
+            raise _storage_unavailable() from error
     try:
         with transaction.atomic():
             _reserve(box, size)
@@ -384,6 +387,13 @@ def _copy_chunk(stream: BinaryIO, length: int, write, sha256: str | None, runnin
     return received
 
 
+def _storage_unavailable() -> ValidationError:
+    return ValidationError(
+        _("The file storage cannot be reached right now; nothing was lost, try again in a few minutes."),
+        code="storage",
+    )
+
+
 def _append_part(
     upload: UploadSession, offset: int, stream: BinaryIO, length: int, sha256: str | None, request
 ) -> UploadSession:
@@ -414,7 +424,10 @@ def _append_part(
     ) as spool:
         received = _copy_chunk(stream, length, spool.write, sha256, running)
         spool.seek(0)
-        etag = parts.part_put(upload.storage_name, upload.multipart_id, number, spool, received)
+        try:
+            etag = parts.part_put(upload.storage_name, upload.multipart_id, number, spool, received)
+        except parts.Unavailable as error:
+            raise _storage_unavailable() from error
     received_parts = [*upload.parts, {"number": number, "size": received, "etag": etag}]
     moved = UploadSession.objects.filter(pk=upload.pk, state=UploadState.OPEN, offset=offset).update(
         offset=offset + received, parts=received_parts, last_activity_at=timezone.now()

@@ -198,3 +198,14 @@ def test_an_upload_alternating_between_two_live_servers_completes(patient, objec
     # What the servers keep on their disks is their own (metrics, keys), never a part of the file.
     for host in ("a", "b"):
         assert [path for path in files_on_disk(tmp_path / host) if {"uploads", "media"} & set(path.parts)] == []
+
+
+def test_an_unreachable_bucket_is_a_clear_answer_and_holds_no_space(uploader, patient, settings):
+    from telemed.settings import storage_from_url
+
+    url = f"s3+http://key:secret@127.0.0.1:{free_port()}/nowhere?region=eu-south-1"  # nothing listens there
+    settings.STORAGES = {**settings.STORAGES, "default": storage_from_url(url)}
+    response = uploader.start("a.pdf", 10 * MIB)
+    assert response.status_code == 503 and "cannot be reached right now" in response.json()["error"]
+    assert not UploadSession.objects.exists()
+    assert Box.objects.get(owner=patient).reserved_bytes == 0
