@@ -4,6 +4,7 @@ the one before; nothing private is left on the web host's disk."""
 
 import datetime
 import hashlib
+import io
 import urllib.request
 
 import blake3
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from conftest import database_url_for_subprocesses, free_port, platform_process, session_cookie
-from telemed.boxes import digests, services
+from telemed.boxes import digests, parts, services
 from telemed.boxes.models import Box, Document, UploadSession, UploadState
 from telemed.boxes.tests.conftest import pdf_bytes
 
@@ -208,4 +209,22 @@ def test_an_unreachable_bucket_is_a_clear_answer_and_holds_no_space(uploader, pa
     response = uploader.start("a.pdf", 10 * MIB)
     assert response.status_code == 503 and "cannot be reached right now" in response.json()["error"]
     assert not UploadSession.objects.exists()
+    assert Box.objects.get(owner=patient).reserved_bytes == 0
+
+
+def test_a_part_overwritten_by_a_late_request_is_never_filed(uploader, patient, object_storage):
+    """Two requests raced for the first chunk with different bytes: the one that lost the offset
+    still put its part last. S3 checks every recorded ETag when the upload completes."""
+    content = big_pdf()
+    url = uploader.start("a.pdf", len(content)).json()["url"]
+    assert uploader.patch(url, 0, content[: 5 * MIB]).status_code == 204
+    upload = UploadSession.objects.get()
+    parts.part_put(upload.storage_name, upload.multipart_id, 1, io.BytesIO(b"x" * 5 * MIB), 5 * MIB)
+    offset = 5 * MIB
+    while offset < len(content):
+        response = uploader.patch(url, offset, content[offset : offset + 5 * MIB])
+        offset += 5 * MIB
+    assert response.status_code == 400 and response.json()["code"] == "incomplete"
+    assert UploadSession.objects.get().state == UploadState.FAILED and not Document.objects.exists()
+    assert object_storage.keys() == [] and object_storage.multipart_uploads() == []
     assert Box.objects.get(owner=patient).reserved_bytes == 0
