@@ -30,3 +30,26 @@ def test_a_cd_is_imported_into_the_bucket_and_copied_de_identified_from_it(
     copies = [pydicom.dcmread(io.BytesIO(archive.read(name))) for name in archive.namelist() if name != "DICOMDIR"]
     assert len(copies) == 3 and {str(ds.PatientName) for ds in copies} == {"ANONYMOUS"}
     assert list((settings.VAR_DIR / "media").iterdir()) == []
+
+
+def test_rendered_images_are_kept_in_the_bucket_and_go_with_their_study(
+    importer, patient, run_tasks, tmp_path, object_storage, settings, django_capture_on_commit_callbacks
+):
+    importer.import_folder(cd_from_dicomdir_set(tmp_path / "CD"), run_tasks)
+    study = Study.objects.get(description="XR C Spine Comp Min 4 Views")
+    instance = Instance.objects.filter(series__study=study).first()
+    url = reverse("dicom:instance_image", args=[instance.pk])
+    first = importer.client.get(url)
+    assert first.status_code == 200 and first["Content-Type"] == "image/png"
+    png = first.content
+    rendered = [key for key in object_storage.keys() if key.startswith(f"private/dicom-rendered/{instance.pk}/")]
+    assert len(rendered) == 1 and object_storage.read(rendered[0]) == png
+    again = importer.client.get(url)  # from the bucket this time
+    assert again.status_code == 200 and again.content == png
+    assert not (settings.VAR_DIR / "dicom-rendered").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = importer.client.post(reverse("dicom:study_delete", args=[study.pk]))
+    assert response.status_code in (200, 302)
+    assert not Study.objects.filter(pk=study.pk).exists()
+    assert not [key for key in object_storage.keys() if key.startswith(f"private/dicom-rendered/{instance.pk}/")]
+    assert instance.file.name not in object_storage.keys()
