@@ -401,3 +401,91 @@ def platform_process(*, port: int, env: dict, args: tuple = (), timeout: float =
             yield base_url
         finally:
             process_stop(process, timeout=20)
+
+
+class S3Server:
+    """moto's standalone S3 server: a real subprocess speaking the S3 HTTP protocol on a free
+    loopback port, the platform's object storage in tests (``STORAGE_URL=s3+http://…``)."""
+
+    ACCESS_KEY, SECRET_KEY, REGION = "telemed-test", "telemed-test-secret", "eu-south-1"
+
+    def __init__(self):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    process_stop(self.process)
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.1)
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name=self.REGION,
+            aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.SECRET_KEY,
+        )  # fmt: skip
+
+    def new_bucket(self) -> "S3Bucket":
+        import uuid
+
+        name = f"telemed-{uuid.uuid4().hex[:20]}"
+        client = self.client()
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.REGION})
+        return S3Bucket(self, name, client)
+
+
+class S3Bucket:
+    def __init__(self, server: S3Server, name: str, client):
+        self.server, self.name, self.client = server, name, client
+
+    @property
+    def storage_url(self) -> str:
+        server = self.server
+        return f"s3+http://{server.ACCESS_KEY}:{server.SECRET_KEY}@127.0.0.1:{server.port}/{self.name}?region={server.REGION}"
+
+    def keys(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def multipart_uploads(self) -> list[dict]:
+        return self.client.list_multipart_uploads(Bucket=self.name).get("Uploads", [])
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3 server for the test session (each test takes a fresh bucket: see `object_storage`)."""
+    pytest.importorskip("moto.server", reason="moto[server] (the test extra) is not installed")
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        process_stop(server.process)
+
+
+@pytest.fixture
+def object_storage(settings, tmp_path, s3_server) -> S3Bucket:
+    """The platform's files in a fresh bucket of the S3 server, as ``STORAGE_URL`` sets them in
+    production; the var dir (and the unused media dir in it) under the test's temporary folder."""
+    from telemed.settings import storage_from_url
+
+    bucket = s3_server.new_bucket()
+    var = tmp_path / "var"
+    (var / "media").mkdir(parents=True)
+    settings.VAR_DIR = var
+    settings.MEDIA_ROOT = var / "media"
+    settings.STORAGE_URL = bucket.storage_url
+    settings.STORAGES = {**settings.STORAGES, "default": storage_from_url(bucket.storage_url)}
+    return bucket

@@ -9,6 +9,9 @@ Rules and decisions:
   the last chunk, under the upload and the offset it has reached. A chunk that finds none at its
   offset (another web process took it, or the server restarted) rebuilds it from the part file
   up to that offset: always right, and quick in the usual case of one process.
+- With object storage an upload's parts are in the bucket, which cannot be read before the
+  upload completes: a chunk that finds no digest at its offset goes on without one, and the
+  completed object is read back once to compute it (services.py).
 - A chunk that fails feeds a digest that is then thrown away: the part file is cut back to where
   it was, and the next chunk rebuilds the digest from the file.
 - At most ``KEPT`` running digests are kept (a few hundred bytes each); the oldest go first, and
@@ -36,10 +39,9 @@ def new(data: bytes = b"") -> blake3.blake3:
 def running_at(upload_id, offset: int, fd: int) -> blake3.blake3:
     """The upload's digest of its first ``offset`` bytes, taken out of the kept ones (or rebuilt
     from the part file ``fd``); give it back with ``keep`` once the chunk is in."""
-    with _lock:
-        entry = _running.pop(str(upload_id), None)
-    if entry is not None and entry[0] == offset:
-        return entry[1]
+    digest = kept_at(upload_id, offset)
+    if digest is not None:
+        return digest
     digest, position = new(), 0
     while position < offset:
         block = os.pread(fd, min(BLOCK, offset - position), position)
@@ -48,6 +50,16 @@ def running_at(upload_id, offset: int, fd: int) -> blake3.blake3:
         digest.update(block)
         position += len(block)
     return digest
+
+
+def kept_at(upload_id, offset: int) -> blake3.blake3 | None:
+    """The upload's digest of its first ``offset`` bytes if this process kept it (a new one at 0),
+    taken out of the kept ones; None when another process wrote the last chunk."""
+    with _lock:
+        entry = _running.pop(str(upload_id), None)
+    if offset == 0:
+        return new()
+    return entry[1] if entry is not None and entry[0] == offset else None
 
 
 def keep(upload_id, offset: int, digest: blake3.blake3) -> None:
@@ -65,8 +77,13 @@ def forget(upload_id) -> None:
 
 def of_file(path) -> str:
     """The digest of a whole file (one the import did not see arrive)."""
-    digest = new()
     with open(path, "rb") as stream:
-        while block := stream.read(BLOCK):
-            digest.update(block)
+        return of_stream(stream)
+
+
+def of_stream(stream) -> str:
+    """The digest of what ``stream`` holds from where it stands to its end."""
+    digest = new()
+    while block := stream.read(BLOCK):
+        digest.update(block)
     return digest.hexdigest()

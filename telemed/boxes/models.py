@@ -184,7 +184,8 @@ class UploadState(models.TextChoices):
 
 
 class UploadSession(models.Model):
-    """A resumable upload: space is reserved when it starts, chunks are appended to a part file."""
+    """A resumable upload: space is reserved when it starts, chunks are appended to a part file
+    on the embedded default, or become the parts of an S3 multipart upload (parts.py)."""
 
     # Unguessable: the id is the upload's address.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -198,6 +199,11 @@ class UploadSession(models.Model):
     state = models.CharField(max_length=10, choices=UploadState.choices, default=UploadState.OPEN)
     error = models.CharField(max_length=300, blank=True)
     document = models.OneToOneField(Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Object storage only (parts.py): the document's storage name, the S3 multipart upload's id
+    # and the parts received so far ({"number", "size", "etag"}), moved with the offset.
+    storage_name = models.CharField(max_length=200, blank=True)
+    multipart_id = models.CharField(max_length=1024, blank=True)
+    parts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField()
 

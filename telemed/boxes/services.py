@@ -7,11 +7,12 @@ a cancellation or the expiry of an idle upload releases it; a deletion frees the
 space at once. Files are not transactional: a stored file whose row did not commit
 is deleted, and a deleted row's file goes when the transaction commits.
 
-Resumable uploads: chunks are appended to a part file under ``VAR_DIR/uploads``
-(on the host that serves the upload; several hosts need sticky routing for
-``/box/uploads/``). The part file is locked (``flock``) while a chunk is written,
-so two requests for the same upload never interleave; the offset in the database
-moves only after the bytes are on disk.
+Resumable uploads: with object storage (``STORAGE_URL``) each chunk is a part of an S3
+multipart upload, recorded on the upload's row (parts.py): any web process on any host can
+take the next chunk. On the embedded default chunks are appended to a part file under
+``VAR_DIR/uploads``, locked (``flock``) while a chunk is written, so two requests for the same
+upload never interleave. Either way the offset in the database moves only after the bytes are
+stored.
 """
 
 import datetime
@@ -38,7 +39,7 @@ from telemed.accounts.models import User
 from telemed.audit.models import AuditAction
 from telemed.audit.selectors import audit_recorded_since
 from telemed.audit.services import audit_record
-from telemed.boxes import digests, sniffing, tasks
+from telemed.boxes import digests, parts, sniffing, tasks
 from telemed.boxes.models import (
     Box,
     BoxKind,
@@ -241,13 +242,25 @@ def upload_start(
     if size > MAX_FILE_BYTES:
         raise ValidationError(_("A file can be at most 2 GB."), code="size")
     now = timezone.now()
-    with transaction.atomic():
-        _reserve(box, size)
-        upload = UploadSession.objects.create(
-            box=box, owner=actor, folder=folder, category=category, name=name, size=size, last_activity_at=now
-        )
-        # In the same transaction: an upload that is never finished is always cleaned up.
-        tasks.upload_expire.using(run_after=now + _idle_limit()).enqueue(upload_id=str(upload.pk))
+    upload = UploadSession(
+        box=box, owner=actor, folder=folder, category=category, name=name, size=size, last_activity_at=now
+    )
+    if parts.in_object_storage():
+        upload.storage_name = document_storage_name(Document(box=box), name)
+        try:
+            upload.multipart_id = parts.multipart_open(upload.storage_name)
+        except parts.Unavailable as error:
+            raise _storage_unavailable() from error
+    try:
+        with transaction.atomic():
+            _reserve(box, size)
+            upload.save(force_insert=True)
+            # In the same transaction: an upload that is never finished is always cleaned up.
+            tasks.upload_expire.using(run_after=now + _idle_limit()).enqueue(upload_id=str(upload.pk))
+    except BaseException:
+        if upload.multipart_id:
+            parts.multipart_abort(upload.storage_name, upload.multipart_id)
+        raise
     return upload
 
 
@@ -280,6 +293,8 @@ def upload_append(
         raise ValidationError(
             _("A chunk can be at most %(max)d MB.") % {"max": MAX_CHUNK_BYTES // 1024**2}, code="chunk"
         )
+    if upload.multipart_id:
+        return _append_part(upload, offset, stream, length, sha256, request)
     path = part_path(upload)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -328,6 +343,22 @@ def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: st
     """Write the chunk once, at ``offset``, feeding the upload's ``running`` digest on the way."""
     os.ftruncate(fd, offset)  # whatever a failed earlier attempt left beyond the offset goes
     os.lseek(fd, offset, os.SEEK_SET)
+
+    def write(block: bytes) -> None:
+        view = memoryview(block)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    try:
+        return _copy_chunk(stream, length, write, sha256, running)
+    except ValidationError:
+        os.ftruncate(fd, offset)
+        raise
+
+
+def _copy_chunk(stream: BinaryIO, length: int, write, sha256: str | None, running) -> int:
+    """Copy the chunk's ``length`` bytes from ``stream`` to ``write``, feeding the ``running``
+    digest (if any) on the way; a chunk that breaks off or fails its checksum is refused."""
     digest = hashlib.sha256() if sha256 else None
     received = 0
     try:
@@ -335,29 +366,82 @@ def _write_chunk(fd: int, stream: BinaryIO, offset: int, length: int, sha256: st
             block = stream.read(min(COPY_BLOCK, length - received))
             if not block:
                 break
-            running.update(block)
+            if running is not None:
+                running.update(block)
             if digest is not None:
                 digest.update(block)
-            view = memoryview(block)
-            while view:
-                view = view[os.write(fd, view) :]
+            write(block)
             received += len(block)
     except OSError as error:
-        os.ftruncate(fd, offset)
         raise ValidationError(_("The chunk could not be received; send it again."), code="chunk") from error
     if received != length:
-        os.ftruncate(fd, offset)
         raise ValidationError(
             _("The chunk arrived incomplete (%(received)d of %(length)d bytes); send it again.")
             % {"received": received, "length": length},
             code="truncated",
         )
     if digest is not None and sha256 is not None and digest.hexdigest() != sha256.lower():
-        os.ftruncate(fd, offset)
         raise ValidationError(
             _("The chunk was damaged on the way (its checksum does not match); send it again."), code="checksum"
         )
     return received
+
+
+def _storage_unavailable() -> ValidationError:
+    return ValidationError(
+        _("The file storage cannot be reached right now; nothing was lost, try again in a few minutes."),
+        code="storage",
+    )
+
+
+def _append_part(
+    upload: UploadSession, offset: int, stream: BinaryIO, length: int, sha256: str | None, request
+) -> UploadSession:
+    """``upload_append`` with object storage: the chunk becomes the next part of the upload's
+    S3 multipart upload (parts.py), whichever web process takes it."""
+    upload.refresh_from_db()
+    if upload.state != UploadState.OPEN:
+        raise _refuse(_("This upload is no longer in progress."), "state", upload)
+    if offset != upload.offset:
+        raise _refuse(
+            _("This chunk starts at byte %(sent)d, but the upload is at byte %(expected)d.")
+            % {"sent": offset, "expected": upload.offset},
+            "offset",
+            upload,
+        )
+    if offset + length > upload.size:
+        raise ValidationError(_("This chunk goes beyond the declared size of the file."), code="beyond")
+    if offset + length < upload.size and length < parts.MIN_PART_BYTES:
+        raise ValidationError(
+            _("Every chunk but the last must be at least %(min)d MB.") % {"min": parts.MIN_PART_BYTES // 1024**2},
+            code="chunk",
+        )
+    running = digests.kept_at(upload.pk, offset)
+    number = len(upload.parts) + 1
+    # A temporary file while the chunk arrives: only a whole, intact chunk becomes a part.
+    with tempfile.SpooledTemporaryFile(
+        max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=os.fspath(_uploads_dir())
+    ) as spool:
+        received = _copy_chunk(stream, length, spool.write, sha256, running)
+        spool.seek(0)
+        try:
+            etag = parts.part_put(upload.storage_name, upload.multipart_id, number, spool, received)
+        except parts.Unavailable as error:
+            raise _storage_unavailable() from error
+    received_parts = [*upload.parts, {"number": number, "size": received, "etag": etag}]
+    moved = UploadSession.objects.filter(pk=upload.pk, state=UploadState.OPEN, offset=offset).update(
+        offset=offset + received, parts=received_parts, last_activity_at=timezone.now()
+    )
+    if not moved:
+        raise _refuse(_("This upload is no longer in progress."), "state", upload)
+    upload.offset, upload.parts = offset + received, received_parts
+    metrics.upload_bytes.labels(kind="box").inc(received)
+    if upload.offset < upload.size:
+        if running is not None:
+            digests.keep(upload.pk, upload.offset, running)
+        return upload
+    _upload_complete_parts(upload, request, digest=running.hexdigest() if running is not None else None)
+    return upload
 
 
 class _PartFile(File):
@@ -386,6 +470,9 @@ def _upload_transition(
 
 
 def _discard_part(upload: UploadSession) -> None:
+    if upload.multipart_id:
+        parts.multipart_abort(upload.storage_name, upload.multipart_id)
+        return
     try:
         part_path(upload).unlink()
     except FileNotFoundError:
@@ -422,6 +509,47 @@ def _upload_complete(upload: UploadSession, request: HttpRequest | None, *, dige
             size=upload.size, mime=mime, digest=digest, digest_algorithm=digests.ALGORITHM, uploaded_by_id=upload.owner_id,
         )  # fmt: skip
         stored = default_storage.save(document_storage_name(document, upload.name), _PartFile(part, path))
+    _upload_file_document(upload, document, stored, request)
+    _discard_part(upload)  # gone already when the storage moved it
+    return document
+
+
+def _upload_complete_parts(upload: UploadSession, request: HttpRequest | None, *, digest: str | None) -> Document:
+    """The last part is in: S3 assembles the object under its key, which is then checked like a
+    part file (size, type) and, when no process saw every chunk, read back once for its digest."""
+    name = upload.storage_name
+    try:
+        parts.multipart_complete(name, upload.multipart_id, upload.parts)
+        size = parts.object_size(name)
+    except parts.Refused as error:
+        _upload_end(upload, UploadState.FAILED, "parts")
+        raise ValidationError(_("The file on the server is incomplete; upload it again."), code="incomplete") from error
+    if size != upload.size:
+        default_storage.delete(name)
+        _upload_end(upload, UploadState.FAILED, "size")
+        raise ValidationError(_("The file on the server is incomplete; upload it again."), code="incomplete")
+    with parts.object_reader(name, size) as stored:
+        if digest is None:
+            digest = digests.of_stream(stored)
+        mime = sniffing.identify(stored)
+    if mime is None:
+        default_storage.delete(name)
+        _upload_end(upload, UploadState.FAILED, "type")
+        raise ValidationError(
+            _("“%(name)s” is not a type of file a box accepts (PDF, images, DICOM, office documents, text, ZIP).")
+            % {"name": upload.name},
+            code="type",
+        )
+    document = Document(
+        box_id=upload.box_id, folder=upload.folder, category=upload.category, name=upload.name,
+        size=upload.size, mime=mime, digest=digest, digest_algorithm=digests.ALGORITHM, uploaded_by_id=upload.owner_id,
+    )  # fmt: skip
+    _upload_file_document(upload, document, name, request)
+    return document
+
+
+def _upload_file_document(upload: UploadSession, document: Document, stored: str, request: HttpRequest | None) -> None:
+    """File the completed upload's stored bytes as its document; were that refused, they go."""
     try:
         with transaction.atomic():
             document.file.name = stored
@@ -435,8 +563,6 @@ def _upload_complete(upload: UploadSession, request: HttpRequest | None, *, dige
     except BaseException:
         default_storage.delete(stored)
         raise
-    _discard_part(upload)  # gone already when the storage moved it
-    return document
 
 
 def upload_cancel(*, actor: User, upload: UploadSession) -> None:

@@ -441,7 +441,7 @@ def upload_create(request: HttpRequest) -> HttpResponse:
     except services.QuotaExceeded as error:
         return _quota_refusal(error)
     except ValidationError as error:
-        return _json_error(error, 400)
+        return _json_error(error, 503 if error.code == "storage" else 400)
     response = JsonResponse(_upload_status(upload), status=201)
     response["Location"] = reverse("boxes:upload", args=[upload.pk])
     return _with_offset(response, upload)
@@ -500,9 +500,9 @@ def _upload_patch(request: HttpRequest, upload) -> HttpResponse:
         return _with_offset(_json_error(error, 409), error.upload)
     except ValidationError as error:
         upload.refresh_from_db()
-        status = {"beyond": 413, "chunk": 413 if length > services.MAX_CHUNK_BYTES else 400, "type": 415}.get(
-            error.code, 400
-        )
+        status = {
+            "beyond": 413, "chunk": 413 if length > services.MAX_CHUNK_BYTES else 400, "type": 415, "storage": 503,
+        }.get(error.code, 400)  # fmt: skip
         return _with_offset(_json_error(error, status), upload)
     if upload.state == UploadState.COMPLETE:
         return _with_offset(JsonResponse(_upload_status(upload), status=201), upload)

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, ProtectedError, Sum
@@ -23,6 +24,7 @@ from telemed.audit.models import AuditAction
 from telemed.audit.services import audit_record
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
+from telemed.boxes.parts import in_object_storage
 from telemed.dicom import deidentify
 from telemed.dicom.models import (
     Instance,
@@ -178,13 +180,48 @@ def studies_erase_of_box(*, box) -> tuple[int, int]:
 
 
 # --- the rendered-image cache ---------------------------------------------------------------------
+# Images rendered from an instance with its own window or a preset are kept, per instance, and go
+# with their study. On the embedded default they are files of the var dir; with object storage they
+# are objects of the bucket, beside the instances: a rendered image is the patient's data, and no
+# web host keeps one on its disk (nor misses it when another host removes the study).
+
+RENDERED_PREFIX = "private/dicom-rendered"
 
 
 def rendered_cache_dir() -> Path:
     return Path(settings.VAR_DIR) / "dicom-rendered"
 
 
+def rendered_cache_get(instance_id: int, key: str) -> Path | bytes | None:
+    """The kept rendering ``key`` of the instance: a file (embedded default), its bytes (object
+    storage), or None."""
+    if in_object_storage():
+        try:
+            with default_storage.open(f"{RENDERED_PREFIX}/{instance_id}/{key}.png", "rb") as stored:
+                return stored.read()
+        except FileNotFoundError:
+            return None
+    path = rendered_cache_dir() / str(instance_id) / f"{key}.png"
+    return path if path.is_file() else None
+
+
+def rendered_cache_put(instance_id: int, key: str, png: bytes) -> None:
+    if in_object_storage():
+        default_storage.save(f"{RENDERED_PREFIX}/{instance_id}/{key}.png", ContentFile(png))
+        return
+    path = rendered_cache_dir() / str(instance_id) / f"{key}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{os.getpid()}-{path.name}")
+    partial.write_bytes(png)
+    partial.replace(path)  # never half a file for a reader
+
+
 def rendered_cache_remove(instance_id: int) -> None:
+    if in_object_storage():
+        folder = f"{RENDERED_PREFIX}/{instance_id}"
+        for name in default_storage.listdir(folder)[1]:
+            default_storage.delete(f"{folder}/{name}")
+        return
     shutil.rmtree(rendered_cache_dir() / str(instance_id), ignore_errors=True)
 
 

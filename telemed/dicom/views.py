@@ -19,7 +19,6 @@ Chunk and batch bodies are read from the request stream in blocks as they arrive
 ``request.body``; telemed/streaming.py).
 """
 
-import os
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -287,12 +286,12 @@ def series_images(request: HttpRequest, series_id: int) -> HttpResponse:
     )
 
 
-def _cache_path(instance_id: int, frame: int, window, size) -> Path | None:
+def _cache_key(frame: int, window, size) -> str | None:
     """Only the file's own window and the presets are kept: a dragged window is rendered and forgotten."""
     if window is not None and window not in rendering.PRESETS.values():
         return None
     label = "own" if window is None else f"{window.center:g}_{window.width:g}"
-    return services.rendered_cache_dir() / str(instance_id) / f"{frame}-{label}-{size or 0}.png"
+    return f"{frame}-{label}-{size or 0}"
 
 
 def _png_response(path_or_bytes) -> HttpResponse:
@@ -306,8 +305,9 @@ def _png_response(path_or_bytes) -> HttpResponse:
 
 
 def _render(instance, *, frame: int, window, size) -> HttpResponse:
-    cached = _cache_path(instance.pk, frame, window, size)
-    if cached is not None and cached.is_file():
+    key = _cache_key(frame, window, size)
+    cached = services.rendered_cache_get(instance.pk, key) if key is not None else None
+    if cached is not None:
         return _png_response(cached)
     try:
         with instance.file.open("rb") as source:
@@ -318,11 +318,8 @@ def _render(instance, *, frame: int, window, size) -> HttpResponse:
             "render",
             422,
         )
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{os.getpid()}-{cached.name}")
-        partial.write_bytes(png)
-        partial.replace(cached)
+    if key is not None:
+        services.rendered_cache_put(instance.pk, key, png)
     return _png_response(png)
 
 
