@@ -1,0 +1,605 @@
+"""What each FHIR resource type is on this platform: which rows a person may see (the pages' own
+selectors), how one row reads as the resource, its search parameters, and what a read records in
+the patient's access log (the pages' own calls).
+
+Ids are the platform's own: a Patient or a Practitioner is the person's account, a
+DocumentReference and its Binary are one Welbox or Medbox document, a Consent is a care link, an
+Appointment a video visit, an ImagingStudy a DICOM study, an Organization a health structure and a
+PractitionerRole a doctor's place in the directory (the doctor's account id)."""
+
+import base64
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from telemed.accounts.models import Sex, Structure
+from telemed.accounts.selectors import public_doctors
+from telemed.audit.models import AuditAction
+from telemed.boxes import selectors as boxes
+from telemed.boxes.models import BoxKind, Category, Document
+from telemed.boxes.services import document_opened, document_patient
+from telemed.care.models import CareLink, LinkStatus
+from telemed.care.selectors import link_get_for_user, linked_patients, links_of
+from telemed.dicom import selectors as dicom
+from telemed.dicom.models import Study
+from telemed.dicom.services import study_patient, study_viewed
+from telemed.visits.models import Booking, BookingStatus
+from telemed.visits.selectors import booking_get_for_user, bookings_of
+
+CODICE_FISCALE = "http://hl7.it/sid/codiceFiscale"
+PARTITA_IVA = "http://hl7.it/sid/partitaIva"
+DICOM_UID = "urn:dicom:uid"
+DICOM_MODALITY = "http://dicom.nema.org/resources/ontology/DCM"
+# The platform's own codes (no standard code system names a Welbox category).
+DOCUMENT_CATEGORY = "urn:telemed:fhir:document-category"
+
+User = get_user_model()
+
+
+class BadValue(ValueError):
+    """A search parameter's value that cannot be read (a 400 naming it)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # the FHIR search parameter type, for the CapabilityStatement
+    documentation: str
+    # (rows, the values of one occurrence, OR-ed) → rows
+    apply: Callable[[QuerySet, list[str]], QuerySet]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    readable: Callable  # person → the rows they may see
+    resource: Callable[[HttpRequest, object], dict]
+    order: tuple[str, ...]
+    params: tuple[Param, ...] = ()
+    # person, id → the row, or Http404: the pages' own selector where there is one
+    get: Callable | None = None
+    # What reading one row records in the patient's access log (request, row).
+    opened: Callable[[HttpRequest, object], None] | None = None
+    search: bool = True
+
+    def one(self, user, object_id: int):
+        if self.get is not None:
+            try:
+                return self.get(user, object_id)
+            except Http404:
+                return None
+        return self.readable(user).filter(pk=object_id).first()
+
+
+# --- reading parameter values ------------------------------------------------------------------
+
+
+def _reference_id(value: str, *types: str) -> int:
+    """``123``, ``Patient/123`` or an absolute URL ending in it → 123."""
+    match = re.fullmatch(rf"(?:.*/)?(?:(?:{'|'.join(types)})/)?([1-9][0-9]{{0,17}})", value.strip())
+    if match is None:
+        raise BadValue(value)
+    return int(match.group(1))
+
+
+def _ids(values: list[str], *types: str) -> list[int]:
+    return [_reference_id(value, *types) for value in values]
+
+
+def _id_param() -> Param:
+    return Param("_id", "token", "The resource's id.", lambda rows, values: rows.filter(pk__in=_ids(values)))
+
+
+def _token_codes(values: list[str], system: str) -> list[str]:
+    """``code`` or ``system|code`` (only this system) → codes."""
+    codes = []
+    for value in values:
+        given_system, bar, code = value.rpartition("|")
+        if bar and given_system and given_system != system:
+            continue
+        codes.append(code if bar else value)
+    return codes
+
+
+def _url(request: HttpRequest, type_name: str, object_id) -> str:
+    return request.build_absolute_uri(reverse("fhir:read", args=[type_name, object_id]))
+
+
+def _instant(value) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def _person_reference(user) -> dict:
+    kind = "Practitioner" if user.is_doctor else "Patient"
+    return {"reference": f"{kind}/{user.pk}", "display": user.display_name}
+
+
+# --- Patient -----------------------------------------------------------------------------------
+
+GENDER = {Sex.FEMALE: "female", Sex.MALE: "male"}
+
+
+def patients_readable(user) -> QuerySet:
+    """A patient reads themself; a doctor the patients linked to them (the care link the patient
+    consented to), as on the doctor's patients page."""
+    if user.is_patient:
+        rows = User.objects.filter(pk=user.pk)
+    elif user.is_doctor:
+        rows = linked_patients(user)
+    else:
+        return User.objects.none()
+    return rows.filter(patient_profile__isnull=False).select_related("patient_profile")
+
+
+def patient_resource(request: HttpRequest, user) -> dict:
+    profile = user.patient_profile
+    return {
+        "resourceType": "Patient",
+        "id": str(user.pk),
+        "identifier": [{"use": "official", "system": CODICE_FISCALE, "value": profile.codice_fiscale}],
+        "active": user.is_active,
+        "name": [{"use": "official", "family": user.last_name, "given": [user.first_name]}],
+        "gender": GENDER.get(profile.sex, "unknown"),
+        "birthDate": profile.birth_date.isoformat(),
+    }
+
+
+def _patient_identifier(rows: QuerySet, values: list[str]) -> QuerySet:
+    codes = [code.upper() for code in _token_codes(values, CODICE_FISCALE)]
+    return rows.filter(patient_profile__codice_fiscale__in=codes)
+
+
+def _name_contains(prefix: str = "") -> Callable[[QuerySet, list[str]], QuerySet]:
+    def apply(rows: QuerySet, values: list[str]) -> QuerySet:
+        matched = Q()
+        for value in values:
+            for word in value.split():
+                matched |= Q(**{f"{prefix}first_name__icontains": word}) | Q(**{f"{prefix}last_name__icontains": word})
+        return rows.filter(matched) if matched else rows
+
+    return apply
+
+
+PATIENT = Kind(
+    name="Patient",
+    readable=patients_readable,
+    resource=patient_resource,
+    order=("last_name", "first_name", "pk"),
+    params=(
+        _id_param(),
+        Param("identifier", "token", "The codice fiscale (http://hl7.it/sid/codiceFiscale).", _patient_identifier),
+        Param("name", "string", "A word of the given or family name.", _name_contains()),
+    ),
+)
+
+
+# --- Practitioner, PractitionerRole, Organization: the public directory -------------------------
+
+
+def practitioners_readable(user) -> QuerySet:
+    """Every doctor of the directory: it is public."""
+    return (
+        User.objects.filter(doctor_profile__in=public_doctors())
+        .select_related("doctor_profile__structure")
+        .prefetch_related("doctor_profile__specialties")
+    )
+
+
+def practitioner_resource(request: HttpRequest, user) -> dict:
+    profile = user.doctor_profile
+    return {
+        "resourceType": "Practitioner",
+        "id": str(user.pk),
+        "active": True,
+        "name": [
+            {
+                "use": "official",
+                "family": user.last_name,
+                "given": [user.first_name],
+                "prefix": [profile.get_title_display()],
+            }
+        ],
+        "address": [
+            {
+                "use": "work",
+                "city": profile.practice_city,
+                "postalCode": profile.practice_postcode,
+                "state": profile.practice_province,
+                "country": "IT",
+            }
+        ],
+        "qualification": [{"code": {"text": specialty.name}} for specialty in profile.specialties.all()],
+    }
+
+
+PRACTITIONER = Kind(
+    name="Practitioner",
+    readable=practitioners_readable,
+    resource=practitioner_resource,
+    order=("last_name", "first_name", "pk"),
+    params=(_id_param(), Param("name", "string", "A word of the given or family name.", _name_contains())),
+)
+
+
+def practitioner_role_resource(request: HttpRequest, user) -> dict:
+    profile = user.doctor_profile
+    role = {
+        "resourceType": "PractitionerRole",
+        "id": str(user.pk),
+        "active": True,
+        "practitioner": _person_reference(user),
+        "specialty": [{"text": specialty.name} for specialty in profile.specialties.all()],
+    }
+    if profile.structure_id:
+        role["organization"] = {"reference": f"Organization/{profile.structure_id}", "display": profile.structure.name}
+    return role
+
+
+PRACTITIONER_ROLE = Kind(
+    name="PractitionerRole",
+    readable=practitioners_readable,
+    resource=practitioner_role_resource,
+    order=("last_name", "first_name", "pk"),
+    params=(
+        _id_param(),
+        Param(
+            "practitioner",
+            "reference",
+            "The doctor (Practitioner).",
+            lambda rows, values: rows.filter(pk__in=_ids(values, "Practitioner")),
+        ),
+        Param(
+            "organization",
+            "reference",
+            "The health structure (Organization).",
+            lambda rows, values: rows.filter(doctor_profile__structure_id__in=_ids(values, "Organization")),
+        ),
+    ),
+)
+
+
+def organization_resource(request: HttpRequest, structure: Structure) -> dict:
+    return {
+        "resourceType": "Organization",
+        "id": str(structure.pk),
+        "identifier": [{"system": PARTITA_IVA, "value": structure.partita_iva}],
+        "active": True,
+        "name": structure.name,
+        "address": [
+            {"line": [structure.address], "city": structure.city, "state": structure.province, "country": "IT"}
+        ],
+    }
+
+
+ORGANIZATION = Kind(
+    name="Organization",
+    readable=lambda user: Structure.objects.all(),
+    resource=organization_resource,
+    order=("name", "pk"),
+    params=(
+        _id_param(),
+        Param(
+            "name",
+            "string",
+            "A part of the structure's name.",
+            lambda rows, values: rows.filter(
+                Q.create([("name__icontains", value) for value in values], connector=Q.OR)
+            ),
+        ),
+    ),
+)
+
+
+# --- DocumentReference and Binary: the Welbox and Medbox documents ------------------------------
+
+
+def documents_readable(user) -> QuerySet:
+    """The person's own box, and (a doctor) what patients share with them: the box pages' lists."""
+    own = boxes.document_list_for_user(user)
+    shared = boxes.documents_shared_with(user)
+    return Document.objects.filter(Q(pk__in=own.values("pk")) | Q(pk__in=shared.values("pk"))).select_related(
+        "box__owner", "folder__patient", "uploaded_by"
+    )
+
+
+def _document_patient_filter(rows: QuerySet, values: list[str]) -> QuerySet:
+    ids = _ids(values, "Patient")
+    return rows.filter(
+        Q(box__kind=BoxKind.WELBOX, box__owner_id__in=ids) | Q(box__kind=BoxKind.MEDBOX, folder__patient_id__in=ids)
+    )
+
+
+def _category_label(code: str) -> str:
+    return str(Category(code).label) if code in Category.values else code
+
+
+def document_reference_resource(request: HttpRequest, document: Document) -> dict:
+    resource = {
+        "resourceType": "DocumentReference",
+        "id": str(document.pk),
+        "status": "current",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": DOCUMENT_CATEGORY,
+                        "code": document.category,
+                        "display": _category_label(document.category),
+                    }
+                ]
+            }
+        ],
+        "date": _instant(document.created_at),
+        "description": document.name,
+        "content": [
+            {
+                "attachment": {
+                    "contentType": document.mime,
+                    "url": _url(request, "Binary", document.pk),
+                    "size": document.size,
+                    "title": document.name,
+                    "creation": _instant(document.created_at),
+                }
+            }
+        ],
+    }
+    patient = document_patient(document)
+    if patient is not None:
+        resource["subject"] = _person_reference(patient)
+    if document.uploaded_by is not None:
+        resource["author"] = [_person_reference(document.uploaded_by)]
+    return resource
+
+
+def _document_opened(action: AuditAction) -> Callable[[HttpRequest, Document], None]:
+    def opened(request: HttpRequest, document: Document) -> None:
+        document_opened(actor=request.user, document=document, action=action, request=request)
+
+    return opened
+
+
+DOCUMENT_REFERENCE = Kind(
+    name="DocumentReference",
+    readable=documents_readable,
+    get=boxes.document_get_for_user,
+    resource=document_reference_resource,
+    opened=_document_opened(AuditAction.VIEW),
+    order=("-created_at", "-pk"),
+    params=(
+        _id_param(),
+        Param("patient", "reference", "Whose document it is (Patient).", _document_patient_filter),
+        Param(
+            "category",
+            "token",
+            f"The box category ({DOCUMENT_CATEGORY}): " + ", ".join(Category.values) + ".",
+            lambda rows, values: rows.filter(category__in=_token_codes(values, DOCUMENT_CATEGORY)),
+        ),
+    ),
+)
+
+# A document's bytes inside a Binary resource travel as base64 in memory: beyond this size the
+# file is only sent as itself (a Binary read without ``Accept: application/fhir+json``).
+BINARY_JSON_MAX_BYTES = 10 * 1024 * 1024
+
+BINARY = Kind(
+    name="Binary",
+    readable=documents_readable,
+    get=boxes.document_get_for_user,
+    resource=lambda request, document: {},  # views.binary_read answers it
+    opened=_document_opened(AuditAction.DOWNLOAD),
+    order=("-created_at", "-pk"),
+    search=False,
+)
+
+
+# --- Consent: the care links --------------------------------------------------------------------
+
+CONSENT_STATUS = {
+    LinkStatus.REQUESTED: "proposed",
+    LinkStatus.INVITED: "proposed",
+    LinkStatus.ACTIVE: "active",
+    LinkStatus.DECLINED: "rejected",
+    LinkStatus.REVOKED: "inactive",
+}
+
+
+def consent_resource(request: HttpRequest, link: CareLink) -> dict:
+    resource = {
+        "resourceType": "Consent",
+        "id": str(link.pk),
+        "status": CONSENT_STATUS[link.status],
+        "scope": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}]}],
+        "dateTime": _instant(link.consented_at or link.created_at),
+        "policyRule": {"text": _("Care link between a patient and a doctor")},
+        "provision": {
+            "type": "permit",
+            "actor": [
+                {
+                    "role": {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "PRCP"}
+                        ]
+                    },
+                    "reference": _person_reference(link.doctor),
+                }
+            ],
+        },
+    }
+    if link.patient_id:
+        resource["patient"] = _person_reference(link.patient)
+        resource["performer"] = [_person_reference(link.patient)]
+    if link.activated_at:
+        resource["provision"]["period"] = {"start": _instant(link.activated_at)}
+        if link.ended_at:
+            resource["provision"]["period"]["end"] = _instant(link.ended_at)
+    if link.consent_text:
+        # The exact wording the patient agreed to.
+        resource["sourceAttachment"] = {
+            "contentType": "text/plain; charset=utf-8",
+            "data": base64.b64encode(link.consent_text.encode()).decode(),
+        }
+    return resource
+
+
+def _consent_status(rows: QuerySet, values: list[str]) -> QuerySet:
+    statuses = [status for status, code in CONSENT_STATUS.items() if code in values]
+    return rows.filter(status__in=statuses)
+
+
+CONSENT = Kind(
+    name="Consent",
+    readable=links_of,
+    get=link_get_for_user,
+    resource=consent_resource,
+    order=("-created_at", "-pk"),
+    params=(
+        _id_param(),
+        Param(
+            "patient",
+            "reference",
+            "The patient (Patient).",
+            lambda rows, values: rows.filter(patient_id__in=_ids(values, "Patient")),
+        ),
+        Param("status", "token", "proposed, active, rejected or inactive.", _consent_status),
+    ),
+)
+
+
+# --- Appointment: the video visits -------------------------------------------------------------
+
+APPOINTMENT_STATUS = {
+    BookingStatus.BOOKED: "booked",
+    BookingStatus.IN_PROGRESS: "arrived",
+    BookingStatus.ENDED: "fulfilled",
+    BookingStatus.DELIVERED: "fulfilled",
+    BookingStatus.CANCELLED: "cancelled",
+}
+
+
+def appointment_resource(request: HttpRequest, booking: Booking) -> dict:
+    return {
+        "resourceType": "Appointment",
+        "id": str(booking.pk),
+        "status": APPOINTMENT_STATUS[booking.status],
+        "serviceType": [{"text": _("Video visit")}],
+        "start": _instant(booking.start),
+        "end": _instant(booking.end),
+        "minutesDuration": booking.duration_minutes,
+        "created": _instant(booking.created_at),
+        "participant": [
+            {"actor": _person_reference(booking.patient), "required": "required", "status": "accepted"},
+            {"actor": _person_reference(booking.doctor), "required": "required", "status": "accepted"},
+        ],
+    }
+
+
+def _appointment_status(rows: QuerySet, values: list[str]) -> QuerySet:
+    statuses = [status for status, code in APPOINTMENT_STATUS.items() if code in values]
+    return rows.filter(status__in=statuses)
+
+
+APPOINTMENT = Kind(
+    name="Appointment",
+    readable=bookings_of,
+    get=booking_get_for_user,
+    resource=appointment_resource,
+    order=("-start", "-pk"),
+    params=(
+        _id_param(),
+        Param(
+            "patient",
+            "reference",
+            "The patient (Patient).",
+            lambda rows, values: rows.filter(patient_id__in=_ids(values, "Patient")),
+        ),
+        Param(
+            "practitioner",
+            "reference",
+            "The doctor (Practitioner).",
+            lambda rows, values: rows.filter(doctor_id__in=_ids(values, "Practitioner")),
+        ),
+        Param("status", "token", "booked, arrived, fulfilled or cancelled.", _appointment_status),
+    ),
+)
+
+
+# --- ImagingStudy: the DICOM studies ------------------------------------------------------------
+
+
+def _modality(code: str) -> dict:
+    return {"system": DICOM_MODALITY, "code": code or "OT"}
+
+
+def imaging_study_resource(request: HttpRequest, study: Study) -> dict:
+    patient = study_patient(study)
+    series = list(study.series.order_by("number", "pk"))
+    resource = {
+        "resourceType": "ImagingStudy",
+        "id": str(study.pk),
+        "identifier": [{"system": DICOM_UID, "value": f"urn:oid:{study.study_instance_uid}"}],
+        "status": "available",
+        "modality": [_modality(code) for code in study.modalities.split("\\") if code.strip()],
+        # The patient the study belongs to; a Medbox study outside a patient's folder names the
+        # person on the CD, as the study page does.
+        "subject": _person_reference(patient) if patient is not None else {"display": study.dicom_patient.name or "?"},
+        "numberOfSeries": study.series_count,
+        "numberOfInstances": study.instance_count,
+        "series": [
+            {
+                "uid": item.series_instance_uid,
+                "modality": _modality(item.modality),
+                "numberOfInstances": item.instance_count,
+                **({"number": item.number} if item.number is not None and item.number >= 0 else {}),
+                **({"description": item.description} if item.description else {}),
+            }
+            for item in series
+        ],
+    }
+    if study.study_date:
+        resource["started"] = study.study_date.isoformat()
+    if study.description:
+        resource["description"] = study.description
+    return resource
+
+
+def _study_patient_filter(rows: QuerySet, values: list[str]) -> QuerySet:
+    ids = _ids(values, "Patient")
+    return rows.filter(
+        Q(box__kind=BoxKind.WELBOX, box__owner_id__in=ids) | Q(box__kind=BoxKind.MEDBOX, folder__patient_id__in=ids)
+    )
+
+
+IMAGING_STUDY = Kind(
+    name="ImagingStudy",
+    readable=dicom.study_list_for_user,
+    get=dicom.study_get_for_user,
+    resource=imaging_study_resource,
+    opened=lambda request, study: study_viewed(actor=request.user, study=study, request=request),
+    order=("-created_at", "-pk"),
+    params=(_id_param(), Param("patient", "reference", "Whose study it is (Patient).", _study_patient_filter)),
+)
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        PATIENT,
+        PRACTITIONER,
+        PRACTITIONER_ROLE,
+        ORGANIZATION,
+        APPOINTMENT,
+        DOCUMENT_REFERENCE,
+        BINARY,
+        IMAGING_STUDY,
+        CONSENT,
+    )
+}
