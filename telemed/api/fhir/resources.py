@@ -21,11 +21,14 @@ from django.utils.translation import gettext as _
 from telemed.accounts.models import Sex, Structure
 from telemed.accounts.selectors import public_doctors
 from telemed.audit.models import AuditAction
+from telemed.audit.services import audit_record
 from telemed.boxes import selectors as boxes
 from telemed.boxes.models import BoxKind, Category, Document
 from telemed.boxes.services import document_opened, document_patient
 from telemed.care.models import CareLink, LinkStatus
 from telemed.care.selectors import link_get_for_user, linked_patients, links_of
+from telemed.consults import selectors as consults
+from telemed.consults.models import Consult, ConsultMessage
 from telemed.dicom import selectors as dicom
 from telemed.dicom.models import Study
 from telemed.dicom.services import study_patient, study_viewed
@@ -66,6 +69,9 @@ class Kind:
     get: Callable | None = None
     # What reading one row records in the patient's access log (request, row).
     opened: Callable[[HttpRequest, object], None] | None = None
+    # What a page of search results records there (request, rows): for the types whose list
+    # shows the clinical content itself, as a thread's messages do.
+    listed: Callable[[HttpRequest, list], None] | None = None
     search: bool = True
 
     def one(self, user, object_id: int):
@@ -589,6 +595,71 @@ IMAGING_STUDY = Kind(
 )
 
 
+# --- Communication: the messages of consult threads ---------------------------------------------
+
+
+def consults_readable(user) -> QuerySet[Consult]:
+    """A patient's own consults and a doctor's, answered or not: the consult pages' selectors."""
+    own = consults.consult_list_for_user(user)
+    worked = consults.consult_queue_for_doctor(user, include_closed=True)
+    return Consult.objects.filter(Q(pk__in=own.values("pk")) | Q(pk__in=worked.values("pk")))
+
+
+def messages_readable(user) -> QuerySet[ConsultMessage]:
+    return ConsultMessage.objects.filter(consult__in=consults_readable(user)).select_related(
+        "consult__patient", "consult__doctor__user", "sender"
+    )
+
+
+def communication_resource(request: HttpRequest, message: ConsultMessage) -> dict:
+    consult = message.consult
+    doctor, patient = consult.doctor.user, consult.patient
+    recipient = patient if message.sender_id == doctor.pk else doctor
+    resource = {
+        "resourceType": "Communication",
+        "id": str(message.pk),
+        "status": "completed",
+        "category": [{"text": _("Consult")}],
+        "subject": _person_reference(patient),
+        "topic": {"text": _("Consult %(number)s") % {"number": consult.pk}},
+        "sent": _instant(message.created_at),
+        "sender": _person_reference(message.sender),
+        "recipient": [_person_reference(recipient)],
+    }
+    if message.text:
+        resource["payload"] = [{"contentString": message.text}]
+    return resource
+
+
+def _thread_read(request: HttpRequest, consult: Consult) -> None:
+    # As the REST API's consult detail: the thread is clinical, its reading is in the log.
+    audit_record(actor=request.user, action=AuditAction.VIEW, target=consult, patient=consult.patient, request=request)
+
+
+def _threads_listed(request: HttpRequest, messages: list) -> None:
+    for consult in {message.consult_id: message.consult for message in messages}.values():
+        _thread_read(request, consult)
+
+
+COMMUNICATION = Kind(
+    name="Communication",
+    readable=messages_readable,
+    resource=communication_resource,
+    opened=lambda request, message: _thread_read(request, message.consult),
+    listed=_threads_listed,
+    order=("-created_at", "-pk"),
+    params=(
+        _id_param(),
+        Param(
+            "patient",
+            "reference",
+            "The patient of the consult (Patient).",
+            lambda rows, values: rows.filter(consult__patient_id__in=_ids(values, "Patient")),
+        ),
+    ),
+)
+
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -601,5 +672,6 @@ KINDS: dict[str, Kind] = {
         BINARY,
         IMAGING_STUDY,
         CONSENT,
+        COMMUNICATION,
     )
 }

@@ -155,8 +155,11 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
     if page.has_next():
         links.append(link("next", page.next_page_number()))
     links.append(link("last", page.paginator.num_pages))
+    rows = list(page.object_list)
+    if kind.listed is not None and rows:
+        kind.listed(request, rows)
     entries = []
-    for row in page.object_list:
+    for row in rows:
         resource = kind.resource(request, row)
         entries.append(
             {"fullUrl": f"{_base(request)}/{kind.name}/{row.pk}", "resource": resource, "search": {"mode": "match"}}

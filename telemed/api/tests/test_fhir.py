@@ -4,6 +4,7 @@ patient and their linked doctor see them, every resource valid against the R4 mo
 
 import base64
 import datetime
+import uuid
 
 import pytest
 from django.test import Client
@@ -17,7 +18,8 @@ from telemed.api.tests.conftest import bearer
 from telemed.audit.models import AuditEntry
 from telemed.boxes import services as boxes
 from telemed.care import services as care
-from telemed.consults.tests.conftest import pdf_bytes, welbox_document, welbox_study
+from telemed.consults import services as consults
+from telemed.consults.tests.conftest import offer_consults, pdf_bytes, welbox_document, welbox_study
 from telemed.dicom import services as dicom
 from telemed.dicom.models import Series
 from telemed.visits.models import Booking
@@ -47,8 +49,8 @@ def fhir_get(client: Client, url: str, token: str | None = None, **headers):
 
 @pytest.fixture
 def fhir_world(make_patient, make_doctor):
-    """A patient linked to a doctor (care link), who shared a document and a CT study with them
-    and booked a video visit; a second document stays private."""
+    """A patient linked to a doctor (care link), who shared a document and a CT study with them,
+    booked a video visit and asked a consult; a second document stays private."""
     structure = Structure.objects.create(
         name="Poliambulatorio Centro", slug="poliambulatorio-centro", partita_iva="01234567897",
         address="Via Roma 1", city="Milano", province="MI",
@@ -70,9 +72,19 @@ def fhir_world(make_patient, make_doctor):
         doctor=doctor, patient=patient, start=start, end=start + datetime.timedelta(minutes=30),
         duration_minutes=30, breakdown={}, accepted_at=timezone.now(),
     )  # fmt: skip
+    offer_consults(doctor)
+    consult, _created = consults.consult_request(
+        actor=patient,
+        doctor=doctor.doctor_profile,
+        draft=consults.ConsultDraft(
+            kind="base", question="Palpitazioni notturne.", document_ids=(), accepted_terms=True,
+            idempotency_key=uuid.uuid4(),
+        ),
+    )  # fmt: skip
+    message = consults.consult_message_send(actor=patient, consult=consult, text="Ho anche capogiri al mattino.")
     return {
         "patient": patient, "doctor": doctor, "link": link, "shared": shared, "private": private,
-        "study": study, "booking": booking, "structure": structure,
+        "study": study, "booking": booking, "structure": structure, "consult": consult, "message": message,
     }  # fmt: skip
 
 
@@ -85,7 +97,7 @@ def test_the_capability_statement_lists_exactly_what_is_served(client):
     served = {entry["type"]: entry for entry in rest["resource"]}
     assert set(served) == set(KINDS) == {
         "Patient", "Practitioner", "PractitionerRole", "Organization", "Appointment", "DocumentReference",
-        "Binary", "ImagingStudy", "Consent",
+        "Binary", "ImagingStudy", "Consent", "Communication",
     }  # fmt: skip
     assert [i["code"] for i in served["Binary"]["interaction"]] == ["read"]
     assert [i["code"] for i in served["Patient"]["interaction"]] == ["read", "search-type"]
@@ -113,7 +125,9 @@ def test_a_patient_reads_their_own_record(fhir_world, token_for):
     assert bundle["type"] == "searchset" and [e["resource"]["id"] for e in bundle["entry"]] == [str(patient.pk)]
     documents = fhir_get(client, f"{FHIR}/DocumentReference?patient=Patient/{patient.pk}", token).json()
     assert {e["resource"]["description"] for e in documents["entry"]} == {"ecg-referto.pdf", "diario-privato.pdf"}
-    for kind, row in (("Consent", "link"), ("Appointment", "booking"), ("ImagingStudy", "study")):
+    for kind, row in (
+        ("Consent", "link"), ("Appointment", "booking"), ("ImagingStudy", "study"), ("Communication", "message"),
+    ):  # fmt: skip
         found = fhir_get(client, f"{FHIR}/{kind}", token).json()
         assert [e["resource"]["id"] for e in found["entry"]] == [str(fhir_world[row].pk)], kind
 
@@ -135,6 +149,10 @@ def test_a_linked_doctor_reads_what_the_patient_shared_and_nothing_else(fhir_wor
     assert visit["total"] == 1 and visit["entry"][0]["resource"]["status"] == "booked"
     study = fhir_get(client, f"{FHIR}/ImagingStudy/{fhir_world['study'].pk}", token).json()
     assert study["series"][0]["uid"] == "1.2.3.4" and study["subject"]["reference"] == f"Patient/{patient.pk}"
+    message = fhir_get(client, f"{FHIR}/Communication?patient={patient.pk}", token).json()["entry"][0]["resource"]
+    assert message["payload"] == [{"contentString": "Ho anche capogiri al mattino."}]
+    assert message["sender"]["reference"] == f"Patient/{patient.pk}"
+    assert message["recipient"][0]["reference"] == f"Practitioner/{doctor.pk}"
 
 
 def test_every_read_of_clinical_data_is_in_the_patients_access_log(fhir_world, token_for):
@@ -149,12 +167,17 @@ def test_every_read_of_clinical_data_is_in_the_patients_access_log(fhir_world, t
     wrapped = fhir_get(client, f"{FHIR}/Binary/{shared.pk}", token, HTTP_ACCEPT="application/fhir+json").json()
     assert base64.b64decode(wrapped["data"]) == pdf_bytes() and wrapped["contentType"] == "application/pdf"
     fhir_get(client, f"{FHIR}/ImagingStudy/{fhir_world['study'].pk}", token)
-    logged = AuditEntry.objects.filter(pk__gt=0).order_by("pk")[before:]
+    fhir_get(client, f"{FHIR}/Communication/{fhir_world['message'].pk}", token)
+    # A thread's messages are the clinical content itself: a search that returns them is a reading.
+    fhir_get(client, f"{FHIR}/Communication?patient={patient.pk}", token)
+    logged = AuditEntry.objects.order_by("pk")[before:]
     assert [(e.action, e.target_type, e.actor_id, e.patient_id) for e in logged] == [
         ("view", "boxes.document", doctor.pk, patient.pk),
         ("download", "boxes.document", doctor.pk, patient.pk),
         ("download", "boxes.document", doctor.pk, patient.pk),
         ("view", "dicom.study", doctor.pk, patient.pk),
+        ("view", "consults.consult", doctor.pk, patient.pk),
+        ("view", "consults.consult", doctor.pk, patient.pk),
     ]
 
 

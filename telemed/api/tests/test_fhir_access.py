@@ -28,6 +28,7 @@ def object_urls(world: dict) -> dict[str, str]:
         "Practitioner": f"{FHIR}/Practitioner/{world['doctor'].pk}",
         "PractitionerRole": f"{FHIR}/PractitionerRole/{world['doctor'].pk}",
         "Organization": f"{FHIR}/Organization/{world['structure'].pk}",
+        "Communication": f"{FHIR}/Communication/{world['message'].pk}",
     }
     # Every resource type served is here: a new one must be added to this test too.
     assert set(urls) == set(KINDS)
@@ -49,7 +50,7 @@ def test_no_one_else_reads_anything_through_a_fhir_url(fhir_world, make_patient,
     }
     secrets = [
         patient.patient_profile.codice_fiscale, "ecg-referto", "TC torace", "%PDF", "1.2.3.4",
-        fhir_world["link"].consent_text[:40],
+        fhir_world["link"].consent_text[:40], "capogiri",
     ]  # fmt: skip
     entries_before = AuditEntry.objects.count()
     reads = []
@@ -64,7 +65,7 @@ def test_no_one_else_reads_anything_through_a_fhir_url(fhir_world, make_patient,
                 if response.status_code not in (401, 404) or any(s.encode() in body for s in secrets):
                     reads.append((who, url, accept, response.status_code))
         # Searching for the patient finds nothing either.
-        for kind in ("Patient", "DocumentReference", "Consent", "Appointment", "ImagingStudy"):
+        for kind in ("Patient", "DocumentReference", "Consent", "Appointment", "ImagingStudy", "Communication"):
             param = "_id" if kind == "Patient" else "patient"
             response = client.get(f"{FHIR}/{kind}?{param}={patient.pk}", **headers)
             body = body_of(response)
