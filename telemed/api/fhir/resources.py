@@ -8,6 +8,7 @@ Appointment a video visit, an ImagingStudy a DICOM study, an Organization a heal
 PractitionerRole a doctor's place in the directory (the doctor's account id)."""
 
 import base64
+import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.accounts.models import Sex, Structure
 from telemed.accounts.selectors import public_doctors
+from telemed.api.fhir.http import invalid
 from telemed.audit.models import AuditAction
 from telemed.audit.services import audit_record
 from telemed.boxes import selectors as boxes
@@ -32,8 +35,10 @@ from telemed.consults.models import Consult, ConsultMessage
 from telemed.dicom import selectors as dicom
 from telemed.dicom.models import Study
 from telemed.dicom.services import study_patient, study_viewed
-from telemed.visits.models import Booking, BookingStatus
-from telemed.visits.selectors import booking_get_for_user, bookings_of
+from telemed.visits import slots as visit_slots
+from telemed.visits.models import Agenda, Booking, BookingStatus
+from telemed.visits.selectors import booking_get_for_user, bookings_of, visits_bookable
+from telemed.visits.services import visit_length
 
 CODICE_FISCALE = "http://hl7.it/sid/codiceFiscale"
 PARTITA_IVA = "http://hl7.it/sid/partitaIva"
@@ -73,14 +78,22 @@ class Kind:
     # shows the clinical content itself, as a thread's messages do.
     listed: Callable[[HttpRequest, list], None] | None = None
     search: bool = True
+    # A type whose rows are computed, not stored (free slots): person, id → the row or None, and
+    # person, the query → (the rows, the parameters applied).
+    computed_one: Callable | None = None
+    computed_search: Callable | None = None
 
-    def one(self, user, object_id: int):
+    def one(self, user, object_id: str):
+        if self.computed_one is not None:
+            return self.computed_one(user, object_id)
+        if not object_id.isascii() or not object_id.isdigit() or len(object_id) > 18:
+            return None
         if self.get is not None:
             try:
-                return self.get(user, object_id)
+                return self.get(user, int(object_id))
             except Http404:
                 return None
-        return self.readable(user).filter(pk=object_id).first()
+        return self.readable(user).filter(pk=int(object_id)).first()
 
 
 # --- reading parameter values ------------------------------------------------------------------
@@ -595,6 +608,164 @@ IMAGING_STUDY = Kind(
 )
 
 
+# --- Schedule and Slot: a doctor's agenda and its free slots -----------------------------------
+
+
+def _bookable_doctor(user_id: int):
+    """A doctor of the directory a patient can book now, as the booking page offers them."""
+    doctor = practitioners_readable(None).filter(pk=user_id).first()
+    return doctor if doctor is not None and visits_bookable(doctor) else None
+
+
+def schedule_one(user, object_id: str):
+    if not object_id.isascii() or not object_id.isdigit() or len(object_id) > 18:
+        return None
+    doctor = _bookable_doctor(int(object_id))
+    if doctor is None:
+        return None
+    return Agenda.objects.filter(doctor=doctor).select_related("doctor").first()
+
+
+def schedule_resource(request: HttpRequest, agenda: Agenda) -> dict:
+    return {
+        "resourceType": "Schedule",
+        "id": str(agenda.doctor_id),
+        "active": True,
+        "serviceType": [{"text": _("Video visit")}],
+        "actor": [_person_reference(agenda.doctor)],
+        "planningHorizon": {
+            "start": _instant(visit_slots.bookable_window(agenda, timezone.now())[0]),
+            "end": _instant(visit_slots.bookable_window(agenda, timezone.now())[1]),
+        },
+    }
+
+
+SCHEDULE = Kind(
+    name="Schedule",
+    readable=lambda user: Agenda.objects.none(),
+    computed_one=schedule_one,
+    resource=schedule_resource,
+    order=(),
+    search=False,
+)
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    doctor_id: int
+    start: datetime.datetime
+    end: datetime.datetime
+
+    @property
+    def pk(self) -> str:
+        return f"{self.doctor_id}-{self.start.astimezone(datetime.UTC):%Y%m%d%H%M}"
+
+
+def _free_slots(doctor) -> list[FreeSlot]:
+    agenda = Agenda.objects.filter(doctor=doctor).first()
+    if agenda is None:
+        return []
+    return [
+        FreeSlot(doctor.pk, slot.start, slot.end)
+        for slot in visit_slots.free_slots(agenda, minutes=visit_length(doctor))
+    ]
+
+
+def slot_one(user, object_id: str):
+    """``<doctor>-<UTC start as YYYYMMDDHHMM>``: the slot, while it is free."""
+    match = re.fullmatch(r"([1-9][0-9]{0,17})-([0-9]{12})", object_id)
+    if match is None:
+        return None
+    try:
+        start = datetime.datetime.strptime(match.group(2), "%Y%m%d%H%M").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    doctor = _bookable_doctor(int(match.group(1)))
+    if doctor is None:
+        return None
+    agenda = Agenda.objects.filter(doctor=doctor).first()
+    minutes = visit_length(doctor)
+    if agenda is None or not visit_slots.is_free_slot(agenda, start, minutes=minutes):
+        return None
+    return FreeSlot(doctor.pk, start, start + datetime.timedelta(minutes=minutes))
+
+
+def _start_bound(value: str) -> Callable[[datetime.date], bool]:
+    """``ge2026-12-01`` (or gt, le, lt, eq, none): a test of a slot's day (Rome)."""
+    match = re.fullmatch(r"(ge|gt|le|lt|eq)?([0-9]{4}-[0-9]{2}-[0-9]{2})", value.strip())
+    if match is None:
+        raise BadValue(value)
+    try:
+        day = datetime.date.fromisoformat(match.group(2))
+    except ValueError:
+        raise BadValue(value) from None
+    tests = {
+        "ge": lambda d: d >= day, "gt": lambda d: d > day, "le": lambda d: d <= day, "lt": lambda d: d < day,
+        "eq": lambda d: d == day, None: lambda d: d == day,
+    }  # fmt: skip
+    return tests[match.group(1)]
+
+
+def slot_search(user, query) -> tuple[list[FreeSlot], list[tuple[str, str]]]:
+    """The free slots of the schedules named (``schedule`` is required: a doctor's agenda), as
+    the booking page lists them, optionally within ``start`` days."""
+    schedules = [value for value in query.getlist("schedule") if value.strip()]
+    if not schedules:
+        raise invalid(_("Slots are searched by schedule: name the doctor's Schedule."))
+    try:
+        doctor_ids = {number for value in schedules for number in _ids(value.split(","), "Schedule")}
+    except BadValue as error:
+        raise BadValue(str(error), "schedule") from None
+    try:
+        bounds = [_start_bound(value) for value in query.getlist("start") if value.strip()]
+    except BadValue as error:
+        raise BadValue(str(error), "start") from None
+    found = []
+    for doctor_id in sorted(doctor_ids)[:10]:
+        doctor = _bookable_doctor(doctor_id)
+        if doctor is None:
+            continue
+        for slot in _free_slots(doctor):
+            day = slot.start.astimezone(visit_slots.ROME).date()
+            if all(test(day) for test in bounds):
+                found.append(slot)
+    found.sort(key=lambda slot: (slot.start, slot.doctor_id))
+    applied = [("schedule", value) for value in schedules]
+    applied += [("start", value) for value in query.getlist("start") if value.strip()]
+    return found, applied
+
+
+def slot_resource(request: HttpRequest, slot: FreeSlot) -> dict:
+    return {
+        "resourceType": "Slot",
+        "id": slot.pk,
+        "serviceType": [{"text": _("Video visit")}],
+        "schedule": {"reference": f"Schedule/{slot.doctor_id}"},
+        "status": "free",
+        "start": _instant(slot.start),
+        "end": _instant(slot.end),
+    }
+
+
+def _described(name: str, type_name: str, text: str) -> Param:
+    """A parameter of a computed type: described here, applied by its search."""
+    return Param(name, type_name, text, lambda rows, values: rows)
+
+
+SLOT = Kind(
+    name="Slot",
+    readable=lambda user: Agenda.objects.none(),
+    computed_one=slot_one,
+    computed_search=slot_search,
+    resource=slot_resource,
+    order=(),
+    params=(
+        _described("schedule", "reference", "Required: the doctor's agenda (Schedule, the doctor's id)."),
+        _described("start", "date", "The day (Europe/Rome), with ge, gt, le, lt or eq."),
+    ),
+)
+
+
 # --- Communication: the messages of consult threads ---------------------------------------------
 
 
@@ -668,6 +839,8 @@ KINDS: dict[str, Kind] = {
         PRACTITIONER_ROLE,
         ORGANIZATION,
         APPOINTMENT,
+        SCHEDULE,
+        SLOT,
         DOCUMENT_REFERENCE,
         BINARY,
         IMAGING_STUDY,

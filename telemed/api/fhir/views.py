@@ -68,9 +68,7 @@ def _base(request: HttpRequest) -> str:
 def read(request: HttpRequest, type_name: str, object_id: str) -> HttpResponse:
     kind = _kind(type_name)
     user = caller(request)
-    if not object_id.isascii() or not object_id.isdigit() or len(object_id) > 18:
-        raise not_found()
-    row = kind.one(user, int(object_id))
+    row = kind.one(user, object_id)
     if row is None:
         raise not_found()
     if kind.name == "Binary":
@@ -121,12 +119,10 @@ def _positive(value: str | None, default: int, highest: int) -> int:
     return min(max(number, 1), highest)
 
 
-@_answering
-def search(request: HttpRequest, type_name: str) -> HttpResponse:
-    kind = _kind(type_name)
-    user = caller(request)
-    if not kind.search:
-        raise Refusal(404, "not-supported", _("This resource type is not supported."))
+def _found(kind: Kind, user, request: HttpRequest):
+    """The rows a search finds, in order, and the parameters it applied."""
+    if kind.computed_search is not None:
+        return kind.computed_search(user, request.GET)
     rows = kind.readable(user)
     applied: list[tuple[str, str]] = []
     for param in kind.params:
@@ -137,13 +133,26 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
             try:
                 rows = param.apply(rows, values)
             except BadValue as error:
-                raise invalid(
-                    _("The search parameter %(name)s has a value that is not valid: %(value)s.")
-                    % {"name": param.name, "value": str(error)[:100]}
-                ) from None
+                raise BadValue(str(error), param.name) from None
             applied.append((param.name, value))
+    return rows.order_by(*kind.order).distinct(), applied
+
+
+@_answering
+def search(request: HttpRequest, type_name: str) -> HttpResponse:
+    kind = _kind(type_name)
+    user = caller(request)
+    if not kind.search:
+        raise Refusal(404, "not-supported", _("This resource type is not supported."))
+    try:
+        rows, applied = _found(kind, user, request)
+    except BadValue as error:
+        raise invalid(
+            _("The search parameter %(name)s has a value that is not valid: %(value)s.")
+            % {"name": error.args[1], "value": str(error.args[0])[:100]}
+        ) from None
     count = _positive(request.GET.get("_count"), DEFAULT_COUNT, MAX_COUNT)
-    page = Paginator(rows.order_by(*kind.order).distinct(), count).get_page(request.GET.get("_page"))
+    page = Paginator(rows, count).get_page(request.GET.get("_page"))
     url = request.build_absolute_uri(reverse("fhir:search", args=[kind.name]))
 
     def link(relation: str, number: int) -> dict:
@@ -162,7 +171,11 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
     for row in rows:
         resource = kind.resource(request, row)
         entries.append(
-            {"fullUrl": f"{_base(request)}/{kind.name}/{row.pk}", "resource": resource, "search": {"mode": "match"}}
+            {
+                "fullUrl": f"{_base(request)}/{kind.name}/{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
         )
     return fhir_response(
         {

@@ -5,6 +5,7 @@ patient and their linked doctor see them, every resource valid against the R4 mo
 import base64
 import datetime
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -16,13 +17,17 @@ from telemed.accounts.models import ConsentKind, Structure
 from telemed.api.fhir.resources import KINDS
 from telemed.api.tests.conftest import bearer
 from telemed.audit.models import AuditEntry
+from telemed.billing.tariffs import tariff_set
 from telemed.boxes import services as boxes
 from telemed.care import services as care
 from telemed.consults import services as consults
 from telemed.consults.tests.conftest import offer_consults, pdf_bytes, welbox_document, welbox_study
 from telemed.dicom import services as dicom
 from telemed.dicom.models import Series
+from telemed.lib.italy import is_public_holiday
+from telemed.visits import services as visits
 from telemed.visits.models import Booking
+from telemed.visits.tests.conftest import rome
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +52,11 @@ def fhir_get(client: Client, url: str, token: str | None = None, **headers):
     return response
 
 
+def visit_day() -> int:
+    """Days from today to the visit: two or more, on a day with slots (not a national holiday)."""
+    return next(days for days in range(2, 7) if not is_public_holiday(rome(days, 0).date()))
+
+
 @pytest.fixture
 def fhir_world(make_patient, make_doctor):
     """A patient linked to a doctor (care link), who shared a document and a CT study with them,
@@ -59,6 +69,14 @@ def fhir_world(make_patient, make_doctor):
     doctor = make_doctor(first_name="Anna", last_name="Bianchi")
     doctor.doctor_profile.structure = structure
     doctor.doctor_profile.save()
+    # Video visits of 30 minutes, 09:00 to 11:00 (Rome) every day.
+    tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("60.00"), duration_minutes=30)
+    visits.agenda_update(
+        actor=doctor, slot_minutes=30, horizon_days=7, min_notice_hours=2, cancel_notice_hours=24,
+        reschedule_notice_hours=24,
+    )  # fmt: skip
+    for weekday in range(7):
+        visits.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(11))
     link = care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor))
     consents.consents_give(user=patient, kinds=[ConsentKind.SHARED_SPACE])
     shared = welbox_document(patient, name="ecg-referto.pdf")
@@ -67,7 +85,7 @@ def fhir_world(make_patient, make_doctor):
     study = welbox_study(patient, description="TC torace")
     Series.objects.create(study=study, series_instance_uid="1.2.3.4", number=1, modality="CT", instance_count=2)
     dicom.study_share(actor=patient, study=study, doctor=doctor)
-    start = timezone.now() + datetime.timedelta(days=2)
+    start = rome(visit_day(), 9)
     booking = Booking.objects.create(
         doctor=doctor, patient=patient, start=start, end=start + datetime.timedelta(minutes=30),
         duration_minutes=30, breakdown={}, accepted_at=timezone.now(),
@@ -97,7 +115,7 @@ def test_the_capability_statement_lists_exactly_what_is_served(client):
     served = {entry["type"]: entry for entry in rest["resource"]}
     assert set(served) == set(KINDS) == {
         "Patient", "Practitioner", "PractitionerRole", "Organization", "Appointment", "DocumentReference",
-        "Binary", "ImagingStudy", "Consent", "Communication",
+        "Binary", "ImagingStudy", "Consent", "Communication", "Schedule", "Slot",
     }  # fmt: skip
     assert [i["code"] for i in served["Binary"]["interaction"]] == ["read"]
     assert [i["code"] for i in served["Patient"]["interaction"]] == ["read", "search-type"]
@@ -191,6 +209,27 @@ def test_the_directory_as_practitioners_roles_and_organizations(fhir_world, toke
     assert role["entry"][0]["resource"]["practitioner"]["reference"] == f"Practitioner/{doctor.pk}"
     organization = fhir_get(client, f"{FHIR}/Organization/{structure.pk}", token).json()
     assert organization["name"] == "Poliambulatorio Centro"
+
+
+def test_a_doctors_free_slots(fhir_world, token_for):
+    doctor = fhir_world["doctor"]
+    token, client = token_for(fhir_world["patient"], "patient/*.read"), Client()
+    schedule = fhir_get(client, f"{FHIR}/Schedule/{doctor.pk}", token).json()
+    assert schedule["actor"][0]["reference"] == f"Practitioner/{doctor.pk}"
+    days = visit_day()
+    day = rome(days, 0).date().isoformat()
+    found = fhir_get(client, f"{FHIR}/Slot?schedule=Schedule/{doctor.pk}&start={day}", token).json()
+    starts = [entry["resource"]["start"] for entry in found["entry"]]
+    # 09:00 is the booked visit's: 09:30, 10:00 and 10:30 are free that day.
+    assert starts == [rome(days, *at).astimezone(datetime.UTC).isoformat() for at in ((9, 30), (10, 0), (10, 30))]
+    slot = found["entry"][1]["resource"]
+    assert fhir_get(client, f"{FHIR}/Slot/{slot['id']}", token).json() == slot
+    booked = f"{doctor.pk}-{rome(days, 9).astimezone(datetime.UTC):%Y%m%d%H%M}"
+    assert fhir_get(client, f"{FHIR}/Slot/{booked}", token).status_code == 404
+    assert fhir_get(client, f"{FHIR}/Slot/{doctor.pk}-209913311200", token).status_code == 404
+    assert fhir_get(client, f"{FHIR}/Slot", token).status_code == 400
+    assert fhir_get(client, f"{FHIR}/Slot?schedule={doctor.pk}&start=dopodomani", token).status_code == 400
+    assert fhir_get(client, f"{FHIR}/Schedule/{fhir_world['patient'].pk}", token).status_code == 404
 
 
 def test_search_pages_with_links(fhir_world, token_for):

@@ -4,6 +4,7 @@ doctor the patient never linked, someone not logged in and a made-up token. Not 
 for the patient find nothing; the patient and the linked doctor read the same URLs."""
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 
 from telemed.api.fhir.resources import KINDS
@@ -14,11 +15,14 @@ from telemed.audit.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 # The directory is public to every caller with a token: only anonymous callers are refused there.
-PUBLIC = {"Practitioner", "PractitionerRole", "Organization"}
+PUBLIC = {"Practitioner", "PractitionerRole", "Organization", "Schedule", "Slot"}
 
 
 def object_urls(world: dict) -> dict[str, str]:
+    slot = next(iter(KINDS["Slot"].computed_search(None, QueryDict(f"schedule={world['doctor'].pk}"))[0]))
     urls = {
+        "Schedule": f"{FHIR}/Schedule/{world['doctor'].pk}",
+        "Slot": f"{FHIR}/Slot/{slot.pk}",
         "Patient": f"{FHIR}/Patient/{world['patient'].pk}",
         "DocumentReference": f"{FHIR}/DocumentReference/{world['shared'].pk}",
         "Binary": f"{FHIR}/Binary/{world['shared'].pk}",
