@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -67,7 +66,8 @@ class Param:
 class Kind:
     name: str
     readable: Callable  # person → the rows they may see
-    resource: Callable[[HttpRequest, object], dict]
+    # (the server's FHIR base URL, row) → the resource
+    resource: Callable[[str, object], dict]
     order: tuple[str, ...]
     params: tuple[Param, ...] = ()
     # person, id → the row, or Http404: the pages' own selector where there is one
@@ -126,8 +126,8 @@ def _token_codes(values: list[str], system: str) -> list[str]:
     return codes
 
 
-def _url(request: HttpRequest, type_name: str, object_id) -> str:
-    return request.build_absolute_uri(reverse("fhir:read", args=[type_name, object_id]))
+def _url(base: str, type_name: str, object_id) -> str:
+    return f"{base}/{type_name}/{object_id}"
 
 
 def _instant(value) -> str:
@@ -156,7 +156,7 @@ def patients_readable(user) -> QuerySet:
     return rows.filter(patient_profile__isnull=False).select_related("patient_profile")
 
 
-def patient_resource(request: HttpRequest, user) -> dict:
+def patient_resource(base: str, user) -> dict:
     profile = user.patient_profile
     return {
         "resourceType": "Patient",
@@ -210,7 +210,7 @@ def practitioners_readable(user) -> QuerySet:
     )
 
 
-def practitioner_resource(request: HttpRequest, user) -> dict:
+def practitioner_resource(base: str, user) -> dict:
     profile = user.doctor_profile
     return {
         "resourceType": "Practitioner",
@@ -246,7 +246,7 @@ PRACTITIONER = Kind(
 )
 
 
-def practitioner_role_resource(request: HttpRequest, user) -> dict:
+def practitioner_role_resource(base: str, user) -> dict:
     profile = user.doctor_profile
     role = {
         "resourceType": "PractitionerRole",
@@ -283,7 +283,7 @@ PRACTITIONER_ROLE = Kind(
 )
 
 
-def organization_resource(request: HttpRequest, structure: Structure) -> dict:
+def organization_resource(base: str, structure: Structure) -> dict:
     return {
         "resourceType": "Organization",
         "id": str(structure.pk),
@@ -338,7 +338,7 @@ def _category_label(code: str) -> str:
     return str(Category(code).label) if code in Category.values else code
 
 
-def document_reference_resource(request: HttpRequest, document: Document) -> dict:
+def document_reference_resource(base: str, document: Document) -> dict:
     resource = {
         "resourceType": "DocumentReference",
         "id": str(document.pk),
@@ -360,7 +360,7 @@ def document_reference_resource(request: HttpRequest, document: Document) -> dic
             {
                 "attachment": {
                     "contentType": document.mime,
-                    "url": _url(request, "Binary", document.pk),
+                    "url": _url(base, "Binary", document.pk),
                     "size": document.size,
                     "title": document.name,
                     "creation": _instant(document.created_at),
@@ -410,7 +410,7 @@ BINARY = Kind(
     name="Binary",
     readable=documents_readable,
     get=boxes.document_get_for_user,
-    resource=lambda request, document: {},  # views.binary_read answers it
+    resource=lambda base, document: {},  # views._binary answers it
     opened=_document_opened(AuditAction.DOWNLOAD),
     order=("-created_at", "-pk"),
     search=False,
@@ -428,7 +428,7 @@ CONSENT_STATUS = {
 }
 
 
-def consent_resource(request: HttpRequest, link: CareLink) -> dict:
+def consent_resource(base: str, link: CareLink) -> dict:
     resource = {
         "resourceType": "Consent",
         "id": str(link.pk),
@@ -504,7 +504,7 @@ APPOINTMENT_STATUS = {
 }
 
 
-def appointment_resource(request: HttpRequest, booking: Booking) -> dict:
+def appointment_resource(base: str, booking: Booking) -> dict:
     return {
         "resourceType": "Appointment",
         "id": str(booking.pk),
@@ -558,7 +558,7 @@ def _modality(code: str) -> dict:
     return {"system": DICOM_MODALITY, "code": code or "OT"}
 
 
-def imaging_study_resource(request: HttpRequest, study: Study) -> dict:
+def imaging_study_resource(base: str, study: Study) -> dict:
     patient = study_patient(study)
     series = list(study.series.order_by("number", "pk"))
     resource = {
@@ -626,7 +626,7 @@ def schedule_one(user, object_id: str):
     return Agenda.objects.filter(doctor=doctor).select_related("doctor").first()
 
 
-def schedule_resource(request: HttpRequest, agenda: Agenda) -> dict:
+def schedule_resource(base: str, agenda: Agenda) -> dict:
     return {
         "resourceType": "Schedule",
         "id": str(agenda.doctor_id),
@@ -735,7 +735,7 @@ def slot_search(user, query) -> tuple[list[FreeSlot], list[tuple[str, str]]]:
     return found, applied
 
 
-def slot_resource(request: HttpRequest, slot: FreeSlot) -> dict:
+def slot_resource(base: str, slot: FreeSlot) -> dict:
     return {
         "resourceType": "Slot",
         "id": slot.pk,
@@ -782,7 +782,7 @@ def messages_readable(user) -> QuerySet[ConsultMessage]:
     )
 
 
-def communication_resource(request: HttpRequest, message: ConsultMessage) -> dict:
+def communication_resource(base: str, message: ConsultMessage) -> dict:
     consult = message.consult
     doctor, patient = consult.doctor.user, consult.patient
     recipient = patient if message.sender_id == doctor.pk else doctor

@@ -75,7 +75,7 @@ def read(request: HttpRequest, type_name: str, object_id: str) -> HttpResponse:
         return _binary(request, kind, row)
     if kind.opened is not None:
         kind.opened(request, row)
-    return fhir_response(kind.resource(request, row))
+    return fhir_response(kind.resource(_base(request), row))
 
 
 def _wants_resource(request: HttpRequest) -> bool:
@@ -169,7 +169,7 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
         kind.listed(request, rows)
     entries = []
     for row in rows:
-        resource = kind.resource(request, row)
+        resource = kind.resource(_base(request), row)
         entries.append(
             {
                 "fullUrl": f"{_base(request)}/{kind.name}/{resource['id']}",

@@ -8,12 +8,14 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
 from telemed.accounts import consents
 from telemed.accounts.models import ConsentKind, Structure
+from telemed.api.fhir.bundle import patient_bundle
 from telemed.api.fhir.resources import KINDS
 from telemed.api.tests.conftest import bearer
 from telemed.audit.models import AuditEntry
@@ -265,3 +267,26 @@ def test_refusals_are_operation_outcomes(fhir_world, token_for):
     bad = fhir_get(client, f"{FHIR}/DocumentReference?patient=Patient/x", token)
     assert bad.status_code == 400 and "patient" in bad.json()["issue"][0]["diagnostics"]
     assert client.post(f"{FHIR}/Patient", {}, **bearer(token)).status_code == 405
+
+
+def test_a_patients_record_as_one_bundle(fhir_world, make_patient):
+    patient, doctor = fhir_world["patient"], fhir_world["doctor"]
+    welbox_document(make_patient(), name="di-un-altro.pdf")
+    before = AuditEntry.objects.count()
+    bundle = valid(patient_bundle(patient))
+    assert bundle["type"] == "collection" and AuditEntry.objects.count() == before
+    found = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]}
+    assert found == {
+        ("Patient", str(patient.pk)),
+        ("Consent", str(fhir_world["link"].pk)),
+        ("Appointment", str(fhir_world["booking"].pk)),
+        ("DocumentReference", str(fhir_world["shared"].pk)),
+        ("DocumentReference", str(fhir_world["private"].pk)),
+        ("ImagingStudy", str(fhir_world["study"].pk)),
+        ("Communication", str(fhir_world["message"].pk)),
+        ("Practitioner", str(doctor.pk)),
+    }
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        assert entry["fullUrl"] == f"{settings.BASE_URL}/fhir/R4/{resource['resourceType']}/{resource['id']}"
+    assert patient_bundle(doctor)["entry"] == []
