@@ -560,7 +560,8 @@ def _modality(code: str) -> dict:
 
 def imaging_study_resource(base: str, study: Study) -> dict:
     patient = study_patient(study)
-    series = list(study.series.order_by("number", "pk"))
+    # Sorted here, so that a search's prefetch serves every study of the page in one query.
+    series = sorted(study.series.all(), key=lambda item: (item.number is None, item.number or 0, item.pk))
     resource = {
         "resourceType": "ImagingStudy",
         "id": str(study.pk),
@@ -599,7 +600,7 @@ def _study_patient_filter(rows: QuerySet, values: list[str]) -> QuerySet:
 
 IMAGING_STUDY = Kind(
     name="ImagingStudy",
-    readable=dicom.study_list_for_user,
+    readable=lambda user: dicom.study_list_for_user(user).prefetch_related("series"),
     get=dicom.study_get_for_user,
     resource=imaging_study_resource,
     opened=lambda request, study: study_viewed(actor=request.user, study=study, request=request),

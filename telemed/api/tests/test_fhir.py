@@ -4,20 +4,24 @@ patient and their linked doctor see them, every resource valid against the R4 mo
 
 import base64
 import datetime
+import urllib.parse
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
+from conftest import PASSWORD
 from telemed.accounts import consents
 from telemed.accounts.models import ConsentKind, Structure
 from telemed.api.fhir.bundle import patient_bundle
 from telemed.api.fhir.resources import KINDS
-from telemed.api.tests.conftest import bearer
+from telemed.api.tests.conftest import REDIRECT_URI, bearer
+from telemed.api.tests.test_mobile_app import authorize_url, path_of, pkce_pair
 from telemed.audit.models import AuditEntry
 from telemed.billing.tariffs import tariff_set
 from telemed.boxes import services as boxes
@@ -290,3 +294,30 @@ def test_a_patients_record_as_one_bundle(fhir_world, make_patient):
         resource = entry["resource"]
         assert entry["fullUrl"] == f"{settings.BASE_URL}/fhir/R4/{resource['resourceType']}/{resource['id']}"
     assert patient_bundle(doctor)["entry"] == []
+
+
+def test_an_app_gets_a_smart_scope_through_the_platforms_own_login(fhir_world, mobile_app):
+    patient = fhir_world["patient"]
+    verifier, challenge = pkce_pair()
+    start = authorize_url(mobile_app, challenge, "patient/*.read", "s1")
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    to_login = browser.get(start)
+    browser.post(path_of(to_login["Location"]), {"username": patient.email, "password": PASSWORD})
+    page = browser.get(start)
+    assert (
+        page.status_code == 200 and "Read your own health record in the FHIR standard format" in page.content.decode()
+    )
+    form = page.context["form"]
+    fields = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    back = urllib.parse.urlsplit(browser.post(start, {**fields, "allow": "Authorize"})["Location"])
+    code = dict(urllib.parse.parse_qsl(back.query))["code"]
+    issued = Client().post(
+        reverse("oauth2_provider:token"),
+        {
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "client_id": mobile_app.client_id, "code_verifier": verifier,
+        },
+    ).json()  # fmt: skip
+    assert issued["scope"] == "patient/*.read"
+    me = fhir_get(Client(), f"{FHIR}/Patient/{patient.pk}", issued["access_token"])
+    assert me.status_code == 200 and me.json()["id"] == str(patient.pk)
