@@ -8,6 +8,7 @@ are in the directory. Building it records no reading: the export records itself.
 import re
 
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,6 +40,13 @@ def _references(value) -> set[str]:
     return set()
 
 
+def _rows(kind: Kind, patient) -> list:
+    if kind.computed_search is not None:
+        rows, _applied = kind.computed_search(patient, QueryDict())
+        return list(rows[0 : len(rows)])
+    return list(kind.readable(patient).order_by(*kind.order).distinct())
+
+
 def fhir_base() -> str:
     return settings.BASE_URL + reverse("fhir:metadata").removesuffix("/metadata")
 
@@ -49,8 +57,7 @@ def patient_bundle(patient) -> dict:
     resources: list[dict] = []
     if patient.is_patient:
         for kind in RECORD:
-            rows = kind.readable(patient).order_by(*kind.order).distinct()
-            resources += [kind.resource(base, row) for row in rows]
+            resources += [kind.resource(base, row) for row in _rows(kind, patient)]
     named = [int(reference.split("/")[1]) for reference in _references(resources) if DOCTOR.fullmatch(reference)]
     doctors = PRACTITIONER.readable(patient).filter(pk__in=named).order_by(*PRACTITIONER.order)
     resources += [PRACTITIONER.resource(base, doctor) for doctor in doctors]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,8 @@ from telemed.consults.models import Consult, ConsultMessage
 from telemed.dicom import selectors as dicom
 from telemed.dicom.models import Study
 from telemed.dicom.services import study_patient, study_viewed
+from telemed.messaging.models import ConversationKind, Message, Participant
+from telemed.messaging.selectors import conversations_for
 from telemed.visits import slots as visit_slots
 from telemed.visits.models import Agenda, Booking, BookingStatus
 from telemed.visits.selectors import booking_get_for_user, bookings_of, visits_bookable
@@ -767,7 +769,10 @@ SLOT = Kind(
 )
 
 
-# --- Communication: the messages of consult threads ---------------------------------------------
+# --- Communication: the messages of consult threads and of conversations ------------------------
+#
+# Two tables, one resource type: ids say which (``consult-<id>``, ``message-<id>``), and a search
+# pages through both at once, newest first.
 
 
 def consults_readable(user) -> QuerySet[Consult]:
@@ -777,19 +782,28 @@ def consults_readable(user) -> QuerySet[Consult]:
     return Consult.objects.filter(Q(pk__in=own.values("pk")) | Q(pk__in=worked.values("pk")))
 
 
-def messages_readable(user) -> QuerySet[ConsultMessage]:
+def thread_messages_readable(user) -> QuerySet[ConsultMessage]:
     return ConsultMessage.objects.filter(consult__in=consults_readable(user)).select_related(
         "consult__patient", "consult__doctor__user", "sender"
     )
 
 
-def communication_resource(base: str, message: ConsultMessage) -> dict:
+def conversation_messages_readable(user) -> QuerySet[Message]:
+    """The messages of the person's conversations: the messages page's selector."""
+    return (
+        Message.objects.filter(conversation__in=conversations_for(user).values("pk"))
+        .select_related("conversation", "sender")
+        .prefetch_related("conversation__participants__user")
+    )
+
+
+def _thread_message_resource(base: str, message: ConsultMessage) -> dict:
     consult = message.consult
     doctor, patient = consult.doctor.user, consult.patient
     recipient = patient if message.sender_id == doctor.pk else doctor
     resource = {
         "resourceType": "Communication",
-        "id": str(message.pk),
+        "id": f"consult-{message.pk}",
         "status": "completed",
         "category": [{"text": _("Consult")}],
         "subject": _person_reference(patient),
@@ -803,31 +817,139 @@ def communication_resource(base: str, message: ConsultMessage) -> dict:
     return resource
 
 
+def _conversation_message_resource(base: str, message: Message) -> dict:
+    conversation = message.conversation
+    people = [participant.user for participant in conversation.participants.all()]
+    resource = {
+        "resourceType": "Communication",
+        "id": f"message-{message.pk}",
+        "status": "completed",
+        "category": [{"text": str(ConversationKind(conversation.kind).label)}],
+        "sent": _instant(message.created_at),
+        "sender": _person_reference(message.sender),
+        "recipient": [_person_reference(person) for person in people if person.pk != message.sender_id],
+        "payload": [{"contentString": message.text}],
+    }
+    patients = [person for person in people if person.is_patient]
+    if conversation.kind == ConversationKind.DOCTOR_PATIENT and patients:
+        resource["subject"] = _person_reference(patients[0])
+    if conversation.subject:
+        resource["topic"] = {"text": conversation.subject}
+    return resource
+
+
+def communication_resource(base: str, message) -> dict:
+    if isinstance(message, ConsultMessage):
+        return _thread_message_resource(base, message)
+    return _conversation_message_resource(base, message)
+
+
+COMMUNICATION_ID = re.compile(r"(consult|message)-([1-9][0-9]{0,17})")
+
+
+def communication_one(user, object_id: str):
+    match = COMMUNICATION_ID.fullmatch(object_id)
+    if match is None:
+        return None
+    rows = thread_messages_readable(user) if match.group(1) == "consult" else conversation_messages_readable(user)
+    return rows.filter(pk=int(match.group(2))).first()
+
+
+class MessagesOfBoth:
+    """Consult-thread and conversation messages as one sequence, newest first, for a Paginator:
+    counted and sliced in the database (a UNION of ids), each page's rows then read in full."""
+
+    def __init__(self, threads: QuerySet[ConsultMessage], conversations: QuerySet[Message]) -> None:
+        self.threads, self.conversations = threads, conversations
+        self.union = (
+            threads.order_by()
+            .values_list(Value("consult"), "pk", "created_at")
+            .union(conversations.order_by().values_list(Value("message"), "pk", "created_at"))
+            .order_by("-created_at", "-pk")
+        )
+
+    def count(self) -> int:
+        return self.union.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: slice) -> list:
+        keys = list(self.union[index])
+        threads = self.threads.in_bulk([pk for kind, pk, _sent in keys if kind == "consult"])
+        conversations = self.conversations.in_bulk([pk for kind, pk, _sent in keys if kind == "message"])
+        return [(threads if kind == "consult" else conversations)[pk] for kind, pk, _sent in keys]
+
+
+def _communication_ids(values: list[str]) -> tuple[list[int], list[int]]:
+    matches = [COMMUNICATION_ID.fullmatch(value.strip()) for value in values]
+    if not all(matches):
+        raise BadValue(next(value for value, match in zip(values, matches, strict=True) if match is None))
+    threads = [int(match.group(2)) for match in matches if match and match.group(1) == "consult"]
+    return threads, [int(match.group(2)) for match in matches if match and match.group(1) == "message"]
+
+
+def communication_search(user, query) -> tuple[MessagesOfBoth, list[tuple[str, str]]]:
+    """Both kinds of message the person reads, by ``_id`` and ``patient`` (a consult's patient,
+    or the patient of a doctor–patient conversation)."""
+    threads, conversations = thread_messages_readable(user), conversation_messages_readable(user)
+    applied = []
+    for value in query.getlist("_id"):
+        values = [part for part in value.split(",") if part.strip()]
+        if values:
+            try:
+                thread_ids, message_ids = _communication_ids(values)
+            except BadValue as error:
+                raise BadValue(str(error), "_id") from None
+            threads, conversations = threads.filter(pk__in=thread_ids), conversations.filter(pk__in=message_ids)
+            applied.append(("_id", value))
+    for value in query.getlist("patient"):
+        values = [part for part in value.split(",") if part.strip()]
+        if values:
+            try:
+                ids = _ids(values, "Patient")
+            except BadValue as error:
+                raise BadValue(str(error), "patient") from None
+            threads = threads.filter(consult__patient_id__in=ids)
+            conversations = conversations.filter(
+                conversation__kind=ConversationKind.DOCTOR_PATIENT,
+                conversation__in=Participant.objects.filter(user_id__in=ids, user__role="patient").values(
+                    "conversation_id"
+                ),
+            )
+            applied.append(("patient", value))
+    return MessagesOfBoth(threads, conversations), applied
+
+
 def _thread_read(request: HttpRequest, consult: Consult) -> None:
     # As the REST API's consult detail: the thread is clinical, its reading is in the log.
     audit_record(actor=request.user, action=AuditAction.VIEW, target=consult, patient=consult.patient, request=request)
 
 
-def _threads_listed(request: HttpRequest, messages: list) -> None:
-    for consult in {message.consult_id: message.consult for message in messages}.values():
+def _communication_opened(request: HttpRequest, message) -> None:
+    # A consult thread's reading is logged; a conversation's is not, as on the messages page.
+    if isinstance(message, ConsultMessage):
+        _thread_read(request, message.consult)
+
+
+def _communications_listed(request: HttpRequest, messages: list) -> None:
+    threads = {message.consult_id: message.consult for message in messages if isinstance(message, ConsultMessage)}
+    for consult in threads.values():
         _thread_read(request, consult)
 
 
 COMMUNICATION = Kind(
     name="Communication",
-    readable=messages_readable,
+    readable=lambda user: ConsultMessage.objects.none(),
+    computed_one=communication_one,
+    computed_search=communication_search,
     resource=communication_resource,
-    opened=lambda request, message: _thread_read(request, message.consult),
-    listed=_threads_listed,
-    order=("-created_at", "-pk"),
+    opened=_communication_opened,
+    listed=_communications_listed,
+    order=(),
     params=(
-        _id_param(),
-        Param(
-            "patient",
-            "reference",
-            "The patient of the consult (Patient).",
-            lambda rows, values: rows.filter(consult__patient_id__in=_ids(values, "Patient")),
-        ),
+        _described("_id", "token", "The message's id: consult-<id> (a consult's thread) or message-<id>."),
+        _described("patient", "reference", "The patient of the consult or of the conversation (Patient)."),
     ),
 )
 

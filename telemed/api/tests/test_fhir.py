@@ -31,6 +31,7 @@ from telemed.consults.tests.conftest import offer_consults, pdf_bytes, welbox_do
 from telemed.dicom import services as dicom
 from telemed.dicom.models import Series
 from telemed.lib.italy import is_public_holiday
+from telemed.messaging import services as messaging
 from telemed.visits import services as visits
 from telemed.visits.models import Booking
 from telemed.visits.tests.conftest import rome
@@ -106,9 +107,13 @@ def fhir_world(make_patient, make_doctor):
         ),
     )  # fmt: skip
     message = consults.consult_message_send(actor=patient, consult=consult, text="Ho anche capogiri al mattino.")
+    conversation = messaging.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="Ricordi di misurare la pressione.", subject="Terapia"
+    )
     return {
         "patient": patient, "doctor": doctor, "link": link, "shared": shared, "private": private,
         "study": study, "booking": booking, "structure": structure, "consult": consult, "message": message,
+        "conversation_message": conversation.messages.get(),
     }  # fmt: skip
 
 
@@ -149,11 +154,23 @@ def test_a_patient_reads_their_own_record(fhir_world, token_for):
     assert bundle["type"] == "searchset" and [e["resource"]["id"] for e in bundle["entry"]] == [str(patient.pk)]
     documents = fhir_get(client, f"{FHIR}/DocumentReference?patient=Patient/{patient.pk}", token).json()
     assert {e["resource"]["description"] for e in documents["entry"]} == {"ecg-referto.pdf", "diario-privato.pdf"}
-    for kind, row in (
-        ("Consent", "link"), ("Appointment", "booking"), ("ImagingStudy", "study"), ("Communication", "message"),
-    ):  # fmt: skip
+    for kind, row in (("Consent", "link"), ("Appointment", "booking"), ("ImagingStudy", "study")):
         found = fhir_get(client, f"{FHIR}/{kind}", token).json()
         assert [e["resource"]["id"] for e in found["entry"]] == [str(fhir_world[row].pk)], kind
+    # The consult's thread and the doctor's conversation, newest first, a page at a time.
+    first = fhir_get(client, f"{FHIR}/Communication?_count=1", token).json()
+    assert first["total"] == 2
+    conversation = first["entry"][0]["resource"]
+    assert conversation["id"] == f"message-{fhir_world['conversation_message'].pk}"
+    assert (
+        conversation["topic"] == {"text": "Terapia"} and conversation["subject"]["reference"] == f"Patient/{patient.pk}"
+    )
+    following = {link["relation"]: link["url"] for link in first["link"]}["next"]
+    thread = fhir_get(client, following, token).json()["entry"][0]["resource"]
+    assert thread["id"] == f"consult-{fhir_world['message'].pk}"
+    both = fhir_get(client, f"{FHIR}/Communication?_id={thread['id']},{conversation['id']}", token).json()
+    assert both["total"] == 2
+    assert fhir_get(client, f"{FHIR}/Communication?_id=42", token).status_code == 400
 
 
 def test_a_linked_doctor_reads_what_the_patient_shared_and_nothing_else(fhir_world, token_for):
@@ -173,7 +190,8 @@ def test_a_linked_doctor_reads_what_the_patient_shared_and_nothing_else(fhir_wor
     assert visit["total"] == 1 and visit["entry"][0]["resource"]["status"] == "booked"
     study = fhir_get(client, f"{FHIR}/ImagingStudy/{fhir_world['study'].pk}", token).json()
     assert study["series"][0]["uid"] == "1.2.3.4" and study["subject"]["reference"] == f"Patient/{patient.pk}"
-    message = fhir_get(client, f"{FHIR}/Communication?patient={patient.pk}", token).json()["entry"][0]["resource"]
+    messages = fhir_get(client, f"{FHIR}/Communication?patient={patient.pk}", token).json()["entry"]
+    message = messages[1]["resource"]
     assert message["payload"] == [{"contentString": "Ho anche capogiri al mattino."}]
     assert message["sender"]["reference"] == f"Patient/{patient.pk}"
     assert message["recipient"][0]["reference"] == f"Practitioner/{doctor.pk}"
@@ -191,7 +209,9 @@ def test_every_read_of_clinical_data_is_in_the_patients_access_log(fhir_world, t
     wrapped = fhir_get(client, f"{FHIR}/Binary/{shared.pk}", token, HTTP_ACCEPT="application/fhir+json").json()
     assert base64.b64decode(wrapped["data"]) == pdf_bytes() and wrapped["contentType"] == "application/pdf"
     fhir_get(client, f"{FHIR}/ImagingStudy/{fhir_world['study'].pk}", token)
-    fhir_get(client, f"{FHIR}/Communication/{fhir_world['message'].pk}", token)
+    fhir_get(client, f"{FHIR}/Communication/consult-{fhir_world['message'].pk}", token)
+    # A conversation is not logged when read, as on the messages page.
+    fhir_get(client, f"{FHIR}/Communication/message-{fhir_world['conversation_message'].pk}", token)
     # A thread's messages are the clinical content itself: a search that returns them is a reading.
     fhir_get(client, f"{FHIR}/Communication?patient={patient.pk}", token)
     logged = AuditEntry.objects.order_by("pk")[before:]
@@ -287,7 +307,8 @@ def test_a_patients_record_as_one_bundle(fhir_world, make_patient):
         ("DocumentReference", str(fhir_world["shared"].pk)),
         ("DocumentReference", str(fhir_world["private"].pk)),
         ("ImagingStudy", str(fhir_world["study"].pk)),
-        ("Communication", str(fhir_world["message"].pk)),
+        ("Communication", f"consult-{fhir_world['message'].pk}"),
+        ("Communication", f"message-{fhir_world['conversation_message'].pk}"),
         ("Practitioner", str(doctor.pk)),
     }
     for entry in bundle["entry"]:

@@ -32,10 +32,11 @@ def object_urls(world: dict) -> dict[str, str]:
         "Practitioner": f"{FHIR}/Practitioner/{world['doctor'].pk}",
         "PractitionerRole": f"{FHIR}/PractitionerRole/{world['doctor'].pk}",
         "Organization": f"{FHIR}/Organization/{world['structure'].pk}",
-        "Communication": f"{FHIR}/Communication/{world['message'].pk}",
+        "Communication": f"{FHIR}/Communication/consult-{world['message'].pk}",
+        "Communication#conversation": f"{FHIR}/Communication/message-{world['conversation_message'].pk}",
     }
     # Every resource type served is here: a new one must be added to this test too.
-    assert set(urls) == set(KINDS)
+    assert {name.partition("#")[0] for name in urls} == set(KINDS)
     return urls
 
 
@@ -54,14 +55,14 @@ def test_no_one_else_reads_anything_through_a_fhir_url(fhir_world, make_patient,
     }
     secrets = [
         patient.patient_profile.codice_fiscale, "ecg-referto", "TC torace", "%PDF", "1.2.3.4",
-        fhir_world["link"].consent_text[:40], "capogiri",
+        fhir_world["link"].consent_text[:40], "capogiri", "pressione",
     ]  # fmt: skip
     entries_before = AuditEntry.objects.count()
     reads = []
     for who, headers in strangers.items():
         client = Client()
         for kind, url in urls.items():
-            if kind in PUBLIC and who in ("another patient", "an unlinked doctor"):
+            if kind.partition("#")[0] in PUBLIC and who in ("another patient", "an unlinked doctor"):
                 continue
             for accept in ("application/fhir+json", "*/*"):
                 response = client.get(url, HTTP_ACCEPT=accept, **headers)
