@@ -4,8 +4,10 @@ the patient's access log (the pages' own calls).
 
 Ids are the platform's own: a Patient or a Practitioner is the person's account, a
 DocumentReference and its Binary are one Welbox or Medbox document, a Consent is a care link, an
-Appointment a video visit, an ImagingStudy a DICOM study, an Organization a health structure and a
-PractitionerRole a doctor's place in the directory (the doctor's account id)."""
+Appointment a video visit, an ImagingStudy a DICOM study, an Organization a health structure, a
+PractitionerRole and a Schedule a doctor's place in the directory and agenda (the doctor's account
+id), a Slot a free slot (``<doctor>-<UTC start>``) and a Communication a message of a consult
+thread (``consult-<id>``) or of a conversation (``message-<id>``)."""
 
 import base64
 import datetime
@@ -80,8 +82,8 @@ class Kind:
     # shows the clinical content itself, as a thread's messages do.
     listed: Callable[[HttpRequest, list], None] | None = None
     search: bool = True
-    # A type whose rows are computed, not stored (free slots): person, id → the row or None, and
-    # person, the query → (the rows, the parameters applied).
+    # A type whose rows are not one table's (free slots, two kinds of message): person, id → the
+    # row or None, and person, the query → (the rows in order, the parameters applied).
     computed_one: Callable | None = None
     computed_search: Callable | None = None
 
@@ -102,11 +104,12 @@ class Kind:
 
 
 def _reference_id(value: str, *types: str) -> int:
-    """``123``, ``Patient/123`` or an absolute URL ending in it → 123."""
-    match = re.fullmatch(rf"(?:.*/)?(?:(?:{'|'.join(types)})/)?([1-9][0-9]{{0,17}})", value.strip())
-    if match is None:
+    """``123``, ``Patient/123`` or an absolute URL ending in it → 123; the type, when given, one
+    of ``types``."""
+    *_before, type_name, object_id = ["", *value.strip().rsplit("/", 2)]
+    if not re.fullmatch(r"[1-9][0-9]{0,17}", object_id) or (type_name and type_name not in types):
         raise BadValue(value)
-    return int(match.group(1))
+    return int(object_id)
 
 
 def _ids(values: list[str], *types: str) -> list[int]:
