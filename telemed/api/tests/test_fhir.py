@@ -24,6 +24,7 @@ from telemed.api.tests.conftest import REDIRECT_URI, bearer
 from telemed.api.tests.test_mobile_app import authorize_url, path_of, pkce_pair
 from telemed.audit.models import AuditEntry
 from telemed.billing.tariffs import tariff_set
+from telemed.boxes import hiding
 from telemed.boxes import services as boxes
 from telemed.care import services as care
 from telemed.consults import services as consults
@@ -342,3 +343,28 @@ def test_an_app_gets_a_smart_scope_through_the_platforms_own_login(fhir_world, m
     assert issued["scope"] == "patient/*.read"
     me = fhir_get(Client(), f"{FHIR}/Patient/{patient.pk}", issued["access_token"])
     assert me.status_code == 200 and me.json()["id"] == str(patient.pk)
+
+
+def test_what_the_patient_hides_or_stops_sharing_leaves_the_doctors_reach(fhir_world, token_for):
+    patient, doctor, shared, study = (
+        fhir_world["patient"],
+        fhir_world["doctor"],
+        fhir_world["shared"],
+        fhir_world["study"],
+    )
+    token, client = token_for(doctor, "user/*.read"), Client()
+    for url in (f"{FHIR}/DocumentReference/{shared.pk}", f"{FHIR}/ImagingStudy/{study.pk}"):
+        assert fhir_get(client, url, token).status_code == 200
+    hiding.record_hide_from_doctors(actor=patient, record=shared)  # oscuramento
+    hiding.record_hide_from_doctors(actor=patient, record=study)
+    for url in (
+        f"{FHIR}/DocumentReference/{shared.pk}",
+        f"{FHIR}/Binary/{shared.pk}",
+        f"{FHIR}/ImagingStudy/{study.pk}",
+    ):
+        assert fhir_get(client, url, token).status_code == 404
+    assert fhir_get(client, f"{FHIR}/DocumentReference?patient={patient.pk}", token).json()["total"] == 0
+    care.care_revoke(actor=patient, link=fhir_world["link"])
+    assert fhir_get(client, f"{FHIR}/Patient/{patient.pk}", token).status_code == 404
+    assert fhir_get(client, f"{FHIR}/Consent/{fhir_world['link'].pk}", token).json()["status"] == "inactive"
+    assert fhir_get(client, f"{FHIR}/Appointment?practitioner=Patient/{patient.pk}", token).status_code == 400
