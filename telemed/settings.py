@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "telemed.consults",
     "telemed.visits",
     "telemed.directory",
+    "telemed.fhir",
     "telemed.rights",
     "telemed.portal",
     "telemed.api",

@@ -1,5 +1,5 @@
 """The FHIR R4 interactions: ``metadata`` (the CapabilityStatement), read and search-type of the
-resource types in ``resources.KINDS``, and the SMART configuration.
+resource types in ``telemed.fhir.resources.KINDS``, and the SMART configuration.
 
 A read finds the row through the pages' selector for the person and records what the page
 records (a document's opening, a study's viewing); anything the person may not see, or that does
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from telemed.api.fhir.access_log import record_listed, record_read
 from telemed.api.fhir.http import (
     PATIENT_SCOPE,
     USER_SCOPE,
@@ -29,14 +30,17 @@ from telemed.api.fhir.http import (
     not_found,
     refusal_response,
 )
-from telemed.api.fhir.resources import BINARY_JSON_MAX_BYTES, KINDS, BadValue, Kind
 from telemed.boxes.views import document_file_response
+from telemed.fhir.resources import KINDS, BadValue, Kind, MissingParameter
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 FHIR_VERSION = "4.0.1"
 # When what the CapabilityStatement says last changed.
 CAPABILITY_DATE = "2026-12-06"
+# A document's bytes inside a Binary resource travel as base64 in memory: beyond this size the
+# file is only sent as itself (a Binary read without ``Accept: application/fhir+json``).
+BINARY_JSON_MAX_BYTES = 10 * 1024 * 1024
 
 
 def _kind(type_name: str) -> Kind:
@@ -72,9 +76,8 @@ def read(request: HttpRequest, type_name: str, object_id: str) -> HttpResponse:
     if row is None:
         raise not_found()
     if kind.name == "Binary":
-        return _binary(request, kind, row)
-    if kind.opened is not None:
-        kind.opened(request, row)
+        return _binary(request, row)
+    record_read(request, kind.name, row)
     return fhir_response(kind.resource(_base(request), row))
 
 
@@ -83,11 +86,11 @@ def _wants_resource(request: HttpRequest) -> bool:
     return "application/fhir+json" in accept or "application/json" in accept
 
 
-def _binary(request: HttpRequest, kind: Kind, document) -> HttpResponse:
+def _binary(request: HttpRequest, document) -> HttpResponse:
     """A Binary is the document itself; asked as ``application/fhir+json``, the Binary resource
     with the bytes in base64 (up to BINARY_JSON_MAX_BYTES)."""
     if not _wants_resource(request):
-        kind.opened(request, document)
+        record_read(request, "Binary", document)
         return document_file_response(document, inline=False)
     if document.size > BINARY_JSON_MAX_BYTES:
         raise Refusal(
@@ -99,7 +102,7 @@ def _binary(request: HttpRequest, kind: Kind, document) -> HttpResponse:
         )
     with document.file.open("rb") as handle:
         data = base64.b64encode(handle.read()).decode()
-    kind.opened(request, document)
+    record_read(request, "Binary", document)
     return fhir_response(
         {
             "resourceType": "Binary",
@@ -151,6 +154,8 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
             _("The search parameter %(name)s has a value that is not valid: %(value)s.")
             % {"name": error.args[1], "value": str(error.args[0])[:100]}
         ) from None
+    except MissingParameter as error:
+        raise invalid(str(error)) from None
     count = _positive(request.GET.get("_count"), DEFAULT_COUNT, MAX_COUNT)
     page = Paginator(rows, count).get_page(request.GET.get("_page"))
     url = request.build_absolute_uri(reverse("fhir:search", args=[kind.name]))
@@ -165,8 +170,7 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
         links.append(link("next", page.next_page_number()))
     links.append(link("last", page.paginator.num_pages))
     rows = list(page.object_list)
-    if kind.listed is not None and rows:
-        kind.listed(request, rows)
+    record_listed(request, kind.name, rows)
     entries = []
     for row in rows:
         resource = kind.resource(_base(request), row)

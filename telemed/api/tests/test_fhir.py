@@ -18,8 +18,6 @@ from fhir.resources.R4B import get_fhir_model_class
 from conftest import PASSWORD
 from telemed.accounts import consents
 from telemed.accounts.models import ConsentKind, Structure
-from telemed.api.fhir.bundle import patient_bundle
-from telemed.api.fhir.resources import KINDS
 from telemed.api.tests.conftest import REDIRECT_URI, bearer
 from telemed.api.tests.test_mobile_app import authorize_url, path_of, pkce_pair
 from telemed.audit.models import AuditEntry
@@ -31,6 +29,8 @@ from telemed.consults import services as consults
 from telemed.consults.tests.conftest import offer_consults, pdf_bytes, welbox_document, welbox_study
 from telemed.dicom import services as dicom
 from telemed.dicom.models import Series
+from telemed.fhir.bundle import patient_bundle
+from telemed.fhir.resources import KINDS
 from telemed.lib.italy import is_public_holiday
 from telemed.messaging import services as messaging
 from telemed.visits import services as visits

@@ -7,10 +7,10 @@ import pytest
 from django.http import QueryDict
 from django.test import Client
 
-from telemed.api.fhir.resources import KINDS
 from telemed.api.tests.conftest import bearer
 from telemed.api.tests.test_fhir import FHIR, fhir_world  # noqa: F401 - the fixture
 from telemed.audit.models import AuditEntry
+from telemed.fhir.resources import KINDS
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from telemed.api.fhir.resources import (
+from telemed.fhir.resources import (
     APPOINTMENT,
     COMMUNICATION,
     CONSENT,

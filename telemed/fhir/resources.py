@@ -1,6 +1,6 @@
 """What each FHIR resource type is on this platform: which rows a person may see (the pages' own
-selectors), how one row reads as the resource, its search parameters, and what a read records in
-the patient's access log (the pages' own calls).
+selectors), how one row reads as the resource and its search parameters. What reading one over
+the endpoint records in the patient's access log is the endpoint's (``telemed.api.fhir``).
 
 Ids are the platform's own: a Patient or a Practitioner is the person's account, a
 DocumentReference and its Binary are one Welbox or Medbox document, a Consent is a care link, an
@@ -17,25 +17,22 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet, Value
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.accounts.models import Sex, Structure
 from telemed.accounts.selectors import public_doctors
-from telemed.api.fhir.http import invalid
-from telemed.audit.models import AuditAction
-from telemed.audit.services import audit_record
 from telemed.boxes import selectors as boxes
 from telemed.boxes.models import BoxKind, Category, Document
-from telemed.boxes.services import document_opened, document_patient
+from telemed.boxes.services import document_patient
 from telemed.care.models import CareLink, LinkStatus
 from telemed.care.selectors import link_get_for_user, linked_patients, links_of
 from telemed.consults import selectors as consults
 from telemed.consults.models import Consult, ConsultMessage
 from telemed.dicom import selectors as dicom
 from telemed.dicom.models import Study
-from telemed.dicom.services import study_patient, study_viewed
+from telemed.dicom.services import study_patient
 from telemed.messaging.models import ConversationKind, Message, Participant
 from telemed.messaging.selectors import conversations_for
 from telemed.visits import slots as visit_slots
@@ -57,6 +54,10 @@ class BadValue(ValueError):
     """A search parameter's value that cannot be read (a 400 naming it)."""
 
 
+class MissingParameter(ValueError):
+    """A search that cannot be made without a parameter it was not given (a 400 saying which)."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -76,11 +77,6 @@ class Kind:
     params: tuple[Param, ...] = ()
     # person, id → the row, or Http404: the pages' own selector where there is one
     get: Callable | None = None
-    # What reading one row records in the patient's access log (request, row).
-    opened: Callable[[HttpRequest, object], None] | None = None
-    # What a page of search results records there (request, rows): for the types whose list
-    # shows the clinical content itself, as a thread's messages do.
-    listed: Callable[[HttpRequest, list], None] | None = None
     search: bool = True
     # A type whose rows are not one table's (free slots, two kinds of message): person, id → the
     # row or None, and person, the query → (the rows in order, the parameters applied).
@@ -381,19 +377,11 @@ def document_reference_resource(base: str, document: Document) -> dict:
     return resource
 
 
-def _document_opened(action: AuditAction) -> Callable[[HttpRequest, Document], None]:
-    def opened(request: HttpRequest, document: Document) -> None:
-        document_opened(actor=request.user, document=document, action=action, request=request)
-
-    return opened
-
-
 DOCUMENT_REFERENCE = Kind(
     name="DocumentReference",
     readable=documents_readable,
     get=boxes.document_get_for_user,
     resource=document_reference_resource,
-    opened=_document_opened(AuditAction.VIEW),
     order=("-created_at", "-pk"),
     params=(
         _id_param(),
@@ -407,16 +395,11 @@ DOCUMENT_REFERENCE = Kind(
     ),
 )
 
-# A document's bytes inside a Binary resource travel as base64 in memory: beyond this size the
-# file is only sent as itself (a Binary read without ``Accept: application/fhir+json``).
-BINARY_JSON_MAX_BYTES = 10 * 1024 * 1024
-
 BINARY = Kind(
     name="Binary",
     readable=documents_readable,
     get=boxes.document_get_for_user,
-    resource=lambda base, document: {},  # views._binary answers it
-    opened=_document_opened(AuditAction.DOWNLOAD),
+    resource=lambda base, document: {},  # the document's bytes: the endpoint answers it
     order=("-created_at", "-pk"),
     search=False,
 )
@@ -608,7 +591,6 @@ IMAGING_STUDY = Kind(
     readable=lambda user: dicom.study_list_for_user(user).prefetch_related("series"),
     get=dicom.study_get_for_user,
     resource=imaging_study_resource,
-    opened=lambda request, study: study_viewed(actor=request.user, study=study, request=request),
     order=("-created_at", "-pk"),
     params=(_id_param(), Param("patient", "reference", "Whose study it is (Patient).", _study_patient_filter)),
 )
@@ -717,7 +699,7 @@ def slot_search(user, query) -> tuple[list[FreeSlot], list[tuple[str, str]]]:
     the booking page lists them, optionally within ``start`` days."""
     schedules = [value for value in query.getlist("schedule") if value.strip()]
     if not schedules:
-        raise invalid(_("Slots are searched by schedule: name the doctor's Schedule."))
+        raise MissingParameter(_("Slots are searched by schedule: name the doctor's Schedule."))
     try:
         doctor_ids = {number for value in schedules for number in _ids(value.split(","), "Schedule")}
     except BadValue as error:
@@ -924,31 +906,12 @@ def communication_search(user, query) -> tuple[MessagesOfBoth, list[tuple[str, s
     return MessagesOfBoth(threads, conversations), applied
 
 
-def _thread_read(request: HttpRequest, consult: Consult) -> None:
-    # As the REST API's consult detail: the thread is clinical, its reading is in the log.
-    audit_record(actor=request.user, action=AuditAction.VIEW, target=consult, patient=consult.patient, request=request)
-
-
-def _communication_opened(request: HttpRequest, message) -> None:
-    # A consult thread's reading is logged; a conversation's is not, as on the messages page.
-    if isinstance(message, ConsultMessage):
-        _thread_read(request, message.consult)
-
-
-def _communications_listed(request: HttpRequest, messages: list) -> None:
-    threads = {message.consult_id: message.consult for message in messages if isinstance(message, ConsultMessage)}
-    for consult in threads.values():
-        _thread_read(request, consult)
-
-
 COMMUNICATION = Kind(
     name="Communication",
     readable=lambda user: ConsultMessage.objects.none(),
     computed_one=communication_one,
     computed_search=communication_search,
     resource=communication_resource,
-    opened=_communication_opened,
-    listed=_communications_listed,
     order=(),
     params=(
         _described("_id", "token", "The message's id: consult-<id> (a consult's thread) or message-<id>."),
