@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "telemed.consults",
     "telemed.visits",
     "telemed.directory",
+    "telemed.fhir",
     "telemed.rights",
     "telemed.backups",
     "telemed.portal",
@@ -439,6 +440,9 @@ API_SCOPES = {
     "documents:read": _("Read and download the documents of your Welbox or Medbox"),
     "notifications:read": _("Read your notifications"),
     "notifications:write": _("Mark your notifications as read"),
+    # SMART on FHIR (/fhir/R4/): a patient's own record, or everything the person sees.
+    "patient/*.read": _("Read your own health record in the FHIR standard format"),
+    "user/*.read": _("Read in the FHIR standard format what you can see on the platform"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

@@ -11,12 +11,16 @@ A patient's export:
 - ``visit``: each booked visit (JSON), under ``visits/``;
 - ``agenda``: the health agenda as one iCalendar file, ``agenda.ics``;
 - ``invoice``: each invoice or credit note as its PDF, under ``invoices/``;
-- ``payment``: each payment request and its state (JSON), under ``payments/``.
+- ``payment``: each payment request and its state (JSON), under ``payments/``;
+- ``fhir``: the same record in the HL7 FHIR R4 standard, for another system or app to read:
+  the Bundle of ``telemed.fhir.bundle.patient_bundle`` (type ``collection``, application/fhir+json),
+  ``fhir/patient-bundle.json``.
 
 A doctor's export: the Medbox documents and studies, the invoices issued, the payment requests
 and the payouts received (JSON, with their statements), the visits and consults they took.
 
-Each item is listed in ``index.json`` with its type, id, date, title and path in the ZIP.
+Each item is listed in ``index.json`` with its type, id, date, title and path in the ZIP (a file
+in a standard format also with its media type and what it is).
 """
 
 import datetime
@@ -28,12 +32,15 @@ from dataclasses import dataclass
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from telemed.accounts.models import User
 from telemed.billing import selectors as billing
 from telemed.boxes import selectors as boxes
 from telemed.consults import selectors as consults
 from telemed.dicom import selectors as dicom
+from telemed.fhir.bundle import patient_bundle
 from telemed.messaging import selectors as messaging
 from telemed.reminders import calendar_feed
 from telemed.reminders import selectors as reminders
@@ -52,10 +59,16 @@ class Item:
     file: FieldFile | None = None
     content: bytes | None = None
     parts: tuple[tuple[str, FieldFile], ...] = ()
+    # For a file in a standard format: its media type and a sentence saying what it is.
+    media_type: str = ""
+    description: str = ""
 
     def index_entry(self) -> dict:
-        return {"type": self.type, "id": self.id, "date": self.date.isoformat() if self.date else None,
-                "title": self.title, "path": self.path}  # fmt: skip
+        entry = {"type": self.type, "id": self.id, "date": self.date.isoformat() if self.date else None,
+                 "title": self.title, "path": self.path}  # fmt: skip
+        if self.media_type:
+            entry |= {"media_type": self.media_type, "description": self.description}
+        return entry
 
 
 def safe_name(name: str) -> str:
@@ -121,6 +134,23 @@ def _agenda(user: User) -> Iterator[Item]:
                    content=calendar_feed.feed(series, details=True, now=timezone.now()))  # fmt: skip
 
 
+FHIR_BUNDLE_PATH = "fhir/patient-bundle.json"
+
+
+def _fhir_record(user: User) -> Iterator[Item]:
+    # In the patient's language: the Bundle's few texts (a visit's service, a consult's topic) and the index's.
+    with override(user.language or "it"):
+        bundle = patient_bundle(user)
+        title = _("Your health record in the HL7 FHIR R4 format")
+        description = _(
+            "Your details, care links, visits, documents, radiology studies and messages, with the doctors they "
+            "name, as one HL7 FHIR R4 Bundle (type collection, JSON): the international standard for exchanging "
+            "health data, which health record systems and apps can read."
+        )
+    yield Item("fhir", str(user.pk), timezone.now(), title, FHIR_BUNDLE_PATH, content=_json(bundle),
+               media_type="application/fhir+json", description=description)  # fmt: skip
+
+
 def _invoices(invoice_list) -> Iterator[Item]:
     for invoice in invoice_list:
         if invoice.pdf:
@@ -168,6 +198,7 @@ def items_of(user: User) -> Iterator[Item]:
         yield from _agenda(user)
         yield from _invoices(billing.invoices_of_patient(user))
         yield from _payments(billing.payment_requests_of_payer(user))
+        yield from _fhir_record(user)
     elif user.is_doctor:
         profile = user.doctor_profile
         yield from _consults(user, consults.consult_queue_for_doctor(user, include_closed=True))

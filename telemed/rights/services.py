@@ -4,7 +4,8 @@ The rules:
 - An account asks for its export; one is prepared at a time (asking again while one is under
   way returns it). A new export replaces the previous one: its ZIP leaves the storage.
 - The task writes every item of ``contents.items_of`` into a ZIP, streaming each stored file
-  (never whole in memory), then ``index.json`` listing every item (type, id, date, title, path).
+  (never whole in memory), then ``index.json`` listing every item (type, id, date, title, path;
+  for a file in a standard format, as the FHIR Bundle, its media type and what it is).
   Progress (items written of items to write) is on the export's row for the page.
 - Run again (its worker died), the task builds the ZIP again from the start under the same
   storage key; run again once the export is ready, it changes nothing. The export becomes ready

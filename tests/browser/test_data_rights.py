@@ -3,7 +3,8 @@
 Oscuramento: a patient hides a shared document and the doctor no longer sees it, then sees it
 again after the undo; both changes are in the patient's access log. Notices: a new version of
 the privacy notice is asked for, and accepted, at the next login. Export: the patient asks for
-their data, the worker builds the ZIP, and its index lists every item the Welbox shows."""
+their data, the worker builds the ZIP, and its index lists every item the Welbox shows, the
+record as an HL7 FHIR R4 Bundle among them."""
 
 import io
 import json
@@ -138,3 +139,8 @@ def test_a_patient_exports_their_data_and_the_index_lists_every_item_of_the_welb
     assert len(documents) == shown_documents == 2 and len(studies) == 1
     assert {("document", str(d.pk)) for d in documents} | {("study", str(s.pk)) for s in studies} <= listed
     assert all(any(name.startswith(item["path"]) for name in archive.namelist()) for item in index["items"])
+    bundle = json.loads(archive.read("fhir/patient-bundle.json"))  # the record in HL7 FHIR R4
+    assert ("fhir", str(patient.pk)) in listed and bundle["type"] == "collection"
+    assert {e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"} == {
+        str(d.pk) for d in documents
+    }

@@ -1,8 +1,10 @@
 """The data export: asked on the page, built by the task into one ZIP whose index.json lists
-every item, downloaded only by its owner, announced once when ready."""
+every item, with the patient's record as an HL7 FHIR R4 Bundle, downloaded only by its owner,
+announced once when ready."""
 
 import io
 import json
+import uuid
 import zipfile
 
 import pytest
@@ -12,12 +14,19 @@ from django.urls import reverse
 from conftest import verified_client
 from telemed.audit.models import AuditEntry
 from telemed.boxes import selectors as box_selectors
-from telemed.consults.tests.conftest import pdf_bytes, welbox_document
+from telemed.care import services as care
+from telemed.consults import services as consults
+from telemed.consults.tests.conftest import offer_consults, pdf_bytes, welbox_document
 from telemed.dicom import selectors as dicom_selectors
 from telemed.notifications.models import Notification
 from telemed.portal.management.commands.load_demo import demo_study_import
 from telemed.rights import services
 from telemed.rights.models import DataExport
+
+try:  # a test dependency: without it the Bundle's shape goes unchecked, what it holds still is
+    from fhir.resources.R4B import get_fhir_model_class
+except ImportError:
+    get_fhir_model_class = None
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +73,7 @@ def test_the_export_is_built_and_announced_once_when_the_task_runs_twice(make_pa
     services.export_request(actor=patient)
     assert run_tasks_twice() == ["export_build", "send_notification_email"]
     export = DataExport.objects.get(user=patient)
-    assert export.state == "ready" and export.items_done == export.items_total == 1
+    assert export.state == "ready" and export.items_done == export.items_total == 2  # the document, the FHIR Bundle
     assert Notification.objects.filter(recipient=patient, kind=services.NOTIFY_EXPORT_READY).count() == 1
 
 
@@ -103,3 +112,56 @@ def test_a_doctors_export_holds_the_medbox(make_doctor, run_tasks):
     archive = unzip(verified_client(doctor).get(reverse("rights:export_download", args=[export.pk])))
     index = json.loads(archive.read("index.json"))
     assert [item["title"] for item in index["items"] if item["type"] == "document"] == ["Nota clinica.pdf"]
+
+
+def asked_consult(patient, doctor, question: str, message: str):
+    """A base consult ``patient`` asked ``doctor``, with one message of its thread."""
+    consult, _created = consults.consult_request(
+        actor=patient, doctor=doctor.doctor_profile,
+        draft=consults.ConsultDraft(kind="base", question=question, document_ids=(), accepted_terms=True,
+                                    idempotency_key=uuid.uuid4()),
+    )  # fmt: skip
+    return consults.consult_message_send(actor=patient, consult=consult, text=message)
+
+
+def test_the_patients_zip_holds_their_record_as_a_fhir_bundle_and_nobody_elses(make_patient, make_doctor, run_tasks):
+    doctor = make_doctor(first_name="Anna", last_name="Bianchi")
+    offer_consults(doctor)
+    patient = make_patient(first_name="Maria", last_name="Rossi")
+    other = make_patient(first_name="Ugo", last_name="Neri")
+    links = [
+        care.care_accept(actor=doctor, link=care.care_request(actor=person, doctor=doctor))
+        for person in (patient, other)
+    ]
+    document = welbox_document(patient, name="ecg-referto.pdf")
+    others_document = welbox_document(other, name="ginocchio-rx.pdf")
+    message = asked_consult(patient, doctor, "Palpitazioni notturne.", "Ho anche capogiri al mattino.")
+    others_message = asked_consult(other, doctor, "Dolore al ginocchio destro.", "Peggiora in salita.")
+    services.export_request(actor=patient)
+    run_tasks()
+
+    export = DataExport.objects.get(user=patient)
+    archive = unzip(verified_client(patient).get(reverse("rights:export_download", args=[export.pk])))
+    index = json.loads(archive.read("index.json"))
+    entry = next(item for item in index["items"] if item["type"] == "fhir")
+    assert entry["path"] == "fhir/patient-bundle.json" and entry["media_type"] == "application/fhir+json"
+    assert "HL7 FHIR R4" in entry["description"] and "HL7 FHIR R4" in entry["title"]
+    bundle = json.loads(archive.read("fhir/patient-bundle.json"))
+    if get_fhir_model_class is not None:
+        get_fhir_model_class("Bundle").model_validate(bundle)
+        for item in bundle["entry"]:
+            get_fhir_model_class(item["resource"]["resourceType"]).model_validate(item["resource"])
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    found = {(item["resource"]["resourceType"], item["resource"]["id"]) for item in bundle["entry"]}
+    assert found == {
+        ("Patient", str(patient.pk)),
+        ("Consent", str(links[0].pk)),
+        ("DocumentReference", str(document.pk)),
+        ("Communication", f"consult-{message.pk}"),
+        ("Practitioner", str(doctor.pk)),
+    }
+    assert ("DocumentReference", str(others_document.pk)) not in found
+    assert ("Communication", f"consult-{others_message.pk}") not in found
+    text = archive.read("fhir/patient-bundle.json").decode()
+    for trace in ("Neri", other.patient_profile.codice_fiscale, "ginocchio", "Peggiora in salita"):
+        assert trace not in text
