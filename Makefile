@@ -12,7 +12,7 @@ NAME ?=
 TELEMED_BASE_URL ?= http://$(HOST):$(PORT)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test check fix install install-test messages migrate demo bench chromium clean help audit
+.PHONY: run test check fix install install-test messages migrate demo bench chromium clean help audit nginx scale-test
 
 help:
 	@echo "make run    - set up everything and start telemed with demo data"
@@ -21,6 +21,7 @@ help:
 	@echo "make fix    - apply what make check's lint and formatter can repair by themselves"
 	@echo "make bench NAME=<name> - run bench/<name>.py"
 	@echo "make audit  - check the pinned dependencies for known vulnerabilities"
+	@echo "make scale-test - the production topology on this machine (nginx, 2 web, 2 workers, 2 dispatchers, S3)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +92,19 @@ fix: $(TEST_STAMP)
 # Known vulnerabilities of the pinned dependencies (PyPI's data); accepted ones in .ci/pip-audit-ignore.txt.
 audit: $(TEST_STAMP)
 	bash .ci/pip-audit $(PY)
+
+# The production topology on this machine (bench/scaleout.py): nginx from Debian in front of two web
+# processes, two task workers, two reminder dispatchers, PostgreSQL, Redis and an S3-protocol server.
+SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/telemed_bench_scaleout
+SCALE_REDIS_URL ?= redis://127.0.0.1:6379/7
+nginx:
+	@test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+
+scale-test: $(TEST_STAMP) messages nginx
+	mkdir -p var
+	DATABASE_URL='$(SCALE_DATABASE_URL)' REDIS_URL='$(SCALE_REDIS_URL)' $(PY) bench/scaleout.py
 
 bench: $(TEST_STAMP) messages
 	@test -n "$(NAME)" || { echo "usage: make bench NAME=<name>"; exit 2; }
