@@ -14,6 +14,9 @@ from telemed.notifications.consumers import JsonFramesConsumer, in_pool
 
 # A frame is JSON; anything far bigger than the longest message is refused before parsing.
 MAX_FRAME_CHARS = MAX_MESSAGE_LENGTH * 2 + 1000
+# A page that reconnects gets everything it missed, up to this many messages; past that (a page
+# left open offline through a long exchange) it is told to load the conversation again.
+SYNC_LIMIT = 500
 
 
 class ConversationConsumer(JsonFramesConsumer):
@@ -44,8 +47,10 @@ class ConversationConsumer(JsonFramesConsumer):
                 if not isinstance(after, int) or isinstance(after, bool):
                     raise ValidationError(_("Unknown request."))
                 missed, positions = await in_pool(self._missed)(after)
-                for payload in missed:
+                for payload in missed[:SYNC_LIMIT]:
                     await self.send_json({"type": "message", **payload})
+                if len(missed) > SYNC_LIMIT:
+                    await self.send_json({"type": "stale"})
                 for user_id, up_to in positions.items():
                     if user_id != self.user.pk:
                         await self.send_json({"type": "read", "user": user_id, "up_to": up_to})
@@ -72,7 +77,7 @@ class ConversationConsumer(JsonFramesConsumer):
             self.marked_online_at = now
 
     def _missed(self, after: int) -> tuple[list[dict], dict[int, int]]:
-        messages = selectors.messages_after(self.conversation, viewer=self.user, after_id=after)
+        messages = selectors.messages_after(self.conversation, viewer=self.user, after_id=after, limit=SYNC_LIMIT + 1)
         return [services.message_payload(m) for m in messages], selectors.read_positions(self.conversation)
 
     async def message_new(self, event):

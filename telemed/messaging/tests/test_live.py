@@ -93,6 +93,40 @@ def test_a_page_that_connects_late_gets_what_it_missed(linked):
     async_to_sync(scenario)()
 
 
+def test_a_page_that_missed_more_than_a_page_of_messages_gets_them_all_or_is_told_to_reload(linked, monkeypatch):
+    """A page whose socket dropped during a long exchange: everything it missed comes back on the
+    reconnection (not only the first page of history), and past SYNC_LIMIT it is told to reload."""
+    from telemed.messaging import consumers, selectors
+
+    doctor, patient = linked
+    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Ciao")
+    drawn_up_to = conversation.messages.get().pk
+    sent = [
+        services.message_send(actor=doctor, conversation=conversation, text=f"Messaggio {n}").pk
+        for n in range(selectors.PAGE_SIZE + 5)
+    ]
+
+    async def missed_after(after: int) -> tuple[list[int], list[str]]:
+        socket = await socket_for(doctor, conversation.pk)
+        assert (await socket.connect())[0]
+        await socket.send_json_to({"type": "sync", "after": after})
+        ids, others = [], []
+        while not await socket.receive_nothing(timeout=0.5):
+            frame = await socket.receive_json_from(timeout=5)
+            if frame["type"] == "message":
+                ids.append(frame["id"])
+            else:
+                others.append(frame["type"])
+        await socket.disconnect()
+        return ids, others
+
+    ids, others = async_to_sync(missed_after)(drawn_up_to)
+    assert ids == sent and "stale" not in others
+    monkeypatch.setattr(consumers, "SYNC_LIMIT", 10)
+    ids, others = async_to_sync(missed_after)(drawn_up_to)
+    assert ids == sent[:10] and "stale" in others
+
+
 def test_a_doctor_past_the_password_only_cannot_open_a_socket(linked):
     from django.test import Client
 

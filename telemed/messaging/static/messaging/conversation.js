@@ -108,6 +108,9 @@ function connect() {
       } else if (data.type === "read" && data.user !== me) {
         readBy.set(data.user, data.up_to);
         updateReceipt();
+      } else if (data.type === "stale") {
+        // More was missed than a reconnection sends: the page is drawn again, whole.
+        window.location.reload();
       } else if (data.type === "error") {
         showError(data.error);
       }
