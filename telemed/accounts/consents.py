@@ -88,8 +88,15 @@ def notice_versions(kind: NoticeKind | str) -> QuerySet[Notice]:
 
 
 def notices_in_force() -> dict[str, str]:
-    """The version in force of each kind of notice (kinds with none published are left out)."""
-    return {kind: notice.version for kind in NoticeKind if (notice := notice_in_force(kind)) is not None}
+    """The version in force of each kind of notice (kinds with none published are left out).
+
+    Asked on every page (ConsentMiddleware): one query over the published versions, a handful
+    in all (a few a year), the newest of each kind kept."""
+    versions: dict[str, str] = {}
+    published = Notice.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id")
+    for kind, version in published.values_list("kind", "version"):
+        versions.setdefault(kind, version)
+    return versions
 
 
 def live_consents(user: User) -> QuerySet[Consent]:
