@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Swagger
 from ninja.openapi.docs import render_template
 
+from telemed.accounts.middleware import answers_half_logins_itself
 from telemed.api import consults, directory, documents, errors, notifications
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
@@ -26,6 +27,16 @@ class SwaggerWithCsrf(Swagger):
 
 
 class TelemedAPI(NinjaAPI):
+    def _get_urls(self):
+        """Every operation checks the login itself (``auth``): a session short of the second factor
+        or of the consents gets the API's JSON refusal, not the pages' redirect. The docs page and
+        the root stay pages."""
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if pattern.name not in ("openapi-view", "api-root"):
+                answers_half_logins_itself(pattern.callback)
+        return patterns
+
     def get_openapi_schema(self, *args, **kwargs):
         """ninja lists an operation's schemes without scopes and appends ``openapi_extra``'s own
         requirement (``auth.scoped``): keep each scheme once, with the scope it needs."""
