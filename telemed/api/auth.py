@@ -39,10 +39,7 @@ class InsufficientScope(HttpError):
         self.scope = scope
         super().__init__(
             403,
-            str(
-                _("This app has no permission for this (%(scope)s): it must ask you for it again.")
-                % {"scope": scope}
-            ),
+            str(_("This app has no permission for this (%(scope)s): it must ask you for it again.") % {"scope": scope}),
         )
 
 
