@@ -435,6 +435,8 @@ API_SCOPES = {
     "documents:read": _("Read and download the documents of your Welbox or Medbox"),
     "notifications:read": _("Read your notifications"),
     "notifications:write": _("Mark your notifications as read"),
+    "info:read": _("Read your Info requests, or the Info inbox of the doctors you work for"),
+    "info:write": _("Send Info requests, or answer and reject those of your inbox"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

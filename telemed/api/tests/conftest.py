@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
@@ -13,11 +14,12 @@ from telemed.consults import services as consults
 from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
     consult_doctor,
     consult_files,
+    make_secretary,
     welbox_document,
 )
 
 REDIRECT_URI = "it.telemed.app://oauth/callback"
-ALL_SCOPES = "consults:read consults:write documents:read notifications:read notifications:write"
+ALL_SCOPES = " ".join(settings.API_SCOPES)
 
 
 @pytest.fixture
@@ -57,7 +59,8 @@ def bearer(token: str) -> dict:
 @pytest.fixture
 def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fixture
     """A patient's consult with a doctor: a document sent with the request and a message of the
-    patient's; the doctor has notifications about both."""
+    patient's; the doctor has notifications about both. An Info request of the patient's waits in
+    the doctor's inbox (the doctor has no secretary)."""
     doctor, patient = consult_doctor(), make_patient()
     document = welbox_document(patient, name="esame.pdf")
     consult, _created = consults.consult_request(
@@ -72,4 +75,19 @@ def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fi
         ),
     )
     consults.consult_message_send(actor=patient, consult=consult, text="Aggiungo che ho anche febbre.")
-    return {"doctor": doctor, "patient": patient, "consult": consult, "document": document}
+    info = consults.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Serve l'impegnativa del medico di base?",
+        idempotency_key=uuid.uuid4(),
+    )  # fmt: skip
+    return {"doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info}
+
+
+def object_ids(world: dict) -> dict:
+    """The ids of the world's objects by the name of the OpenAPI document's path parameter: the
+    access test and Schemathesis send them, so that every object URL is tried with real data."""
+    return {
+        "consult_id": world["consult"].pk,
+        "attachment_id": world["consult"].attachments.get().pk,
+        "document_id": world["document"].pk,
+        "info_id": world["info"].pk,
+    }

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from telemed.api.api import api
-from telemed.api.tests.conftest import bearer
+from telemed.api.tests.conftest import bearer, object_ids
 from telemed.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 BODIES = {
     "/api/v1/consults/{consult_id}/messages": {"text": "Posso vedere?"},
     "/api/v1/consults/{consult_id}/answer": {"diagnosis": "Nulla"},
+    "/api/v1/info-requests/{info_id}/answer": {"answer": "Sì, serve."},
 }
 
 
@@ -40,10 +41,8 @@ def call(client: Client, method: str, template: str, url: str, headers: dict):
 
 
 def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_patient, consult_doctor, token_for):
-    consult, document = consult_world["consult"], consult_world["document"]
-    attachment = consult.attachments.get()
-    ids = {"consult_id": consult.pk, "attachment_id": attachment.pk, "document_id": document.pk}
-    urls = object_urls(ids)
+    consult, document, info = consult_world["consult"], consult_world["document"], consult_world["info"]
+    urls = object_urls(object_ids(consult_world))
     # Every object the API names is here: a new one must be added to this test too.
     assert {template for _method, template, _url in urls} == {
         "/api/v1/consults/{consult_id}",
@@ -53,6 +52,9 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "/api/v1/consults/{consult_id}/attachments/{attachment_id}",
         "/api/v1/documents/{document_id}",
         "/api/v1/documents/{document_id}/download",
+        "/api/v1/info-requests/{info_id}",
+        "/api/v1/info-requests/{info_id}/answer",
+        "/api/v1/info-requests/{info_id}/reject",
     }
     strangers = {
         "another patient": bearer(token_for(make_patient())),
@@ -60,7 +62,7 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "anonymous": {},
         "a made-up token": bearer("not-a-token"),
     }
-    secrets = [consult.question, "febbre", document.name, "%PDF"]
+    secrets = [consult.question, "febbre", document.name, "%PDF", "impegnativa"]
     messages_before, status_before = consult.messages.count(), consult.status
     entries_before = AuditEntry.objects.count()
     reads = []
@@ -74,6 +76,8 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
     assert reads == []
     consult.refresh_from_db()
     assert (consult.messages.count(), consult.status, consult.report_id) == (messages_before, status_before, None)
+    info.refresh_from_db()
+    assert (info.status, info.answer) == ("open", "")
     assert AuditEntry.objects.count() == entries_before
 
     # The consult's own people do read them.

@@ -15,7 +15,7 @@ from django.test import Client
 from hypothesis import HealthCheck, settings
 
 from telemed.api.api import api
-from telemed.api.tests.conftest import ALL_SCOPES
+from telemed.api.tests.conftest import ALL_SCOPES, object_ids
 
 # A handful of examples per operation: the run stays under a minute on both databases.
 EXAMPLES = 6
@@ -52,11 +52,7 @@ schema.app = WSGIHandler()
 def logged_in(consult_world, token_for):
     """For each of the consult's people: the headers of their app, and the ids of what they can read."""
     world = consult_world
-    ids = {
-        "consult_id": world["consult"].pk,
-        "attachment_id": world["consult"].attachments.get().pk,
-        "document_id": world["document"].pk,
-    }
+    ids = object_ids(world)
     return {role: ({"Authorization": f"Bearer {token_for(world[role], ALL_SCOPES)}"}, ids) for role in ROLES}
 
 
