@@ -437,6 +437,8 @@ API_SCOPES = {
     "notifications:write": _("Mark your notifications as read"),
     "info:read": _("Read your Info requests, or the Info inbox of the doctors you work for"),
     "info:write": _("Send Info requests, or answer and reject those of your inbox"),
+    "agenda:read": _("Read your health agenda and its reminders, or the reminders you set for your patients"),
+    "agenda:write": _("Set, change and stop reminders"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
+from telemed.care import services as care
 from telemed.consults import services as consults
 from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
     consult_doctor,
@@ -17,6 +18,8 @@ from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared wi
     make_secretary,
     welbox_document,
 )
+from telemed.reminders import services as reminders
+from telemed.reminders.recurrence import Recurrence
 
 REDIRECT_URI = "it.telemed.app://oauth/callback"
 ALL_SCOPES = " ".join(settings.API_SCOPES)
@@ -60,7 +63,8 @@ def bearer(token: str) -> dict:
 def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fixture
     """A patient's consult with a doctor: a document sent with the request and a message of the
     patient's; the doctor has notifications about both. An Info request of the patient's waits in
-    the doctor's inbox (the doctor has no secretary)."""
+    the doctor's inbox (the doctor has no secretary). The two are linked for care, and the doctor
+    set the patient a daily reminder."""
     doctor, patient = consult_doctor(), make_patient()
     document = welbox_document(patient, name="esame.pdf")
     consult, _created = consults.consult_request(
@@ -79,7 +83,17 @@ def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fi
         actor=patient, doctor=doctor.doctor_profile, text="Serve l'impegnativa del medico di base?",
         idempotency_key=uuid.uuid4(),
     )  # fmt: skip
-    return {"doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info}
+    # Linked for care: the doctor set the patient a therapy reminder.
+    link = care.care_request(actor=patient, doctor=doctor)
+    care.care_accept(actor=doctor, link=link)
+    reminder = reminders.reminder_create(
+        actor=doctor, patient=patient, text=reminders.ReminderText(kind="therapy", title="Cardioaspirina 100 mg"),
+        recurrence=Recurrence(start=timezone.localdate(), times=(datetime.time(8, 0),), frequency="daily"),
+    )  # fmt: skip
+    return {
+        "doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info,
+        "reminder": reminder,
+    }  # fmt: skip
 
 
 def object_ids(world: dict) -> dict:
@@ -90,4 +104,5 @@ def object_ids(world: dict) -> dict:
         "attachment_id": world["consult"].attachments.get().pk,
         "document_id": world["document"].pk,
         "info_id": world["info"].pk,
+        "reminder_id": world["reminder"].pk,
     }

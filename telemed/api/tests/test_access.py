@@ -18,6 +18,12 @@ BODIES = {
     "/api/v1/consults/{consult_id}/messages": {"text": "Posso vedere?"},
     "/api/v1/consults/{consult_id}/answer": {"diagnosis": "Nulla"},
     "/api/v1/info-requests/{info_id}/answer": {"answer": "Sì, serve."},
+    "/api/v1/reminders/{reminder_id}": {
+        "title": "Altro",
+        "start_date": "2030-01-01",
+        "times": ["09:00"],
+        "frequency": "daily",
+    },
 }
 
 
@@ -55,6 +61,7 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "/api/v1/info-requests/{info_id}",
         "/api/v1/info-requests/{info_id}/answer",
         "/api/v1/info-requests/{info_id}/reject",
+        "/api/v1/reminders/{reminder_id}",
     }
     strangers = {
         "another patient": bearer(token_for(make_patient())),
@@ -62,7 +69,7 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "anonymous": {},
         "a made-up token": bearer("not-a-token"),
     }
-    secrets = [consult.question, "febbre", document.name, "%PDF", "impegnativa"]
+    secrets = [consult.question, "febbre", document.name, "%PDF", "impegnativa", "Cardioaspirina"]
     messages_before, status_before = consult.messages.count(), consult.status
     entries_before = AuditEntry.objects.count()
     reads = []
@@ -78,6 +85,9 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
     assert (consult.messages.count(), consult.status, consult.report_id) == (messages_before, status_before, None)
     info.refresh_from_db()
     assert (info.status, info.answer) == ("open", "")
+    reminder = consult_world["reminder"]
+    reminder.refresh_from_db()
+    assert (reminder.title, reminder.stopped_at, reminder.continued_by_id) == ("Cardioaspirina 100 mg", None, None)
     assert AuditEntry.objects.count() == entries_before
 
     # The consult's own people do read them.
