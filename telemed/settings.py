@@ -439,6 +439,8 @@ API_SCOPES = {
     "info:write": _("Send Info requests, or answer and reject those of your inbox"),
     "agenda:read": _("Read your health agenda and its reminders, or the reminders you set for your patients"),
     "agenda:write": _("Set, change and stop reminders"),
+    "visits:read": _("Read your video visits, doctors' free slots and date proposals, and join a visit's room"),
+    "visits:write": _("Book video visits and propose, accept or reject their dates"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

@@ -20,6 +20,9 @@ from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared wi
 )
 from telemed.reminders import services as reminders
 from telemed.reminders.recurrence import Recurrence
+from telemed.visits import services as visit_services
+from telemed.visits.models import Booking
+from telemed.visits.tests.conftest import offer_visits
 
 REDIRECT_URI = "it.telemed.app://oauth/callback"
 ALL_SCOPES = " ".join(settings.API_SCOPES)
@@ -90,9 +93,21 @@ def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fi
         actor=doctor, patient=patient, text=reminders.ReminderText(kind="therapy", title="Cardioaspirina 100 mg"),
         recurrence=Recurrence(start=timezone.localdate(), times=(datetime.time(8, 0),), frequency="daily"),
     )  # fmt: skip
+    # A video visit starting in five minutes (its room open; created directly, as the agenda's
+    # notice would refuse it), and the patient's proposal of another date, waiting for the doctor.
+    offer_visits(doctor)
+    start = timezone.now() + datetime.timedelta(minutes=5)
+    visit = Booking.objects.create(
+        doctor=doctor, patient=patient, start=start, end=start + datetime.timedelta(minutes=30), duration_minutes=30,
+        breakdown=visit_services.visit_quote(doctor=doctor).to_dict(), accepted_at=timezone.now(),
+    )  # fmt: skip
+    proposal = visit_services.proposal_create(
+        actor=patient, doctor=doctor, start=start + datetime.timedelta(days=3), message="Posso il sabato?",
+        accepted_total=visit_services.visit_quote(doctor=doctor).patient_total,
+    )  # fmt: skip
     return {
         "doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info,
-        "reminder": reminder,
+        "reminder": reminder, "visit": visit, "proposal": proposal,
     }  # fmt: skip
 
 
@@ -105,4 +120,6 @@ def object_ids(world: dict) -> dict:
         "document_id": world["document"].pk,
         "info_id": world["info"].pk,
         "reminder_id": world["reminder"].pk,
+        "visit_id": world["visit"].pk,
+        "proposal_id": world["proposal"].pk,
     }

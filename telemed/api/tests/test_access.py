@@ -18,6 +18,7 @@ BODIES = {
     "/api/v1/consults/{consult_id}/messages": {"text": "Posso vedere?"},
     "/api/v1/consults/{consult_id}/answer": {"diagnosis": "Nulla"},
     "/api/v1/info-requests/{info_id}/answer": {"answer": "Sì, serve."},
+    "/api/v1/visit-proposals/{proposal_id}/reply": {"action": "accept"},
     "/api/v1/reminders/{reminder_id}": {
         "title": "Altro",
         "start_date": "2030-01-01",
@@ -62,6 +63,10 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "/api/v1/info-requests/{info_id}/answer",
         "/api/v1/info-requests/{info_id}/reject",
         "/api/v1/reminders/{reminder_id}",
+        "/api/v1/visits/{visit_id}",
+        "/api/v1/visits/{visit_id}/room",
+        "/api/v1/visit-proposals/{proposal_id}",
+        "/api/v1/visit-proposals/{proposal_id}/reply",
     }
     strangers = {
         "another patient": bearer(token_for(make_patient())),
@@ -69,7 +74,16 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "anonymous": {},
         "a made-up token": bearer("not-a-token"),
     }
-    secrets = [consult.question, "febbre", document.name, "%PDF", "impegnativa", "Cardioaspirina"]
+    secrets = [
+        consult.question,
+        "febbre",
+        document.name,
+        "%PDF",
+        "impegnativa",
+        "Cardioaspirina",
+        "Posso il sabato",
+        "/ws/visits/",
+    ]
     messages_before, status_before = consult.messages.count(), consult.status
     entries_before = AuditEntry.objects.count()
     reads = []
@@ -88,6 +102,9 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
     reminder = consult_world["reminder"]
     reminder.refresh_from_db()
     assert (reminder.title, reminder.stopped_at, reminder.continued_by_id) == ("Cardioaspirina 100 mg", None, None)
+    proposal = consult_world["proposal"]
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.booking_id, proposal.steps.count()) == ("waiting_doctor", None, 1)
     assert AuditEntry.objects.count() == entries_before
 
     # The consult's own people do read them.
