@@ -441,6 +441,8 @@ API_SCOPES = {
     "agenda:write": _("Set, change and stop reminders"),
     "visits:read": _("Read your video visits, doctors' free slots and date proposals, and join a visit's room"),
     "visits:write": _("Book video visits and propose, accept or reject their dates"),
+    "messages:read": _("Read your conversations and their messages"),
+    "messages:write": _("Send messages in your conversations"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

@@ -18,6 +18,7 @@ from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared wi
     make_secretary,
     welbox_document,
 )
+from telemed.messaging import services as messaging
 from telemed.reminders import services as reminders
 from telemed.reminders.recurrence import Recurrence
 from telemed.visits import services as visit_services
@@ -105,9 +106,15 @@ def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fi
         actor=patient, doctor=doctor, start=start + datetime.timedelta(days=3), message="Posso il sabato?",
         accepted_total=visit_services.visit_quote(doctor=doctor).patient_total,
     )  # fmt: skip
+    # The doctor wrote to the patient with a document of the Medbox, and lets the patient reply.
+    report = welbox_document(doctor, name="referto-ecg.pdf")
+    conversation = messaging.conversation_start_with_patient(
+        actor=doctor, patient=patient, text="Le allego il referto dell'ECG.", subject="ECG",
+        allow_replies=True, document_ids=[report.pk],
+    )  # fmt: skip
     return {
         "doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info,
-        "reminder": reminder, "visit": visit, "proposal": proposal,
+        "reminder": reminder, "visit": visit, "proposal": proposal, "conversation": conversation,
     }  # fmt: skip
 
 
@@ -122,4 +129,6 @@ def object_ids(world: dict) -> dict:
         "reminder_id": world["reminder"].pk,
         "visit_id": world["visit"].pk,
         "proposal_id": world["proposal"].pk,
+        "conversation_id": world["conversation"].pk,
+        "message_attachment_id": world["conversation"].messages.get().attachments.get().pk,
     }

@@ -19,6 +19,7 @@ BODIES = {
     "/api/v1/consults/{consult_id}/answer": {"diagnosis": "Nulla"},
     "/api/v1/info-requests/{info_id}/answer": {"answer": "Sì, serve."},
     "/api/v1/visit-proposals/{proposal_id}/reply": {"action": "accept"},
+    "/api/v1/conversations/{conversation_id}/messages": {"text": "Posso leggere?"},
     "/api/v1/reminders/{reminder_id}": {
         "title": "Altro",
         "start_date": "2030-01-01",
@@ -67,6 +68,9 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "/api/v1/visits/{visit_id}/room",
         "/api/v1/visit-proposals/{proposal_id}",
         "/api/v1/visit-proposals/{proposal_id}/reply",
+        "/api/v1/conversations/{conversation_id}",
+        "/api/v1/conversations/{conversation_id}/messages",
+        "/api/v1/conversation-attachments/{message_attachment_id}",
     }
     strangers = {
         "another patient": bearer(token_for(make_patient())),
@@ -105,6 +109,7 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
     proposal = consult_world["proposal"]
     proposal.refresh_from_db()
     assert (proposal.status, proposal.booking_id, proposal.steps.count()) == ("waiting_doctor", None, 1)
+    assert consult_world["conversation"].messages.count() == 1
     assert AuditEntry.objects.count() == entries_before
 
     # The consult's own people do read them.
