@@ -443,6 +443,7 @@ API_SCOPES = {
     "visits:write": _("Book video visits and propose, accept or reject their dates"),
     "messages:read": _("Read your conversations and their messages"),
     "messages:write": _("Send messages in your conversations"),
+    "studies:read": _("Read your radiology studies, or those shared with you, and view their images"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import ObjectId, Text, object_id
+from telemed.api.params import ObjectId, Text, Written, object_id
 from telemed.care.selectors import linked_patients
 from telemed.reminders import selectors, services
 from telemed.reminders.forms import ReminderForm
@@ -100,7 +100,7 @@ class ReminderIn(BaseModel):  # a JSON object, never read off another shape
     # A doctor sets it for this linked patient; a patient's own memo names none.
     patient_id: ObjectId | None = None
     kind: Literal["therapy", "appointment", "follow_up", "other"] = "therapy"
-    title: Annotated[Text, Field(max_length=120)]
+    title: Annotated[Written, Field(max_length=120)]
     notes: Annotated[Text, Field(max_length=1000)] = ""
     start_date: datetime.date
     times: Annotated[list[Time], Field(min_length=1, max_length=12)]

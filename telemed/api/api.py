@@ -9,7 +9,18 @@ from ninja import NinjaAPI, Schema, Swagger
 from ninja.openapi.docs import render_template
 
 from telemed.accounts.middleware import answers_half_logins_itself
-from telemed.api import agenda, consults, conversations, directory, documents, errors, info, notifications, visits
+from telemed.api import (
+    agenda,
+    consults,
+    conversations,
+    directory,
+    documents,
+    errors,
+    info,
+    notifications,
+    studies,
+    visits,
+)
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.throttling import TokenRateThrottle
@@ -97,3 +108,4 @@ api.add_router("", info.router)
 api.add_router("", agenda.router)
 api.add_router("", visits.router)
 api.add_router("", conversations.router)
+api.add_router("", studies.router)

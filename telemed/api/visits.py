@@ -123,7 +123,7 @@ class RoomJoin(Schema):
 class BookIn(BaseModel):  # a JSON object, never read off another shape
     doctor: Slug
     # A slot's ``key`` from the slots' list.
-    slot: Annotated[str, Field(max_length=20)]
+    slot: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z$")]
     minutes: Minutes | None = None
     # The total the patient accepted: a price changed since is refused.
     accepted_total: Amount

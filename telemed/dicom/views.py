@@ -19,7 +19,6 @@ Chunk and batch bodies are read from the request stream in blocks as they arrive
 ``request.body``; telemed/streaming.py).
 """
 
-import os
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -40,7 +39,7 @@ from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
 from telemed.boxes.views import form_errors_text, record_visibility_change
-from telemed.dicom import batches, forms, imports, receiving, rendering, selectors, services
+from telemed.dicom import batches, forms, frames, imports, receiving, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
 VIEWER_IMAGES_MAX = 5000
@@ -287,43 +286,15 @@ def series_images(request: HttpRequest, series_id: int) -> HttpResponse:
     )
 
 
-def _cache_path(instance_id: int, frame: int, window, size) -> Path | None:
-    """Only the file's own window and the presets are kept: a dragged window is rendered and forgotten."""
-    if window is not None and window not in rendering.PRESETS.values():
-        return None
-    label = "own" if window is None else f"{window.center:g}_{window.width:g}"
-    return services.rendered_cache_dir() / str(instance_id) / f"{frame}-{label}-{size or 0}.png"
-
-
-def _png_response(path_or_bytes) -> HttpResponse:
-    if isinstance(path_or_bytes, Path):
-        response = FileResponse(open(path_or_bytes, "rb"), content_type="image/png")  # noqa: SIM115 - closed by Django
-    else:
-        response = HttpResponse(path_or_bytes, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def _render(instance, *, frame: int, window, size) -> HttpResponse:
-    cached = _cache_path(instance.pk, frame, window, size)
-    if cached is not None and cached.is_file():
-        return _png_response(cached)
     try:
-        with instance.file.open("rb") as source:
-            png = rendering.render_png(source, frame=frame, window=window, size=size)
+        return frames.png_response(frames.frame_png(instance, frame=frame, window=window, size=size))
     except rendering.CannotRender:
         return _json_error(
             _("This image cannot be displayed (its data is damaged or its compression is not supported)."),
             "render",
             422,
         )
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{os.getpid()}-{cached.name}")
-        partial.write_bytes(png)
-        partial.replace(cached)
-    return _png_response(png)
 
 
 @login_required

@@ -4,12 +4,15 @@ and a consult between a patient and a doctor with a document, a message and a no
 import datetime
 import secrets
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
+from conftest import log_in
 from telemed.care import services as care
 from telemed.consults import services as consults
 from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
@@ -18,6 +21,9 @@ from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared wi
     make_secretary,
     welbox_document,
 )
+from telemed.dicom import services as dicom
+from telemed.dicom.models import Instance, Study
+from telemed.dicom.tests.conftest import CdImporter, dicom_bytes
 from telemed.messaging import services as messaging
 from telemed.reminders import services as reminders
 from telemed.reminders.recurrence import Recurrence
@@ -27,6 +33,8 @@ from telemed.visits.tests.conftest import offer_visits
 
 REDIRECT_URI = "it.telemed.app://oauth/callback"
 ALL_SCOPES = " ".join(settings.API_SCOPES)
+# What both Schemathesis runs are told about the operations whose rules span fields (see the file).
+SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 @pytest.fixture
@@ -64,7 +72,7 @@ def bearer(token: str) -> dict:
 
 
 @pytest.fixture
-def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fixture
+def consult_world(consult_doctor, make_patient, run_tasks):  # noqa: F811 - the imported fixture
     """A patient's consult with a doctor: a document sent with the request and a message of the
     patient's; the doctor has notifications about both. An Info request of the patient's waits in
     the doctor's inbox (the doctor has no secretary). The two are linked for care, and the doctor
@@ -112,9 +120,15 @@ def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fi
         actor=doctor, patient=patient, text="Le allego il referto dell'ECG.", subject="ECG",
         allow_replies=True, document_ids=[report.pk],
     )  # fmt: skip
+    # A CT study imported into the patient's Welbox from a CD (the import page's protocol), shared
+    # with the doctor.
+    CdImporter(log_in(Client(), patient)).import_bytes({"CD/A": dicom_bytes("CT_small.dcm")}, run_tasks)
+    study = Study.objects.get(box__owner=patient)
+    dicom.study_share(actor=patient, study=study, doctor=doctor)
     return {
         "doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info,
         "reminder": reminder, "visit": visit, "proposal": proposal, "conversation": conversation,
+        "study": study,
     }  # fmt: skip
 
 
@@ -131,4 +145,8 @@ def object_ids(world: dict) -> dict:
         "proposal_id": world["proposal"].pk,
         "conversation_id": world["conversation"].pk,
         "message_attachment_id": world["conversation"].messages.get().attachments.get().pk,
+        "study_id": world["study"].pk,
+        "series_id": world["study"].series.get().pk,
+        "instance_id": Instance.objects.get(series__study=world["study"]).pk,
+        "frame": 0,
     }

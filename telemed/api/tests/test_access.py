@@ -71,6 +71,9 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "/api/v1/conversations/{conversation_id}",
         "/api/v1/conversations/{conversation_id}/messages",
         "/api/v1/conversation-attachments/{message_attachment_id}",
+        "/api/v1/studies/{study_id}",
+        "/api/v1/series/{series_id}/frames",
+        "/api/v1/instances/{instance_id}/frames/{frame}",
     }
     strangers = {
         "another patient": bearer(token_for(make_patient())),

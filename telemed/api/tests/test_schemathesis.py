@@ -13,9 +13,10 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from telemed.api.api import api
-from telemed.api.tests.conftest import ALL_SCOPES, object_ids
+from telemed.api.tests.conftest import ALL_SCOPES, SCHEMATHESIS_CONFIG, object_ids
 
 # A handful of examples per operation: the run stays under a minute on both databases.
 EXAMPLES = 6
@@ -44,7 +45,7 @@ def test_the_document_served_is_the_one_tested():
 # The document as the code builds it (the test above checks that it is the one served), sent to
 # Django's WSGI application in-process.
 DOCUMENT = json.loads(json.dumps(api.get_openapi_schema()))
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=SchemathesisConfig.from_path(SCHEMATHESIS_CONFIG))
 schema.app = WSGIHandler()
 
 
