@@ -444,6 +444,7 @@ API_SCOPES = {
     "messages:read": _("Read your conversations and their messages"),
     "messages:write": _("Send messages in your conversations"),
     "studies:read": _("Read your radiology studies, or those shared with you, and view their images"),
+    "payments:read": _("Read what you have to pay and how to pay it"),
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,

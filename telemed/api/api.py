@@ -18,6 +18,7 @@ from telemed.api import (
     errors,
     info,
     notifications,
+    payments,
     studies,
     visits,
 )
@@ -109,3 +110,4 @@ api.add_router("", agenda.router)
 api.add_router("", visits.router)
 api.add_router("", conversations.router)
 api.add_router("", studies.router)
+api.add_router("", payments.router)

@@ -4,6 +4,7 @@ and a consult between a patient and a doctor with a document, a message and a no
 import datetime
 import secrets
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
 from conftest import log_in
+from telemed.billing.models import StoragePlan
+from telemed.billing.payments import storage_purchase_start
 from telemed.care import services as care
 from telemed.consults import services as consults
 from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
@@ -125,10 +128,13 @@ def consult_world(consult_doctor, make_patient, run_tasks):  # noqa: F811 - the 
     CdImporter(log_in(Client(), patient)).import_bytes({"CD/A": dicom_bytes("CT_small.dcm")}, run_tasks)
     study = Study.objects.get(box__owner=patient)
     dicom.study_share(actor=patient, study=study, doctor=doctor)
+    # The patient buys more space for the Welbox: a payment request by bank transfer.
+    plan = StoragePlan.objects.create(name="Plus", for_box="welbox", extra_gigabytes=5, price=Decimal("9.90"))
+    payment = storage_purchase_start(actor=patient, plan=plan)
     return {
         "doctor": doctor, "patient": patient, "consult": consult, "document": document, "info": info,
         "reminder": reminder, "visit": visit, "proposal": proposal, "conversation": conversation,
-        "study": study,
+        "study": study, "payment": payment,
     }  # fmt: skip
 
 
@@ -149,4 +155,5 @@ def object_ids(world: dict) -> dict:
         "series_id": world["study"].series.get().pk,
         "instance_id": Instance.objects.get(series__study=world["study"]).pk,
         "frame": 0,
+        "payment_id": world["payment"].pk,
     }
