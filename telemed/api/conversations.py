@@ -73,7 +73,7 @@ class MessagesPage(Schema):
     read_up_to: dict[str, int]
 
 
-class MessageIn(BaseModel):  # a JSON object, never read off another shape
+class ConversationMessageIn(BaseModel):  # a JSON object, never read off another shape
     # The service's limit (messaging.models.MAX_MESSAGE_LENGTH), stated for clients.
     text: Annotated[Written, Field(max_length=20000)]
     # Documents of the sender's box, shared with the conversation.
@@ -173,7 +173,7 @@ def conversation_messages(request: HttpRequest, before: int | None = None, conve
     openapi_extra=scoped("messages:write"),
     summary="Send a message",
 )
-def conversation_send(request: HttpRequest, body: MessageIn, conversation_id: int = object_id()):
+def conversation_send(request: HttpRequest, body: ConversationMessageIn, conversation_id: int = object_id()):
     """As the conversation page: a patient writes only where the doctor enabled replies, and
     nobody once the care link has ended."""
     conversation = selectors.conversation_get_for_user(request.user, conversation_id)

@@ -25,6 +25,7 @@ from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared wi
     welbox_document,
 )
 from telemed.dicom import services as dicom
+from telemed.dicom.importing import cd_import_run
 from telemed.dicom.models import Instance, Study
 from telemed.dicom.tests.conftest import CdImporter, dicom_bytes
 from telemed.messaging import services as messaging
@@ -75,7 +76,7 @@ def bearer(token: str) -> dict:
 
 
 @pytest.fixture
-def consult_world(consult_doctor, make_patient, run_tasks):  # noqa: F811 - the imported fixture
+def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fixture
     """A patient's consult with a doctor: a document sent with the request and a message of the
     patient's; the doctor has notifications about both. An Info request of the patient's waits in
     the doctor's inbox (the doctor has no secretary). The two are linked for care, and the doctor
@@ -123,9 +124,14 @@ def consult_world(consult_doctor, make_patient, run_tasks):  # noqa: F811 - the 
         actor=doctor, patient=patient, text="Le allego il referto dell'ECG.", subject="ECG",
         allow_replies=True, document_ids=[report.pk],
     )  # fmt: skip
-    # A CT study imported into the patient's Welbox from a CD (the import page's protocol), shared
-    # with the doctor.
-    CdImporter(log_in(Client(), patient)).import_bytes({"CD/A": dicom_bytes("CT_small.dcm")}, run_tasks)
+    # A CT study imported into the patient's Welbox from a CD (the import page's protocol, then
+    # the import task's own function: a worker here would close the connection Schemathesis'
+    # in-process requests share), shared with the doctor.
+    importer = CdImporter(log_in(Client(), patient))
+    urls = importer.start().json()
+    importer.send_file(urls["files_url"], "CD/A", dicom_bytes("CT_small.dcm"))
+    importer.finish(urls["finish_url"])
+    cd_import_run(import_id=urls["id"])
     study = Study.objects.get(box__owner=patient)
     dicom.study_share(actor=patient, study=study, doctor=doctor)
     # The patient buys more space for the Welbox: a payment request by bank transfer.

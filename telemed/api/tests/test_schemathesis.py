@@ -23,14 +23,19 @@ EXAMPLES = 6
 ROLES = ("patient", "doctor")
 
 
+def keep_the_connection() -> None:
+    """The WSGI handler closes the connection after each request, as in production; the test's
+    transaction lives on it, so (as Django's test client does) it stays open here. A test client's
+    request connects the closing again when it ends: after one, this is said again."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+
 @pytest.fixture(autouse=True)
 def in_process(db, settings):
     # The rate limit is tested on its own (test_rate_limit); here it would only turn answers into 429s.
     settings.API_RATE_LIMIT = settings.API_ANONYMOUS_RATE_LIMIT = "1000000/min"
-    # The WSGI handler closes the connection after each request, as in production; the test's
-    # transaction lives on it, so (as Django's test client does) it stays open here.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
+    keep_the_connection()
     yield
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
@@ -53,6 +58,7 @@ schema.app = WSGIHandler()
 def logged_in(consult_world, token_for):
     """For each of the consult's people: the headers of their app, and the ids of what they can read."""
     world = consult_world
+    keep_the_connection()  # the world imported its study through the import page's test client
     ids = object_ids(world)
     return {role: ({"Authorization": f"Bearer {token_for(world[role], ALL_SCOPES)}"}, ids) for role in ROLES}
 
