@@ -105,6 +105,9 @@ def test_what_the_form_refuses_comes_back_on_its_field(make_patient, token_for):
     assert errors(end="until") == {"until": "Give the last day."}
     assert "times.0" in errors(times=["25:00"])
     assert "title" in errors(title="   ")
+    # A date the form parses but no series can start on: refused by the rule, for the page too.
+    assert errors(start_date="0001-01-01") == {"start_date": "Choose a start date between the years 2000 and 2100."}
+    assert "start_date" in errors(start_date="9999-12-30", frequency="weekly", weekdays=[0, 6])
     past = app.post(
         "/api/v1/reminders", memo(start_date="2001-01-01", frequency="once"), content_type="application/json", **headers
     )
