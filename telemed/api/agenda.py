@@ -14,12 +14,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import ObjectId, Text, Written, object_id
+from telemed.api.params import IsoDate, IsoMoment, ObjectId, Text, Written, object_id
 from telemed.care.selectors import linked_patients
 from telemed.reminders import selectors, services
 from telemed.reminders.forms import ReminderForm
@@ -102,20 +102,20 @@ class ReminderIn(BaseModel):  # a JSON object, never read off another shape
     kind: Literal["therapy", "appointment", "follow_up", "other"] = "therapy"
     title: Annotated[Written, Field(max_length=120)]
     notes: Annotated[Text, Field(max_length=1000)] = ""
-    start_date: datetime.date
+    start_date: IsoDate
     times: Annotated[list[Time], Field(min_length=1, max_length=12)]
     frequency: Literal["once", "daily", "weekly", "monthly"] = "daily"
     interval: Annotated[int, Field(ge=1, le=365)] = 1
     weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(max_length=7)] = []
     monthly_mode: Literal["day", "weekday", "last_day", "last_weekday"] = "day"
     end: Literal["never", "until", "count"] = "never"
-    until: datetime.date | None = None
+    until: IsoDate | None = None
     count: Annotated[int, Field(ge=1, le=1000)] | None = None
 
 
 class ReminderChangeIn(ReminderIn):
     # The occurrence from which the change applies (those before stay as they were); none: the next one.
-    from_occurrence: AwareDatetime | None = None
+    from_occurrence: IsoMoment | None = None
 
 
 def _person(user) -> dict:

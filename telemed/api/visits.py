@@ -16,14 +16,14 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from telemed.accounts.selectors import doctor_public_profile
 from telemed.api.auth import access, scoped
 from telemed.api.costs import Cost, cost_of
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import Text, Written, object_id
+from telemed.api.params import IsoMoment, Text, Written, object_id
 from telemed.visits import ice, selectors, services, slots
 from telemed.visits.models import Booking, BookingStatus, DateProposal, ProposalAction, ProposalStatus
 
@@ -131,7 +131,7 @@ class BookIn(BaseModel):  # a JSON object, never read off another shape
 
 class ProposeIn(BaseModel):  # a JSON object, never read off another shape
     doctor: Slug
-    start: AwareDatetime
+    start: IsoMoment
     message: Annotated[Written, Field(max_length=2000)]
     minutes: Minutes | None = None
     accepted_total: Amount
@@ -140,7 +140,7 @@ class ProposeIn(BaseModel):  # a JSON object, never read off another shape
 class ReplyIn(BaseModel):  # a JSON object, never read off another shape
     action: Literal["accept", "reject", "propose", "withdraw"]
     # The date proposed instead (``propose`` only).
-    start: AwareDatetime | None = None
+    start: IsoMoment | None = None
     message: Annotated[Text, Field(max_length=2000)] = ""
 
 

@@ -104,6 +104,8 @@ def test_what_the_form_refuses_comes_back_on_its_field(make_patient, token_for):
 
     assert errors(end="until") == {"until": "Give the last day."}
     assert "times.0" in errors(times=["25:00"])
+    # A date is ISO text, as the document says, never a number of seconds.
+    assert "until" in errors(end="until", until=0)
     assert "title" in errors(title="   ")
     # A date the form parses but no series can start on: refused by the rule, for the page too.
     assert errors(start_date="0001-01-01") == {"start_date": "Choose a start date between the years 2000 and 2100."}
