@@ -105,12 +105,12 @@ class ReminderIn(BaseModel):  # a JSON object, never read off another shape
     start_date: IsoDate
     times: Annotated[list[Time], Field(min_length=1, max_length=12)]
     frequency: Literal["once", "daily", "weekly", "monthly"] = "daily"
-    interval: Annotated[int, Field(ge=1, le=365)] = 1
-    weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(max_length=7)] = []
+    interval: Annotated[int, Field(ge=1, le=365, strict=True)] = 1
+    weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6, strict=True)]], Field(max_length=7)] = []
     monthly_mode: Literal["day", "weekday", "last_day", "last_weekday"] = "day"
     end: Literal["never", "until", "count"] = "never"
     until: IsoDate | None = None
-    count: Annotated[int, Field(ge=1, le=1000)] | None = None
+    count: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
 
 
 class ReminderChangeIn(ReminderIn):

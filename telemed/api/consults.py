@@ -22,7 +22,7 @@ from telemed.api.auth import access, scoped
 from telemed.api.costs import Cost, cost_of
 from telemed.api.errors import ERRORS, FILE_CONTENT
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import ObjectId, Text, Written, object_id
+from telemed.api.params import Flag, ObjectId, Text, Written, object_id
 from telemed.audit.models import AuditAction
 from telemed.audit.services import audit_record
 from telemed.boxes.services import document_opened
@@ -133,7 +133,7 @@ class ConsultRequestIn(BaseModel):  # a JSON object, never read off another shap
     # The quote accepted: its tariff version and its total, both as the quote gave them.
     tariff_id: ObjectId
     patient_total: Amount
-    accept_terms: bool
+    accept_terms: Flag
     question: Annotated[Written, Field(max_length=8000)]
     # Documents and radiology studies of the patient's Welbox that go with it.
     document_ids: Annotated[list[ObjectId], Field(max_length=50)] = []

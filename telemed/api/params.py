@@ -4,6 +4,7 @@ never a database error), a text holds no NUL character (PostgreSQL refuses it; D
 fields refuse it too) and is valid UTF-8 (a lone surrogate from a JSON escape is not)."""
 
 import datetime
+import re
 from typing import Annotated
 
 from ninja import Path
@@ -28,7 +29,10 @@ Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_storable)]
 # Something written: a character that is neither NUL nor what ``str.strip()`` removes (Unicode
 # white space and the four information separators, which Python strips too).
 Written = Annotated[str, Field(pattern=r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"), AfterValidator(_storable)]
-ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# In a body, a number is a JSON number: Pydantic would also take "7", 7.0 or true, which the
+# document does not allow.
+ObjectId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 def object_id() -> int:
@@ -36,13 +40,20 @@ def object_id() -> int:
     return Path(..., ge=1, le=MAX_ID)
 
 
-def _written_out(value):
-    """A date or a moment as the document says it, ISO 8601 text: Pydantic would also take a
-    number (seconds since 1970), which the document does not allow."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError("a date is written as ISO 8601 text")
+def _full_date(value):
+    """A date as the document says it, ``YYYY-MM-DD``: Pydantic would also take a number (seconds
+    since 1970) or a moment, which the document does not allow."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return datetime.date.fromisoformat(value)
+
+
+def _moment_text(value):
+    """A moment as ISO 8601 text, never a number of seconds."""
+    if not isinstance(value, str):
+        raise ValueError("a moment is written as ISO 8601 text")
     return value
 
 
-IsoDate = Annotated[datetime.date, BeforeValidator(_written_out)]
-IsoMoment = Annotated[AwareDatetime, BeforeValidator(_written_out)]
+IsoDate = Annotated[datetime.date, BeforeValidator(_full_date)]
+IsoMoment = Annotated[AwareDatetime, BeforeValidator(_moment_text)]

@@ -32,7 +32,7 @@ router = Router(tags=["visits"])
 PAGE_SIZE = 30
 Amount = Annotated[str, Field(pattern=r"^[0-9]{1,7}\.[0-9]{2}$")]
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[-a-zA-Z0-9_]+$")]
-Minutes = Annotated[int, Field(ge=1, le=600)]
+Minutes = Annotated[int, Field(ge=1, le=600, strict=True)]
 
 
 class VisitPerson(Schema):
