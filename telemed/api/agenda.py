@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import IsoDate, IsoMoment, ObjectId, Text, Written, object_id
+from telemed.api.params import IsoDate, IsoMoment, ObjectId, Text, Written, integer, object_id
 from telemed.care.selectors import linked_patients
 from telemed.reminders import selectors, services
 from telemed.reminders.forms import ReminderForm
@@ -105,12 +105,12 @@ class ReminderIn(BaseModel):  # a JSON object, never read off another shape
     start_date: IsoDate
     times: Annotated[list[Time], Field(min_length=1, max_length=12)]
     frequency: Literal["once", "daily", "weekly", "monthly"] = "daily"
-    interval: Annotated[int, Field(ge=1, le=365, strict=True)] = 1
-    weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6, strict=True)]], Field(max_length=7)] = []
+    interval: integer(1, 365) = 1
+    weekdays: Annotated[list[integer(0, 6)], Field(max_length=7)] = []
     monthly_mode: Literal["day", "weekday", "last_day", "last_weekday"] = "day"
     end: Literal["never", "until", "count"] = "never"
     until: IsoDate | None = None
-    count: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
+    count: integer(1, 1000) | None = None
 
 
 class ReminderChangeIn(ReminderIn):

@@ -29,9 +29,26 @@ Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_storable)]
 # Something written: a character that is neither NUL nor what ``str.strip()`` removes (Unicode
 # white space and the four information separators, which Python strips too).
 Written = Annotated[str, Field(pattern=r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"), AfterValidator(_storable)]
-# In a body, a number is a JSON number: Pydantic would also take "7", 7.0 or true, which the
-# document does not allow.
-ObjectId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+
+
+def _json_integer(value):
+    """In a body, a whole number as JSON Schema counts one (7 or 7.0): Pydantic would also take
+    "7" or true, which the document does not allow."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("a whole number is written as a JSON number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
+    return value
+
+
+def integer(low: int, high: int):
+    """A whole number of a body between ``low`` and ``high``, both included."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_json_integer)]
+
+
+ObjectId = integer(1, MAX_ID)
 Flag = Annotated[bool, Field(strict=True)]
 
 

@@ -23,7 +23,7 @@ from telemed.api.auth import access, scoped
 from telemed.api.costs import Cost, cost_of
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import IsoMoment, Text, Written, object_id
+from telemed.api.params import IsoMoment, Text, Written, integer, object_id
 from telemed.visits import ice, selectors, services, slots
 from telemed.visits.models import Booking, BookingStatus, DateProposal, ProposalAction, ProposalStatus
 
@@ -32,7 +32,7 @@ router = Router(tags=["visits"])
 PAGE_SIZE = 30
 Amount = Annotated[str, Field(pattern=r"^[0-9]{1,7}\.[0-9]{2}$")]
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[-a-zA-Z0-9_]+$")]
-Minutes = Annotated[int, Field(ge=1, le=600, strict=True)]
+Minutes = integer(1, 600)
 
 
 class VisitPerson(Schema):
