@@ -36,6 +36,14 @@ OPEN_BEFORE_SECOND_FACTOR = frozenset(
 )
 
 
+def answers_half_logins_itself(view):
+    """Mark a view that checks the login on its own and refuses a session short of the second
+    factor or of the consents in its own terms: the API answers a JSON 401 or 403 to an app,
+    where a redirect to a page would mean nothing."""
+    view.answers_half_logins_itself = True
+    return view
+
+
 class SecondFactorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -46,6 +54,8 @@ class SecondFactorMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
         if not (user.is_authenticated and user.needs_second_factor) or user.is_verified():
+            return None
+        if getattr(view_func, "answers_half_logins_itself", False):
             return None
         match = request.resolver_match
         view_name = match.view_name if match is not None else None
@@ -80,6 +90,8 @@ class ConsentMiddleware:
         user = request.user
         if not user.is_authenticated or (user.needs_second_factor and not user.is_verified()):
             return None  # the second factor comes first (SecondFactorMiddleware)
+        if getattr(view_func, "answers_half_logins_itself", False):
+            return None
         match = request.resolver_match
         if match is not None and match.view_name in OPEN_BEFORE_CONSENTS:
             return None

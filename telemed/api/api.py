@@ -8,7 +8,20 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Swagger
 from ninja.openapi.docs import render_template
 
-from telemed.api import consults, directory, documents, errors, notifications
+from telemed.accounts.middleware import answers_half_logins_itself
+from telemed.api import (
+    agenda,
+    consults,
+    conversations,
+    directory,
+    documents,
+    errors,
+    info,
+    notifications,
+    payments,
+    studies,
+    visits,
+)
 from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.throttling import TokenRateThrottle
@@ -26,6 +39,16 @@ class SwaggerWithCsrf(Swagger):
 
 
 class TelemedAPI(NinjaAPI):
+    def _get_urls(self):
+        """Every operation checks the login itself (``auth``): a session short of the second factor
+        or of the consents gets the API's JSON refusal, not the pages' redirect. The docs page and
+        the root stay pages."""
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if pattern.name not in ("openapi-view", "api-root"):
+                answers_half_logins_itself(pattern.callback)
+        return patterns
+
     def get_openapi_schema(self, *args, **kwargs):
         """ninja lists an operation's schemes without scopes and appends ``openapi_extra``'s own
         requirement (``auth.scoped``): keep each scheme once, with the scope it needs."""
@@ -82,3 +105,9 @@ api.add_router("/directory", directory.router)
 api.add_router("", consults.router)
 api.add_router("", documents.router)
 api.add_router("", notifications.router)
+api.add_router("", info.router)
+api.add_router("", agenda.router)
+api.add_router("", visits.router)
+api.add_router("", conversations.router)
+api.add_router("", studies.router)
+api.add_router("", payments.router)

@@ -2,6 +2,10 @@
 (the browsable docs). Each operation names the scope it needs; a session stands for every scope
 (it is the person themself, past the same login, second factor and consents as every page).
 
+A token that is valid but was not granted the operation's scope is refused with 403 and
+``WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`` (RFC 6750 §3.1): the app
+learns which scope to ask the person for, instead of a 401 that would send it to log in again.
+
 The token's checks are django-oauth-toolkit's own (``verify_request``: known, not expired, not
 revoked, the scope granted); on top of them the account must still be active and must have given
 the consents in force, as ``ConsentMiddleware`` asks of every page (a token outlives a new
@@ -11,7 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from ninja.errors import HttpError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie
 from ninja.security.base import AuthBase
 from oauth2_provider.oauth2_backends import get_oauthlib_core
@@ -25,6 +29,32 @@ class ConsentsMissing(HttpError):
     def __init__(self) -> None:
         super().__init__(
             403, str(_("Accept the updated privacy notice and terms on the website before using this app."))
+        )
+
+
+class InsufficientScope(HttpError):
+    """A live token of the person that was not granted ``scope``."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(
+            403,
+            str(_("This app has no permission for this (%(scope)s): it must ask you for it again.") % {"scope": scope}),
+        )
+
+
+class SecondFactorMissing(AuthenticationError):
+    """A doctor's (or staff's) session past the password only: the API answers 401, not the
+    redirect to the code page that the pages get."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            401,
+            str(
+                _(
+                    "Enter the code of your authenticator app on the website first: this session has not passed the second factor."
+                )
+            ),
         )
 
 
@@ -55,7 +85,8 @@ class OAuthToken(AuthBase):
         header = request.headers.get("Authorization", "")
         if not header.lower().startswith("bearer "):
             return None
-        valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[self.scope] if self.scope else [])
+        # Known, live and not revoked first (no scope asked): a token short of the scope is a 403.
+        valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
         if not valid or oauth_request is None:
             return None
         user = oauth_request.user
@@ -63,6 +94,8 @@ class OAuthToken(AuthBase):
             return None
         if consents_missing(user):
             raise ConsentsMissing()
+        if self.scope is not None and not oauth_request.access_token.allow_scopes([self.scope]):
+            raise InsufficientScope(self.scope)
         request.user = user
         # The token itself, for the per-token rate limit (throttling.TokenRateThrottle).
         request.api_token_id = oauth_request.access_token.pk
@@ -72,8 +105,9 @@ class OAuthToken(AuthBase):
 class BrowserSession(APIKeyCookie):
     """The person's own session cookie, with Django's CSRF check on writes.
 
-    The middleware has already sent a doctor who has not passed the second factor to the code
-    page, and anyone who owes consents to the notice: a session that reaches here is complete."""
+    The API's views are left alone by the middleware that sends a half-logged-in browser to the
+    code page or to the notice (``answers_half_logins_itself``): here such a session is a JSON
+    401 (second factor) or 403 (consents)."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
@@ -82,7 +116,9 @@ class BrowserSession(APIKeyCookie):
         if not (user.is_authenticated and user.is_active):
             return None
         if user.needs_second_factor and not user.is_verified():
-            return None  # never reached past the middleware; kept so that no order of them opens it
+            raise SecondFactorMissing()
+        if consents_missing(user):
+            raise ConsentsMissing()
         return user
 
 

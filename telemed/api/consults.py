@@ -7,6 +7,8 @@ says where to sign it."""
 
 import dataclasses
 import datetime
+import uuid
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from django.core.exceptions import PermissionDenied
@@ -15,10 +17,12 @@ from django.urls import reverse
 from ninja import Router, Schema, Status
 from pydantic import BaseModel, Field
 
+from telemed.accounts import selectors as accounts
 from telemed.api.auth import access, scoped
+from telemed.api.costs import Cost, cost_of
 from telemed.api.errors import ERRORS, FILE_CONTENT
 from telemed.api.paging import PageInfo, page_of
-from telemed.api.params import Text, Written, object_id
+from telemed.api.params import Flag, ObjectId, Text, Written, object_id
 from telemed.audit.models import AuditAction
 from telemed.audit.services import audit_record
 from telemed.boxes.services import document_opened
@@ -100,6 +104,44 @@ class AnswerIn(BaseModel):  # a JSON object, never read off another shape
     diagnosis: Annotated[Text, Field(max_length=4000)] = ""
     findings: Annotated[Text, Field(max_length=8000)] = ""
     notes: Annotated[Text, Field(max_length=4000)] = ""
+
+
+class Offer(Schema):
+    kind: str
+    label: str
+    # The tariff version priced: the request names it (with the total) to accept this quote.
+    tariff_id: int
+    # When the answer is due if the consult is sent now.
+    deadline: datetime.datetime
+    response_value: int
+    response_unit: str
+    cost: Cost
+
+
+class Quote(Schema):
+    doctor: str
+    doctor_name: str
+    offers: list[Offer]
+
+
+Amount = Annotated[str, Field(pattern=r"^[0-9]{1,7}\.[0-9]{2}$")]
+
+
+class ConsultRequestIn(BaseModel):  # a JSON object, never read off another shape
+    doctor: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[-a-zA-Z0-9_]+$")]
+    kind: Literal["base", "imaging", "priority"]
+    # The quote accepted: its tariff version and its total, both as the quote gave them.
+    tariff_id: ObjectId
+    patient_total: Amount
+    accept_terms: Flag
+    question: Annotated[Written, Field(max_length=8000)]
+    # Documents and radiology studies of the patient's Welbox that go with it.
+    document_ids: Annotated[list[ObjectId], Field(max_length=50)] = []
+    study_ids: Annotated[list[ObjectId], Field(max_length=50)] = []
+    # The Info request the question comes from, when the office rejected it as clinical.
+    from_info_id: ObjectId | None = None
+    # The same request sent twice (a retry) sends one consult: a new key for each consult.
+    key: uuid.UUID
 
 
 class AnswerDraft(Schema):
@@ -201,6 +243,66 @@ def consults_list(request: HttpRequest, page: str = "", closed: bool = False):
         raise PermissionDenied
     info, items = page_of(consults, page, PAGE_SIZE)
     return {**info.dict(), "items": [_summary(consult) for consult in items]}
+
+
+def _patient_only(request: HttpRequest) -> None:
+    if not request.user.is_patient:
+        raise PermissionDenied
+
+
+@router.get(
+    "/consult-quote",
+    response={200: Quote, **ERRORS},
+    auth=access("consults:read"),
+    openapi_extra=scoped("consults:read"),
+    summary="What each kind of consult with a doctor costs now, and when it would be answered",
+)
+def consult_quote(request: HttpRequest, doctor: Annotated[str, Field(min_length=1, max_length=120)]):
+    """The offers of the request page, every cost line as the page shows it. To send a consult,
+    the request names the offer's ``tariff_id`` and ``cost.patient_total``: if the price or the
+    response time changed since, it is refused and a new quote is needed."""
+    _patient_only(request)
+    profile = accounts.doctor_public_profile(doctor)
+    return {
+        "doctor": profile.slug,
+        "doctor_name": profile.user.display_name,
+        "offers": [
+            {
+                "kind": offer.kind,
+                "label": offer.label,
+                "tariff_id": offer.tariff_id,
+                "deadline": offer.deadline,
+                "response_value": offer.response_value,
+                "response_unit": offer.response_unit,
+                "cost": cost_of(offer.breakdown),
+            }
+            for offer in services.consult_offers(profile)
+        ],
+    }
+
+
+@router.post(
+    "/consults",
+    response={201: ConsultSummary, 200: ConsultSummary, **ERRORS},
+    auth=access("consults:write"),
+    openapi_extra=scoped("consults:write"),
+    summary="Send a consult request, accepting a quote",
+)
+def consult_send(request: HttpRequest, body: ConsultRequestIn):
+    """The request page's checks, by the same service: the offer still priced as quoted, the
+    terms accepted, the question, the documents and studies the patient's own (and shared
+    through the shared clinical space). 201 with the new consult; 200 with the first one when
+    the same ``key`` was sent before."""
+    _patient_only(request)
+    profile = accounts.doctor_public_profile(body.doctor)
+    draft = services.ConsultDraft(
+        kind=body.kind, question=body.question, document_ids=tuple(body.document_ids),
+        study_ids=tuple(body.study_ids), shown_tariff_id=body.tariff_id,
+        shown_patient_total=Decimal(body.patient_total), accepted_terms=body.accept_terms,
+        from_info_id=body.from_info_id, idempotency_key=body.key,
+    )  # fmt: skip
+    consult, created = services.consult_request(actor=request.user, doctor=profile, draft=draft)
+    return Status(201 if created else 200, _summary(consult))
 
 
 @router.get(

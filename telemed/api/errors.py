@@ -11,6 +11,8 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as RequestValidationError
 
+from telemed.api.auth import InsufficientScope, SecondFactorMissing
+
 
 class FieldError(Schema):
     field: str
@@ -74,8 +76,21 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(AuthenticationError)
     def not_authenticated(request, error):
-        response = _answer(api, request, 401, _("Log in first: this needs a valid access token."))
-        response["WWW-Authenticate"] = 'Bearer realm="telemed"'
+        if isinstance(error, SecondFactorMissing):
+            response = _answer(api, request, 401, str(error))
+        else:
+            response = _answer(api, request, 401, _("Log in first: this needs a valid access token."))
+        # RFC 6750 §3: a token was sent and is not (or no longer) valid; no token, the realm only.
+        sent_token = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        response["WWW-Authenticate"] = (
+            'Bearer realm="telemed", error="invalid_token"' if sent_token else 'Bearer realm="telemed"'
+        )
+        return response
+
+    @api.exception_handler(InsufficientScope)
+    def insufficient_scope(request, error):
+        response = _answer(api, request, 403, str(error))
+        response["WWW-Authenticate"] = f'Bearer realm="telemed", error="insufficient_scope", scope="{error.scope}"'
         return response
 
     @api.exception_handler(PermissionDenied)

@@ -8,6 +8,7 @@ before a patient cancels work already started).
 import datetime
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import BinaryIO
 
 from django.conf import settings
@@ -273,6 +274,9 @@ class ConsultDraft:
     uploads: tuple[UploadedFile, ...] = ()
     # The tariff versions whose price and deadline the page showed, by kind: a change since is refused.
     shown_tariff_id: int | None = None
+    # The total the patient saw (an app's quote names it): a total changed since, by the tariff or
+    # by the platform's fees, is refused too.
+    shown_patient_total: Decimal | None = None
     accepted_terms: bool = False
     from_info_id: int | None = None
     idempotency_key: object = None
@@ -408,7 +412,9 @@ def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft)
                 % {"doctor": doctor, "service": ServiceKind(draft.kind).label}
             }
         )
-    if draft.shown_tariff_id is not None and draft.shown_tariff_id != offer.tariff_id:
+    changed_tariff = draft.shown_tariff_id is not None and draft.shown_tariff_id != offer.tariff_id
+    changed_total = draft.shown_patient_total is not None and draft.shown_patient_total != offer.breakdown.patient_total
+    if changed_tariff or changed_total:
         raise ValidationError(
             _("The doctor changed the price or the response time meanwhile: check the new terms and send again.")
         )

@@ -39,7 +39,7 @@ from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
 from telemed.boxes.models import BoxKind
 from telemed.boxes.views import form_errors_text, record_visibility_change
-from telemed.dicom import batches, forms, imports, receiving, rendering, selectors, services
+from telemed.dicom import batches, forms, frames, imports, receiving, rendering, selectors, services
 from telemed.dicom.models import ImportState, SkipReason
 
 VIEWER_IMAGES_MAX = 5000
@@ -286,41 +286,15 @@ def series_images(request: HttpRequest, series_id: int) -> HttpResponse:
     )
 
 
-def _cache_key(frame: int, window, size) -> str | None:
-    """Only the file's own window and the presets are kept: a dragged window is rendered and forgotten."""
-    if window is not None and window not in rendering.PRESETS.values():
-        return None
-    label = "own" if window is None else f"{window.center:g}_{window.width:g}"
-    return f"{frame}-{label}-{size or 0}"
-
-
-def _png_response(path_or_bytes) -> HttpResponse:
-    if isinstance(path_or_bytes, Path):
-        response = FileResponse(open(path_or_bytes, "rb"), content_type="image/png")  # noqa: SIM115 - closed by Django
-    else:
-        response = HttpResponse(path_or_bytes, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def _render(instance, *, frame: int, window, size) -> HttpResponse:
-    key = _cache_key(frame, window, size)
-    cached = services.rendered_cache_get(instance.pk, key) if key is not None else None
-    if cached is not None:
-        return _png_response(cached)
     try:
-        with instance.file.open("rb") as source:
-            png = rendering.render_png(source, frame=frame, window=window, size=size)
+        return frames.png_response(frames.frame_png(instance, frame=frame, window=window, size=size))
     except rendering.CannotRender:
         return _json_error(
             _("This image cannot be displayed (its data is damaged or its compression is not supported)."),
             "render",
             422,
         )
-    if key is not None:
-        services.rendered_cache_put(instance.pk, key, png)
-    return _png_response(png)
 
 
 @login_required

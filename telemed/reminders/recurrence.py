@@ -51,6 +51,9 @@ class EndMode(models.TextChoices):
     COUNT = "count", gettext_lazy("After a number of times")
 
 
+# The years a series may start in (as the agenda's pages read a date).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 MAX_INTERVAL = {Frequency.ONCE: 1, Frequency.DAILY: 365, Frequency.WEEKLY: 52, Frequency.MONTHLY: 24}
 
 # Names as they stand inside a sentence ("ogni lunedì … fino al 30 giugno"): lib.formatting.
@@ -120,6 +123,13 @@ class Recurrence:
             weekdays = ()
         if self.frequency == Frequency.MONTHLY and self.monthly_mode not in MonthlyMode.values:
             errors["monthly_mode"] = _("Choose on which day of the month.")
+        if not FIRST_YEAR <= self.start.year <= LAST_YEAR:
+            # A date the form parses but no series can start on (year 1 or 9999 overflows the dates
+            # computed from it).
+            errors["start_date"] = _("Choose a start date between the years %(first)d and %(last)d.") % {
+                "first": FIRST_YEAR,
+                "last": LAST_YEAR,
+            }
         until, count = self.until, self.count
         if self.frequency == Frequency.ONCE:
             until = count = None

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from telemed.api.api import api
-from telemed.api.tests.conftest import bearer
+from telemed.api.tests.conftest import bearer, object_ids
 from telemed.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,20 @@ pytestmark = pytest.mark.django_db
 BODIES = {
     "/api/v1/consults/{consult_id}/messages": {"text": "Posso vedere?"},
     "/api/v1/consults/{consult_id}/answer": {"diagnosis": "Nulla"},
+    "/api/v1/info-requests/{info_id}/answer": {"answer": "Sì, serve."},
+    "/api/v1/visit-proposals/{proposal_id}/reply": {"action": "accept"},
+    "/api/v1/conversations/{conversation_id}/messages": {"text": "Posso leggere?"},
+    "/api/v1/reminders/{reminder_id}": {
+        "title": "Altro",
+        "start_date": "2030-01-01",
+        "times": ["09:00"],
+        "frequency": "daily",
+    },
 }
+
+
+# Objects of the patient's alone: the doctor of the world is a stranger to them.
+PATIENT_ONLY = {"/api/v1/payments/{payment_id}"}
 
 
 def object_urls(ids: dict) -> list[tuple[str, str, str]]:
@@ -40,10 +53,8 @@ def call(client: Client, method: str, template: str, url: str, headers: dict):
 
 
 def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_patient, consult_doctor, token_for):
-    consult, document = consult_world["consult"], consult_world["document"]
-    attachment = consult.attachments.get()
-    ids = {"consult_id": consult.pk, "attachment_id": attachment.pk, "document_id": document.pk}
-    urls = object_urls(ids)
+    consult, document, info = consult_world["consult"], consult_world["document"], consult_world["info"]
+    urls = object_urls(object_ids(consult_world))
     # Every object the API names is here: a new one must be added to this test too.
     assert {template for _method, template, _url in urls} == {
         "/api/v1/consults/{consult_id}",
@@ -53,6 +64,21 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "/api/v1/consults/{consult_id}/attachments/{attachment_id}",
         "/api/v1/documents/{document_id}",
         "/api/v1/documents/{document_id}/download",
+        "/api/v1/info-requests/{info_id}",
+        "/api/v1/info-requests/{info_id}/answer",
+        "/api/v1/info-requests/{info_id}/reject",
+        "/api/v1/reminders/{reminder_id}",
+        "/api/v1/visits/{visit_id}",
+        "/api/v1/visits/{visit_id}/room",
+        "/api/v1/visit-proposals/{proposal_id}",
+        "/api/v1/visit-proposals/{proposal_id}/reply",
+        "/api/v1/conversations/{conversation_id}",
+        "/api/v1/conversations/{conversation_id}/messages",
+        "/api/v1/conversation-attachments/{message_attachment_id}",
+        "/api/v1/studies/{study_id}",
+        "/api/v1/series/{series_id}/frames",
+        "/api/v1/instances/{instance_id}/frames/{frame}",
+        "/api/v1/payments/{payment_id}",
     }
     strangers = {
         "another patient": bearer(token_for(make_patient())),
@@ -60,7 +86,16 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
         "anonymous": {},
         "a made-up token": bearer("not-a-token"),
     }
-    secrets = [consult.question, "febbre", document.name, "%PDF"]
+    secrets = [
+        consult.question,
+        "febbre",
+        document.name,
+        "%PDF",
+        "impegnativa",
+        "Cardioaspirina",
+        "Posso il sabato",
+        "/ws/visits/",
+    ]
     messages_before, status_before = consult.messages.count(), consult.status
     entries_before = AuditEntry.objects.count()
     reads = []
@@ -74,9 +109,18 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
     assert reads == []
     consult.refresh_from_db()
     assert (consult.messages.count(), consult.status, consult.report_id) == (messages_before, status_before, None)
+    info.refresh_from_db()
+    assert (info.status, info.answer) == ("open", "")
+    reminder = consult_world["reminder"]
+    reminder.refresh_from_db()
+    assert (reminder.title, reminder.stopped_at, reminder.continued_by_id) == ("Cardioaspirina 100 mg", None, None)
+    proposal = consult_world["proposal"]
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.booking_id, proposal.steps.count()) == ("waiting_doctor", None, 1)
+    assert consult_world["conversation"].messages.count() == 1
     assert AuditEntry.objects.count() == entries_before
 
-    # The consult's own people do read them.
+    # The world's own people do read them (what the patient pays, the patient alone).
     for user in (consult_world["patient"], consult_world["doctor"]):
         client = Client(HTTP_ACCEPT_LANGUAGE="en")
         headers = bearer(token_for(user))
@@ -84,7 +128,8 @@ def test_no_one_else_reads_anything_through_an_object_url(consult_world, make_pa
             if method != "get":
                 continue
             response = call(client, method, template, url, headers)
-            assert response.status_code == 200, (user.role, url, response.content[:200])
+            expected = 404 if user.is_doctor and template in PATIENT_ONLY else 200
+            assert response.status_code == expected, (user.role, url, response.content[:200])
 
 
 def test_refusals_are_json_in_the_asked_language(make_patient, token_for):

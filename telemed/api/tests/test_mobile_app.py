@@ -135,8 +135,13 @@ def test_a_phone_app_logs_a_doctor_in_with_pkce_and_the_second_factor(mobile_app
     assert AuditEntry.objects.filter(
         actor=doctor, action="view", target_type="consults.consult", target_id=str(consult.pk), patient=consult.patient
     ).exists()
-    # A scope the app was not given: documents are not reachable with this token.
-    assert app.get("/api/v1/documents", **bearer(access)).status_code == 401
+    # A scope the app was not given: documents are not reachable with this token, and it is told
+    # which scope to ask for.
+    refused = app.get("/api/v1/documents", **bearer(access))
+    assert (
+        refused.status_code == 403
+        and 'error="insufficient_scope", scope="documents:read"' in refused["WWW-Authenticate"]
+    )
 
     started = app.post(f"/api/v1/consults/{consult.pk}/start", **bearer(access))
     assert started.status_code == 200 and started.json()["status"] == ConsultStatus.IN_PROGRESS

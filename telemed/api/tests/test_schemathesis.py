@@ -13,23 +13,29 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from telemed.api.api import api
-from telemed.api.tests.conftest import ALL_SCOPES
+from telemed.api.tests.conftest import ALL_SCOPES, SCHEMATHESIS_CONFIG, object_ids
 
 # A handful of examples per operation: the run stays under a minute on both databases.
 EXAMPLES = 6
 ROLES = ("patient", "doctor")
 
 
+def keep_the_connection() -> None:
+    """The WSGI handler closes the connection after each request, as in production; the test's
+    transaction lives on it, so (as Django's test client does) it stays open here. A test client's
+    request connects the closing again when it ends: after one, this is said again."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+
 @pytest.fixture(autouse=True)
 def in_process(db, settings):
     # The rate limit is tested on its own (test_rate_limit); here it would only turn answers into 429s.
     settings.API_RATE_LIMIT = settings.API_ANONYMOUS_RATE_LIMIT = "1000000/min"
-    # The WSGI handler closes the connection after each request, as in production; the test's
-    # transaction lives on it, so (as Django's test client does) it stays open here.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
+    keep_the_connection()
     yield
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
@@ -44,7 +50,7 @@ def test_the_document_served_is_the_one_tested():
 # The document as the code builds it (the test above checks that it is the one served), sent to
 # Django's WSGI application in-process.
 DOCUMENT = json.loads(json.dumps(api.get_openapi_schema()))
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=SchemathesisConfig.from_path(SCHEMATHESIS_CONFIG))
 schema.app = WSGIHandler()
 
 
@@ -52,11 +58,8 @@ schema.app = WSGIHandler()
 def logged_in(consult_world, token_for):
     """For each of the consult's people: the headers of their app, and the ids of what they can read."""
     world = consult_world
-    ids = {
-        "consult_id": world["consult"].pk,
-        "attachment_id": world["consult"].attachments.get().pk,
-        "document_id": world["document"].pk,
-    }
+    keep_the_connection()  # the world imported its study through the import page's test client
+    ids = object_ids(world)
     return {role: ({"Authorization": f"Bearer {token_for(world[role], ALL_SCOPES)}"}, ids) for role in ROLES}
 
 

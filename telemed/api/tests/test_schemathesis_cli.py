@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from telemed.api.tests.conftest import ALL_SCOPES
+from telemed.api.tests.conftest import ALL_SCOPES, SCHEMATHESIS_CONFIG
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def test_schemathesis_finds_nothing_against_the_running_api(
     settings.API_RATE_LIMIT = settings.API_ANONYMOUS_RATE_LIMIT = "1000000/min"
     token = token_for(consult_world[role], ALL_SCOPES)
     run = subprocess.run(
-        [str(ST), "run", f"{live_server.url}/api/v1/openapi.json", "--header", f"Authorization: Bearer {token}",
+        [str(ST), "--config-file", str(SCHEMATHESIS_CONFIG), "run", f"{live_server.url}/api/v1/openapi.json", "--header", f"Authorization: Bearer {token}",
          "--max-examples", "2", "--no-color", "--workers", "1"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,  # its cache stays out of the tree
     )  # fmt: skip

@@ -11,7 +11,11 @@ from telemed.visits.slots import ROME
 
 def doctor_with_agenda(make_doctor, *, email: str = "dottore@example.test"):
     """A doctor who offers 30-minute video visits every day from 08:00 to 20:00 (Rome), 60 EUR."""
-    doctor = make_doctor(email=email)
+    return offer_visits(make_doctor(email=email))
+
+
+def offer_visits(doctor):
+    """``doctor`` offers 30-minute video visits every day from 08:00 to 20:00 (Rome), 60 EUR."""
     tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("60.00"), duration_minutes=30)
     services.agenda_update(
         actor=doctor,
