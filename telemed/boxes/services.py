@@ -310,15 +310,7 @@ def upload_append(
         if on_disk < upload.offset:
             UploadSession.objects.filter(pk=upload.pk).update(offset=on_disk)
             upload.offset = on_disk
-        if offset != upload.offset:
-            raise _refuse(
-                _("This chunk starts at byte %(sent)d, but the upload is at byte %(expected)d.")
-                % {"sent": offset, "expected": upload.offset},
-                "offset",
-                upload,
-            )
-        if offset + length > upload.size:
-            raise ValidationError(_("This chunk goes beyond the declared size of the file."), code="beyond")
+        _check_chunk_place(upload, offset, length)
         running = digests.running_at(upload.pk, offset, fd)
         received = _write_chunk(fd, stream, offset, length, sha256, running)
         new_offset = offset + received
@@ -394,14 +386,8 @@ def _storage_unavailable() -> ValidationError:
     )
 
 
-def _append_part(
-    upload: UploadSession, offset: int, stream: BinaryIO, length: int, sha256: str | None, request
-) -> UploadSession:
-    """``upload_append`` with object storage: the chunk becomes the next part of the upload's
-    S3 multipart upload (parts.py), whichever web process takes it."""
-    upload.refresh_from_db()
-    if upload.state != UploadState.OPEN:
-        raise _refuse(_("This upload is no longer in progress."), "state", upload)
+def _check_chunk_place(upload: UploadSession, offset: int, length: int) -> None:
+    """A chunk must start where the upload is and end within its declared size (both paths)."""
     if offset != upload.offset:
         raise _refuse(
             _("This chunk starts at byte %(sent)d, but the upload is at byte %(expected)d.")
@@ -411,6 +397,17 @@ def _append_part(
         )
     if offset + length > upload.size:
         raise ValidationError(_("This chunk goes beyond the declared size of the file."), code="beyond")
+
+
+def _append_part(
+    upload: UploadSession, offset: int, stream: BinaryIO, length: int, sha256: str | None, request
+) -> UploadSession:
+    """``upload_append`` with object storage: the chunk becomes the next part of the upload's
+    S3 multipart upload (parts.py), whichever web process takes it."""
+    upload.refresh_from_db()
+    if upload.state != UploadState.OPEN:
+        raise _refuse(_("This upload is no longer in progress."), "state", upload)
+    _check_chunk_place(upload, offset, length)
     if offset + length < upload.size and length < parts.MIN_PART_BYTES:
         raise ValidationError(
             _("Every chunk but the last must be at least %(min)d MB.") % {"min": parts.MIN_PART_BYTES // 1024**2},

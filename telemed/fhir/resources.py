@@ -116,6 +116,25 @@ def _id_param() -> Param:
     return Param("_id", "token", "The resource's id.", lambda rows, values: rows.filter(pk__in=_ids(values)))
 
 
+def _reference_param(name: str, description: str, field: str, resource_type: str) -> Param:
+    """A reference search parameter (``patient=Patient/7`` or ``patient=7``) on ``field``."""
+    return Param(
+        name,
+        "reference",
+        description,
+        lambda rows, values: rows.filter(**{f"{field}__in": _ids(values, resource_type)}),
+    )
+
+
+def _status_param(codes: dict, documentation: str) -> Param:
+    """``status`` in FHIR's codes, read back into the platform's statuses that map to them."""
+
+    def apply(rows: QuerySet, values: list[str]) -> QuerySet:
+        return rows.filter(status__in=[status for status, code in codes.items() if code in values])
+
+    return Param("status", "token", documentation, apply)
+
+
 def _token_codes(values: list[str], system: str) -> list[str]:
     """``code`` or ``system|code`` (only this system) → codes."""
     codes = []
@@ -268,17 +287,9 @@ PRACTITIONER_ROLE = Kind(
     order=("last_name", "first_name", "pk"),
     params=(
         _id_param(),
-        Param(
-            "practitioner",
-            "reference",
-            "The doctor (Practitioner).",
-            lambda rows, values: rows.filter(pk__in=_ids(values, "Practitioner")),
-        ),
-        Param(
-            "organization",
-            "reference",
-            "The health structure (Organization).",
-            lambda rows, values: rows.filter(doctor_profile__structure_id__in=_ids(values, "Organization")),
+        _reference_param("practitioner", "The doctor (Practitioner).", "pk", "Practitioner"),
+        _reference_param(
+            "organization", "The health structure (Organization).", "doctor_profile__structure_id", "Organization"
         ),
     ),
 )
@@ -457,11 +468,6 @@ def consent_resource(base: str, link: CareLink) -> dict:
     return resource
 
 
-def _consent_status(rows: QuerySet, values: list[str]) -> QuerySet:
-    statuses = [status for status, code in CONSENT_STATUS.items() if code in values]
-    return rows.filter(status__in=statuses)
-
-
 CONSENT = Kind(
     name="Consent",
     readable=links_of,
@@ -470,13 +476,8 @@ CONSENT = Kind(
     order=("-created_at", "-pk"),
     params=(
         _id_param(),
-        Param(
-            "patient",
-            "reference",
-            "The patient (Patient).",
-            lambda rows, values: rows.filter(patient_id__in=_ids(values, "Patient")),
-        ),
-        Param("status", "token", "proposed, active, rejected or inactive.", _consent_status),
+        _reference_param("patient", "The patient (Patient).", "patient_id", "Patient"),
+        _status_param(CONSENT_STATUS, "proposed, active, rejected or inactive."),
     ),
 )
 
@@ -509,11 +510,6 @@ def appointment_resource(base: str, booking: Booking) -> dict:
     }
 
 
-def _appointment_status(rows: QuerySet, values: list[str]) -> QuerySet:
-    statuses = [status for status, code in APPOINTMENT_STATUS.items() if code in values]
-    return rows.filter(status__in=statuses)
-
-
 APPOINTMENT = Kind(
     name="Appointment",
     readable=bookings_of,
@@ -522,19 +518,9 @@ APPOINTMENT = Kind(
     order=("-start", "-pk"),
     params=(
         _id_param(),
-        Param(
-            "patient",
-            "reference",
-            "The patient (Patient).",
-            lambda rows, values: rows.filter(patient_id__in=_ids(values, "Patient")),
-        ),
-        Param(
-            "practitioner",
-            "reference",
-            "The doctor (Practitioner).",
-            lambda rows, values: rows.filter(doctor_id__in=_ids(values, "Practitioner")),
-        ),
-        Param("status", "token", "booked, arrived, fulfilled or cancelled.", _appointment_status),
+        _reference_param("patient", "The patient (Patient).", "patient_id", "Patient"),
+        _reference_param("practitioner", "The doctor (Practitioner).", "doctor_id", "Practitioner"),
+        _status_param(APPOINTMENT_STATUS, "booked, arrived, fulfilled or cancelled."),
     ),
 )
 
