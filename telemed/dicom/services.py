@@ -77,14 +77,18 @@ def study_viewed(*, actor: User, study: Study, request: HttpRequest | None = Non
     study_audit(actor, AuditAction.VIEW, study, study, request)
 
 
+def series_view_mark(actor_id: int, series_id: int) -> str:
+    """The cache key that marks a person's view of a series for VIEW_AUDIT_SECONDS."""
+    return f"dicom:viewed:{actor_id}:{series_id}"
+
+
 def series_viewed(*, actor: User, series: Series, request: HttpRequest | None = None) -> bool:
     """Record that ``actor`` looked at the images of a series.
 
     Scrolling a 500-slice CT fetches 500 images: one entry per person and series every
     ten minutes says the same, so the first image of a series in that span writes it.
     """
-    key = f"dicom:viewed:{actor.pk}:{series.pk}"
-    if not cache.add(key, 1, VIEW_AUDIT_SECONDS):
+    if not cache.add(series_view_mark(actor.pk, series.pk), 1, VIEW_AUDIT_SECONDS):
         return False
     study_audit(actor, AuditAction.VIEW, series, series.study, request)
     return True
