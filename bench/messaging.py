@@ -27,6 +27,7 @@ All traffic goes to 127.0.0.1; the run is bounded (ROUNDS messages per conversat
 import argparse
 import asyncio
 import json
+import secrets
 import statistics
 import time
 
@@ -107,7 +108,9 @@ async def ping_pong(urls_and_headers, rounds: int, parse) -> tuple[list[float], 
         for n in range(rounds):
             sender, receiver = sides[n % 2], sides[(n + 1) % 2]
             stamp = f"{time.perf_counter():.9f}:{n}"
-            await sender.send(json.dumps({"type": "send", "text": stamp}))
+            # With a key, as the conversation page sends each message.
+            key = secrets.token_hex(16)
+            await sender.send(json.dumps({"type": "send", "text": stamp, "key": key}))
             while True:
                 text = parse(await asyncio.wait_for(receiver.recv(), 60))
                 if text == stamp:
@@ -174,7 +177,8 @@ async def open_loop(urls_and_headers, rate: float, seconds: float, drain: float)
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         index = number % len(sockets)
         due_at[number] = due
-        await sockets[index].send(json.dumps({"type": "send", "text": f"open:{number}:{index}"}))
+        frame = {"type": "send", "text": f"open:{number}:{index}", "key": secrets.token_hex(16)}
+        await sockets[index].send(json.dumps(frame))
     deadline = time.perf_counter() + drain
     while len(received) < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.2)

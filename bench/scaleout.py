@@ -303,8 +303,10 @@ def upload_across_processes(topology: Topology, session: str) -> bool:
 
 
 class Side:
-    """One person in one conversation, connected through nginx; reconnects when the socket drops,
-    asks for what it missed, and sends again only what the platform did not store."""
+    """One person in one conversation, connected through nginx, as the conversation page behaves:
+    each message goes with a key of its own and waits until it comes back stored; when the socket
+    drops, the side reconnects, asks for what it missed, and sends every message still waiting
+    again with its key (the platform stores a key once, and tells the conversation again)."""
 
     def __init__(self, topology: Topology, conversation_id: int, session: str, name: str, user_id: int):
         self.url = f"ws://127.0.0.1:{topology.nginx_port}/ws/conversations/{conversation_id}/"
@@ -314,6 +316,7 @@ class Side:
         self.last_seen = 0
         self.received: dict[str, int] = {}  # text -> message id, every message seen
         self.sent: list[str] = []
+        self.waiting: dict[str, str] = {}  # key -> text, sent and not yet seen stored
         self.reconnections = 0
         self.up = asyncio.Event()  # set while the socket is open and synced
 
@@ -325,6 +328,8 @@ class Side:
         if frame.get("type") == "message":
             self.received.setdefault(frame["text"], frame["id"])
             self.last_seen = max(self.last_seen, frame["id"])
+            if frame["sender"] == self.user_id:
+                self.waiting.pop(frame.get("key"), None)
 
     async def reader(self, stop: asyncio.Event) -> None:
         import websockets
@@ -342,9 +347,6 @@ class Side:
         """Through nginx again (the dead process is skipped), then: what did the platform keep?"""
         self.reconnections += 1
         self.up.clear()  # the writer waits for the new socket
-        # Only what was sent on the socket that died may need sending again; what the writer
-        # sends on the new one from now on arrives as usual.
-        pending = list(self.sent)
         for _attempt in range(50):
             try:
                 await self.open()
@@ -357,21 +359,22 @@ class Side:
         # then the other side's read position, which closes it.
         while (frame := json.loads(await asyncio.wait_for(self.socket.recv(), 30))).get("type") != "read":
             self.note(frame)
-        for text in pending:
-            if text not in self.received:
-                await self.socket.send(json.dumps({"type": "send", "text": text}))
+        # Even one the sync brought back: its process may have died between storing and telling.
+        for key, text in list(self.waiting.items()):
+            await self.socket.send(json.dumps({"type": "send", "text": text, "key": key}))
         self.up.set()
 
     async def writer(self) -> None:
         import websockets
 
         for n in range(KILL_MESSAGES):
-            text = f"kill {self.name} {n}"
+            text, key = f"kill {self.name} {n}", f"{self.name}-{n}"
             self.sent.append(text)
+            self.waiting[key] = text
             while True:
                 await self.up.wait()
                 try:
-                    await self.socket.send(json.dumps({"type": "send", "text": text}))
+                    await self.socket.send(json.dumps({"type": "send", "text": text, "key": key}))
                     break
                 except websockets.ConnectionClosed:
                     await asyncio.sleep(0.05)  # the reader notices, reconnects, then this goes again

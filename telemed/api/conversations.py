@@ -63,6 +63,8 @@ class MessageOut(Schema):
     text: str
     created_at: datetime.datetime
     attachments: list[MessageAttachment]
+    # The key it was sent with, if any.
+    key: str | None
 
 
 class MessagesPage(Schema):
@@ -78,6 +80,9 @@ class ConversationMessageIn(BaseModel):  # a JSON object, never read off another
     text: Annotated[Written, Field(max_length=20000)]
     # Documents of the sender's box, shared with the conversation.
     document_ids: Annotated[list[ObjectId], Field(max_length=10)] = []
+    # The client's own name for this message: sending again with the same key (after a lost
+    # answer) returns the message already stored instead of a second one.
+    key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
 
 
 def _conversation(conversation: Conversation) -> dict:
@@ -105,6 +110,7 @@ def _message(request: HttpRequest, message: Message) -> dict:
         "sender": {"id": message.sender_id, "name": message.sender.display_name},
         "text": message.text,
         "created_at": message.created_at,
+        "key": message.client_key or None,
         "attachments": [
             {"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": _attachment_url(request, a)}
             for a in message.attachments.all()
@@ -178,7 +184,11 @@ def conversation_send(request: HttpRequest, body: ConversationMessageIn, convers
     nobody once the care link has ended."""
     conversation = selectors.conversation_get_for_user(request.user, conversation_id)
     message = services.message_send(
-        actor=request.user, conversation=conversation, text=body.text, document_ids=body.document_ids
+        actor=request.user,
+        conversation=conversation,
+        text=body.text,
+        document_ids=body.document_ids,
+        client_key=body.key or "",
     )
     return Status(201, _message(request, message))
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from telemed.messaging import selectors, services
-from telemed.messaging.models import MAX_MESSAGE_LENGTH
+from telemed.messaging.models import MAX_CLIENT_KEY_LENGTH, MAX_MESSAGE_LENGTH
 from telemed.notifications import presence
 from telemed.notifications.consumers import JsonFramesConsumer, in_pool
 
@@ -34,12 +34,19 @@ class ConversationConsumer(JsonFramesConsumer):
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
         await self._stay_online()
+        # A refused message's key goes back with the refusal, so that the page stops waiting for it.
+        key = content.get("key") if kind == "send" else None
+        about = {"key": key} if isinstance(key, str) and len(key) <= MAX_CLIENT_KEY_LENGTH else {}
         try:
             if kind == "send":
                 text = content.get("text")
                 if not isinstance(text, str):
                     raise ValidationError(_("Write something before sending."))
-                await in_pool(services.message_send)(actor=self.user, conversation=self.conversation, text=text)
+                if not isinstance(key, str | None):
+                    raise ValidationError(_("Unknown request."))
+                await in_pool(services.message_send)(
+                    actor=self.user, conversation=self.conversation, text=text, client_key=key or ""
+                )
             elif kind == "sync":
                 # On every (re)connection the page asks for what it missed since it was drawn:
                 # messages after its newest one and the others' read positions.
@@ -64,17 +71,26 @@ class ConversationConsumer(JsonFramesConsumer):
             else:
                 raise ValidationError(_("Unknown request."))
         except ValidationError as error:
-            await self.send_error(" ".join(error.messages))
+            await self.send_error(" ".join(error.messages), **about)
         except PermissionDenied:
-            await self.send_error(_("You cannot write in this conversation."))
+            await self.send_error(_("You cannot write in this conversation."), **about)
 
     async def _stay_online(self):
-        """Someone with a conversation open is online: no e-mail for what they see arrive here.
-        The mark is renewed as they use the socket, at most every ONLINE_REFRESH_SECONDS."""
+        """Someone with a conversation open is online, and looking at it: no e-mail, and no
+        notification for what they see arrive here. The marks are renewed as they use the
+        socket, at most every ONLINE_REFRESH_SECONDS."""
         now = time.monotonic()
         if self.marked_online_at is None or now - self.marked_online_at >= presence.ONLINE_REFRESH_SECONDS:
-            await database_sync_to_async(presence.mark_online)(self.user.pk)
+            await database_sync_to_async(presence.mark_viewing)(self.user.pk, self._place())
             self.marked_online_at = now
+
+    def _place(self) -> str:
+        return services.conversation_place(self.conversation.pk)
+
+    async def disconnect(self, code):
+        if getattr(self, "marked_online_at", None) is not None:
+            await database_sync_to_async(presence.stop_viewing)(self.user.pk, self._place())
+        await super().disconnect(code)
 
     def _missed(self, after: int) -> tuple[list[dict], dict[int, int]]:
         messages = selectors.messages_after(self.conversation, viewer=self.user, after_id=after, limit=SYNC_LIMIT + 1)

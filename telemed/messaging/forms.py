@@ -1,3 +1,5 @@
+import secrets
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -39,6 +41,14 @@ class MessageForm(forms.Form):
 
     def cleaned_studies(self) -> tuple[list[int], bool]:
         return self.cleaned_data.get("studies", []), self.cleaned_data.get("deidentified", False)
+
+
+class ReplyForm(MessageForm):
+    """A message in an open conversation. Each drawing of the form carries a new key, so that
+    posting it twice (a double click, a reload that posts again) stores one message."""
+
+    # Checked by the service, whose refusal is shown above the form (the field is hidden).
+    key = forms.CharField(required=False, widget=forms.HiddenInput, initial=secrets.token_hex)
 
 
 class PatientConversationForm(MessageForm):

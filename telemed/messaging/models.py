@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 MAX_MESSAGE_LENGTH = 20_000
 MAX_ATTACHMENTS = 10
 MAX_INTRAMED_PARTICIPANTS = 10
+MAX_CLIENT_KEY_LENGTH = 64
 
 
 class ConversationKind(models.TextChoices):
@@ -54,12 +55,23 @@ class Message(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages_sent")
     text = models.TextField(max_length=MAX_MESSAGE_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The sending page's own name for this message (random, unique per sender and conversation):
+    # a page that lost its connection sends the message again with the same key, and gets back
+    # the one already stored instead of a second copy. Empty when the sender gave none.
+    client_key = models.CharField(max_length=MAX_CLIENT_KEY_LENGTH, blank=True, default="")
 
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ["id"]
         indexes = [models.Index(fields=["conversation", "id"]), models.Index(fields=["sender", "id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "sender", "client_key"],
+                condition=~models.Q(client_key=""),
+                name="messaging_one_message_per_client_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]

@@ -2,6 +2,7 @@
 (pages and WebSocket frames go through the same functions)."""
 
 import contextlib
+import re
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +21,7 @@ from telemed.dicom import services as dicom_services
 from telemed.dicom.models import Study
 from telemed.messaging.models import (
     MAX_ATTACHMENTS,
+    MAX_CLIENT_KEY_LENGTH,
     MAX_INTRAMED_PARTICIPANTS,
     MAX_MESSAGE_LENGTH,
     Attachment,
@@ -28,14 +30,21 @@ from telemed.messaging.models import (
     Message,
     Participant,
 )
+from telemed.notifications import presence
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import Tell, notify_many
 
 NOTIFICATION_KIND = "message"
+CLIENT_KEY_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CLIENT_KEY_LENGTH}}}")
 
 
 def group_name(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
+
+
+def conversation_place(conversation_id: int) -> str:
+    """The conversation's page: where its notifications lead, and what a live page says it shows."""
+    return reverse("messaging:conversation", args=[conversation_id])
 
 
 def attachment_url(attachment: Attachment) -> str:
@@ -58,7 +67,31 @@ def message_payload(message: Message, attachments: Iterable[Attachment] | None =
         "sender_name": message.sender.get_full_name(),
         "text": message.text,
         "created_at": message.created_at.isoformat(),
+        # Lets the sending page match the message with the one it is waiting for.
+        "key": message.client_key or None,
     }
+
+
+def _clean_client_key(key: str) -> str:
+    if key and not (isinstance(key, str) and CLIENT_KEY_PATTERN.fullmatch(key)):
+        raise ValidationError(
+            _("A message key is 1 to %(limit)d letters, digits, '-' or '_'.") % {"limit": MAX_CLIENT_KEY_LENGTH}
+        )
+    return key or ""
+
+
+def _already_sent(actor, conversation_id: int, key: str) -> Message | None:
+    """The message this sender already stored under ``key``, told to the conversation again.
+
+    A repeat comes from a page that lost its connection before it saw its message arrive; the
+    process that stored it may have died between its commit and its push, so the others may
+    not have seen it either. Pages ignore a message id they already show."""
+    if not key:
+        return None
+    message = Message.objects.filter(conversation_id=conversation_id, sender=actor, client_key=key).first()
+    if message is not None:
+        push_on_commit(group_name(conversation_id), {"type": "message.new", "message": message_payload(message)})
+    return message
 
 
 def _clean_text(text: str) -> str:
@@ -251,20 +284,29 @@ def _attach(
 
 
 def _append(
-    actor, conversation: Conversation, text: str, documents: Sequence = (), studies: Sequence[Study] = ()
+    actor,
+    conversation: Conversation,
+    text: str,
+    documents: Sequence = (),
+    studies: Sequence[Study] = (),
+    client_key: str = "",
 ) -> Message:
-    message = Message.objects.create(conversation=conversation, sender=actor, text=text)
+    message = Message.objects.create(conversation=conversation, sender=actor, text=text, client_key=client_key)
     attachments = _attach(actor, conversation, message, list(documents), list(studies))
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
     # The sender has read their own message.
     Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
-    url = reverse("messaging:conversation", args=[conversation.pk])
+    url = conversation_place(conversation.pk)
     # The title names the sender, never the content: it may reach an e-mail inbox.
     title = _("New message from %(name)s") % {"name": actor.get_full_name()}
+    others = _others(actor, conversation)
+    # Whoever has the conversation open sees the message arrive there: no notification.
+    viewing = presence.viewing_among([other.pk for other in others], url)
     notify_many(
         [
             Tell(recipient=recipient, kind=NOTIFICATION_KIND, title=title, url=url)
-            for recipient in _others(actor, conversation)
+            for recipient in others
+            if recipient.pk not in viewing
         ]
     )
     payload = message_payload(message, attachments)
@@ -280,18 +322,31 @@ def message_send(
     document_ids: Sequence[int] = (),
     study_ids: Sequence[int] = (),
     deidentified: bool = False,
+    client_key: str = "",
 ) -> Message:
     """Send a message, with documents of one's box and (Intramed) studies of one's Medbox: shared
-    by reference, or with ``deidentified`` as de-identified copies instead."""
+    by reference, or with ``deidentified`` as de-identified copies instead.
+
+    With ``client_key``, sending again is safe: the message already stored under that key is
+    returned (and told to the conversation again) instead of a second one, whatever the text
+    says; it is returned even if the sender could no longer write there, as it was sent when
+    they could."""
     text = _clean_text(text)
+    client_key = _clean_client_key(client_key)
     studies = _attachable_studies(actor, conversation.kind, list(study_ids))
     if deidentified and studies:
-        _check_can_send(actor, _with_participants(conversation.pk))  # before copying anything
+        if (repeat := _already_sent(actor, conversation.pk, client_key)) is not None:
+            return repeat  # before copying anything
+        _check_can_send(actor, _with_participants(conversation.pk))
     with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
         conversation = _with_participants(conversation.pk, lock=True)
+        # Under the conversation's lock, so that two sends of one key cannot both store.
+        if (repeat := _already_sent(actor, conversation.pk, client_key)) is not None:
+            _discard_copies(copies)
+            return repeat
         _check_can_send(actor, conversation)
         documents = _attachable(actor, conversation, [*document_ids, *_file_copies(copies)])
-        return _append(actor, conversation, text, documents, [] if deidentified else studies)
+        return _append(actor, conversation, text, documents, [] if deidentified else studies, client_key)
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from telemed.boxes.views import document_file_response
 from telemed.care.selectors import linked_patients
 from telemed.lib.text import clean_search_text
 from telemed.messaging import selectors, services
-from telemed.messaging.forms import IntramedForm, MessageForm, PatientConversationForm
+from telemed.messaging.forms import IntramedForm, PatientConversationForm, ReplyForm
 from telemed.messaging.models import ConversationKind
 from telemed.notifications.services import notification_mark_read_for_url
 
@@ -42,7 +42,7 @@ def sent(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = selectors.conversation_get_for_user(request.user, conversation_id)
-    form = MessageForm(
+    form = ReplyForm(
         request.POST or None,
         attachable=selectors.attachable_documents(request.user),
         studies=selectors.attachable_studies(request.user, conversation),
@@ -57,6 +57,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 document_ids=form.cleaned_data["documents"],
                 study_ids=study_ids,
                 deidentified=deidentified,
+                client_key=form.cleaned_data["key"],
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -97,10 +97,11 @@ class JsonFramesConsumer(SessionBoundSockets, AsyncJsonWebsocketConsumer):
             return None
         return user
 
-    async def send_error(self, text) -> None:
+    async def send_error(self, text, **about) -> None:
+        """A refusal, in the user's language; ``about`` names what was refused (e.g. a message's key)."""
         user = self.scope.get("user")
         with override(getattr(user, "language", None) or "it"):
-            await self.send_json({"type": "error", "error": str(text)})
+            await self.send_json({"type": "error", "error": str(text), **about})
 
 
 class NotificationConsumer(SessionBoundSockets, AsyncJsonWebsocketConsumer):

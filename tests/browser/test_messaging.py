@@ -174,3 +174,50 @@ def test_a_page_opened_before_the_message_counts_it_live(new_page, make_doctor, 
     doctor_page.locator("button[name=send]").click()
     expect(badge).to_have_text(str(before + 1))
     assert patient_page.url.endswith("/dashboard/")  # the same page, never reloaded
+
+
+def test_a_message_whose_echo_was_lost_with_the_connection_is_sent_again_and_stored_once(
+    new_page, make_doctor, make_patient
+):
+    """The socket drops after the platform stored the message but before the page saw it come
+    back: the page shows it as waiting, reconnects, sends it again under the same key, and the
+    platform answers with the stored one. One message, shown once, on both sides."""
+    doctor, patient, conversation = linked_conversation(
+        make_doctor, make_patient, text="Buongiorno Carla",
+        doctor={"email": "dott.neri@example.test", "first_name": "Paolo", "last_name": "Neri"},
+        patient={"email": "carla@example.test", "first_name": "Carla"},
+    )  # fmt: skip
+    doctor_page, patient_page = new_page(), new_page()
+    log_in(patient_page, patient)
+    patient_page.goto(f"/messages/{conversation.pk}/")
+    log_in(doctor_page, doctor)
+
+    connections = []
+
+    def between_page_and_platform(page_side):
+        platform = page_side.connect_to_server()
+        first = not connections
+        connections.append(page_side)
+        page_side.on_message(platform.send)
+
+        def to_page(frame):
+            if first and "Esiti in arrivo" in str(frame):
+                page_side.close(code=4000, reason="lost")  # the echo never reaches the page
+            else:
+                page_side.send(frame)
+
+        platform.on_message(to_page)
+
+    doctor_page.route_web_socket(re.compile(r".*/ws/conversations/.*"), between_page_and_platform)
+    doctor_page.goto(f"/messages/{conversation.pk}/")
+    doctor_page.locator("textarea[name=text]").fill("Esiti in arrivo")
+    doctor_page.locator("button[name=send]").click()
+    expect(doctor_page.locator(".message-item.pending", has_text="Esiti in arrivo")).to_be_visible()
+    screenshot(doctor_page, "messaging-sending")
+
+    mine = doctor_page.locator(".message-item[data-message-id]", has_text="Esiti in arrivo")
+    expect(mine).to_have_count(1)
+    expect(doctor_page.locator(".message-item.pending")).to_have_count(0)
+    assert len(connections) >= 2  # it came back through a new connection
+    expect(patient_page.locator(".message-item", has_text="Esiti in arrivo")).to_have_count(1)
+    assert off_the_loop(lambda: conversation.messages.filter(text="Esiti in arrivo").count()) == 1

@@ -149,3 +149,25 @@ def test_a_doctor_past_the_password_only_cannot_open_a_socket(linked):
         await verified.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_whoever_has_the_conversation_open_gets_no_notification_of_what_arrives_there(linked):
+    """A person reading a conversation sees its messages arrive: a notification (and its badge)
+    would only repeat them. Once the page is closed, messages are notified again."""
+    from telemed.notifications.models import Notification
+
+    doctor, patient = linked
+    conversation = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Ciao")
+    Notification.objects.all().delete()
+
+    async def scenario():
+        patient_socket = await socket_for(patient, conversation.pk)
+        assert (await patient_socket.connect())[0]
+        await database_sync_to_async(services.message_send)(actor=doctor, conversation=conversation, text="Aperta")
+        assert (await patient_socket.receive_json_from(timeout=5))["text"] == "Aperta"
+        await patient_socket.disconnect()
+        await database_sync_to_async(services.message_send)(actor=doctor, conversation=conversation, text="Chiusa")
+
+    async_to_sync(scenario)()
+    assert list(Notification.objects.filter(recipient=patient).values_list("kind", flat=True)) == ["message"]
+    assert not Notification.objects.filter(recipient=doctor).exists()

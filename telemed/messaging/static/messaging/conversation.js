@@ -1,5 +1,10 @@
 // A conversation, live: new messages appear without reloading, the form sends over the
 // WebSocket (falling back to a normal POST when it is closed), and read receipts update.
+//
+// A message sent over the socket shows as "Sending…" until it comes back stored. Each carries a
+// key of its own: if the connection drops first, the page sends it again with the same key when
+// it reconnects, and the platform answers with the message it may already have stored instead of
+// storing it twice. A refused message comes back to the text box.
 
 import { reconnectingSocket } from "../telemed/js/reconnecting.js";
 
@@ -9,6 +14,7 @@ const errorBox = document.querySelector("[data-testid=live-error]");
 const receipt = document.querySelector("[data-testid=read-receipt]");
 const me = Number(list?.dataset.me);
 const readBy = new Map(); // other user id -> newest message id they have read
+const pending = new Map(); // key -> text of each message sent and not yet seen stored
 let socket;
 
 const URL_PATTERN = /(https?:\/\/[^\s<]+)/g;
@@ -33,7 +39,37 @@ function renderText(container, text) {
   }
 }
 
+function newKey() {
+  // crypto.randomUUID() needs a secure context; random bytes do not.
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function pendingItem(key) {
+  return [...list.querySelectorAll("[data-pending-key]")].find((item) => item.dataset.pendingKey === key);
+}
+
+function showPending(key, text) {
+  const item = document.createElement("li");
+  item.className = "message-item mine pending";
+  item.dataset.pendingKey = key;
+  const meta = document.createElement("div");
+  meta.className = "message-meta";
+  meta.textContent = list.dataset.labelSending;
+  const body = document.createElement("div");
+  body.className = "message-text";
+  renderText(body, text);
+  item.append(meta, body);
+  list.append(item);
+  item.scrollIntoView({ block: "end" });
+}
+
+function settle(key) {
+  pending.delete(key);
+  pendingItem(key)?.remove();
+}
+
 function appendMessage(message) {
+  if (message.key && message.sender === me) settle(message.key);
   if (list.querySelector(`[data-message-id="${message.id}"]`)) return;
   const item = document.createElement("li");
   item.className = "message-item" + (message.sender === me ? " mine" : "");
@@ -66,7 +102,8 @@ function appendMessage(message) {
     }
     item.append(files);
   }
-  list.append(item);
+  // Before the messages still on their way, which are the newest.
+  list.insertBefore(item, list.querySelector("[data-pending-key]"));
   item.scrollIntoView({ block: "end" });
 }
 
@@ -96,6 +133,8 @@ function connect() {
       // and read positions come back as ordinary frames.
       socket.send({ type: "sync", after: newestId() });
       socket.send({ type: "read", up_to: newestId() });
+      // Sent on a connection that dropped before they came back: again, with the same keys.
+      for (const [key, text] of pending) socket.send({ type: "send", text, key });
     },
     onMessage(data) {
       if (data.type === "message") {
@@ -113,6 +152,11 @@ function connect() {
         window.location.reload();
       } else if (data.type === "error") {
         showError(data.error);
+        if (data.key && pending.has(data.key)) {
+          const field = form?.querySelector("textarea[name=text]");
+          if (field && !field.value) field.value = pending.get(data.key);
+          settle(data.key);
+        }
       }
     },
   });
@@ -130,7 +174,14 @@ if (list) {
     if (form.querySelector("input[name=documents]:checked, input[name=studies]:checked")) return; // attachments go by POST
     event.preventDefault();
     const field = form.querySelector("textarea[name=text]");
-    socket.send({ type: "send", text: field.value });
+    if (!field.value.trim()) {
+      socket.send({ type: "send", text: field.value }); // refused, with the reason shown
+      return;
+    }
+    const key = newKey();
+    pending.set(key, field.value);
+    showPending(key, field.value);
+    socket.send({ type: "send", text: field.value, key });
     field.value = "";
   });
   document.addEventListener("visibilitychange", () => {
