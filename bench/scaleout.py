@@ -313,7 +313,11 @@ class Side:
         self.origin = f"http://127.0.0.1:{topology.nginx_port}"
         self.session, self.name, self.user_id = session, name, user_id
         self.socket = None
-        self.last_seen = 0
+        # As the page: every message up to shown_seq is seen, the last of them is shown_up_to
+        # (what a sync asks after); numbers seen past a gap wait in ahead.
+        self.shown_seq, self.shown_up_to = 0, 0
+        self.ahead: dict[int, int] = {}
+        self.gap_asked_at = 0.0
         self.received: dict[str, int] = {}  # text -> message id, every message seen
         self.sent: list[str] = []
         self.waiting: dict[str, str] = {}  # key -> text, sent and not yet seen stored
@@ -322,14 +326,24 @@ class Side:
 
     async def open(self) -> None:
         self.socket = await connect(self.url, self.session, self.origin)
-        await self.socket.send(json.dumps({"type": "sync", "after": self.last_seen}))
+        await self.socket.send(json.dumps({"type": "sync", "after": self.shown_up_to}))
 
     def note(self, frame: dict) -> None:
         if frame.get("type") == "message":
             self.received.setdefault(frame["text"], frame["id"])
-            self.last_seen = max(self.last_seen, frame["id"])
+            if frame["seq"] > self.shown_seq:
+                self.ahead[frame["seq"]] = frame["id"]
+            while self.shown_seq + 1 in self.ahead:
+                self.shown_seq += 1
+                self.shown_up_to = self.ahead.pop(self.shown_seq)
             if frame["sender"] == self.user_id:
                 self.waiting.pop(frame.get("key"), None)
+
+    async def ask_for_a_gap(self) -> None:
+        """A number seen past a gap: ask for what came after the last one sure (at most every 2 s)."""
+        if self.ahead and time.monotonic() - self.gap_asked_at > 2:
+            self.gap_asked_at = time.monotonic()
+            await self.socket.send(json.dumps({"type": "sync", "after": self.shown_up_to}))
 
     async def reader(self, stop: asyncio.Event) -> None:
         import websockets
@@ -338,6 +352,7 @@ class Side:
             try:
                 frame = json.loads(await asyncio.wait_for(self.socket.recv(), 0.5))
                 self.note(frame)
+                await self.ask_for_a_gap()
             except TimeoutError:
                 continue
             except websockets.ConnectionClosed:

@@ -24,6 +24,8 @@ class Conversation(models.Model):
     # Doctor-to-patient only: free replies are off by default (the paid consult is the
     # patient's way to ask for advice); the doctor may allow them in a conversation.
     patient_replies_allowed = models.BooleanField(default=False)
+    # The number of the newest message (see Message.seq); moved under the row's lock by each send.
+    last_seq = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("conversation")
@@ -55,6 +57,10 @@ class Message(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages_sent")
     text = models.TextField(max_length=MAX_MESSAGE_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
+    # 1, 2, 3… within the conversation, without gaps: a live page that receives number 7 when the
+    # newest it shows is 5 knows it missed one (its process may have died before telling it) and
+    # asks for it. Ids alone cannot tell: they are shared by every conversation.
+    seq = models.PositiveIntegerField(default=0)
     # The sending page's own name for this message (random, unique per sender and conversation):
     # a page that lost its connection sends the message again with the same key, and gets back
     # the one already stored instead of a second copy. Empty when the sender gave none.

@@ -62,6 +62,7 @@ def message_payload(message: Message, attachments: Iterable[Attachment] | None =
             {"id": a.pk, "name": a.name, "study": bool(a.study_id), "url": attachment_url(a)} for a in files
         ],
         "id": message.pk,
+        "seq": message.seq,
         "conversation": message.conversation_id,
         "sender": message.sender_id,
         "sender_name": message.sender.get_full_name(),
@@ -291,9 +292,11 @@ def _append(
     studies: Sequence[Study] = (),
     client_key: str = "",
 ) -> Message:
-    message = Message.objects.create(conversation=conversation, sender=actor, text=text, client_key=client_key)
+    # The conversation's row is locked (or new in this transaction): the next number is ours.
+    seq = conversation.last_seq + 1
+    message = Message.objects.create(conversation=conversation, sender=actor, text=text, client_key=client_key, seq=seq)
     attachments = _attach(actor, conversation, message, list(documents), list(studies))
-    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at, last_seq=seq)
     # The sender has read their own message.
     Participant.objects.filter(conversation=conversation, user=actor).update(last_read_message_id=message.pk)
     url = conversation_place(conversation.pk)

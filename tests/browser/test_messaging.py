@@ -221,3 +221,37 @@ def test_a_message_whose_echo_was_lost_with_the_connection_is_sent_again_and_sto
     assert len(connections) >= 2  # it came back through a new connection
     expect(patient_page.locator(".message-item", has_text="Esiti in arrivo")).to_have_count(1)
     assert off_the_loop(lambda: conversation.messages.filter(text="Esiti in arrivo").count()) == 1
+
+
+def test_a_message_the_page_was_never_told_of_is_fetched_when_the_next_one_arrives(new_page, make_doctor, make_patient):
+    """The process that stored a message died before telling this page: the next message comes
+    with a number one further than expected, and the page asks for the one it missed."""
+    doctor, patient, conversation = linked_conversation(
+        make_doctor, make_patient, text="Buongiorno Dora",
+        doctor={"email": "dott.gialli@example.test", "first_name": "Ugo", "last_name": "Gialli"},
+        patient={"email": "dora@example.test", "first_name": "Dora"},
+    )  # fmt: skip
+    patient_page = new_page()
+    log_in(patient_page, patient)
+
+    lost = []
+
+    def losing_one_push(page_side):
+        platform = page_side.connect_to_server()
+        page_side.on_message(platform.send)
+
+        def to_page(frame):
+            if '"Primo esito"' in str(frame) and not lost:
+                lost.append(frame)  # the push; what the page asks for afterwards passes
+            else:
+                page_side.send(frame)
+
+        platform.on_message(to_page)
+
+    patient_page.route_web_socket(re.compile(r".*/ws/conversations/.*"), losing_one_push)
+    patient_page.goto(f"/messages/{conversation.pk}/")
+    off_the_loop(services.message_send, actor=doctor, conversation=conversation, text="Primo esito")
+    off_the_loop(services.message_send, actor=doctor, conversation=conversation, text="Secondo esito")
+    items = patient_page.locator(".message-item .message-text")
+    expect(items).to_have_text(["Buongiorno Dora", "Primo esito", "Secondo esito"])
+    assert lost

@@ -101,3 +101,19 @@ def test_posting_the_conversation_form_twice_stores_one_message(client, linked):
     answer = client.post(url, {"text": "Altro", "key": "non valida!"})
     assert answer.status_code == 400 and "La chiave di un messaggio" in answer.content.decode()
     assert not conversation.messages.filter(text="Altro").exists()
+
+
+def test_messages_are_numbered_without_gaps_in_each_conversation(linked, make_doctor):
+    doctor, patient = linked
+    colleague = make_doctor()
+    first = services.conversation_start_with_patient(actor=doctor, patient=patient, text="Uno", allow_replies=True)
+    other = services.conversation_start_intramed(actor=doctor, doctors=[colleague], text="Altro")
+    services.message_send(actor=patient, conversation=first, text="Due")
+    services.message_send(actor=colleague, conversation=other, text="Altro ancora")
+    services.message_send(actor=doctor, conversation=first, text="Tre", client_key="k")
+    services.message_send(actor=doctor, conversation=first, text="Tre", client_key="k")  # a repeat: no number
+    assert list(first.messages.values_list("seq", "text")) == [(1, "Uno"), (2, "Due"), (3, "Tre")]
+    assert list(other.messages.values_list("seq", flat=True)) == [1, 2]
+    first.refresh_from_db()
+    assert first.last_seq == 3
+    assert services.message_payload(first.messages.last())["seq"] == 3

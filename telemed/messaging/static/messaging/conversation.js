@@ -5,6 +5,10 @@
 // key of its own: if the connection drops first, the page sends it again with the same key when
 // it reconnects, and the platform answers with the message it may already have stored instead of
 // storing it twice. A refused message comes back to the text box.
+//
+// Messages are numbered 1, 2, 3… within the conversation. The page keeps the number up to which
+// it shows every message; one that arrives further on means one was missed (its process may have
+// died before telling this page), and the page asks for what came after the last one it is sure of.
 
 import { reconnectingSocket } from "../telemed/js/reconnecting.js";
 
@@ -15,6 +19,11 @@ const receipt = document.querySelector("[data-testid=read-receipt]");
 const me = Number(list?.dataset.me);
 const readBy = new Map(); // other user id -> newest message id they have read
 const pending = new Map(); // key -> text of each message sent and not yet seen stored
+let shownSeq = 0; // every message up to this number is shown…
+let shownUpToId = 0; // …the last of them has this id: what a sync asks after
+const ahead = new Map(); // number -> id of messages shown past a gap
+let gapAskedAt = 0;
+const GAP_ASK_INTERVAL_MS = 2000;
 let socket;
 
 const URL_PATTERN = /(https?:\/\/[^\s<]+)/g;
@@ -68,12 +77,28 @@ function settle(key) {
   pendingItem(key)?.remove();
 }
 
+function account(seq, id) {
+  if (!seq || seq <= shownSeq) return;
+  ahead.set(seq, id);
+  while (ahead.has(shownSeq + 1)) {
+    shownSeq += 1;
+    shownUpToId = ahead.get(shownSeq);
+    ahead.delete(shownSeq);
+  }
+  if (ahead.size && socket?.open && Date.now() - gapAskedAt > GAP_ASK_INTERVAL_MS) {
+    gapAskedAt = Date.now();
+    socket.send({ type: "sync", after: shownUpToId });
+  }
+}
+
 function appendMessage(message) {
   if (message.key && message.sender === me) settle(message.key);
+  account(message.seq, message.id);
   if (list.querySelector(`[data-message-id="${message.id}"]`)) return;
   const item = document.createElement("li");
   item.className = "message-item" + (message.sender === me ? " mine" : "");
   item.dataset.messageId = message.id;
+  item.dataset.seq = message.seq;
   const meta = document.createElement("div");
   meta.className = "message-meta";
   const who = document.createElement("strong");
@@ -102,8 +127,10 @@ function appendMessage(message) {
     }
     item.append(files);
   }
-  // Before the messages still on their way, which are the newest.
-  list.insertBefore(item, list.querySelector("[data-pending-key]"));
+  // In its place: before any newer message (one fetched for a gap is older than those around
+  // it), else before the messages still on their way, which are the newest.
+  const newer = [...list.querySelectorAll("[data-message-id]")].find((shown) => Number(shown.dataset.messageId) > message.id);
+  list.insertBefore(item, newer ?? list.querySelector("[data-pending-key]"));
   item.scrollIntoView({ block: "end" });
 }
 
@@ -131,7 +158,7 @@ function connect() {
     onOpen() {
       // What happened between drawing the page (or a drop) and this connection: missed messages
       // and read positions come back as ordinary frames.
-      socket.send({ type: "sync", after: newestId() });
+      socket.send({ type: "sync", after: shownUpToId });
       socket.send({ type: "read", up_to: newestId() });
       // Sent on a connection that dropped before they came back: again, with the same keys.
       for (const [key, text] of pending) socket.send({ type: "send", text, key });
@@ -163,6 +190,13 @@ function connect() {
 }
 
 if (list) {
+  const drawn = list.querySelectorAll("[data-seq]");
+  if (drawn.length) {
+    // The history drawn is a run without gaps: it ends at its newest message.
+    const newest = drawn[drawn.length - 1];
+    shownSeq = Number(newest.dataset.seq);
+    shownUpToId = Number(newest.dataset.messageId);
+  }
   for (const pair of (list.dataset.readPositions || "").split(",").filter(Boolean)) {
     const [user, upTo] = pair.split(":").map(Number);
     readBy.set(user, upTo);
