@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.urls import reverse
@@ -336,19 +336,35 @@ def message_send(
     they could."""
     text = _clean_text(text)
     client_key = _clean_client_key(client_key)
+    try:
+        return _store(actor, conversation, text, document_ids, study_ids, deidentified, client_key)
+    except (IntegrityError, ValidationError, PermissionDenied):
+        # The first send pays nothing for its key. Only a refusal looks for a message stored
+        # under it: the unique key refusing a repeat, or a rule that no longer lets the sender
+        # write (replies turned off, a link ended) after the first send went through.
+        if client_key and (repeat := _already_sent(actor, conversation.pk, client_key)) is not None:
+            return repeat
+        raise
+
+
+def _store(
+    actor,
+    conversation: Conversation,
+    text: str,
+    document_ids: Sequence[int],
+    study_ids: Sequence[int],
+    deidentified: bool,
+    client_key: str,
+) -> Message:
     studies = _attachable_studies(actor, conversation.kind, list(study_ids))
     if deidentified and studies:
-        if (repeat := _already_sent(actor, conversation.pk, client_key)) is not None:
-            return repeat  # before copying anything
-        _check_can_send(actor, _with_participants(conversation.pk))
+        _check_can_send(actor, _with_participants(conversation.pk))  # before copying anything
     with _deidentified_copies_unless_refused(actor, studies if deidentified else []) as copies, transaction.atomic():
         conversation = _with_participants(conversation.pk, lock=True)
-        # Under the conversation's lock, so that two sends of one key cannot both store.
-        if (repeat := _already_sent(actor, conversation.pk, client_key)) is not None:
-            _discard_copies(copies)
-            return repeat
         _check_can_send(actor, conversation)
         documents = _attachable(actor, conversation, [*document_ids, *_file_copies(copies)])
+        # A repeated key fails the insert (messaging_one_message_per_client_key), even when two
+        # repeats race: the conversation's lock orders them, and the second finds the first.
         return _append(actor, conversation, text, documents, [] if deidentified else studies, client_key)
 
 
