@@ -41,7 +41,8 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     number of queries: one insert, one presence look-up in the cache, one read of preferences,
     one look-up of devices opted in to pushes, one count of unread notifications and one insert
     of the e-mail tasks and one of the push tasks (one task per e-mail or push to send),
-    whatever the number."""
+    whatever the number. The live badge goes to those online only (the presence mark, renewed
+    by every open page's ping, is what says a page may be listening)."""
     if not tells:
         return []
     notifications = Notification.objects.bulk_create(
@@ -67,8 +68,12 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
             if (t.recipient.pk, t.kind) in pushes and t.recipient.pk in with_devices
         ],
     )
-    unread = selectors.unread_counts(recipient_ids)
+    # The live badge only for those with a page open: the others' groups are empty, and a
+    # burst of reminders would pay a round trip to the channel layer for each of them.
+    unread = selectors.unread_counts(online)
     for notification in notifications:
+        if notification.recipient_id not in online:
+            continue
         push_on_commit(
             presence.group_name(notification.recipient_id),
             {
