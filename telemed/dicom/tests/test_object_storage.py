@@ -188,3 +188,20 @@ def test_a_run_that_died_after_unpacking_a_zip_fails_cleanly_on_another_worker(
     assert cd_import.state == ImportState.FAILED and cd_import.reserved_bytes == 0
     assert _staged(object_storage, urls["id"]) == []
     assert_quota_exact(patient)
+
+
+def test_a_batchs_file_too_large_to_read_on_arrival_is_staged_whole_and_read_by_the_worker(
+    importer, patient_client, patient, run_tasks, tmp_path, object_storage, settings
+):
+    large = os.urandom(9 * 1024 * 1024)  # past what a batch reads as it arrives: spooled, not read
+    urls = started(importer)
+    files = send_batch(patient_client, urls, batch_of([("CD/LARGE", large)])).json()["files"]
+    assert files == [{"path": "CD/LARGE", "received": len(large), "size": len(large)}]
+    assert object_storage.read(staging.BucketArea.name_of(urls["id"], "CD/LARGE")) == large
+    assert importer.finish(urls["finish_url"]).status_code == 202
+    _another_host(settings, tmp_path, "worker-host")
+    run_tasks()
+    cd_import = CdImport.objects.get(pk=urls["id"])
+    assert (cd_import.state, cd_import.skipped_by_reason) == (ImportState.DONE, {"not_dicom": 1})
+    assert _staged(object_storage, urls["id"]) == []
+    assert_quota_exact(patient)
