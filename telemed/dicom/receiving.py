@@ -79,7 +79,8 @@ def cd_import_receive(
     elif entry.size != total:
         raise ValidationError(_("This file was announced with another size."), code="size")
     try:
-        with staging.area().chunk_target(cd_import.pk, relative) as target:
+        area = staging.area()
+        with area.chunk_target(cd_import.pk, relative) as target:
             # Read again (under the lock, on the var dir), in one query: another request may have
             # moved the file on, or the import may have stopped receiving, since they were read.
             entry.received, cd_import.state, entry.multipart_id, entry.parts = (
@@ -95,9 +96,16 @@ def cd_import_receive(
                 kept = target.append(entry, offset, stream, length)
             except staging.ChunkError as error:
                 raise chunk_refused(error, length) from None
-            moved = ImportedFile.objects.filter(pk=entry.pk, received=offset).update(received=offset + length, **kept)
+            moved = ImportedFile.objects.filter(
+                pk=entry.pk, received=offset, cd_import__state=ImportState.RECEIVING
+            ).update(received=offset + length, **kept)
             if not moved:
                 target.undo(offset)
+                if not CdImport.objects.filter(pk=cd_import.pk, state=ImportState.RECEIVING).exists():
+                    # Cancelled or expired while the chunk was written, its staging removed
+                    # meanwhile maybe: what this chunk staged goes too.
+                    area.discard(cd_import.pk, relative)
+                    raise not_receiving(offset)
                 raise ImportConflict(_("This file changed meanwhile; ask where it stands."), code="offset")
     except staging.ChunkError:  # another request holds the file
         raise busy_conflict(entry.received) from None

@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from telemed.boxes import parts
 from telemed.boxes.models import Box
-from telemed.dicom import importing, staging
+from telemed.dicom import importing, receiving, staging
 from telemed.dicom.models import CdImport, ImportState, Instance, Study
-from telemed.dicom.tests.conftest import cd_from_dicomdir_set, leftovers, zip_of
+from telemed.dicom.tests.conftest import cd_from_dicomdir_set, dicom_bytes, leftovers, zip_of
 from telemed.dicom.tests.test_batches import batch_of, send_batch, started
 from telemed.dicom.tests.test_import import assert_quota_exact
 from telemed.dicom.tests.test_resume import Killed, _die_after
@@ -205,3 +205,21 @@ def test_a_batchs_file_too_large_to_read_on_arrival_is_staged_whole_and_read_by_
     assert (cd_import.state, cd_import.skipped_by_reason) == (ImportState.DONE, {"not_dicom": 1})
     assert _staged(object_storage, urls["id"]) == []
     assert_quota_exact(patient)
+
+
+def test_a_chunk_written_as_its_import_is_cancelled_leaves_nothing_staged(
+    importer, patient, tmp_path, object_storage, monkeypatch
+):
+    urls = started(importer)
+    real_put = parts.object_put
+
+    def put_as_the_import_is_cancelled(name, body, length):
+        cd_import = CdImport.objects.get(pk=urls["id"])
+        receiving.cd_import_cancel(actor=patient, cd_import=cd_import)  # from another tab, say
+        real_put(name, body, length)
+
+    monkeypatch.setattr(parts, "object_put", put_as_the_import_is_cancelled)
+    response = importer.send(urls["files_url"], "CD/IM1", dicom_bytes("CT_small.dcm"))
+    assert response.status_code == 409 and response.json()["code"] == "state"
+    assert _staged(object_storage, urls["id"]) == []
+    assert Box.objects.get(owner=patient).reserved_bytes == 0
