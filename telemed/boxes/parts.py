@@ -115,3 +115,62 @@ class _ObjectRange(io.RawIOBase):
 def object_reader(name: str, size: int) -> io.BufferedReader:
     """The stored object ``name`` as a seekable binary file (sniffing, the digest of a completed upload)."""
     return io.BufferedReader(_ObjectRange(name, size), buffer_size=READ_BLOCK)
+
+
+# --- operations of the bucket that the storage API lacks (the CD imports' staging: telemed/dicom/staging.py) ---
+
+
+def object_put_new(name: str, body, length: int) -> bool:
+    """Store ``body`` (bytes or a seekable file of ``length`` bytes) as the object ``name`` unless
+    there is one already (a conditional write, ``If-None-Match: *``); False when there was."""
+    client, bucket, key = _client_and_key(name)
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentLength=length, IfNoneMatch="*")
+    except Refused as error:
+        if error.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+            return False
+        raise
+    return True
+
+
+def object_put(name: str, body, length: int) -> None:
+    client, bucket, key = _client_and_key(name)
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentLength=length)
+
+
+def object_copy(source: str, target: str) -> None:
+    """A copy made by the server (CopyObject): no byte passes through this process."""
+    client, bucket, source_key = _client_and_key(source)
+    _client, _bucket, target_key = _client_and_key(target)
+    client.copy_object(Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": source_key})
+
+
+def object_download(name: str, path) -> None:
+    """The object ``name`` written to the local file ``path``."""
+    client, bucket, key = _client_and_key(name)
+    client.download_file(bucket, key, str(path))
+
+
+def object_names_under(prefix: str) -> list[str]:
+    """The names of the objects under ``prefix`` (a folder's), relative to it."""
+    client, bucket, key_prefix = _client_and_key(prefix)
+    key_prefix = key_prefix.rstrip("/") + "/"
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
+    return [item["Key"][len(key_prefix) :] for page in pages for item in page.get("Contents", [])]
+
+
+def objects_remove_under(prefix: str) -> None:
+    """Every object whose name starts with ``prefix`` (a folder's, ending in ``/``) deleted, and
+    every multipart upload begun under it aborted."""
+    client, bucket, key_prefix = _client_and_key(prefix)
+    key_prefix = key_prefix.rstrip("/") + "/"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=key_prefix):
+        for upload in page.get("Uploads", []):
+            try:
+                client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            except Refused:
+                pass

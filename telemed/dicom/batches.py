@@ -34,12 +34,13 @@ Rules and decisions:
   files never exceed), so that its header is read and its digest computed from the bytes in hand:
   the import then neither reads nor hashes it again, and it ends soon after the last byte.
   Reading a header costs about a millisecond, while the next bytes are on their way anyway.
-- A batch never writes over a staged file it did not begin (``staging.create_new``): a file that
-  is there already was sent before (then it is reported whole) or is being sent by another
-  request (then the page sends it again alone, resumed).
+- A batch never writes over a staged file it did not begin (``staging.create_new`` on the var dir,
+  a conditional write in the bucket): a file that is there already was sent before (then it is
+  reported whole) or is being sent by another request (then the page sends it again alone,
+  resumed). With object storage each file goes to the bucket whole, or not at all, as its last
+  byte arrives (staging.py): a batch sent again to another web process goes on from there.
 """
 
-import os
 from typing import BinaryIO
 from urllib.parse import unquote
 
@@ -174,25 +175,23 @@ class _Batch:
 
     def __init__(self, cd_import: CdImport, body: "_Counted"):
         self.cd_import, self.body = cd_import, body
+        self.area = staging.area()
         self.files: list[tuple[ImportedFile, dict]] = []
 
     def receive(self, path: str, size: int) -> dict:
-        relative, target = receiving.file_admitted(self.cd_import, path, size)
+        relative = receiving.file_admitted(self.cd_import, path, size)
         if size > receiving.MAX_CHUNK_BYTES:
             raise receiving.chunk_too_big()
-        fd = staging.create_new(target)
-        if fd is None:
+        try:
+            with self.area.new_file(self.cd_import.pk, relative) as staged:
+                header, digest = self._write(staged, relative, size)
+        except staging.AlreadyStaged:
             received = receiving.imported_file_received(self.cd_import, relative)
             if received == size:
-                raise receiving.offset_conflict(0, received)
-            raise receiving.busy_conflict(received or 0)
-        try:
-            header, digest = self._write(fd, relative, size)
+                raise receiving.offset_conflict(0, received) from None
+            raise receiving.busy_conflict(received or 0) from None
         except staging.ChunkError as error:
-            target.unlink(missing_ok=True)
             raise receiving.chunk_refused(error, size) from None
-        finally:
-            os.close(fd)
         entry = ImportedFile(
             cd_import=self.cd_import, path=relative, size=size, received=size,
             header=header.as_json() if header else None, digest=digest,
@@ -201,9 +200,9 @@ class _Batch:
         self.files.append((entry, result))
         return result
 
-    def _write(self, fd: int, relative: str, size: int) -> tuple[reading.Header | None, str]:
+    def _write(self, staged: staging.NewFile, relative: str, size: int) -> tuple[reading.Header | None, str]:
         if size > INDEX_MAX:  # left for the import to read
-            staging.append_chunk(fd, self.body, 0, size)
+            staged.write_from(self.body, size)
             return None, ""
         try:
             data = self.body.read(size)
@@ -211,7 +210,7 @@ class _Batch:
             raise staging.ChunkError("chunk") from None
         if len(data) != size:
             raise staging.ChunkError("truncated", len(data))
-        staging.write_all(fd, data)
+        staged.write(data)
         try:
             header = reading.header_of_bytes(data, relative)
         except (reading.NotDicom, reading.Unusable):

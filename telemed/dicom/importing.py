@@ -5,18 +5,21 @@ instance it can, in batches of ``BATCH``: the file goes into storage, its rows a
 its reserved bytes become used bytes in one transaction. A file whose header and digest were
 read as it arrived (batches.py) is neither read nor hashed again. A run that starts again after
 its worker died resumes where the dead run's last batch was committed.
+
+The run reads a working copy of the staging (staging.py): the import's folder itself on the var
+dir; with object storage a temporary folder of the worker's host, into which the staged files are
+downloaded from the bucket, except those read as they arrived, which go from the staging prefix
+to their storage name by a copy inside the bucket. The worker needs no file of the web hosts.
 """
 
 import functools
 import logging
-import os
 import shutil
 import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
@@ -92,7 +95,8 @@ class _CdRun:
         self.cd_import = cd_import
         self.resuming = resuming
         self.box = cd_import.box
-        self.root = staging.files_dir(cd_import.pk)
+        self.copy: staging.WorkingCopy
+        self.root: Path
         self.skips = imports.ImportReport(cd_import)
         self.seen_uids: set[str] = set()
         self.patients: dict[tuple, DicomPatient] = {}
@@ -122,12 +126,17 @@ class _CdRun:
         self.skips = imports.ImportReport(self.cd_import)
 
     def execute(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        for entry in self.cd_import.files.all().order_by("path"):
+        files = list(self.cd_import.files.all().order_by("path"))
+        with staging.area().working_copy(self.cd_import.pk, files) as copy:
+            self.copy, self.root = copy, copy.root
+            self._import(files)
+
+    def _import(self, files: list[ImportedFile]) -> None:
+        for entry in files:
             if entry.header and entry.digest and entry.received == entry.size:
                 self.read_before[entry.path] = (reading.Header.from_json(entry.header), entry.digest)
             path = self.root.joinpath(*entry.path.split("/"))
-            if self.resuming and path.with_name(path.name + ".unzipped").exists() and path.exists():
+            if self.resuming and self.copy.unpacking_began(entry.path):
                 raise _Interrupted("it died while unpacking a ZIP")  # its reservations moved half-way
             if entry.received < entry.size:
                 self.skips.add(entry.path, SkipReason.INCOMPLETE)
@@ -157,6 +166,7 @@ class _CdRun:
         target = staging.unpacked_dir(path)
         try:
             members, declared = staging.check_zip(path, room=room)
+            self.copy.unpacking_begins(entry.path)
             # The ZIP itself is not kept: its reservation makes room for what it holds.
             self._release(entry.size)
             try:
@@ -186,7 +196,7 @@ class _CdRun:
             self.skips.add(candidate.relative, SkipReason.EMPTY)
             return None
         try:
-            header, _digest = self.read_before.get(candidate.relative) or (reading.read_header(candidate.path), "")
+            header, _digest = self._read_before(candidate) or (reading.read_header(candidate.path), "")
         except reading.NotDicom:
             self.skips.add(candidate.relative, SkipReason.NOT_DICOM)
             return None
@@ -247,32 +257,19 @@ class _CdRun:
             default_storage.delete(name)
         return name
 
+    def _read_before(self, candidate: reading.Candidate) -> tuple[reading.Header, str] | None:
+        """What was read of the file as it arrived, by the name it was received under."""
+        received_as = self.copy.received_as(candidate.path)
+        return self.read_before.get(received_as) if received_as is not None else None
+
     def _digest(self, candidate: reading.Candidate) -> str:
-        before = self.read_before.get(candidate.relative)
+        before = self._read_before(candidate)
         return before[1] if before else digests.of_file(candidate.path)
 
     def _place(self, name: str, path: Path) -> str:
-        """The staged file put into storage under ``name``.
-
-        Never moved: a staged file moved into place whose rows were not committed yet would be
-        lost to a kill, as the resumed run reads the staging again (the staging is removed when
-        the import ends). On the local disk it is linked (a second name for the same bytes: no
-        copy, and the bytes stay when the staging's name goes); into object storage it is copied.
-        """
-        if isinstance(default_storage, FileSystemStorage):
-            target = Path(default_storage.path(name))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-                return name
-            except FileExistsError:  # a dead run's, without its row (_storage_name)
-                target.unlink()
-                os.link(path, target)
-                return name
-            except OSError:  # another file system: copied below
-                pass
-        with open(path, "rb") as stream:
-            return default_storage.save(name, File(stream, name=path.name))
+        """The staged file put into storage under ``name``: linked on the local disk, copied inside
+        the bucket (staging.WorkingCopy.place), never moved."""
+        return self.copy.place(path, name)
 
     def _write_rows(self, ready) -> list[Instance]:
         for instance, header in ready:

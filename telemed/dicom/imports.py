@@ -3,7 +3,8 @@ reading them into studies (importing.py).
 
 A CD import has one state machine (``import_transition``): receiving → queued → running →
 done, or failed / cancelled. While receiving, each file of the CD (or one ZIP of it) arrives
-into the import's folder under the var dir, its size reserved against the box's quota before
+into the import's staging (a folder under the var dir, or a prefix of the bucket with object
+storage: staging.py), its size reserved against the box's quota before
 its first byte is written, so staging can never take more than the box has free. Then a task
 reads the CD: it unpacks a ZIP after checking it, reads the DICOMDIR or scans the files, and
 stores every instance it can, in batches: the file goes into storage, its rows are written and
@@ -120,4 +121,4 @@ def give_back(cd_import: CdImport) -> None:
         box_services.box_space_release(box=cd_import.box, size=held)
         CdImport.objects.filter(pk=cd_import.pk).update(reserved_bytes=0)
         cd_import.reserved_bytes = 0
-    staging.remove_import_dir(cd_import.pk)
+    staging.area().remove(cd_import.pk)

@@ -172,7 +172,7 @@ class ImportState(models.TextChoices):
 
 
 class CdImport(models.Model):
-    """One CD on its way in: its files are staged under the var dir, then imported by a task."""
+    """One CD on its way in: its files are staged (under the var dir, or in the bucket), then imported by a task."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     box = models.ForeignKey(Box, on_delete=models.CASCADE, related_name="cd_imports")
@@ -203,7 +203,8 @@ class CdImport(models.Model):
 
 
 class ImportedFile(models.Model):
-    """A file received for an import (its relative path on the CD, as cleaned), staged under the var dir."""
+    """A file received for an import (its relative path on the CD, as cleaned), staged under the var
+    dir or in the bucket (dicom/staging.py)."""
 
     cd_import = models.ForeignKey(CdImport, on_delete=models.CASCADE, related_name="files")
     path = models.CharField(max_length=255)
@@ -214,6 +215,10 @@ class ImportedFile(models.Model):
     # that came in chunks, or that is not a DICOM image: the import reads those itself.
     header = models.JSONField(null=True, blank=True)
     digest = models.CharField(max_length=64, blank=True)
+    # With object storage, a file sent in several chunks is an S3 multipart upload into the
+    # import's staging prefix (dicom/staging.py): its id and the parts received so far.
+    multipart_id = models.CharField(max_length=1024, blank=True)
+    parts = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = _("imported file")

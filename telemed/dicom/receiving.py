@@ -7,8 +7,6 @@ refusal is written to the import's report with its reason.
 """
 
 import datetime
-import os
-from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.accounts.models import User
+from telemed.boxes import parts
 from telemed.boxes import services as box_services
 from telemed.boxes.models import Box, BoxKind, Folder
 from telemed.dicom import imports, staging, tasks
@@ -67,7 +66,7 @@ def cd_import_receive(
     imports.check_owner(actor, cd_import)
     if cd_import.state != ImportState.RECEIVING:
         raise not_receiving()
-    relative, target = file_admitted(cd_import, path, total)
+    relative = file_admitted(cd_import, path, total)
     if length is None or length <= 0 or length > MAX_CHUNK_BYTES:
         raise chunk_too_big()
     if offset < 0 or offset + length > total:
@@ -80,47 +79,55 @@ def cd_import_receive(
     elif entry.size != total:
         raise ValidationError(_("This file was announced with another size."), code="size")
     try:
-        fd = staging.open_for_append(target)
-    except staging.ChunkError:
+        area = staging.area()
+        with area.chunk_target(cd_import.pk, relative) as target:
+            # Read again (under the lock, on the var dir), in one query: another request may have
+            # moved the file on, or the import may have stopped receiving, since they were read.
+            entry.received, cd_import.state, entry.multipart_id, entry.parts = (
+                ImportedFile.objects.filter(pk=entry.pk)
+                .values_list("received", "cd_import__state", "multipart_id", "parts")
+                .get()
+            )
+            if cd_import.state != ImportState.RECEIVING:
+                raise not_receiving(entry.received)
+            if offset != entry.received:
+                raise offset_conflict(offset, entry.received)
+            try:
+                kept = target.append(entry, offset, stream, length)
+            except staging.ChunkError as error:
+                raise chunk_refused(error, length) from None
+            moved = ImportedFile.objects.filter(
+                pk=entry.pk, received=offset, cd_import__state=ImportState.RECEIVING
+            ).update(received=offset + length, **kept)
+            if not moved:
+                target.undo(offset)
+                if not CdImport.objects.filter(pk=cd_import.pk, state=ImportState.RECEIVING).exists():
+                    # Cancelled or expired while the chunk was written, its staging removed
+                    # meanwhile maybe: what this chunk staged goes too.
+                    area.discard(cd_import.pk, relative)
+                    raise not_receiving(offset)
+                raise ImportConflict(_("This file changed meanwhile; ask where it stands."), code="offset")
+    except staging.ChunkError:  # another request holds the file
         raise busy_conflict(entry.received) from None
-    try:
-        # Read again under the lock, in one query: another request may have moved the file on,
-        # or the import may have stopped receiving, since they were read.
-        entry.received, cd_import.state = (
-            ImportedFile.objects.filter(pk=entry.pk).values_list("received", "cd_import__state").get()
-        )
-        if cd_import.state != ImportState.RECEIVING:
-            raise not_receiving(entry.received)
-        if offset != entry.received:
-            raise offset_conflict(offset, entry.received)
-        try:
-            staging.append_chunk(fd, stream, offset, length)
-        except staging.ChunkError as error:
-            raise chunk_refused(error, length) from None
-        moved = ImportedFile.objects.filter(pk=entry.pk, received=offset).update(received=offset + length)
-        if not moved:
-            os.ftruncate(fd, offset)
-            raise ImportConflict(_("This file changed meanwhile; ask where it stands."), code="offset")
-        CdImport.objects.filter(pk=cd_import.pk).update(
-            received_bytes=F("received_bytes") + length, last_activity_at=timezone.now()
-        )
-        entry.received = offset + length
-        metrics.upload_bytes.labels(kind="cd").inc(length)
-    finally:
-        os.close(fd)
+    CdImport.objects.filter(pk=cd_import.pk).update(
+        received_bytes=F("received_bytes") + length, last_activity_at=timezone.now()
+    )
+    entry.received = offset + length
+    metrics.upload_bytes.labels(kind="cd").inc(length)
     return entry
 
 
-def file_admitted(cd_import: CdImport, path: str, total: int) -> tuple[str, Path]:
+def file_admitted(cd_import: CdImport, path: str, total: int) -> str:
     """The checks a file of the CD passes before its first byte is written; returns its cleaned
-    relative path and its place in the staging. A refusal is written to the report."""
+    relative path in the staging. A refusal is written to the report."""
     if not isinstance(total, int) or total <= 0:
         raise imports.refuse_file(cd_import, path, SkipReason.EMPTY, _("The file is empty."), "empty")
     if total > MAX_FILE_BYTES:
         raise imports.refuse_file(cd_import, path, SkipReason.TOO_BIG, _("A file can be at most 2 GB."), "size")
     try:
         relative = staging.clean_relative_path(path)
-        return relative, staging.staged_path(cd_import.pk, relative)
+        staging.area().check(cd_import.pk, relative)
+        return relative
     except staging.UnsafePath:
         raise imports.refuse_file(
             cd_import, path, SkipReason.UNSAFE_PATH,
@@ -152,6 +159,11 @@ def chunk_too_big() -> ValidationError:
 
 def chunk_refused(error: staging.ChunkError, length: int) -> ValidationError:
     """What the sender is told when a chunk did not arrive whole: it may send it again."""
+    if error.code == "small":
+        return ValidationError(
+            _("Every chunk but the last must be at least %(min)d MB.") % {"min": parts.MIN_PART_BYTES // 1024**2},
+            code="chunk",
+        )
     if error.code == "truncated":
         return ValidationError(
             _("The chunk arrived incomplete (%(received)d of %(length)d bytes); send it again.")
@@ -268,8 +280,9 @@ def cd_import_batch_settle(
                 for entry in dropped:
                     report.add(entry.path, SkipReason.TOO_MANY_FILES)
                 report.flush()
+    area = staging.area()
     for entry in dropped:
-        staging.staged_path(cd_import.pk, entry.path).unlink(missing_ok=True)
+        area.discard(cd_import.pk, entry.path)
     return [outcome[id(entry)] for entry in files]
 
 
