@@ -22,10 +22,14 @@ One run:
    per second, the notification lag and notifications per second, and the peak RSS of a
    dispatcher (VmHWM). Between runs, the run's deliveries, notifications and queued e-mails
    are deleted;
-4. the baseline, in the same run: the same 10,000 claimed and recorded by a bare SQL loop
+4. once more with one dispatcher and two task workers (``manage.py task_worker``) sending the
+   burst's e-mails to a real SMTP server (aiosmtpd) on a loopback port: the notification lag as in
+   production, where workers share the cores, and the e-mail lag (T → the SMTP server has the
+   message) p50/p99 and e-mails per second;
+5. the baseline, in the same run: the same 10,000 claimed and recorded by a bare SQL loop
    (psycopg, one statement per batch of 500, no Django, no recurrence rule: next_fire_at + 1
    day) in one process — the database's own cost of the same claim/insert/advance;
-5. prints everything and ends with `RESULT reminders reminders=… p50_lag_ms=… p99_lag_ms=…
+6. prints everything and ends with `RESULT reminders reminders=… p50_lag_ms=… p99_lag_ms=…
    per_s_1=… per_s_2=… per_s_4=… create_s=… peak_rss_mb=… …` (the lag figures of RESULT
    are those of one dispatcher, as `serve` starts it).
 
@@ -45,6 +49,7 @@ import time
 
 from harness import (
     ROOT,
+    free_port,
     load_average,
     peak_rss_mb,
     percentile,
@@ -59,6 +64,9 @@ PATIENTS = 20_000
 DOCTORS = 200
 WORKERS = (1, 2, 4)
 RUN_TIMEOUT = 60  # the whole benchmark must stay under 10 minutes on 2 cores
+EMAIL_WORKERS = 2
+EMAIL_TIMEOUT = 300  # the e-mails of a burst, handed one by one to the SMTP server
+EMAIL_TASK = "telemed.notifications.tasks.send_notification_email"
 VARIANTS_PER_WEIGHT = 20
 LEAD_SECONDS = 3  # T is at least this long after the dispatchers are up
 
@@ -333,9 +341,52 @@ def lags(database_url: str, due: dt.datetime, burst_ids: list[int]) -> tuple[lis
     return [float(r[0]) for r in rows], [float(r[1]) for r in rows if r[1] is not None]
 
 
-def run(label: str, commands: list[list[str]], database_url: str, burst_ids: list[int]) -> dict:
+class SmtpArrivals:
+    """A real SMTP server (aiosmtpd) on a loopback port that notes when each message arrives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.times: list[float] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
+        self.times.append(time.time())
+        return "250 OK"
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.controller.port}"
+
+
+def email_tasks(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE task_path = %s", [EMAIL_TASK]
+        ).fetchone()[0]
+
+
+def run(
+    label: str,
+    commands: list[list[str]],
+    database_url: str,
+    burst_ids: list[int],
+    smtp: SmtpArrivals | None = None,
+) -> dict:
     reset(database_url)
     env = {**os.environ, "TELEMED_LOG_LEVEL": "WARNING", "TELEMED_DEBUG": "false", "PYTHONUNBUFFERED": "1"}
+    if smtp is not None:
+        env["EMAIL_URL"] = smtp.url
+        smtp.times.clear()
     already = connected(database_url)
     processes = [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
     try:
@@ -357,6 +408,11 @@ def run(label: str, commands: list[list[str]], database_url: str, burst_ids: lis
             if any(p.poll() is not None for p in processes):
                 sys.exit(f"{label}: a process exited early")
             time.sleep(0.25)
+        if smtp is not None:
+            # Every e-mail the burst queued, handed to the SMTP server (or the time is up).
+            expected, deadline = email_tasks(database_url), time.monotonic() + EMAIL_TIMEOUT
+            while len(smtp.times) < expected and time.monotonic() < deadline:
+                time.sleep(0.5)
         rss = peak_rss_mb([p.pid for p in processes])
     finally:
         stop_processes(*processes)
@@ -372,6 +428,20 @@ def run(label: str, commands: list[list[str]], database_url: str, burst_ids: lis
         "sent_per_s": len(send_lags) / max(send_lags) if send_lags else 0.0,
         "rss_mb": rss,
     }
+    if smtp is not None:
+        email_lags = [arrived - due.timestamp() for arrived in smtp.times]
+        result.update(
+            emails=len(email_lags),
+            emails_expected=expected,
+            email_p50_ms=statistics.median(email_lags) * 1000 if email_lags else float("nan"),
+            email_p99_ms=percentile(email_lags, 0.99) * 1000 if email_lags else float("nan"),
+            emails_per_s=len(email_lags) / max(email_lags) if email_lags else 0.0,
+        )
+        print(
+            f"{'':>12}  e-mails: {len(email_lags):,} of {expected:,} at the SMTP server — lag p50 "
+            f"{result['email_p50_ms']:.0f} ms, p99 {result['email_p99_ms']:.0f} ms, {result['emails_per_s']:.0f}/s",
+            flush=True,
+        )
     complete = (
         ""
         if result["recorded"] == len(burst_ids) and (label == "bare" or result["sent"] == len(burst_ids))
@@ -434,6 +504,9 @@ def main() -> None:
     results = {
         n: run(f"{n} process{'es' if n > 1 else ''}", [manage] * n, database_url, burst_ids) for n in args.workers
     }
+    worker = [sys.executable, "manage.py", "task_worker", "--interval", "1", "--no-reload"]
+    with SmtpArrivals() as smtp:
+        mailed = run("1 + e-mails", [manage, *[worker] * EMAIL_WORKERS], database_url, burst_ids, smtp)
     bare = run("bare", [[sys.executable, "-c", BARE_DISPATCHER, database_url]], database_url, burst_ids)
 
     print(f"load average at the end: {load_average()} (other work on the machine counts)")
@@ -453,7 +526,10 @@ def main() -> None:
     print(
         f"RESULT reminders reminders={args.reminders} burst={args.burst} p50_lag_ms={first['p50_ms']:.0f} "
         f"p99_lag_ms={first['p99_ms']:.0f} {per_s} create_s={create_s:.1f} peak_rss_mb={peak:.0f} "
-        f"{p99s} {sent_per_s} p99_notify_lag_ms={first['send_p99_ms']:.0f} bare_per_s={bare['per_s']:.0f} ratio={ratio:.3f}"
+        f"{p99s} {sent_per_s} p99_notify_lag_ms={first['send_p99_ms']:.0f} "
+        f"p99_notify_lag_ms_with_workers={mailed['send_p99_ms']:.0f} p99_email_lag_ms={mailed['email_p99_ms']:.0f} "
+        f"emails={mailed['emails']} emails_per_s={mailed['emails_per_s']:.0f} "
+        f"bare_per_s={bare['per_s']:.0f} ratio={ratio:.3f}"
     )
 
 

@@ -150,24 +150,32 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def append_chunk(fd: int, stream: Readable, offset: int, length: int) -> None:
-    """Write ``length`` bytes at ``offset``; on a short or failed read the file is cut back to ``offset``."""
-    os.ftruncate(fd, offset)
-    os.lseek(fd, offset, os.SEEK_SET)
+def _copy(stream: Readable, length: int, write) -> None:
+    """``length`` bytes from ``stream`` to ``write``, a block at a time; ChunkError when reading or
+    writing fails ("chunk") or the stream ends short ("truncated"), with how much got through."""
     received = 0
     try:
         while received < length:
             block = stream.read(min(COPY_BLOCK, length - received))
             if not block:
                 break
-            write_all(fd, block)
+            write(block)
             received += len(block)
     except OSError as error:
-        os.ftruncate(fd, offset)
         raise ChunkError("chunk", received) from error
     if received != length:
-        os.ftruncate(fd, offset)
         raise ChunkError("truncated", received)
+
+
+def append_chunk(fd: int, stream: Readable, offset: int, length: int) -> None:
+    """Write ``length`` bytes at ``offset``; on a short or failed read the file is cut back to ``offset``."""
+    os.ftruncate(fd, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    try:
+        _copy(stream, length, lambda block: write_all(fd, block))
+    except ChunkError:
+        os.ftruncate(fd, offset)
+        raise
 
 
 def looks_like_zip(path: Path) -> bool:
@@ -458,19 +466,8 @@ def _spool(stream: Readable, length: int) -> tempfile.SpooledTemporaryFile:
     only a whole file or chunk reaches the bucket."""
     # Handed to the caller, who closes it; closed here when the bytes did not all arrive.
     spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
-    received = 0
     try:
-        while received < length:
-            block = stream.read(min(COPY_BLOCK, length - received))
-            if not block:
-                break
-            spool.write(block)
-            received += len(block)
-        if received != length:
-            raise ChunkError("truncated", received)
-    except OSError as error:
-        spool.close()
-        raise ChunkError("chunk", received) from error
+        _copy(stream, length, spool.write)
     except BaseException:
         spool.close()
         raise

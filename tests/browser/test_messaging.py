@@ -2,6 +2,7 @@
 two doctors talk on Intramed and send each other a DICOM study, opened in the viewer."""
 
 import re
+import time
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
@@ -176,6 +177,15 @@ def test_a_page_opened_before_the_message_counts_it_live(new_page, make_doctor, 
     assert patient_page.url.endswith("/dashboard/")  # the same page, never reloaded
 
 
+def live_and_synced(page, passed: list, timeout_s: float = 10) -> None:
+    """Until the page's socket is open and the platform has answered its sync (frames reach the
+    page): before that, the form would post the normal way and a push could not be missed."""
+    deadline = time.monotonic() + timeout_s
+    while not passed:
+        assert time.monotonic() < deadline, "the conversation's socket did not open"
+        page.wait_for_timeout(100)  # lets Playwright deliver the routed frames
+
+
 def test_a_message_whose_echo_was_lost_with_the_connection_is_sent_again_and_stored_once(
     new_page, make_doctor, make_patient
 ):
@@ -204,12 +214,15 @@ def test_a_message_whose_echo_was_lost_with_the_connection_is_sent_again_and_sto
             if first and "Esiti in arrivo" in str(frame):
                 page_side.close(code=4000, reason="lost")  # the echo never reaches the page
             else:
+                passed.append(frame)
                 page_side.send(frame)
 
         platform.on_message(to_page)
 
+    passed = []
     doctor_page.route_web_socket(re.compile(r".*/ws/conversations/.*"), between_page_and_platform)
     doctor_page.goto(f"/messages/{conversation.pk}/")
+    live_and_synced(doctor_page, passed)
     doctor_page.locator("textarea[name=text]").fill("Esiti in arrivo")
     doctor_page.locator("button[name=send]").click()
     expect(doctor_page.locator(".message-item.pending", has_text="Esiti in arrivo")).to_be_visible()
@@ -244,12 +257,15 @@ def test_a_message_the_page_was_never_told_of_is_fetched_when_the_next_one_arriv
             if '"Primo esito"' in str(frame) and not lost:
                 lost.append(frame)  # the push; what the page asks for afterwards passes
             else:
+                passed.append(frame)
                 page_side.send(frame)
 
         platform.on_message(to_page)
 
+    passed = []
     patient_page.route_web_socket(re.compile(r".*/ws/conversations/.*"), losing_one_push)
     patient_page.goto(f"/messages/{conversation.pk}/")
+    live_and_synced(patient_page, passed)
     off_the_loop(services.message_send, actor=doctor, conversation=conversation, text="Primo esito")
     off_the_loop(services.message_send, actor=doctor, conversation=conversation, text="Secondo esito")
     items = patient_page.locator(".message-item .message-text")
