@@ -186,6 +186,32 @@ def live_and_synced(page, passed: list, timeout_s: float = 10) -> None:
         page.wait_for_timeout(100)  # lets Playwright deliver the routed frames
 
 
+def open_with_socket_between(page, conversation, intercept) -> list:
+    """Open the conversation's page with its socket routed through the test: each frame from the
+    platform goes to ``intercept(page_side, frame, connection_number)`` first, which returns True
+    when it kept the frame from the page. Returns the page's connections, once the first is open
+    and synced."""
+    connections, passed = [], []
+
+    def between_page_and_platform(page_side):
+        platform = page_side.connect_to_server()
+        number = len(connections)
+        connections.append(page_side)
+        page_side.on_message(platform.send)
+
+        def to_page(frame):
+            if not intercept(page_side, frame, number):
+                passed.append(frame)
+                page_side.send(frame)
+
+        platform.on_message(to_page)
+
+    page.route_web_socket(re.compile(r".*/ws/conversations/.*"), between_page_and_platform)
+    page.goto(f"/messages/{conversation.pk}/")
+    live_and_synced(page, passed)
+    return connections
+
+
 def test_a_message_whose_echo_was_lost_with_the_connection_is_sent_again_and_stored_once(
     new_page, make_doctor, make_patient
 ):
@@ -202,27 +228,13 @@ def test_a_message_whose_echo_was_lost_with_the_connection_is_sent_again_and_sto
     patient_page.goto(f"/messages/{conversation.pk}/")
     log_in(doctor_page, doctor)
 
-    connections = []
+    def lose_the_echo(page_side, frame, connection: int) -> bool:
+        if connection == 0 and "Esiti in arrivo" in str(frame):
+            page_side.close(code=4000, reason="lost")  # the echo never reaches the page
+            return True
+        return False
 
-    def between_page_and_platform(page_side):
-        platform = page_side.connect_to_server()
-        first = not connections
-        connections.append(page_side)
-        page_side.on_message(platform.send)
-
-        def to_page(frame):
-            if first and "Esiti in arrivo" in str(frame):
-                page_side.close(code=4000, reason="lost")  # the echo never reaches the page
-            else:
-                passed.append(frame)
-                page_side.send(frame)
-
-        platform.on_message(to_page)
-
-    passed = []
-    doctor_page.route_web_socket(re.compile(r".*/ws/conversations/.*"), between_page_and_platform)
-    doctor_page.goto(f"/messages/{conversation.pk}/")
-    live_and_synced(doctor_page, passed)
+    connections = open_with_socket_between(doctor_page, conversation, lose_the_echo)
     doctor_page.locator("textarea[name=text]").fill("Esiti in arrivo")
     doctor_page.locator("button[name=send]").click()
     expect(doctor_page.locator(".message-item.pending", has_text="Esiti in arrivo")).to_be_visible()
@@ -249,23 +261,13 @@ def test_a_message_the_page_was_never_told_of_is_fetched_when_the_next_one_arriv
 
     lost = []
 
-    def losing_one_push(page_side):
-        platform = page_side.connect_to_server()
-        page_side.on_message(platform.send)
+    def lose_one_push(page_side, frame, connection: int) -> bool:
+        if '"Primo esito"' in str(frame) and not lost:
+            lost.append(frame)  # the push; what the page asks for afterwards passes
+            return True
+        return False
 
-        def to_page(frame):
-            if '"Primo esito"' in str(frame) and not lost:
-                lost.append(frame)  # the push; what the page asks for afterwards passes
-            else:
-                passed.append(frame)
-                page_side.send(frame)
-
-        platform.on_message(to_page)
-
-    passed = []
-    patient_page.route_web_socket(re.compile(r".*/ws/conversations/.*"), losing_one_push)
-    patient_page.goto(f"/messages/{conversation.pk}/")
-    live_and_synced(patient_page, passed)
+    open_with_socket_between(patient_page, conversation, lose_one_push)
     # The doctor writes through the platform (its process pushes; the embedded channel layer
     # lives in that process), one message after the other.
     doctor_page = new_page()
