@@ -18,6 +18,7 @@ Rules and decisions:
 """
 
 import io
+import sys
 
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as Refused
@@ -31,9 +32,11 @@ READ_BLOCK = 1024 * 1024
 
 def in_object_storage() -> bool:
     """Whether the platform's files are in S3-protocol object storage (``STORAGE_URL``)."""
-    from storages.backends.s3 import S3Storage
-
-    return isinstance(storages["default"], S3Storage)
+    default = storages["default"]
+    # Making an S3 storage imported its module. Without one, importing it here would load
+    # boto3 into the web process in the middle of the first upload, for nothing.
+    s3 = sys.modules.get("storages.backends.s3")
+    return s3 is not None and isinstance(default, s3.S3Storage)
 
 
 def _client_and_key(name: str):

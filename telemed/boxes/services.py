@@ -58,6 +58,9 @@ from telemed.observability import metrics
 from telemed.outbox.services import message_claim
 
 MAX_FILE_BYTES = 2 * 1024**3
+# The page's first chunk, and the largest it may grow to on a fast link (upload.js). Every
+# chunk but the last must also be a valid S3 part (at least 5 MiB) when files are in a bucket.
+FIRST_CHUNK_BYTES = 8 * 1024**2
 MAX_CHUNK_BYTES = 64 * 1024**2
 NAME_MAX = 255
 FOLDER_NAME_MAX = 120

@@ -55,7 +55,11 @@ def _box_context(request: HttpRequest, box) -> dict:
         "box": box,
         "usage": selectors.box_usage(box),
         "is_medbox": box.kind == BoxKind.MEDBOX,
-        "upload_limits": {"max_file": services.MAX_FILE_BYTES, "chunk": 8 * 1024 * 1024},
+        "upload_limits": {
+            "max_file": services.MAX_FILE_BYTES,
+            "chunk": services.FIRST_CHUNK_BYTES,
+            "chunk_max": services.MAX_CHUNK_BYTES,
+        },
     }
 
 

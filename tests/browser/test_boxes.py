@@ -40,8 +40,11 @@ def patient_page(new_page, make_patient):
 
 
 def small_chunks(page):
-    # The server suggests 8 MB chunks; smaller ones make the test's files span several requests.
-    page.locator('[data-testid="upload-form"]').evaluate(f"form => form.dataset.chunkBytes = '{CHUNK}'")
+    # The server suggests chunks of 8 MB growing to 64 MB; small fixed ones make the test's files
+    # span several requests, at offsets the test knows.
+    page.locator('[data-testid="upload-form"]').evaluate(
+        f"form => {{ form.dataset.chunkBytes = '{CHUNK}'; form.dataset.chunkMaxBytes = '{CHUNK}'; }}"
+    )
 
 
 def choose(page, path, category="report"):
@@ -166,3 +169,26 @@ def test_an_upload_over_quota_is_refused_with_two_ways_out(patient_page, tmp_pat
     assert refusal.locator('[data-testid="quota-buy"]').is_visible()
     screenshot(page, "boxes-quota-refusal")
     assert Box.objects.get(owner=page.user).reserved_bytes == 0
+
+
+def test_chunks_grow_on_a_fast_link_up_to_the_largest_the_server_takes(patient_page, tmp_path):
+    page = patient_page
+    content = padded_pdf("TAC torace", 4)
+    path = tmp_path / "TAC.pdf"
+    path.write_bytes(content)
+    offsets: list[int] = []
+    page.on("request", lambda r: r.method == "PATCH" and offsets.append(int(r.headers["upload-offset"])))
+    page.goto("/box/")
+    form = page.locator('[data-testid="upload-form"]')
+    # Starting at 256 KB and taking at most 1 MB: on the loopback every chunk takes well under 1.5 s.
+    form.evaluate(
+        "form => { form.dataset.chunkBytes = String(256 * 1024); form.dataset.chunkMaxBytes = String(1024 * 1024); }"
+    )
+    form.locator('input[name="file"]').set_input_files(str(path))
+    page.locator('[data-testid="upload-submit"]').click()
+    page.locator('[data-testid="document-row"]', has_text="TAC.pdf").wait_for(timeout=60000)
+    sizes = [after - before for before, after in zip(offsets, offsets[1:], strict=False)]
+    assert sizes[:3] == [256 * 1024, 512 * 1024, 1024 * 1024], sizes
+    assert set(sizes[3:]) <= {1024 * 1024}, sizes  # never past the largest
+    document = Document.objects.get(box__owner=page.user)
+    assert document.digest == blake3.blake3(content).hexdigest() and document.size == len(content)
