@@ -296,6 +296,8 @@ class SmtpSink:
 
         self.messages: list = []
         self.refusal = ""  # an SMTP reply such as "554 ..." to refuse every message with
+        self.refused_recipients: set[str] = set()  # addresses whose messages are refused (550)
+        self.connections: set[int] = set()  # the SMTP sessions that delivered a message
         sink = self
 
         class Handler:
@@ -305,7 +307,10 @@ class SmtpSink:
 
                 if sink.refusal:
                     return sink.refusal
+                if sink.refused_recipients & set(envelope.rcpt_tos):
+                    return "550 5.1.1 Mailbox unavailable"
                 sink.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                sink.connections.add(id(session))
                 return "250 OK"
 
         self.port = free_port()

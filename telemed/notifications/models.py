@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 class Notification(models.Model):
     """Something that happened for ``recipient``. ``title`` may name clinical things (it stays in
-    the app); the e-mail sent for it never carries it (see tasks.send_notification_email)."""
+    the app); the e-mail sent for it never carries it (see tasks.send_notification_emails)."""
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40)

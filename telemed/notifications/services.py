@@ -40,8 +40,8 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     """``notify`` for many at once (a message to a group, a batch of reminders), at a fixed
     number of queries: one insert, one presence look-up in the cache, one read of preferences,
     one look-up of devices opted in to pushes, one count of unread notifications and one insert
-    of the e-mail tasks and one of the push tasks (one task per e-mail or push to send),
-    whatever the number. The live badge goes to those online only (the presence mark, renewed
+    of the e-mail tasks (one per ``tasks.EMAILS_PER_TASK`` e-mails, sent over one SMTP
+    connection) and one of the push tasks (one per push to send), whatever the number. The live badge goes to those online only (the presence mark, renewed
     by every open page's ping, is what says a page may be listening)."""
     if not tells:
         return []
@@ -56,9 +56,13 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     offline = [(t, n) for t, n in zip(tells, notifications, strict=True) if t.recipient.pk not in online]
     emails, pushes = selectors.deliveries_wanted({(t.recipient.pk, t.kind) for t, _n in offline})
     with_devices = selectors.users_with_push_devices({user_id for user_id, _kind in pushes})
+    to_email = [n.pk for t, n in offline if (t.recipient.pk, t.kind) in emails]
     enqueue_many(
-        tasks.send_notification_email,
-        [{"notification_id": n.pk} for t, n in offline if (t.recipient.pk, t.kind) in emails],
+        tasks.send_notification_emails,
+        [
+            {"notification_ids": to_email[start : start + tasks.EMAILS_PER_TASK]}
+            for start in range(0, len(to_email), tasks.EMAILS_PER_TASK)
+        ],
     )
     enqueue_many(
         tasks.send_notification_push,

@@ -3,8 +3,10 @@ something arrived."""
 
 import datetime
 import logging
+import smtplib
 
 from django.conf import settings
+from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -18,27 +20,64 @@ from telemed.outbox.services import email_send_once, message_claim
 logger = logging.getLogger(__name__)
 
 
+# A burst (ten thousand reminders due at 08:00) is e-mailed in tasks of this many: one task
+# claim, one read of the notifications, one presence look-up and one SMTP connection for all of
+# them, instead of one of each per e-mail. Small enough that two workers share a burst.
+EMAILS_PER_TASK = 100
+
+
+class EmailsNotSent(Exception):
+    """Some e-mails of a batch were refused or could not be handed over; the others were. The
+    task fails with their list; run again, it sends only those (each e-mail's outbox key)."""
+
+
 @task()
-def send_notification_email(*, notification_id: int) -> None:
-    from telemed.notifications import kinds, presence
+def send_notification_emails(*, notification_ids: list[int]) -> None:
+    """E-mail the recipients of these notifications (only that something arrived, with a link),
+    each once whichever run of this task (or of a copy of it) sends it, over one SMTP connection.
+
+    A notification already read in the app or already e-mailed is skipped, and so is a recipient
+    looking at the platform (the live notification reached them). One e-mail that fails does not
+    stop the others."""
+    from telemed.notifications import presence
     from telemed.notifications.models import Notification
 
-    notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
-    if notification is None or notification.read_at or notification.emailed_at:
-        return  # already seen in the app, or already e-mailed: nothing to say
+    notifications = list(
+        Notification.objects.select_related("recipient")
+        .filter(pk__in=notification_ids, read_at=None, emailed_at=None, recipient__is_active=True)
+        .order_by("pk")
+    )
+    online = presence.online_among({n.recipient_id for n in notifications})
+    waiting = [n for n in notifications if n.recipient_id not in online]
+    if not waiting:
+        return
+    failed = []
+    with mail.get_connection() as connection:  # opened once, for the whole batch
+        for notification in waiting:
+            try:
+                _email_notification(notification, connection)
+            except (smtplib.SMTPException, OSError) as error:
+                failed.append(f"{notification.pk}: {error}")
+                connection.close()  # a broken conversation is not reused: the next e-mail opens another
+    if failed:
+        raise EmailsNotSent("; ".join(failed))
+
+
+def _email_notification(notification, connection) -> None:
+    from telemed.notifications import kinds
+    from telemed.notifications.models import Notification
+
     recipient = notification.recipient
-    if not recipient.is_active or presence.is_online(recipient.pk):
-        return  # they are looking at the platform: the live notification reached them
     link = settings.BASE_URL + (notification.url or "/notifications/")
     with translation.override(recipient.language):
         context = {"user": recipient, "kind": kinds.get(notification.kind).label, "link": link}
         subject = " ".join(render_to_string("notifications/email/notification_subject.txt", context).split())
         body = render_to_string("notifications/email/notification_body.txt", context)
-    # One e-mail per notification, whichever run of this task (or of a copy of it) sends it.
     email_send_once(
         key=f"notification:{notification.pk}",
-        message=EmailMultiAlternatives(subject=subject, body=body, to=[recipient.email]),
+        message=EmailMultiAlternatives(subject=subject, body=body, to=[recipient.email], connection=connection),
         before_send=lambda: Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now()),
+        undo_before_send=lambda: Notification.objects.filter(pk=notification.pk).update(emailed_at=None),
     )
 
 

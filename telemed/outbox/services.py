@@ -57,10 +57,12 @@ class _Withdrawn(Exception):
     """``before_send`` answered False: what the message announces is no longer so."""
 
 
-def email_send_once(*, key: str, message: EmailMessage, before_send=None) -> bool:
+def email_send_once(*, key: str, message: EmailMessage, before_send=None, undo_before_send=None) -> bool:
     """Send ``message`` unless an e-mail with ``key`` was already sent; returns whether it was
     sent now. ``before_send`` (no arguments) runs in the transaction that records it as sent;
-    if it returns False (the request was paid meanwhile…), nothing is recorded nor sent."""
+    if it returns False (the request was paid meanwhile…), nothing is recorded nor sent. If the
+    server refuses the message, its key goes and ``undo_before_send`` (if given) takes back
+    what ``before_send`` recorded, in one transaction, so that a next run sends it."""
     message.extra_headers.setdefault("Message-ID", f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@telemed>")
     if SentMessage.objects.filter(key=key).exists():
         return False  # the common repeat: no need to talk to the server at all
@@ -89,9 +91,14 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None) -> boo
 
     connection = message.connection or mail.get_connection()
     if isinstance(connection, smtp.EmailBackend):
-        return connection.send_with_commit_point(
-            message, record=record, on_refused=lambda: SentMessage.objects.filter(key=key).delete()
-        )
+
+        def refused() -> None:
+            with transaction.atomic():
+                SentMessage.objects.filter(key=key).delete()
+                if undo_before_send is not None:
+                    undo_before_send()
+
+        return connection.send_with_commit_point(message, record=record, on_refused=refused)
     # No network between us and the mailbox (the console, memory in tests): sent inside.
     return record(message.send, inside=True)
 

@@ -18,9 +18,9 @@ def row(result_id) -> dict:
 
 
 def test_the_rows_are_those_enqueue_writes_and_a_worker_sees_them_ready():
-    one = tasks.send_notification_email.enqueue(notification_id=7)
+    one = tasks.send_notification_emails.enqueue(notification_ids=[7])
     with CaptureQueriesContext(connection) as queries:
-        assert enqueue_many(tasks.send_notification_email, [{"notification_id": 7}, {"notification_id": 8}]) == 2
+        assert enqueue_many(tasks.send_notification_emails, [{"notification_ids": [7]}, {"notification_ids": [8]}]) == 2
     assert len([q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("INSERT")]) == 1
     many = DBTaskResult.objects.exclude(pk=one.id).order_by("args_kwargs")
     assert [row(r.pk) for r in many][0] == row(one.id)
@@ -29,5 +29,5 @@ def test_the_rows_are_those_enqueue_writes_and_a_worker_sees_them_ready():
 
 def test_nothing_to_enqueue_writes_nothing():
     with CaptureQueriesContext(connection) as queries:
-        assert enqueue_many(tasks.send_notification_email, []) == 0
+        assert enqueue_many(tasks.send_notification_emails, []) == 0
     assert queries.captured_queries == []

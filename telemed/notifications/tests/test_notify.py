@@ -65,14 +65,14 @@ def test_notify_many_costs_the_same_queries_for_one_or_many_and_emails_whom_it_s
     presence.mark_offline(patients[0].pk)
     presence.mark_offline(patients[1].pk)
     services.email_preferences_set(actor=patients[1], choices={"test_kind": False})
-    emails = DBTaskResult.objects.filter(task_path__endswith="send_notification_email")
+    emails = DBTaskResult.objects.filter(task_path__endswith="send_notification_emails")
     emails_before = set(emails.values_list("pk", flat=True))
     made = services.notify_many(
         [services.Tell(recipient=p, kind="test_kind", title="u", url="/x/") for p in patients[:3]]
     )
     assert [n.recipient_id for n in made] == [p.pk for p in patients[:3]] and all(n.pk for n in made)
     queued = [task.args_kwargs["kwargs"] for task in emails.exclude(pk__in=emails_before)]
-    assert queued == [{"notification_id": made[0].pk}]
+    assert queued == [{"notification_ids": [made[0].pk]}]
     # patients[0] had one from each of the three calls, the others one from the last two.
     assert selectors.unread_counts([p.pk for p in patients[:3]]) == {
         patients[0].pk: 3,

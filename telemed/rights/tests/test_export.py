@@ -71,7 +71,7 @@ def test_the_export_is_built_and_announced_once_when_the_task_runs_twice(make_pa
     welbox_document(patient)
     run_tasks()  # the registration's e-mail
     services.export_request(actor=patient)
-    assert run_tasks_twice() == ["export_build", "send_notification_email"]
+    assert run_tasks_twice() == ["export_build", "send_notification_emails"]
     export = DataExport.objects.get(user=patient)
     assert export.state == "ready" and export.items_done == export.items_total == 2  # the document, the FHIR Bundle
     assert Notification.objects.filter(recipient=patient, kind=services.NOTIFY_EXPORT_READY).count() == 1

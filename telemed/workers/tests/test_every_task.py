@@ -30,7 +30,7 @@ PROVEN = {
     "cd_import_run": "telemed/dicom/tests/test_resume.py::test_the_task_passes_its_attempt",
     "cd_import_expire": "telemed/dicom/tests/test_tasks_run_twice.py::test_an_idle_import_is_cancelled_once_and_its_space_given_back_once",
     "directory_sweep": "telemed/directory/tests/test_tasks_run_twice.py::test_the_sweep_sweeps_once_and_schedules_the_next_once",
-    "send_notification_email": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_emailed_once",
+    "send_notification_emails": "telemed/notifications/tests/test_tasks_run_twice.py::test_a_notification_is_emailed_once",
     "export_build": "telemed/rights/tests/test_export.py::test_the_export_is_built_and_announced_once_when_the_task_runs_twice",
     "send_erasure_confirmation": "telemed/rights/tests/test_erasure.py::test_the_erasure_tasks_run_twice_mail_once_and_erase_once",
     "send_doctor_leaving_notice": "telemed/rights/tests/test_erasure.py::test_the_erasure_tasks_run_twice_mail_once_and_erase_once",
