@@ -20,6 +20,10 @@ What it does, in one run (a few minutes):
    first request until the import is done (so it includes the upload, the header
    parsing, the SHA-256 of every file, the moves into storage and the database rows);
    checks that every instance was stored and that the quota counts exactly their bytes;
+   The server runs one uvicorn process per core on PostgreSQL (``--web-processes``), as a
+   deployment does (``TELEMED_WEB_WORKERS``) and as the pages and messaging benchmarks run
+   it: Orthanc takes the CD on every core with its threads, and so does telemed with its
+   processes; on SQLite one (its in-memory channel layer lives in one process);
 4. the baseline: Orthanc (Debian package ``orthanc``; installed with apt-get when run as
    root, else the command to run is printed) started with a scratch storage and index,
    HTTP only, remote access off; the same files posted to ``POST /instances`` by 4
@@ -30,7 +34,7 @@ What it does, in one run (a few minutes):
    the time runs from the click to the report (``browser_s``);
 6. prints instances/s and MB/s for both, the peak resident memory (VmHWM) of the
    uvicorn process and of the task worker, and ends with
-   ``RESULT cd_import instances=… mb=… instances_per_s=… mb_per_s=… peak_rss_mb=… orthanc_instances_per_s=… ratio=… browser_s=…``
+   ``RESULT cd_import instances=… mb=… instances_per_s=… mb_per_s=… peak_rss_mb=… orthanc_instances_per_s=… ratio=… browser_s=… web_processes=…``
    (``peak_rss_mb`` is the larger of the two telemed processes over both imports; ``ratio``
    is telemed's instances/s over Orthanc's, on the HTTP path of step 3).
 
@@ -276,6 +280,13 @@ def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=1040, help="instances on the CD (default 1040, about 545 MB)")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=0,
+        help="uvicorn processes (default: one per core on PostgreSQL, as deployed and as the pages and "
+        "messaging benchmarks run it; one on SQLite, whose in-memory channel layer lives in one process)",
+    )
     args = parser.parse_args()
     ensure_orthanc()
     with scratch_platform() as (var_dir, database_url):
@@ -292,7 +303,9 @@ def main() -> None:
         browser_session_key = patient_session(extra_bytes=2 * 1024**3, number=2)
         port = free_port()
         log = open(var_dir / "serve.log", "w+")  # noqa: SIM115 - removed with the folder
-        server = start_platform(port, log=log, env={"TELEMED_WORKER_INTERVAL": "0.2"})
+        web = args.web_processes or (os.cpu_count() or 1 if database_url.startswith("postgres") else 1)
+        print(f"server: manage.py serve --workers {web} ({asgi_server()}) and its task worker")
+        server = start_platform(port, "--workers", str(web), log=log, env={"TELEMED_WORKER_INTERVAL": "0.2"})
         try:
             pids = server_processes(server.pid)
             elapsed, import_id = telemed_import(port, session_key, cd, paths)
@@ -342,7 +355,7 @@ def main() -> None:
         print(
             f"RESULT cd_import instances={len(paths)} mb={mb:.1f} instances_per_s={instances_per_s:.1f} mb_per_s={mb_per_s:.1f} "
             f"peak_rss_mb={peak:.1f} orthanc_instances_per_s={orthanc_rate:.1f} ratio={ratio:.3f} browser_s={browser_s:.2f} "
-            f"server={asgi_server()}"
+            f"server={asgi_server()} web_processes={web}"
         )
 
 
