@@ -188,6 +188,7 @@ def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> 
     print(f"telemed: all files received in {uploaded:.2f} s", flush=True)
     main = Client(port, session_key)  # the first connection went idle while the uploaders worked
     main.cookies = dict(state_cookies)
+    finish_sent_at = time.time()
     response, body = main.request("POST", urls["finish_url"], headers={"X-CSRFToken": token, **origin})
     if response.status != 202:
         fail(f"finish answered {response.status}: {body[:300]!r}")
@@ -200,7 +201,25 @@ def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> 
         time.sleep(0.1)
     else:
         fail("the import did not finish in time")
+    seen_done_at = time.time()
+    after_last_byte(urls["id"], finish_sent_at, seen_done_at)
     return time.perf_counter() - started, urls["id"]
+
+
+def after_last_byte(import_id: str, finish_sent_at: float, seen_done_at: float) -> None:
+    """Where the time after the last byte went: the task's wait for a worker, its run, the poll."""
+    from django_tasks_db.models import DBTaskResult
+
+    task = DBTaskResult.objects.filter(
+        task_path__endswith="cd_import_run", args_kwargs__kwargs__import_id=import_id
+    ).get()
+    waited = task.started_at.timestamp() - finish_sent_at
+    ran = task.finished_at.timestamp() - task.started_at.timestamp()
+    print(
+        f"after the last byte: {seen_done_at - finish_sent_at:.2f} s — finish to the task's start {waited:.2f} s, "
+        f"the task {ran:.2f} s, the rest (answers, the client's poll every 0.1 s) "
+        f"{seen_done_at - task.finished_at.timestamp():.2f} s"
+    )
 
 
 def browser_import(port: int, session_key: str, cd: Path) -> float:
