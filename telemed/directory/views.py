@@ -1,3 +1,5 @@
+import time
+
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,8 +12,19 @@ from telemed.directory import forms, selectors, services
 SWEEP_CHECK_SECONDS = 60
 
 
+# When this process may look again (its own clock): the shared mark below is a round trip to
+# the cache, which every search paid before for a check that is due once a minute.
+_next_check_at = 0.0
+
+
 def _keep_sweep_scheduled() -> None:
-    """Restart the sweep chain if nothing started it or it broke (cheap: once a minute per process)."""
+    """Restart the sweep chain if nothing started it or it broke (cheap: once a minute per
+    process, and then once a minute across processes, through the cache)."""
+    global _next_check_at
+    now = time.monotonic()
+    if now < _next_check_at:
+        return
+    _next_check_at = now + SWEEP_CHECK_SECONDS
     if cache.add("directory:sweep-checked", True, SWEEP_CHECK_SECONDS):
         services.directory_sweep_schedule()
 
