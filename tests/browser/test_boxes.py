@@ -47,6 +47,13 @@ def small_chunks(page):
     )
 
 
+def patch_offsets(page) -> list[int]:
+    """The Upload-Offset of every chunk the page sends from now on, in order."""
+    offsets: list[int] = []
+    page.on("request", lambda r: r.method == "PATCH" and offsets.append(int(r.headers["upload-offset"])))
+    return offsets
+
+
 def choose(page, path, category="report"):
     small_chunks(page)
     form = page.locator('[data-testid="upload-form"]')
@@ -98,8 +105,7 @@ def test_an_interrupted_upload_resumes_after_a_drop_and_after_a_reload(patient_p
     content = padded_pdf("Ecografia addome", 5)
     path = tmp_path / "Ecografia.pdf"
     path.write_bytes(content)
-    offsets: list[int] = []
-    page.on("request", lambda r: r.method == "PATCH" and offsets.append(int(r.headers["upload-offset"])))
+    offsets = patch_offsets(page)
 
     # First the connection drops once in the middle: the page retries from what the server holds.
     state = {"patches": 0}
@@ -176,8 +182,7 @@ def test_chunks_grow_on_a_fast_link_up_to_the_largest_the_server_takes(patient_p
     content = padded_pdf("TAC torace", 4)
     path = tmp_path / "TAC.pdf"
     path.write_bytes(content)
-    offsets: list[int] = []
-    page.on("request", lambda r: r.method == "PATCH" and offsets.append(int(r.headers["upload-offset"])))
+    offsets = patch_offsets(page)
     page.goto("/box/")
     form = page.locator('[data-testid="upload-form"]')
     # Starting at 256 KB and taking at most 1 MB: on the loopback every chunk takes well under 1.5 s.
