@@ -83,8 +83,11 @@ def demo_study_import(owner: User, folder=None):
     from pathlib import Path
 
     import pydicom
+    from django.utils import timezone
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
 
-    from telemed.dicom import importing, receiving
+    from telemed.dicom import importing, receiving, tasks
     from telemed.dicom.models import ImportState
 
     mr = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003"
@@ -102,7 +105,16 @@ def demo_study_import(owner: User, folder=None):
                 stream=stream, length=size,
             )  # fmt: skip
     receiving.cd_import_finish(actor=owner, cd_import=cd_import)
-    if importing.cd_import_run(import_id=str(cd_import.pk)) is None:
+    # The finish queued the import's task. Take it off the queue before running the import here
+    # (one conditional UPDATE, which waits for a worker's lock on the row): otherwise a running
+    # worker could claim it meanwhile, find the import RUNNING and take this very run for one
+    # whose worker died, resuming it beside it.
+    taken = DBTaskResult.objects.filter(
+        task_path=tasks.cd_import_run.module_path,
+        args_kwargs__kwargs__import_id=str(cd_import.pk),
+        status=TaskResultStatus.READY,
+    ).update(status=TaskResultStatus.SUCCESSFUL, worker_ids=["load_demo"], finished_at=timezone.now())
+    if not taken or importing.cd_import_run(import_id=str(cd_import.pk)) is None:
         # A task worker that is already running took the queued import first: wait for it.
         deadline = time.monotonic() + 300
         while cd_import.state not in (ImportState.DONE, ImportState.FAILED) and time.monotonic() < deadline:
