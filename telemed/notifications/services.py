@@ -41,8 +41,9 @@ def notify_many(tells: list[Tell]) -> list[Notification]:
     number of queries: one insert, one presence look-up in the cache, one read of preferences,
     one look-up of devices opted in to pushes, one count of unread notifications and one insert
     of the e-mail tasks (one per ``tasks.EMAILS_PER_TASK`` e-mails, sent over one SMTP
-    connection) and one of the push tasks (one per push to send), whatever the number. The live badge goes to those online only (the presence mark, renewed
-    by every open page's ping, is what says a page may be listening)."""
+    connection) and one of the push tasks (one per push to send), whatever the number. The
+    live badge goes to those online only (the presence mark, renewed by every open page's
+    ping, is what says a page may be listening)."""
     if not tells:
         return []
     notifications = Notification.objects.bulk_create(
