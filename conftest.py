@@ -91,7 +91,7 @@ def files_in_tmp(settings, tmp_path):
     settings.VAR_DIR = var
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": var / "media"}},
+        "default": {"BACKEND": "telemed.filestorage.DurableFileSystemStorage", "OPTIONS": {"location": var / "media"}},
     }
     return var
 

@@ -258,7 +258,7 @@ def storage_from_url(url: str) -> dict:
 STORAGES = {
     "default": storage_from_url(STORAGE_URL)
     if STORAGE_URL
-    else {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
+    else {"BACKEND": "telemed.filestorage.DurableFileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
     "staticfiles": {
         "BACKEND": "telemed.staticfiles.HashedModulesStorage"
         if PRODUCTION

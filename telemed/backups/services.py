@@ -203,7 +203,7 @@ def media_storage(*, media_root: str = "", storage_url: str = ""):
         except ImproperlyConfigured as error:
             raise BackupError(str(error)) from error
     return storages.create_storage({
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "telemed.filestorage.DurableFileSystemStorage",
         "OPTIONS": {"location": media_root, "file_permissions_mode": settings.FILE_UPLOAD_PERMISSIONS,
                     "directory_permissions_mode": settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS},
     })  # fmt: skip

@@ -54,6 +54,7 @@ from telemed.boxes.models import (
     UploadState,
     document_storage_name,
 )
+from telemed.lib import durable
 from telemed.observability import metrics
 from telemed.outbox.services import message_claim
 
@@ -316,6 +317,7 @@ def upload_append(
         _check_chunk_place(upload, offset, length)
         running = digests.running_at(upload.pk, offset, fd)
         received = _write_chunk(fd, stream, offset, length, sha256, running)
+        durable.start_writeback(fd, offset, received)  # the disk writes while the next chunk arrives
         new_offset = offset + received
         moved = UploadSession.objects.filter(pk=upload.pk, state=UploadState.OPEN, offset=offset).update(
             offset=new_offset, last_activity_at=timezone.now()
@@ -508,6 +510,7 @@ def _upload_complete(upload: UploadSession, request: HttpRequest | None, *, dige
             box_id=upload.box_id, folder=upload.folder, category=upload.category, name=upload.name,
             size=upload.size, mime=mime, digest=digest, digest_algorithm=digests.ALGORITHM, uploaded_by_id=upload.owner_id,
         )  # fmt: skip
+        # (On the local disk the storage returns once the file is on the disk: filestorage.py.)
         stored = default_storage.save(document_storage_name(document, upload.name), _PartFile(part, path))
     _upload_file_document(upload, document, stored, request)
     _discard_part(upload)  # gone already when the storage moved it

@@ -141,7 +141,8 @@ class _CdRun:
             if entry.received < entry.size:
                 self.skips.add(entry.path, SkipReason.INCOMPLETE)
                 path.unlink(missing_ok=True)
-            elif staging.looks_like_zip(path):
+            elif entry.path not in self.read_before and staging.looks_like_zip(path):
+                # (A file read as DICOM when it arrived is no ZIP: not opened again to ask.)
                 self._unpack(entry, path)
         plan = reading.plan_import(self.root)
         for dicomdir in plan.unreadable_dicomdirs:
@@ -239,6 +240,7 @@ class _CdRun:
             self.moved.append(instance.file.name)
             ready.append((instance, header))
         try:
+            self.copy.make_names_durable()  # the files' bytes and names on the disk before their rows
             with transaction.atomic():
                 stored = self._write_rows(ready)
                 self.skips.flush()

@@ -26,6 +26,7 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
 
 from telemed.boxes import parts
+from telemed.lib import durable
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +269,8 @@ def unpack_zip(path: Path, target: Path, entries: list[zipfile.ZipInfo], declare
                         if written > entry.file_size or result.written + written > declared_total:
                             raise ZipRefused("zip_bomb")
                         out.write(block)
+                    out.flush()
+                    durable.start_writeback(out.fileno(), 0, written)
             except ZipRefused:
                 destination.unlink(missing_ok=True)
                 raise
@@ -328,7 +331,12 @@ class WorkingCopy(Protocol):
     def unpacking_begins(self, relative: str) -> None: ...
 
     def place(self, path: Path, name: str) -> str:
-        """The file at ``path`` put into the storage under ``name``; the name it got."""
+        """The file at ``path`` put into the storage under ``name``, its bytes on the disk or in
+        the bucket for good; the name it got."""
+        ...
+
+    def make_names_durable(self) -> None:
+        """Before the rows of the files placed since the last call are committed: their names too."""
         ...
 
 
@@ -357,15 +365,21 @@ def area() -> StagingArea:
     return BucketArea() if parts.in_object_storage() else LocalArea()
 
 
+# A staged file is handed to the disk as it is written (lib/durable.py), so that the import's
+# flush before it records the instance (_LocalCopy.place) finds it written already.
+
+
 class _LocalNewFile:
     def __init__(self, fd: int):
         self.fd = fd
 
     def write(self, data: bytes) -> None:
         write_all(self.fd, data)
+        durable.start_writeback(self.fd, 0, len(data))
 
     def write_from(self, stream: Readable, size: int) -> None:
         append_chunk(self.fd, stream, 0, size)
+        durable.start_writeback(self.fd, 0, size)
 
 
 class _LocalChunk:
@@ -374,6 +388,7 @@ class _LocalChunk:
 
     def append(self, entry, offset: int, stream: Readable, length: int) -> dict:
         append_chunk(self.fd, stream, offset, length)
+        durable.start_writeback(self.fd, offset, length)
         return {}
 
     def undo(self, offset: int) -> None:
@@ -385,6 +400,7 @@ class _LocalCopy:
 
     def __init__(self, root: Path):
         self.root = root
+        self.placed_in: set[Path] = set()
 
     def received_as(self, path: Path) -> str | None:
         try:
@@ -403,21 +419,40 @@ class _LocalCopy:
         """Never moved: a staged file moved into place whose rows were not committed yet would be
         lost to a kill, as the resumed run reads the staging again (the staging is removed when
         the import ends). On the local disk it is linked (a second name for the same bytes: no
-        copy, and the bytes stay when the staging's name goes); elsewhere it is copied."""
+        copy, and the bytes stay when the staging's name goes); elsewhere it is copied.
+        Either way its bytes are on the disk when this returns (a storage's save flushes them:
+        telemed/filestorage.py); the new names are, once ``make_names_durable`` has run."""
         if isinstance(default_storage, FileSystemStorage):
             target = Path(default_storage.path(name))
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in self.placed_in:
+                target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(path, target)
-                return name
             except FileExistsError:  # a dead run's, without its row (importing._storage_name)
                 target.unlink()
                 os.link(path, target)
-                return name
             except OSError:  # another file system: copied below
-                pass
+                target = None
+            if target is not None:
+                _flush_file(path)
+                self.placed_in.add(target.parent)
+                return name
         with open(path, "rb") as stream:
             return default_storage.save(name, File(stream, name=path.name))
+
+    def make_names_durable(self) -> None:
+        """The folders files were linked into since the last call, flushed: their names are on the disk."""
+        for folder in self.placed_in:
+            durable.flush_directory(folder)
+        self.placed_in = set()
+
+
+def _flush_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        durable.flush(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalArea:
@@ -584,6 +619,9 @@ class _BucketCopy:
             return name
         with open(path, "rb") as stream:  # a ZIP's member, unpacked here
             return default_storage.save(name, File(stream, name=path.name))
+
+    def make_names_durable(self) -> None:
+        pass  # the bucket answered each copy and each save once they were durable
 
 
 class BucketArea:

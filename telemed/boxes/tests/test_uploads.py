@@ -3,6 +3,7 @@
 import hashlib
 import io
 import os
+from pathlib import Path
 
 import blake3
 import pytest
@@ -35,6 +36,29 @@ def test_a_pdf_uploaded_in_chunks_is_stored_whole_with_its_digest(uploader, pati
     assert (box.used_bytes, box.reserved_bytes) == (len(content), 0)
     assert UploadSession.objects.get().state == UploadState.COMPLETE
     assert not list((services._uploads_dir()).glob("*.part"))
+
+
+def test_a_completed_upload_is_on_the_disk_before_its_document_is_recorded(uploader, monkeypatch):
+    """A power cut right after the answer must not leave a document that names an empty file: the
+    file's bytes, and its name in its folder, are flushed before the document's row is written."""
+    flushed = []  # (inode, what, documents recorded at that moment)
+    fdatasync, fsync = os.fdatasync, os.fsync
+
+    def recorded_fdatasync(fd):
+        flushed.append((os.fstat(fd).st_ino, "bytes", Document.objects.count()))
+        fdatasync(fd)
+
+    def recorded_fsync(fd):
+        flushed.append((os.fstat(fd).st_ino, "names", Document.objects.count()))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recorded_fdatasync)
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    response = uploader.upload("Referto cardiologico.pdf", pdf_bytes(padding=300_000), chunk_size=100_000)
+    assert response.status_code == 201
+    stored = Path(Document.objects.get().file.path)
+    assert (stored.stat().st_ino, "bytes", 0) in flushed
+    assert (stored.parent.stat().st_ino, "names", 0) in flushed
 
 
 def test_an_interrupted_upload_resumes_where_it_stopped(uploader, patient):

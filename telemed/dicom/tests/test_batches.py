@@ -2,6 +2,8 @@
 one-file request would receive it, refusals listed without stopping the batch, a malformed
 batch stopped with a clear message and the files before it kept."""
 
+import os
+from pathlib import Path
 from urllib.parse import quote
 
 import blake3
@@ -121,6 +123,38 @@ def test_files_read_as_they_arrived_are_neither_read_nor_hashed_again_by_the_imp
     for instance in Instance.objects.filter(box__owner=patient):
         with instance.file.open("rb") as stream:
             assert instance.digest == blake3.blake3(stream.read()).hexdigest() and instance.digest_algorithm == "blake3"
+
+
+def test_an_imported_instance_is_on_the_disk_before_its_row(importer, patient_client, patient, run_tasks, tmp_path,
+                                                           monkeypatch):  # fmt: skip
+    """As Orthanc does by default (SyncStorageArea): a power cut must not leave an instance whose
+    file is empty. The staged file's bytes, and its new name in the storage's folder, are flushed
+    before the instance's row is written."""
+    cd = cd_from_dicomdir_set(tmp_path / "CD")
+    files = [(f"CD/{p.relative_to(cd)}", p.read_bytes()) for p in sorted(cd.rglob("*")) if p.is_file()]
+    urls = started(importer)
+    assert send_batch(patient_client, urls, batch_of(files)).status_code == 200
+    flushed: dict[tuple[int, str], int] = {}  # (inode, what) → instances recorded at that moment
+    fdatasync, fsync = os.fdatasync, os.fsync
+
+    def recorded_fdatasync(fd):
+        flushed.setdefault((os.fstat(fd).st_ino, "bytes"), Instance.objects.count())
+        fdatasync(fd)
+
+    def recorded_fsync(fd):
+        flushed.setdefault((os.fstat(fd).st_ino, "names"), Instance.objects.count())
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recorded_fdatasync)
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    assert importer.finish(urls["finish_url"]).status_code == 202
+    run_tasks()
+    instances = Instance.objects.filter(box__owner=patient)
+    assert instances.count() == 31
+    for instance in instances:
+        stored = Path(instance.file.path)
+        assert flushed.get((stored.stat().st_ino, "bytes")) == 0, instance.path_on_cd
+        assert flushed.get((stored.parent.stat().st_ino, "names")) == 0
 
 
 def test_a_batch_costs_the_same_queries_whatever_its_number_of_files(importer, patient_client, tmp_path):

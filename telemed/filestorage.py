@@ -1,0 +1,22 @@
+"""The default storage on the local disk: Django's FileSystemStorage, except that a save returns
+only once the file and its name are on the disk (telemed/lib/durable.py says why). With
+object storage (``STORAGE_URL``) the bucket's own answer means as much."""
+
+import os
+
+from django.core.files.storage import FileSystemStorage
+
+from telemed.lib import durable
+
+
+class DurableFileSystemStorage(FileSystemStorage):
+    def _save(self, name, content):
+        name = super()._save(name, content)
+        path = self.path(name)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            durable.flush(fd)
+        finally:
+            os.close(fd)
+        durable.flush_directory(os.path.dirname(path))
+        return name
