@@ -20,6 +20,9 @@ What it does, in one run (a few minutes):
    first request until the import is done (so it includes the upload, the header
    parsing, the SHA-256 of every file, the moves into storage and the database rows);
    checks that every instance was stored and that the quota counts exactly their bytes;
+   each stored file is on the disk before its row (telemed/lib/durable.py), as Orthanc's are
+   (``SyncStorageArea``, on by default), and each timed phase starts after a ``sync``, so that
+   neither pays for the writes the phases before it left behind;
    The server runs one uvicorn process per core on PostgreSQL (``--web-processes``), as a
    deployment does (``TELEMED_WEB_WORKERS``) and as the pages and messaging benchmarks run
    it: Orthanc takes the CD on every core with its threads, and so does telemed with its
@@ -149,6 +152,7 @@ def telemed_import(port: int, session_key: str, cd: Path, paths: list[Path]) -> 
     main = Client(port, session_key)
     token = main.csrf_token()
     origin = {"Origin": f"http://127.0.0.1:{port}", "Referer": f"http://127.0.0.1:{port}/dicom/import/"}
+    os.sync()  # nothing of the CD's building left waiting to be written
     started = time.perf_counter()
     response, body = main.request(
         "POST", "/dicom/imports/", body="folder=",
@@ -286,6 +290,7 @@ def orthanc_import(work: Path, paths: list[Path]) -> tuple[float, int, float]:
             if answer.status != 200:
                 raise RuntimeError(f"Orthanc answered {answer.status}")
 
+        os.sync()  # nor of telemed's two imports: Orthanc flushes each file it stores, as telemed does
         started = time.perf_counter()
         parallel(paths, send)
         elapsed = time.perf_counter() - started
