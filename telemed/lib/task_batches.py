@@ -10,10 +10,17 @@ The rows are exactly those ``enqueue`` would write (same id function, arguments 
 same way and carrying the request id (lib/request_ids.py), same priority, queue and run_after — "no time set" stored as the backend's far
 future, as its pre_save handler does), so workers cannot tell them apart; the
 ``task_enqueued`` signal is sent for each, as ``enqueue`` does.
+
+Either way a worker waiting between two polls is woken (``wake_workers``): on PostgreSQL the
+rows' transaction sends a NOTIFY on ``WAKE_CHANNEL``, which PostgreSQL delivers when, and only
+if, it commits, and the workers LISTEN for it (telemed/workers/worker.py), so a task enqueued
+by a request starts at once instead of at the worker's next poll. SQLite has no such thing:
+there the workers poll.
 """
 
 from collections.abc import Iterable
 
+from django.db import connections
 from django_tasks.signals import task_enqueued
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.compat import normalize_json
@@ -57,6 +64,18 @@ def enqueue_many(task, kwargs_list: Iterable[dict]) -> int:
     rows = DBTaskResult.objects.bulk_create(
         [DBTaskResult(**task_row(backend, task, (), kwargs)) for kwargs in kwargs_list]
     )
+    wake_workers(DBTaskResult.objects.db)
     for row in rows:
         task_enqueued.send(type(backend), task_result=row.task_result)
     return len(rows)
+
+
+WAKE_CHANNEL = "telemed_tasks"
+
+
+def wake_workers(using: str) -> None:
+    """Wake the waiting workers when the current transaction commits (at once outside one)."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {WAKE_CHANNEL}")
