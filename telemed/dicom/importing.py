@@ -240,7 +240,7 @@ class _CdRun:
             self.moved.append(instance.file.name)
             ready.append((instance, header))
         try:
-            self.copy.make_names_durable()  # the files' bytes and names on the disk before their rows
+            self.copy.make_durable()  # the files' bytes and names on the disk before their rows
             with transaction.atomic():
                 stored = self._write_rows(ready)
                 self.skips.flush()

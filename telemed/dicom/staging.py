@@ -331,12 +331,13 @@ class WorkingCopy(Protocol):
     def unpacking_begins(self, relative: str) -> None: ...
 
     def place(self, path: Path, name: str) -> str:
-        """The file at ``path`` put into the storage under ``name``, its bytes on the disk or in
-        the bucket for good; the name it got."""
+        """The file at ``path`` put into the storage under ``name``; the name it got. It is in
+        the bucket for good, or on the disk once ``make_durable`` has run."""
         ...
 
-    def make_names_durable(self) -> None:
-        """Before the rows of the files placed since the last call are committed: their names too."""
+    def make_durable(self) -> None:
+        """Before the rows of the files placed since the last call are committed: their bytes
+        and their names on the disk."""
         ...
 
 
@@ -400,6 +401,7 @@ class _LocalCopy:
 
     def __init__(self, root: Path):
         self.root = root
+        self.linked: list[Path] = []
         self.placed_in: set[Path] = set()
 
     def received_as(self, path: Path) -> str | None:
@@ -419,9 +421,8 @@ class _LocalCopy:
         """Never moved: a staged file moved into place whose rows were not committed yet would be
         lost to a kill, as the resumed run reads the staging again (the staging is removed when
         the import ends). On the local disk it is linked (a second name for the same bytes: no
-        copy, and the bytes stay when the staging's name goes); elsewhere it is copied.
-        Either way its bytes are on the disk when this returns (a storage's save flushes them:
-        telemed/filestorage.py); the new names are, once ``make_names_durable`` has run."""
+        copy, and the bytes stay when the staging's name goes), and flushed with the others by
+        ``make_durable``; elsewhere it is copied (a storage's save flushes: telemed/filestorage.py)."""
         if isinstance(default_storage, FileSystemStorage):
             target = Path(default_storage.path(name))
             if target.parent not in self.placed_in:
@@ -434,17 +435,20 @@ class _LocalCopy:
             except OSError:  # another file system: copied below
                 target = None
             if target is not None:
-                _flush_file(path)
+                self.linked.append(path)
                 self.placed_in.add(target.parent)
                 return name
         with open(path, "rb") as stream:
             return default_storage.save(name, File(stream, name=path.name))
 
-    def make_names_durable(self) -> None:
-        """The folders files were linked into since the last call, flushed: their names are on the disk."""
+    def make_durable(self) -> None:
+        """The files linked since the last call, then the folders they were linked into, flushed
+        (quickly: their bytes were handed to the disk as they arrived, _LocalNewFile)."""
+        for path in self.linked:
+            _flush_file(path)
         for folder in self.placed_in:
             durable.flush_directory(folder)
-        self.placed_in = set()
+        self.linked, self.placed_in = [], set()
 
 
 def _flush_file(path: Path) -> None:
@@ -620,7 +624,7 @@ class _BucketCopy:
         with open(path, "rb") as stream:  # a ZIP's member, unpacked here
             return default_storage.save(name, File(stream, name=path.name))
 
-    def make_names_durable(self) -> None:
+    def make_durable(self) -> None:
         pass  # the bucket answered each copy and each save once they were durable
 
 
