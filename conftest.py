@@ -272,10 +272,10 @@ def process_stop(process: subprocess.Popen | None, timeout: float = 15) -> None:
         process.wait()
 
 
-def task_worker_process(env: dict) -> subprocess.Popen:
+def task_worker_process(env: dict, interval: float = 0.1) -> subprocess.Popen:
     """A real task worker (``manage.py task_worker``) in a session of its own, for a test to kill."""
     return subprocess.Popen(
-        [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
+        [sys.executable, "manage.py", "task_worker", "--interval", str(interval), "--no-startup-delay", "--no-reload"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
 

@@ -2,15 +2,13 @@
 LISTEN/NOTIFY, workers/worker.py), not at its next poll."""
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
-from conftest import ROOT, database_url_for_subprocesses, process_stop
+from conftest import database_url_for_subprocesses, process_stop, task_worker_process
 from telemed.audit.tasks import audit_retention_purge_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,11 +28,7 @@ def test_a_task_enqueued_while_the_worker_waits_starts_without_waiting_for_its_n
         **os.environ, "DATABASE_URL": database_url_for_subprocesses(), "DATABASE_POOL": "false",
         "TELEMED_VAR_DIR": str(tmp_path),
     }  # fmt: skip
-    # It polls once an hour: only the enqueue can wake it in time.
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "task_worker", "--interval", "3600", "--no-startup-delay", "--no-reload"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    worker = task_worker_process(env, interval=3600)  # it polls once an hour: only the enqueue can wake it in time
     try:
         first = audit_retention_purge_task.enqueue()
         assert _wait_done(first.id, 60) == "SUCCESSFUL"  # taken by the poll it makes as it starts, or woken
