@@ -3,8 +3,9 @@
 Rules and decisions:
 - A write returns once the bytes are in the kernel's page cache; a power cut or a kernel panic in
   the next half minute loses them, while the database row that names the file, committed
-  meanwhile, survives (PostgreSQL and SQLite both sync their commits). A document would then
-  name an empty or truncated file. So a file is flushed (``flush``: fdatasync) before the
+  meanwhile, survives (PostgreSQL syncs each commit; SQLite in WAL mode with synchronous=NORMAL
+  may lose its last commits, but one it kept may name the file all the same). A document would
+  then name an empty or truncated file. So a file is flushed (``flush``: fdatasync) before the
   transaction that records it, and the folder it was renamed or linked into is flushed
   (``flush_directory``) so that its new name survives too. Orthanc does the same for each
   DICOM file it stores (``SyncStorageArea``, on by default).
