@@ -47,6 +47,22 @@ def wait_for_notification(page, title: str, timeout: float = 15) -> dict:
     raise AssertionError(f"no notification {title!r}: {page.evaluate(SHOWN)}")
 
 
+def push_shown(page, cdp, origin: str, registration_id: str, payload: dict) -> dict:
+    """``payload`` pushed to the page's worker through DevTools; the notification it shows. Once in
+    a while (once in CI) DevTools' delivery reaches no worker and nothing is shown: it is sent
+    again, up to three times; what the worker shows for it is what is checked."""
+    for _attempt in range(3):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": origin, "registrationId": registration_id, "data": json.dumps(payload)},
+        )
+        try:
+            return wait_for_notification(page, payload["title"], timeout=10)
+        except AssertionError:
+            continue
+    raise AssertionError(f"no notification {payload['title']!r}: {page.evaluate(SHOWN)}")
+
+
 def test_the_service_worker_shows_a_push_and_answers_offline(new_page, make_patient, live_platform):
     patient = make_patient(email="push.paziente@example.test", first_name="Sara")
     page = new_page(viewport={"width": 375, "height": 740})
@@ -75,22 +91,14 @@ def test_the_service_worker_shows_a_push_and_answers_offline(new_page, make_pati
         "url": "/notifications/",
         "tag": "notification-1",
     }
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": live_platform, "registrationId": registration_id, "data": json.dumps(payload)},
-    )
-    assert wait_for_notification(page, "Promemoria") == {
+    assert push_shown(page, cdp, live_platform, registration_id, payload) == {
         "title": "Promemoria",
         "body": "Novità per te su telemed.",
         "url": "/notifications/",
     }
     # A push pointing to another site is shown with a link home instead.
     elsewhere = {"title": "Altrove", "url": "https://evil.example/phish", "tag": "notification-2"}
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": live_platform, "registrationId": registration_id, "data": json.dumps(elsewhere)},
-    )
-    assert wait_for_notification(page, "Altrove")["url"] == "/"
+    assert push_shown(page, cdp, live_platform, registration_id, elsewhere)["url"] == "/"
     cdp.detach()
 
     # Private pages visited online are not kept: only the offline page and its static files are.
