@@ -13,10 +13,6 @@ class DurableFileSystemStorage(FileSystemStorage):
     def _save(self, name, content):
         name = super()._save(name, content)
         path = self.path(name)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            durable.flush(fd)
-        finally:
-            os.close(fd)
+        durable.flush_file(path)
         durable.flush_directory(os.path.dirname(path))
         return name

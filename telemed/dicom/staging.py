@@ -367,7 +367,7 @@ def area() -> StagingArea:
 
 
 # A staged file is handed to the disk as it is written (lib/durable.py), so that the import's
-# flush before it records the instance (_LocalCopy.place) finds it written already.
+# flush before it records the instance (_LocalCopy.make_durable) finds it written already.
 
 
 class _LocalNewFile:
@@ -445,18 +445,10 @@ class _LocalCopy:
         """The files linked since the last call, then the folders they were linked into, flushed
         (quickly: their bytes were handed to the disk as they arrived, _LocalNewFile)."""
         for path in self.linked:
-            _flush_file(path)
+            durable.flush_file(path)
         for folder in self.placed_in:
             durable.flush_directory(folder)
         self.linked, self.placed_in = [], set()
-
-
-def _flush_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        durable.flush(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalArea:

@@ -36,6 +36,15 @@ def flush(fd: int) -> None:
     getattr(os, "fdatasync", os.fsync)(fd)
 
 
+def flush_file(path: Path | str) -> None:
+    """``flush`` of the file at ``path``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flush(fd)
+    finally:
+        os.close(fd)
+
+
 def flush_directory(path: Path | str) -> None:
     """Return once the names in the folder ``path`` (a file renamed or linked into it) are on the disk."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
