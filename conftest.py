@@ -280,6 +280,24 @@ def task_worker_process(env: dict, interval: float = 0.1) -> subprocess.Popen:
     )  # fmt: skip
 
 
+def record_flushes(monkeypatch, rows_now) -> list[tuple[int, str, int]]:
+    """Every flush from now on, as (inode, "bytes" for a file or "names" for a folder, what
+    ``rows_now()`` returned at that moment): the flushes happen, on the real disk, as before."""
+    flushed: list[tuple[int, str, int]] = []
+    fdatasync, fsync = os.fdatasync, os.fsync
+
+    def recorded(flush, what):
+        def call(fd):
+            flushed.append((os.fstat(fd).st_ino, what, rows_now()))
+            flush(fd)
+
+        return call
+
+    monkeypatch.setattr(os, "fdatasync", recorded(fdatasync, "bytes"))
+    monkeypatch.setattr(os, "fsync", recorded(fsync, "names"))
+    return flushed
+
+
 def free_port() -> int:
     import socket
 

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import record_flushes
 from telemed.boxes import services
 from telemed.boxes.models import Box, Document, UploadSession, UploadState
 from telemed.boxes.tests.conftest import Uploader, logged_in, pdf_bytes
@@ -41,19 +42,7 @@ def test_a_pdf_uploaded_in_chunks_is_stored_whole_with_its_digest(uploader, pati
 def test_a_completed_upload_is_on_the_disk_before_its_document_is_recorded(uploader, monkeypatch):
     """A power cut right after the answer must not leave a document that names an empty file: the
     file's bytes, and its name in its folder, are flushed before the document's row is written."""
-    flushed = []  # (inode, what, documents recorded at that moment)
-    fdatasync, fsync = os.fdatasync, os.fsync
-
-    def recorded_fdatasync(fd):
-        flushed.append((os.fstat(fd).st_ino, "bytes", Document.objects.count()))
-        fdatasync(fd)
-
-    def recorded_fsync(fd):
-        flushed.append((os.fstat(fd).st_ino, "names", Document.objects.count()))
-        fsync(fd)
-
-    monkeypatch.setattr(os, "fdatasync", recorded_fdatasync)
-    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    flushed = record_flushes(monkeypatch, Document.objects.count)
     response = uploader.upload("Referto cardiologico.pdf", pdf_bytes(padding=300_000), chunk_size=100_000)
     assert response.status_code == 201
     stored = Path(Document.objects.get().file.path)

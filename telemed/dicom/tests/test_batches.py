@@ -2,7 +2,6 @@
 one-file request would receive it, refusals listed without stopping the batch, a malformed
 batch stopped with a clear message and the files before it kept."""
 
-import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from conftest import record_flushes
 from telemed.boxes import digests
 from telemed.boxes import services as box_services
 from telemed.boxes.models import Box
@@ -134,27 +134,15 @@ def test_an_imported_instance_is_on_the_disk_before_its_row(importer, patient_cl
     files = [(f"CD/{p.relative_to(cd)}", p.read_bytes()) for p in sorted(cd.rglob("*")) if p.is_file()]
     urls = started(importer)
     assert send_batch(patient_client, urls, batch_of(files)).status_code == 200
-    flushed: dict[tuple[int, str], int] = {}  # (inode, what) → instances recorded at that moment
-    fdatasync, fsync = os.fdatasync, os.fsync
-
-    def recorded_fdatasync(fd):
-        flushed.setdefault((os.fstat(fd).st_ino, "bytes"), Instance.objects.count())
-        fdatasync(fd)
-
-    def recorded_fsync(fd):
-        flushed.setdefault((os.fstat(fd).st_ino, "names"), Instance.objects.count())
-        fsync(fd)
-
-    monkeypatch.setattr(os, "fdatasync", recorded_fdatasync)
-    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    flushed = record_flushes(monkeypatch, Instance.objects.count)
     assert importer.finish(urls["finish_url"]).status_code == 202
     run_tasks()
     instances = Instance.objects.filter(box__owner=patient)
     assert instances.count() == 31
     for instance in instances:
         stored = Path(instance.file.path)
-        assert flushed.get((stored.stat().st_ino, "bytes")) == 0, instance.path_on_cd
-        assert flushed.get((stored.parent.stat().st_ino, "names")) == 0
+        assert (stored.stat().st_ino, "bytes", 0) in flushed, instance.path_on_cd
+        assert (stored.parent.stat().st_ino, "names", 0) in flushed
 
 
 def test_a_batch_costs_the_same_queries_whatever_its_number_of_files(importer, patient_client, tmp_path):
