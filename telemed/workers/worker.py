@@ -136,10 +136,9 @@ class Wakeups:
             self._listen()
             return
         try:
-            # Every NOTIFY waiting is taken: those sent while a task ran need only this one poll.
+            # Every NOTIFY waiting is taken (psycopg yields all it has read, stop_after or not):
+            # those sent while a task ran need only this one poll.
             for _notify in self.listening.notifies(timeout=seconds, stop_after=1):
-                pass
-            while self.listening.pgconn.notifies() is not None:
                 pass
         except psycopg.Error:
             logger.warning("task worker: lost the connection that listens for new tasks", exc_info=True)
