@@ -56,7 +56,16 @@ class LeaderLock:
         return self._held
 
     def release(self) -> None:
-        """Give the lock up (a clean stop), so that a standby takes over at its next try."""
+        """Give the lock up (a clean stop), so that a standby takes over at its next try.
+
+        The unlock is said and answered before the connection closes: a closed connection frees
+        the lock only when the server has ended its session, which can come after a standby's
+        next try (the standby would then wait a whole interval for nothing)."""
+        if self._held and self._session is not None and not self._session.closed:
+            try:
+                self._session.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+            except psycopg.Error:
+                pass  # the session is going anyway, and the lock with it
         self._close()
 
     def _close(self) -> None:
