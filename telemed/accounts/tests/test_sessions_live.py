@@ -23,7 +23,7 @@ def test_a_stolen_session_loses_its_live_socket_when_the_owner_logs_out_everywhe
 
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", thief_cookie)])
-        assert (await socket.connect())[0]
+        assert (await socket.connect(timeout=10))[0]
         response = await database_sync_to_async(owner.post)(
             reverse("accounts:sessions_end_others"), {"current_password": PASSWORD}
         )
@@ -48,7 +48,7 @@ def test_logging_out_closes_the_sockets_of_that_session_only(make_patient):
         kept = WebsocketCommunicator(
             application, "/ws/notifications/", headers=[*HEADERS, (b"cookie", cookie(staying))]
         )
-        assert (await gone.connect())[0] and (await kept.connect())[0]
+        assert (await gone.connect(timeout=10))[0] and (await kept.connect(timeout=10))[0]
         await database_sync_to_async(leaving.post)(reverse("accounts:logout"))
         assert (await gone.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
         await kept.send_json_to({"type": "ping"})

@@ -30,10 +30,10 @@ def test_messages_and_changes_reach_the_open_pages_of_both_parties(consult_docto
     async def scenario():
         for outsider, code in ((None, 4401), (stranger, 4403)):
             socket = await socket_for(outsider, consult.pk)
-            assert await socket.connect() == (False, code)
+            assert await socket.connect(timeout=10) == (False, code)
 
         doctor_page, patient_page = await socket_for(doctor, consult.pk), await socket_for(patient, consult.pk)
-        assert (await doctor_page.connect())[0] and (await patient_page.connect())[0]
+        assert (await doctor_page.connect(timeout=10))[0] and (await patient_page.connect(timeout=10))[0]
 
         # A page drawn before the first message catches up when it connects.
         await doctor_page.send_json_to({"type": "sync", "after": 0})

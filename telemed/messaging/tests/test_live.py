@@ -26,12 +26,12 @@ def test_live_delivery_receipts_and_refused_frames(linked, make_doctor):
 
     async def scenario():
         intruder = await socket_for(outsider, conversation.pk)
-        connected, code = await intruder.connect()
+        connected, code = await intruder.connect(timeout=10)
         assert not connected and code == 4403
 
         doctor_socket = await socket_for(doctor, conversation.pk)
         patient_socket = await socket_for(patient, conversation.pk)
-        assert (await doctor_socket.connect())[0] and (await patient_socket.connect())[0]
+        assert (await doctor_socket.connect(timeout=10))[0] and (await patient_socket.connect(timeout=10))[0]
 
         await doctor_socket.send_json_to({"type": "send", "text": "Come sta?"})
         for socket in (doctor_socket, patient_socket):
@@ -75,7 +75,7 @@ def test_a_page_that_connects_late_gets_what_it_missed(linked):
 
     async def scenario():
         doctor_socket = await socket_for(doctor, conversation.pk)
-        assert (await doctor_socket.connect())[0]
+        assert (await doctor_socket.connect(timeout=10))[0]
         await doctor_socket.send_json_to({"type": "sync", "after": drawn_up_to})
         missed = await doctor_socket.receive_json_from(timeout=5)
         assert missed["type"] == "message" and missed["id"] == second.pk and missed["text"] == "Risultati pronti"
@@ -108,7 +108,7 @@ def test_a_page_that_missed_more_than_a_page_of_messages_gets_them_all_or_is_tol
 
     async def missed_after(after: int) -> tuple[list[int], list[str]]:
         socket = await socket_for(doctor, conversation.pk)
-        assert (await socket.connect())[0]
+        assert (await socket.connect(timeout=10))[0]
         await socket.send_json_to({"type": "sync", "after": after})
         ids, others = [], []
         while not await socket.receive_nothing(timeout=0.5):
@@ -141,11 +141,11 @@ def test_a_doctor_past_the_password_only_cannot_open_a_socket(linked):
             (b"cookie", f"sessionid={password_only.cookies['sessionid'].value}".encode()),
         ]
         socket = WebsocketCommunicator(application, f"/ws/conversations/{conversation.pk}/", headers=headers)
-        connected, code = await socket.connect()
+        connected, code = await socket.connect(timeout=10)
         assert not connected and code == 4401
         # The same doctor past the second factor gets in.
         verified = await socket_for(doctor, conversation.pk)
-        assert (await verified.connect())[0]
+        assert (await verified.connect(timeout=10))[0]
         await verified.disconnect()
 
     async_to_sync(scenario)()
@@ -162,7 +162,7 @@ def test_whoever_has_the_conversation_open_gets_no_notification_of_what_arrives_
 
     async def scenario():
         patient_socket = await socket_for(patient, conversation.pk)
-        assert (await patient_socket.connect())[0]
+        assert (await patient_socket.connect(timeout=10))[0]
         await database_sync_to_async(services.message_send)(actor=doctor, conversation=conversation, text="Aperta")
         assert (await patient_socket.receive_json_from(timeout=5))["text"] == "Aperta"
         await patient_socket.disconnect()

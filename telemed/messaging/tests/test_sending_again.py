@@ -62,7 +62,7 @@ def test_a_page_sending_again_after_a_drop_gets_the_stored_message_told_again(li
     async def scenario():
         doctor_socket = await socket_for(doctor, conversation.pk)
         patient_socket = await socket_for(patient, conversation.pk)
-        assert (await doctor_socket.connect())[0] and (await patient_socket.connect())[0]
+        assert (await doctor_socket.connect(timeout=10))[0] and (await patient_socket.connect(timeout=10))[0]
         frames = []
         for _repeat in range(2):
             await doctor_socket.send_json_to({"type": "send", "text": "Esiti pronti", "key": "abc123"})

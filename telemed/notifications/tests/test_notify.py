@@ -107,7 +107,7 @@ def test_live_push_over_websocket(make_patient):
         from channels.db import database_sync_to_async
 
         anonymous = WebsocketCommunicator(application, "/ws/notifications/", headers=[(b"origin", b"http://127.0.0.1")])
-        connected, code = await anonymous.connect()
+        connected, code = await anonymous.connect(timeout=10)
         assert not connected
         client = Client()
         await database_sync_to_async(client.force_login)(patient)
@@ -115,7 +115,7 @@ def test_live_push_over_websocket(make_patient):
         socket = WebsocketCommunicator(
             application, "/ws/notifications/", headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)]
         )
-        connected, _ = await socket.connect()
+        connected, _ = await socket.connect(timeout=10)
         assert connected
         await socket.send_to(text_data="{not json")
         await socket.send_json_to({"type": "ping"})

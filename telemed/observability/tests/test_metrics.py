@@ -152,10 +152,10 @@ def test_websocket_connections_are_counted_by_consumer_while_open():
     async def scenario():
         start = value("Accepting")
         first, second = WebsocketCommunicator(application, "/ok/"), WebsocketCommunicator(application, "/ok/")
-        assert (await first.connect())[0] and (await second.connect())[0]
+        assert (await first.connect(timeout=10))[0] and (await second.connect(timeout=10))[0]
         assert value("Accepting") == start + 2
         refused = WebsocketCommunicator(application, "/no/")
-        assert not (await refused.connect())[0]
+        assert not (await refused.connect(timeout=10))[0]
         assert value("Refusing") == 0
         await first.disconnect()
         await second.disconnect()

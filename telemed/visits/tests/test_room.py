@@ -51,15 +51,15 @@ def test_signaling_only_for_the_pair_forged_frames_refused(visit_doctor, visit_p
 
     async def scenario():
         intruder = await socket_for(outsider, booking.pk)
-        assert await intruder.connect() == (False, 4403)
+        assert await intruder.connect(timeout=10) == (False, 4403)
         too_early = await socket_for(visit_patient, early.pk)
-        assert await too_early.connect() == (False, 4410)
+        assert await too_early.connect(timeout=10) == (False, 4410)
 
         doctor = await socket_for(visit_doctor, booking.pk)
         patient = await socket_for(visit_patient, booking.pk)
-        assert (await doctor.connect())[0]
+        assert (await doctor.connect(timeout=10))[0]
         assert (await doctor.receive_json_from(timeout=5))["type"] == "hello"
-        assert (await patient.connect())[0]
+        assert (await patient.connect(timeout=10))[0]
         assert (await patient.receive_json_from(timeout=5)) == {
             "type": "hello",
             "role": "patient",
