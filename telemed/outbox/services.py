@@ -12,14 +12,14 @@ Rules:
   A key already there means the message already left: nothing is sent.
 - Two runs at the same time cannot both send: the second one's insert waits on the first's
   row lock (PostgreSQL) or write lock (SQLite) and then finds the key.
-- On SMTP (``telemed.outbox.smtp``) that transaction commits between the message's body and the
-  "." that ends it, so a process killed at any point either sent nothing and recorded nothing,
-  or recorded the message and the server receives it. On PostgreSQL the COMMIT and the "." are
-  written one right after the other and only then are their answers read
-  (``_commit_then``), so the window in which a kill records an e-mail that never leaves is the
-  few microseconds between two writes, not the commit's round trip (see smtp.py). A server that
-  refuses the message undoes the key, so the next run sends it. Its Message-ID is derived from
-  the key.
+- On SMTP (``telemed.outbox.smtp``) that transaction commits at the "." that ends the
+  message's body, so a process killed at any point either sent nothing and recorded nothing,
+  or recorded the message and the server receives it. On PostgreSQL the "." and the COMMIT are
+  written one right after the other, in that order, and only then are their answers read
+  (``_commit_after``): a kill in the microseconds between the two writes leaves a message and
+  no record, and the next run sends it again — a repeat with the same Message-ID (derived from
+  the key), never a loss (see smtp.py). A server that refuses the message undoes the key, so
+  the next run sends it.
 - With a backend that has no network between us and the mailbox (the console in development,
   memory in tests) the message is sent inside the transaction.
 - In-app notifications have no window at all: they are rows in the same transaction.
@@ -68,25 +68,25 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None, undo_b
         return False  # the common repeat: no need to talk to the server at all
 
     database = transaction.get_connection()
-    # Only a transaction of our own can be committed with the "." (a caller's block commits later).
+    # Only a transaction of our own can be committed right behind the "." (a caller's block
+    # commits later: the "." then goes at the end of ours, and a rollback of theirs is a repeat).
     pipelined = database.vendor == "postgresql" and not database.in_atomic_block
 
-    def record(at_commit, *, inside=False) -> bool:
+    def record(at_commit) -> bool:
+        # ``at_commit`` (the "." or, with no network hop, the whole message) goes before the
+        # COMMIT: a kill between the two is a repeat on the next run, never a loss.
         try:
             with transaction.atomic():
                 if not message_claim(key=key):
                     return False
                 if before_send is not None and before_send() is False:
                     raise _Withdrawn
-                if inside:
-                    at_commit()
-                    return True
                 if pipelined:
-                    _commit_then(at_commit)
-                    return True
+                    _commit_after(at_commit)
+                else:
+                    at_commit()
         except _Withdrawn:
             return False
-        at_commit()
         return True
 
     connection = message.connection or mail.get_connection()
@@ -100,12 +100,17 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None, undo_b
 
         return connection.send_with_commit_point(message, record=record, on_refused=refused)
     # No network between us and the mailbox (the console, memory in tests): sent inside.
-    return record(message.send, inside=True)
+    return record(message.send)
 
 
-def _commit_then(write) -> None:
-    """On PostgreSQL, inside the outermost atomic block: commit it, calling ``write()`` after
-    the COMMIT has left for the server and before its answer is read.
+def _commit_after(write) -> None:
+    """On PostgreSQL, inside the outermost atomic block: call ``write()``, then send the COMMIT
+    right after it, before either answer is read.
+
+    ``write()`` goes first so that a process killed between the two leaves the transaction
+    uncommitted (the server rolls back when its client vanishes): what ``write()`` sent goes
+    again on the next run, a repeat rather than a record of something that never left. Neither
+    waits for the other's answer: the window is two writes wide, not a round trip.
 
     The block's own exit then finds the transaction committed and has nothing left to do but
     run its on_commit callbacks. A COMMIT that fails raises, after ``write()`` has run."""
@@ -113,12 +118,12 @@ def _commit_then(write) -> None:
 
     database = transaction.get_connection()
     if database.savepoint_ids or not database.in_atomic_block:
-        raise RuntimeError("_commit_then() must run in the outermost atomic block")
+        raise RuntimeError("_commit_after() must run in the outermost atomic block")
     raw = database.connection
     with raw.lock:
+        write()
         raw.pgconn.send_query(b"COMMIT")
         raw.wait(generators.send(raw.pgconn))
-        write()
         results = raw.wait(generators.fetch_many(raw.pgconn))
     failed = [result for result in results if result.status != pq.ExecStatus.COMMAND_OK]
     if failed:

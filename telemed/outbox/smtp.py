@@ -6,19 +6,22 @@ that line. So the hand-off is split where it can be made atomic with our own dat
 
 1. MAIL FROM, RCPT TO, DATA and the whole message are sent, all but the final ".".
 2. ``record(final_dot)`` runs the caller's transaction that records the message as sent (its
-   idempotency key); at its commit point it calls ``final_dot``, which writes the "." — or it
-   finds the message already sent and answers False.
+   idempotency key); right before its commit it calls ``final_dot``, which writes the "." — or
+   it finds the message already sent and answers False.
 3. The server's answer to the "." is read.
 
-Where the commit point is, is the database's (telemed.outbox.services): on PostgreSQL the
-COMMIT is written to the database's socket and the "." to the server's right after it, before
-either answer is read, so the two leave the process within microseconds of each other; a
-process killed before them leaves no record and no message (PostgreSQL rolls back a transaction
-whose client vanished, the SMTP server drops the unfinished message) and one killed after leaves
-both. (Committing first and writing the "." once the COMMIT was acknowledged, as this did
-before, left the whole commit round trip — a WAL flush, milliseconds on a busy disk — as the
-window in which a kill recorded an e-mail that never left: the reminders' crash test hit it.) On
-SQLite the commit is this process's own file write and the "." follows it.
+Where the commit is, is the database's (telemed.outbox.services): on PostgreSQL the "." is
+written to the server's socket and the COMMIT to the database's right after it, before either
+answer is read, so the two leave the process within microseconds of each other; a process killed
+before them leaves no record and no message (the SMTP server drops the unfinished message,
+PostgreSQL rolls back a transaction whose client vanished) and one killed after leaves both. One
+killed between the two writes leaves the message and no record: the next run sends it again, a
+repeat with the same Message-ID (which many mail stores fold into one), never a loss. (The
+opposite order, COMMIT then ".", made that same window a lost e-mail recorded as sent, and the
+reminders' crash test hit it on a loaded machine, where the COMMIT's write can hand the CPU to
+the database's process before the next line runs; waiting for the server's answer to the "."
+before committing, as this did first, widened the repeat window to a whole round trip.) On
+SQLite the "." is written and the commit, this process's own file write, follows it.
 
 A COMMIT that fails after the "." left (the database went away at that instant) leaves a
 message sent but not recorded: the error propagates, the task runs again and sends it again —
@@ -59,7 +62,7 @@ class EmailBackend(DjangoEmailBackend):
     def send_with_commit_point(self, email_message, record, on_refused) -> bool:
         """Hand ``email_message`` over with ``record(final_dot)`` between the body and its final ".".
 
-        ``record`` calls ``final_dot()`` at its commit point. Returns False (and sends nothing)
+        ``record`` calls ``final_dot()`` right before its commit. Returns False (and sends nothing)
         when ``record`` returns False without having called it."""
         recipients = email_message.recipients()
         if not recipients:

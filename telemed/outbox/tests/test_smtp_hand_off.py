@@ -38,6 +38,27 @@ def test_a_process_dying_in_its_commit_leaves_no_message_and_no_record(smtp_sett
     assert len(smtp_settings.messages) == 1
 
 
+def test_a_process_dying_between_the_final_dot_and_the_commit_repeats_the_same_message(smtp_settings, monkeypatch):
+    real_send = smtplib.SMTP.send
+
+    def send_then_die(self, data):
+        real_send(self, data)
+        if data == b".\r\n":
+            raise SystemExit("killed right after the final dot")
+
+    monkeypatch.setattr(smtplib.SMTP, "send", send_then_die)
+    with pytest.raises(SystemExit):
+        email_send_once(key="k:8", message=message())
+    assert not SentMessage.objects.filter(key="k:8").exists()  # rolled back: the next run sends it
+    smtp_settings.wait_for("anna@example.test")
+
+    monkeypatch.setattr(smtplib.SMTP, "send", real_send)
+    assert email_send_once(key="k:8", message=message()) is True
+    assert email_send_once(key="k:8", message=message()) is False
+    first, again = smtp_settings.messages
+    assert first["Message-ID"] == again["Message-ID"]  # a repeat, which mail stores fold into one
+
+
 def test_what_the_caller_records_commits_with_the_key(smtp_settings, make_patient):
     patient = make_patient(email="anna@example.test")
     email_send_once(
@@ -90,20 +111,27 @@ def test_without_a_network_hop_the_same_rules_hold(settings, mailoutbox):
 
 @pytest.mark.postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined commit is PostgreSQL's")
-def test_on_postgresql_the_final_dot_leaves_while_the_commit_is_on_its_way(smtp_settings, monkeypatch):
-    # Waiting for the COMMIT's answer before writing the "." would leave the commit's round trip
-    # (a WAL flush) as the window in which a kill records an e-mail that never leaves.
+def test_on_postgresql_the_commit_leaves_right_behind_the_final_dot(smtp_settings, monkeypatch):
+    # The "." leaves while the transaction is still open (a kill right then is a repeat, never an
+    # e-mail recorded as sent that never left), and the COMMIT does not wait for the server's
+    # answer to it (which would make that window a round trip).
     from psycopg import pq
 
-    seen = []
-    real_send = smtplib.SMTP.send
+    seen = {}
+    real_send, real_getreply = smtplib.SMTP.send, smtplib.SMTP.getreply
 
     def send(self, data):
         if data == b".\r\n":
-            seen.append(connection.connection.pgconn.transaction_status)
+            seen["at the dot"] = connection.connection.pgconn.transaction_status
         return real_send(self, data)
 
+    def getreply(self):
+        if "at the dot" in seen:
+            seen.setdefault("at its answer", connection.connection.pgconn.transaction_status)
+        return real_getreply(self)
+
     monkeypatch.setattr(smtplib.SMTP, "send", send)
+    monkeypatch.setattr(smtplib.SMTP, "getreply", getreply)
     assert email_send_once(key="k:7", message=message()) is True
-    assert seen == [pq.TransactionStatus.ACTIVE]  # the COMMIT sent, not yet answered
+    assert seen == {"at the dot": pq.TransactionStatus.INTRANS, "at its answer": pq.TransactionStatus.IDLE}
     assert SentMessage.objects.filter(key="k:7").exists() and len(smtp_settings.messages) == 1
