@@ -23,7 +23,7 @@ around each middleware that can also run asynchronously (three hops a request, e
 between the event loop and that thread), which cost more than some pages.
 
 A client that goes away mid-body makes ``read`` raise ``OSError``, as a broken file would; the
-view then cuts the part file back (boxes.services._write_chunk).
+view then cuts the part file back (boxes.uploads._write_chunk).
 """
 
 import asyncio

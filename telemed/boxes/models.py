@@ -1,7 +1,7 @@
 """Medbox (a doctor's clinical records, per patient) and Welbox (a patient's own history).
 
 Space accounting lives on the box row so that one conditional UPDATE can reserve
-it (see ``services.upload_start``): ``used_bytes`` are stored documents that count
+it (see ``uploads.upload_start``): ``used_bytes`` are stored documents that count
 against the quota, ``reserved_bytes`` are uploads in progress, ``system_bytes``
 are documents the platform filed (signed reports) that never count.
 """

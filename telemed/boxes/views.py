@@ -35,7 +35,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from telemed.accounts.views import refusal_text
 from telemed.audit.models import AuditAction
-from telemed.boxes import forms, hiding, selectors, services, sniffing
+from telemed.boxes import forms, hiding, selectors, services, sniffing, uploads
 from telemed.boxes.models import BoxKind, Category, UploadState
 
 SIGNED_URL_SECONDS = 60
@@ -56,9 +56,9 @@ def _box_context(request: HttpRequest, box) -> dict:
         "usage": selectors.box_usage(box),
         "is_medbox": box.kind == BoxKind.MEDBOX,
         "upload_limits": {
-            "max_file": services.MAX_FILE_BYTES,
-            "chunk": services.FIRST_CHUNK_BYTES,
-            "chunk_max": services.MAX_CHUNK_BYTES,
+            "max_file": uploads.MAX_FILE_BYTES,
+            "chunk": uploads.FIRST_CHUNK_BYTES,
+            "chunk_max": uploads.MAX_CHUNK_BYTES,
         },
     }
 
@@ -438,7 +438,7 @@ def upload_create(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": form_errors_text(form), "code": "invalid"}, status=400)
     data = form.cleaned_data
     try:
-        upload = services.upload_start(
+        upload = uploads.upload_start(
             actor=request.user, name=data["name"], size=data["size"],
             category=data["category"] or Category.OTHER, folder=_folder_of(request, data["folder"]),
         )  # fmt: skip
@@ -474,7 +474,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         return _with_offset(JsonResponse(_upload_status(upload)), upload)
     if request.method == "DELETE":
         try:
-            services.upload_cancel(actor=request.user, upload=upload)
+            uploads.upload_cancel(actor=request.user, upload=upload)
         except ValidationError as error:
             return _with_offset(_json_error(error, 409), upload)
         return _with_offset(HttpResponse(status=204), upload)
@@ -496,16 +496,16 @@ def _upload_patch(request: HttpRequest, upload) -> HttpResponse:
             JsonResponse({"error": _("The chunk must declare its length."), "code": "length"}, status=411), upload
         )
     try:
-        upload = services.upload_append(
+        upload = uploads.upload_append(
             actor=request.user, upload=upload, offset=offset, stream=request, length=length,
             sha256=_checksum(request), request=request,
         )  # fmt: skip
-    except services.UploadConflict as error:
+    except uploads.UploadConflict as error:
         return _with_offset(_json_error(error, 409), error.upload)
     except ValidationError as error:
         upload.refresh_from_db()
         status = {
-            "beyond": 413, "chunk": 413 if length > services.MAX_CHUNK_BYTES else 400, "type": 415, "storage": 503,
+            "beyond": 413, "chunk": 413 if length > uploads.MAX_CHUNK_BYTES else 400, "type": 415, "storage": 503,
         }.get(error.code, 400)  # fmt: skip
         return _with_offset(_json_error(error, status), upload)
     if upload.state == UploadState.COMPLETE:
@@ -525,11 +525,11 @@ def upload_form(request: HttpRequest) -> HttpResponse:
         return _back(request)
     uploaded = form.cleaned_data["file"]
     try:
-        upload = services.upload_start(
+        upload = uploads.upload_start(
             actor=request.user, name=uploaded.name, size=uploaded.size,
             category=form.cleaned_data["category"], folder=form.cleaned_data["folder"],
         )  # fmt: skip
-        services.upload_append(
+        uploads.upload_append(
             actor=request.user, upload=upload, offset=0, stream=uploaded, length=uploaded.size, request=request
         )
     except ValidationError as error:

@@ -29,6 +29,7 @@ from telemed.billing.models import ServiceKind
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as boxes
 from telemed.boxes import sniffing
+from telemed.boxes import uploads as box_uploads
 from telemed.boxes.models import Category, UploadState
 from telemed.consults import tasks
 from telemed.consults.models import (
@@ -366,15 +367,15 @@ def _check_upload(upload: UploadedFile) -> None:
 def _store_upload(actor: User, upload: UploadedFile):
     """File an upload into the patient's Welbox (it is theirs, like everything they send)."""
     try:
-        session = boxes.upload_start(actor=actor, name=upload.name, size=upload.size, category=Category.OTHER)
+        session = box_uploads.upload_start(actor=actor, name=upload.name, size=upload.size, category=Category.OTHER)
     except ValidationError as error:  # the Welbox is full
         raise ValidationError({"uploads": error.messages}) from None
     try:
-        boxes.upload_append(actor=actor, upload=session, offset=0, stream=upload.stream, length=upload.size)
+        box_uploads.upload_append(actor=actor, upload=session, offset=0, stream=upload.stream, length=upload.size)
     except ValidationError as error:
         session.refresh_from_db()
         if session.state == UploadState.OPEN:
-            boxes.upload_cancel(actor=actor, upload=session)
+            box_uploads.upload_cancel(actor=actor, upload=session)
         raise ValidationError({"uploads": error.messages}) from None
     session.refresh_from_db()
     return session.document

@@ -50,6 +50,7 @@ from telemed.audit.services import audit_record
 from telemed.billing import selectors as billing
 from telemed.boxes import selectors as boxes
 from telemed.boxes import services as box_services
+from telemed.boxes import uploads as box_uploads
 from telemed.care import selectors as care
 from telemed.care import services as care_services
 from telemed.consults import services as consults
@@ -195,6 +196,7 @@ def _erase_account_data(user: User) -> dict:
     box = boxes.box_of_owner(user)
     if box is not None:
         outcome["studies"], outcome["studies_kept"] = dicom_services.studies_erase_of_box(box=box)
+        box_uploads.uploads_cancel_of_box(box=box)
         outcome["documents"] = box_services.box_erase(box=box)
     outcome["messages"] = messaging.messages_erase_of_sender(user=user)
     outcome["reminders"] = reminders.reminders_erase_of_patient(patient=user)

@@ -581,6 +581,7 @@ def room_file_send(*, actor, booking: Booking, name: str, stream, size: int):
     """A file the patient sends in the room: uploaded into their Welbox (quota reserved first, type
     sniffed from the content, by the boxes app), shared with the doctor, announced in the chat."""
     from telemed.boxes import services as boxes
+    from telemed.boxes import uploads as box_uploads
     from telemed.boxes.models import UploadState
     from telemed.visits.models import RoomMessage
     from telemed.visits.selectors import room_get_for_user
@@ -593,13 +594,13 @@ def room_file_send(*, actor, booking: Booking, name: str, stream, size: int):
             _("In the room a file can be at most %(mb)s MB: put bigger ones in your Welbox and share them.")
             % {"mb": MAX_ROOM_FILE_BYTES // 1024**2}
         )
-    upload = boxes.upload_start(actor=actor, name=name, size=size)
+    upload = box_uploads.upload_start(actor=actor, name=name, size=size)
     try:
-        boxes.upload_append(actor=actor, upload=upload, offset=0, stream=stream, length=size)
+        box_uploads.upload_append(actor=actor, upload=upload, offset=0, stream=stream, length=size)
     finally:
         upload.refresh_from_db()
         if upload.state == UploadState.OPEN:  # the bytes did not all arrive: free the reserved space
-            boxes.upload_cancel(actor=actor, upload=upload)
+            box_uploads.upload_cancel(actor=actor, upload=upload)
     document = upload.document
     if document is None:
         raise ValueError("an upload appended whole has its document")

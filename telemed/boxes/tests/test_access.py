@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from telemed.audit.models import AuditEntry
-from telemed.boxes import services, views
+from telemed.boxes import services, uploads, views
 from telemed.boxes.models import Document, Folder
 from telemed.boxes.tests.conftest import Uploader, logged_in, pdf_bytes
 
@@ -244,8 +244,8 @@ def test_only_doctors_and_patients_have_a_box(db):
 def test_the_box_lists_its_documents_a_page_at_a_time_and_its_pages_keep_the_search(patient, patient_client):
     content = pdf_bytes()
     for n in range(views.DOCUMENTS_PAGE_SIZE + 1):
-        upload = services.upload_start(actor=patient, name=f"Esame {n:03d}.pdf", size=len(content), category="exam")
-        services.upload_append(actor=patient, upload=upload, offset=0, stream=io.BytesIO(content), length=len(content))
+        upload = uploads.upload_start(actor=patient, name=f"Esame {n:03d}.pdf", size=len(content), category="exam")
+        uploads.upload_append(actor=patient, upload=upload, offset=0, stream=io.BytesIO(content), length=len(content))
     first = patient_client.get(reverse("boxes:home")).content.decode()
     assert first.count('data-testid="document-row"') == views.DOCUMENTS_PAGE_SIZE
     assert f"Esame {views.DOCUMENTS_PAGE_SIZE:03d}.pdf" in first and "Esame 000.pdf" not in first  # the newest first

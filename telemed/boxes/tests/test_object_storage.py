@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from conftest import database_url_for_subprocesses, free_port, platform_process, session_cookie
-from telemed.boxes import digests, parts, services
+from telemed.boxes import digests, parts, uploads
 from telemed.boxes.models import Box, Document, UploadSession, UploadState
 from telemed.boxes.tests.conftest import pdf_bytes
 
@@ -151,7 +151,7 @@ def test_an_idle_upload_that_expires_gives_its_parts_up(uploader, patient, objec
     assert uploader.patch(url, 0, content[: 5 * MIB]).status_code == 204
     upload = UploadSession.objects.get()
     UploadSession.objects.filter(pk=upload.pk).update(last_activity_at=timezone.now() - datetime.timedelta(days=2))
-    assert services.upload_expire_if_idle(upload_id=str(upload.pk))
+    assert uploads.upload_expire_if_idle(upload_id=str(upload.pk))
     assert UploadSession.objects.get().state == UploadState.EXPIRED
     assert object_storage.multipart_uploads() == [] and object_storage.keys() == []
     assert Box.objects.get(owner=patient).reserved_bytes == 0

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, connections
 from django.urls import reverse
 
-from telemed.boxes import selectors, services
+from telemed.boxes import selectors, services, uploads
 from telemed.boxes.models import GIB, Box, BoxSettings, Document, QuotaRaise, UploadSession
 from telemed.boxes.tests.conftest import pdf_bytes
 
@@ -40,7 +40,7 @@ def test_an_upload_that_would_exceed_the_quota_is_refused_before_any_byte(upload
     assert body["delete_url"] == reverse("boxes:space") and body["buy_url"].endswith("#more-space")
     box.refresh_from_db()
     assert box.reserved_bytes == 0 and not UploadSession.objects.exists()
-    assert not (services._uploads_dir()).exists() or not list(services._uploads_dir().iterdir())
+    assert not (services.scratch_dir()).exists() or not list(services.scratch_dir().iterdir())
     # Exactly what is left still fits.
     assert uploader.start("fits.txt", 1000).status_code == 201
 
@@ -112,7 +112,7 @@ def test_twenty_concurrent_uploads_never_exceed_the_quota(patient):
     def upload():
         try:
             barrier.wait(timeout=30)
-            services.upload_start(actor=patient, name="scan.zip", size=size)
+            uploads.upload_start(actor=patient, name="scan.zip", size=size)
             outcomes.append("reserved")
         except services.QuotaExceeded:
             outcomes.append("refused")

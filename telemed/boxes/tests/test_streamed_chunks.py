@@ -15,7 +15,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from conftest import verified_client
-from telemed.boxes import services
+from telemed.boxes import services, uploads
 from telemed.boxes.models import Document, UploadSession
 from telemed.streaming import ReceivedBody
 
@@ -75,7 +75,7 @@ def test_the_part_file_grows_while_the_client_is_still_sending(patient_and_uploa
     async def run():
         communicator = ApplicationCommunicator(django_application, _scope(client, url, 0, half))
         await communicator.send_input({"type": "http.request", "body": content[:PIECE], "more_body": True})
-        part = services.part_path(upload)
+        part = uploads.part_path(upload)
         for _ in range(200):  # the view has written the first piece before the rest is sent
             if part.exists() and part.stat().st_size >= PIECE:
                 break
@@ -114,7 +114,7 @@ def test_a_client_gone_mid_chunk_leaves_the_offset_where_it_was(patient_and_uplo
 
     asyncio.run(run())
     upload = UploadSession.objects.get()
-    assert upload.offset == 0 and services.part_path(upload).stat().st_size == 0
+    assert upload.offset == 0 and uploads.part_path(upload).stat().st_size == 0
     # It resumes from 0 and completes.
     response = client.generic(
         "PATCH", url, content, content_type="application/offset+octet-stream", headers={"Upload-Offset": "0"}

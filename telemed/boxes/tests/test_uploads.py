@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import record_flushes
-from telemed.boxes import services
+from telemed.boxes import services, uploads
 from telemed.boxes.models import Box, Document, UploadSession, UploadState
 from telemed.boxes.tests.conftest import Uploader, logged_in, pdf_bytes
 
@@ -36,7 +36,7 @@ def test_a_pdf_uploaded_in_chunks_is_stored_whole_with_its_digest(uploader, pati
     # The quota counts exactly what was stored.
     assert (box.used_bytes, box.reserved_bytes) == (len(content), 0)
     assert UploadSession.objects.get().state == UploadState.COMPLETE
-    assert not list((services._uploads_dir()).glob("*.part"))
+    assert not list((services.scratch_dir()).glob("*.part"))
 
 
 def test_a_completed_upload_is_on_the_disk_before_its_document_is_recorded(uploader, monkeypatch):
@@ -64,7 +64,7 @@ def test_an_interrupted_upload_resumes_where_it_stopped(uploader, patient):
     # After the drop the client asks where to go on from: nothing of the broken chunk was kept.
     head = uploader.head(url)
     assert head.status_code == 200 and head["Upload-Offset"] == "100000" and head["Upload-Length"] == str(len(content))
-    assert os.path.getsize(services.part_path(UploadSession.objects.get())) == 100_000
+    assert os.path.getsize(uploads.part_path(UploadSession.objects.get())) == 100_000
     offset = 100_000
     while offset < len(content):
         response = uploader.patch(url, offset, content[offset : offset + 100_000])
@@ -163,7 +163,7 @@ def test_a_file_that_lies_about_its_type_is_refused_and_its_space_released(uploa
     assert (box.used_bytes, box.reserved_bytes) == (0, 0)
     assert not Document.objects.exists()
     assert UploadSession.objects.get().state == UploadState.FAILED
-    assert not list(services._uploads_dir().glob("*.part"))
+    assert not list(services.scratch_dir().glob("*.part"))
     assert uploader.client.get(url).json()["state"] == "failed"
 
 
@@ -209,7 +209,7 @@ def test_cancelling_releases_the_space_and_the_part_file(uploader, patient):
     uploader.patch(url, 0, b"a" * 500)
     assert uploader.client.delete(url).status_code == 204
     assert box_of(patient).reserved_bytes == 0
-    assert not list(services._uploads_dir().glob("*.part"))
+    assert not list(services.scratch_dir().glob("*.part"))
     assert uploader.patch(url, 500, b"a" * 500).status_code == 409
 
 
@@ -226,7 +226,7 @@ def test_an_upload_never_finished_is_expired_by_its_scheduled_task(uploader, pat
     run_tasks()
     assert UploadSession.objects.get().state == UploadState.EXPIRED
     assert box_of(patient).reserved_bytes == 0
-    assert not list(services._uploads_dir().glob("*.part"))
+    assert not list(services.scratch_dir().glob("*.part"))
 
 
 def test_an_upload_still_active_when_its_task_runs_is_looked_at_again_later(uploader, run_tasks):

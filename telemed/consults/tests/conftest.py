@@ -13,6 +13,7 @@ from telemed.accounts.models import Role, SecretaryAssignment, SecretaryProfile,
 from telemed.billing import tariffs
 from telemed.billing.models import ServiceKind
 from telemed.boxes import services as boxes
+from telemed.boxes import uploads as box_uploads
 
 _n = itertools.count(1)
 
@@ -82,8 +83,8 @@ def pdf_bytes(text: str = "Esame del sangue") -> bytes:
 def welbox_document(patient, name="esame.pdf", data: bytes | None = None):
     """A document stored in the patient's Welbox through the boxes upload, as the patient would."""
     data = data or pdf_bytes()
-    upload = boxes.upload_start(actor=patient, name=name, size=len(data))
-    boxes.upload_append(actor=patient, upload=upload, offset=0, stream=io.BytesIO(data), length=len(data))
+    upload = box_uploads.upload_start(actor=patient, name=name, size=len(data))
+    box_uploads.upload_append(actor=patient, upload=upload, offset=0, stream=io.BytesIO(data), length=len(data))
     upload.refresh_from_db()
     return upload.document
 

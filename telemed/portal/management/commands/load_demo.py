@@ -37,6 +37,7 @@ from telemed.billing import donations, payments, proformas, storage_purchases, t
 from telemed.billing import selectors as billing_selectors
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes import services as box_services
+from telemed.boxes import uploads as box_uploads
 from telemed.directory import services as directory_services
 from telemed.rights import retention
 
@@ -829,8 +830,8 @@ DEMO_WELBOX = [
 
 def _demo_upload(user: User, name: str, category: str, content: bytes, folder=None):
     """Through the same resumable-upload services as the page (one chunk)."""
-    upload = box_services.upload_start(actor=user, name=name, size=len(content), category=category, folder=folder)
-    box_services.upload_append(actor=user, upload=upload, offset=0, stream=io.BytesIO(content), length=len(content))
+    upload = box_uploads.upload_start(actor=user, name=name, size=len(content), category=category, folder=folder)
+    box_uploads.upload_append(actor=user, upload=upload, offset=0, stream=io.BytesIO(content), length=len(content))
     upload.refresh_from_db()
     return upload.document
 
