@@ -24,6 +24,7 @@ from telemed.api.costs import Cost, cost_of
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
 from telemed.api.params import IsoMoment, Text, Written, integer, object_id
+from telemed.visits import availability as visit_availability
 from telemed.visits import ice, selectors, services, slots
 from telemed.visits.models import Booking, BookingStatus, DateProposal, ProposalAction, ProposalStatus
 
@@ -241,7 +242,7 @@ def visit_slots(
         "cost": cost_of(breakdown),
         "slots": [
             {"key": slot.key, "start": slot.start, "end": slot.end}
-            for slot in slots.free_slots(services.agenda_of(user), minutes=length)
+            for slot in slots.free_slots(visit_availability.agenda_of(user), minutes=length)
         ],
     }
 

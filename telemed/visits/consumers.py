@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from telemed.notifications.consumers import CLOSE_FORBIDDEN, JsonFramesConsumer, in_pool
-from telemed.visits import selectors, services
+from telemed.visits import rooms, selectors
 from telemed.visits.models import BookingStatus
 
 MAX_FRAME_CHARS = 64_000
@@ -66,7 +66,7 @@ class VisitRoomConsumer(JsonFramesConsumer):
         self.user = user
         self.role = "doctor" if user.pk == self.booking.doctor_id else "patient"
         self.admitted = self.booking.status == BookingStatus.IN_PROGRESS
-        await self.join(services.room_group(self.booking.pk))
+        await self.join(rooms.room_group(self.booking.pk))
         await self.send_json({"type": "hello", "role": self.role, "visit": self.booking.pk, "admitted": self.admitted})
         await self._to_others({"type": "room.presence", "role": self.role})
 
@@ -92,23 +92,19 @@ class VisitRoomConsumer(JsonFramesConsumer):
                     {"type": "room.presence", "role": self.role, "reply": content.get("reply") is True}
                 )
             elif kind == "waiting":
-                await in_pool(services.visit_patient_waiting)(actor=self.user, booking=self.booking)
+                await in_pool(rooms.visit_patient_waiting)(actor=self.user, booking=self.booking)
                 await self._to_others({"type": "room.waiting"})
             elif kind == "admit":
-                await in_pool(services.visit_admit)(actor=self.user, booking=self.booking)
+                await in_pool(rooms.visit_admit)(actor=self.user, booking=self.booking)
             elif kind == "end":
-                await in_pool(services.visit_end)(actor=self.user, booking=self.booking)
+                await in_pool(rooms.visit_end)(actor=self.user, booking=self.booking)
             elif kind == "chat":
-                await in_pool(services.room_message_send)(
-                    actor=self.user, booking=self.booking, text=content.get("text")
-                )
+                await in_pool(rooms.room_message_send)(actor=self.user, booking=self.booking, text=content.get("text"))
             elif kind == "notes":
-                await in_pool(services.visit_notes_save)(
-                    actor=self.user, booking=self.booking, notes=content.get("notes")
-                )
+                await in_pool(rooms.visit_notes_save)(actor=self.user, booking=self.booking, notes=content.get("notes"))
                 await self.send_json({"type": "notes.saved"})
             elif kind == "stats":
-                await in_pool(services.visit_stats_record)(
+                await in_pool(rooms.visit_stats_record)(
                     actor=self.user,
                     booking=self.booking,
                     rtt_ms=content.get("rtt_ms"),

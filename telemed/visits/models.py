@@ -143,7 +143,7 @@ class Booking(models.Model):
     admitted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     doctor_notes = models.TextField(blank=True, max_length=20000)
-    # Connection quality measured by both browsers (getStats), aggregated: see services.visit_stats_record.
+    # Connection quality measured by both browsers (getStats), aggregated: see rooms.visit_stats_record.
     quality = models.JSONField(default=dict, blank=True)
     statement = models.CharField(max_length=12, choices=ExamStatement.choices, blank=True)
     report = models.OneToOneField(

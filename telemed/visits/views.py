@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from telemed.accounts.selectors import doctor_public_profile
 from telemed.accounts.views import add_service_errors
 from telemed.reports import forms as report_forms
-from telemed.visits import ice, selectors, services, slots
+from telemed.visits import availability, ice, reporting, rooms, selectors, services, slots
 from telemed.visits.forms import (
     AgendaForm,
     BookForm,
@@ -48,7 +48,7 @@ def agenda(request: HttpRequest) -> HttpResponse:
     """The doctor's agenda settings: length, horizon, notice, weekly availability and absences."""
     if not request.user.is_doctor:
         raise PermissionDenied
-    agenda = services.agenda_of(request.user)
+    agenda = availability.agenda_of(request.user)
     which = request.POST.get("form") if request.method == "POST" else None
     settings_form = AgendaForm(
         request.POST if which == "settings" else None,
@@ -58,15 +58,15 @@ def agenda(request: HttpRequest) -> HttpResponse:
     exception_form = ExceptionForm(request.POST if which == "exception" else None)
     try:
         if which == "settings" and settings_form.is_valid():
-            services.agenda_update(actor=request.user, **settings_form.cleaned_data)
+            availability.agenda_update(actor=request.user, **settings_form.cleaned_data)
             flash.success(request, _("Agenda saved."))
             return redirect("visits:agenda")
         if which == "rule" and rule_form.is_valid():
-            services.availability_rule_add(actor=request.user, **rule_form.cleaned_data)
+            availability.availability_rule_add(actor=request.user, **rule_form.cleaned_data)
             flash.success(request, _("Availability added."))
             return redirect("visits:agenda")
         if which == "exception" and exception_form.is_valid():
-            services.agenda_exception_add(actor=request.user, **exception_form.cleaned_data)
+            availability.agenda_exception_add(actor=request.user, **exception_form.cleaned_data)
             flash.success(request, _("Absence added."))
             return redirect("visits:agenda")
         if which == "holiday":
@@ -75,14 +75,18 @@ def agenda(request: HttpRequest) -> HttpResponse:
             except ValueError:
                 raise ValidationError(_("Unknown request.")) from None
             if request.POST.get("open") == "1":
-                services.agenda_holiday_open(actor=request.user, day=day)
+                availability.agenda_holiday_open(actor=request.user, day=day)
                 flash.success(request, _("Patients can book visits on %(day)s.") % {"day": date_format(day, "l d/m/Y")})
             else:
-                services.agenda_holiday_close(actor=request.user, day=day)
+                availability.agenda_holiday_close(actor=request.user, day=day)
                 flash.success(request, _("No visits on %(day)s.") % {"day": date_format(day, "l d/m/Y")})
             return redirect("visits:agenda")
         if which in ("remove_rule", "remove_exception"):
-            remove = services.availability_rule_remove if which == "remove_rule" else services.agenda_exception_remove
+            remove = (
+                availability.availability_rule_remove
+                if which == "remove_rule"
+                else availability.agenda_exception_remove
+            )
             key = "rule_id" if which == "remove_rule" else "exception_id"
             try:
                 object_id = int(request.POST.get("id", ""))
@@ -160,7 +164,7 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "doctor": doctor,
         "breakdown": breakdown,
-        "days": _by_day(slots.free_slots(services.agenda_of(doctor), minutes=minutes)),
+        "days": _by_day(slots.free_slots(availability.agenda_of(doctor), minutes=minutes)),
         "minutes": minutes,
         "length_choices": choices,
         "book_form": book_form,
@@ -208,7 +212,9 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "booking": booking,
         "room_open": selectors.room_is_open(booking),
         "charge": selectors.booking_charge(booking) if request.user.pk == booking.patient_id else None,
-        "free": _by_day(slots.free_slots(services.agenda_of(booking.doctor), days=14, minutes=booking.duration_minutes))
+        "free": _by_day(
+            slots.free_slots(availability.agenda_of(booking.doctor), days=14, minutes=booking.duration_minutes)
+        )
         if request.user.pk == booking.patient_id and booking.status == "booked"
         else [],
     }
@@ -301,11 +307,11 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
     try:
         if which == "save" and form.is_valid() and therapy.is_valid():
             lines = report_forms.therapy_lines(therapy)
-            services.visit_report_save(actor=request.user, booking=booking, therapy=lines, **form.cleaned_data)
+            reporting.visit_report_save(actor=request.user, booking=booking, therapy=lines, **form.cleaned_data)
             flash.success(request, _("Report saved."))
             return redirect("visits:report", booking_id=booking.pk)
         if which == "sign" and sign_form.is_valid():
-            services.visit_report_sign(actor=request.user, booking=booking, code=sign_form.cleaned_data["code"])
+            reporting.visit_report_sign(actor=request.user, booking=booking, code=sign_form.cleaned_data["code"])
             flash.success(request, _("The report is signed and delivered to the patient."))
             return redirect("visits:booking", booking_id=booking.pk)
     except ValidationError as error:
@@ -316,7 +322,7 @@ def report(request: HttpRequest, booking_id: int) -> HttpResponse:
         "form": form,
         "sign_form": sign_form,
         "therapy": therapy,
-        "record": services.visit_record_text(booking),
+        "record": reporting.visit_record_text(booking),
     }
     return render(request, "visits/report.html", context, status=400 if request.method == "POST" else 200)
 
@@ -330,7 +336,7 @@ def room_file(request: HttpRequest, booking_id: int) -> JsonResponse:
     if upload is None:
         return JsonResponse({"error": _("Choose a file to send.")}, status=400)
     try:
-        services.room_file_send(actor=request.user, booking=booking, name=upload.name, stream=upload, size=upload.size)
+        rooms.room_file_send(actor=request.user, booking=booking, name=upload.name, stream=upload, size=upload.size)
     except ValidationError as error:
         return JsonResponse({"error": " ".join(error.messages)}, status=400)
     except PermissionDenied:

@@ -75,7 +75,7 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
     from telemed.billing import donations, tariffs
     from telemed.signatures import services as signing
     from telemed.signatures.tests.conftest import code_for
-    from telemed.visits import services as visits
+    from telemed.visits import availability as visit_availability
 
     doctor = doctor_with_demo_authenticator(
         make_doctor, email="dott.nuova@example.test", first_name="Nadia", last_name="Nuovi"
@@ -112,7 +112,9 @@ def test_a_new_doctor_is_guided_through_the_first_steps_and_the_profile_stays_ho
     )
     import datetime
 
-    off_the_loop(visits.availability_rule_add, actor=doctor, weekday=0, start=datetime.time(9), end=datetime.time(12))
+    off_the_loop(
+        visit_availability.availability_rule_add, actor=doctor, weekday=0, start=datetime.time(9), end=datetime.time(12)
+    )
     doctor_page.goto("/dashboard/")
     assert doctor_page.get_by_test_id("step-tariffs").get_attribute("data-done") == "true"
     assert doctor_page.get_by_test_id("step-agenda").get_attribute("data-done") == "true"

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from telemed.billing.tariffs import tariff_set
-from telemed.visits import services as visits
+from telemed.visits import availability as visit_availability
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.browser.test_messaging import doctor_with_demo_authenticator, log_in
 
@@ -38,12 +38,16 @@ def visit_doctor(make_doctor):
         tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30
     )
     off_the_loop(
-        visits.agenda_update, actor=doctor, slot_minutes=30, horizon_days=30, min_notice_hours=2, cancel_notice_hours=24,
+        visit_availability.agenda_update, actor=doctor, slot_minutes=30, horizon_days=30, min_notice_hours=2, cancel_notice_hours=24,
         reschedule_notice_hours=24,
     )  # fmt: skip
     for weekday in range(7):
         off_the_loop(
-            visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(12)
+            visit_availability.availability_rule_add,
+            actor=doctor,
+            weekday=weekday,
+            start=datetime.time(9),
+            end=datetime.time(12),
         )
     return doctor
 
@@ -114,12 +118,16 @@ def test_holidays_are_not_offered_until_the_doctor_opens_one(new_page, make_doct
         tariff_set, actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("50.00"), duration_minutes=30
     )
     off_the_loop(
-        visits.agenda_update, actor=doctor, slot_minutes=30, horizon_days=(holiday - today).days + 2, min_notice_hours=2,
+        visit_availability.agenda_update, actor=doctor, slot_minutes=30, horizon_days=(holiday - today).days + 2, min_notice_hours=2,
         cancel_notice_hours=24, reschedule_notice_hours=24,
     )  # fmt: skip
     for weekday in range(7):
         off_the_loop(
-            visits.availability_rule_add, actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(10)
+            visit_availability.availability_rule_add,
+            actor=doctor,
+            weekday=weekday,
+            start=datetime.time(9),
+            end=datetime.time(10),
         )
     patient = make_patient(email="ugo@example.test", first_name="Ugo", last_name="Bassi")
     patient_page, doctor_page = new_page(), new_page()

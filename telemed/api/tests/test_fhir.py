@@ -33,7 +33,7 @@ from telemed.fhir.bundle import patient_bundle
 from telemed.fhir.resources import KINDS
 from telemed.lib.italy import is_public_holiday
 from telemed.messaging import services as messaging
-from telemed.visits import services as visits
+from telemed.visits import availability as visit_availability
 from telemed.visits.models import Booking
 from telemed.visits.tests.conftest import rome
 
@@ -79,12 +79,14 @@ def fhir_world(make_patient, make_doctor):
     doctor.doctor_profile.save()
     # Video visits of 30 minutes, 09:00 to 11:00 (Rome) every day.
     tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("60.00"), duration_minutes=30)
-    visits.agenda_update(
+    visit_availability.agenda_update(
         actor=doctor, slot_minutes=30, horizon_days=7, min_notice_hours=2, cancel_notice_hours=24,
         reschedule_notice_hours=24,
     )  # fmt: skip
     for weekday in range(7):
-        visits.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(11))
+        visit_availability.availability_rule_add(
+            actor=doctor, weekday=weekday, start=datetime.time(9), end=datetime.time(11)
+        )
     link = care.care_accept(actor=doctor, link=care.care_request(actor=patient, doctor=doctor))
     consents.consents_give(user=patient, kinds=[ConsentKind.SHARED_SPACE])
     shared = welbox_document(patient, name="ecg-referto.pdf")

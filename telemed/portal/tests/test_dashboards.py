@@ -126,7 +126,7 @@ def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be
 ):
     import datetime as dt
 
-    from telemed.visits import services as visits
+    from telemed.visits import availability as visit_availability
 
     doctor, patient = make_doctor(), make_patient()
     log_in(client, doctor)
@@ -141,7 +141,7 @@ def test_a_new_doctor_has_first_steps_and_a_profile_that_offers_only_what_can_be
         actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("40.00"), duration_minutes=30
     )
     assert b'data-testid="book-video-visit"' not in client.get(profile).content  # priced, but no hours open
-    visits.availability_rule_add(actor=doctor, weekday=2, start=dt.time(9), end=dt.time(12))
+    visit_availability.availability_rule_add(actor=doctor, weekday=2, start=dt.time(9), end=dt.time(12))
     assert b'data-testid="book-video-visit"' in client.get(profile).content
     log_in(client, doctor)
     steps = client.get(reverse("portal:dashboard")).context["first_steps"]

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from telemed.billing.tariffs import tariff_set
-from telemed.visits import services
+from telemed.visits import availability, services
 from telemed.visits.slots import ROME
 
 
@@ -17,7 +17,7 @@ def doctor_with_agenda(make_doctor, *, email: str = "dottore@example.test"):
 def offer_visits(doctor):
     """``doctor`` offers 30-minute video visits every day from 08:00 to 20:00 (Rome), 60 EUR."""
     tariff_set(actor=doctor, doctor=doctor.doctor_profile, kind="video", fee=Decimal("60.00"), duration_minutes=30)
-    services.agenda_update(
+    availability.agenda_update(
         actor=doctor,
         slot_minutes=30,
         horizon_days=30,
@@ -26,7 +26,7 @@ def offer_visits(doctor):
         reschedule_notice_hours=24,
     )
     for weekday in range(7):
-        services.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(8), end=datetime.time(20))
+        availability.availability_rule_add(actor=doctor, weekday=weekday, start=datetime.time(8), end=datetime.time(20))
     return doctor
 
 
@@ -40,7 +40,7 @@ def visit_doctor(make_doctor):
     today = timezone.now().astimezone(ROME).date()
     for day in sorted(public_holidays(today.year) | public_holidays(today.year + 1)):
         if today <= day <= today + datetime.timedelta(days=400):
-            services.agenda_holiday_open(actor=doctor, day=day)
+            availability.agenda_holiday_open(actor=doctor, day=day)
     return doctor
 
 

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
-from telemed.visits import services, slots
+from telemed.visits import availability, services, slots
 from telemed.visits.models import Booking, BookingStatus
 from telemed.visits.tests.conftest import rome, total_for
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_free_slots_follow_rules_exceptions_notice_and_bookings(visit_doctor, visit_patient):
-    agenda = services.agenda_of(visit_doctor)
+    agenda = availability.agenda_of(visit_doctor)
     free = slots.free_slots(agenda)
     assert free and all(s.end - s.start == datetime.timedelta(minutes=30) for s in free)
     assert all(8 <= s.start.astimezone(slots.ROME).hour < 20 for s in free)
@@ -30,7 +30,7 @@ def test_free_slots_follow_rules_exceptions_notice_and_bookings(visit_doctor, vi
     assert max(s.start for s in free) <= now + datetime.timedelta(days=30)
     # An absence removes its days; a booking removes its slot.
     day = rome(3, 9).date()
-    services.agenda_exception_add(actor=visit_doctor, first_day=day, last_day=day, reason="Congresso")
+    availability.agenda_exception_add(actor=visit_doctor, first_day=day, last_day=day, reason="Congresso")
     assert not [s for s in slots.free_slots(agenda) if s.start.astimezone(slots.ROME).date() == day]
     start = rome(4, 10)
     services.booking_create(
@@ -41,7 +41,7 @@ def test_free_slots_follow_rules_exceptions_notice_and_bookings(visit_doctor, vi
 
 
 def test_rules_are_rome_wall_clock_across_daylight_saving(visit_doctor):
-    agenda = services.agenda_of(visit_doctor)
+    agenda = availability.agenda_of(visit_doctor)
     agenda.horizon_days = 365
     agenda.save()
     # 28 March 2027 and 31 October 2027 are DST switch days (the first is Easter: opened): 08:00 stays 08:00 in Rome.
@@ -53,11 +53,15 @@ def test_rules_are_rome_wall_clock_across_daylight_saving(visit_doctor):
 
 def test_overlapping_rules_and_bad_agenda_values_are_refused(visit_doctor):
     with pytest.raises(ValidationError, match="overlaps"):
-        services.availability_rule_add(actor=visit_doctor, weekday=0, start=datetime.time(19), end=datetime.time(21))
+        availability.availability_rule_add(
+            actor=visit_doctor, weekday=0, start=datetime.time(19), end=datetime.time(21)
+        )
     with pytest.raises(ValidationError):
-        services.availability_rule_add(actor=visit_doctor, weekday=0, start=datetime.time(21), end=datetime.time(20))
+        availability.availability_rule_add(
+            actor=visit_doctor, weekday=0, start=datetime.time(21), end=datetime.time(20)
+        )
     with pytest.raises(ValidationError):
-        services.agenda_update(
+        availability.agenda_update(
             actor=visit_doctor,
             slot_minutes=20,
             horizon_days=30,
@@ -65,7 +69,7 @@ def test_overlapping_rules_and_bad_agenda_values_are_refused(visit_doctor):
             cancel_notice_hours=1,
             reschedule_notice_hours=1,
         )
-    assert services.agenda_of(visit_doctor).rules.count() == 7
+    assert availability.agenda_of(visit_doctor).rules.count() == 7
 
 
 def test_booking_refuses_past_outside_availability_changed_price_and_non_patients(
@@ -112,7 +116,7 @@ def test_cancellation_follows_the_doctors_notice(visit_doctor, visit_patient):
     soon = services.booking_create(
         actor=visit_patient,
         doctor=visit_doctor,
-        start=slots.free_slots(services.agenda_of(visit_doctor))[0].start,
+        start=slots.free_slots(availability.agenda_of(visit_doctor))[0].start,
         accepted_total=total_for(visit_doctor),
     )
     later = services.booking_create(

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from telemed.billing.deadlines import is_working_day
-from telemed.visits import selectors, services, slots
+from telemed.visits import availability, selectors, slots
 from telemed.visits.slots import ROME
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def days_with_slots(agenda) -> set[datetime.date]:
 
 
 def test_default_availability_skips_italian_public_holidays(holiday_doctor):
-    agenda = services.agenda_of(holiday_doctor)
+    agenda = availability.agenda_of(holiday_doctor)
     offered = days_with_slots(agenda)
     for holiday in (
         datetime.date(2026, 12, 8),
@@ -36,27 +36,27 @@ def test_default_availability_skips_italian_public_holidays(holiday_doctor):
 
 
 def test_a_doctor_opens_a_holiday_explicitly_and_can_close_it_again(holiday_doctor, make_doctor):
-    agenda = services.agenda_of(holiday_doctor)
+    agenda = availability.agenda_of(holiday_doctor)
     christmas = datetime.date(2026, 12, 25)
-    services.agenda_holiday_open(actor=holiday_doctor, day=christmas)
-    services.agenda_holiday_open(actor=holiday_doctor, day=christmas)  # twice is once
+    availability.agenda_holiday_open(actor=holiday_doctor, day=christmas)
+    availability.agenda_holiday_open(actor=holiday_doctor, day=christmas)  # twice is once
     assert christmas in days_with_slots(agenda)
     assert slots.is_free_slot(agenda, datetime.datetime(2026, 12, 25, 9, 0, tzinfo=ROME), now=NOW)
     listed = {row["day"]: row for row in selectors.holidays_ahead(agenda, language="it", now=NOW)}
     assert listed[christmas]["open"] and listed[christmas]["name"] == "Natale"
     assert not listed[datetime.date(2026, 12, 8)]["open"]
     # Another doctor's agenda is untouched; a working day is not a holiday to open.
-    assert christmas not in days_with_slots(services.agenda_of(make_doctor()))
+    assert christmas not in days_with_slots(availability.agenda_of(make_doctor()))
     with pytest.raises(ValidationError, match="not a national public holiday"):
-        services.agenda_holiday_open(actor=holiday_doctor, day=datetime.date(2026, 12, 9))
-    services.agenda_holiday_close(actor=holiday_doctor, day=christmas)
+        availability.agenda_holiday_open(actor=holiday_doctor, day=datetime.date(2026, 12, 9))
+    availability.agenda_holiday_close(actor=holiday_doctor, day=christmas)
     assert christmas not in days_with_slots(agenda)
 
 
 def test_an_absence_closes_an_opened_holiday(holiday_doctor):
-    agenda = services.agenda_of(holiday_doctor)
-    services.agenda_holiday_open(actor=holiday_doctor, day=datetime.date(2026, 12, 8))
-    services.agenda_exception_add(
+    agenda = availability.agenda_of(holiday_doctor)
+    availability.agenda_holiday_open(actor=holiday_doctor, day=datetime.date(2026, 12, 8))
+    availability.agenda_exception_add(
         actor=holiday_doctor, first_day=datetime.date(2026, 12, 7), last_day=datetime.date(2026, 12, 9)
     )
     assert datetime.date(2026, 12, 8) not in days_with_slots(agenda)

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from conftest import verified_client
 from telemed.billing.tariffs import tariff_set
-from telemed.visits import services, slots
+from telemed.visits import availability, services, slots
 from telemed.visits.tests.conftest import rome
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def test_15_minute_slots_without_a_15_minute_tariff_still_book_every_priced_leng
     tariff_set(
         actor=visit_doctor, doctor=visit_doctor.doctor_profile, kind="video", fee=Decimal("100.00"), duration_minutes=60
     )
-    services.agenda_update(
+    availability.agenda_update(
         actor=visit_doctor,
         slot_minutes=15,
         horizon_days=30,
@@ -31,7 +31,7 @@ def test_15_minute_slots_without_a_15_minute_tariff_still_book_every_priced_leng
     assert services.visit_length(visit_doctor) == 30  # 15 is not priced: the shortest priced length
     with pytest.raises(ValidationError, match="30, 60 minutes"):
         services.visit_quote(doctor=visit_doctor, minutes=15)
-    agenda = services.agenda_of(visit_doctor)
+    agenda = availability.agenda_of(visit_doctor)
     hour = [
         s for s in slots.free_slots(agenda, minutes=60) if s.start.astimezone(slots.ROME).date() == rome(3, 8).date()
     ]
@@ -58,7 +58,7 @@ def test_the_agenda_warns_and_the_booking_page_offers_every_priced_length(visit_
     tariff_set(
         actor=visit_doctor, doctor=visit_doctor.doctor_profile, kind="video", fee=Decimal("100.00"), duration_minutes=60
     )
-    services.agenda_update(
+    availability.agenda_update(
         actor=visit_doctor,
         slot_minutes=15,
         horizon_days=30,

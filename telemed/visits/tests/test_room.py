@@ -15,7 +15,7 @@ from telemed.asgi import application
 from telemed.billing.models import BillableService
 from telemed.boxes.models import Document
 from telemed.signatures.tests.conftest import clock, code_for, next_code, signing_ca, signing_doctor  # noqa: F401
-from telemed.visits import ice, services
+from telemed.visits import ice, reporting, rooms, services
 from telemed.visits.models import Booking, BookingStatus, RoomMessage
 from telemed.visits.selectors import RoomClosed, room_get_for_user
 
@@ -177,23 +177,23 @@ def test_report_signed_delivered_and_billable(
     patient = make_patient()
     booking = book_now(doctor, patient)
     with pytest.raises(ValidationError):
-        services.visit_report_save(actor=doctor, booking=booking, diagnosis="x", findings="", statement="adequate")
-    services.visit_admit(actor=doctor, booking=booking)
-    services.visit_stats_record(actor=patient, booking=booking, rtt_ms=30, packet_loss=0.02, width=1280, height=720)
+        reporting.visit_report_save(actor=doctor, booking=booking, diagnosis="x", findings="", statement="adequate")
+    rooms.visit_admit(actor=doctor, booking=booking)
+    rooms.visit_stats_record(actor=patient, booking=booking, rtt_ms=30, packet_loss=0.02, width=1280, height=720)
     with pytest.raises(ValidationError):
-        services.visit_report_save(actor=doctor, booking=booking, diagnosis="x", findings="", statement="maybe")
-    services.visit_report_save(actor=doctor, booking=booking, diagnosis="Dermatite", findings="Eritema", statement="")
+        reporting.visit_report_save(actor=doctor, booking=booking, diagnosis="x", findings="", statement="maybe")
+    reporting.visit_report_save(actor=doctor, booking=booking, diagnosis="Dermatite", findings="Eritema", statement="")
     booking.refresh_from_db()
     with pytest.raises(ValidationError, match="adequate"):
-        services.visit_report_sign(actor=doctor, booking=booking, code=next_code(doctor))
-    services.visit_report_save(
+        reporting.visit_report_sign(actor=doctor, booking=booking, code=next_code(doctor))
+    reporting.visit_report_save(
         actor=doctor, booking=booking, diagnosis="Dermatite", findings="Eritema", statement="in_person"
     )
     booking.refresh_from_db()
     with pytest.raises(ValidationError):
-        services.visit_report_sign(actor=doctor, booking=booking, code="000000")
+        reporting.visit_report_sign(actor=doctor, booking=booking, code="000000")
     assert not BillableService.objects.exists()
-    services.visit_report_sign(actor=doctor, booking=booking, code=next_code(doctor))
+    reporting.visit_report_sign(actor=doctor, booking=booking, code=next_code(doctor))
     booking.refresh_from_db()
     assert booking.status == BookingStatus.DELIVERED and booking.report.is_signed
     notes = booking.report.notes

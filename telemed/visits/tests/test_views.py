@@ -4,8 +4,8 @@ import pytest
 
 from conftest import log_in
 from telemed.visits import slots
+from telemed.visits.availability import agenda_of
 from telemed.visits.models import Booking
-from telemed.visits.services import agenda_of
 from telemed.visits.tests.conftest import rome, total_for
 
 pytestmark = pytest.mark.django_db

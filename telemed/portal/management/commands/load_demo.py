@@ -753,6 +753,7 @@ class Command(BaseCommand):
     def _visits(self) -> int:
         from django.utils import timezone
 
+        from telemed.visits import availability as visit_availability
         from telemed.visits import selectors as visit_selectors
         from telemed.visits import services as visit_services
         from telemed.visits.slots import free_slots
@@ -760,15 +761,15 @@ class Command(BaseCommand):
         opened = 0
         for local, _base, _imaging, _priority, videos in TARIFFS:
             doctor = User.objects.get(email=self._email(local))
-            agenda = visit_services.agenda_of(doctor)
+            agenda = visit_availability.agenda_of(doctor)
             if not videos or agenda.rules.exists():
                 continue
-            visit_services.agenda_update(
+            visit_availability.agenda_update(
                 actor=doctor, slot_minutes=min(videos), horizon_days=30, min_notice_hours=2, cancel_notice_hours=24, reschedule_notice_hours=24
             )  # fmt: skip
             for weekday in range(5):
                 for start, end in ((9, 13), (15, 18)):
-                    visit_services.availability_rule_add(
+                    visit_availability.availability_rule_add(
                         actor=doctor, weekday=weekday, start=datetime.time(start), end=datetime.time(end)
                     )
             opened += 1
@@ -778,7 +779,9 @@ class Command(BaseCommand):
             return opened
         # The first free slot at least two days ahead, so that the demo visit stays in the future for a while.
         not_before = timezone.now() + datetime.timedelta(days=2)
-        slot = next((slot for slot in free_slots(visit_services.agenda_of(doctor)) if slot.start >= not_before), None)
+        slot = next(
+            (slot for slot in free_slots(visit_availability.agenda_of(doctor)) if slot.start >= not_before), None
+        )
         if slot is None:
             return opened
         total = visit_services.visit_quote(doctor=doctor).patient_total
