@@ -66,6 +66,7 @@ def seed(scale: int) -> None:
     from telemed.accounts.models import User
     from telemed.billing import payments, pricing, proformas
     from telemed.care import services as care
+    from telemed.consults import info_requests as consult_info_requests
     from telemed.consults import services as consults
     from telemed.messaging import services as messaging
     from telemed.portal.management.commands.load_demo import _demo_upload, demo_codice_fiscale, demo_text_pdf
@@ -125,7 +126,7 @@ def seed(scale: int) -> None:
         if n % 2:
             consults.consult_start(actor=doctor, consult=consult)
             consults.consult_message_send(actor=doctor, consult=consult, text="Da quanto tempo?")
-        consults.info_request_send(
+        consult_info_requests.info_request_send(
             actor=other,
             doctor=doctor.doctor_profile,
             text="Lo studio è aperto il sabato?",

@@ -17,7 +17,8 @@ from telemed.api.auth import access, scoped
 from telemed.api.errors import ERRORS
 from telemed.api.paging import PageInfo, page_of
 from telemed.api.params import Written, object_id
-from telemed.consults import selectors, services
+from telemed.consults import info_requests as consult_info_requests
+from telemed.consults import selectors
 from telemed.consults.models import InfoRequest, InfoStatus
 
 router = Router(tags=["info requests"])
@@ -142,7 +143,9 @@ def info_send(request: HttpRequest, body: InfoIn):
         raise PermissionDenied
     doctor = accounts.doctor_public_profile(body.doctor)
     known = InfoRequest.objects.filter(idempotency_key=body.key, patient=request.user).exists()
-    info = services.info_request_send(actor=request.user, doctor=doctor, text=body.text, idempotency_key=body.key)
+    info = consult_info_requests.info_request_send(
+        actor=request.user, doctor=doctor, text=body.text, idempotency_key=body.key
+    )
     return Status(200 if known else 201, _info(info))
 
 
@@ -172,7 +175,7 @@ def info_detail(request: HttpRequest, info_id: int = object_id()):
 )
 def info_answer(request: HttpRequest, body: InfoAnswerIn, info_id: int = object_id()):
     info = _for_handler(request.user, info_id)
-    return _info(services.info_request_answer(actor=request.user, info=info, answer=body.answer))
+    return _info(consult_info_requests.info_request_answer(actor=request.user, info=info, answer=body.answer))
 
 
 @router.post(
@@ -186,4 +189,4 @@ def info_reject(request: HttpRequest, info_id: int = object_id()):
     """As the inbox's button: the patient is e-mailed a link that opens a consult request to the
     same doctor with the question already in it."""
     info = _for_handler(request.user, info_id)
-    return _info(services.info_request_reject(actor=request.user, info=info))
+    return _info(consult_info_requests.info_request_reject(actor=request.user, info=info))

@@ -1,4 +1,6 @@
-"""Every use case of consults that changes state. One transaction each; the actor is checked here.
+"""Every use case of consults that changes state: here requesting and working a consult; the Info
+requests are ``info_requests.py``'s, what the deadline's scheduled tasks do ``deadlines.py``'s.
+One transaction each; the actor is checked here.
 
 A consult's state changes only in ``consult_transition``; the services around it check who
 is acting and what else must hold (a signed report before "answered", an overdue deadline
@@ -11,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import BinaryIO
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -20,7 +21,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed.accounts import consents
-from telemed.accounts import selectors as accounts
 from telemed.accounts.models import DoctorProfile, User
 from telemed.billing import pricing, proformas
 from telemed.billing import selectors as billing_selectors
@@ -46,7 +46,6 @@ from telemed.dicom import selectors as dicom_selectors
 from telemed.dicom import services as dicom
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
-from telemed.outbox.services import message_claim
 from telemed.reports import services as reports
 from telemed.reports.models import ReportKind
 
@@ -109,14 +108,14 @@ def consult_transition(consult: Consult, to: str) -> Consult:
     return consult
 
 
-# --- helpers ------------------------------------------------------------------------------------
+# --- helpers (also info_requests.py's and deadlines.py's) -----------------------------------------
 
 
-def _doctor_user(doctor: DoctorProfile) -> User:
+def doctor_user(doctor: DoctorProfile) -> User:
     return doctor.user
 
 
-def _consult_url(consult: Consult) -> str:
+def consult_url(consult: Consult) -> str:
     return reverse("consults:detail", args=[consult.pk])
 
 
@@ -124,7 +123,7 @@ def _locked(consult: Consult) -> Consult:
     return Consult.objects.select_for_update().select_related("doctor__user", "patient").get(pk=consult.pk)
 
 
-def _require_patient(actor: User) -> None:
+def require_patient(actor: User) -> None:
     if not actor.is_authenticated or not actor.is_patient or not actor.is_active:
         raise PermissionDenied
 
@@ -139,7 +138,7 @@ def _require_party(actor: User, consult: Consult) -> None:
         raise PermissionDenied
 
 
-def _clean_text(text: str, *, field_name: str, required: bool, limit: int) -> str:
+def clean_text(text: str, *, field_name: str, required: bool, limit: int) -> str:
     text = (text or "").strip()
     if required and not text:
         raise ValidationError({field_name: _("Write your question.")})
@@ -148,110 +147,11 @@ def _clean_text(text: str, *, field_name: str, required: bool, limit: int) -> st
     return text
 
 
-def _key(value) -> uuid.UUID:
+def submission_key(value) -> uuid.UUID:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (TypeError, ValueError):
         raise ValidationError(_("The form is out of date: reload the page and send it again.")) from None
-
-
-# --- Info requests --------------------------------------------------------------------------------
-
-
-def _info_handlers(doctor: DoctorProfile) -> list[User]:
-    """Who reads a doctor's Info inbox: their secretaries, or the doctor when they have none."""
-    secretaries = [
-        assignment.secretary.user
-        for assignment in accounts.secretaries_of_doctor(doctor).select_related("secretary__user")
-    ]
-    return secretaries or [_doctor_user(doctor)]
-
-
-def info_offered(doctor: DoctorProfile) -> bool:
-    tariff = billing_selectors.tariff_current_for(doctor, ServiceKind.INFO)
-    return tariff is not None and tariff.offered
-
-
-@transaction.atomic
-def info_request_send(*, actor: User, doctor: DoctorProfile, text: str, idempotency_key) -> InfoRequest:
-    """A patient's free administrative question to the doctor's office. The same form sent twice stores one."""
-    _require_patient(actor)
-    key = _key(idempotency_key)
-    existing = InfoRequest.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        if existing.patient_id != actor.pk:
-            raise ValidationError(_("The form is out of date: reload the page and send it again."))
-        return existing
-    if not info_offered(doctor):
-        raise ValidationError(_("%(doctor)s does not take Info requests.") % {"doctor": doctor})
-    text = _clean_text(text, field_name="text", required=True, limit=4000)
-    try:
-        with transaction.atomic():
-            info = InfoRequest.objects.create(doctor=doctor, patient=actor, text=text, idempotency_key=key)
-    except IntegrityError:
-        return InfoRequest.objects.get(idempotency_key=key)  # the twin submission won the race
-    for handler in _info_handlers(doctor):
-        notify(
-            recipient=handler, kind=NOTIFY_INFO, title=_("A new Info request"),
-            url=reverse("consults:info_inbox") + f"?doctor={doctor.pk}",
-        )  # fmt: skip
-    return info
-
-
-def _check_info_handler(actor: User, info: InfoRequest) -> None:
-    """A secretary of the request's doctor, or the doctor; anyone else is refused."""
-    if actor.is_doctor and info.doctor.user_id == actor.pk:
-        return
-    if actor.is_secretary and accounts.secretary_works_for(actor, info.doctor):
-        return
-    raise PermissionDenied
-
-
-def _locked_open_info(actor: User, info: InfoRequest) -> InfoRequest:
-    info = InfoRequest.objects.select_for_update().select_related("doctor__user", "patient").get(pk=info.pk)
-    _check_info_handler(actor, info)
-    if info.status != InfoStatus.OPEN:
-        raise ValidationError(_("This Info request has already been handled."), code="handled")
-    return info
-
-
-@transaction.atomic
-def info_request_answer(*, actor: User, info: InfoRequest, answer: str) -> InfoRequest:
-    info = _locked_open_info(actor, info)
-    info.answer = _clean_text(answer, field_name="answer", required=False, limit=4000)
-    if not info.answer:
-        raise ValidationError({"answer": _("Write the answer.")})
-    info.status, info.handled_by, info.handled_at = InfoStatus.ANSWERED, actor, timezone.now()
-    info.save(update_fields=["answer", "status", "handled_by", "handled_at"])
-    notify(
-        recipient=info.patient,
-        kind=NOTIFY_INFO,
-        title=_("Your Info request was answered"),
-        url=reverse("consults:mine"),
-    )
-    return info
-
-
-@transaction.atomic
-def info_request_reject(*, actor: User, info: InfoRequest) -> InfoRequest:
-    """The question asks for clinical advice: refused as Info, and the patient is e-mailed a link
-    that opens a consult request to the same doctor with the text already in it."""
-    info = _locked_open_info(actor, info)
-    info.status, info.handled_by, info.handled_at = InfoStatus.REJECTED, actor, timezone.now()
-    info.save(update_fields=["status", "handled_by", "handled_at"])
-    # The e-mail must not be lost: enqueued in the same transaction as the rejection.
-    tasks.send_info_rejected.enqueue(info_id=info.pk)
-    notify(
-        recipient=info.patient,
-        kind=NOTIFY_INFO,
-        title=_("Your Info request needs to be a consult"),
-        url=reverse("consults:mine"),
-    )
-    return info
-
-
-def info_reformulation_link(info: InfoRequest) -> str:
-    return settings.BASE_URL + reverse("consults:new", args=[info.doctor.slug]) + f"?info={info.pk}"
 
 
 # --- requesting a consult ---------------------------------------------------------------------
@@ -388,7 +288,7 @@ def consult_uploads_keep(*, actor: User, uploads: tuple[UploadedFile, ...]) -> t
     selected. An upload that is itself refused (empty, too large, a type a consult does not take,
     a full box) is left out, with the message that says why. Not one transaction: like the request,
     each file is stored by the boxes' upload services, which clean up after themselves."""
-    _require_patient(actor)
+    require_patient(actor)
     kept, refused = [], []
     for upload in uploads:
         try:
@@ -401,7 +301,7 @@ def consult_uploads_keep(*, actor: User, uploads: tuple[UploadedFile, ...]) -> t
 
 def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft) -> tuple[Offer, list, list]:
     """Everything that can be checked before anything is stored: the offer, the question, what goes with it."""
-    _require_patient(actor)
+    require_patient(actor)
     offers = {offer.kind: offer for offer in consult_offers(doctor)}
     if draft.kind not in CONSULT_KINDS:
         raise ValidationError({"kind": _("Choose the kind of consult.")})
@@ -421,7 +321,7 @@ def consult_validate(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft)
         )
     if not draft.accepted_terms:
         raise ValidationError({"accept": _("Accept the cost and the response deadline to send the consult.")})
-    _clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX)
+    clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX)
     if len(set(draft.document_ids)) + len(draft.uploads) > MAX_ATTACHMENTS:
         raise ValidationError({"documents": _("At most %(n)d attachments per consult.") % {"n": MAX_ATTACHMENTS}})
     if (draft.document_ids or draft.uploads or draft.study_ids) and not consents.has_shared_space(actor):
@@ -465,7 +365,7 @@ def _schedule_deadline_work(consult: Consult) -> None:
 
 
 def _share_with_doctor(actor: User, consult: Consult, documents: list, message: ConsultMessage | None) -> None:
-    doctor = _doctor_user(consult.doctor)
+    doctor = doctor_user(consult.doctor)
     for document in documents:
         # By reference, revocable in the Welbox, like every document a patient shows a doctor.
         boxes.document_share(actor=actor, document=document, doctor=doctor)
@@ -478,14 +378,14 @@ def _share_with_doctor(actor: User, consult: Consult, documents: list, message: 
 def consult_request(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft) -> tuple[Consult, bool]:
     """Send a consult: priced and timed now, as the patient accepted. Returns ``(consult, created)``;
     the same form sent twice returns the first consult and changes nothing."""
-    _require_patient(actor)
-    key = _key(draft.idempotency_key)
+    require_patient(actor)
+    key = submission_key(draft.idempotency_key)
     existing = Consult.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.patient_id != actor.pk:
             raise ValidationError(_("The form is out of date: reload the page and send it again."))
         return existing, False
-    if _doctor_user(doctor).pk == actor.pk:
+    if doctor_user(doctor).pk == actor.pk:
         raise ValidationError(_("You cannot ask yourself for a consult."))
     offer, documents, studies = consult_validate(actor=actor, doctor=doctor, draft=draft)
     from_info = None
@@ -504,21 +404,21 @@ def consult_request(*, actor: User, doctor: DoctorProfile, draft: ConsultDraft) 
             offer = priced
             consult = Consult.objects.create(
                 doctor=doctor, patient=actor, service_kind=offer.kind,
-                question=_clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX),
+                question=clean_text(draft.question, field_name="question", required=True, limit=QUESTION_MAX),
                 breakdown=offer.breakdown.to_dict(), patient_total=offer.breakdown.patient_total,
                 response_value=offer.response_value, response_unit=offer.response_unit,
                 accepted_at=now, deadline=offer.deadline, idempotency_key=key, from_info=from_info,
             )  # fmt: skip
             _share_with_doctor(actor, consult, documents, None)
             for study in studies:
-                dicom.study_share(actor=actor, study=study, doctor=_doctor_user(doctor))
+                dicom.study_share(actor=actor, study=study, doctor=doctor_user(doctor))
                 ConsultStudy.objects.create(consult=consult, study=study)
             _schedule_deadline_work(consult)
             notify(
-                recipient=_doctor_user(doctor),
+                recipient=doctor_user(doctor),
                 kind=NOTIFY_CONSULT,
                 title=_("A new consult request"),
-                url=_consult_url(consult),
+                url=consult_url(consult),
             )
     except IntegrityError:
         existing = Consult.objects.filter(idempotency_key=key, patient=actor).first()
@@ -557,7 +457,7 @@ def consult_decline(*, actor: User, consult: Consult, reason: str) -> Consult:
         recipient=consult.patient,
         kind=NOTIFY_CONSULT,
         title=_("The doctor declined your consult"),
-        url=_consult_url(consult),
+        url=consult_url(consult),
     )
     return consult
 
@@ -578,10 +478,10 @@ def consult_cancel(*, actor: User, consult: Consult) -> Consult:
     consult_transition(consult, ConsultStatus.CANCELLED)
     consult.save(update_fields=["status", "ended_at"])
     notify(
-        recipient=_doctor_user(consult.doctor),
+        recipient=doctor_user(consult.doctor),
         kind=NOTIFY_CONSULT,
         title=_("A patient cancelled a consult"),
-        url=_consult_url(consult),
+        url=consult_url(consult),
     )
     return consult
 
@@ -598,10 +498,10 @@ def consults_withdraw_of_patient(*, patient: User) -> tuple[int, int]:
         consult_transition(consult, ConsultStatus.CANCELLED)
         consult.save(update_fields=["status", "ended_at"])
         notify(
-            recipient=_doctor_user(consult.doctor),
+            recipient=doctor_user(consult.doctor),
             kind=NOTIFY_CONSULT,
             title=_("A patient who deleted their account withdrew a consult"),
-            url=_consult_url(consult),
+            url=consult_url(consult),
         )
         cancelled += 1
     deleted, _by_model = InfoRequest.objects.filter(patient=patient, status=InfoStatus.OPEN).delete()
@@ -617,7 +517,7 @@ def consult_message_send(*, actor: User, consult: Consult, text: str, document_i
         raise ValidationError(
             _("This consult is “%(state)s”: its thread is closed.") % {"state": consult.get_status_display()}
         )
-    text = _clean_text(text, field_name="text", required=False, limit=8000)
+    text = clean_text(text, field_name="text", required=False, limit=8000)
     if len(set(document_ids)) > MAX_ATTACHMENTS:
         raise ValidationError({"documents": _("At most %(n)d attachments per message.") % {"n": MAX_ATTACHMENTS}})
     documents = _documents_of(actor, document_ids)
@@ -626,7 +526,7 @@ def consult_message_send(*, actor: User, consult: Consult, text: str, document_i
     message = ConsultMessage.objects.create(consult=consult, sender=actor, text=text)
     if actor.pk == consult.patient_id:
         _share_with_doctor(actor, consult, documents, message)
-        recipient, title = _doctor_user(consult.doctor), _("A patient wrote in a consult")
+        recipient, title = doctor_user(consult.doctor), _("A patient wrote in a consult")
     else:
         patient_box = boxes.box_for(consult.patient)
         for document in documents:
@@ -640,7 +540,7 @@ def consult_message_send(*, actor: User, consult: Consult, text: str, document_i
                 name=document.name, size=document.size, mime=document.mime,
             )  # fmt: skip
         recipient, title = consult.patient, _("Your doctor wrote in a consult")
-    notify(recipient=recipient, kind=NOTIFY_CONSULT, title=title, url=_consult_url(consult))
+    notify(recipient=recipient, kind=NOTIFY_CONSULT, title=title, url=consult_url(consult))
     push_on_commit(thread_group(consult.pk), {"type": "thread.message", "message_id": message.pk})
     return message
 
@@ -702,13 +602,13 @@ def consult_answer(
                 "service": ServiceKind(consult.service_kind).label,
                 "date": timezone.localtime(consult.accepted_at).strftime("%d/%m/%Y"),
             },
-            source_url=_consult_url(consult), source_key=consult.engagement, delivered_at=consult.answered_at,
+            source_url=consult_url(consult), source_key=consult.engagement, delivered_at=consult.answered_at,
         )  # fmt: skip
         notify(
             recipient=consult.patient,
             kind=NOTIFY_CONSULT,
             title=_("Your consult was answered"),
-            url=_consult_url(consult),
+            url=consult_url(consult),
         )
     return consult
 
@@ -721,57 +621,3 @@ def consult_close(*, actor: User, consult: Consult) -> Consult:
     consult_transition(consult, ConsultStatus.CLOSED)
     consult.save(update_fields=["status", "ended_at"])
     return consult
-
-
-# --- what the scheduled tasks do --------------------------------------------------------------------
-
-
-@transaction.atomic
-def consult_remind_doctor(*, consult_id: int, key: str = "") -> bool:
-    """Remind the doctor of a consult still open; once per ``key`` (the task run, telemed/outbox)."""
-    consult = Consult.objects.select_related("doctor__user").filter(pk=consult_id, status__in=OPEN_STATES).first()
-    if consult is None or (key and not message_claim(key=key)):
-        return False
-    notify(
-        recipient=_doctor_user(consult.doctor),
-        kind=NOTIFY_DEADLINE,
-        title=_("A consult is due soon"),
-        url=_consult_url(consult),
-    )
-    return True
-
-
-@transaction.atomic
-def consult_deadline_passed(*, consult_id: int) -> bool:
-    """The deadline passed with no answer: the patient is told they may cancel without paying."""
-    consult = (
-        Consult.objects.select_for_update()
-        .filter(pk=consult_id, status__in=OPEN_STATES, overdue_notified_at__isnull=True)
-        .first()
-    )
-    if consult is None or consult.deadline > timezone.now():
-        return False
-    consult.overdue_notified_at = timezone.now()
-    consult.save(update_fields=["overdue_notified_at"])
-    notify(
-        recipient=consult.patient, kind=NOTIFY_DEADLINE,
-        title=_("Your consult is past its deadline: you may cancel it without paying"), url=_consult_url(consult),
-    )  # fmt: skip
-    return True
-
-
-@transaction.atomic
-def consult_expire(*, consult_id: int) -> bool:
-    """A consult the doctor never took up ends as expired a while after its deadline."""
-    consult = Consult.objects.select_for_update().filter(pk=consult_id, status=ConsultStatus.REQUESTED).first()
-    if consult is None or consult.deadline + EXPIRY_GRACE > timezone.now():
-        return False
-    consult_transition(consult, ConsultStatus.EXPIRED)
-    consult.save(update_fields=["status", "ended_at"])
-    notify(
-        recipient=consult.patient,
-        kind=NOTIFY_CONSULT,
-        title=_("Your consult expired without an answer"),
-        url=_consult_url(consult),
-    )
-    return True

@@ -9,7 +9,7 @@ from django_tasks import task
 
 @task(takes_context=True)
 def remind_doctor(context, *, consult_id: int) -> None:
-    from telemed.consults.services import consult_remind_doctor
+    from telemed.consults.deadlines import consult_remind_doctor
     from telemed.outbox.services import task_key
 
     consult_remind_doctor(consult_id=consult_id, key=task_key(context))
@@ -17,14 +17,14 @@ def remind_doctor(context, *, consult_id: int) -> None:
 
 @task()
 def deadline_passed(*, consult_id: int) -> None:
-    from telemed.consults.services import consult_deadline_passed
+    from telemed.consults.deadlines import consult_deadline_passed
 
     consult_deadline_passed(consult_id=consult_id)
 
 
 @task()
 def expire_if_untouched(*, consult_id: int) -> None:
-    from telemed.consults.services import consult_expire
+    from telemed.consults.deadlines import consult_expire
 
     consult_expire(consult_id=consult_id)
 
@@ -32,8 +32,8 @@ def expire_if_untouched(*, consult_id: int) -> None:
 @task(takes_context=True)
 def send_info_rejected(context, *, info_id: int) -> None:
     from telemed.accounts.tasks import send_templated_mail
+    from telemed.consults.info_requests import info_reformulation_link
     from telemed.consults.models import InfoRequest
-    from telemed.consults.services import info_reformulation_link
     from telemed.outbox.services import task_key
 
     info = InfoRequest.objects.select_related("doctor__user", "patient").filter(pk=info_id, status="rejected").first()

@@ -17,7 +17,7 @@ from telemed.audit.models import AuditAction
 from telemed.boxes import selectors as box_selectors
 from telemed.boxes.services import document_opened
 from telemed.boxes.views import document_file_response
-from telemed.consults import selectors, services
+from telemed.consults import info_requests, selectors, services
 from telemed.consults.forms import (
     AnswerForm,
     ConsultRequestForm,
@@ -152,7 +152,7 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
         form = InfoRequestForm(request.POST)
         if form.is_valid():
             try:
-                services.info_request_send(
+                info_requests.info_request_send(
                     actor=request.user,
                     doctor=doctor,
                     text=form.cleaned_data["text"],
@@ -171,7 +171,7 @@ def info_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "consults/info_new.html",
-        {"doctor": doctor, "form": form, "offered": services.info_offered(doctor)},
+        {"doctor": doctor, "form": form, "offered": info_requests.info_offered(doctor)},
         status=status,
     )
 
@@ -411,7 +411,7 @@ def info_answer(request: HttpRequest, info_id: int) -> HttpResponse:
         messages.error(request, _("Write the answer."))
         return _back_to_inbox(info)
     try:
-        services.info_request_answer(actor=request.user, info=info, answer=form.cleaned_data["answer"])
+        info_requests.info_request_answer(actor=request.user, info=info, answer=form.cleaned_data["answer"])
     except ValidationError as error:
         flash_refusal(request, error)
     else:
@@ -424,7 +424,7 @@ def info_answer(request: HttpRequest, info_id: int) -> HttpResponse:
 def info_reject(request: HttpRequest, info_id: int) -> HttpResponse:
     info = selectors.info_get_for_handler(request.user, info_id)
     try:
-        services.info_request_reject(actor=request.user, info=info)
+        info_requests.info_request_reject(actor=request.user, info=info)
     except ValidationError as error:
         flash_refusal(request, error)
     else:

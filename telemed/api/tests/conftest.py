@@ -17,6 +17,7 @@ from conftest import log_in
 from telemed.billing.models import StoragePlan
 from telemed.billing.payments import storage_purchase_start
 from telemed.care import services as care
+from telemed.consults import info_requests as consult_info_requests
 from telemed.consults import services as consults
 from telemed.consults.tests.conftest import (  # noqa: F401 - fixtures shared with the consults tests
     consult_doctor,
@@ -95,7 +96,7 @@ def consult_world(consult_doctor, make_patient):  # noqa: F811 - the imported fi
         ),
     )
     consults.consult_message_send(actor=patient, consult=consult, text="Aggiungo che ho anche febbre.")
-    info = consults.info_request_send(
+    info = consult_info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text="Serve l'impegnativa del medico di base?",
         idempotency_key=uuid.uuid4(),
     )  # fmt: skip

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django_tasks_db.models import DBTaskResult
 
 from telemed.billing.models import BillableService
-from telemed.consults import selectors, services
+from telemed.consults import deadlines, info_requests, selectors, services
 from telemed.consults.models import Consult, ConsultStatus, InfoRequest, InfoStatus
 from telemed.consults.tests.conftest import pdf_bytes, welbox_document, welbox_study
 
@@ -207,8 +207,8 @@ def test_the_patient_cancels_before_work_starts_but_not_after_unless_overdue(con
     with pytest.raises(ValidationError, match="already working"):
         services.consult_cancel(actor=patient, consult=consult)
     frozen(consult.deadline + datetime.timedelta(minutes=1))
-    assert services.consult_deadline_passed(consult_id=consult.pk)
-    assert not services.consult_deadline_passed(consult_id=consult.pk)  # told once
+    assert deadlines.consult_deadline_passed(consult_id=consult.pk)
+    assert not deadlines.consult_deadline_passed(consult_id=consult.pk)  # told once
     assert services.consult_cancel(actor=patient, consult=consult).status == ConsultStatus.CANCELLED
     assert not BillableService.objects.exists()
 
@@ -343,18 +343,18 @@ def test_reminder_expiry_and_overdue_list(consult_doctor, make_patient, frozen, 
 
     doctor, patient = consult_doctor(), make_patient()
     consult = ask(patient, doctor)
-    assert services.consult_remind_doctor(consult_id=consult.pk)
+    assert deadlines.consult_remind_doctor(consult_id=consult.pk)
     assert Notification.objects.filter(recipient=doctor, kind="consult_deadline").exists()
-    assert not services.consult_expire(consult_id=consult.pk)  # not yet
+    assert not deadlines.consult_expire(consult_id=consult.pk)  # not yet
     assert list(selectors.consults_overdue(admin_user)) == []
     frozen(consult.deadline + datetime.timedelta(hours=1))
     assert list(selectors.consults_overdue(admin_user)) == [consult]
     assert list(selectors.consults_overdue(patient)) == []
     frozen(consult.deadline + services.EXPIRY_GRACE + datetime.timedelta(minutes=1))
-    assert services.consult_expire(consult_id=consult.pk)
+    assert deadlines.consult_expire(consult_id=consult.pk)
     consult.refresh_from_db()
     assert consult.status == ConsultStatus.EXPIRED
-    assert not services.consult_remind_doctor(consult_id=consult.pk)
+    assert not deadlines.consult_remind_doctor(consult_id=consult.pk)
 
 
 def test_the_queue_puts_priority_first_then_by_deadline(consult_doctor, make_patient):
@@ -374,17 +374,17 @@ def test_info_lands_with_the_secretaries_or_the_doctor(consult_doctor, make_pati
     doctor, alone, patient = consult_doctor(), consult_doctor(), make_patient()
     secretary = make_secretary(doctor)
     key = uuid.uuid4()
-    info = services.info_request_send(
+    info = info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text="Orari dello studio?", idempotency_key=key
     )
     assert (
-        services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=key)
+        info_requests.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=key)
         == info
     )
     assert InfoRequest.objects.count() == 1
     assert Notification.objects.filter(recipient=secretary, kind="info_request").exists()
     assert not Notification.objects.filter(recipient=doctor, kind="info_request").exists()
-    services.info_request_send(
+    info_requests.info_request_send(
         actor=patient, doctor=alone.doctor_profile, text="Come prenoto?", idempotency_key=uuid.uuid4()
     )
     assert Notification.objects.filter(recipient=alone, kind="info_request").exists()
@@ -394,13 +394,13 @@ def test_info_lands_with_the_secretaries_or_the_doctor(consult_doctor, make_pati
 def test_a_secretary_acts_only_for_their_doctors(consult_doctor, make_patient, make_secretary):
     doctor, other, patient = consult_doctor(), consult_doctor(), make_patient()
     secretary = make_secretary(other)
-    info = services.info_request_send(
+    info = info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
     )
     with pytest.raises(PermissionDenied):
-        services.info_request_answer(actor=secretary, info=info, answer="9-13")
+        info_requests.info_request_answer(actor=secretary, info=info, answer="9-13")
     with pytest.raises(PermissionDenied):
-        services.info_request_reject(actor=secretary, info=info)
+        info_requests.info_request_reject(actor=secretary, info=info)
     from django.http import Http404
 
     with pytest.raises(Http404):
@@ -412,12 +412,12 @@ def test_a_secretary_acts_only_for_their_doctors(consult_doctor, make_patient, m
 def test_an_answered_info_cannot_be_rejected(consult_doctor, make_patient, make_secretary):
     doctor, patient = consult_doctor(), make_patient()
     secretary = make_secretary(doctor)
-    info = services.info_request_send(
+    info = info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
     )
-    services.info_request_answer(actor=secretary, info=info, answer="Dal lunedì al venerdì, 9-13.")
+    info_requests.info_request_answer(actor=secretary, info=info, answer="Dal lunedì al venerdì, 9-13.")
     with pytest.raises(ValidationError, match="already been handled"):
-        services.info_request_reject(actor=secretary, info=info)
+        info_requests.info_request_reject(actor=secretary, info=info)
 
 
 def test_the_rejection_email_reaches_a_real_smtp_server_with_a_prefilled_consult_link(
@@ -428,10 +428,10 @@ def test_the_rejection_email_reaches_a_real_smtp_server_with_a_prefilled_consult
     doctor, patient = consult_doctor(), make_patient(email="paziente.info@example.test", language="en")
     secretary = make_secretary(doctor)
     text = "Ho la pressione a 160/100, devo aumentare il farmaco?"
-    info = services.info_request_send(
+    info = info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text=text, idempotency_key=uuid.uuid4()
     )
-    services.info_request_reject(actor=secretary, info=info)
+    info_requests.info_request_reject(actor=secretary, info=info)
     run_tasks()
     message = smtp_settings.wait_for("paziente.info@example.test", "consult")
     body = message.get_content()
@@ -455,7 +455,9 @@ def test_a_patient_erasing_the_account_withdraws_open_consults_and_questions_and
     waiting, started, ended = ask(patient, doctor), ask(patient, doctor), ask(patient, doctor)
     Consult.objects.filter(pk=started.pk).update(status=ConsultStatus.IN_PROGRESS)
     Consult.objects.filter(pk=ended.pk).update(status=ConsultStatus.EXPIRED)
-    services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+    info_requests.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
+    )
 
     assert services.consults_withdraw_of_patient(patient=patient) == (2, 1)
     assert {c.pk: c.status for c in Consult.objects.filter(patient=patient)} == {

@@ -46,15 +46,15 @@ def test_the_info_rejection_email_is_sent_once(consult_doctor, make_patient, run
 
     from django.core import mail
 
-    from telemed.consults import services
+    from telemed.consults import info_requests
 
     doctor, patient = consult_doctor(), make_patient()
-    info = services.info_request_send(
+    info = info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
     )
     run_tasks_twice()
     mail.outbox.clear()
-    services.info_request_reject(actor=doctor, info=info)
+    info_requests.info_request_reject(actor=doctor, info=info)
     assert "send_info_rejected" in run_tasks_twice()
     # The rejection e-mail (and the notice of the in-app notification), each once.
     sent = [(m.to[0], m.subject) for m in mail.outbox]

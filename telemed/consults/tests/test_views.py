@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from telemed.consults import services, views
+from telemed.consults import info_requests, services, views
 from telemed.consults.models import Consult, ConsultStatus, InfoRequest
 from telemed.consults.tests.conftest import login, pdf_bytes, welbox_document, welbox_study
 
@@ -116,7 +116,9 @@ def test_the_pages_of_each_role(consult_doctor, make_patient, make_secretary, cl
         actor=patient, doctor=doctor.doctor_profile,
         draft=services.ConsultDraft(kind="priority", question="Domanda", accepted_terms=True, idempotency_key=uuid.uuid4()),
     )  # fmt: skip
-    services.info_request_send(actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4())
+    info_requests.info_request_send(
+        actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
+    )
     mine = login(client, patient).get(reverse("consults:mine")).content.decode()
     assert f'data-testid="consult-{consult.pk}"' in mine and "countdown" in mine and str(consult.patient_total) in mine
     queue = login(client, doctor).get(reverse("consults:queue")).content.decode()
@@ -152,7 +154,7 @@ def test_a_secretary_of_another_doctor_gets_404_and_nothing_changes(
     consult_doctor, make_patient, make_secretary, client
 ):
     doctor, other, patient = consult_doctor(), consult_doctor(), make_patient()
-    info = services.info_request_send(
+    info = info_requests.info_request_send(
         actor=patient, doctor=doctor.doctor_profile, text="Orari?", idempotency_key=uuid.uuid4()
     )
     login(client, make_secretary(other))

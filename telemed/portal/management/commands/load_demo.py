@@ -602,6 +602,7 @@ class Command(BaseCommand):
     def _consults(self) -> int:
         import uuid
 
+        from telemed.consults import info_requests as consult_info_requests
         from telemed.consults import services as consult_services
         from telemed.consults.models import Consult
         from telemed.dicom import selectors as dicom_selectors
@@ -647,7 +648,7 @@ class Command(BaseCommand):
         )
         cancelled = ask("consult-cancelled", "base", "Vorrei un parere sulle analisi del sangue.")
         consult_services.consult_cancel(actor=patient, consult=cancelled)
-        consult_services.info_request_send(
+        consult_info_requests.info_request_send(
             actor=patient, doctor=doctor.doctor_profile, text="Buongiorno, lo studio è aperto anche il sabato mattina?",
             idempotency_key=key("info-opening-hours"),
         )  # fmt: skip
