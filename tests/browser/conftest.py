@@ -5,12 +5,17 @@ import os
 import pathlib
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import ROOT, SmtpSink, database_url_for_subprocesses, free_port, platform_process
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls that the
 # tests make between page actions are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# An assertion waits as long as an action does (15 s, ``new_page``): Playwright's own 5 s is short
+# for a page whose server shares a loaded CI machine's two cores with the tests and Chromium.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
