@@ -11,7 +11,7 @@ Rules and decisions:
   up to that offset: always right, and quick in the usual case of one process.
 - With object storage an upload's parts are in the bucket, which cannot be read before the
   upload completes: a chunk that finds no digest at its offset goes on without one, and the
-  completed object is read back once to compute it (services.py).
+  completed object is read back once to compute it (uploads.py).
 - A chunk that fails feeds a digest that is then thrown away: the part file is cut back to where
   it was, and the next chunk rebuilds the digest from the file.
 - At most ``KEPT`` running digests are kept (a few hundred bytes each); the oldest go first, and

@@ -14,7 +14,7 @@ Rules and decisions:
 - Two requests with the same chunk can race: both put the same part number, one moves the
   offset. Identical bytes have the same ETag; different ones make the completion fail (S3
   checks every ETag), so a wrong file is never filed.
-- Without object storage (the embedded default) chunks go to a part file (services.py).
+- Without object storage (the embedded default) chunks go to a part file (uploads.py).
 """
 
 import io
