@@ -72,9 +72,9 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None, undo_b
     # commits later: the "." then goes at the end of ours, and a rollback of theirs is a repeat).
     pipelined = database.vendor == "postgresql" and not database.in_atomic_block
 
-    def record(at_commit) -> bool:
-        # ``at_commit`` (the "." or, with no network hop, the whole message) goes before the
-        # COMMIT: a kill between the two is a repeat on the next run, never a loss.
+    def record(before_commit) -> bool:
+        # ``before_commit`` (the "." or, with no network hop, the whole message) goes right
+        # before the COMMIT: a kill between the two is a repeat on the next run, never a loss.
         try:
             with transaction.atomic():
                 if not message_claim(key=key):
@@ -82,9 +82,9 @@ def email_send_once(*, key: str, message: EmailMessage, before_send=None, undo_b
                 if before_send is not None and before_send() is False:
                     raise _Withdrawn
                 if pipelined:
-                    _commit_after(at_commit)
+                    _commit_after(before_commit)
                 else:
-                    at_commit()
+                    before_commit()
         except _Withdrawn:
             return False
         return True
