@@ -107,7 +107,7 @@ def site() -> str:
 
 
 def test_the_nginx_site_agrees_with_the_platform():
-    from telemed.boxes.services import MAX_CHUNK_BYTES
+    from telemed.boxes.uploads import MAX_CHUNK_BYTES
     from telemed.dicom.receiving import MAX_CHUNK_BYTES as CD_CHUNK_BYTES
     from telemed.routing import websocket_urlpatterns
 
