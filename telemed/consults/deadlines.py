@@ -7,11 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from telemed.consults.models import (
-    OPEN_STATES,
-    Consult,
-    ConsultStatus,
-)
+from telemed.consults.models import OPEN_STATES, Consult, ConsultStatus
 from telemed.consults.services import (
     EXPIRY_GRACE,
     NOTIFY_CONSULT,

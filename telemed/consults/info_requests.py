@@ -14,10 +14,7 @@ from telemed.accounts.models import DoctorProfile, User
 from telemed.billing import selectors as billing_selectors
 from telemed.billing.models import ServiceKind
 from telemed.consults import tasks
-from telemed.consults.models import (
-    InfoRequest,
-    InfoStatus,
-)
+from telemed.consults.models import InfoRequest, InfoStatus
 from telemed.consults.services import NOTIFY_INFO, clean_text, doctor_user, require_patient, submission_key
 from telemed.notifications.services import notify
 

@@ -8,13 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from telemed.lib.italy import is_public_holiday
-from telemed.visits.models import (
-    SLOT_MINUTES,
-    Agenda,
-    AgendaException,
-    AvailabilityRule,
-    HolidayOpening,
-)
+from telemed.visits.models import SLOT_MINUTES, Agenda, AgendaException, AvailabilityRule, HolidayOpening
 
 
 def _require_doctor(actor) -> None:

@@ -10,10 +10,7 @@ from telemed.billing import pricing
 from telemed.lib import formatting
 from telemed.notifications.services import notify
 from telemed.visits import slots
-from telemed.visits.models import (
-    Booking,
-    BookingStatus,
-)
+from telemed.visits.models import Booking, BookingStatus
 from telemed.visits.rooms import visit_end
 from telemed.visits.services import booking_locked, booking_transition, booking_url
 

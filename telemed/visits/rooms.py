@@ -11,19 +11,16 @@ from django.utils.translation import gettext as _
 
 from telemed.notifications.realtime import push_on_commit
 from telemed.notifications.services import notify
-from telemed.visits.models import (
-    Booking,
-    BookingStatus,
-)
+from telemed.visits.models import Booking, BookingStatus
 from telemed.visits.services import booking_locked, booking_transition
+
+MAX_CHAT = 4000
+MAX_NOTES = 20000
+MAX_ROOM_FILE_BYTES = 20 * 1024**2
 
 
 def room_group(booking_id: int) -> str:
     return f"visit-room-{booking_id}"
-
-
-MAX_CHAT = 4000
-MAX_NOTES = 20000
 
 
 def _room_booking(actor, booking: Booking) -> Booking:
@@ -110,9 +107,6 @@ def room_message_send(*, actor, booking: Booking, text: str):
     message = RoomMessage.objects.create(booking=booking, author=actor, text=text)
     push_on_commit(room_group(booking.pk), _chat_event(message))
     return message
-
-
-MAX_ROOM_FILE_BYTES = 20 * 1024**2
 
 
 def room_file_send(*, actor, booking: Booking, name: str, stream, size: int):
