@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from telemed.accounts.models import User
 from telemed.boxes import parts
 from telemed.boxes import services as box_services
+from telemed.boxes import uploads as box_uploads
 from telemed.boxes.models import Box, BoxKind, Folder
 from telemed.dicom import imports, staging, tasks
 from telemed.dicom.imports import ImportConflict, QuotaExceeded
@@ -29,8 +30,9 @@ from telemed.dicom.models import (
 from telemed.observability import metrics
 from telemed.outbox.services import message_claim
 
-MAX_FILE_BYTES = 2 * 1024**3
-MAX_CHUNK_BYTES = 64 * 1024**2
+# A CD's file ends up in the box: it has a box file's limits, and its chunks the same bound
+# as a box upload's (the body size the proxy lets through, deploy/nginx/telemed.conf).
+MAX_FILE_BYTES, MAX_CHUNK_BYTES = box_uploads.MAX_FILE_BYTES, box_uploads.MAX_CHUNK_BYTES
 IDLE_LIMIT = datetime.timedelta(hours=24)
 
 
